@@ -1,0 +1,129 @@
+//! Builds the application from configuration, serves it and shuts it down.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::ledger;
+use crate::store::Db;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub clock: SharedClock,
+    pub config: Arc<Config>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr} (PASSAGE_BIND): {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the server stopped: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A running server: its address, and a way to stop it and wait until it has stopped.
+pub struct Running {
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<Result<(), std::io::Error>>,
+    sweeper: JoinHandle<()>,
+}
+
+impl Running {
+    /// Binds `config.bind` (port 0 picks a free port), then serves in the background.
+    pub async fn start(state: AppState) -> Result<Running, ServeError> {
+        let listener = TcpListener::bind(state.config.bind)
+            .await
+            .map_err(|source| ServeError::Bind {
+                addr: state.config.bind,
+                source,
+            })?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = watch::channel(false);
+        let sweeper = tokio::spawn(sweep_holds(state.clone(), stopped.clone()));
+        let app = crate::http::router(state);
+        let mut stopped_server = stopped;
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped_server.wait_for(|s| *s).await;
+                })
+                .await
+        });
+        Ok(Running {
+            addr,
+            stop,
+            server,
+            sweeper,
+        })
+    }
+
+    /// Stops taking connections, lets requests in flight finish, and returns.
+    pub async fn stop(self) -> Result<(), ServeError> {
+        let _ = self.stop.send(true);
+        let _ = self.sweeper.await;
+        match self.server.await {
+            Ok(result) => Ok(result?),
+            Err(join) => Err(ServeError::Io(std::io::Error::other(join))),
+        }
+    }
+}
+
+/// Serves until `shutdown` completes, then drains requests in flight.
+pub async fn serve(state: AppState, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+    let running = Running::start(state).await?;
+    tracing::info!(addr = %running.addr, "Passage is listening");
+    shutdown.await;
+    tracing::info!("shutting down: finishing requests in flight");
+    running.stop().await
+}
+
+/// Expires unused holds on a schedule. Each expiry is its own transaction keyed by the
+/// hold, so a restart or a second instance never expires a hold twice.
+async fn sweep_holds(state: AppState, mut stopped: watch::Receiver<bool>) {
+    let every = Duration::from_secs(state.config.sweep_interval_secs);
+    loop {
+        match ledger::sweep_expired(&state.db, state.clock.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "expired unused holds"),
+            Err(e) => tracing::warn!(error = %e, "could not expire holds; will try again"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+}

@@ -1,0 +1,271 @@
+//! The audit trail: every state change appends an event to a hash chain, in the same
+//! transaction as the change.
+//!
+//! An event's hash is SHA-256 over a versioned, length-prefixed encoding of its fields
+//! (see [`event_hash`]); each event carries the hash of the one before it, so changing,
+//! removing or reordering any stored event breaks the chain at that event.
+
+use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::store::{Db, StoreError, Tx};
+use crate::{on_db, on_tx};
+
+/// The hash a chain starts from: the `prev_hash` of event 1.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The encoding version; a new encoding gets a new number and old events keep theirs.
+pub const ENCODING_VERSION: &str = "passage-audit-v1";
+
+/// Who made a change: `user:<id>`, `cli`, `system`, ...
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor(pub String);
+
+impl Actor {
+    pub fn system() -> Self {
+        Actor("system".into())
+    }
+    pub fn cli() -> Self {
+        Actor("cli".into())
+    }
+}
+
+/// An event as it is stored and hashed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct Event {
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub subject: String,
+    pub content: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// JSON with object keys sorted and no insignificant whitespace, so the same content
+/// always hashes the same whatever order a map was built in.
+pub fn canonical_json(value: &Value) -> String {
+    fn write(value: &Value, out: &mut String) {
+        match value {
+            Value::Object(map) => {
+                let mut entries: Vec<_> = map.iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(b.0));
+                out.push('{');
+                for (i, (k, v)) in entries.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push(':');
+                    write(v, out);
+                }
+                out.push('}');
+            }
+            Value::Array(items) => {
+                out.push('[');
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(v, out);
+                }
+                out.push(']');
+            }
+            scalar => out.push_str(&scalar.to_string()),
+        }
+    }
+    let mut out = String::new();
+    write(value, &mut out);
+    out
+}
+
+/// The time as it enters the hash: UTC, microseconds, `Z`.
+pub fn canonical_time(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// SHA-256 over the encoding: for each field in order, its length in bytes as a
+/// big-endian u64, then its UTF-8 bytes. Fields: the encoding version, the sequence
+/// number in decimal, the time (see [`canonical_time`]), actor, action, subject, the
+/// canonical content and the previous hash in lowercase hex. The length prefixes keep
+/// ("ab","c") and ("a","bc") apart.
+#[allow(clippy::too_many_arguments)]
+pub fn event_hash(
+    seq: i64,
+    at: DateTime<Utc>,
+    actor: &str,
+    action: &str,
+    subject: &str,
+    content: &str,
+    prev_hash: &str,
+) -> String {
+    let mut hasher = Sha256::new();
+    for field in [
+        ENCODING_VERSION,
+        &seq.to_string(),
+        &canonical_time(at),
+        actor,
+        action,
+        subject,
+        content,
+        prev_hash,
+    ] {
+        hasher.update((field.len() as u64).to_be_bytes());
+        hasher.update(field.as_bytes());
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// Appends an event inside `tx`. Taking the head row serialises writers, which is what
+/// makes the sequence gap-free on both engines; it is done last so the lock is held for
+/// as short a time as the commit allows.
+pub async fn append(
+    tx: &mut Tx,
+    at: DateTime<Utc>,
+    actor: &Actor,
+    action: &str,
+    subject: &str,
+    content: &Value,
+) -> Result<Event, StoreError> {
+    let (seq, prev_hash): (i64, String) = on_tx!(tx, c => sqlx::query_as(
+        "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash"
+    )
+    .fetch_one(c)
+    .await)?;
+    let content = canonical_json(content);
+    let hash = event_hash(seq, at, &actor.0, action, subject, &content, &prev_hash);
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO audit_events (seq, at, actor, action, subject, content, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    )
+    .bind(seq)
+    .bind(at)
+    .bind(&actor.0)
+    .bind(action)
+    .bind(subject)
+    .bind(&content)
+    .bind(&prev_hash)
+    .bind(&hash)
+    .execute(c)
+    .await
+    .map(|_| ()))?;
+    on_tx!(tx, c => sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+        .bind(&hash)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+    Ok(Event {
+        seq,
+        at,
+        actor: actor.0.clone(),
+        action: action.into(),
+        subject: subject.into(),
+        content,
+        prev_hash,
+        hash,
+    })
+}
+
+/// What a verification found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verification {
+    pub ok: bool,
+    pub events: i64,
+    pub head: String,
+    /// The first broken link, when there is one.
+    pub broken: Option<BrokenLink>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BrokenLink {
+    pub seq: i64,
+    pub problem: String,
+}
+
+/// Recomputes the whole chain from the stored events, one at a time (memory does not
+/// grow with the chain), and names the first event where it breaks.
+pub async fn verify(db: &Db) -> Result<Verification, StoreError> {
+    let (head_seq, head_hash): (i64, String) = on_db!(db, p => sqlx::query_as(
+        "SELECT seq, hash FROM audit_head WHERE id = 1"
+    )
+    .fetch_one(p)
+    .await)?;
+
+    let mut expected_seq = 1_i64;
+    let mut prev = GENESIS_HASH.to_string();
+    let mut broken = None;
+    let check = |event: &Event, expected_seq: i64, prev: &str| -> Option<BrokenLink> {
+        if event.seq != expected_seq {
+            return Some(BrokenLink {
+                seq: expected_seq,
+                problem: format!(
+                    "event {expected_seq} is missing (the next stored event is {})",
+                    event.seq
+                ),
+            });
+        }
+        if event.prev_hash != prev {
+            return Some(BrokenLink {
+                seq: event.seq,
+                problem: format!(
+                    "event {} does not point to the hash of event {}",
+                    event.seq,
+                    event.seq - 1
+                ),
+            });
+        }
+        let recomputed = event_hash(
+            event.seq,
+            event.at,
+            &event.actor,
+            &event.action,
+            &event.subject,
+            &event.content,
+            &event.prev_hash,
+        );
+        (recomputed != event.hash).then(|| BrokenLink {
+            seq: event.seq,
+            problem: format!(
+                "event {} was changed after it was written: its content no longer matches its hash",
+                event.seq
+            ),
+        })
+    };
+
+    on_db!(db, p => {
+        let mut rows = sqlx::query_as::<_, Event>(
+            "SELECT seq, at, actor, action, subject, content, prev_hash, hash
+             FROM audit_events ORDER BY seq",
+        )
+        .fetch(p);
+        while let Some(event) = rows.try_next().await? {
+            if let Some(link) = check(&event, expected_seq, &prev) {
+                broken = Some(link);
+                break;
+            }
+            prev = event.hash.clone();
+            expected_seq += 1;
+        }
+    });
+    let events = expected_seq - 1;
+
+    if broken.is_none() && (events != head_seq || prev != head_hash) {
+        broken = Some(BrokenLink {
+            seq: events + 1,
+            problem: format!(
+                "the chain's head says {head_seq} events but {events} are stored: event {} onwards was removed",
+                events + 1
+            ),
+        });
+    }
+    Ok(Verification {
+        ok: broken.is_none(),
+        events,
+        head: head_hash,
+        broken,
+    })
+}

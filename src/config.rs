@@ -1,0 +1,249 @@
+//! Settings from the environment and an optional TOML file, validated once at start-up.
+//!
+//! The file named by `PASSAGE_CONFIG` holds the same settings as the environment, keyed
+//! by the variable's name without the `PASSAGE_` prefix, in lower case
+//! (`database_url = "postgres://..."`). The environment wins over the file.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub database_url: String,
+    pub bind: SocketAddr,
+    pub log: String,
+    pub db_max_connections: u32,
+    pub request_timeout_secs: u64,
+    pub body_limit_bytes: usize,
+    pub sweep_interval_secs: u64,
+}
+
+/// A setting that cannot be used, named with what was expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{setting}: expected {expected}, got {got:?}")]
+pub struct ConfigError {
+    pub setting: String,
+    pub expected: String,
+    pub got: String,
+}
+
+struct Setting {
+    name: &'static str,
+    default: &'static str,
+}
+
+/// Every setting Passage reads, with its default; README's configuration table follows it.
+const SETTINGS: &[Setting] = &[
+    Setting {
+        name: "PASSAGE_DATABASE_URL",
+        default: "sqlite://passage.db",
+    },
+    Setting {
+        name: "PASSAGE_BIND",
+        default: "127.0.0.1:8080",
+    },
+    Setting {
+        name: "PASSAGE_LOG",
+        default: "info",
+    },
+    Setting {
+        name: "PASSAGE_DB_MAX_CONNECTIONS",
+        default: "10",
+    },
+    Setting {
+        name: "PASSAGE_REQUEST_TIMEOUT_SECS",
+        default: "30",
+    },
+    Setting {
+        name: "PASSAGE_BODY_LIMIT_BYTES",
+        default: "65536",
+    },
+    Setting {
+        name: "PASSAGE_SWEEP_INTERVAL_SECS",
+        default: "30",
+    },
+];
+
+impl Config {
+    /// Reads the process environment (and the file it names).
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::load(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `env`, so tests can hand in their own.
+    pub fn load(env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let file = match env("PASSAGE_CONFIG") {
+            Some(path) => read_file(&path)?,
+            None => BTreeMap::new(),
+        };
+        let value = |name: &str| -> String {
+            env(name)
+                .or_else(|| file.get(name).cloned())
+                .unwrap_or_else(|| {
+                    SETTINGS
+                        .iter()
+                        .find(|s| s.name == name)
+                        .map(|s| s.default.to_string())
+                        .unwrap_or_default()
+                })
+        };
+
+        let database_url = value("PASSAGE_DATABASE_URL");
+        if !["sqlite:", "postgres:", "postgresql:"]
+            .iter()
+            .any(|scheme| database_url.starts_with(scheme))
+        {
+            return Err(invalid(
+                "PASSAGE_DATABASE_URL",
+                "sqlite://PATH or postgres://USER@HOST/DATABASE",
+                &crate::store::redact_url(&database_url),
+            ));
+        }
+        let bind = value("PASSAGE_BIND");
+        let bind = bind.parse().map_err(|_| {
+            invalid(
+                "PASSAGE_BIND",
+                "an address and port such as 127.0.0.1:8080",
+                &bind,
+            )
+        })?;
+        let log = value("PASSAGE_LOG");
+        EnvFilter::try_new(&log).map_err(|_| {
+            invalid(
+                "PASSAGE_LOG",
+                "a log level (error, warn, info, debug, trace) or filter",
+                &log,
+            )
+        })?;
+        Ok(Config {
+            database_url,
+            bind,
+            log,
+            db_max_connections: number(&value, "PASSAGE_DB_MAX_CONNECTIONS", 1, 1000)?,
+            request_timeout_secs: number(&value, "PASSAGE_REQUEST_TIMEOUT_SECS", 1, 3600)?,
+            body_limit_bytes: number(&value, "PASSAGE_BODY_LIMIT_BYTES", 1024, 16 * 1024 * 1024)?,
+            sweep_interval_secs: number(&value, "PASSAGE_SWEEP_INTERVAL_SECS", 1, 86_400)?,
+        })
+    }
+
+    /// The settings with their defaults, for `--help` and the README.
+    pub fn defaults() -> impl Iterator<Item = (&'static str, &'static str)> {
+        SETTINGS.iter().map(|s| (s.name, s.default))
+    }
+}
+
+fn invalid(setting: &str, expected: &str, got: &str) -> ConfigError {
+    ConfigError {
+        setting: setting.into(),
+        expected: expected.into(),
+        got: got.into(),
+    }
+}
+
+fn number<T>(value: &impl Fn(&str) -> String, name: &str, min: T, max: T) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let raw = value(name);
+    raw.trim()
+        .parse::<T>()
+        .ok()
+        .filter(|n| *n >= min && *n <= max)
+        .ok_or_else(|| invalid(name, &format!("a whole number from {min} to {max}"), &raw))
+}
+
+fn read_file(path: &str) -> Result<BTreeMap<String, String>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        invalid(
+            "PASSAGE_CONFIG",
+            &format!("a readable TOML file ({e})"),
+            path,
+        )
+    })?;
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        invalid(
+            "PASSAGE_CONFIG",
+            &format!("valid TOML ({})", e.message()),
+            path,
+        )
+    })?;
+    let mut settings = BTreeMap::new();
+    for (key, value) in table {
+        let name = format!("PASSAGE_{}", key.to_uppercase());
+        if !SETTINGS.iter().any(|s| s.name == name) {
+            let known: Vec<String> = SETTINGS
+                .iter()
+                .map(|s| s.name.trim_start_matches("PASSAGE_").to_lowercase())
+                .collect();
+            return Err(invalid(
+                &format!("{path}: {key}"),
+                &format!("one of {}", known.join(", ")),
+                &value.to_string(),
+            ));
+        }
+        let value = match value {
+            toml::Value::String(s) => s,
+            other => other.to_string(),
+        };
+        settings.insert(name, value);
+    }
+    Ok(settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::load(|name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn defaults_run_on_a_fresh_machine() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.database_url, "sqlite://passage.db");
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn a_bad_value_names_the_setting_and_what_was_expected() {
+        let e = load(&[("PASSAGE_BIND", "nowhere")]).unwrap_err();
+        assert_eq!(e.setting, "PASSAGE_BIND");
+        assert!(e.to_string().contains("127.0.0.1:8080"), "{e}");
+        let e = load(&[("PASSAGE_DATABASE_URL", "mysql://x")]).unwrap_err();
+        assert_eq!(e.setting, "PASSAGE_DATABASE_URL");
+        let e = load(&[("PASSAGE_DB_MAX_CONNECTIONS", "0")]).unwrap_err();
+        assert_eq!(e.setting, "PASSAGE_DB_MAX_CONNECTIONS");
+    }
+
+    #[test]
+    fn the_file_is_read_and_the_environment_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("passage.toml");
+        std::fs::write(&path, "bind = \"127.0.0.1:9999\"\nlog = \"debug\"\n").unwrap();
+        let path = path.to_str().unwrap();
+        let c = load(&[("PASSAGE_CONFIG", path), ("PASSAGE_LOG", "warn")]).unwrap();
+        assert_eq!(c.bind.to_string(), "127.0.0.1:9999");
+        assert_eq!(c.log, "warn");
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("passage.toml");
+        std::fs::write(&path, "bnid = \"127.0.0.1:9999\"\n").unwrap();
+        let e = load(&[("PASSAGE_CONFIG", path.to_str().unwrap())]).unwrap_err();
+        assert!(e.setting.ends_with("bnid"), "{e}");
+    }
+}

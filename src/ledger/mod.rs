@@ -1,0 +1,598 @@
+//! The ledger: the only code that moves money.
+//!
+//! After TigerBeetle's account/transfer model. Accounts carry four totals in integer
+//! cents (debits and credits, pending and posted). Transfers are immutable and carry a
+//! client-chosen id, so a retry is safe: the same id with the same content answers
+//! `Exists`, with other content it is a conflict, and an id that was refused stays
+//! refused with its first answer. A pending transfer (a hold) is resolved at most once:
+//! posted for at most its amount (the rest released in the same transaction), voided, or
+//! expired.
+//!
+//! Invariants, kept here and enforced again by the schema (CHECK constraints, a unique
+//! index on `pending_id`, triggers that refuse UPDATE and DELETE on transfers):
+//! - every transfer adds the same amount to one account's debits and another's credits,
+//!   so total debits always equal total credits;
+//! - an account flagged `debits_must_not_exceed_credits` (the fund) never has
+//!   `debits_pending + debits_posted > credits_posted`: holds count;
+//! - the cached totals on `accounts` equal the totals derived from `transfers`
+//!   ([`check`] says so).
+
+mod check;
+mod sweep;
+
+pub use check::{AccountCheck, LedgerCheck, check};
+pub use sweep::sweep_expired;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::audit::{self, Actor};
+use crate::on_tx;
+use crate::store::{Contention, Db, StoreError, Tx};
+
+pub const FUND: &str = "fund";
+pub const DONATIONS: &str = "donations";
+pub const SPENT: &str = "spent";
+
+/// What a transfer does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransferSpec {
+    /// Moves money at once.
+    Single {
+        debit: String,
+        credit: String,
+        amount: i64,
+    },
+    /// Holds money until it is posted, voided or expires.
+    Pending {
+        debit: String,
+        credit: String,
+        amount: i64,
+        expires_at: DateTime<Utc>,
+    },
+    /// Settles a hold for `amount` (the whole hold when `None`); the rest is released.
+    Post {
+        pending_id: String,
+        amount: Option<i64>,
+    },
+    /// Releases a hold.
+    Void { pending_id: String },
+    /// Releases a hold whose time has passed; made by the sweeper.
+    Expire { pending_id: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewTransfer {
+    pub id: String,
+    pub spec: TransferSpec,
+    /// What the money is for (`donation`, `disbursement`, ...), kept for the books.
+    pub code: String,
+    /// What in Passage this transfer belongs to (a request or donation id).
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct Transfer {
+    pub id: String,
+    pub kind: String,
+    pub debit_account_id: String,
+    pub credit_account_id: String,
+    pub amount: i64,
+    pub pending_id: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub code: String,
+    pub reference: Option<String>,
+    pub request_hash: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Account {
+    pub id: String,
+    pub debits_must_not_exceed_credits: bool,
+    pub debits_pending: i64,
+    pub debits_posted: i64,
+    pub credits_pending: i64,
+    pub credits_posted: i64,
+}
+
+/// Why the ledger refused a transfer. Stored with the id, so a retry answers the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rejection {
+    AmountMustBePositive,
+    AccountsMustBeDifferent,
+    DebitAccountNotFound,
+    CreditAccountNotFound,
+    ExpiryMustBeInTheFuture,
+    ExceedsCredits,
+    PendingTransferNotFound,
+    PendingTransferNotPending,
+    PendingTransferAlreadyPosted,
+    PendingTransferAlreadyVoided,
+    PendingTransferExpired,
+    PendingTransferNotExpired,
+    ExceedsPendingTransferAmount,
+}
+
+impl Rejection {
+    const ALL: [Rejection; 13] = [
+        Rejection::AmountMustBePositive,
+        Rejection::AccountsMustBeDifferent,
+        Rejection::DebitAccountNotFound,
+        Rejection::CreditAccountNotFound,
+        Rejection::ExpiryMustBeInTheFuture,
+        Rejection::ExceedsCredits,
+        Rejection::PendingTransferNotFound,
+        Rejection::PendingTransferNotPending,
+        Rejection::PendingTransferAlreadyPosted,
+        Rejection::PendingTransferAlreadyVoided,
+        Rejection::PendingTransferExpired,
+        Rejection::PendingTransferNotExpired,
+        Rejection::ExceedsPendingTransferAmount,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rejection::AmountMustBePositive => "amount_must_be_positive",
+            Rejection::AccountsMustBeDifferent => "accounts_must_be_different",
+            Rejection::DebitAccountNotFound => "debit_account_not_found",
+            Rejection::CreditAccountNotFound => "credit_account_not_found",
+            Rejection::ExpiryMustBeInTheFuture => "expiry_must_be_in_the_future",
+            Rejection::ExceedsCredits => "exceeds_credits",
+            Rejection::PendingTransferNotFound => "pending_transfer_not_found",
+            Rejection::PendingTransferNotPending => "pending_transfer_not_pending",
+            Rejection::PendingTransferAlreadyPosted => "pending_transfer_already_posted",
+            Rejection::PendingTransferAlreadyVoided => "pending_transfer_already_voided",
+            Rejection::PendingTransferExpired => "pending_transfer_expired",
+            Rejection::PendingTransferNotExpired => "pending_transfer_not_expired",
+            Rejection::ExceedsPendingTransferAmount => "exceeds_pending_transfer_amount",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Rejection> {
+        Rejection::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// The ledger's answer to a transfer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Created(Transfer),
+    /// The same transfer was already made; this is it.
+    Exists(Transfer),
+    Rejected(Rejection),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("transfer id {id:?} was already used for a different transfer: choose a new id")]
+    IdConflict { id: String },
+    #[error("ledger storage reported a problem: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for LedgerError {
+    fn from(e: sqlx::Error) -> Self {
+        LedgerError::Store(e.into())
+    }
+}
+
+impl Contention for LedgerError {
+    fn is_contention(&self) -> bool {
+        matches!(self, LedgerError::Store(e) if e.is_contention())
+    }
+}
+
+impl NewTransfer {
+    /// A fingerprint of what was asked, to tell a retry from a conflicting reuse of an id.
+    fn request_hash(&self) -> String {
+        let spec = match &self.spec {
+            TransferSpec::Single {
+                debit,
+                credit,
+                amount,
+            } => {
+                json!({"kind": "single", "debit": debit, "credit": credit, "amount": amount})
+            }
+            TransferSpec::Pending {
+                debit,
+                credit,
+                amount,
+                expires_at,
+            } => json!({
+                "kind": "pending", "debit": debit, "credit": credit, "amount": amount,
+                "expires_at": audit::canonical_time(*expires_at),
+            }),
+            TransferSpec::Post { pending_id, amount } => {
+                json!({"kind": "post", "pending_id": pending_id, "amount": amount})
+            }
+            TransferSpec::Void { pending_id } => json!({"kind": "void", "pending_id": pending_id}),
+            TransferSpec::Expire { pending_id } => {
+                json!({"kind": "expire", "pending_id": pending_id})
+            }
+        };
+        let content = json!({"spec": spec, "code": self.code, "reference": self.reference});
+        hex::encode(Sha256::digest(audit::canonical_json(&content).as_bytes()))
+    }
+}
+
+const TRANSFER_COLUMNS: &str = "id, kind, debit_account_id, credit_account_id, amount, pending_id, \
+     expires_at, code, reference, request_hash, created_at";
+
+pub async fn find_transfer(tx: &mut Tx, id: &str) -> Result<Option<Transfer>, StoreError> {
+    let sql = format!("SELECT {TRANSFER_COLUMNS} FROM transfers WHERE id = $1");
+    Ok(on_tx!(tx, c => sqlx::query_as::<_, Transfer>(&sql).bind(id).fetch_optional(c).await)?)
+}
+
+pub async fn account(db: &Db, id: &str) -> Result<Option<Account>, StoreError> {
+    Ok(crate::on_db!(db, p => sqlx::query_as::<_, Account>(
+        "SELECT id, debits_must_not_exceed_credits, debits_pending, debits_posted,
+                credits_pending, credits_posted
+         FROM accounts WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(p)
+    .await)?)
+}
+
+/// Creates an account if it is not there yet.
+pub async fn ensure_account(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    id: &str,
+    debits_must_not_exceed_credits: bool,
+) -> Result<(), StoreError> {
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO accounts (id, debits_must_not_exceed_credits, created_at)
+         VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(id)
+    .bind(debits_must_not_exceed_credits)
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|_| ()))?;
+    Ok(())
+}
+
+/// Makes one transfer inside `tx`, with its audit event. A rejection is an answer, not an
+/// error: it is recorded in `tx` (so a retry gets it again) and the caller commits.
+pub async fn create_transfer(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    new: &NewTransfer,
+) -> Result<Outcome, LedgerError> {
+    let request_hash = new.request_hash();
+    if let Some(existing) = find_transfer(tx, &new.id).await? {
+        return if existing.request_hash == request_hash {
+            Ok(Outcome::Exists(existing))
+        } else {
+            Err(LedgerError::IdConflict { id: new.id.clone() })
+        };
+    }
+    let failure: Option<(String, String)> = on_tx!(tx, c => sqlx::query_as(
+        "SELECT request_hash, result FROM transfer_failures WHERE id = $1"
+    )
+    .bind(&new.id)
+    .fetch_optional(c)
+    .await)?;
+    if let Some((hash, result)) = failure {
+        return match Rejection::parse(&result) {
+            Some(rejection) if hash == request_hash => Ok(Outcome::Rejected(rejection)),
+            _ => Err(LedgerError::IdConflict { id: new.id.clone() }),
+        };
+    }
+
+    match apply(tx, now, new, &request_hash).await? {
+        Ok(transfer) => {
+            audit::append(
+                tx,
+                now,
+                actor,
+                "ledger.transfer",
+                &format!("transfer:{}", transfer.id),
+                &json!({
+                    "id": transfer.id,
+                    "kind": transfer.kind,
+                    "debit": transfer.debit_account_id,
+                    "credit": transfer.credit_account_id,
+                    "amount": transfer.amount,
+                    "pending_id": transfer.pending_id,
+                    "code": transfer.code,
+                    "reference": transfer.reference,
+                }),
+            )
+            .await?;
+            Ok(Outcome::Created(transfer))
+        }
+        Err(rejection) => {
+            on_tx!(tx, c => sqlx::query(
+                "INSERT INTO transfer_failures (id, request_hash, result, created_at)
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&new.id)
+            .bind(&request_hash)
+            .bind(rejection.as_str())
+            .bind(now)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
+            audit::append(
+                tx,
+                now,
+                actor,
+                "ledger.transfer_rejected",
+                &format!("transfer:{}", new.id),
+                &json!({"id": new.id, "result": rejection.as_str()}),
+            )
+            .await?;
+            Ok(Outcome::Rejected(rejection))
+        }
+    }
+}
+
+/// Makes one transfer in its own transaction, retrying on lost races.
+pub async fn transfer(
+    db: &Db,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    new: &NewTransfer,
+) -> Result<Outcome, LedgerError> {
+    crate::write_tx!(db, |tx| create_transfer(tx, now, actor, new).await)
+}
+
+/// Makes several transfers in one transaction and one durable commit, in order; each
+/// gets its own answer, as if made one by one.
+pub async fn transfer_batch(
+    db: &Db,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    batch: &[NewTransfer],
+) -> Result<Vec<Outcome>, LedgerError> {
+    crate::write_tx!(db, |tx| {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut failed = None;
+        for new in batch {
+            match create_transfer(tx, now, actor, new).await {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        match failed {
+            None => Ok(outcomes),
+            Some(e) => Err(e),
+        }
+    })
+}
+
+async fn account_exists(tx: &mut Tx, id: &str) -> Result<bool, StoreError> {
+    let found: Option<i64> = on_tx!(tx, c => sqlx::query_scalar(
+        "SELECT 1 FROM accounts WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_optional(c)
+    .await)?;
+    Ok(found.is_some())
+}
+
+/// Checks and applies a transfer. Writes happen only once every check has passed, so a
+/// rejection leaves `tx` as it found it.
+async fn apply(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    new: &NewTransfer,
+    request_hash: &str,
+) -> Result<Result<Transfer, Rejection>, StoreError> {
+    let row = match &new.spec {
+        TransferSpec::Single {
+            debit,
+            credit,
+            amount,
+        }
+        | TransferSpec::Pending {
+            debit,
+            credit,
+            amount,
+            ..
+        } => {
+            let pending = matches!(new.spec, TransferSpec::Pending { .. });
+            if *amount <= 0 {
+                return Ok(Err(Rejection::AmountMustBePositive));
+            }
+            if debit == credit {
+                return Ok(Err(Rejection::AccountsMustBeDifferent));
+            }
+            if !account_exists(tx, debit).await? {
+                return Ok(Err(Rejection::DebitAccountNotFound));
+            }
+            if !account_exists(tx, credit).await? {
+                return Ok(Err(Rejection::CreditAccountNotFound));
+            }
+            let expires_at = match &new.spec {
+                TransferSpec::Pending { expires_at, .. } if *expires_at <= now => {
+                    return Ok(Err(Rejection::ExpiryMustBeInTheFuture));
+                }
+                TransferSpec::Pending { expires_at, .. } => Some(*expires_at),
+                _ => None,
+            };
+            // The limit is tested by the same statement that raises the total, so two
+            // concurrent holds cannot both pass it.
+            let (debit_sql, credit_sql) = if pending {
+                (
+                    "UPDATE accounts SET debits_pending = debits_pending + $2
+                     WHERE id = $1 AND (NOT debits_must_not_exceed_credits
+                         OR debits_pending + debits_posted + $2 <= credits_posted)",
+                    "UPDATE accounts SET credits_pending = credits_pending + $2 WHERE id = $1",
+                )
+            } else {
+                (
+                    "UPDATE accounts SET debits_posted = debits_posted + $2
+                     WHERE id = $1 AND (NOT debits_must_not_exceed_credits
+                         OR debits_pending + debits_posted + $2 <= credits_posted)",
+                    "UPDATE accounts SET credits_posted = credits_posted + $2 WHERE id = $1",
+                )
+            };
+            let raised = on_tx!(tx, c => sqlx::query(debit_sql)
+                .bind(debit)
+                .bind(amount)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected()))?;
+            if raised == 0 {
+                return Ok(Err(Rejection::ExceedsCredits));
+            }
+            on_tx!(tx, c => sqlx::query(credit_sql)
+                .bind(credit)
+                .bind(amount)
+                .execute(c)
+                .await
+                .map(|_| ()))?;
+            Transfer {
+                id: new.id.clone(),
+                kind: if pending { "pending" } else { "single" }.into(),
+                debit_account_id: debit.clone(),
+                credit_account_id: credit.clone(),
+                amount: *amount,
+                pending_id: None,
+                expires_at,
+                code: new.code.clone(),
+                reference: new.reference.clone(),
+                request_hash: request_hash.into(),
+                created_at: now,
+            }
+        }
+        TransferSpec::Post { pending_id, .. }
+        | TransferSpec::Void { pending_id }
+        | TransferSpec::Expire { pending_id } => {
+            let Some(hold) = find_transfer(tx, pending_id).await? else {
+                return Ok(Err(Rejection::PendingTransferNotFound));
+            };
+            if hold.kind != "pending" {
+                return Ok(Err(Rejection::PendingTransferNotPending));
+            }
+            let resolved: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
+                "SELECT kind FROM transfers WHERE pending_id = $1"
+            )
+            .bind(pending_id)
+            .fetch_optional(c)
+            .await)?;
+            match resolved.as_deref() {
+                Some("post") => return Ok(Err(Rejection::PendingTransferAlreadyPosted)),
+                Some("void") => return Ok(Err(Rejection::PendingTransferAlreadyVoided)),
+                Some(_) => return Ok(Err(Rejection::PendingTransferExpired)),
+                None => {}
+            }
+            let expired = hold.expires_at.is_some_and(|at| at <= now);
+            let (kind, amount) = match &new.spec {
+                TransferSpec::Expire { .. } if !expired => {
+                    return Ok(Err(Rejection::PendingTransferNotExpired));
+                }
+                TransferSpec::Expire { .. } => ("expire", hold.amount),
+                _ if expired => return Ok(Err(Rejection::PendingTransferExpired)),
+                TransferSpec::Void { .. } => ("void", hold.amount),
+                TransferSpec::Post { amount, .. } => {
+                    let amount = amount.unwrap_or(hold.amount);
+                    if amount <= 0 {
+                        return Ok(Err(Rejection::AmountMustBePositive));
+                    }
+                    if amount > hold.amount {
+                        return Ok(Err(Rejection::ExceedsPendingTransferAmount));
+                    }
+                    ("post", amount)
+                }
+                _ => unreachable!("only resolutions of a hold reach this arm"),
+            };
+            let posted = if kind == "post" { amount } else { 0 };
+            on_tx!(tx, c => sqlx::query(
+                "UPDATE accounts SET debits_pending = debits_pending - $2,
+                                     debits_posted = debits_posted + $3
+                 WHERE id = $1",
+            )
+            .bind(&hold.debit_account_id)
+            .bind(hold.amount)
+            .bind(posted)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
+            on_tx!(tx, c => sqlx::query(
+                "UPDATE accounts SET credits_pending = credits_pending - $2,
+                                     credits_posted = credits_posted + $3
+                 WHERE id = $1",
+            )
+            .bind(&hold.credit_account_id)
+            .bind(hold.amount)
+            .bind(posted)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
+            Transfer {
+                id: new.id.clone(),
+                kind: kind.into(),
+                debit_account_id: hold.debit_account_id,
+                credit_account_id: hold.credit_account_id,
+                amount,
+                pending_id: Some(pending_id.clone()),
+                expires_at: None,
+                code: new.code.clone(),
+                reference: new.reference.clone(),
+                request_hash: request_hash.into(),
+                created_at: now,
+            }
+        }
+    };
+
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO transfers (id, kind, debit_account_id, credit_account_id, amount,
+                                pending_id, expires_at, code, reference, request_hash, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(&row.id)
+    .bind(&row.kind)
+    .bind(&row.debit_account_id)
+    .bind(&row.credit_account_id)
+    .bind(row.amount)
+    .bind(&row.pending_id)
+    .bind(row.expires_at)
+    .bind(&row.code)
+    .bind(&row.reference)
+    .bind(&row.request_hash)
+    .bind(row.created_at)
+    .execute(c)
+    .await
+    .map(|_| ()))?;
+    Ok(Ok(row))
+}
+
+/// The fund's money, in cents: `available + held + spent = donated`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FundBalance {
+    pub donated: i64,
+    pub available: i64,
+    pub held: i64,
+    pub spent: i64,
+}
+
+impl From<&Account> for FundBalance {
+    fn from(a: &Account) -> Self {
+        FundBalance {
+            donated: a.credits_posted,
+            available: a.credits_posted - a.debits_posted - a.debits_pending,
+            held: a.debits_pending,
+            spent: a.debits_posted,
+        }
+    }
+}
+
+pub async fn fund_balance(db: &Db) -> Result<FundBalance, StoreError> {
+    let fund = account(db, FUND)
+        .await?
+        .ok_or_else(|| StoreError::Sqlx(sqlx::Error::RowNotFound))?;
+    Ok(FundBalance::from(&fund))
+}

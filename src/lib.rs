@@ -1,0 +1,11 @@
+//! Passage: a pooled emergency fund for organisations that help people leaving human
+//! trafficking. See README.md for the module map.
+
+pub mod app;
+pub mod audit;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod ledger;
+pub mod store;

@@ -1,0 +1,262 @@
+//! The database: one pool per engine, one SQL for both.
+//!
+//! Every query is written once and compiled against both drivers by [`on_tx!`] and
+//! [`on_db!`], which expand the same body for the SQLite and the PostgreSQL arm, so the
+//! type checker proves each query for both engines. What truly differs between the
+//! engines lives in this file only: how a pool is opened, how a write transaction
+//! starts, which migrations run and how a constraint violation is recognised.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+
+/// Runs `$body` with `$conn` bound to the transaction's connection, whatever the engine.
+/// Both arms must produce the same type: map driver-specific results inside the body.
+#[macro_export]
+macro_rules! on_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::store::Tx::Sqlite(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+            $crate::store::Tx::Postgres(t) => {
+                let $conn = &mut **t;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` (an expression that may `.await`, of type `Result<T, E>`) with `$tx`
+/// bound to a new write transaction, and commits it. When the body or the commit loses a
+/// race against a concurrent writer (see [`StoreError::is_contention`]), the transaction
+/// is rolled back and the body runs again from the start, against what the winner
+/// committed. A macro rather than a function taking a closure, because a closure that
+/// borrows the transaction cannot name the lifetime of the future it returns.
+#[macro_export]
+macro_rules! write_tx {
+    ($db:expr, |$tx:ident| $body:expr) => {{
+        let db: &$crate::store::Db = $db;
+        let mut attempt = 0_usize;
+        loop {
+            attempt += 1;
+            let mut open = match db.begin_write().await {
+                Ok(tx) => tx,
+                Err(e) => break Err(e.into()),
+            };
+            let $tx = &mut open;
+            let result = $body;
+            match $crate::store::finish(open, result, attempt).await {
+                $crate::store::Finish::Done(result) => break result,
+                $crate::store::Finish::Retry => continue,
+            }
+        }
+    }};
+}
+
+/// Like [`on_tx!`], for a read outside any transaction, straight from the pool.
+#[macro_export]
+macro_rules! on_db {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("PASSAGE_DATABASE_URL: expected sqlite://PATH or postgres://..., got {0:?}")]
+    UnsupportedUrl(String),
+    #[error(
+        "cannot open the database at {url}: {source} (is the server running and the URL right?)"
+    )]
+    Connect { url: String, source: sqlx::Error },
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+}
+
+impl StoreError {
+    /// A unique or serialization conflict between concurrent writers: the losing
+    /// transaction is rolled back and the whole operation may be tried again.
+    pub fn is_contention(&self) -> bool {
+        let StoreError::Sqlx(sqlx::Error::Database(db)) = self else {
+            return false;
+        };
+        matches!(db.kind(), sqlx::error::ErrorKind::UniqueViolation)
+            || matches!(db.code().as_deref(), Some("40001" | "40P01"))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The URL with any password replaced, fit for a log line or an error message.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Db {
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Db, StoreError> {
+        let connect_err = |source| StoreError::Connect {
+            url: redact_url(url),
+            source,
+        };
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)
+                .map_err(connect_err)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(30));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options)
+                .await
+                .map_err(connect_err)?;
+            Ok(Db::Sqlite(pool))
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let options = PgConnectOptions::from_str(url).map_err(connect_err)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await
+                .map_err(connect_err)?;
+            Ok(Db::Postgres(pool))
+        } else {
+            Err(StoreError::UnsupportedUrl(redact_url(url)))
+        }
+    }
+
+    pub fn engine(&self) -> Engine {
+        match self {
+            Db::Sqlite(_) => Engine::Sqlite,
+            Db::Postgres(_) => Engine::Postgres,
+        }
+    }
+
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await?,
+            Db::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
+        }
+        Ok(())
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so a read followed by a write can never fail with
+    /// SQLITE_BUSY half-way; on PostgreSQL, row locks taken by the statements themselves
+    /// order concurrent writers.
+    pub async fn begin_write(&self) -> Result<Tx, StoreError> {
+        Ok(match self {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Answers whether the database takes a query now.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_db!(self, p => sqlx::query("SELECT 1").execute(p).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        on_db!(self, p => p.close().await)
+    }
+}
+
+/// How many times [`write_tx!`] runs a body that keeps losing races before giving up.
+pub const WRITE_ATTEMPTS: usize = 8;
+
+pub enum Finish<T, E> {
+    Done(Result<T, E>),
+    Retry,
+}
+
+/// Commits or rolls back what [`write_tx!`] ran, and says whether to run it again.
+pub async fn finish<T, E>(tx: Tx, result: Result<T, E>, attempt: usize) -> Finish<T, E>
+where
+    E: From<StoreError> + Contention,
+{
+    let may_retry = attempt < WRITE_ATTEMPTS;
+    match result {
+        Ok(value) => match tx.commit().await {
+            Ok(()) => Finish::Done(Ok(value)),
+            Err(e) if e.is_contention() && may_retry => Finish::Retry,
+            Err(e) => Finish::Done(Err(e.into())),
+        },
+        Err(e) => {
+            let retry = e.is_contention() && may_retry;
+            if let Err(rollback) = tx.rollback().await {
+                return Finish::Done(Err(rollback.into()));
+            }
+            if retry {
+                Finish::Retry
+            } else {
+                Finish::Done(Err(e))
+            }
+        }
+    }
+}
+
+/// Errors that can tell a lost race from a real failure.
+pub trait Contention {
+    fn is_contention(&self) -> bool;
+}
+
+impl Contention for StoreError {
+    fn is_contention(&self) -> bool {
+        StoreError::is_contention(self)
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Postgres(t) => t.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        match self {
+            Tx::Sqlite(t) => t.rollback().await?,
+            Tx::Postgres(t) => t.rollback().await?,
+        }
+        Ok(())
+    }
+}
