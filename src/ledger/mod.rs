@@ -227,6 +227,16 @@ pub async fn find_transfer(tx: &mut Tx, id: &str) -> Result<Option<Transfer>, St
     Ok(on_tx!(tx, c => sqlx::query_as::<_, Transfer>(&sql).bind(id).fetch_optional(c).await)?)
 }
 
+/// Reads a hold and keeps it locked until `tx` ends, so that two resolutions of the same
+/// hold on two connections are decided one after the other.
+async fn lock_hold(tx: &mut Tx, id: &str) -> Result<Option<Transfer>, StoreError> {
+    let sql = format!(
+        "SELECT {TRANSFER_COLUMNS} FROM transfers WHERE id = $1{}",
+        tx.lock_rows()
+    );
+    Ok(on_tx!(tx, c => sqlx::query_as::<_, Transfer>(&sql).bind(id).fetch_optional(c).await)?)
+}
+
 pub async fn account(db: &Db, id: &str) -> Result<Option<Account>, StoreError> {
     Ok(crate::on_db!(db, p => sqlx::query_as::<_, Account>(
         "SELECT id, debits_must_not_exceed_credits, debits_pending, debits_posted,
@@ -373,8 +383,8 @@ pub async fn transfer_batch(
 }
 
 async fn account_exists(tx: &mut Tx, id: &str) -> Result<bool, StoreError> {
-    let found: Option<i64> = on_tx!(tx, c => sqlx::query_scalar(
-        "SELECT 1 FROM accounts WHERE id = $1"
+    let found: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
+        "SELECT id FROM accounts WHERE id = $1"
     )
     .bind(id)
     .fetch_optional(c)
@@ -471,7 +481,7 @@ async fn apply(
         TransferSpec::Post { pending_id, .. }
         | TransferSpec::Void { pending_id }
         | TransferSpec::Expire { pending_id } => {
-            let Some(hold) = find_transfer(tx, pending_id).await? else {
+            let Some(hold) = lock_hold(tx, pending_id).await? else {
                 return Ok(Err(Rejection::PendingTransferNotFound));
             };
             if hold.kind != "pending" {

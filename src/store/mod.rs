@@ -244,6 +244,15 @@ impl Contention for StoreError {
 }
 
 impl Tx {
+    /// The clause that locks the rows a SELECT reads until the transaction ends. SQLite
+    /// needs none: `BEGIN IMMEDIATE` already holds the whole database for the writer.
+    pub fn lock_rows(&self) -> &'static str {
+        match self {
+            Tx::Sqlite(_) => "",
+            Tx::Postgres(_) => " FOR UPDATE",
+        }
+    }
+
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
             Tx::Sqlite(t) => t.commit().await?,

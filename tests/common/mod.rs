@@ -1,0 +1,187 @@
+//! What every integration test needs: a fresh database on each engine, and the real
+//! application on a random port.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use passage::app::{AppState, Running};
+use passage::clock::ManualClock;
+use passage::config::Config;
+use passage::store::Db;
+use sqlx::Connection;
+
+/// The server the PostgreSQL tests create their databases on.
+pub fn postgres_admin_url() -> String {
+    std::env::var("PASSAGE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// A database of its own for one test, removed afterwards.
+pub struct TestDb {
+    pub url: String,
+    pub db: Db,
+    _dir: Option<tempfile::TempDir>,
+    postgres_name: Option<String>,
+}
+
+impl TestDb {
+    pub async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let url = format!("sqlite://{}", dir.path().join("passage.db").display());
+        let db = Db::connect(&url, 8).await.expect("open SQLite");
+        db.migrate().await.expect("migrate SQLite");
+        TestDb {
+            url,
+            db,
+            _dir: Some(dir),
+            postgres_name: None,
+        }
+    }
+
+    /// A new PostgreSQL database, or `None` (with a loud note) when no server answers
+    /// outside CI. Under `CI=true` an unreachable server fails the test: CI never skips.
+    pub async fn postgres() -> Option<TestDb> {
+        let admin_url = postgres_admin_url();
+        let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
+            Ok(c) => c,
+            Err(e) if in_ci() => panic!(
+                "CI=true but PostgreSQL at {admin_url} cannot be reached ({e}); \
+                 start it or set PASSAGE_TEST_POSTGRES_URL"
+            ),
+            Err(e) => {
+                eprintln!("SKIPPING a PostgreSQL test: {admin_url} cannot be reached ({e})");
+                return None;
+            }
+        };
+        let name = format!("passage_test_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("create a test database");
+        let _ = admin.close().await;
+        let mut url = url::Url::parse(&admin_url).expect("a PostgreSQL URL");
+        url.set_path(&name);
+        let url = url.to_string();
+        let db = Db::connect(&url, 16).await.expect("open PostgreSQL");
+        db.migrate().await.expect("migrate PostgreSQL");
+        Some(TestDb {
+            url,
+            db,
+            _dir: None,
+            postgres_name: Some(name),
+        })
+    }
+
+    /// Another pool on the same database, as a second server instance would open.
+    pub async fn second_instance(&self) -> Db {
+        Db::connect(&self.url, 16)
+            .await
+            .expect("open the database again")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.postgres_name.take() else {
+            return;
+        };
+        // Drop runs outside any runtime we may block, so the cleanup gets its own.
+        let admin_url = postgres_admin_url();
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async {
+                let mut admin = sqlx::PgConnection::connect(&admin_url).await.ok()?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await
+                    .ok()
+            });
+            Ok::<_, std::io::Error>(())
+        })
+        .join();
+    }
+}
+
+/// Generates one test per engine from an `async fn(TestDb)`.
+#[macro_export]
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name($crate::common::TestDb::sqlite().await).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    if let Some(db) = $crate::common::TestDb::postgres().await {
+                        super::$name(db).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// 23:40 on a November night, the moment most tests start from.
+pub fn night() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 29, 23, 40, 0).unwrap()
+}
+
+pub fn test_config(database_url: &str) -> Config {
+    let url = database_url.to_string();
+    Config::load(move |name| match name {
+        "PASSAGE_DATABASE_URL" => Some(url.clone()),
+        "PASSAGE_BIND" => Some("127.0.0.1:0".into()),
+        "PASSAGE_LOG" => Some("warn".into()),
+        _ => None,
+    })
+    .expect("the test configuration is valid")
+}
+
+/// The real application, served on a random port.
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub clock: ManualClock,
+    pub db: TestDb,
+    running: Running,
+}
+
+impl TestApp {
+    pub async fn spawn(db: TestDb) -> TestApp {
+        let clock = ManualClock::new(night());
+        let state = AppState {
+            db: db.db.clone(),
+            clock: Arc::new(clock.clone()),
+            config: Arc::new(test_config(&db.url)),
+        };
+        let running = Running::start(state).await.expect("the app starts");
+        TestApp {
+            base: format!("http://{}", running.addr),
+            http: reqwest::Client::new(),
+            clock,
+            db,
+            running,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn stop(self) {
+        self.running.stop().await.expect("the app stops cleanly");
+    }
+}
