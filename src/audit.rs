@@ -253,12 +253,20 @@ pub async fn verify(db: &Db) -> Result<Verification, StoreError> {
     });
     let events = expected_seq - 1;
 
-    if broken.is_none() && (events != head_seq || prev != head_hash) {
+    if broken.is_none() && events < head_seq {
         broken = Some(BrokenLink {
             seq: events + 1,
             problem: format!(
                 "the chain's head says {head_seq} events but {events} are stored: event {} onwards was removed",
                 events + 1
+            ),
+        });
+    } else if broken.is_none() && (events > head_seq || prev != head_hash) {
+        broken = Some(BrokenLink {
+            seq: head_seq + 1,
+            problem: format!(
+                "event {} onwards was written outside Passage: the chain's head ends at event {head_seq}",
+                head_seq + 1
             ),
         });
     }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use sqlx::{Connection, PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 /// Runs `$body` with `$conn` bound to the transaction's connection, whatever the engine.
 /// Both arms must produce the same type: map driver-specific results inside the body.
@@ -149,6 +149,14 @@ impl Db {
             Ok(Db::Sqlite(pool))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url).map_err(connect_err)?;
+            // One direct connection first: the pool would retry a refused connection
+            // until its timeout and then report only the timeout, not the cause.
+            sqlx::PgConnection::connect_with(&options)
+                .await
+                .map_err(connect_err)?
+                .close()
+                .await
+                .map_err(connect_err)?;
             let pool = PgPoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(Duration::from_secs(10))
