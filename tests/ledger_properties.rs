@@ -82,7 +82,9 @@ async fn play(t: TestDb, ops: Vec<Op>) -> Result<(), TestCaseError> {
             }
             Op::Retry { earlier } if !made.is_empty() => {
                 let (first, answer) = &made[earlier % made.len()];
-                let retry = transfer(db, now, &actor, first).await.expect("a retry answers");
+                let retry = transfer(db, now, &actor, first)
+                    .await
+                    .expect("a retry answers");
                 prop_assert!(same_answer(answer, &retry), "{answer:?} then {retry:?}");
                 None
             }
@@ -100,9 +102,19 @@ async fn play(t: TestDb, ops: Vec<Op>) -> Result<(), TestCaseError> {
             _ => None,
         };
         if let Some(spec) = new {
-            let new = NewTransfer { id, spec, code: "prop".into(), reference: None };
-            let answer = transfer(db, now, &actor, &new).await.expect("the ledger answers");
-            prop_assert!(!matches!(answer, Outcome::Exists(_)), "a new id answered exists");
+            let new = NewTransfer {
+                id,
+                spec,
+                code: "prop".into(),
+                reference: None,
+            };
+            let answer = transfer(db, now, &actor, &new)
+                .await
+                .expect("the ledger answers");
+            prop_assert!(
+                !matches!(answer, Outcome::Exists(_)),
+                "a new id answered exists"
+            );
             made.push((new, answer));
         }
 
@@ -118,7 +130,11 @@ async fn play(t: TestDb, ops: Vec<Op>) -> Result<(), TestCaseError> {
 }
 
 fn run_case(ops: Vec<Op>, postgres: bool) -> Result<(), TestCaseError> {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let t = if postgres {
             match TestDb::postgres().await {
