@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// The largest single amount Passage accepts; anything above is a typo, not a bus ticket.
-pub const MAX_CENTS: i64 = 100_000_00;
+pub const MAX_CENTS: i64 = 10_000_000;
 
 /// An amount of Canadian dollars, exact to the cent, strictly positive and at most
 /// 100000.00. Kept as integer cents, which is also how the database stores it.
