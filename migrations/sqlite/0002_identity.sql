@@ -23,6 +23,9 @@ CREATE TABLE users (
     org_id TEXT REFERENCES orgs (id),
     password_hash TEXT NOT NULL,
     active BOOLEAN NOT NULL,
+    -- Set on reactivation: tokens issued before it stay refused, so reactivating an
+    -- account does not bring back the sessions it had when it was deactivated.
+    tokens_not_before TIMESTAMPTZ,
     created_at TIMESTAMPTZ NOT NULL,
     CHECK (org_id IS NOT NULL OR (',' || roles || ',') NOT LIKE '%,caseworker,%')
 );

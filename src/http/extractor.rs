@@ -107,6 +107,14 @@ impl FromRequestParts<AppState> for AuthUser {
             .ok_or_else(|| {
                 ApiError::Unauthorized("this account is not active: ask an admin".into())
             })?;
+        if user
+            .tokens_not_before
+            .is_some_and(|nb| claims.iat < nb.timestamp())
+        {
+            return Err(ApiError::Unauthorized(
+                "this session began before the account was reactivated: sign in again".into(),
+            ));
+        }
         Ok(AuthUser {
             id: user.id,
             roles: user.roles,

@@ -45,6 +45,9 @@ pub struct User {
     pub org_id: Option<String>,
     pub active: bool,
     pub created_at: DateTime<Utc>,
+    /// Tokens issued before this (the last reactivation) are refused.
+    #[serde(skip)]
+    pub tokens_not_before: Option<DateTime<Utc>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -57,9 +60,11 @@ struct UserRow {
     org_id: Option<String>,
     active: bool,
     created_at: DateTime<Utc>,
+    tokens_not_before: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str = "id, email, display_name, language, roles, org_id, active, created_at";
+const COLUMNS: &str =
+    "id, email, display_name, language, roles, org_id, active, created_at, tokens_not_before";
 
 impl TryFrom<UserRow> for User {
     type Error = StoreError;
@@ -75,6 +80,7 @@ impl TryFrom<UserRow> for User {
             org_id: r.org_id,
             active: r.active,
             created_at: r.created_at,
+            tokens_not_before: r.tokens_not_before,
         })
     }
 }
@@ -191,9 +197,15 @@ pub async fn set_active(
         return Err(IdentityError::SelfDeactivation);
     }
     write_tx!(db, |tx| async {
-        let changed = on_tx!(tx, c => sqlx::query("UPDATE users SET active = $1 WHERE id = $2")
+        // Reactivation starts afresh: tokens from before it stay refused.
+        let changed = on_tx!(tx, c => sqlx::query(
+            "UPDATE users SET active = $1,
+                 tokens_not_before = CASE WHEN $1 THEN $3 ELSE tokens_not_before END
+             WHERE id = $2"
+        )
             .bind(active)
             .bind(id)
+            .bind(now)
             .execute(c)
             .await
             .map(|r| r.rows_affected()))
