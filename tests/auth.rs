@@ -539,6 +539,33 @@ async fn repeated_failures_are_refused_with_429_until_the_window_passes(t: TestD
     app.stop().await;
 }
 
+async fn parallel_guesses_cannot_slip_past_the_limit(t: TestDb) {
+    let app = TestApp::spawn_with(
+        t,
+        &[
+            ("PASSAGE_LOGIN_MAX_FAILURES", "3"),
+            ("PASSAGE_LOGIN_WINDOW_SECS", "60"),
+        ],
+    )
+    .await;
+    app.seed_user("tr@example.org", "treasurer", None).await;
+    let guesses = (0..10).map(|i| {
+        app.post("/api/v1/auth/login", None)
+            .json(
+                &json!({"email": "tr@example.org", "password": format!("wrong guess number {i}")}),
+            )
+            .send()
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let mut statuses: Vec<u16> = answers
+        .into_iter()
+        .map(|r| r.expect("the app answers").status().as_u16())
+        .collect();
+    statuses.sort();
+    assert_eq!(statuses, [401, 401, 401, 429, 429, 429, 429, 429, 429, 429]);
+    app.stop().await;
+}
+
 async fn one_address_guessing_at_many_emails_is_refused(t: TestDb) {
     let app = TestApp::spawn_with(
         t,
@@ -732,6 +759,7 @@ on_both_engines!(
     a_deactivated_users_token_is_refused_on_the_next_request,
     a_token_signed_before_keys_rotate_works_until_it_expires,
     repeated_failures_are_refused_with_429_until_the_window_passes,
+    parallel_guesses_cannot_slip_past_the_limit,
     one_address_guessing_at_many_emails_is_refused,
     admins_create_organisations_and_users_with_checked_fields,
 );

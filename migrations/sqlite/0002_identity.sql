@@ -36,13 +36,23 @@ CREATE TABLE revoked_tokens (
     expires_at TIMESTAMPTZ NOT NULL
 );
 
--- Failed sign-ins, per `email:<address>` and per `ip:<address>`, for throttling. Rows
--- older than the window are removed as new failures come in.
+-- Sign-in attempts that did not succeed (or have not yet), per `email:<address>` and per
+-- `ip:<address>`, for throttling. An attempt is written before its password is checked
+-- and removed if it succeeds, so parallel guesses cannot slip past the limit. Rows older
+-- than the window are removed as new attempts come in.
 CREATE TABLE login_failures (
     scope TEXT NOT NULL,
+    attempt TEXT NOT NULL,
     at TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX login_failures_by_scope ON login_failures (scope, at);
+CREATE INDEX login_failures_by_attempt ON login_failures (attempt);
+
+-- One row whose lock orders the admission of sign-in attempts across instances.
+CREATE TABLE login_throttle_lock (
+    id INTEGER PRIMARY KEY CHECK (id = 1)
+);
+INSERT INTO login_throttle_lock (id) VALUES (1);
 
 -- HS256 keys for tokens. The newest (highest seq) signs; every key verifies, so a token
 -- signed before a rotation stays valid until it expires. Keys are never updated.

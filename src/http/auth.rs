@@ -56,7 +56,7 @@ async fn login(
     let now = state.clock.now();
     let config = &state.config;
     let scopes = throttle::scopes(config, &body.email, &ip);
-    let failures = match throttle::check(&state.db, config, now, &scopes).await? {
+    let (attempt, failures) = match throttle::admit(&state.db, config, now, &scopes).await? {
         Verdict::Refused { retry_after_secs } => {
             return Err(ApiError::TooManyRequests {
                 message: format!(
@@ -65,7 +65,7 @@ async fn login(
                 retry_after_secs,
             });
         }
-        Verdict::Allowed { failures } => failures,
+        Verdict::Admitted { attempt, failures } => (attempt, failures),
     };
     let found = match Email::parse(&body.email) {
         Ok(email) => users::find_for_login(&state.db, &email).await?,
@@ -79,12 +79,12 @@ async fn login(
     let user = match user {
         Some(user) if matches && user.active => user,
         _ => {
-            throttle::record_failure(&state.db, config, now, &scopes).await?;
+            // The attempt is already recorded as a failure.
             tokio::time::sleep(throttle::failure_delay(config, failures)).await;
             return Err(refused());
         }
     };
-    throttle::reset(&state.db, &scopes[0]).await?;
+    throttle::succeeded(&state.db, &attempt, &scopes[0]).await?;
     let issued = tokens::issue(&state.db, config, now, &user).await?;
     Ok(Json(SignedIn {
         token: issued.token,
