@@ -356,11 +356,18 @@ mod tests {
         assert_eq!(c.jwt_secret.unwrap().expose(), long);
         let e = load(&[("PASSAGE_JWT_KEY_FILE", path), ("PASSAGE_JWT_SECRET", long)]).unwrap_err();
         assert!(e.to_string().contains("not both"), "{e}");
-        assert_eq!(c_default_token_hours(), 12);
     }
 
-    fn c_default_token_hours() -> u32 {
-        load(&[]).unwrap().token_hours
+    #[test]
+    fn sign_in_settings_have_defaults_and_bounds() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.token_hours, 12);
+        assert_eq!(c.login_max_failures, 5);
+        assert_eq!(c.login_window_secs, 900);
+        let e = load(&[("PASSAGE_TOKEN_HOURS", "0")]).unwrap_err();
+        assert_eq!(e.setting, "PASSAGE_TOKEN_HOURS");
+        let e = load(&[("PASSAGE_LOGIN_MAX_FAILURES", "many")]).unwrap_err();
+        assert_eq!(e.setting, "PASSAGE_LOGIN_MAX_FAILURES");
     }
 
     #[test]

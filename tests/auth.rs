@@ -219,6 +219,40 @@ async fn an_unknown_email_and_a_wrong_password_get_the_same_answer(t: TestDb) {
     app.stop().await;
 }
 
+async fn a_malformed_sign_in_is_a_client_error_in_the_api_format(t: TestDb) {
+    let app = TestApp::spawn(t).await;
+    let r = app
+        .post("/api/v1/auth/login", None)
+        .json(&json!({"email": "tr@example.org"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "invalid_field"
+    );
+    let r = app
+        .post("/api/v1/auth/login", None)
+        .body("email=tr@example.org")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // The scheme is case-insensitive.
+    let tr = app.seed_user("tr@example.org", "treasurer", None).await;
+    let token = app.token_for(&tr).await;
+    let r = app
+        .http
+        .get(app.url("/api/v1/orgs"))
+        .header("authorization", format!("bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    app.stop().await;
+}
+
 /// Re-signs nothing: swaps the payload of a real token and keeps its signature.
 fn with_payload(token: &str, edit: impl Fn(&mut Value)) -> String {
     let parts: Vec<&str> = token.split('.').collect();
@@ -754,6 +788,7 @@ on_both_engines!(
     every_route_answers_each_role_as_the_matrix_says,
     login_answers_a_token_and_the_user,
     an_unknown_email_and_a_wrong_password_get_the_same_answer,
+    a_malformed_sign_in_is_a_client_error_in_the_api_format,
     bad_tokens_are_refused_with_401,
     a_token_is_refused_after_logout_and_other_sessions_stay,
     a_deactivated_users_token_is_refused_on_the_next_request,
