@@ -477,6 +477,9 @@ async fn a_token_signed_before_keys_rotate_works_until_it_expires(t: TestDb) {
         .args(["keys", "rotate"])
         .env("PASSAGE_DATABASE_URL", &app.db.url)
         .env("PASSAGE_LOG", "warn")
+        .env_remove("PASSAGE_JWT_SECRET")
+        .env_remove("PASSAGE_JWT_KEY_FILE")
+        .env_remove("PASSAGE_CONFIG")
         .output()
         .expect("the binary runs");
     assert!(
