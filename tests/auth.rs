@@ -80,6 +80,12 @@ const MATRIX: &[Route] = &[
         expect: [Anon, Deny, Deny, Allowed],
     },
     Route {
+        method: "PUT",
+        path: "/api/v1/users/{target}/roles",
+        body: Some(r#"{"roles": ["treasurer"]}"#),
+        expect: [Anon, Deny, Deny, Allowed],
+    },
+    Route {
         method: "POST",
         path: "/api/v1/users/{target}/deactivate",
         body: None,
@@ -120,6 +126,7 @@ async fn every_route_answers_each_role_as_the_matrix_says(t: TestDb) {
             let mut req = match route.method {
                 "GET" => app.http.get(url),
                 "POST" => app.http.post(url),
+                "PUT" => app.http.put(url),
                 other => panic!("add {other} to the matrix test"),
             };
             if let Some(token) = &token {
@@ -464,6 +471,72 @@ async fn a_deactivated_users_token_is_refused_on_the_next_request(t: TestDb) {
     app.stop().await;
 }
 
+async fn a_role_change_takes_effect_on_the_next_request(t: TestDb) {
+    let app = TestApp::spawn(t).await;
+    let org = app.seed_org("Shelter A").await;
+    let admin = app.seed_user("admin@example.org", "admin", None).await;
+    let tr = app.seed_user("tr@example.org", "treasurer", None).await;
+    let admin_token = app.token_for(&admin).await;
+    let tr_token = app.login("tr@example.org").await;
+    assert_eq!(
+        app.get("/api/v1/orgs", Some(&tr_token))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let put = |id: String, body: Value| {
+        let app = &app;
+        let token = admin_token.clone();
+        async move {
+            let r = app
+                .http
+                .put(app.url(&format!("/api/v1/users/{id}/roles")))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, err) = put(tr.clone(), json!({"roles": ["caseworker"]})).await;
+    assert_eq!(
+        (status, &err["error"]["field"]),
+        (422, &json!("org_id")),
+        "{err}"
+    );
+    let (status, body) = put(tr.clone(), json!({"roles": ["caseworker"], "org_id": org})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["roles"], json!(["caseworker"]));
+    // The same token, a treasurer's no more.
+    assert_eq!(
+        app.get("/api/v1/orgs", Some(&tr_token))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+
+    let (status, _) = put(admin.clone(), json!({"roles": ["treasurer"]})).await;
+    assert_eq!(status, 409, "an admin cannot demote themselves");
+    let (status, _) = put("no-such-user".into(), json!({"roles": ["treasurer"]})).await;
+    assert_eq!(status, 404);
+
+    let actions: Vec<String> = passage::on_db!(&app.db.db, p => sqlx::query_scalar(
+        "SELECT action FROM audit_events WHERE subject = $1 ORDER BY seq"
+    )
+    .bind(format!("user:{tr}"))
+    .fetch_all(p)
+    .await)
+    .unwrap();
+    assert_eq!(actions, ["user.create", "user.roles"]);
+    app.stop().await;
+}
+
 fn passage() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_passage"))
 }
@@ -795,6 +868,7 @@ on_both_engines!(
     bad_tokens_are_refused_with_401,
     a_token_is_refused_after_logout_and_other_sessions_stay,
     a_deactivated_users_token_is_refused_on_the_next_request,
+    a_role_change_takes_effect_on_the_next_request,
     a_token_signed_before_keys_rotate_works_until_it_expires,
     repeated_failures_are_refused_with_429_until_the_window_passes,
     parallel_guesses_cannot_slip_past_the_limit,

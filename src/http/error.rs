@@ -122,6 +122,7 @@ impl From<IdentityError> for ApiError {
             IdentityError::DuplicateEmail
             | IdentityError::DuplicateOrg
             | IdentityError::SelfDeactivation
+            | IdentityError::SelfDemotion
             | IdentityError::KeysFromConfig => ApiError::Conflict(e.to_string()),
             IdentityError::UnknownUser(_) => ApiError::NotFound(e.to_string()),
             IdentityError::Hash(_) | IdentityError::Store(_) => ApiError::Internal(e.to_string()),

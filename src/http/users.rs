@@ -3,7 +3,7 @@
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::post;
+use axum::routing::{post, put};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -19,6 +19,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/users", post(create).get(list))
         .route("/api/v1/users/{id}/deactivate", post(deactivate))
         .route("/api/v1/users/{id}/reactivate", post(reactivate))
+        .route("/api/v1/users/{id}/roles", put(set_roles))
 }
 
 /// No `Debug`: the password must never be printed.
@@ -63,6 +64,36 @@ async fn create(
     let actor = Actor(format!("user:{}", auth.id));
     let id = users::create(&state.db, state.clock.now(), &actor, new).await?;
     Ok((StatusCode::CREATED, Json(Created { id })))
+}
+
+#[derive(Deserialize)]
+struct RolesBody {
+    roles: Vec<String>,
+    org_id: Option<String>,
+}
+
+async fn set_roles(
+    State(state): State<AppState>,
+    auth: Authorized<Admin>,
+    Path(id): Path<String>,
+    Json(body): Json<RolesBody>,
+) -> Result<Json<Value>, ApiError> {
+    let roles = Roles::parse_list(&body.roles.join(",")).map_err(|e| invalid("roles", e))?;
+    let org_id = body.org_id.filter(|o| !o.trim().is_empty());
+    let actor = Actor(format!("user:{}", auth.id));
+    let user = users::set_roles(
+        &state.db,
+        state.clock.now(),
+        &actor,
+        Some(&auth.id),
+        &id,
+        &roles,
+        org_id.as_deref(),
+    )
+    .await?;
+    Ok(Json(
+        json!({"id": user.id, "roles": user.roles, "org_id": user.org_id}),
+    ))
 }
 
 async fn list(

@@ -29,6 +29,8 @@ pub enum IdentityError {
     UnknownUser(String),
     #[error("you cannot deactivate your own account: ask another admin")]
     SelfDeactivation,
+    #[error("you cannot remove your own admin role: ask another admin")]
+    SelfDemotion,
     #[error(
         "PASSAGE_JWT_SECRET or PASSAGE_JWT_KEY_FILE is set, so that secret signs every token: \
          to rotate, change the secret (tokens signed with the old one stop working) or unset it \

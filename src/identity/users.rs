@@ -235,6 +235,61 @@ pub async fn set_active(
         .ok_or_else(|| IdentityError::UnknownUser(id.to_string()))
 }
 
+/// Replaces a user's roles and organisation. Takes effect on the user's next request,
+/// because every request reads the roles from here, not from the token.
+pub async fn set_roles(
+    db: &Db,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    actor_id: Option<&str>,
+    id: &str,
+    roles: &Roles,
+    org_id: Option<&str>,
+) -> Result<User, IdentityError> {
+    if roles.contains(Role::Caseworker) && org_id.is_none() {
+        return Err(IdentityError::invalid(
+            "org_id",
+            "is required for a caseworker: a caseworker belongs to one organisation",
+        ));
+    }
+    if actor_id == Some(id) && !roles.contains(Role::Admin) {
+        return Err(IdentityError::SelfDemotion);
+    }
+    write_tx!(db, |tx| {
+        async {
+        if let Some(org) = org_id {
+            if !orgs::exists(tx, org).await? {
+                return Err(IdentityError::UnknownOrg(org.to_string()));
+            }
+        }
+        let changed = on_tx!(tx, c => sqlx::query("UPDATE users SET roles = $1, org_id = $2 WHERE id = $3")
+            .bind(roles.to_list())
+            .bind(org_id)
+            .bind(id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if changed == 0 {
+            return Err(IdentityError::UnknownUser(id.to_string()));
+        }
+        audit::append(
+            tx,
+            now,
+            actor,
+            "user.roles",
+            &format!("user:{id}"),
+            &json!({"roles": roles.to_list(), "org_id": org_id}),
+        )
+        .await?;
+        Ok(())
+    }
+    .await
+    })?;
+    find(db, id)
+        .await?
+        .ok_or_else(|| IdentityError::UnknownUser(id.to_string()))
+}
+
 /// Whether anyone can administer Passage yet.
 pub async fn any_active_admin(db: &Db) -> Result<bool, StoreError> {
     let rows: Vec<String> = on_db!(db, p => sqlx::query_scalar(
