@@ -118,6 +118,11 @@ enum LedgerCommand {
 fn settings_help() -> String {
     let mut help = String::from("Settings (environment, with defaults):\n");
     for (name, default) in Config::defaults() {
+        let default = if default.is_empty() {
+            "(none)"
+        } else {
+            default
+        };
         help.push_str(&format!("  {name:<30} {default}\n"));
     }
     help
