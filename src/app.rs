@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::identity::{self, IdentityError};
 use crate::ledger;
 use crate::store::Db;
 
@@ -30,6 +31,8 @@ pub enum ServeError {
     },
     #[error("the server stopped: {0}")]
     Io(#[from] std::io::Error),
+    #[error("cannot prepare the signing keys: {0}")]
+    Keys(#[from] IdentityError),
 }
 
 /// A running server: its address, and a way to stop it and wait until it has stopped.
@@ -41,8 +44,10 @@ pub struct Running {
 }
 
 impl Running {
-    /// Binds `config.bind` (port 0 picks a free port), then serves in the background.
+    /// Makes sure a token signing key exists, binds `config.bind` (port 0 picks a free
+    /// port), then serves in the background.
     pub async fn start(state: AppState) -> Result<Running, ServeError> {
+        identity::keys::ensure(&state.db, &state.config, state.clock.now()).await?;
         let listener = TcpListener::bind(state.config.bind)
             .await
             .map_err(|source| ServeError::Bind {
@@ -55,11 +60,15 @@ impl Running {
         let app = crate::http::router(state);
         let mut stopped_server = stopped;
         let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped_server.wait_for(|s| *s).await;
-                })
-                .await
+            // The peer address feeds sign-in throttling per address.
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = stopped_server.wait_for(|s| *s).await;
+            })
+            .await
         });
         Ok(Running {
             addr,
@@ -82,8 +91,16 @@ impl Running {
 
 /// Serves until `shutdown` completes, then drains requests in flight.
 pub async fn serve(state: AppState, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
-    let running = Running::start(state).await?;
+    let running = Running::start(state.clone()).await?;
     tracing::info!(addr = %running.addr, "Passage is listening");
+    match identity::users::any_active_admin(&state.db).await {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(
+            "no admin yet: create one with `passage user add --email you@example.org --roles admin --password-stdin` \
+             (the same PASSAGE_* settings as this server; there is no default password)"
+        ),
+        Err(e) => tracing::warn!(error = %e, "could not check whether an admin exists"),
+    }
     shutdown.await;
     tracing::info!("shutting down: finishing requests in flight");
     running.stop().await

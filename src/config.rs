@@ -18,7 +18,37 @@ pub struct Config {
     pub request_timeout_secs: u64,
     pub body_limit_bytes: usize,
     pub sweep_interval_secs: u64,
+    /// The HS256 secret from `PASSAGE_JWT_SECRET` or `PASSAGE_JWT_KEY_FILE`; without one,
+    /// Passage generates keys and keeps them in the database.
+    pub jwt_secret: Option<Secret>,
+    pub token_hours: u32,
+    /// Failed sign-ins for one email within the window before it is refused with 429.
+    pub login_max_failures: u32,
+    /// Failed sign-ins from one address within the window before it is refused with 429.
+    pub login_ip_max_failures: u32,
+    pub login_window_secs: u64,
+    /// Added to each failed sign-in's answer per failure already counted (up to the limit).
+    pub login_failure_delay_ms: u64,
 }
+
+/// A secret setting. Its `Debug` prints nothing of it, so a logged `Config` leaks nothing.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The shortest HS256 secret Passage accepts, in bytes (256 bits).
+pub const MIN_SECRET_BYTES: usize = 32;
 
 /// A setting that cannot be used, named with what was expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -63,6 +93,34 @@ const SETTINGS: &[Setting] = &[
     Setting {
         name: "PASSAGE_SWEEP_INTERVAL_SECS",
         default: "30",
+    },
+    Setting {
+        name: "PASSAGE_JWT_SECRET",
+        default: "",
+    },
+    Setting {
+        name: "PASSAGE_JWT_KEY_FILE",
+        default: "",
+    },
+    Setting {
+        name: "PASSAGE_TOKEN_HOURS",
+        default: "12",
+    },
+    Setting {
+        name: "PASSAGE_LOGIN_MAX_FAILURES",
+        default: "5",
+    },
+    Setting {
+        name: "PASSAGE_LOGIN_IP_MAX_FAILURES",
+        default: "50",
+    },
+    Setting {
+        name: "PASSAGE_LOGIN_WINDOW_SECS",
+        default: "900",
+    },
+    Setting {
+        name: "PASSAGE_LOGIN_FAILURE_DELAY_MS",
+        default: "200",
     },
 ];
 
@@ -125,6 +183,12 @@ impl Config {
             request_timeout_secs: number(&value, "PASSAGE_REQUEST_TIMEOUT_SECS", 1, 3600)?,
             body_limit_bytes: number(&value, "PASSAGE_BODY_LIMIT_BYTES", 1024, 16 * 1024 * 1024)?,
             sweep_interval_secs: number(&value, "PASSAGE_SWEEP_INTERVAL_SECS", 1, 86_400)?,
+            jwt_secret: jwt_secret(&value)?,
+            token_hours: number(&value, "PASSAGE_TOKEN_HOURS", 1, 24 * 30)?,
+            login_max_failures: number(&value, "PASSAGE_LOGIN_MAX_FAILURES", 1, 1000)?,
+            login_ip_max_failures: number(&value, "PASSAGE_LOGIN_IP_MAX_FAILURES", 1, 100_000)?,
+            login_window_secs: number(&value, "PASSAGE_LOGIN_WINDOW_SECS", 1, 86_400)?,
+            login_failure_delay_ms: number(&value, "PASSAGE_LOGIN_FAILURE_DELAY_MS", 0, 5000)?,
         })
     }
 
@@ -140,6 +204,41 @@ fn invalid(setting: &str, expected: &str, got: &str) -> ConfigError {
         expected: expected.into(),
         got: got.into(),
     }
+}
+
+/// The signing secret, from the variable or the key file (not both), never echoed back.
+fn jwt_secret(value: &impl Fn(&str) -> String) -> Result<Option<Secret>, ConfigError> {
+    let inline = value("PASSAGE_JWT_SECRET");
+    let file = value("PASSAGE_JWT_KEY_FILE");
+    let (setting, secret) = match (inline.is_empty(), file.is_empty()) {
+        (true, true) => return Ok(None),
+        (false, false) => {
+            return Err(invalid(
+                "PASSAGE_JWT_SECRET",
+                "either PASSAGE_JWT_SECRET or PASSAGE_JWT_KEY_FILE, not both",
+                "both are set",
+            ));
+        }
+        (false, true) => ("PASSAGE_JWT_SECRET", inline),
+        (true, false) => {
+            let text = std::fs::read_to_string(&file).map_err(|e| {
+                invalid(
+                    "PASSAGE_JWT_KEY_FILE",
+                    &format!("a readable file holding the secret ({e})"),
+                    &file,
+                )
+            })?;
+            ("PASSAGE_JWT_KEY_FILE", text.trim_end().to_string())
+        }
+    };
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(invalid(
+            setting,
+            &format!("a secret of at least {MIN_SECRET_BYTES} bytes (e.g. `openssl rand -hex 32`)"),
+            &format!("(hidden) {} bytes", secret.len()),
+        ));
+    }
+    Ok(Some(Secret(secret)))
 }
 
 fn number<T>(value: &impl Fn(&str) -> String, name: &str, min: T, max: T) -> Result<T, ConfigError>
@@ -236,6 +335,39 @@ mod tests {
         let c = load(&[("PASSAGE_CONFIG", path), ("PASSAGE_LOG", "warn")]).unwrap();
         assert_eq!(c.bind.to_string(), "127.0.0.1:9999");
         assert_eq!(c.log, "warn");
+    }
+
+    #[test]
+    fn a_jwt_secret_is_long_enough_and_never_echoed() {
+        assert_eq!(load(&[]).unwrap().jwt_secret, None);
+        let e = load(&[("PASSAGE_JWT_SECRET", "tooshort-secret")]).unwrap_err();
+        assert_eq!(e.setting, "PASSAGE_JWT_SECRET");
+        assert!(!e.to_string().contains("tooshort"), "{e}");
+        let long = "0123456789abcdef0123456789abcdef";
+        let c = load(&[("PASSAGE_JWT_SECRET", long)]).unwrap();
+        assert_eq!(c.jwt_secret.as_ref().unwrap().expose(), long);
+        assert!(!format!("{c:?}").contains(long));
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jwt.key");
+        std::fs::write(&path, format!("{long}\n")).unwrap();
+        let path = path.to_str().unwrap();
+        let c = load(&[("PASSAGE_JWT_KEY_FILE", path)]).unwrap();
+        assert_eq!(c.jwt_secret.unwrap().expose(), long);
+        let e = load(&[("PASSAGE_JWT_KEY_FILE", path), ("PASSAGE_JWT_SECRET", long)]).unwrap_err();
+        assert!(e.to_string().contains("not both"), "{e}");
+    }
+
+    #[test]
+    fn sign_in_settings_have_defaults_and_bounds() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.token_hours, 12);
+        assert_eq!(c.login_max_failures, 5);
+        assert_eq!(c.login_window_secs, 900);
+        let e = load(&[("PASSAGE_TOKEN_HOURS", "0")]).unwrap_err();
+        assert_eq!(e.setting, "PASSAGE_TOKEN_HOURS");
+        let e = load(&[("PASSAGE_LOGIN_MAX_FAILURES", "many")]).unwrap_err();
+        assert_eq!(e.setting, "PASSAGE_LOGIN_MAX_FAILURES");
     }
 
     #[test]

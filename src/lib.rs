@@ -7,5 +7,6 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod identity;
 pub mod ledger;
 pub mod store;

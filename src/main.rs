@@ -4,8 +4,11 @@ use std::sync::Arc;
 use clap::{Parser, Subcommand};
 
 use passage::app::{self, AppState};
+use passage::audit::Actor;
 use passage::clock::{Clock, SystemClock};
 use passage::config::Config;
+use passage::domain::{Email, Language, OrgType, Password, Province, Roles};
+use passage::identity::{keys, orgs, users};
 use passage::store::Db;
 use passage::{audit, ledger};
 
@@ -35,6 +38,68 @@ enum Command {
         #[command(subcommand)]
         command: LedgerCommand,
     },
+    /// Manage staff accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage member organisations.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// Manage the keys that sign session tokens.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user, reading the password from standard input (never from the command
+    /// line, where it would stay in the shell history); prints the new user's id.
+    Add {
+        #[arg(long)]
+        email: String,
+        /// Comma-separated: caseworker, treasurer, admin.
+        #[arg(long)]
+        roles: String,
+        /// The organisation's id (required for a caseworker).
+        #[arg(long)]
+        org: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+        /// fr or en.
+        #[arg(long, default_value = "fr")]
+        language: String,
+        /// Read the password from standard input (one line). Required.
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Add an organisation; prints its id.
+    Add {
+        #[arg(long)]
+        name: String,
+        /// shelter, youth, legal_aid, victim_services, immigrant_support,
+        /// sex_worker_support, labour_rights, indigenous, health, coalition or other.
+        #[arg(long = "type")]
+        org_type: String,
+        /// Two-letter province or territory code, e.g. QC.
+        #[arg(long)]
+        province: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Add a new signing key; new tokens are signed with it, tokens signed with older
+    /// keys stay valid until they expire.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -53,6 +118,11 @@ enum LedgerCommand {
 fn settings_help() -> String {
     let mut help = String::from("Settings (environment, with defaults):\n");
     for (name, default) in Config::defaults() {
+        let default = if default.is_empty() {
+            "(none)"
+        } else {
+            default
+        };
         help.push_str(&format!("  {name:<30} {default}\n"));
     }
     help
@@ -109,6 +179,38 @@ async fn open(config: &Config) -> Result<Db, Failure> {
     Ok(db)
 }
 
+async fn add_user(
+    db: &Db,
+    email: String,
+    roles: String,
+    org: Option<String>,
+    name: Option<String>,
+    language: String,
+) -> Result<(), Failure> {
+    let email = Email::parse(&email).map_err(|e| format!("--email {e}"))?;
+    let roles = Roles::parse_list(&roles).map_err(|e| format!("--roles {e}"))?;
+    let language: Language = language.parse()?;
+    let display_name = users::parse_display_name(name.as_deref())?;
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
+    let line = line.strip_suffix('\n').unwrap_or(&line);
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let password = Password::parse(line.to_string()).map_err(|e| format!("the password {e}"))?;
+    let new = users::NewUser {
+        email,
+        password,
+        roles,
+        org_id: org,
+        language,
+        display_name,
+    };
+    let id = users::create(db, SystemClock.now(), &Actor::cli(), new).await?;
+    println!("{id}");
+    Ok(())
+}
+
 async fn run(command: Command, config: Config) -> Result<(), Failure> {
     let db = open(&config).await?;
     let result = match command {
@@ -140,6 +242,41 @@ async fn run(command: Command, config: Config) -> Result<(), Failure> {
                     code: 1,
                 }),
             }
+        }
+        Command::User {
+            command:
+                UserCommand::Add {
+                    email,
+                    roles,
+                    org,
+                    name,
+                    language,
+                    password_stdin: _,
+                },
+        } => add_user(&db, email, roles, org, name, language).await,
+        Command::Org {
+            command:
+                OrgCommand::Add {
+                    name,
+                    org_type,
+                    province,
+                },
+        } => {
+            let org_type: OrgType = org_type.parse()?;
+            let province = Province::parse(&province).map_err(|e| format!("--province {e}"))?;
+            let new = orgs::NewOrg::new(&name, org_type, province)?;
+            let org = orgs::create(&db, SystemClock.now(), &Actor::cli(), &new).await?;
+            println!("{}", org.id);
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => {
+            let kid = keys::rotate(&db, &config, SystemClock.now(), &Actor::cli()).await?;
+            println!(
+                "new signing key {kid}: new tokens are signed with it; tokens signed with older keys stay valid until they expire"
+            );
+            Ok(())
         }
         Command::Ledger {
             command: LedgerCommand::Check,

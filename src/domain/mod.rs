@@ -1,5 +1,9 @@
 //! Value types that parse, not validate: once one exists it is valid. No I/O here.
 
+pub mod identity;
 pub mod money;
+pub mod province;
 
+pub use identity::{Email, Language, OrgType, Password, Role, Roles};
 pub use money::{Money, MoneyError};
+pub use province::Province;

@@ -3,10 +3,12 @@
 
 use axum::extract::FromRequest;
 use axum::extract::rejection::JsonRejection;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+use crate::identity::IdentityError;
+use crate::identity::tokens::TokenError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +27,12 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// Too many attempts (sign-in throttling); the client may retry after this many seconds.
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error("{field}: {message}")]
     Unprocessable { field: String, message: String },
     #[error("{0}")]
@@ -43,6 +51,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -58,6 +67,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Unprocessable { .. } => "invalid_field",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
@@ -81,7 +91,51 @@ impl IntoResponse for ApiError {
         if let ApiError::Unprocessable { field, .. } = &self {
             body["error"]["field"] = json!(field);
         }
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        match &self {
+            ApiError::Unauthorized(_) => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            ApiError::TooManyRequests {
+                retry_after_secs, ..
+            } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<IdentityError> for ApiError {
+    fn from(e: IdentityError) -> Self {
+        match e {
+            IdentityError::Invalid { field, message } => ApiError::Unprocessable {
+                field: field.into(),
+                message,
+            },
+            IdentityError::UnknownOrg(_) => ApiError::Unprocessable {
+                field: "org_id".into(),
+                message: e.to_string(),
+            },
+            IdentityError::DuplicateEmail
+            | IdentityError::DuplicateOrg
+            | IdentityError::SelfDeactivation
+            | IdentityError::SelfDemotion
+            | IdentityError::KeysFromConfig => ApiError::Conflict(e.to_string()),
+            IdentityError::UnknownUser(_) => ApiError::NotFound(e.to_string()),
+            IdentityError::Hash(_) | IdentityError::Store(_) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::Store(e) => e.into(),
+            other => ApiError::Unauthorized(other.to_string()),
+        }
     }
 }
 

@@ -1,8 +1,12 @@
 //! The JSON API: one module per resource, each exposing `router()`, merged here with the
 //! middleware every request goes through.
 
+mod auth;
 pub mod error;
+pub mod extractor;
 mod health;
+mod orgs;
+mod users;
 
 use std::time::Duration;
 
@@ -27,6 +31,9 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit_bytes;
     Router::new()
         .merge(health::router())
+        .merge(auth::router())
+        .merge(orgs::router())
+        .merge(users::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(

@@ -6,8 +6,11 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use passage::app::{AppState, Running};
-use passage::clock::ManualClock;
+use passage::audit::Actor;
+use passage::clock::{Clock, ManualClock};
 use passage::config::Config;
+use passage::domain::{Email, Language, OrgType, Password, Province, Roles};
+use passage::identity::{orgs, tokens, users};
 use passage::store::Db;
 use sqlx::Connection;
 
@@ -140,40 +143,138 @@ pub fn night() -> DateTime<Utc> {
 }
 
 pub fn test_config(database_url: &str) -> Config {
+    test_config_with(database_url, &[])
+}
+
+/// The test configuration with some settings of the test's own (`("PASSAGE_...", "...")`).
+/// Failed sign-ins answer at once in tests unless a test sets a delay.
+pub fn test_config_with(database_url: &str, extra: &[(&str, &str)]) -> Config {
     let url = database_url.to_string();
-    Config::load(move |name| match name {
-        "PASSAGE_DATABASE_URL" => Some(url.clone()),
-        "PASSAGE_BIND" => Some("127.0.0.1:0".into()),
-        "PASSAGE_LOG" => Some("warn".into()),
-        _ => None,
+    let extra: Vec<(String, String)> = extra
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::load(move |name| {
+        if let Some((_, v)) = extra.iter().find(|(k, _)| k == name) {
+            return Some(v.clone());
+        }
+        match name {
+            "PASSAGE_DATABASE_URL" => Some(url.clone()),
+            "PASSAGE_BIND" => Some("127.0.0.1:0".into()),
+            "PASSAGE_LOG" => Some("warn".into()),
+            "PASSAGE_LOGIN_FAILURE_DELAY_MS" => Some("0".into()),
+            _ => None,
+        }
     })
     .expect("the test configuration is valid")
 }
+
+/// The password every seeded test user has.
+pub const PASSWORD: &str = "correct horse battery staple";
 
 /// The real application, served on a random port.
 pub struct TestApp {
     pub base: String,
     pub http: reqwest::Client,
     pub clock: ManualClock,
+    pub config: Arc<Config>,
     pub db: TestDb,
     running: Running,
 }
 
 impl TestApp {
     pub async fn spawn(db: TestDb) -> TestApp {
+        TestApp::spawn_with(db, &[]).await
+    }
+
+    /// The app with some settings of the test's own.
+    pub async fn spawn_with(db: TestDb, settings: &[(&str, &str)]) -> TestApp {
         let clock = ManualClock::new(night());
+        let config = Arc::new(test_config_with(&db.url, settings));
         let state = AppState {
             db: db.db.clone(),
             clock: Arc::new(clock.clone()),
-            config: Arc::new(test_config(&db.url)),
+            config: config.clone(),
         };
         let running = Running::start(state).await.expect("the app starts");
         TestApp {
             base: format!("http://{}", running.addr),
             http: reqwest::Client::new(),
             clock,
+            config,
             db,
             running,
+        }
+    }
+
+    /// An organisation made through the library, as `passage org add` would.
+    pub async fn seed_org(&self, name: &str) -> String {
+        let new = orgs::NewOrg::new(name, OrgType::Shelter, Province::parse("QC").unwrap())
+            .expect("a valid organisation");
+        orgs::create(&self.db.db, self.clock.now(), &Actor::cli(), &new)
+            .await
+            .expect("the organisation is stored")
+            .id
+    }
+
+    /// A user with [`PASSWORD`], made through the library, as `passage user add` would.
+    pub async fn seed_user(&self, email: &str, roles: &str, org: Option<&str>) -> String {
+        let new = users::NewUser {
+            email: Email::parse(email).expect("a valid email"),
+            password: Password::parse(PASSWORD.into()).expect("a valid password"),
+            roles: Roles::parse_list(roles).expect("valid roles"),
+            org_id: org.map(Into::into),
+            language: Language::En,
+            display_name: None,
+        };
+        users::create(&self.db.db, self.clock.now(), &Actor::cli(), new)
+            .await
+            .expect("the user is stored")
+    }
+
+    /// Signs in through the API and returns the token.
+    pub async fn login(&self, email: &str) -> String {
+        let r = self
+            .http
+            .post(self.url("/api/v1/auth/login"))
+            .json(&serde_json::json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .expect("the app answers");
+        assert_eq!(r.status(), 200, "signing in as {email}");
+        let body: serde_json::Value = r.json().await.expect("a JSON answer");
+        body["token"].as_str().expect("a token").to_string()
+    }
+
+    /// A token for a user, signed as a sign-in would sign it, without the cost of
+    /// hashing the password (for tests that need many tokens).
+    pub async fn token_for(&self, user_id: &str) -> String {
+        let user = users::find(&self.db.db, user_id)
+            .await
+            .expect("the database answers")
+            .expect("the user exists");
+        tokens::issue(&self.db.db, &self.config, self.clock.now(), &user)
+            .await
+            .expect("a token is signed")
+            .token
+    }
+
+    pub fn get(&self, path: &str, token: Option<&str>) -> reqwest::RequestBuilder {
+        self.with_token(self.http.get(self.url(path)), token)
+    }
+
+    pub fn post(&self, path: &str, token: Option<&str>) -> reqwest::RequestBuilder {
+        self.with_token(self.http.post(self.url(path)), token)
+    }
+
+    fn with_token(
+        &self,
+        r: reqwest::RequestBuilder,
+        token: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        match token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
         }
     }
 

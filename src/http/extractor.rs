@@ -1,0 +1,248 @@
+//! Who is asking, and whether they may: the one place where authentication and roles are
+//! checked.
+//!
+//! A handler that takes [`AuthUser`] cannot run without a valid, unexpired, unrevoked
+//! token of an active user. A handler that takes [`Authorized<R>`] also cannot run unless
+//! the user holds one of the roles `R` names, so each route states its roles in its
+//! signature. The roles come from the database on every request, not from the token, so
+//! removing a role or deactivating a user takes effect at once.
+
+use std::marker::PhantomData;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use chrono::{DateTime, TimeZone, Utc};
+
+use super::error::ApiError;
+use crate::app::AppState;
+use crate::domain::{Role, Roles};
+use crate::identity::{tokens, users};
+
+/// The signed-in user of a request.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub id: String,
+    pub roles: Roles,
+    pub org_id: Option<String>,
+    /// The token's id and expiry, for signing out.
+    pub jti: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl AuthUser {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(role)
+    }
+
+    /// Ok when the user holds any of `allowed`; 403 otherwise.
+    pub fn require(&self, allowed: &[Role]) -> Result<(), ApiError> {
+        if allowed.iter().any(|r| self.has(*r)) {
+            Ok(())
+        } else {
+            let names: Vec<&str> = allowed.iter().map(|r| r.as_str()).collect();
+            Err(ApiError::Forbidden(format!(
+                "this needs the role {}: ask an admin if you should have it",
+                names.join(" or ")
+            )))
+        }
+    }
+
+    /// Whether this user may see and act on the cases and requests of `org_id`:
+    /// treasurers see every organisation's; a caseworker only their own organisation's.
+    /// Admins manage people, not cases, so the admin role alone gives none.
+    /// Cases shared with an organisation (issue 4) will add to this, here and nowhere else.
+    pub fn can_see_cases_of(&self, org_id: &str) -> bool {
+        self.has(Role::Treasurer)
+            || (self.has(Role::Caseworker) && self.org_id.as_deref() == Some(org_id))
+    }
+
+    /// [`can_see_cases_of`](Self::can_see_cases_of) as an answer, given the organisation
+    /// of the case asked for (`None` when no case has that code). For anyone who cannot
+    /// see every organisation, a case of another organisation and a code that does not
+    /// exist get the same 403, so the answer reveals nothing about other organisations'
+    /// codes; only a treasurer, who sees everything, is told that a code does not exist.
+    pub fn require_cases_of(&self, org_id: Option<&str>) -> Result<(), ApiError> {
+        match org_id {
+            Some(org) if self.can_see_cases_of(org) => Ok(()),
+            None if self.has(Role::Treasurer) => {
+                Err(ApiError::NotFound("no case has this code".into()))
+            }
+            _ => Err(ApiError::Forbidden(
+                "this case is not one of your organisation's".into(),
+            )),
+        }
+    }
+}
+
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let missing = || {
+        ApiError::Unauthorized(
+            "sign in first (POST /api/v1/auth/login) and send the token as `Authorization: Bearer TOKEN`"
+                .into(),
+        )
+    };
+    let value = parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(missing)?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(missing)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(missing());
+    }
+    Ok(token.trim())
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(parts)?;
+        let claims = tokens::verify(&state.db, &state.config, state.clock.now(), token).await?;
+        let user = users::find(&state.db, &claims.sub)
+            .await?
+            .filter(|u| u.active)
+            .ok_or_else(|| {
+                ApiError::Unauthorized("this account is not active: ask an admin".into())
+            })?;
+        if user
+            .tokens_not_before
+            .is_some_and(|nb| claims.iat < nb.timestamp())
+        {
+            return Err(ApiError::Unauthorized(
+                "this session began before the account was reactivated: sign in again".into(),
+            ));
+        }
+        Ok(AuthUser {
+            id: user.id,
+            roles: user.roles,
+            org_id: user.org_id,
+            jti: claims.jti,
+            expires_at: Utc
+                .timestamp_opt(claims.exp, 0)
+                .single()
+                .unwrap_or_else(|| state.clock.now()),
+        })
+    }
+}
+
+/// A set of roles a route accepts.
+pub trait Allowed {
+    const ROLES: &'static [Role];
+}
+
+/// Admins only: users, organisations, keys.
+pub struct Admin;
+impl Allowed for Admin {
+    const ROLES: &'static [Role] = &[Role::Admin];
+}
+
+/// Admins and treasurers (treasurers see everything).
+pub struct AdminOrTreasurer;
+impl Allowed for AdminOrTreasurer {
+    const ROLES: &'static [Role] = &[Role::Admin, Role::Treasurer];
+}
+
+/// Treasurers only: money decisions.
+pub struct Treasurer;
+impl Allowed for Treasurer {
+    const ROLES: &'static [Role] = &[Role::Treasurer];
+}
+
+/// Caseworkers only: opening cases and asking for money.
+pub struct Caseworker;
+impl Allowed for Caseworker {
+    const ROLES: &'static [Role] = &[Role::Caseworker];
+}
+
+/// A signed-in user who holds one of the roles `R` allows.
+pub struct Authorized<R: Allowed>(pub AuthUser, PhantomData<R>);
+
+impl<R: Allowed> std::ops::Deref for Authorized<R> {
+    type Target = AuthUser;
+    fn deref(&self) -> &AuthUser {
+        &self.0
+    }
+}
+
+impl<R: Allowed + Send + Sync> FromRequestParts<AppState> for Authorized<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        user.require(R::ROLES)?;
+        Ok(Authorized(user, PhantomData))
+    }
+}
+
+/// The address the request came from, for sign-in throttling. Behind a reverse proxy
+/// this is the proxy's address (forwarded headers are not trusted).
+pub struct ClientIp(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        Ok(ClientIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip().to_string())
+                .unwrap_or_else(|| "unknown".into()),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(roles: &str, org: Option<&str>) -> AuthUser {
+        AuthUser {
+            id: "u".into(),
+            roles: Roles::parse_list(roles).unwrap(),
+            org_id: org.map(Into::into),
+            jti: "j".into(),
+            expires_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_caseworker_sees_only_their_own_organisations_cases() {
+        let a = user("caseworker", Some("org-a"));
+        assert!(a.can_see_cases_of("org-a"));
+        assert!(!a.can_see_cases_of("org-b"));
+        // Unknown and foreign codes get the same answer.
+        assert_eq!(
+            a.require_cases_of(Some("org-b")).unwrap_err().status(),
+            a.require_cases_of(None).unwrap_err().status()
+        );
+        assert!(a.require_cases_of(Some("org-a")).is_ok());
+        let t = user("treasurer", None);
+        assert!(t.require_cases_of(Some("org-b")).is_ok());
+        assert_eq!(
+            t.require_cases_of(None).unwrap_err().status(),
+            axum::http::StatusCode::NOT_FOUND
+        );
+    }
+
+    #[test]
+    fn treasurers_see_every_organisation_and_admins_none() {
+        assert!(user("treasurer", None).can_see_cases_of("org-b"));
+        assert!(!user("admin", None).can_see_cases_of("org-b"));
+        assert!(!user("admin", Some("org-b")).can_see_cases_of("org-b"));
+        assert!(user("admin,caseworker", Some("org-b")).can_see_cases_of("org-b"));
+    }
+
+    #[test]
+    fn require_refuses_a_user_without_the_role() {
+        let t = user("treasurer", None);
+        assert!(t.require(&[Role::Admin, Role::Treasurer]).is_ok());
+        assert_eq!(
+            t.require(&[Role::Admin]).unwrap_err().status(),
+            axum::http::StatusCode::FORBIDDEN
+        );
+    }
+}

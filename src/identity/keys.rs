@@ -1,0 +1,164 @@
+//! The HS256 keys that sign tokens.
+//!
+//! With `PASSAGE_JWT_SECRET` or `PASSAGE_JWT_KEY_FILE` set, that secret signs every token
+//! under the key id [`CONFIG_KID`]. Otherwise keys live in the `signing_keys` table: one is
+//! generated on first start (with a warning), `passage keys rotate` adds another, the
+//! newest signs, and every stored key still verifies, so tokens signed before a rotation
+//! stay valid until they expire. Keys are never updated or printed.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::IdentityError;
+use crate::audit::{self, Actor};
+use crate::config::Config;
+use crate::store::{Db, StoreError, Tx};
+use crate::{on_db, on_tx};
+
+/// The key id of the secret that comes from configuration.
+pub const CONFIG_KID: &str = "config";
+
+#[derive(Clone)]
+pub struct SigningKey {
+    pub kid: String,
+    secret: String,
+}
+
+impl SigningKey {
+    pub fn secret_bytes(&self) -> &[u8] {
+        self.secret.as_bytes()
+    }
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SigningKey({}, ***)", self.kid)
+    }
+}
+
+fn from_config(config: &Config) -> Option<SigningKey> {
+    config.jwt_secret.as_ref().map(|s| SigningKey {
+        kid: CONFIG_KID.into(),
+        secret: s.expose().to_string(),
+    })
+}
+
+async fn newest(db: &Db) -> Result<Option<SigningKey>, StoreError> {
+    let row: Option<(String, String)> = on_db!(db, p => sqlx::query_as(
+        "SELECT kid, secret FROM signing_keys ORDER BY seq DESC LIMIT 1"
+    )
+    .fetch_optional(p)
+    .await)?;
+    Ok(row.map(|(kid, secret)| SigningKey { kid, secret }))
+}
+
+async fn insert(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    action: &str,
+) -> Result<String, StoreError> {
+    let kid = uuid::Uuid::new_v4().simple().to_string();
+    let secret = hex::encode(rand::random::<[u8; 32]>());
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO signing_keys (kid, secret, created_at) VALUES ($1, $2, $3)"
+    )
+    .bind(&kid)
+    .bind(&secret)
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|_| ()))?;
+    // The key id only: the secret never reaches the audit trail.
+    audit::append(
+        tx,
+        now,
+        actor,
+        action,
+        &format!("key:{kid}"),
+        &json!({"kid": kid}),
+    )
+    .await?;
+    Ok(kid)
+}
+
+/// The key that signs new tokens; generates and stores one if there is none yet.
+pub async fn current(
+    db: &Db,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<SigningKey, IdentityError> {
+    if let Some(key) = from_config(config) {
+        return Ok(key);
+    }
+    if let Some(key) = newest(db).await? {
+        return Ok(key);
+    }
+    ensure(db, config, now).await?;
+    newest(db)
+        .await?
+        .ok_or_else(|| IdentityError::Store(StoreError::Sqlx(sqlx::Error::RowNotFound)))
+}
+
+/// On start: without a configured secret and without a stored key, generates one.
+pub async fn ensure(db: &Db, config: &Config, now: DateTime<Utc>) -> Result<(), IdentityError> {
+    if config.jwt_secret.is_some() {
+        return Ok(());
+    }
+    let made: Option<String> = crate::write_tx!(db, |tx| {
+        async {
+            let any: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
+                "SELECT kid FROM signing_keys LIMIT 1"
+            )
+            .fetch_optional(c)
+            .await)?;
+            match any {
+                Some(_) => Ok::<_, IdentityError>(None),
+                None => Ok(Some(
+                    insert(tx, now, &Actor::system(), "key.generate").await?,
+                )),
+            }
+        }
+        .await
+    })?;
+    if let Some(kid) = made {
+        tracing::warn!(
+            %kid,
+            "no PASSAGE_JWT_SECRET or PASSAGE_JWT_KEY_FILE: generated a signing key and stored it in the database"
+        );
+    }
+    Ok(())
+}
+
+/// Adds a new key that signs from now on; older keys keep verifying.
+pub async fn rotate(
+    db: &Db,
+    config: &Config,
+    now: DateTime<Utc>,
+    actor: &Actor,
+) -> Result<String, IdentityError> {
+    if config.jwt_secret.is_some() {
+        return Err(IdentityError::KeysFromConfig);
+    }
+    crate::write_tx!(db, |tx| async {
+        Ok::<_, IdentityError>(insert(tx, now, actor, "key.rotate").await?)
+    }
+    .await)
+}
+
+/// The key a token names, if Passage has it.
+pub async fn find(db: &Db, config: &Config, kid: &str) -> Result<Option<SigningKey>, StoreError> {
+    if kid == CONFIG_KID {
+        return Ok(from_config(config));
+    }
+    let secret: Option<String> = on_db!(db, p => sqlx::query_scalar(
+        "SELECT secret FROM signing_keys WHERE kid = $1"
+    )
+    .bind(kid)
+    .fetch_optional(p)
+    .await)?;
+    Ok(secret.map(|secret| SigningKey {
+        kid: kid.to_string(),
+        secret,
+    }))
+}

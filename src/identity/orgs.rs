@@ -1,0 +1,119 @@
+//! The coalition's member organisations.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+use super::{IdentityError, new_id};
+use crate::audit::{self, Actor};
+use crate::domain::{OrgType, Province};
+use crate::store::{Db, StoreError, Tx};
+use crate::{on_db, on_tx, write_tx};
+
+#[derive(Debug, Clone)]
+pub struct NewOrg {
+    name: String,
+    org_type: OrgType,
+    province: Province,
+}
+
+impl NewOrg {
+    pub const MAX_NAME_CHARS: usize = 200;
+
+    pub fn new(name: &str, org_type: OrgType, province: Province) -> Result<Self, IdentityError> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(IdentityError::invalid("name", "must not be empty"));
+        }
+        if name.chars().count() > Self::MAX_NAME_CHARS {
+            return Err(IdentityError::invalid(
+                "name",
+                "must be at most 200 characters",
+            ));
+        }
+        Ok(NewOrg {
+            name: name.to_string(),
+            org_type,
+            province,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct Org {
+    pub id: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    #[sqlx(rename = "type")]
+    pub org_type: String,
+    pub province: String,
+    pub created_at: DateTime<Utc>,
+}
+
+pub async fn create(
+    db: &Db,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    new: &NewOrg,
+) -> Result<Org, IdentityError> {
+    let id = new_id();
+    write_tx!(db, |tx| {
+        async {
+        let taken: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
+            "SELECT id FROM orgs WHERE name = $1"
+        )
+        .bind(&new.name)
+        .fetch_optional(c)
+        .await)
+        .map_err(StoreError::from)?;
+        if taken.is_some() {
+            return Err(IdentityError::DuplicateOrg);
+        }
+        on_tx!(tx, c => sqlx::query(
+            "INSERT INTO orgs (id, name, type, province, created_at) VALUES ($1, $2, $3, $4, $5)"
+        )
+        .bind(&id)
+        .bind(&new.name)
+        .bind(new.org_type.as_str())
+        .bind(new.province.as_str())
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ()))
+        .map_err(StoreError::from)?;
+        audit::append(
+            tx,
+            now,
+            actor,
+            "org.create",
+            &format!("org:{id}"),
+            &json!({"name": new.name, "type": new.org_type.as_str(), "province": new.province.as_str()}),
+        )
+        .await?;
+        Ok(Org {
+            id: id.clone(),
+            name: new.name.clone(),
+            org_type: new.org_type.as_str().into(),
+            province: new.province.as_str().into(),
+            created_at: now,
+        })
+    }
+    .await
+    })
+}
+
+pub async fn list(db: &Db) -> Result<Vec<Org>, StoreError> {
+    Ok(on_db!(db, p => sqlx::query_as::<_, Org>(
+        "SELECT id, name, type, province, created_at FROM orgs ORDER BY name, id"
+    )
+    .fetch_all(p)
+    .await)?)
+}
+
+pub(crate) async fn exists(tx: &mut Tx, id: &str) -> Result<bool, StoreError> {
+    let found: Option<String> = on_tx!(tx, c => sqlx::query_scalar("SELECT id FROM orgs WHERE id = $1")
+        .bind(id)
+        .fetch_optional(c)
+        .await)?;
+    Ok(found.is_some())
+}

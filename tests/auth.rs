@@ -1,0 +1,877 @@
+//! Accounts, organisations, roles and tokens, through the real HTTP API and the CLI, on
+//! both engines.
+
+mod common;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use chrono::Duration;
+use common::{PASSWORD, TestApp, TestDb};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// What a request may get: allowed (any 2xx), 401 or 403.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    Allowed,
+    NoToken401,
+    Forbidden403,
+}
+use Expect::{Allowed, Forbidden403 as Deny, NoToken401 as Anon};
+
+/// Who asks: the columns of the matrix, in this order.
+const WHO: [&str; 4] = ["no token", "caseworker", "treasurer", "admin"];
+
+struct Route {
+    method: &'static str,
+    /// `{target}` becomes the id of a user the requests act on.
+    path: &'static str,
+    /// `{n}` becomes a number unique to the request.
+    body: Option<&'static str>,
+    expect: [Expect; 4],
+}
+
+/// Every route of the API × who asks: the one table the role tests iterate.
+const MATRIX: &[Route] = &[
+    Route {
+        method: "GET",
+        path: "/healthz",
+        body: None,
+        expect: [Allowed, Allowed, Allowed, Allowed],
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/auth/login",
+        body: Some(
+            r#"{"email": "target@example.org", "password": "correct horse battery staple"}"#,
+        ),
+        expect: [Allowed, Allowed, Allowed, Allowed],
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/auth/logout",
+        body: None,
+        expect: [Anon, Allowed, Allowed, Allowed],
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/orgs",
+        body: Some(r#"{"name": "Matrix org {n}", "type": "youth", "province": "ON"}"#),
+        expect: [Anon, Deny, Deny, Allowed],
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/orgs",
+        body: None,
+        expect: [Anon, Deny, Allowed, Allowed],
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/users",
+        body: Some(
+            r#"{"email": "new{n}@example.org", "password": "another long passphrase", "roles": ["treasurer"]}"#,
+        ),
+        expect: [Anon, Deny, Deny, Allowed],
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/users",
+        body: None,
+        expect: [Anon, Deny, Deny, Allowed],
+    },
+    Route {
+        method: "PUT",
+        path: "/api/v1/users/{target}/roles",
+        body: Some(r#"{"roles": ["treasurer"]}"#),
+        expect: [Anon, Deny, Deny, Allowed],
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/users/{target}/deactivate",
+        body: None,
+        expect: [Anon, Deny, Deny, Allowed],
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/users/{target}/reactivate",
+        body: None,
+        expect: [Anon, Deny, Deny, Allowed],
+    },
+];
+
+async fn every_route_answers_each_role_as_the_matrix_says(t: TestDb) {
+    let app = TestApp::spawn(t).await;
+    let org = app.seed_org("Shelter A").await;
+    let ids = [
+        None,
+        Some(
+            app.seed_user("cw@example.org", "caseworker", Some(&org))
+                .await,
+        ),
+        Some(app.seed_user("tr@example.org", "treasurer", None).await),
+        Some(app.seed_user("admin@example.org", "admin", None).await),
+    ];
+    let target = app.seed_user("target@example.org", "treasurer", None).await;
+    let mut n = 0;
+    let mut wrong = Vec::new();
+    for route in MATRIX {
+        for (col, who) in WHO.iter().enumerate() {
+            n += 1;
+            // A fresh token for every request: the logout row revokes the one it uses.
+            let token = match &ids[col] {
+                Some(id) => Some(app.token_for(id).await),
+                None => None,
+            };
+            let url = app.url(&route.path.replace("{target}", &target));
+            let mut req = match route.method {
+                "GET" => app.http.get(url),
+                "POST" => app.http.post(url),
+                "PUT" => app.http.put(url),
+                other => panic!("add {other} to the matrix test"),
+            };
+            if let Some(token) = &token {
+                req = req.bearer_auth(token);
+            }
+            if let Some(body) = route.body {
+                req = req
+                    .header("content-type", "application/json")
+                    .body(body.replace("{n}", &n.to_string()));
+            }
+            let r = req.send().await.expect("the app answers");
+            let status = r.status();
+            let got = match status {
+                s if s.is_success() => Allowed,
+                StatusCode::UNAUTHORIZED => Anon,
+                StatusCode::FORBIDDEN => Deny,
+                other => {
+                    wrong.push(format!("{} {} as {who}: {other}", route.method, route.path));
+                    continue;
+                }
+            };
+            if got != route.expect[col] {
+                wrong.push(format!(
+                    "{} {} as {who}: expected {:?}, got {status}",
+                    route.method, route.path, route.expect[col]
+                ));
+            }
+            if !status.is_success() {
+                let body: Value = r.json().await.expect("errors are JSON");
+                assert!(body["error"]["code"].is_string(), "{body}");
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "the role matrix does not hold:\n{}",
+        wrong.join("\n")
+    );
+    app.stop().await;
+}
+
+async fn login_answers_a_token_and_the_user(t: TestDb) {
+    let app = TestApp::spawn(t).await;
+    let org = app.seed_org("Shelter A").await;
+    let id = app
+        .seed_user("Case.Worker@Example.org", "caseworker", Some(&org))
+        .await;
+    let r = app
+        .post("/api/v1/auth/login", None)
+        .json(&json!({"email": " case.worker@EXAMPLE.org", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["user"]["id"], json!(id));
+    assert_eq!(body["user"]["roles"], json!(["caseworker"]));
+    assert_eq!(body["user"]["org_id"], json!(org));
+    let expires: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(body["expires_at"].clone()).unwrap();
+    assert_eq!(expires, common::night() + Duration::hours(12));
+    // The token carries the claims the issue names, and the key id in its header.
+    let token = body["token"].as_str().unwrap();
+    let parts: Vec<&str> = token.split('.').collect();
+    let header: Value = serde_json::from_slice(&B64.decode(parts[0]).unwrap()).unwrap();
+    assert_eq!(header["alg"], "HS256");
+    assert!(header["kid"].is_string());
+    let claims: Value = serde_json::from_slice(&B64.decode(parts[1]).unwrap()).unwrap();
+    for claim in ["sub", "roles", "org", "iat", "exp", "jti"] {
+        assert!(claims.get(claim).is_some(), "{claim} missing from {claims}");
+    }
+    let r = app.get("/api/v1/orgs", Some(token)).send().await.unwrap();
+    assert_eq!(r.status(), 403, "a caseworker does not list organisations");
+    app.stop().await;
+}
+
+async fn an_unknown_email_and_a_wrong_password_get_the_same_answer(t: TestDb) {
+    let app = TestApp::spawn(t).await;
+    app.seed_user("tr@example.org", "treasurer", None).await;
+    let mut answers = Vec::new();
+    for (email, password) in [
+        ("tr@example.org", "not the password at all"),
+        ("nobody@example.org", PASSWORD),
+        ("not an email", PASSWORD),
+    ] {
+        let r = app
+            .post("/api/v1/auth/login", None)
+            .json(&json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401, "{email}");
+        answers.push(r.json::<Value>().await.unwrap());
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(answers[0], answers[2]);
+    app.stop().await;
+}
+
+async fn a_malformed_sign_in_is_a_client_error_in_the_api_format(t: TestDb) {
+    let app = TestApp::spawn(t).await;
+    let r = app
+        .post("/api/v1/auth/login", None)
+        .json(&json!({"email": "tr@example.org"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "invalid_field"
+    );
+    let r = app
+        .post("/api/v1/auth/login", None)
+        .body("email=tr@example.org")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // The scheme is case-insensitive.
+    let tr = app.seed_user("tr@example.org", "treasurer", None).await;
+    let token = app.token_for(&tr).await;
+    let r = app
+        .http
+        .get(app.url("/api/v1/orgs"))
+        .header("authorization", format!("bearer {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    app.stop().await;
+}
+
+/// Re-signs nothing: swaps the payload of a real token and keeps its signature.
+fn with_payload(token: &str, edit: impl Fn(&mut Value)) -> String {
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut claims: Value = serde_json::from_slice(&B64.decode(parts[1]).unwrap()).unwrap();
+    edit(&mut claims);
+    let payload = B64.encode(serde_json::to_vec(&claims).unwrap());
+    format!("{}.{}.{}", parts[0], payload, parts[2])
+}
+
+fn header_of(token: &str) -> Value {
+    let first = token.split('.').next().unwrap();
+    serde_json::from_slice(&B64.decode(first).unwrap()).unwrap()
+}
+
+async fn bad_tokens_are_refused_with_401(t: TestDb) {
+    let app = TestApp::spawn(t).await;
+    let tr = app.seed_user("tr@example.org", "treasurer", None).await;
+    let good = app.token_for(&tr).await;
+    let status = |token: String| {
+        let app = &app;
+        async move {
+            app.get("/api/v1/orgs", Some(&token))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(status(good.clone()).await, 200);
+
+    let kid = header_of(&good)["kid"].as_str().unwrap().to_string();
+    let claims: Value =
+        serde_json::from_slice(&B64.decode(good.split('.').nth(1).unwrap()).unwrap()).unwrap();
+
+    // Tampered: promoted to admin, with the old signature.
+    let tampered = with_payload(&good, |c| c["roles"] = json!(["admin", "treasurer"]));
+    assert_eq!(status(tampered).await, 401, "tampered");
+    // A signature changed by one character.
+    let mut flipped = good.clone();
+    let last = flipped.pop().unwrap();
+    flipped.push(if last == 'A' { 'B' } else { 'A' });
+    assert_eq!(status(flipped).await, 401, "bad signature");
+
+    // alg: none, with the right key id and no signature.
+    let none_header = B64.encode(json!({"alg": "none", "typ": "JWT", "kid": kid}).to_string());
+    let payload = B64.encode(claims.to_string());
+    assert_eq!(
+        status(format!("{none_header}.{payload}.")).await,
+        401,
+        "alg none"
+    );
+
+    // Signed with a key Passage does not have, under its key id and under another.
+    let claims_struct: passage::identity::tokens::Claims =
+        serde_json::from_value(claims.clone()).unwrap();
+    for header_kid in [kid.as_str(), "someone-elses-key"] {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+        header.kid = Some(header_kid.into());
+        let forged = jsonwebtoken::encode(
+            &header,
+            &claims_struct,
+            &jsonwebtoken::EncodingKey::from_secret(b"an attacker's secret of 32 bytes!!"),
+        )
+        .unwrap();
+        assert_eq!(status(forged).await, 401, "wrong key, kid {header_kid}");
+    }
+
+    // Garbage and other schemes.
+    for bad in ["", "abc", "a.b.c"] {
+        assert_eq!(status(bad.into()).await, 401, "{bad:?}");
+    }
+    let r = app
+        .http
+        .get(app.url("/api/v1/orgs"))
+        .header("authorization", format!("Basic {good}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "not a bearer token");
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unauthorized");
+
+    // Expired: by the app's clock, not the machine's.
+    app.clock
+        .advance(Duration::hours(12) - Duration::seconds(1));
+    assert_eq!(
+        status(good.clone()).await,
+        200,
+        "valid until its last second"
+    );
+    app.clock.advance(Duration::seconds(1));
+    assert_eq!(status(good).await, 401, "expired");
+    app.stop().await;
+}
+
+async fn a_token_is_refused_after_logout_and_other_sessions_stay(t: TestDb) {
+    let app = TestApp::spawn(t).await;
+    app.seed_user("tr@example.org", "treasurer", None).await;
+    let first = app.login("tr@example.org").await;
+    let second = app.login("tr@example.org").await;
+    let r = app
+        .post("/api/v1/auth/logout", Some(&first))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    for path in ["/api/v1/orgs"] {
+        let r = app.get(path, Some(&first)).send().await.unwrap();
+        assert_eq!(r.status(), 401, "revoked");
+        let r = app.get(path, Some(&second)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "the other session");
+    }
+    let r = app
+        .post("/api/v1/auth/logout", Some(&first))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "signing out twice");
+    app.stop().await;
+}
+
+async fn a_deactivated_users_token_is_refused_on_the_next_request(t: TestDb) {
+    let app = TestApp::spawn(t).await;
+    let admin = app.seed_user("admin@example.org", "admin", None).await;
+    let tr = app.seed_user("tr@example.org", "treasurer", None).await;
+    let admin_token = app.token_for(&admin).await;
+    let old = app.login("tr@example.org").await;
+    assert_eq!(
+        app.get("/api/v1/orgs", Some(&old))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let r = app
+        .post(
+            &format!("/api/v1/users/{tr}/deactivate"),
+            Some(&admin_token),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap()["active"], json!(false));
+    assert_eq!(
+        app.get("/api/v1/orgs", Some(&old))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let r = app
+        .post("/api/v1/auth/login", None)
+        .json(&json!({"email": "tr@example.org", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "a deactivated user cannot sign in");
+
+    // Reactivated the next day: a new sign-in works, the old session does not come back.
+    app.clock.advance(Duration::hours(1));
+    let r = app
+        .post(
+            &format!("/api/v1/users/{tr}/reactivate"),
+            Some(&admin_token),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        app.get("/api/v1/orgs", Some(&old))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    let new = app.login("tr@example.org").await;
+    assert_eq!(
+        app.get("/api/v1/orgs", Some(&new))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // An admin cannot lock themselves out; an unknown user is 404.
+    let r = app
+        .post(
+            &format!("/api/v1/users/{admin}/deactivate"),
+            Some(&admin_token),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let r = app
+        .post("/api/v1/users/no-such-user/deactivate", Some(&admin_token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    app.stop().await;
+}
+
+async fn a_role_change_takes_effect_on_the_next_request(t: TestDb) {
+    let app = TestApp::spawn(t).await;
+    let org = app.seed_org("Shelter A").await;
+    let admin = app.seed_user("admin@example.org", "admin", None).await;
+    let tr = app.seed_user("tr@example.org", "treasurer", None).await;
+    let admin_token = app.token_for(&admin).await;
+    let tr_token = app.login("tr@example.org").await;
+    assert_eq!(
+        app.get("/api/v1/orgs", Some(&tr_token))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let put = |id: String, body: Value| {
+        let app = &app;
+        let token = admin_token.clone();
+        async move {
+            let r = app
+                .http
+                .put(app.url(&format!("/api/v1/users/{id}/roles")))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, err) = put(tr.clone(), json!({"roles": ["caseworker"]})).await;
+    assert_eq!(
+        (status, &err["error"]["field"]),
+        (422, &json!("org_id")),
+        "{err}"
+    );
+    let (status, body) = put(tr.clone(), json!({"roles": ["caseworker"], "org_id": org})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["roles"], json!(["caseworker"]));
+    // The same token, a treasurer's no more.
+    assert_eq!(
+        app.get("/api/v1/orgs", Some(&tr_token))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+
+    let (status, _) = put(admin.clone(), json!({"roles": ["treasurer"]})).await;
+    assert_eq!(status, 409, "an admin cannot demote themselves");
+    let (status, _) = put("no-such-user".into(), json!({"roles": ["treasurer"]})).await;
+    assert_eq!(status, 404);
+
+    let actions: Vec<String> = passage::on_db!(&app.db.db, p => sqlx::query_scalar(
+        "SELECT action FROM audit_events WHERE subject = $1 ORDER BY seq"
+    )
+    .bind(format!("user:{tr}"))
+    .fetch_all(p)
+    .await)
+    .unwrap();
+    assert_eq!(actions, ["user.create", "user.roles"]);
+    app.stop().await;
+}
+
+fn passage() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_passage"))
+}
+
+async fn a_token_signed_before_keys_rotate_works_until_it_expires(t: TestDb) {
+    let app = TestApp::spawn(t).await;
+    app.seed_user("tr@example.org", "treasurer", None).await;
+    let before = app.login("tr@example.org").await;
+
+    let out = passage()
+        .args(["keys", "rotate"])
+        .env("PASSAGE_DATABASE_URL", &app.db.url)
+        .env("PASSAGE_LOG", "warn")
+        .env_remove("PASSAGE_JWT_SECRET")
+        .env_remove("PASSAGE_JWT_KEY_FILE")
+        .env_remove("PASSAGE_CONFIG")
+        .output()
+        .expect("the binary runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    app.clock.advance(Duration::hours(1));
+    let after = app.login("tr@example.org").await;
+    assert_ne!(
+        header_of(&before)["kid"],
+        header_of(&after)["kid"],
+        "new tokens use the new key"
+    );
+    for token in [&before, &after] {
+        assert_eq!(
+            app.get("/api/v1/orgs", Some(token))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+    }
+    app.clock.advance(Duration::hours(11));
+    assert_eq!(
+        app.get("/api/v1/orgs", Some(&before))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        app.get("/api/v1/orgs", Some(&after))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    let audit = passage::audit::verify(&app.db.db).await.unwrap();
+    assert!(audit.ok, "{:?}", audit.broken);
+    app.stop().await;
+}
+
+async fn repeated_failures_are_refused_with_429_until_the_window_passes(t: TestDb) {
+    let app = TestApp::spawn_with(
+        t,
+        &[
+            ("PASSAGE_LOGIN_MAX_FAILURES", "3"),
+            ("PASSAGE_LOGIN_WINDOW_SECS", "60"),
+        ],
+    )
+    .await;
+    app.seed_user("tr@example.org", "treasurer", None).await;
+    let attempt = |password: &'static str| {
+        let app = &app;
+        async move {
+            app.post("/api/v1/auth/login", None)
+                .json(&json!({"email": "tr@example.org", "password": password}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(attempt("a wrong guess, again").await.status(), 401);
+        app.clock.advance(Duration::seconds(10));
+    }
+    let r = attempt("a wrong guess, again").await;
+    assert_eq!(r.status(), 429, "the fourth failure in the window");
+    // The first failure (30 s ago) leaves the window in 30 s.
+    assert_eq!(r.headers()["retry-after"], "30");
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "too_many_requests"
+    );
+    assert_eq!(
+        attempt(PASSWORD).await.status(),
+        429,
+        "even the right password waits"
+    );
+
+    app.clock.advance(Duration::seconds(61));
+    assert_eq!(attempt(PASSWORD).await.status(), 200, "after the window");
+    // A success cleared the email's failures: three more wrong tries are 401 again.
+    for _ in 0..3 {
+        assert_eq!(attempt("a wrong guess, again").await.status(), 401);
+    }
+    assert_eq!(attempt("a wrong guess, again").await.status(), 429);
+    app.stop().await;
+}
+
+async fn parallel_guesses_cannot_slip_past_the_limit(t: TestDb) {
+    let app = TestApp::spawn_with(
+        t,
+        &[
+            ("PASSAGE_LOGIN_MAX_FAILURES", "3"),
+            ("PASSAGE_LOGIN_WINDOW_SECS", "60"),
+        ],
+    )
+    .await;
+    app.seed_user("tr@example.org", "treasurer", None).await;
+    let guesses = (0..10).map(|i| {
+        app.post("/api/v1/auth/login", None)
+            .json(
+                &json!({"email": "tr@example.org", "password": format!("wrong guess number {i}")}),
+            )
+            .send()
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let mut statuses: Vec<u16> = answers
+        .into_iter()
+        .map(|r| r.expect("the app answers").status().as_u16())
+        .collect();
+    statuses.sort();
+    assert_eq!(statuses, [401, 401, 401, 429, 429, 429, 429, 429, 429, 429]);
+    app.stop().await;
+}
+
+async fn one_address_guessing_at_many_emails_is_refused(t: TestDb) {
+    let app = TestApp::spawn_with(
+        t,
+        &[
+            ("PASSAGE_LOGIN_IP_MAX_FAILURES", "4"),
+            ("PASSAGE_LOGIN_WINDOW_SECS", "60"),
+        ],
+    )
+    .await;
+    for i in 0..4 {
+        let r = app
+            .post("/api/v1/auth/login", None)
+            .json(&json!({"email": format!("guess{i}@example.org"), "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    let r = app
+        .post("/api/v1/auth/login", None)
+        .json(&json!({"email": "guess9@example.org", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().contains_key("retry-after"));
+    app.stop().await;
+}
+
+async fn admins_create_organisations_and_users_with_checked_fields(t: TestDb) {
+    let app = TestApp::spawn(t).await;
+    let admin = app.seed_user("admin@example.org", "admin", None).await;
+    let token = app.token_for(&admin).await;
+    let post = |path: &'static str, body: Value| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            let r = app
+                .post(path, Some(&token))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+
+    let (status, org) = post(
+        "/api/v1/orgs",
+        json!({"name": "Youth Centre B", "type": "youth", "province": "on"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{org}");
+    assert_eq!(org["type"], "youth");
+    assert_eq!(org["province"], "ON");
+    let org_id = org["id"].as_str().unwrap().to_string();
+    for (body, field) in [
+        (
+            json!({"name": "X", "type": "church", "province": "QC"}),
+            "type",
+        ),
+        (
+            json!({"name": "X", "type": "youth", "province": "ZZ"}),
+            "province",
+        ),
+        (
+            json!({"name": "  ", "type": "youth", "province": "QC"}),
+            "name",
+        ),
+    ] {
+        let (status, err) = post("/api/v1/orgs", body).await;
+        assert_eq!(status, 422, "{err}");
+        assert_eq!(err["error"]["field"], field);
+    }
+    let (status, _) = post(
+        "/api/v1/orgs",
+        json!({"name": "Youth Centre B", "type": "health", "province": "QC"}),
+    )
+    .await;
+    assert_eq!(status, 409, "the same name twice");
+
+    let user = |email: &str, roles: Value, org: Option<&str>| {
+        json!({"email": email, "password": "a long enough passphrase", "roles": roles,
+               "org_id": org, "language": "fr", "display_name": "Worker 1"})
+    };
+    let (status, created) = post(
+        "/api/v1/users",
+        user("cw@example.org", json!(["caseworker"]), Some(&org_id)),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    assert!(created["id"].is_string());
+    for (body, expected, field) in [
+        (
+            user("CW@example.org", json!(["treasurer"]), None),
+            409,
+            None,
+        ),
+        (
+            user("cw2@example.org", json!(["caseworker"]), None),
+            422,
+            Some("org_id"),
+        ),
+        (
+            user(
+                "cw2@example.org",
+                json!(["caseworker"]),
+                Some("no-such-org"),
+            ),
+            422,
+            Some("org_id"),
+        ),
+        (
+            user("cw2@example.org", json!(["root"]), None),
+            422,
+            Some("roles"),
+        ),
+        (user("cw2@example.org", json!([]), None), 422, Some("roles")),
+        (
+            user("not-an-email", json!(["treasurer"]), None),
+            422,
+            Some("email"),
+        ),
+        (
+            json!({"email": "cw2@example.org", "password": "too short", "roles": ["treasurer"]}),
+            422,
+            Some("password"),
+        ),
+        (
+            json!({"email": "cw2@example.org", "password": "a long enough passphrase", "roles": ["treasurer"], "language": "es"}),
+            422,
+            Some("language"),
+        ),
+    ] {
+        let (status, err) = post("/api/v1/users", body.clone()).await;
+        assert_eq!(status, expected, "{body} -> {err}");
+        if let Some(field) = field {
+            assert_eq!(err["error"]["field"], field, "{err}");
+        }
+    }
+
+    let r = app.get("/api/v1/users", Some(&token)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert!(
+        !text.contains("argon2") && !text.contains("password"),
+        "{text}"
+    );
+    let users: Value = serde_json::from_str(&text).unwrap();
+    let cw = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["email"] == "cw@example.org")
+        .expect("the new caseworker is listed");
+    assert_eq!(cw["roles"], json!(["caseworker"]));
+    assert_eq!(cw["org_id"], json!(org_id));
+    assert_eq!(cw["active"], json!(true));
+
+    // Every change is in the audit trail with its actor, and no password is.
+    let audit = passage::audit::verify(&app.db.db).await.unwrap();
+    assert!(audit.ok);
+    let events: Vec<(String, String, String)> = passage::on_db!(&app.db.db, p => sqlx::query_as(
+        "SELECT actor, action, content FROM audit_events ORDER BY seq"
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap();
+    let by_admin: Vec<&str> = events
+        .iter()
+        .filter(|(actor, _, _)| *actor == format!("user:{admin}"))
+        .map(|(_, action, _)| action.as_str())
+        .collect();
+    assert_eq!(by_admin, ["org.create", "user.create"]);
+    for (_, _, content) in &events {
+        assert!(
+            !content.contains("passphrase") && !content.contains("argon2"),
+            "{content}"
+        );
+    }
+    app.stop().await;
+}
+
+on_both_engines!(
+    every_route_answers_each_role_as_the_matrix_says,
+    login_answers_a_token_and_the_user,
+    an_unknown_email_and_a_wrong_password_get_the_same_answer,
+    a_malformed_sign_in_is_a_client_error_in_the_api_format,
+    bad_tokens_are_refused_with_401,
+    a_token_is_refused_after_logout_and_other_sessions_stay,
+    a_deactivated_users_token_is_refused_on_the_next_request,
+    a_role_change_takes_effect_on_the_next_request,
+    a_token_signed_before_keys_rotate_works_until_it_expires,
+    repeated_failures_are_refused_with_429_until_the_window_passes,
+    parallel_guesses_cannot_slip_past_the_limit,
+    one_address_guessing_at_many_emails_is_refused,
+    admins_create_organisations_and_users_with_checked_fields,
+);
