@@ -4,5 +4,6 @@ pub mod case_code;
 pub mod money;
 pub mod note;
 pub mod place;
+pub mod request;
 
 pub use money::{Money, MoneyError};
