@@ -501,6 +501,46 @@ mod tests {
         assert_eq!(p.hotel_stay().map(|s| s.nights()), Some(2));
     }
 
+    proptest::proptest! {
+        /// Whatever the figures, an automatic approval keeps every promise of DESIGN, and
+        /// a decline happens exactly when the fund cannot cover the request.
+        #[test]
+        fn an_approval_keeps_every_rule(
+            category in proptest::sample::select(Category::ALL.to_vec()),
+            amount in 1i64..=200_000,
+            nights in 1i64..=6,
+            window in 0i64..=150_000,
+            available in 0i64..=500_000,
+            floor in 0i64..=200_000,
+        ) {
+            let p = policy(json!({"reserve_floor": format_cents(floor)}));
+            let proposal = if category == Category::Hotel {
+                let rate = Money::from_cents(amount / nights + 1).unwrap();
+                Proposal::hotel(HotelStay::new(nights, rate, 1).unwrap(), window)
+            } else {
+                Proposal::new(category, Money::from_cents(amount).unwrap(), window).unwrap()
+            };
+            let asked = proposal.amount().cents();
+            let d = decide(&p, &proposal, &FundState { available_cents: available });
+            proptest::prop_assert_eq!(d.status() == "declined", asked > available);
+            if d.status() == "approved" {
+                proptest::prop_assert!(available - asked >= floor);
+                proptest::prop_assert!(window + asked <= p.case_auto_cap().amount().cents());
+                match p.rule_for(category) {
+                    Some(Rule::MaxAmount(max)) => proptest::prop_assert!(asked <= max.cents()),
+                    Some(Rule::Hotel { max_nights, max_nightly_rate, .. }) => {
+                        let stay = proposal.hotel_stay().unwrap();
+                        proptest::prop_assert!(stay.nights() <= *max_nights);
+                        proptest::prop_assert!(stay.nightly_rate() <= *max_nightly_rate);
+                    }
+                    None => proptest::prop_assert!(false, "{category} approved without a rule"),
+                }
+            } else {
+                proptest::prop_assert!(d.why().is_some());
+            }
+        }
+    }
+
     #[test]
     fn an_approval_has_no_why_and_the_others_do() {
         let p = Policy::default();

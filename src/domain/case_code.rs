@@ -373,6 +373,22 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn parsing_anything_never_panics_and_what_parses_is_canonical(s in "\\PC{0,20}|[0-9A-Za-z*~$= -]{9,16}") {
+            if let Ok(code) = CaseCode::parse(&s) {
+                proptest::prop_assert_eq!(CaseCode::parse(code.as_str()), Ok(code.clone()));
+                proptest::prop_assert_eq!(code.as_str().len(), 13);
+            }
+        }
+
+        #[test]
+        fn any_seed_gives_a_code_that_parses_back(seed: u64, i in 0usize..13) {
+            let code = CaseCode::generate(PROVINCES[i], &mut StdRng::seed_from_u64(seed)).unwrap();
+            proptest::prop_assert_eq!(CaseCode::parse(&code.as_str().to_lowercase()), Ok(code));
+        }
+    }
+
     #[test]
     fn a_code_serialises_as_its_canonical_string() {
         let code = sample_codes(1).remove(0);

@@ -153,7 +153,10 @@ static DETECTORS: LazyLock<Vec<Detector>> = LazyLock::new(|| {
     vec![
         Detector {
             kind: PersonalData::Email,
-            patterns: vec![regex(r"[^\s@]+@[^\s@]+\.[^\s@]{2,}")],
+            // The top-level domain must be letters, so "2@189.00" (two at 189.00) passes.
+            patterns: vec![regex(
+                r"[^\s@]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b",
+            )],
         },
         Detector {
             kind: PersonalData::PostalCode,
@@ -166,8 +169,9 @@ static DETECTORS: LazyLock<Vec<Detector>> = LazyLock::new(|| {
             patterns: vec![
                 // 1998-04-12, 1998/4/12
                 regex(r"\b(?:1[89]|20)\d{2}[-/.]\d{1,2}[-/.]\d{1,2}\b"),
-                // 12/04/1998, 12-04-98, 12.04.1998
-                regex(r"\b\d{1,2}[-/.]\d{1,2}[-/.](?:(?:1[89]|20)\d{2}|\d{2})\b"),
+                // 12/04/1998, 12-04-98, 12.04.1998: one separator throughout, so that a
+                // range of days such as "12/04-15/04" passes.
+                regex(r"\b\d{1,2}(?:/\d{1,2}/|-\d{1,2}-|\.\d{1,2}\.)(?:(?:1[89]|20)\d{2}|\d{2})\b"),
                 // 12 avril 1998, 1er mai 2001, 3 March 1999
                 regex(&format!(
                     r"(?i)\b\d{{1,2}}(?:er|st|nd|rd|th)?\s+{MONTHS},?\s+(?:1[89]|20)\d{{2}}\b"
@@ -286,6 +290,9 @@ mod tests {
             "prefers a woman driver",
             "ne le dis pas au chauffeur",
             "a newborn travels with her",
+            "arrives 12/04-15/04",
+            "2 nights @189.00",
+            "2@189.00",
         ] {
             passes(note);
         }
@@ -325,6 +332,7 @@ mod tests {
             "write to test@example.org",
             "courriel: test.person+x@mail.example.org tonight",
             "TEST@EXAMPLE.ORG",
+            "mail test_1@sub.example.org.",
         ] {
             assert_eq!(refused_for(note), vec![PersonalData::Email], "{note}");
         }
@@ -427,6 +435,7 @@ mod tests {
             "dob 12/04/1998",
             "12/04/98",
             "12.04.1998",
+            "12-04-98",
             "né le 3 mars",
             "née en Haïti",
             "born in spring",
@@ -463,6 +472,23 @@ mod tests {
         );
         assert!(!msg.contains("555"));
         assert!(!msg.contains("example"));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_either_a_short_trimmed_note_or_refused(s in "\\PC{0,300}") {
+            if let Ok(note) = Note::parse(&s) {
+                proptest::prop_assert!(note.as_str().chars().count() <= NOTE_MAX_CHARS);
+                proptest::prop_assert_eq!(note.as_str(), note.as_str().trim());
+                proptest::prop_assert!(!note.as_str().is_empty());
+            }
+        }
+
+        #[test]
+        fn any_north_american_number_is_refused(area in 200u32..1000, exchange in 200u32..1000, line in 0u32..10_000, sep in "[ .-]") {
+            let note = format!("call {area}{sep}{exchange}{sep}{line:04} tonight");
+            proptest::prop_assert_eq!(personal_data(&note), vec![PersonalData::Phone]);
+        }
     }
 
     #[test]

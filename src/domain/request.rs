@@ -7,6 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::money::{MAX_CENTS, Money};
+use super::place::{Place, Scope};
 
 /// What the money is for. The list is closed on purpose: the books, the approval rules and
 /// the donors' reports all count by category, so a free-text category would break all three.
@@ -145,6 +146,22 @@ impl FromStr for Reason {
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Where a travel request goes and why. Any two places and any reason make a valid trip
+/// (a bus across town is a local trip), so the parts are public; the scope is derived,
+/// never stored apart from them, so it cannot disagree with the places.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trip {
+    pub origin: Place,
+    pub destination: Place,
+    pub reason: Reason,
+}
+
+impl Trip {
+    pub fn scope(&self) -> Scope {
+        Scope::of(&self.origin, &self.destination)
     }
 }
 
@@ -288,6 +305,25 @@ mod tests {
             assert_eq!(serde_json::to_value(r).unwrap(), json!(r.as_str()));
         }
         assert_eq!("revenge".parse::<Reason>(), Err(UnknownReason));
+    }
+
+    #[test]
+    fn a_trip_derives_its_scope_from_its_places() {
+        let trip: Trip = serde_json::from_value(json!({
+            "origin": {"city": "Montréal", "province": "QC"},
+            "destination": {"city": "Ottawa", "province": "ON"},
+            "reason": "safety"
+        }))
+        .unwrap();
+        assert_eq!(trip.scope(), Scope::Interprovincial);
+        assert_eq!(trip.reason, Reason::Safety);
+        let halifax: Trip = serde_json::from_value(json!({
+            "origin": {"city": "Halifax", "province": "NS"},
+            "destination": {"city": "Port-au-Prince", "country": "HT"},
+            "reason": "family"
+        }))
+        .unwrap();
+        assert_eq!(halifax.scope(), Scope::International);
     }
 
     #[test]
