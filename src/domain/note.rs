@@ -213,10 +213,15 @@ static DETECTORS: LazyLock<Vec<Detector>> = LazyLock::new(|| {
                 regex(&format!(
                     r"\b\d{{1,6}}[A-Za-z]?,?\s+(?:\p{{Lu}}[\p{{L}}'’.-]*\s+){{1,3}}(?i:{STREET_AFTER_NAME})\b"
                 )),
-                // 5th Avenue, 2nd Street
-                regex(&format!(
-                    r"(?i)\b\d{{1,4}}(?:st|nd|rd|th|e|er|re)\s+{STREET_AFTER_NAME}\b"
-                )),
+                // The same in lower case, for the street words nobody uses otherwise after
+                // a number and one word: "123 main street" (but "12 hour drive" passes).
+                regex(
+                    r"(?i)\b\d{1,6}[a-z]?,?\s+\p{L}[\p{L}'’-]*\s+(?:street|avenue|ave|boulevard|blvd|crescent)\b",
+                ),
+                // 5th Avenue, 2nd Street; not "4th court date" nor "1re place".
+                regex(
+                    r"(?i)\b\d{1,4}(?:st|nd|rd|th|e|er|re)\s+(?:street|st|avenue|ave|road|rd|boulevard|blvd)\b",
+                ),
             ],
         },
     ]
@@ -293,6 +298,11 @@ mod tests {
             "arrives 12/04-15/04",
             "2 nights @189.00",
             "2@189.00",
+            "12 hour drive to Toronto",
+            "2 nights St-Jérôme then bus",
+            "3 hour road trip",
+            "her 4th court date",
+            "arrivée en 1re place",
         ] {
             passes(note);
         }
@@ -419,6 +429,8 @@ mod tests {
             "3 Oak Court",
             "10 Queen Avenue",
             "500 5th Avenue",
+            "123 main street",
+            "42 elm avenue",
         ] {
             assert_eq!(
                 refused_for(note),
