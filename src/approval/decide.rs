@@ -116,6 +116,19 @@ impl Decision {
     }
 }
 
+/// The API's view of a decision: `{"status", "rule", "reason"}`, the fields that
+/// `POST /api/v1/requests` answers with (the reason is null for an approval).
+impl serde::Serialize for Decision {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = s.serialize_struct("Decision", 3)?;
+        out.serialize_field("status", self.status())?;
+        out.serialize_field("rule", self.rule())?;
+        out.serialize_field("reason", &self.why())?;
+        out.end()
+    }
+}
+
 /// Rule names that are not a path in the policy document.
 pub const RULE_AVAILABLE_BALANCE: &str = "available_balance";
 pub const RULE_NOT_AUTO_APPROVED: &str = "category_not_auto_approved";
@@ -539,6 +552,25 @@ mod tests {
                 proptest::prop_assert!(d.why().is_some());
             }
         }
+    }
+
+    #[test]
+    fn a_decision_serialises_as_the_api_shows_it() {
+        let p = Policy::default();
+        let d = decide(&p, &ask(Category::Bus, "64.50"), &fund("5000.00"));
+        assert_eq!(
+            serde_json::to_value(&d).unwrap(),
+            json!({"status": "approved", "rule": "auto_approve.bus", "reason": null})
+        );
+        let d = decide(&p, &ask(Category::Flight, "612.40"), &fund("5000.00"));
+        assert_eq!(
+            serde_json::to_value(&d).unwrap(),
+            json!({
+                "status": "pending",
+                "rule": "category_not_auto_approved",
+                "reason": "Flight requests always go to a treasurer."
+            })
+        );
     }
 
     #[test]
