@@ -2,6 +2,7 @@
 //! trafficking. See README.md for the module map.
 
 pub mod app;
+pub mod approval;
 pub mod audit;
 pub mod clock;
 pub mod config;

@@ -1,8 +1,12 @@
 //! Value types that parse, not validate: once one exists it is valid. No I/O here.
 
+pub mod case_code;
 pub mod identity;
 pub mod money;
+pub mod note;
+pub mod place;
 pub mod province;
+pub mod request;
 
 pub use identity::{Email, Language, OrgType, Password, Role, Roles};
 pub use money::{Money, MoneyError};
