@@ -108,10 +108,24 @@ pub async fn serve(state: AppState, shutdown: impl Future<Output = ()>) -> Resul
 
 /// Expires unused holds on a schedule. Each expiry is its own transaction keyed by the
 /// hold, so a restart or a second instance never expires a hold twice.
+/// One pass of the sweeper: requests' holds first (their status changes with the hold),
+/// then any other hold the ledger still has past its time. Public so tests can drive it
+/// with their own clock instead of waiting for the schedule.
+pub async fn sweep_once(state: &AppState) -> Result<usize, String> {
+    let now = state.clock.now();
+    let requests = crate::approval::lifecycle::expire_due(&state.db, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    let others = ledger::sweep_expired(&state.db, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(requests + others)
+}
+
 async fn sweep_holds(state: AppState, mut stopped: watch::Receiver<bool>) {
     let every = Duration::from_secs(state.config.sweep_interval_secs);
     loop {
-        match ledger::sweep_expired(&state.db, state.clock.now()).await {
+        match sweep_once(&state).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(expired = n, "expired unused holds"),
             Err(e) => tracing::warn!(error = %e, "could not expire holds; will try again"),

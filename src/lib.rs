@@ -4,10 +4,13 @@
 pub mod app;
 pub mod approval;
 pub mod audit;
+pub mod cases;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod funding;
 pub mod http;
+pub mod idempotency;
 pub mod identity;
 pub mod ledger;
 pub mod store;

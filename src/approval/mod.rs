@@ -1,8 +1,12 @@
-//! The policy engine: the approval rules the treasurers set and the pure decision they give
-//! on a new request. No I/O: storage reads the figures and writes the outcome.
+//! The policy engine and the request lifecycle: the approval rules the treasurers set, the
+//! pure decision they give on a new request, and the steps that store it and move money.
 
 pub mod decide;
+pub mod error;
+pub mod lifecycle;
 pub mod policy;
+pub mod versions;
 
 pub use decide::{Decision, FundState, Proposal, ProposalError, decide, needs_two_treasurers};
+pub use error::FlowError;
 pub use policy::{CaseCap, FieldError, Policy, Rule};

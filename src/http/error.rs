@@ -35,6 +35,14 @@ pub enum ApiError {
     },
     #[error("{field}: {message}")]
     Unprocessable { field: String, message: String },
+    /// Several fields at once (a policy document): the first names the error, `errors`
+    /// lists them all.
+    #[error("{field}: {message}")]
+    InvalidFields {
+        field: String,
+        message: String,
+        errors: serde_json::Value,
+    },
     #[error("{0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -52,7 +60,9 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unprocessable { .. } | ApiError::InvalidFields { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -68,7 +78,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::TooManyRequests { .. } => "too_many_requests",
-            ApiError::Unprocessable { .. } => "invalid_field",
+            ApiError::Unprocessable { .. } | ApiError::InvalidFields { .. } => "invalid_field",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -90,6 +100,10 @@ impl IntoResponse for ApiError {
         let mut body = json!({"error": {"code": self.code(), "message": message}});
         if let ApiError::Unprocessable { field, .. } = &self {
             body["error"]["field"] = json!(field);
+        }
+        if let ApiError::InvalidFields { field, errors, .. } = &self {
+            body["error"]["field"] = json!(field);
+            body["error"]["errors"] = errors.clone();
         }
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
@@ -135,6 +149,23 @@ impl From<TokenError> for ApiError {
         match e {
             TokenError::Store(e) => e.into(),
             other => ApiError::Unauthorized(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::approval::FlowError> for ApiError {
+    fn from(e: crate::approval::FlowError) -> Self {
+        use crate::approval::FlowError;
+        match e {
+            FlowError::NotFound(m) => ApiError::NotFound(m),
+            FlowError::Forbidden(m) => ApiError::Forbidden(m),
+            FlowError::Conflict(m) => ApiError::Conflict(m),
+            FlowError::Invalid { field, message } => ApiError::Unprocessable { field, message },
+            FlowError::Store(e) => e.into(),
+            FlowError::Ledger(crate::ledger::LedgerError::IdConflict { id }) => {
+                ApiError::Conflict(format!("transfer {id} was already made differently"))
+            }
+            FlowError::Ledger(e) => ApiError::Internal(e.to_string()),
         }
     }
 }

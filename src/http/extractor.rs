@@ -49,6 +49,16 @@ impl AuthUser {
         }
     }
 
+    /// The user as the request lifecycle sees them.
+    pub fn staff(&self) -> crate::cases::Staff {
+        crate::cases::Staff {
+            user_id: self.id.clone(),
+            org_id: self.org_id.clone(),
+            treasurer: self.has(Role::Treasurer),
+            caseworker: self.has(Role::Caseworker),
+        }
+    }
+
     /// Whether this user may see and act on the cases and requests of `org_id`:
     /// treasurers see every organisation's; a caseworker only their own organisation's.
     /// Admins manage people, not cases, so the admin role alone gives none.
@@ -149,6 +159,12 @@ impl Allowed for AdminOrTreasurer {
 pub struct Treasurer;
 impl Allowed for Treasurer {
     const ROLES: &'static [Role] = &[Role::Treasurer];
+}
+
+/// Caseworkers and treasurers: reading cases and requests, receipts, cancelling.
+pub struct CaseworkerOrTreasurer;
+impl Allowed for CaseworkerOrTreasurer {
+    const ROLES: &'static [Role] = &[Role::Caseworker, Role::Treasurer];
 }
 
 /// Caseworkers only: opening cases and asking for money.

@@ -1,11 +1,52 @@
 //! The JSON API: one module per resource, each exposing `router()`, merged here with the
 //! middleware every request goes through.
 
+/// Runs a change that moves money under its `Idempotency-Key`: the key, a hash of the
+/// body and the answer are stored in the same transaction as the change; the same key and
+/// body get the first answer again, another body with that key is 409.
+macro_rules! idempotent {
+    ($state:expr, $staff:expr, $headers:expr, $route:expr, $body:expr, $status:expr, |$tx:ident| $change:expr) => {{
+        let key = $crate::http::idempotency_key(&$headers)?;
+        let hash = $crate::idempotency::body_hash($route, &$body);
+        let now = $state.clock.now();
+        let (code, value): (u16, serde_json::Value) = $crate::write_tx!(&$state.db, |$tx| {
+            match $crate::idempotency::replay($tx, &$staff.user_id, &key, &hash).await {
+                Err(e) => Err(e),
+                Ok(Some(previous)) => Ok(previous),
+                Ok(None) => match $change {
+                    Err(e) => Err(e),
+                    Ok(value) => $crate::idempotency::remember(
+                        $tx,
+                        now,
+                        &$staff.user_id,
+                        &key,
+                        $route,
+                        &hash,
+                        $status.as_u16(),
+                        &value,
+                    )
+                    .await
+                    .map(|_| ($status.as_u16(), value)),
+                },
+            }
+        })?;
+        Ok((
+            axum::http::StatusCode::from_u16(code).unwrap_or($status),
+            $crate::http::error::Json(value),
+        ))
+    }};
+}
+
 mod auth;
+mod cases;
 pub mod error;
 pub mod extractor;
+mod fields;
+mod funding;
 mod health;
 mod orgs;
+mod policy;
+mod requests;
 mod users;
 
 use std::time::Duration;
@@ -24,6 +65,21 @@ use tower_http::trace::TraceLayer;
 use crate::app::AppState;
 use error::ApiError;
 
+/// The `Idempotency-Key` header, required on routes that move money.
+pub fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<String, ApiError> {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .unwrap_or_default();
+    if key.is_empty() || key.len() > crate::idempotency::MAX_KEY_CHARS {
+        return Err(ApiError::BadRequest(
+            "send an Idempotency-Key header (a new random value, such as a UUID, per request; the same value when you retry)".into(),
+        ));
+    }
+    Ok(key.to_string())
+}
+
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn router(state: AppState) -> Router {
@@ -34,6 +90,10 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(orgs::router())
         .merge(users::router())
+        .merge(cases::router())
+        .merge(funding::router())
+        .merge(policy::router())
+        .merge(requests::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(

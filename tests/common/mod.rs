@@ -282,6 +282,15 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
+    /// The application's state, for driving its background work (the sweeper) by hand.
+    pub fn state(&self) -> AppState {
+        AppState {
+            db: self.db.db.clone(),
+            clock: Arc::new(self.clock.clone()),
+            config: self.config.clone(),
+        }
+    }
+
     pub async fn stop(self) {
         self.running.stop().await.expect("the app stops cleanly");
     }

@@ -1,0 +1,42 @@
+use crate::ledger::LedgerError;
+use crate::store::{Contention, StoreError};
+
+/// What can stop a step of the request lifecycle; the HTTP layer maps each to a status.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+impl From<sqlx::Error> for FlowError {
+    fn from(e: sqlx::Error) -> Self {
+        FlowError::Store(e.into())
+    }
+}
+
+impl Contention for FlowError {
+    fn is_contention(&self) -> bool {
+        match self {
+            FlowError::Store(e) => e.is_contention(),
+            FlowError::Ledger(e) => e.is_contention(),
+            _ => false,
+        }
+    }
+}
+
+pub fn invalid(field: &str, message: impl std::fmt::Display) -> FlowError {
+    FlowError::Invalid {
+        field: field.into(),
+        message: message.to_string(),
+    }
+}

@@ -1,0 +1,694 @@
+//! The request lifecycle: submitted → approved (a hold) | pending | declined; a pending
+//! request is approved (by two distinct treasurers above `dual_approval_above`) or
+//! declined; an approved one is settled by a receipt, cancelled, or expires.
+//!
+//! Each step is one transaction that reads the fund under a lock, decides, moves money in
+//! the ledger and appends its audit event, so a decision and its hold cannot drift apart.
+//! Audit events carry ids, categories, amounts and statuses only: notes and cities are
+//! purged later, and the audit trail can never be.
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+use super::error::{FlowError, invalid};
+use super::{Decision, FundState, Proposal, decide, needs_two_treasurers, versions};
+use crate::audit::{self, Actor};
+use crate::cases::{self, Staff};
+use crate::domain::Money;
+use crate::domain::case_code::CaseCode;
+use crate::domain::money::format_cents;
+use crate::domain::note::Note;
+use crate::domain::request::{Category, HotelStay, Trip};
+use crate::ledger::{self, FUND, NewTransfer, Outcome, Rejection, SPENT, TransferSpec};
+use crate::store::{Db, StoreError, Tx};
+use crate::{on_db, on_tx};
+
+#[derive(Debug, Clone)]
+pub struct NewRequest {
+    pub case_code: CaseCode,
+    pub category: Category,
+    pub amount: Money,
+    pub needed_by: String,
+    pub urgent: bool,
+    pub note: Option<Note>,
+    pub trip: Option<(Trip, NaiveDate)>,
+    pub hotel: Option<HotelStay>,
+}
+
+/// A stored request as the API shows it; amounts are decimal strings.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestView {
+    pub id: String,
+    pub case_code: String,
+    pub org_id: String,
+    pub category: String,
+    pub amount: String,
+    pub status: String,
+    pub rule: String,
+    pub reason: Option<String>,
+    pub policy_version: i64,
+    pub automatic: bool,
+    pub urgent: bool,
+    pub needed_by: String,
+    pub note: Option<String>,
+    pub scope: Option<String>,
+    pub nights: Option<i64>,
+    pub spent: Option<String>,
+    pub released: Option<String>,
+    pub approvals: i64,
+    pub approvals_needed: i64,
+    pub requested_by: String,
+    pub created_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub hold_expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Row {
+    id: String,
+    case_code: String,
+    org_id: String,
+    requested_by: String,
+    category: String,
+    amount: i64,
+    needed_by: String,
+    urgent: bool,
+    note: Option<String>,
+    scope: Option<String>,
+    nights: Option<i64>,
+    status: String,
+    rule: String,
+    decision_reason: Option<String>,
+    policy_version: i64,
+    automatic: bool,
+    hold_id: Option<String>,
+    spent: Option<i64>,
+    created_at: DateTime<Utc>,
+    decided_at: Option<DateTime<Utc>>,
+    approvals: i64,
+    hold_expires_at: Option<DateTime<Utc>>,
+}
+
+const SELECT_ROW: &str = "SELECT r.id, r.case_code, r.org_id, r.requested_by, r.category, r.amount,
+        r.needed_by, r.urgent, r.note, r.scope, r.nights, r.status, r.rule, r.decision_reason,
+        r.policy_version, r.automatic, r.hold_id, r.spent, r.created_at, r.decided_at,
+        (SELECT COUNT(*) FROM request_approvals a WHERE a.request_id = r.id) AS approvals,
+        (SELECT t.expires_at FROM transfers t WHERE t.id = r.hold_id) AS hold_expires_at
+     FROM requests r";
+
+impl Row {
+    fn view(self, dual_above: Money) -> RequestView {
+        let needed = if self.amount > dual_above.cents() {
+            2
+        } else {
+            1
+        };
+        RequestView {
+            released: self.spent.map(|s| format_cents(self.amount - s)),
+            spent: self.spent.map(format_cents),
+            amount: format_cents(self.amount),
+            id: self.id,
+            case_code: self.case_code,
+            org_id: self.org_id,
+            category: self.category,
+            status: self.status,
+            rule: self.rule,
+            reason: self.decision_reason,
+            policy_version: self.policy_version,
+            automatic: self.automatic,
+            urgent: self.urgent,
+            needed_by: self.needed_by,
+            note: self.note,
+            scope: self.scope,
+            nights: self.nights,
+            approvals: self.approvals,
+            approvals_needed: needed,
+            requested_by: self.requested_by,
+            created_at: self.created_at,
+            decided_at: self.decided_at,
+            hold_expires_at: self.hold_expires_at,
+        }
+    }
+}
+
+async fn load_row(tx: &mut Tx, id: &str) -> Result<Option<Row>, StoreError> {
+    let sql = format!("{SELECT_ROW} WHERE r.id = $1");
+    Ok(on_tx!(tx, c => sqlx::query_as::<_, Row>(&sql).bind(id).fetch_optional(c).await)?)
+}
+
+/// The fund's available money, read with the fund's row locked until `tx` ends, so that
+/// concurrent decisions (on every instance) are taken one after the other and automatic
+/// approvals can never cross the reserve floor together.
+async fn lock_fund(tx: &mut Tx) -> Result<i64, StoreError> {
+    let sql = format!(
+        "SELECT credits_posted - debits_posted - debits_pending FROM accounts WHERE id = $1{}",
+        tx.lock_rows()
+    );
+    Ok(on_tx!(tx, c => sqlx::query_scalar(&sql).bind(FUND).fetch_one(c).await)?)
+}
+
+/// What the case has spent or holds within the rolling window.
+async fn case_window_cents(
+    tx: &mut Tx,
+    code: &str,
+    since: DateTime<Utc>,
+) -> Result<i64, StoreError> {
+    Ok(on_tx!(tx, c => sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(COALESCE(spent, amount)), 0) AS BIGINT) FROM requests
+         WHERE case_code = $1 AND status IN ('approved', 'settled') AND decided_at >= $2",
+    )
+    .bind(code)
+    .bind(since)
+    .fetch_one(c)
+    .await)?)
+}
+
+/// Places the hold for an approved request; `None` when the fund cannot cover it.
+async fn place_hold(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    request_id: &str,
+    amount: Money,
+    hold_hours: Duration,
+) -> Result<Option<String>, FlowError> {
+    let hold = NewTransfer {
+        id: format!("hold:{request_id}"),
+        spec: TransferSpec::Pending {
+            debit: FUND.into(),
+            credit: SPENT.into(),
+            amount: amount.cents(),
+            expires_at: now + hold_hours,
+        },
+        code: "disbursement".into(),
+        reference: Some(request_id.into()),
+    };
+    match ledger::create_transfer(tx, now, actor, &hold).await? {
+        Outcome::Created(t) | Outcome::Exists(t) => Ok(Some(t.id)),
+        Outcome::Rejected(Rejection::ExceedsCredits) => Ok(None),
+        Outcome::Rejected(r) => Err(FlowError::Conflict(format!(
+            "the ledger refused the hold: {}",
+            r.as_str()
+        ))),
+    }
+}
+
+/// Submits a request and decides it in the same transaction.
+pub async fn submit(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    staff: &Staff,
+    new: &NewRequest,
+) -> Result<RequestView, FlowError> {
+    let case = cases::load_for(tx, staff, &new.case_code).await?;
+    if case.status != "open" {
+        return Err(FlowError::Conflict(
+            "this case is closed: reopen it (POST /api/v1/cases/{code}/reopen) before asking"
+                .into(),
+        ));
+    }
+    let policy = versions::current(tx, now).await?;
+    let available = lock_fund(tx).await?;
+    let window =
+        case_window_cents(tx, &case.code, now - policy.policy.case_auto_cap().window()).await?;
+    let proposal = match new.hotel {
+        Some(stay) => Proposal::hotel(stay, window),
+        None => {
+            Proposal::new(new.category, new.amount, window).map_err(|e| invalid("nights", e))?
+        }
+    };
+    let decision = decide(
+        &policy.policy,
+        &proposal,
+        &FundState {
+            available_cents: available,
+        },
+    );
+    let id = uuid::Uuid::new_v4().to_string();
+    let actor = staff.actor();
+    let (status, hold_id, decision) = match decision {
+        Decision::Approve { .. } => {
+            match place_hold(
+                tx,
+                now,
+                &actor,
+                &id,
+                proposal.amount(),
+                policy.policy.hold_duration(),
+            )
+            .await?
+            {
+                Some(hold) => ("approved", Some(hold), decision),
+                None => (
+                    "declined",
+                    None,
+                    Decision::Decline {
+                        rule: super::decide::RULE_AVAILABLE_BALANCE.into(),
+                        why: "the fund cannot cover this request now: look for other help tonight"
+                            .into(),
+                    },
+                ),
+            }
+        }
+        Decision::Pending { .. } => ("pending", None, decision),
+        Decision::Decline { .. } => ("declined", None, decision),
+    };
+    let decided_at = (status != "pending").then_some(now);
+    let (trip, travel_date) = match &new.trip {
+        Some((t, d)) => (Some(t), Some(d.to_string())),
+        None => (None, None),
+    };
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO requests (id, case_code, org_id, requested_by, category, amount, needed_by,
+            urgent, note, origin_city, origin_province, origin_country, destination_city,
+            destination_province, destination_country, travel_date, reason, scope, nights,
+            nightly_rate, party_size, status, rule, decision_reason, policy_version, automatic,
+            hold_id, created_at, decided_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+            $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)",
+    )
+    .bind(&id)
+    .bind(&case.code)
+    .bind(&case.org_id)
+    .bind(&staff.user_id)
+    .bind(new.category.as_str())
+    .bind(proposal.amount().cents())
+    .bind(&new.needed_by)
+    .bind(new.urgent)
+    .bind(new.note.as_ref().map(|n| n.as_str().to_string()))
+    .bind(trip.map(|t| t.origin.city().to_string()))
+    .bind(trip.and_then(|t| t.origin.province()))
+    .bind(trip.and_then(|t| t.origin.country()).map(|c| c.as_str().to_string()))
+    .bind(trip.map(|t| t.destination.city().to_string()))
+    .bind(trip.and_then(|t| t.destination.province()))
+    .bind(trip.and_then(|t| t.destination.country()).map(|c| c.as_str().to_string()))
+    .bind(travel_date)
+    .bind(trip.map(|t| t.reason.as_str()))
+    .bind(trip.map(|t| t.scope().as_str()))
+    .bind(new.hotel.map(|h| i64::from(h.nights())))
+    .bind(new.hotel.map(|h| h.nightly_rate().cents()))
+    .bind(new.hotel.map(|h| i64::from(h.party_size())))
+    .bind(status)
+    .bind(decision.rule())
+    .bind(decision.why())
+    .bind(policy.version)
+    .bind(status == "approved")
+    .bind(&hold_id)
+    .bind(now)
+    .bind(decided_at)
+    .execute(c)
+    .await
+    .map(|_| ()))?;
+    audit::append(
+        tx,
+        now,
+        &actor,
+        "request.submit",
+        &format!("request:{id}"),
+        &json!({"case": case.code, "category": new.category.as_str(), "amount": proposal.amount().cents(),
+                "status": status, "rule": decision.rule(), "policy_version": policy.version,
+                "urgent": new.urgent}),
+    )
+    .await?;
+    let row = load_row(tx, &id)
+        .await?
+        .ok_or_else(|| FlowError::NotFound("the request vanished".into()))?;
+    Ok(row.view(policy.policy.dual_approval_above()))
+}
+
+/// Loads a request the staff member may act on, with the case locked.
+async fn load_for(tx: &mut Tx, staff: &Staff, id: &str) -> Result<Row, FlowError> {
+    let code: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
+        "SELECT case_code FROM requests WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_optional(c)
+    .await)?;
+    let not_yours =
+        || FlowError::Forbidden("this request is not one of your organisation's".into());
+    let Some(code) = code else {
+        return Err(if staff.treasurer {
+            FlowError::NotFound("no request has this id".into())
+        } else {
+            not_yours()
+        });
+    };
+    let code = CaseCode::parse(&code).map_err(|_| not_yours())?;
+    cases::load_for(tx, staff, &code).await?;
+    load_row(tx, id).await?.ok_or_else(not_yours)
+}
+
+pub async fn find(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    staff: &Staff,
+    id: &str,
+) -> Result<RequestView, FlowError> {
+    let row = load_for(tx, staff, id).await?;
+    let policy = versions::current(tx, now).await?;
+    Ok(row.view(policy.policy.dual_approval_above()))
+}
+
+async fn set_status(
+    tx: &mut Tx,
+    id: &str,
+    status: &str,
+    decided_at: Option<DateTime<Utc>>,
+    reason: Option<&str>,
+) -> Result<(), StoreError> {
+    on_tx!(tx, c => sqlx::query(
+        "UPDATE requests SET status = $2, decided_at = COALESCE($3, decided_at),
+                             decision_reason = COALESCE($4, decision_reason)
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(decided_at)
+    .bind(reason)
+    .execute(c)
+    .await
+    .map(|_| ()))?;
+    Ok(())
+}
+
+fn must_be(row: &Row, status: &str, doing: &str) -> Result<(), FlowError> {
+    if row.status == status {
+        Ok(())
+    } else {
+        Err(FlowError::Conflict(format!(
+            "this request is {}, so it cannot be {doing}",
+            row.status
+        )))
+    }
+}
+
+/// A treasurer's approval. Above `dual_approval_above` a second, distinct treasurer must
+/// approve too; the requester can never approve their own request.
+pub async fn approve(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    staff: &Staff,
+    id: &str,
+) -> Result<RequestView, FlowError> {
+    let row = load_for(tx, staff, id).await?;
+    must_be(&row, "pending", "approved")?;
+    if row.requested_by == staff.user_id {
+        return Err(FlowError::Forbidden(
+            "you made this request, so another treasurer must approve it".into(),
+        ));
+    }
+    let policy = versions::current(tx, now).await?;
+    let inserted = on_tx!(tx, c => sqlx::query(
+        "INSERT INTO request_approvals (request_id, treasurer_id, approved_at) VALUES ($1, $2, $3)
+         ON CONFLICT (request_id, treasurer_id) DO NOTHING",
+    )
+    .bind(id)
+    .bind(&staff.user_id)
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if inserted == 0 {
+        return Err(FlowError::Conflict(
+            "you have already approved this request: a second, different treasurer must approve it"
+                .into(),
+        ));
+    }
+    let amount = Money::from_cents(row.amount).map_err(|e| invalid("amount", e))?;
+    let needed = if needs_two_treasurers(&policy.policy, amount) {
+        2
+    } else {
+        1
+    };
+    let actor = staff.actor();
+    if row.approvals + 1 >= needed {
+        lock_fund(tx).await?;
+        let hold = place_hold(tx, now, &actor, id, amount, policy.policy.hold_duration())
+            .await?
+            .ok_or_else(|| {
+                FlowError::Conflict(
+                    "the fund cannot cover this request now: record a donation or decline it"
+                        .into(),
+                )
+            })?;
+        on_tx!(tx, c => sqlx::query("UPDATE requests SET hold_id = $2 WHERE id = $1")
+            .bind(id)
+            .bind(&hold)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
+        set_status(tx, id, "approved", Some(now), None).await?;
+    }
+    audit::append(
+        tx,
+        now,
+        &actor,
+        "request.approve",
+        &format!("request:{id}"),
+        &json!({"approvals": row.approvals + 1, "needed": needed}),
+    )
+    .await?;
+    find(tx, now, staff, id).await
+}
+
+pub async fn decline(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    staff: &Staff,
+    id: &str,
+    reason: &Note,
+) -> Result<RequestView, FlowError> {
+    let row = load_for(tx, staff, id).await?;
+    must_be(&row, "pending", "declined")?;
+    set_status(tx, id, "declined", Some(now), Some(reason.as_str())).await?;
+    audit::append(
+        tx,
+        now,
+        &staff.actor(),
+        "request.decline",
+        &format!("request:{id}"),
+        &json!({}),
+    )
+    .await?;
+    find(tx, now, staff, id).await
+}
+
+/// Settles an approved request for at most its amount; the rest returns to available in
+/// the same transaction.
+pub async fn receipt(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    staff: &Staff,
+    id: &str,
+    amount: Money,
+    vendor: Option<&str>,
+    reference: Option<&str>,
+) -> Result<RequestView, FlowError> {
+    let row = load_for(tx, staff, id).await?;
+    must_be(&row, "approved", "settled")?;
+    if amount.cents() > row.amount {
+        return Err(invalid(
+            "amount",
+            format!(
+                "is more than the {} approved: record the receipt for at most that, and ask a new request for the difference",
+                format_cents(row.amount)
+            ),
+        ));
+    }
+    let hold = row
+        .hold_id
+        .clone()
+        .ok_or_else(|| FlowError::Conflict("this request holds no money".into()))?;
+    let post = NewTransfer {
+        id: format!("receipt:{id}"),
+        spec: TransferSpec::Post {
+            pending_id: hold,
+            amount: Some(amount.cents()),
+        },
+        code: "receipt".into(),
+        reference: Some(id.into()),
+    };
+    let settlement = match ledger::create_transfer(tx, now, &staff.actor(), &post).await? {
+        Outcome::Created(t) | Outcome::Exists(t) => t.id,
+        Outcome::Rejected(Rejection::PendingTransferExpired) => {
+            return Err(FlowError::Conflict(
+                "the hold on this request has expired: ask again".into(),
+            ));
+        }
+        Outcome::Rejected(r) => {
+            return Err(FlowError::Conflict(format!(
+                "the ledger refused the receipt: {}",
+                r.as_str()
+            )));
+        }
+    };
+    on_tx!(tx, c => sqlx::query(
+        "UPDATE requests SET status = 'settled', spent = $2, settlement_id = $3, vendor = $4,
+                             receipt_reference = $5, closed_at = $6
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(amount.cents())
+    .bind(&settlement)
+    .bind(vendor)
+    .bind(reference)
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|_| ()))?;
+    audit::append(
+        tx,
+        now,
+        &staff.actor(),
+        "request.receipt",
+        &format!("request:{id}"),
+        &json!({"spent": amount.cents(), "released": row.amount - amount.cents()}),
+    )
+    .await?;
+    find(tx, now, staff, id).await
+}
+
+/// Cancels a pending or approved request; an approved one's hold is released.
+pub async fn cancel(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    staff: &Staff,
+    id: &str,
+) -> Result<RequestView, FlowError> {
+    let row = load_for(tx, staff, id).await?;
+    if row.status != "pending" && row.status != "approved" {
+        return Err(FlowError::Conflict(format!(
+            "this request is {}, so it cannot be cancelled",
+            row.status
+        )));
+    }
+    if let Some(hold) = &row.hold_id {
+        let void = NewTransfer {
+            id: format!("cancel:{id}"),
+            spec: TransferSpec::Void {
+                pending_id: hold.clone(),
+            },
+            code: "cancel".into(),
+            reference: Some(id.into()),
+        };
+        if let Outcome::Rejected(r) =
+            ledger::create_transfer(tx, now, &staff.actor(), &void).await?
+        {
+            return Err(FlowError::Conflict(format!(
+                "the ledger refused to release the hold: {}",
+                r.as_str()
+            )));
+        }
+    }
+    on_tx!(tx, c => sqlx::query("UPDATE requests SET status = 'cancelled', closed_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+    audit::append(
+        tx,
+        now,
+        &staff.actor(),
+        "request.cancel",
+        &format!("request:{id}"),
+        &json!({}),
+    )
+    .await?;
+    find(tx, now, staff, id).await
+}
+
+/// Expires the holds of approved requests whose time has passed, each in its own
+/// transaction; restart-safe and, across instances, once per hold (the ledger resolves a
+/// hold at most once and the expiry's id is derived from the hold's).
+pub async fn expire_due(db: &Db, now: DateTime<Utc>) -> Result<usize, FlowError> {
+    let due: Vec<(String, String)> = on_db!(db, p => sqlx::query_as(
+        "SELECT r.id, r.hold_id FROM requests r JOIN transfers t ON t.id = r.hold_id
+         WHERE r.status = 'approved' AND t.expires_at <= $1",
+    )
+    .bind(now)
+    .fetch_all(p)
+    .await)?;
+    let mut expired = 0;
+    for (id, hold) in due {
+        let done = crate::write_tx!(db, |tx| {
+            let expiry = NewTransfer {
+                id: format!("expire:{hold}"),
+                spec: TransferSpec::Expire {
+                    pending_id: hold.clone(),
+                },
+                code: "expiry".into(),
+                reference: Some(id.clone()),
+            };
+            match ledger::create_transfer(tx, now, &Actor::system(), &expiry).await {
+                Ok(Outcome::Created(_)) => {
+                    let changed = on_tx!(tx, c => sqlx::query(
+                        "UPDATE requests SET status = 'expired', closed_at = $2
+                         WHERE id = $1 AND status = 'approved'",
+                    )
+                    .bind(&id)
+                    .bind(now)
+                    .execute(c)
+                    .await
+                    .map(|r| r.rows_affected()));
+                    match changed {
+                        Ok(_) => audit::append(
+                            tx,
+                            now,
+                            &Actor::system(),
+                            "request.expire",
+                            &format!("request:{id}"),
+                            &json!({}),
+                        )
+                        .await
+                        .map(|_| true)
+                        .map_err(FlowError::from),
+                        Err(e) => Err(FlowError::from(e)),
+                    }
+                }
+                Ok(_) => Ok(false),
+                Err(e) => Err(FlowError::from(e)),
+            }
+        });
+        if done? {
+            expired += 1;
+        }
+    }
+    Ok(expired)
+}
+
+/// Requests the staff member may see, newest first, optionally of one status.
+pub async fn list(
+    db: &Db,
+    staff: &Staff,
+    status: Option<&str>,
+    dual_above: Money,
+) -> Result<Vec<RequestView>, StoreError> {
+    let org = if staff.treasurer {
+        None
+    } else {
+        Some(staff.org_id.clone().unwrap_or_default())
+    };
+    let sql = format!(
+        "{SELECT_ROW}
+         WHERE ($1 IS NULL OR r.status = $1)
+           AND ($2 IS NULL OR r.org_id = $2
+                OR r.case_code IN (SELECT case_code FROM case_shares WHERE org_id = $2))
+         ORDER BY r.urgent DESC, r.created_at DESC LIMIT 500"
+    );
+    let rows: Vec<Row> =
+        on_db!(db, p => sqlx::query_as(&sql).bind(status).bind(org).fetch_all(p).await)?;
+    Ok(rows.into_iter().map(|r| r.view(dual_above)).collect())
+}
+
+/// The requests of one case, for `GET /api/v1/cases/{code}`.
+pub async fn of_case(
+    tx: &mut Tx,
+    code: &str,
+    dual_above: Money,
+) -> Result<Vec<RequestView>, StoreError> {
+    let sql = format!("{SELECT_ROW} WHERE r.case_code = $1 ORDER BY r.created_at");
+    let rows: Vec<Row> = on_tx!(tx, c => sqlx::query_as(&sql).bind(code).fetch_all(c).await)?;
+    Ok(rows.into_iter().map(|r| r.view(dual_above)).collect())
+}

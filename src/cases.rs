@@ -1,0 +1,197 @@
+//! Cases: anonymous codes, their organisation, their province and their dates; nothing
+//! else. A case can be shared with another organisation, closed and reopened.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::approval::FlowError;
+use crate::audit::{self, Actor};
+use crate::domain::Province;
+use crate::domain::case_code::CaseCode;
+use crate::on_tx;
+use crate::store::Tx;
+
+/// Who is acting, as the lifecycle needs to know it.
+#[derive(Debug, Clone)]
+pub struct Staff {
+    pub user_id: String,
+    pub org_id: Option<String>,
+    pub treasurer: bool,
+    pub caseworker: bool,
+}
+
+impl Staff {
+    pub fn actor(&self) -> Actor {
+        Actor(format!("user:{}", self.user_id))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Case {
+    pub code: String,
+    pub org_id: String,
+    pub province: String,
+    pub status: String,
+    pub opened_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+/// The same answer for another organisation's case and for a code that does not exist,
+/// so a caseworker cannot probe for codes.
+fn not_yours() -> FlowError {
+    FlowError::Forbidden("this case is not one of your organisation's: check the code".into())
+}
+
+/// Loads a case the staff member may act on, locked until `tx` ends.
+pub async fn load_for(tx: &mut Tx, staff: &Staff, code: &CaseCode) -> Result<Case, FlowError> {
+    let sql = format!(
+        "SELECT code, org_id, province, status, opened_at, closed_at FROM cases WHERE code = $1{}",
+        tx.lock_rows()
+    );
+    let case: Option<Case> =
+        on_tx!(tx, c => sqlx::query_as(&sql).bind(code.as_str()).fetch_optional(c).await)?;
+    let Some(case) = case else {
+        return Err(if staff.treasurer {
+            FlowError::NotFound("no case has this code: check it".into())
+        } else {
+            not_yours()
+        });
+    };
+    if staff.treasurer {
+        return Ok(case);
+    }
+    let Some(org) = staff.org_id.as_deref().filter(|_| staff.caseworker) else {
+        return Err(not_yours());
+    };
+    if case.org_id == org {
+        return Ok(case);
+    }
+    let shared: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
+        "SELECT org_id FROM case_shares WHERE case_code = $1 AND org_id = $2"
+    )
+    .bind(&case.code)
+    .bind(org)
+    .fetch_optional(c)
+    .await)?;
+    shared.map(|_| case).ok_or_else(not_yours)
+}
+
+pub async fn open(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    staff: &Staff,
+    province: Province,
+) -> Result<Case, FlowError> {
+    let org_id = staff.org_id.clone().ok_or_else(|| {
+        FlowError::Forbidden("only a caseworker of an organisation opens cases".into())
+    })?;
+    let code = CaseCode::generate(province.as_str(), &mut rand::thread_rng())
+        .map_err(|e| crate::approval::error::invalid("province", e))?;
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO cases (code, org_id, province, status, opened_at) VALUES ($1, $2, $3, 'open', $4)",
+    )
+    .bind(code.as_str())
+    .bind(&org_id)
+    .bind(province.as_str())
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|_| ()))?;
+    audit::append(
+        tx,
+        now,
+        &staff.actor(),
+        "case.open",
+        &format!("case:{}", code.as_str()),
+        &json!({"org_id": org_id, "province": province.as_str()}),
+    )
+    .await?;
+    Ok(Case {
+        code: code.as_str().into(),
+        org_id,
+        province: province.as_str().into(),
+        status: "open".into(),
+        opened_at: now,
+        closed_at: None,
+    })
+}
+
+/// Shares a case with another organisation (an interprovincial hand-off).
+pub async fn share(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    staff: &Staff,
+    code: &CaseCode,
+    org_id: &str,
+) -> Result<(), FlowError> {
+    let case = load_for(tx, staff, code).await?;
+    let exists: Option<String> = on_tx!(tx, c => sqlx::query_scalar("SELECT id FROM orgs WHERE id = $1")
+        .bind(org_id)
+        .fetch_optional(c)
+        .await)?;
+    if exists.is_none() {
+        return Err(crate::approval::error::invalid(
+            "org_id",
+            "no organisation has this id",
+        ));
+    }
+    if case.org_id == org_id {
+        return Ok(());
+    }
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO case_shares (case_code, org_id, shared_at) VALUES ($1, $2, $3)
+         ON CONFLICT (case_code, org_id) DO NOTHING",
+    )
+    .bind(&case.code)
+    .bind(org_id)
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|_| ()))?;
+    audit::append(
+        tx,
+        now,
+        &staff.actor(),
+        "case.share",
+        &format!("case:{}", case.code),
+        &json!({"org_id": org_id}),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Closes or reopens a case (court travel can come back years later).
+pub async fn set_open(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    staff: &Staff,
+    code: &CaseCode,
+    open: bool,
+) -> Result<Case, FlowError> {
+    let mut case = load_for(tx, staff, code).await?;
+    let (status, closed_at, action) = if open {
+        ("open", None, "case.reopen")
+    } else {
+        ("closed", Some(now), "case.close")
+    };
+    on_tx!(tx, c => sqlx::query("UPDATE cases SET status = $2, closed_at = $3 WHERE code = $1")
+        .bind(&case.code)
+        .bind(status)
+        .bind(closed_at)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+    audit::append(
+        tx,
+        now,
+        &staff.actor(),
+        action,
+        &format!("case:{}", case.code),
+        &json!({}),
+    )
+    .await?;
+    case.status = status.into();
+    case.closed_at = closed_at;
+    Ok(case)
+}

@@ -1,0 +1,159 @@
+//! Donors, donations and the fund at a glance. Cash donations credit the fund through the
+//! ledger; in-kind gifts (a partner airline seat, a donated hotel night) are recorded at an
+//! estimated value and move no cash.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::approval::FlowError;
+use crate::approval::error::invalid;
+use crate::audit::{self, Actor};
+use crate::domain::{Email, Language, Money};
+use crate::ledger::{self, DONATIONS, FUND, NewTransfer, Outcome, TransferSpec};
+use crate::store::{Db, StoreError, Tx};
+use crate::{on_db, on_tx};
+
+pub const MAX_DONOR_NAME_CHARS: usize = 200;
+
+pub async fn add_donor(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    name: &str,
+    email: &Email,
+    language: Language,
+) -> Result<String, FlowError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_DONOR_NAME_CHARS {
+        return Err(invalid(
+            "name",
+            "give the donor's name, at most 200 characters",
+        ));
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO donors (id, name, email, language, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&id)
+    .bind(name)
+    .bind(email.as_str())
+    .bind(language.as_str())
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|_| ()))?;
+    audit::append(
+        tx,
+        now,
+        actor,
+        "donor.add",
+        &format!("donor:{id}"),
+        &json!({"language": language.as_str()}),
+    )
+    .await?;
+    Ok(id)
+}
+
+#[derive(Debug, Clone)]
+pub struct NewDonation {
+    pub donor_id: String,
+    pub amount: Money,
+    pub received_on: NaiveDate,
+    pub in_kind: bool,
+    pub description: Option<String>,
+}
+
+pub async fn record_donation(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    new: &NewDonation,
+) -> Result<String, FlowError> {
+    let donor: Option<String> = on_tx!(tx, c => sqlx::query_scalar("SELECT id FROM donors WHERE id = $1")
+        .bind(&new.donor_id)
+        .fetch_optional(c)
+        .await)?;
+    if donor.is_none() {
+        return Err(invalid(
+            "donor_id",
+            "no donor has this id: add the donor first",
+        ));
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let transfer_id = if new.in_kind {
+        None
+    } else {
+        let transfer = NewTransfer {
+            id: format!("donation:{id}"),
+            spec: TransferSpec::Single {
+                debit: DONATIONS.into(),
+                credit: FUND.into(),
+                amount: new.amount.cents(),
+            },
+            code: "donation".into(),
+            reference: Some(id.clone()),
+        };
+        match ledger::create_transfer(tx, now, actor, &transfer).await? {
+            Outcome::Created(t) | Outcome::Exists(t) => Some(t.id),
+            Outcome::Rejected(r) => {
+                return Err(FlowError::Conflict(format!(
+                    "the ledger refused the donation: {}",
+                    r.as_str()
+                )));
+            }
+        }
+    };
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO donations (id, donor_id, amount, received_on, kind, description, transfer_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&id)
+    .bind(&new.donor_id)
+    .bind(new.amount.cents())
+    .bind(new.received_on.to_string())
+    .bind(if new.in_kind { "in_kind" } else { "cash" })
+    .bind(&new.description)
+    .bind(&transfer_id)
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|_| ()))?;
+    audit::append(
+        tx,
+        now,
+        actor,
+        "donation.record",
+        &format!("donation:{id}"),
+        &json!({"donor_id": new.donor_id, "amount": new.amount.cents(), "in_kind": new.in_kind,
+                "received_on": new.received_on.to_string()}),
+    )
+    .await?;
+    Ok(id)
+}
+
+/// The fund's figures in cents: `available + held + spent = donated`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FundFigures {
+    pub donated: i64,
+    pub available: i64,
+    pub held: i64,
+    pub spent: i64,
+    pub in_kind: i64,
+}
+
+pub async fn figures(db: &Db) -> Result<FundFigures, StoreError> {
+    let balance = ledger::fund_balance(db).await?;
+    let in_kind: i64 = on_db!(db, p => sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM donations WHERE kind = 'in_kind'"
+    )
+    .fetch_one(p)
+    .await)?;
+    Ok(FundFigures {
+        donated: balance.donated,
+        available: balance.available,
+        held: balance.held,
+        spent: balance.spent,
+        in_kind,
+    })
+}

@@ -1,0 +1,105 @@
+//! Donors, donations and the fund at a glance (treasurers).
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use super::error::{ApiError, Json};
+use super::extractor::{Authorized, Treasurer};
+use super::fields::{self, invalid};
+use crate::app::AppState;
+use crate::approval::versions;
+use crate::domain::money::format_cents;
+use crate::domain::{Email, Language};
+use crate::funding::{self, NewDonation};
+use crate::write_tx;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/donors", post(add_donor))
+        .route("/api/v1/donations", post(record_donation))
+        .route("/api/v1/fund", get(fund))
+}
+
+async fn add_donor(
+    State(state): State<AppState>,
+    auth: Authorized<Treasurer>,
+    Json(body): Json<Value>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    fields::only(&body, &["name", "email", "language"])?;
+    let name = fields::string(&body, "name")?.to_string();
+    let email = Email::parse(fields::string(&body, "email")?).map_err(|e| invalid("email", e))?;
+    let language: Language = fields::optional_string(&body, "language")?
+        .unwrap_or("en")
+        .parse()
+        .map_err(|e| invalid("language", e))?;
+    let now = state.clock.now();
+    let actor = auth.staff().actor();
+    let id = write_tx!(&state.db, |tx| funding::add_donor(
+        tx, now, &actor, &name, &email, language
+    )
+    .await)?;
+    Ok((StatusCode::CREATED, Json(json!({"id": id}))))
+}
+
+async fn record_donation(
+    State(state): State<AppState>,
+    auth: Authorized<Treasurer>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    fields::only(
+        &body,
+        &[
+            "donor_id",
+            "amount",
+            "received_on",
+            "in_kind",
+            "description",
+        ],
+    )?;
+    let new = NewDonation {
+        donor_id: fields::string(&body, "donor_id")?.to_string(),
+        amount: fields::money(&body, "amount")?,
+        received_on: fields::date(&body, "received_on")?,
+        in_kind: fields::boolean(&body, "in_kind", false)?,
+        description: fields::optional_string(&body, "description")?
+            .map(|d| crate::domain::note::Note::parse(d).map(|n| n.as_str().to_string()))
+            .transpose()
+            .map_err(|e| invalid("description", e))?,
+    };
+    let now = state.clock.now();
+    let staff = auth.staff();
+    idempotent!(
+        state,
+        staff,
+        headers,
+        "POST /api/v1/donations",
+        body,
+        StatusCode::CREATED,
+        |tx| {
+            funding::record_donation(tx, now, &staff.actor(), &new)
+                .await
+                .map(|id| json!({"id": id}))
+        }
+    )
+}
+
+async fn fund(
+    State(state): State<AppState>,
+    _: Authorized<Treasurer>,
+) -> Result<Json<Value>, ApiError> {
+    let figures = funding::figures(&state.db).await?;
+    let now = state.clock.now();
+    let policy = write_tx!(&state.db, |tx| versions::current(tx, now).await)?;
+    Ok(Json(json!({
+        "donated": format_cents(figures.donated),
+        "available": format_cents(figures.available),
+        "held": format_cents(figures.held),
+        "spent": format_cents(figures.spent),
+        "in_kind": format_cents(figures.in_kind),
+        "reserve_floor": format_cents(policy.policy.reserve_floor_cents()),
+    })))
+}

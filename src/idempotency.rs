@@ -1,0 +1,74 @@
+//! `Idempotency-Key`: the first answer to a key is stored with a hash of the body, in the
+//! same transaction as the change it answers. The same key and body get that answer
+//! again; the same key with another body is a conflict.
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::approval::FlowError;
+use crate::audit::canonical_json;
+use crate::on_tx;
+use crate::store::Tx;
+
+pub const MAX_KEY_CHARS: usize = 200;
+
+/// A hash of the route and the body's canonical JSON.
+pub fn body_hash(route: &str, body: &serde_json::Value) -> String {
+    hex::encode(Sha256::digest(
+        format!("{route}\n{}", canonical_json(body)).as_bytes(),
+    ))
+}
+
+/// The stored answer for this key, if any.
+pub async fn replay(
+    tx: &mut Tx,
+    user_id: &str,
+    key: &str,
+    hash: &str,
+) -> Result<Option<(u16, serde_json::Value)>, FlowError> {
+    let row: Option<(String, i64, String)> = on_tx!(tx, c => sqlx::query_as(
+        "SELECT body_hash, status, response FROM idempotency WHERE user_id = $1 AND key = $2"
+    )
+    .bind(user_id)
+    .bind(key)
+    .fetch_optional(c)
+    .await)?;
+    match row {
+        None => Ok(None),
+        Some((stored, status, response)) if stored == hash => {
+            let body = serde_json::from_str(&response).unwrap_or(serde_json::Value::Null);
+            Ok(Some((u16::try_from(status).unwrap_or(200), body)))
+        }
+        Some(_) => Err(FlowError::Conflict(
+            "this Idempotency-Key was already used with a different body: use a new key for a new request".into(),
+        )),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn remember(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    user_id: &str,
+    key: &str,
+    route: &str,
+    hash: &str,
+    status: u16,
+    response: &serde_json::Value,
+) -> Result<(), FlowError> {
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO idempotency (user_id, key, route, body_hash, status, response, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(user_id)
+    .bind(key)
+    .bind(route)
+    .bind(hash)
+    .bind(i64::from(status))
+    .bind(response.to_string())
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|_| ()))?;
+    Ok(())
+}

@@ -1,0 +1,604 @@
+//! The same-night path over HTTP, on both engines: cases, donations, requests decided by
+//! the policy, treasurers' approvals, receipts, idempotency, expiry.
+
+mod common;
+
+use chrono::Duration;
+use common::{TestApp, TestDb};
+use passage::audit::Actor;
+use passage::clock::Clock;
+use passage::domain::{OrgType, Province};
+use passage::identity::orgs;
+use serde_json::{Value, json};
+
+struct Coalition {
+    app: TestApp,
+    mtl: String,
+    hfx: String,
+    /// A caseworker who is also a treasurer: never the approver of their own request.
+    hfx_lead: String,
+    treasurer: String,
+    second_treasurer: String,
+    treasurer_id: String,
+    hfx_org: String,
+}
+
+async fn org(app: &TestApp, name: &str, province: &str) -> String {
+    let new =
+        orgs::NewOrg::new(name, OrgType::Shelter, Province::parse(province).unwrap()).unwrap();
+    orgs::create(&app.db.db, app.clock.now(), &Actor::cli(), &new)
+        .await
+        .unwrap()
+        .id
+}
+
+async fn coalition(t: TestDb) -> Coalition {
+    let app = TestApp::spawn(t).await;
+    let mtl_org = org(&app, "Refuge Montréal", "QC").await;
+    let hfx_org = org(&app, "Harbour Shelter", "NS").await;
+    let mtl = app
+        .seed_user("cw.mtl@example.org", "caseworker", Some(&mtl_org))
+        .await;
+    let hfx = app
+        .seed_user("cw.hfx@example.org", "caseworker", Some(&hfx_org))
+        .await;
+    let hfx_both = app
+        .seed_user(
+            "lead.hfx@example.org",
+            "caseworker,treasurer",
+            Some(&hfx_org),
+        )
+        .await;
+    let t1 = app.seed_user("t1@example.org", "treasurer", None).await;
+    let t2 = app.seed_user("t2@example.org", "treasurer", None).await;
+    Coalition {
+        mtl: app.token_for(&mtl).await,
+        hfx: app.token_for(&hfx).await,
+        hfx_lead: app.token_for(&hfx_both).await,
+        treasurer: app.token_for(&t1).await,
+        second_treasurer: app.token_for(&t2).await,
+        treasurer_id: t1,
+        hfx_org,
+        app,
+    }
+}
+
+impl Coalition {
+    async fn send(&self, r: reqwest::RequestBuilder) -> (u16, Value) {
+        let res = r.send().await.expect("the app answers");
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, path: &str, token: &str, body: Value) -> (u16, Value) {
+        self.send(self.app.post(path, Some(token)).json(&body))
+            .await
+    }
+
+    async fn post_keyed(&self, path: &str, token: &str, key: &str, body: Value) -> (u16, Value) {
+        self.send(
+            self.app
+                .post(path, Some(token))
+                .header("Idempotency-Key", key)
+                .json(&body),
+        )
+        .await
+    }
+
+    async fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        self.send(self.app.get(path, Some(token))).await
+    }
+
+    async fn donate(&self, amount: &str) {
+        let (s, donor) = self
+            .post(
+                "/api/v1/donors",
+                &self.treasurer,
+                json!({"name": "Fondation Exemple", "email": "dons@example.org", "language": "fr"}),
+            )
+            .await;
+        assert_eq!(s, 201, "{donor}");
+        let key = uuid::Uuid::new_v4().to_string();
+        let (s, body) = self
+            .post_keyed(
+                "/api/v1/donations",
+                &self.treasurer,
+                &key,
+                json!({"donor_id": donor["id"], "amount": amount, "received_on": "2026-11-29"}),
+            )
+            .await;
+        assert_eq!(s, 201, "{body}");
+    }
+
+    async fn open_case(&self, token: &str, province: &str) -> String {
+        let (s, body) = self
+            .post("/api/v1/cases", token, json!({"province": province}))
+            .await;
+        assert_eq!(s, 201, "{body}");
+        body["code"].as_str().unwrap().to_string()
+    }
+
+    async fn ask(&self, token: &str, body: Value) -> (u16, Value) {
+        self.post_keyed(
+            "/api/v1/requests",
+            token,
+            &uuid::Uuid::new_v4().to_string(),
+            body,
+        )
+        .await
+    }
+
+    /// The fund's figures, checked to reconcile to the cent.
+    async fn fund(&self) -> Value {
+        let (s, f) = self.get("/api/v1/fund", &self.treasurer).await;
+        assert_eq!(s, 200, "{f}");
+        let cents = |k: &str| -> i64 {
+            let d: rust_decimal::Decimal = f[k].as_str().unwrap().parse().unwrap();
+            (d * rust_decimal::Decimal::ONE_HUNDRED).try_into().unwrap()
+        };
+        assert_eq!(
+            cents("available") + cents("held") + cents("spent"),
+            cents("donated"),
+            "{f}"
+        );
+        f
+    }
+}
+
+fn hotel(code: &str, nights: i64, rate: &str) -> Value {
+    json!({"case_code": code, "category": "hotel", "nights": nights, "nightly_rate": rate,
+           "party_size": 1, "needed_by": "2026-11-29", "urgent": true})
+}
+
+fn trip(code: &str, category: &str, amount: &str, from: (&str, &str), to: (&str, &str)) -> Value {
+    json!({"case_code": code, "category": category, "amount": amount, "needed_by": "2026-11-30",
+           "urgent": true, "reason": "safety", "travel_date": "2026-11-30",
+           "origin": {"city": from.0, "province": from.1},
+           "destination": {"city": to.0, "province": to.1}})
+}
+
+async fn the_night_of_two_cities(t: TestDb) {
+    let c = coalition(t).await;
+    c.donate("5000.00").await;
+    assert_eq!(c.fund().await["available"], "5000.00");
+
+    // 23:40 in Montréal: two hotel nights and a bus to Ottawa, both on the spot.
+    let code = c.open_case(&c.mtl, "QC").await;
+    let (s, stay) = c.ask(&c.mtl, hotel(&code, 2, "189.00")).await;
+    assert_eq!(s, 201, "{stay}");
+    assert_eq!(stay["status"], "approved", "{stay}");
+    assert_eq!(stay["amount"], "378.00");
+    assert!(
+        stay["rule"]
+            .as_str()
+            .unwrap()
+            .starts_with("auto_approve.hotel"),
+        "{stay}"
+    );
+    assert_eq!(stay["policy_version"], 1);
+    let (s, bus) = c
+        .ask(
+            &c.mtl,
+            trip(&code, "bus", "64.50", ("Montréal", "QC"), ("Ottawa", "ON")),
+        )
+        .await;
+    assert_eq!(
+        (s, bus["status"].as_str()),
+        (201, Some("approved")),
+        "{bus}"
+    );
+    assert_eq!(bus["scope"], "interprovincial");
+    let f = c.fund().await;
+    assert_eq!(
+        (f["held"].as_str(), f["available"].as_str()),
+        (Some("442.50"), Some("4557.50"))
+    );
+
+    // Halifax: a flight home always waits for a treasurer.
+    let hfx_case = c.open_case(&c.hfx, "NS").await;
+    let (s, flight) = c
+        .ask(
+            &c.hfx,
+            trip(
+                &hfx_case,
+                "flight",
+                "612.40",
+                ("Halifax", "NS"),
+                ("Vancouver", "BC"),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (s, flight["status"].as_str()),
+        (201, Some("pending")),
+        "{flight}"
+    );
+    assert_eq!(flight["rule"], "category_not_auto_approved");
+    assert!(flight["reason"].as_str().is_some_and(|r| !r.is_empty()));
+    let (s, pending) = c.get("/api/v1/requests?status=pending", &c.treasurer).await;
+    assert_eq!(s, 200);
+    assert_eq!(pending.as_array().unwrap().len(), 1);
+    let id = flight["id"].as_str().unwrap();
+    let (s, approved) = c
+        .post(
+            &format!("/api/v1/requests/{id}/approve"),
+            &c.treasurer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (s, approved["status"].as_str()),
+        (200, Some("approved")),
+        "{approved}"
+    );
+    assert_eq!(c.fund().await["held"], "1054.90");
+
+    // 1,450.00 needs two distinct treasurers; the requester can approve neither.
+    let (_, big) = c
+        .ask(
+            &c.hfx_lead,
+            trip(
+                &hfx_case,
+                "flight",
+                "1450.00",
+                ("Halifax", "NS"),
+                ("Vancouver", "BC"),
+            ),
+        )
+        .await;
+    let big_id = big["id"].as_str().unwrap();
+    let approve = format!("/api/v1/requests/{big_id}/approve");
+    let (s, own) = c.post(&approve, &c.hfx_lead, json!({})).await;
+    assert_eq!(s, 403, "{own}");
+    let (s, once) = c.post(&approve, &c.treasurer, json!({})).await;
+    assert_eq!(
+        (s, once["status"].as_str(), once["approvals"].as_i64()),
+        (200, Some("pending"), Some(1)),
+        "{once}"
+    );
+    let (s, twice) = c.post(&approve, &c.treasurer, json!({})).await;
+    assert_eq!(s, 409, "{twice}");
+    let (s, done) = c.post(&approve, &c.second_treasurer, json!({})).await;
+    assert_eq!(
+        (s, done["status"].as_str()),
+        (200, Some("approved")),
+        "{done}"
+    );
+    assert_eq!(c.fund().await["held"], "2504.90");
+
+    // The hotel's receipt at 351.22 releases 26.78.
+    let stay_id = stay["id"].as_str().unwrap();
+    let (s, settled) = c
+        .post(
+            &format!("/api/v1/requests/{stay_id}/receipt"),
+            &c.mtl,
+            json!({"amount": "351.22", "vendor": "hotel"}),
+        )
+        .await;
+    assert_eq!(
+        (s, settled["status"].as_str()),
+        (200, Some("settled")),
+        "{settled}"
+    );
+    assert_eq!(settled["released"], "26.78");
+    let f = c.fund().await;
+    assert_eq!(
+        (
+            f["spent"].as_str(),
+            f["held"].as_str(),
+            f["available"].as_str()
+        ),
+        (Some("351.22"), Some("2126.90"), Some("2521.88"))
+    );
+
+    // A receipt above the approved amount is refused.
+    let bus_id = bus["id"].as_str().unwrap();
+    let (s, over) = c
+        .post(
+            &format!("/api/v1/requests/{bus_id}/receipt"),
+            &c.mtl,
+            json!({"amount": "64.51"}),
+        )
+        .await;
+    assert_eq!(
+        (s, over["error"]["field"].as_str()),
+        (422, Some("amount")),
+        "{over}"
+    );
+
+    // Cancel releases the hold.
+    let (s, cancelled) = c
+        .post(
+            &format!("/api/v1/requests/{bus_id}/cancel"),
+            &c.mtl,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (s, cancelled["status"].as_str()),
+        (200, Some("cancelled")),
+        "{cancelled}"
+    );
+    assert_eq!(c.fund().await["held"], "2062.40");
+
+    let (s, case) = c.get(&format!("/api/v1/cases/{code}"), &c.mtl).await;
+    assert_eq!(s, 200);
+    assert_eq!(case["requests"].as_array().unwrap().len(), 2);
+    let _ = &c.treasurer_id;
+    assert!(passage::ledger::check(&c.app.db.db).await.unwrap().ok);
+    assert!(passage::audit::verify(&c.app.db.db).await.unwrap().ok);
+    c.app.stop().await;
+}
+
+async fn another_organisations_case_is_403_whether_or_not_it_exists(t: TestDb) {
+    let c = coalition(t).await;
+    c.donate("1000.00").await;
+    let code = c.open_case(&c.mtl, "QC").await;
+    let (s, _) = c.get(&format!("/api/v1/cases/{code}"), &c.hfx).await;
+    assert_eq!(s, 403);
+    // A well-formed code that does not exist gets the very same answer.
+    let other =
+        passage::domain::case_code::CaseCode::generate("QC", &mut rand::thread_rng()).unwrap();
+    let (s, _) = c
+        .get(&format!("/api/v1/cases/{}", other.as_str()), &c.hfx)
+        .await;
+    assert_eq!(s, 403);
+    let (s, _) = c.ask(&c.hfx, hotel(&code, 1, "100.00")).await;
+    assert_eq!(s, 403);
+    // A mistyped code is refused, not misfiled.
+    let mut typo: Vec<char> = code.chars().collect();
+    let last = typo.len() - 2;
+    typo[last] = if typo[last] == 'A' { 'B' } else { 'A' };
+    let typo: String = typo.into_iter().collect();
+    let (s, body) = c.ask(&c.mtl, hotel(&typo, 1, "100.00")).await;
+    assert_eq!(
+        (s, body["error"]["field"].as_str()),
+        (422, Some("case_code")),
+        "{body}"
+    );
+    // Sharing the case (an interprovincial hand-off) lets the receiving shelter see it.
+    let (s, body) = c
+        .post(
+            &format!("/api/v1/cases/{code}/share"),
+            &c.mtl,
+            json!({"org_id": c.hfx_org}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, _) = c.get(&format!("/api/v1/cases/{code}"), &c.hfx).await;
+    assert_eq!(s, 200);
+    // A treasurer is told plainly that a code does not exist.
+    let (s, _) = c
+        .get(&format!("/api/v1/cases/{}", other.as_str()), &c.treasurer)
+        .await;
+    assert_eq!(s, 404);
+    c.app.stop().await;
+}
+
+/// Many requests at once against a fund that covers k of them above the reserve floor:
+/// exactly k are approved and the floor holds.
+async fn concurrent_requests_never_cross_the_reserve_floor(t: TestDb) {
+    let c = std::sync::Arc::new(coalition(t).await);
+    c.donate("2000.00").await;
+    let mut cases = Vec::new();
+    for _ in 0..6 {
+        cases.push(c.open_case(&c.mtl, "QC").await);
+    }
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let c = c.clone();
+        let code = cases[i % cases.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            c.ask(
+                &c.mtl,
+                trip(&code, "bus", "100.00", ("Montréal", "QC"), ("Québec", "QC")),
+            )
+            .await
+        }));
+    }
+    let mut approved = 0;
+    for task in tasks {
+        let (s, body) = task.await.unwrap();
+        assert_eq!(s, 201, "{body}");
+        match body["status"].as_str() {
+            Some("approved") => approved += 1,
+            Some("pending") => assert_eq!(body["rule"], "reserve_floor", "{body}"),
+            other => panic!("unexpected {other:?}: {body}"),
+        }
+    }
+    assert_eq!(approved, 10);
+    let f = c.fund().await;
+    assert_eq!(f["available"], "1000.00");
+    assert!(passage::ledger::check(&c.app.db.db).await.unwrap().ok);
+}
+
+async fn a_retry_with_the_same_key_never_makes_a_second_hold(t: TestDb) {
+    let c = coalition(t).await;
+    c.donate("3000.00").await;
+    let code = c.open_case(&c.mtl, "QC").await;
+    let body = hotel(&code, 2, "189.00");
+    let (s1, first) = c
+        .post_keyed("/api/v1/requests", &c.mtl, "tap-1", body.clone())
+        .await;
+    let (s2, again) = c
+        .post_keyed("/api/v1/requests", &c.mtl, "tap-1", body.clone())
+        .await;
+    assert_eq!((s1, s2), (201, 201));
+    assert_eq!(first, again);
+    assert_eq!(c.fund().await["held"], "378.00");
+    let (s, conflict) = c
+        .post_keyed(
+            "/api/v1/requests",
+            &c.mtl,
+            "tap-1",
+            hotel(&code, 3, "189.00"),
+        )
+        .await;
+    assert_eq!(s, 409, "{conflict}");
+    let (s, missing) = c.post("/api/v1/requests", &c.mtl, body).await;
+    assert_eq!(s, 400, "{missing}");
+    assert_eq!(c.fund().await["held"], "378.00");
+}
+
+/// Every field of the money routes, wrong in each way: 4xx naming the field, nothing written.
+async fn bad_input_is_refused_by_field_and_writes_nothing(t: TestDb) {
+    let c = coalition(t).await;
+    c.donate("3000.00").await;
+    let code = c.open_case(&c.mtl, "QC").await;
+    let good = trip(&code, "bus", "64.50", ("Montréal", "QC"), ("Ottawa", "ON"));
+    let with = |field: &str, value: Value| {
+        let mut b = good.clone();
+        b[field] = value;
+        b
+    };
+    let without = |field: &str| {
+        let mut b = good.clone();
+        b.as_object_mut().unwrap().remove(field);
+        b
+    };
+    let cases: Vec<(Value, &str)> = vec![
+        (without("amount"), "amount"),
+        (with("amount", json!(64.5)), "amount"),
+        (with("amount", json!("-5.00")), "amount"),
+        (with("amount", json!("0")), "amount"),
+        (with("amount", json!("1.005")), "amount"),
+        (with("amount", json!("100000.01")), "amount"),
+        (with("amount", json!("lots")), "amount"),
+        (with("amount", json!([1])), "amount"),
+        (without("case_code"), "case_code"),
+        (with("case_code", json!("QC-NOPE")), "case_code"),
+        (with("case_code", json!(42)), "case_code"),
+        (without("category"), "category"),
+        (with("category", json!("yacht")), "category"),
+        (without("needed_by"), "needed_by"),
+        (with("needed_by", json!("tomorrow")), "needed_by"),
+        (with("urgent", json!("yes")), "urgent"),
+        (with("note", json!("call her at 514-555-0100")), "note"),
+        (with("note", json!("write to test@example.org")), "note"),
+        (without("origin"), "origin"),
+        (
+            with("origin", json!({"city": "Montréal", "province": "XX"})),
+            "origin.province",
+        ),
+        (
+            with("destination", json!({"city": "", "province": "ON"})),
+            "destination.city",
+        ),
+        (with("destination", json!("Ottawa")), "destination"),
+        (with("reason", json!("vacation")), "reason"),
+        (with("travel_date", json!("30/11/2026")), "travel_date"),
+        (with("nights", json!(2)), "nights"),
+        (with("colour", json!("blue")), "colour"),
+        (hotel(&code, 0, "189.00"), "nights"),
+        (hotel(&code, -1, "189.00"), "nights"),
+        (hotel(&code, 2, "-1.00"), "nightly_rate"),
+        (hotel(&code, 2, "189.001"), "nightly_rate"),
+    ];
+    for (body, field) in cases {
+        let (s, answer) = c.ask(&c.mtl, body.clone()).await;
+        assert_eq!(s, 422, "{body} → {answer}");
+        assert_eq!(answer["error"]["field"], field, "{body} → {answer}");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.len() > 5)
+        );
+    }
+    let (s, answer) = c
+        .send(
+            c.app
+                .post("/api/v1/requests", Some(&c.mtl))
+                .header("Idempotency-Key", "x")
+                .header("content-type", "application/json")
+                .body("{not json"),
+        )
+        .await;
+    assert_eq!(s, 400, "{answer}");
+    let (_, all) = c.get("/api/v1/requests", &c.treasurer).await;
+    assert_eq!(all.as_array().unwrap().len(), 0, "{all}");
+    let f = c.fund().await;
+    assert_eq!(
+        (f["held"].as_str(), f["available"].as_str()),
+        (Some("0.00"), Some("3000.00"))
+    );
+}
+
+async fn an_unused_hold_expires_after_hold_hours(t: TestDb) {
+    let c = coalition(t).await;
+    c.donate("3000.00").await;
+    let code = c.open_case(&c.mtl, "QC").await;
+    let (_, stay) = c.ask(&c.mtl, hotel(&code, 1, "150.00")).await;
+    assert_eq!(stay["status"], "approved");
+    let state = c.app.state();
+    c.app.clock.advance(Duration::hours(71));
+    assert_eq!(passage::app::sweep_once(&state).await.unwrap(), 0);
+    c.app.clock.advance(Duration::hours(1));
+    assert_eq!(passage::app::sweep_once(&state).await.unwrap(), 1);
+    assert_eq!(passage::app::sweep_once(&state).await.unwrap(), 0);
+    // Three days on, the caseworker signs in again.
+    let token = c.app.login("cw.mtl@example.org").await;
+    let (_, after) = c
+        .get(
+            &format!("/api/v1/requests/{}", stay["id"].as_str().unwrap()),
+            &token,
+        )
+        .await;
+    assert_eq!(after["status"], "expired", "{after}");
+    let f = passage::funding::figures(&c.app.db.db).await.unwrap();
+    assert_eq!((f.held, f.available), (0, 300_000));
+}
+
+async fn the_policy_is_versioned_and_validated_by_field(t: TestDb) {
+    let c = coalition(t).await;
+    let (s, v1) = c.get("/api/v1/policy", &c.treasurer).await;
+    assert_eq!((s, v1["version"].as_i64()), (200, Some(1)), "{v1}");
+    assert_eq!(v1["reserve_floor"], "1000.00");
+    let (s, bad) = c
+        .send(
+            c.app
+                .http
+                .put(c.app.url("/api/v1/policy"))
+                .bearer_auth(&c.treasurer)
+                .json(&json!({"auto_approve": {"bus": {"max_amount": "-3"}}, "hold_hours": 0})),
+        )
+        .await;
+    assert_eq!(s, 422, "{bad}");
+    let fields: Vec<&str> = bad["error"]["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert!(
+        fields.contains(&"auto_approve.bus.max_amount") && fields.contains(&"hold_hours"),
+        "{bad}"
+    );
+    let (s, v2) = c
+        .send(
+            c.app
+                .http
+                .put(c.app.url("/api/v1/policy"))
+                .bearer_auth(&c.treasurer)
+                .json(&json!({"reserve_floor": "500.00"})),
+        )
+        .await;
+    assert_eq!(
+        (s, v2["version"].as_i64(), v2["reserve_floor"].as_str()),
+        (200, Some(2), Some("500.00")),
+        "{v2}"
+    );
+    let (s, old) = c.get("/api/v1/policy/versions/1", &c.treasurer).await;
+    assert_eq!((s, old["reserve_floor"].as_str()), (200, Some("1000.00")));
+    let (s, _) = c.get("/api/v1/policy", &c.mtl).await;
+    assert_eq!(s, 403);
+}
+
+on_both_engines!(
+    the_night_of_two_cities,
+    another_organisations_case_is_403_whether_or_not_it_exists,
+    concurrent_requests_never_cross_the_reserve_floor,
+    a_retry_with_the_same_key_never_makes_a_second_hold,
+    bad_input_is_refused_by_field_and_writes_nothing,
+    an_unused_hold_expires_after_hold_hours,
+    the_policy_is_versioned_and_validated_by_field,
+);
