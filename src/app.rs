@@ -106,11 +106,10 @@ pub async fn serve(state: AppState, shutdown: impl Future<Output = ()>) -> Resul
     running.stop().await
 }
 
-/// Expires unused holds on a schedule. Each expiry is its own transaction keyed by the
-/// hold, so a restart or a second instance never expires a hold twice.
 /// One pass of the sweeper: requests' holds first (their status changes with the hold),
-/// then any other hold the ledger still has past its time. Public so tests can drive it
-/// with their own clock instead of waiting for the schedule.
+/// then any other hold the ledger still has past its time, then the purge of notes and
+/// cities of requests closed longer than the retention period. Public so tests can drive
+/// it with their own clock instead of waiting for the schedule.
 pub async fn sweep_once(state: &AppState) -> Result<usize, String> {
     let now = state.clock.now();
     let requests = crate::approval::lifecycle::expire_due(&state.db, now)
@@ -119,9 +118,18 @@ pub async fn sweep_once(state: &AppState) -> Result<usize, String> {
     let others = ledger::sweep_expired(&state.db, now)
         .await
         .map_err(|e| e.to_string())?;
+    let retention = chrono::Duration::days(i64::from(state.config.retention_days));
+    let purged = crate::approval::lifecycle::purge_closed(&state.db, now, retention)
+        .await
+        .map_err(|e| e.to_string())?;
+    if purged > 0 {
+        tracing::info!(purged, "purged notes and cities of closed requests");
+    }
     Ok(requests + others)
 }
 
+/// Runs the sweeper on a schedule. Each expiry is its own transaction keyed by the hold,
+/// so a restart or a second instance never expires a hold twice.
 async fn sweep_holds(state: AppState, mut stopped: watch::Receiver<bool>) {
     let every = Duration::from_secs(state.config.sweep_interval_secs);
     loop {

@@ -18,6 +18,8 @@ pub struct Config {
     pub request_timeout_secs: u64,
     pub body_limit_bytes: usize,
     pub sweep_interval_secs: u64,
+    /// Days after a request is closed before its note and cities are purged.
+    pub retention_days: u32,
     /// The HS256 secret from `PASSAGE_JWT_SECRET` or `PASSAGE_JWT_KEY_FILE`; without one,
     /// Passage generates keys and keeps them in the database.
     pub jwt_secret: Option<Secret>,
@@ -93,6 +95,10 @@ const SETTINGS: &[Setting] = &[
     Setting {
         name: "PASSAGE_SWEEP_INTERVAL_SECS",
         default: "30",
+    },
+    Setting {
+        name: "PASSAGE_RETENTION_DAYS",
+        default: "90",
     },
     Setting {
         name: "PASSAGE_JWT_SECRET",
@@ -183,6 +189,7 @@ impl Config {
             request_timeout_secs: number(&value, "PASSAGE_REQUEST_TIMEOUT_SECS", 1, 3600)?,
             body_limit_bytes: number(&value, "PASSAGE_BODY_LIMIT_BYTES", 1024, 16 * 1024 * 1024)?,
             sweep_interval_secs: number(&value, "PASSAGE_SWEEP_INTERVAL_SECS", 1, 86_400)?,
+            retention_days: number(&value, "PASSAGE_RETENTION_DAYS", 1, 3650)?,
             jwt_secret: jwt_secret(&value)?,
             token_hours: number(&value, "PASSAGE_TOKEN_HOURS", 1, 24 * 30)?,
             login_max_failures: number(&value, "PASSAGE_LOGIN_MAX_FAILURES", 1, 1000)?,

@@ -527,7 +527,9 @@ async fn an_unused_hold_expires_after_hold_hours(t: TestDb) {
     let c = coalition(t).await;
     c.donate("3000.00").await;
     let code = c.open_case(&c.mtl, "QC").await;
-    let (_, stay) = c.ask(&c.mtl, hotel(&code, 1, "150.00")).await;
+    let mut body = hotel(&code, 1, "150.00");
+    body["note"] = json!("arrives late, ground floor please");
+    let (_, stay) = c.ask(&c.mtl, body).await;
     assert_eq!(stay["status"], "approved");
     let state = c.app.state();
     c.app.clock.advance(Duration::hours(71));
@@ -544,6 +546,20 @@ async fn an_unused_hold_expires_after_hold_hours(t: TestDb) {
         )
         .await;
     assert_eq!(after["status"], "expired", "{after}");
+    assert_eq!(after["note"], "arrives late, ground floor please");
+
+    // The note is purged once the retention period (90 days) has passed.
+    c.app.clock.advance(Duration::days(90));
+    passage::app::sweep_once(&state).await.unwrap();
+    let token = c.app.login("cw.mtl@example.org").await;
+    let (_, purged) = c
+        .get(
+            &format!("/api/v1/requests/{}", stay["id"].as_str().unwrap()),
+            &token,
+        )
+        .await;
+    assert_eq!(purged["note"], Value::Null, "{purged}");
+    assert_eq!(purged["amount"], "150.00");
     let f = passage::funding::figures(&c.app.db.db).await.unwrap();
     assert_eq!((f.held, f.available), (0, 300_000));
 }

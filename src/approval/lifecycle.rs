@@ -300,6 +300,9 @@ pub async fn submit(
     .execute(c)
     .await
     .map(|_| ()))?;
+    if status == "declined" {
+        close(tx, &id, now).await?;
+    }
     audit::append(
         tx,
         now,
@@ -348,6 +351,57 @@ pub async fn find(
     let row = load_for(tx, staff, id).await?;
     let policy = versions::current(tx, now).await?;
     Ok(row.view(policy.policy.dual_approval_above()))
+}
+
+/// Marks when a request stopped needing its note and cities: the purge counts from here.
+async fn close(tx: &mut Tx, id: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+    on_tx!(tx, c => sqlx::query("UPDATE requests SET closed_at = $2 WHERE id = $1 AND closed_at IS NULL")
+        .bind(id)
+        .bind(now)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
+/// Purges notes and cities of requests closed more than `retention` ago; provinces,
+/// countries, categories and amounts stay for the books. Returns how many were purged.
+pub async fn purge_closed(
+    db: &Db,
+    now: DateTime<Utc>,
+    retention: Duration,
+) -> Result<u64, FlowError> {
+    let before = now - retention;
+    let purged = crate::write_tx!(db, |tx| {
+        let purged = on_tx!(tx, c => sqlx::query(
+            "UPDATE requests SET note = NULL, origin_city = NULL, destination_city = NULL,
+                                 vendor = NULL, receipt_reference = NULL, decision_reason = NULL
+             WHERE closed_at IS NOT NULL AND closed_at <= $1
+               AND (note IS NOT NULL OR origin_city IS NOT NULL OR destination_city IS NOT NULL
+                    OR vendor IS NOT NULL OR receipt_reference IS NOT NULL
+                    OR decision_reason IS NOT NULL)",
+        )
+        .bind(before)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()));
+        match purged {
+            Ok(0) => Ok(0),
+            Ok(n) => audit::append(
+                tx,
+                now,
+                &Actor::system(),
+                "request.purge",
+                "requests",
+                &json!({"purged": n, "closed_before": audit::canonical_time(before)}),
+            )
+            .await
+            .map(|_| n)
+            .map_err(FlowError::from),
+            Err(e) => Err(FlowError::from(e)),
+        }
+    })?;
+    Ok(purged)
 }
 
 async fn set_status(
@@ -462,6 +516,7 @@ pub async fn decline(
     let row = load_for(tx, staff, id).await?;
     must_be(&row, "pending", "declined")?;
     set_status(tx, id, "declined", Some(now), Some(reason.as_str())).await?;
+    close(tx, id, now).await?;
     audit::append(
         tx,
         now,
