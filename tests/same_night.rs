@@ -438,6 +438,33 @@ async fn a_retry_with_the_same_key_never_makes_a_second_hold(t: TestDb) {
     let (s, missing) = c.post("/api/v1/requests", &c.mtl, body).await;
     assert_eq!(s, 400, "{missing}");
     assert_eq!(c.fund().await["held"], "378.00");
+
+    // A treasurer's double tap on approve, with a key, gets the first answer again.
+    let (_, flight) = c
+        .ask(
+            &c.mtl,
+            trip(
+                &code,
+                "flight",
+                "300.00",
+                ("Montréal", "QC"),
+                ("Winnipeg", "MB"),
+            ),
+        )
+        .await;
+    let approve = format!(
+        "/api/v1/requests/{}/approve",
+        flight["id"].as_str().unwrap()
+    );
+    let (s1, first) = c
+        .post_keyed(&approve, &c.treasurer, "tap-2", json!({}))
+        .await;
+    let (s2, again) = c
+        .post_keyed(&approve, &c.treasurer, "tap-2", json!({}))
+        .await;
+    assert_eq!((s1, s2), (200, 200), "{first} {again}");
+    assert_eq!(first, again);
+    assert_eq!(c.fund().await["held"], "678.00");
 }
 
 /// Every field of the money routes, wrong in each way: 4xx naming the field, nothing written.

@@ -30,6 +30,27 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/requests/{id}/cancel", post(cancel))
 }
 
+/// Runs a step that moves money: under its `Idempotency-Key` when the client sends one
+/// (a retry then gets the first answer), as a plain transaction otherwise.
+macro_rules! money_step {
+    ($state:expr, $staff:expr, $headers:expr, $route:expr, $body:expr, |$tx:ident| $step:expr) => {{
+        if $headers.contains_key("idempotency-key") {
+            idempotent!(
+                $state,
+                $staff,
+                $headers,
+                $route,
+                $body,
+                StatusCode::OK,
+                |$tx| { $step.await.map(|view| json!(view)) }
+            )
+        } else {
+            let view = write_tx!(&$state.db, |$tx| $step.await)?;
+            Ok((StatusCode::OK, Json(json!(view))))
+        }
+    }};
+}
+
 const TRAVEL_FIELDS: [&str; 4] = ["origin", "destination", "travel_date", "reason"];
 const HOTEL_FIELDS: [&str; 3] = ["nights", "nightly_rate", "party_size"];
 
@@ -243,14 +264,16 @@ async fn show(
 async fn approve(
     State(state): State<AppState>,
     auth: Authorized<Treasurer>,
+    headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let id = request_id(&id)?;
     let now = state.clock.now();
     let staff = auth.staff();
-    let view = write_tx!(&state.db, |tx| lifecycle::approve(tx, now, &staff, &id)
-        .await)?;
-    Ok(Json(json!(view)))
+    let route = format!("POST /api/v1/requests/{id}/approve");
+    money_step!(state, staff, headers, &route, json!({}), |tx| {
+        lifecycle::approve(tx, now, &staff, &id)
+    })
 }
 
 async fn decline(
@@ -274,9 +297,10 @@ async fn decline(
 async fn receipt(
     State(state): State<AppState>,
     auth: Authorized<CaseworkerOrTreasurer>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     Json(body): Json<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let id = request_id(&id)?;
     fields::only(&body, &["amount", "vendor", "reference"])?;
     let amount = fields::money(&body, "amount")?;
@@ -292,28 +316,36 @@ async fn receipt(
     let (vendor, reference) = (short("vendor")?, short("reference")?);
     let now = state.clock.now();
     let staff = auth.staff();
-    let view = write_tx!(&state.db, |tx| lifecycle::receipt(
-        tx,
-        now,
-        &staff,
-        &id,
-        amount,
-        vendor.as_deref(),
-        reference.as_deref()
+    let route = format!("POST /api/v1/requests/{id}/receipt");
+    money_step!(
+        state,
+        staff,
+        headers,
+        &route,
+        body,
+        |tx| lifecycle::receipt(
+            tx,
+            now,
+            &staff,
+            &id,
+            amount,
+            vendor.as_deref(),
+            reference.as_deref()
+        )
     )
-    .await)?;
-    Ok(Json(json!(view)))
 }
 
 async fn cancel(
     State(state): State<AppState>,
     auth: Authorized<CaseworkerOrTreasurer>,
+    headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let id = request_id(&id)?;
     let now = state.clock.now();
     let staff = auth.staff();
-    let view = write_tx!(&state.db, |tx| lifecycle::cancel(tx, now, &staff, &id)
-        .await)?;
-    Ok(Json(json!(view)))
+    let route = format!("POST /api/v1/requests/{id}/cancel");
+    money_step!(state, staff, headers, &route, json!({}), |tx| {
+        lifecycle::cancel(tx, now, &staff, &id)
+    })
 }
