@@ -207,6 +207,18 @@ const MATRIX: &[Route] = &[
         body: None,
         expect: [Anon, Allowed, Allowed, Deny],
     },
+    Route {
+        method: "GET",
+        path: "/api/v1/review",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/requests/{request}/review",
+        body: Some(r#"{"flag": true}"#),
+        expect: [Anon, Deny, Allowed, Deny],
+    },
 ];
 
 struct Fixtures {

@@ -321,6 +321,39 @@ async fn the_night_of_two_cities(t: TestDb) {
     );
     assert_eq!(c.fund().await["held"], "2062.40");
 
+    // The next day, treasurers review what the rules approved alone; the money stays put.
+    let (s, review) = c.get("/api/v1/review", &c.treasurer).await;
+    assert_eq!(s, 200);
+    let ids: Vec<&str> = review
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![stay_id, bus_id], "{review}");
+    let (s, flagged) = c
+        .post(
+            &format!("/api/v1/requests/{bus_id}/review"),
+            &c.treasurer,
+            json!({"flag": true}),
+        )
+        .await;
+    assert_eq!(
+        (s, flagged["flagged"].as_bool()),
+        (200, Some(true)),
+        "{flagged}"
+    );
+    let (s, _) = c
+        .post(
+            &format!("/api/v1/requests/{id}/review"),
+            &c.treasurer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 409, "a treasurer's approval is not reviewed again");
+    let (_, review) = c.get("/api/v1/review", &c.treasurer).await;
+    assert_eq!(review.as_array().unwrap().len(), 1);
+
     let (s, case) = c.get(&format!("/api/v1/cases/{code}"), &c.mtl).await;
     assert_eq!(s, 200);
     assert_eq!(case["requests"].as_array().unwrap().len(), 2);

@@ -62,6 +62,8 @@ pub struct RequestView {
     pub created_at: DateTime<Utc>,
     pub decided_at: Option<DateTime<Utc>>,
     pub hold_expires_at: Option<DateTime<Utc>>,
+    pub reviewed_at: Option<DateTime<Utc>>,
+    pub flagged: bool,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -88,11 +90,14 @@ struct Row {
     decided_at: Option<DateTime<Utc>>,
     approvals: i64,
     hold_expires_at: Option<DateTime<Utc>>,
+    reviewed_at: Option<DateTime<Utc>>,
+    flagged: bool,
 }
 
 const SELECT_ROW: &str = "SELECT r.id, r.case_code, r.org_id, r.requested_by, r.category, r.amount,
         r.needed_by, r.urgent, r.note, r.scope, r.nights, r.status, r.rule, r.decision_reason,
         r.policy_version, r.automatic, r.hold_id, r.spent, r.created_at, r.decided_at,
+        r.reviewed_at, r.flagged,
         (SELECT COUNT(*) FROM request_approvals a WHERE a.request_id = r.id) AS approvals,
         (SELECT t.expires_at FROM transfers t WHERE t.id = r.hold_id) AS hold_expires_at
      FROM requests r";
@@ -128,6 +133,8 @@ impl Row {
             created_at: self.created_at,
             decided_at: self.decided_at,
             hold_expires_at: self.hold_expires_at,
+            reviewed_at: self.reviewed_at,
+            flagged: self.flagged,
         }
     }
 }
@@ -746,4 +753,55 @@ pub async fn of_case(
     let sql = format!("{SELECT_ROW} WHERE r.case_code = $1 ORDER BY r.created_at");
     let rows: Vec<Row> = on_tx!(tx, c => sqlx::query_as(&sql).bind(code).fetch_all(c).await)?;
     Ok(rows.into_iter().map(|r| r.view(dual_above)).collect())
+}
+
+/// The next-day review list: automatic approvals no treasurer has looked at yet, oldest
+/// first.
+pub async fn awaiting_review(db: &Db, dual_above: Money) -> Result<Vec<RequestView>, StoreError> {
+    let sql = format!(
+        "{SELECT_ROW} WHERE r.automatic AND r.reviewed_at IS NULL ORDER BY r.created_at LIMIT 500"
+    );
+    let rows: Vec<Row> = on_db!(db, p => sqlx::query_as(&sql).fetch_all(p).await)?;
+    Ok(rows.into_iter().map(|r| r.view(dual_above)).collect())
+}
+
+/// Marks an automatic approval reviewed, or flags it for the treasurers to look into. The
+/// money is never touched: review does not block what was approved.
+pub async fn review(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    staff: &Staff,
+    id: &str,
+    flag: bool,
+) -> Result<RequestView, FlowError> {
+    let row = load_for(tx, staff, id).await?;
+    if !row.automatic {
+        return Err(FlowError::Conflict(
+            "only automatic approvals go through the next-day review".into(),
+        ));
+    }
+    on_tx!(tx, c => sqlx::query(
+        "UPDATE requests SET reviewed_at = $2, reviewed_by = $3, flagged = $4 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(now)
+    .bind(&staff.user_id)
+    .bind(flag)
+    .execute(c)
+    .await
+    .map(|_| ()))?;
+    audit::append(
+        tx,
+        now,
+        &staff.actor(),
+        if flag {
+            "request.flag"
+        } else {
+            "request.review"
+        },
+        &format!("request:{id}"),
+        &json!({}),
+    )
+    .await?;
+    find(tx, now, staff, id).await
 }

@@ -28,6 +28,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/requests/{id}/decline", post(decline))
         .route("/api/v1/requests/{id}/receipt", post(receipt))
         .route("/api/v1/requests/{id}/cancel", post(cancel))
+        .route("/api/v1/requests/{id}/review", post(review))
+        .route("/api/v1/review", get(awaiting_review))
 }
 
 /// Runs a step that moves money: under its `Idempotency-Key` when the client sends one
@@ -348,4 +350,32 @@ async fn cancel(
     money_step!(state, staff, headers, &route, json!({}), |tx| {
         lifecycle::cancel(tx, now, &staff, &id)
     })
+}
+
+async fn awaiting_review(
+    State(state): State<AppState>,
+    _: Authorized<Treasurer>,
+) -> Result<Json<Value>, ApiError> {
+    let now = state.clock.now();
+    let policy = write_tx!(&state.db, |tx| versions::current(tx, now).await)?;
+    let views = lifecycle::awaiting_review(&state.db, policy.policy.dual_approval_above()).await?;
+    Ok(Json(json!(views)))
+}
+
+async fn review(
+    State(state): State<AppState>,
+    auth: Authorized<Treasurer>,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let id = request_id(&id)?;
+    fields::only(&body, &["flag"])?;
+    let flag = fields::boolean(&body, "flag", false)?;
+    let now = state.clock.now();
+    let staff = auth.staff();
+    let view = write_tx!(&state.db, |tx| lifecycle::review(
+        tx, now, &staff, &id, flag
+    )
+    .await)?;
+    Ok(Json(json!(view)))
 }
