@@ -10,4 +10,5 @@ pub mod domain;
 pub mod http;
 pub mod identity;
 pub mod ledger;
+pub mod mail;
 pub mod store;
