@@ -364,7 +364,37 @@ async fn the_running_app_without_smtp_writes_to_its_mail_folder(t: TestDb) {
     app.stop().await;
 }
 
+async fn a_row_claimed_by_a_crashed_deliverer_is_sent_after_its_lease(t: TestDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let mailer = Mailer::folder(dir.path(), FROM).unwrap();
+    assert!(enqueue(&t.db, night(), &mail("crashed", false)).await);
+    // What a deliverer that died mid-send leaves behind: a claim with a lease.
+    let lease_end = night() + mail::LEASE;
+    let claimed: u64 = passage::on_db!(&t.db, p => sqlx::query(
+        "UPDATE outbox SET claimed_until = $1, claim_token = 'crashed'",
+    )
+    .bind(lease_end)
+    .execute(p)
+    .await
+    .map(|r| r.rows_affected()))
+    .unwrap();
+    assert_eq!(claimed, 1);
+    let during = lease_end - Duration::seconds(1);
+    assert_eq!(mail::deliver_due(&t.db, &mailer, during).await.unwrap(), 0);
+    assert!(
+        eml_files(dir.path()).is_empty(),
+        "a leased row is left alone"
+    );
+    assert_eq!(
+        mail::deliver_due(&t.db, &mailer, lease_end).await.unwrap(),
+        1
+    );
+    assert_eq!(eml_files(dir.path()).len(), 1);
+    assert_eq!(mail::pending_count(&t.db).await.unwrap(), 0);
+}
+
 on_both_engines!(
+    a_row_claimed_by_a_crashed_deliverer_is_sent_after_its_lease,
     enqueued_mail_arrives_once_with_text_and_html,
     an_smtp_outage_delays_mail_and_it_arrives_exactly_once,
     repeated_failures_back_off_up_to_an_hour_and_keep_the_mail,

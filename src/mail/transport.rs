@@ -55,6 +55,7 @@ impl Mailer {
 
     /// An SMTP mailer: `smtp://HOST:PORT` (plain), `smtp://...?tls=required` (STARTTLS)
     /// or `smtps://USER:PASS@HOST:465` (TLS). Connects only when there is mail to send.
+    /// Call it inside the Tokio runtime: the connection pool starts a task of its own.
     pub fn smtp(url: &str, from: &str) -> Result<Mailer, MailError> {
         let shown = redact_url(url);
         let smtp = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
@@ -151,4 +152,37 @@ fn create_dir(dir: &Path) -> Result<(), MailError> {
         dir: dir.display().to_string(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The SMTP pool spawns its housekeeping task: it needs a runtime.
+    #[tokio::test]
+    async fn every_documented_smtp_url_builds_and_none_shows_its_password() {
+        for url in [
+            "smtp://127.0.0.1:2525",
+            "smtp://relay:hunter2-secret@mail.example.org:587?tls=required",
+            "smtps://relay:hunter2-secret@mail.example.org:465",
+        ] {
+            let mailer = Mailer::smtp(url, "passage@example.org").unwrap();
+            assert!(mailer.describe().starts_with("SMTP smtp"), "{mailer:?}");
+            assert!(!format!("{mailer:?}").contains("hunter2"), "{mailer:?}");
+        }
+        let e = Mailer::smtp(
+            "smtp://relay:hunter2-secret@mail.example.org?tls=sometimes",
+            "passage@example.org",
+        )
+        .unwrap_err();
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        assert!(e.to_string().contains("PASSAGE_SMTP_URL"), "{e}");
+    }
+
+    #[test]
+    fn the_default_sender_is_an_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let mailer = Mailer::folder(dir.path(), "passage@localhost").unwrap();
+        assert!(mailer.describe().contains("mail folder"));
+    }
 }
