@@ -53,7 +53,7 @@ impl Running {
     pub async fn start(state: AppState) -> Result<Running, ServeError> {
         identity::keys::ensure(&state.db, &state.config, state.clock.now()).await?;
         let outbox_mailer = Mailer::from_config(&state.config)?;
-        tracing::info!(to = %outbox_mailer.describe(), "mail goes to");
+        tracing::info!(transport = %outbox_mailer.describe(), "mail delivery is ready");
         let listener = TcpListener::bind(state.config.bind)
             .await
             .map_err(|source| ServeError::Bind {
