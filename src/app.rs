@@ -132,16 +132,37 @@ async fn sweep_holds(state: AppState, mut stopped: watch::Receiver<bool>) {
     }
 }
 
+/// How long stopping waits for a delivery round in flight (a hung SMTP server must not
+/// hold a shutdown for the SMTP timeout of every claimed row).
+const MAIL_STOP_GRACE: Duration = Duration::from_secs(10);
+
 /// Delivers the outbox on a schedule (`PASSAGE_MAIL_INTERVAL_SECS`). Several instances
 /// may run this at once: each row is claimed by one of them (see `mail::deliver_due`).
-/// Stopping waits for the round in flight, so no claimed row is left mid-send.
+/// Stopping lets the round in flight finish for up to [`MAIL_STOP_GRACE`]; rows it then
+/// abandons stay claimed until their lease ends and are sent after a restart (a message
+/// cut off after the server accepted it may arrive twice, with the same Message-ID).
 async fn deliver_mail(state: AppState, mailer: Mailer, mut stopped: watch::Receiver<bool>) {
     let every = Duration::from_secs(state.config.mail_interval_secs);
     loop {
-        match mail::deliver_due(&state.db, &mailer, state.clock.now()).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(sent = n, "sent mail from the outbox"),
-            Err(e) => tracing::warn!(error = %e, "could not deliver mail; will try again"),
+        let round = mail::deliver_due(&state.db, &mailer, state.clock.now());
+        tokio::pin!(round);
+        let (result, stopping) = tokio::select! {
+            result = &mut round => (Some(result), false),
+            // The guard `wait_for` returns must not live across the grace's await.
+            _ = async { let _ = stopped.wait_for(|s| *s).await; } => {
+                (tokio::time::timeout(MAIL_STOP_GRACE, &mut round).await.ok(), true)
+            }
+        };
+        match result {
+            Some(Ok(0)) => {}
+            Some(Ok(n)) => tracing::info!(sent = n, "sent mail from the outbox"),
+            Some(Err(e)) => tracing::warn!(error = %e, "could not deliver mail; will try again"),
+            None => tracing::warn!(
+                "stopped during a mail delivery round; its mail is sent after the restart"
+            ),
+        }
+        if stopping {
+            return;
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}

@@ -393,7 +393,47 @@ async fn a_row_claimed_by_a_crashed_deliverer_is_sent_after_its_lease(t: TestDb)
     assert_eq!(mail::pending_count(&t.db).await.unwrap(), 0);
 }
 
+async fn a_hung_smtp_server_neither_blocks_shutdown_nor_loses_mail(t: TestDb) {
+    // A server that accepts connections and never says a word.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("smtp://{}", silent.local_addr().unwrap());
+    let (connected, mut accepted) = tokio::sync::mpsc::channel(8);
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+            let _ = connected.send(()).await;
+        }
+    });
+    let app = TestApp::spawn_with(
+        t,
+        &[
+            ("PASSAGE_SMTP_URL", url.as_str()),
+            ("PASSAGE_MAIL_INTERVAL_SECS", "1"),
+        ],
+    )
+    .await;
+    assert!(enqueue(&app.db.db, night(), &mail("hung", false)).await);
+    tokio::time::timeout(StdDuration::from_secs(15), accepted.recv())
+        .await
+        .expect("the worker connects within 15 s");
+    let started = std::time::Instant::now();
+    let t = app.stop_keeping_db().await;
+    assert!(
+        started.elapsed() < StdDuration::from_secs(15),
+        "stopping took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        mail::pending_count(&t.db).await.unwrap(),
+        1,
+        "the mail is kept"
+    );
+    holder.abort();
+}
+
 on_both_engines!(
+    a_hung_smtp_server_neither_blocks_shutdown_nor_loses_mail,
     a_row_claimed_by_a_crashed_deliverer_is_sent_after_its_lease,
     enqueued_mail_arrives_once_with_text_and_html,
     an_smtp_outage_delays_mail_and_it_arrives_exactly_once,

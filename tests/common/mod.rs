@@ -295,4 +295,11 @@ impl TestApp {
     pub async fn stop(self) {
         self.running.stop().await.expect("the app stops cleanly");
     }
+
+    /// Stops the app and hands back its database, to look at what it left behind.
+    pub async fn stop_keeping_db(self) -> TestDb {
+        let TestApp { running, db, .. } = self;
+        running.stop().await.expect("the app stops cleanly");
+        db
+    }
 }
