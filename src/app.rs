@@ -13,6 +13,7 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::identity::{self, IdentityError};
 use crate::ledger;
+use crate::mail::{self, MailError, Mailer};
 use crate::store::Db;
 
 #[derive(Clone)]
@@ -33,6 +34,8 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
     #[error("cannot prepare the signing keys: {0}")]
     Keys(#[from] IdentityError),
+    #[error("cannot prepare mail delivery: {0}")]
+    Mail(#[from] MailError),
 }
 
 /// A running server: its address, and a way to stop it and wait until it has stopped.
@@ -41,6 +44,7 @@ pub struct Running {
     stop: watch::Sender<bool>,
     server: JoinHandle<Result<(), std::io::Error>>,
     sweeper: JoinHandle<()>,
+    mailer: JoinHandle<()>,
 }
 
 impl Running {
@@ -48,6 +52,8 @@ impl Running {
     /// port), then serves in the background.
     pub async fn start(state: AppState) -> Result<Running, ServeError> {
         identity::keys::ensure(&state.db, &state.config, state.clock.now()).await?;
+        let outbox_mailer = Mailer::from_config(&state.config)?;
+        tracing::info!(transport = %outbox_mailer.describe(), "mail delivery is ready");
         let listener = TcpListener::bind(state.config.bind)
             .await
             .map_err(|source| ServeError::Bind {
@@ -57,6 +63,7 @@ impl Running {
         let addr = listener.local_addr()?;
         let (stop, stopped) = watch::channel(false);
         let sweeper = tokio::spawn(sweep_holds(state.clone(), stopped.clone()));
+        let mailer = tokio::spawn(deliver_mail(state.clone(), outbox_mailer, stopped.clone()));
         let app = crate::http::router(state);
         let mut stopped_server = stopped;
         let server = tokio::spawn(async move {
@@ -75,6 +82,7 @@ impl Running {
             stop,
             server,
             sweeper,
+            mailer,
         })
     }
 
@@ -82,6 +90,7 @@ impl Running {
     pub async fn stop(self) -> Result<(), ServeError> {
         let _ = self.stop.send(true);
         let _ = self.sweeper.await;
+        let _ = self.mailer.await;
         match self.server.await {
             Ok(result) => Ok(result?),
             Err(join) => Err(ServeError::Io(std::io::Error::other(join))),
@@ -137,6 +146,45 @@ async fn sweep_holds(state: AppState, mut stopped: watch::Receiver<bool>) {
             Ok(0) => {}
             Ok(n) => tracing::info!(expired = n, "expired unused holds"),
             Err(e) => tracing::warn!(error = %e, "could not expire holds; will try again"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// How long stopping waits for a delivery round in flight (a hung SMTP server must not
+/// hold a shutdown for the SMTP timeout of every claimed row).
+const MAIL_STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Delivers the outbox on a schedule (`PASSAGE_MAIL_INTERVAL_SECS`). Several instances
+/// may run this at once: each row is claimed by one of them (see `mail::deliver_due`).
+/// Stopping lets the round in flight finish for up to [`MAIL_STOP_GRACE`]; rows it then
+/// abandons stay claimed until their lease ends and are sent after a restart (a message
+/// cut off after the server accepted it may arrive twice, with the same Message-ID).
+async fn deliver_mail(state: AppState, mailer: Mailer, mut stopped: watch::Receiver<bool>) {
+    let every = Duration::from_secs(state.config.mail_interval_secs);
+    loop {
+        let round = mail::deliver_due(&state.db, &mailer, state.clock.now());
+        tokio::pin!(round);
+        let (result, stopping) = tokio::select! {
+            result = &mut round => (Some(result), false),
+            // The guard `wait_for` returns must not live across the grace's await.
+            _ = async { let _ = stopped.wait_for(|s| *s).await; } => {
+                (tokio::time::timeout(MAIL_STOP_GRACE, &mut round).await.ok(), true)
+            }
+        };
+        match result {
+            Some(Ok(0)) => {}
+            Some(Ok(n)) => tracing::info!(sent = n, "sent mail from the outbox"),
+            Some(Err(e)) => tracing::warn!(error = %e, "could not deliver mail; will try again"),
+            None => tracing::warn!(
+                "stopped during a mail delivery round; its mail is sent after the restart"
+            ),
+        }
+        if stopping {
+            return;
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}

@@ -31,6 +31,14 @@ pub struct Config {
     pub login_window_secs: u64,
     /// Added to each failed sign-in's answer per failure already counted (up to the limit).
     pub login_failure_delay_ms: u64,
+    /// Where mail goes: `PASSAGE_SMTP_URL` when set (it may hold a password, hence a
+    /// [`Secret`]), else files in `mail_dir`.
+    pub smtp_url: Option<Secret>,
+    pub mail_dir: std::path::PathBuf,
+    pub mail_from: String,
+    /// The public address used in links in emails, without a trailing slash.
+    pub base_url: String,
+    pub mail_interval_secs: u64,
 }
 
 /// A secret setting. Its `Debug` prints nothing of it, so a logged `Config` leaks nothing.
@@ -128,6 +136,26 @@ const SETTINGS: &[Setting] = &[
         name: "PASSAGE_LOGIN_FAILURE_DELAY_MS",
         default: "200",
     },
+    Setting {
+        name: "PASSAGE_SMTP_URL",
+        default: "",
+    },
+    Setting {
+        name: "PASSAGE_MAIL_DIR",
+        default: "./mail",
+    },
+    Setting {
+        name: "PASSAGE_MAIL_FROM",
+        default: "passage@localhost",
+    },
+    Setting {
+        name: "PASSAGE_BASE_URL",
+        default: "",
+    },
+    Setting {
+        name: "PASSAGE_MAIL_INTERVAL_SECS",
+        default: "5",
+    },
 ];
 
 impl Config {
@@ -181,7 +209,28 @@ impl Config {
                 &log,
             )
         })?;
+        let mail_dir = value("PASSAGE_MAIL_DIR");
+        if mail_dir.trim().is_empty() {
+            return Err(invalid(
+                "PASSAGE_MAIL_DIR",
+                "a folder to write mail into",
+                &mail_dir,
+            ));
+        }
+        let mail_from = value("PASSAGE_MAIL_FROM");
+        if mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(invalid(
+                "PASSAGE_MAIL_FROM",
+                "an address such as passage@example.org or \"Passage <passage@example.org>\"",
+                &mail_from,
+            ));
+        }
         Ok(Config {
+            smtp_url: smtp_url(&value)?,
+            mail_dir: mail_dir.into(),
+            mail_from,
+            base_url: base_url(&value, bind)?,
+            mail_interval_secs: number(&value, "PASSAGE_MAIL_INTERVAL_SECS", 1, 3600)?,
             database_url,
             bind,
             log,
@@ -246,6 +295,52 @@ fn jwt_secret(value: &impl Fn(&str) -> String) -> Result<Option<Secret>, ConfigE
         ));
     }
     Ok(Some(Secret(secret)))
+}
+
+/// The SMTP server, if any: `smtp://` (plain, or STARTTLS with `?tls=required`) or
+/// `smtps://` (TLS from the start). Its password never appears in an error.
+fn smtp_url(value: &impl Fn(&str) -> String) -> Result<Option<Secret>, ConfigError> {
+    let raw = value("PASSAGE_SMTP_URL");
+    if raw.trim().is_empty() {
+        return Ok(None);
+    }
+    let expected =
+        "smtp://HOST:PORT, smtp://USER:PASS@HOST:587?tls=required or smtps://USER:PASS@HOST:465";
+    let parsed = url::Url::parse(&raw);
+    let ok = parsed.as_ref().is_ok_and(|u| {
+        matches!(u.scheme(), "smtp" | "smtps") && u.host_str().is_some_and(|h| !h.is_empty())
+    });
+    // A malformed URL may hold a password anywhere: show its scheme and host only.
+    let shown = match &parsed {
+        Ok(u) => format!(
+            "{}://{} (the rest hidden)",
+            u.scheme(),
+            u.host_str().unwrap_or("")
+        ),
+        Err(_) => "(hidden: not a URL)".to_string(),
+    };
+    if !ok {
+        return Err(invalid("PASSAGE_SMTP_URL", expected, &shown));
+    }
+    Ok(Some(Secret(raw)))
+}
+
+/// The public address for links in emails; `http://` + the bind address by default.
+fn base_url(value: &impl Fn(&str) -> String, bind: SocketAddr) -> Result<String, ConfigError> {
+    let raw = value("PASSAGE_BASE_URL");
+    if raw.trim().is_empty() {
+        return Ok(format!("http://{bind}"));
+    }
+    match url::Url::parse(&raw) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+            Ok(raw.trim_end_matches('/').to_string())
+        }
+        _ => Err(invalid(
+            "PASSAGE_BASE_URL",
+            "an http:// or https:// address such as https://passage.example.org",
+            &raw,
+        )),
+    }
 }
 
 fn number<T>(value: &impl Fn(&str) -> String, name: &str, min: T, max: T) -> Result<T, ConfigError>
@@ -375,6 +470,39 @@ mod tests {
         assert_eq!(e.setting, "PASSAGE_TOKEN_HOURS");
         let e = load(&[("PASSAGE_LOGIN_MAX_FAILURES", "many")]).unwrap_err();
         assert_eq!(e.setting, "PASSAGE_LOGIN_MAX_FAILURES");
+    }
+
+    #[test]
+    fn mail_settings_have_defaults_and_never_show_the_smtp_password() {
+        let c = load(&[]).unwrap();
+        assert_eq!(c.smtp_url, None);
+        assert_eq!(c.mail_dir, std::path::PathBuf::from("./mail"));
+        assert_eq!(c.mail_from, "passage@localhost");
+        assert_eq!(c.base_url, "http://127.0.0.1:8080");
+        assert_eq!(c.mail_interval_secs, 5);
+
+        let url = "smtps://relay:hunter2-secret@mail.example.org:465";
+        let c = load(&[("PASSAGE_SMTP_URL", url)]).unwrap();
+        assert_eq!(c.smtp_url.as_ref().unwrap().expose(), url);
+        assert!(!format!("{c:?}").contains("hunter2"));
+
+        for bad in [
+            "smtp:/relay:hunter2-secret@",
+            "imap://relay:hunter2-secret@mail.example.org",
+            "relay:hunter2-secret@mail.example.org",
+        ] {
+            let e = load(&[("PASSAGE_SMTP_URL", bad)]).unwrap_err();
+            assert_eq!(e.setting, "PASSAGE_SMTP_URL");
+            assert!(!e.to_string().contains("hunter2"), "{e}");
+        }
+        let e = load(&[("PASSAGE_MAIL_FROM", "not an address")]).unwrap_err();
+        assert_eq!(e.setting, "PASSAGE_MAIL_FROM");
+        let e = load(&[("PASSAGE_BASE_URL", "passage.example.org")]).unwrap_err();
+        assert_eq!(e.setting, "PASSAGE_BASE_URL");
+        let c = load(&[("PASSAGE_BASE_URL", "https://passage.example.org/")]).unwrap();
+        assert_eq!(c.base_url, "https://passage.example.org");
+        let e = load(&[("PASSAGE_MAIL_INTERVAL_SECS", "0")]).unwrap_err();
+        assert_eq!(e.setting, "PASSAGE_MAIL_INTERVAL_SECS");
     }
 
     #[test]

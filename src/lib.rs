@@ -13,4 +13,5 @@ pub mod http;
 pub mod idempotency;
 pub mod identity;
 pub mod ledger;
+pub mod mail;
 pub mod store;

@@ -261,6 +261,16 @@ impl Tx {
         }
     }
 
+    /// Like [`Tx::lock_rows`], for a queue: on PostgreSQL rows another transaction has
+    /// locked are skipped rather than waited for, so concurrent workers take different
+    /// rows. SQLite has one writer at a time and needs no clause.
+    pub fn lock_rows_skip_locked(&self) -> &'static str {
+        match self {
+            Tx::Sqlite(_) => "",
+            Tx::Postgres(_) => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
             Tx::Sqlite(t) => t.commit().await?,

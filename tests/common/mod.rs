@@ -179,6 +179,8 @@ pub struct TestApp {
     pub clock: ManualClock,
     pub config: Arc<Config>,
     pub db: TestDb,
+    /// Where the app writes mail when the test sets no `PASSAGE_SMTP_URL`.
+    pub mail_dir: tempfile::TempDir,
     running: Running,
 }
 
@@ -190,7 +192,14 @@ impl TestApp {
     /// The app with some settings of the test's own.
     pub async fn spawn_with(db: TestDb, settings: &[(&str, &str)]) -> TestApp {
         let clock = ManualClock::new(night());
-        let config = Arc::new(test_config_with(&db.url, settings));
+        // Mail goes to a folder of the test's own unless the test says otherwise.
+        let mail_dir = tempfile::tempdir().expect("a temporary mail folder");
+        let mail_path = mail_dir.path().display().to_string();
+        let mut settings = settings.to_vec();
+        if !settings.iter().any(|(k, _)| *k == "PASSAGE_MAIL_DIR") {
+            settings.push(("PASSAGE_MAIL_DIR", &mail_path));
+        }
+        let config = Arc::new(test_config_with(&db.url, &settings));
         let state = AppState {
             db: db.db.clone(),
             clock: Arc::new(clock.clone()),
@@ -203,6 +212,7 @@ impl TestApp {
             clock,
             config,
             db,
+            mail_dir,
             running,
         }
     }
@@ -293,5 +303,12 @@ impl TestApp {
 
     pub async fn stop(self) {
         self.running.stop().await.expect("the app stops cleanly");
+    }
+
+    /// Stops the app and hands back its database, to look at what it left behind.
+    pub async fn stop_keeping_db(self) -> TestDb {
+        let TestApp { running, db, .. } = self;
+        running.stop().await.expect("the app stops cleanly");
+        db
     }
 }
