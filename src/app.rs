@@ -127,6 +127,12 @@ pub async fn sweep_once(state: &AppState) -> Result<usize, String> {
     let others = ledger::sweep_expired(&state.db, now)
         .await
         .map_err(|e| e.to_string())?;
+    let escalated = crate::approval::notify::escalate_due(&state.db, now, &state.config.base_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    if escalated > 0 {
+        tracing::info!(escalated, "escalated urgent requests to every treasurer");
+    }
     let retention = chrono::Duration::days(i64::from(state.config.retention_days));
     let purged = crate::approval::lifecycle::purge_closed(&state.db, now, retention)
         .await

@@ -208,6 +208,12 @@ const MATRIX: &[Route] = &[
         expect: [Anon, Allowed, Allowed, Deny],
     },
     Route {
+        method: "PUT",
+        path: "/api/v1/users/{target}/on-call",
+        body: Some(r#"{"on_call": true}"#),
+        expect: [Anon, Deny, Deny, Allowed],
+    },
+    Route {
         method: "GET",
         path: "/api/v1/review",
         body: None,

@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::smtp::{SmtpSink, free_port};
+
 use chrono::Duration;
 use common::{TestApp, TestDb};
 use passage::audit::Actor;
@@ -33,7 +35,11 @@ async fn org(app: &TestApp, name: &str, province: &str) -> String {
 }
 
 async fn coalition(t: TestDb) -> Coalition {
-    let app = TestApp::spawn(t).await;
+    coalition_with(t, &[]).await
+}
+
+async fn coalition_with(t: TestDb, settings: &[(&str, &str)]) -> Coalition {
+    let app = TestApp::spawn_with(t, settings).await;
     let mtl_org = org(&app, "Refuge Montréal", "QC").await;
     let hfx_org = org(&app, "Harbour Shelter", "NS").await;
     let mtl = app
@@ -669,7 +675,123 @@ async fn the_policy_is_versioned_and_validated_by_field(t: TestDb) {
     assert_eq!(s, 403);
 }
 
+/// Waits (polling, a few seconds at most) until `count` messages sent to `to` arrived.
+async fn mail_to(sink: &SmtpSink, to: &str, count: usize) -> Vec<String> {
+    for _ in 0..100 {
+        let got: Vec<String> = sink
+            .received()
+            .into_iter()
+            .filter(|m| {
+                m.lines()
+                    .any(|l| l.eq_ignore_ascii_case(&format!("To: {to}")))
+            })
+            .collect();
+        if got.len() >= count {
+            return got;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("no mail to {to} within 10 s: {:?}", sink.received());
+}
+
+async fn the_on_call_treasurer_hears_at_once_and_the_caseworker_hears_back(t: TestDb) {
+    let sink = SmtpSink::start(free_port()).await;
+    let url = sink.url();
+    let c = coalition_with(
+        t,
+        &[
+            ("PASSAGE_SMTP_URL", &url),
+            ("PASSAGE_MAIL_INTERVAL_SECS", "1"),
+        ],
+    )
+    .await;
+    passage::identity::users::set_on_call(
+        &c.app.db.db,
+        c.app.clock.now(),
+        &Actor::cli(),
+        &c.treasurer_id,
+        true,
+    )
+    .await
+    .unwrap();
+    c.donate("5000.00").await;
+    let hfx_case = c.open_case(&c.hfx, "NS").await;
+    let mut body = trip(
+        &hfx_case,
+        "flight",
+        "612.40",
+        ("Halifax", "NS"),
+        ("Vancouver", "BC"),
+    );
+    body["note"] = json!("window seat if possible");
+    let (_, flight) = c.ask(&c.hfx, body).await;
+    assert_eq!(flight["status"], "pending");
+
+    // The on-call treasurer is told within seconds; the other treasurer is not (yet).
+    let told = mail_to(&sink, "t1@example.org", 1).await;
+    assert!(
+        told[0].contains(&hfx_case) && told[0].contains("612.40"),
+        "{}",
+        told[0]
+    );
+    assert!(
+        sink.received()
+            .iter()
+            .all(|m| !m.contains("t2@example.org"))
+    );
+
+    let id = flight["id"].as_str().unwrap();
+    let (s, _) = c
+        .post(
+            &format!("/api/v1/requests/{id}/approve"),
+            &c.treasurer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let heard = mail_to(&sink, "cw.hfx@example.org", 1).await;
+    assert!(
+        heard[0].contains("Approved") && heard[0].contains(&hfx_case),
+        "{}",
+        heard[0]
+    );
+
+    // An urgent request nobody decides reaches every treasurer after 20 minutes.
+    let (_, other) = c
+        .ask(
+            &c.hfx,
+            trip(
+                &hfx_case,
+                "flight",
+                "300.00",
+                ("Halifax", "NS"),
+                ("Moncton", "NB"),
+            ),
+        )
+        .await;
+    assert_eq!(other["status"], "pending");
+    c.app.clock.advance(Duration::minutes(19));
+    passage::app::sweep_once(&c.app.state()).await.unwrap();
+    c.app.clock.advance(Duration::minutes(1));
+    passage::app::sweep_once(&c.app.state()).await.unwrap();
+    passage::app::sweep_once(&c.app.state()).await.unwrap();
+    let escalated = mail_to(&sink, "t2@example.org", 1).await;
+    assert_eq!(escalated.len(), 1, "escalated once");
+    assert!(escalated[0].contains("300.00"));
+
+    // No note and no city ever leave in an email.
+    for m in sink.received() {
+        assert!(
+            !m.contains("window seat") && !m.contains("Halifax") && !m.contains("Vancouver"),
+            "{m}"
+        );
+    }
+    c.app.stop().await;
+    sink.stop().await;
+}
+
 on_both_engines!(
+    the_on_call_treasurer_hears_at_once_and_the_caseworker_hears_back,
     the_night_of_two_cities,
     another_organisations_case_is_403_whether_or_not_it_exists,
     concurrent_requests_never_cross_the_reserve_floor,

@@ -207,6 +207,7 @@ pub async fn submit(
     now: DateTime<Utc>,
     staff: &Staff,
     new: &NewRequest,
+    base_url: &str,
 ) -> Result<RequestView, FlowError> {
     let case = cases::load_for(tx, staff, &new.case_code).await?;
     if case.status != "open" {
@@ -321,10 +322,27 @@ pub async fn submit(
                 "urgent": new.urgent}),
     )
     .await?;
-    let row = load_row(tx, &id)
+    let view = load_row(tx, &id)
         .await?
-        .ok_or_else(|| FlowError::NotFound("the request vanished".into()))?;
-    Ok(row.view(policy.policy.dual_approval_above()))
+        .ok_or_else(|| FlowError::NotFound("the request vanished".into()))?
+        .view(policy.policy.dual_approval_above());
+    if status == "pending" && new.urgent {
+        super::notify::urgent_pending(tx, now, base_url, &view).await?;
+    }
+    if status == "approved" {
+        let available = lock_fund(tx).await?;
+        super::notify::low_balance(tx, now, available, policy.policy.reserve_floor_cents()).await?;
+    }
+    Ok(view)
+}
+
+/// A request as the API shows it, without any access check (for notifications).
+pub async fn view_of(
+    tx: &mut Tx,
+    id: &str,
+    dual_above: Money,
+) -> Result<Option<RequestView>, StoreError> {
+    Ok(load_row(tx, id).await?.map(|r| r.view(dual_above)))
 }
 
 /// Loads a request the staff member may act on, with the case locked.
@@ -451,6 +469,7 @@ pub async fn approve(
     now: DateTime<Utc>,
     staff: &Staff,
     id: &str,
+    base_url: &str,
 ) -> Result<RequestView, FlowError> {
     let row = load_for(tx, staff, id).await?;
     must_be(&row, "pending", "approved")?;
@@ -500,6 +519,11 @@ pub async fn approve(
             .await
             .map(|_| ()))?;
         set_status(tx, id, "approved", Some(now), None).await?;
+        let available = lock_fund(tx).await?;
+        super::notify::low_balance(tx, now, available, policy.policy.reserve_floor_cents()).await?;
+        if let Some(view) = view_of(tx, id, policy.policy.dual_approval_above()).await? {
+            super::notify::decision(tx, now, base_url, &view).await?;
+        }
     }
     audit::append(
         tx,
@@ -519,11 +543,16 @@ pub async fn decline(
     staff: &Staff,
     id: &str,
     reason: &Note,
+    base_url: &str,
 ) -> Result<RequestView, FlowError> {
     let row = load_for(tx, staff, id).await?;
     must_be(&row, "pending", "declined")?;
     set_status(tx, id, "declined", Some(now), Some(reason.as_str())).await?;
     close(tx, id, now).await?;
+    let policy = versions::current(tx, now).await?;
+    if let Some(view) = view_of(tx, id, policy.policy.dual_approval_above()).await? {
+        super::notify::decision(tx, now, base_url, &view).await?;
+    }
     audit::append(
         tx,
         now,

@@ -4,6 +4,7 @@
 pub mod decide;
 pub mod error;
 pub mod lifecycle;
+pub mod notify;
 pub mod policy;
 pub mod versions;
 

@@ -201,7 +201,7 @@ async fn submit(
         body,
         StatusCode::CREATED,
         |tx| {
-            lifecycle::submit(tx, now, &staff, &new)
+            lifecycle::submit(tx, now, &staff, &new, &state.config.base_url)
                 .await
                 .map(|view| json!(view))
         }
@@ -274,7 +274,7 @@ async fn approve(
     let staff = auth.staff();
     let route = format!("POST /api/v1/requests/{id}/approve");
     money_step!(state, staff, headers, &route, json!({}), |tx| {
-        lifecycle::approve(tx, now, &staff, &id)
+        lifecycle::approve(tx, now, &staff, &id, &state.config.base_url)
     })
 }
 
@@ -290,7 +290,12 @@ async fn decline(
     let now = state.clock.now();
     let staff = auth.staff();
     let view = write_tx!(&state.db, |tx| lifecycle::decline(
-        tx, now, &staff, &id, &reason
+        tx,
+        now,
+        &staff,
+        &id,
+        &reason,
+        &state.config.base_url
     )
     .await)?;
     Ok(Json(json!(view)))

@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/users/{id}/deactivate", post(deactivate))
         .route("/api/v1/users/{id}/reactivate", post(reactivate))
         .route("/api/v1/users/{id}/roles", put(set_roles))
+        .route("/api/v1/users/{id}/on-call", put(set_on_call))
 }
 
 /// No `Debug`: the password must never be printed.
@@ -136,4 +137,24 @@ async fn reactivate(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     set_active(state, auth, id, true).await
+}
+
+/// `{"on_call": true}`: urgent requests that wait are emailed to on-call treasurers at
+/// once, and to every treasurer after `escalate_after_minutes`.
+async fn set_on_call(
+    State(state): State<AppState>,
+    auth: Authorized<Admin>,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Result<Json<Value>, ApiError> {
+    let on_call = body
+        .get("on_call")
+        .and_then(Value::as_bool)
+        .ok_or_else(|| ApiError::Unprocessable {
+            field: "on_call".into(),
+            message: "must be true or false".into(),
+        })?;
+    let actor = crate::audit::Actor(format!("user:{}", auth.id));
+    users::set_on_call(&state.db, state.clock.now(), &actor, &id, on_call).await?;
+    Ok(Json(json!({"id": id, "on_call": on_call})))
 }

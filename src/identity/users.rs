@@ -235,6 +235,39 @@ pub async fn set_active(
         .ok_or_else(|| IdentityError::UnknownUser(id.to_string()))
 }
 
+/// Puts a treasurer on call (urgent requests are emailed to them first) or takes them off.
+pub async fn set_on_call(
+    db: &Db,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    id: &str,
+    on_call: bool,
+) -> Result<(), IdentityError> {
+    write_tx!(db, |tx| async {
+        let changed = on_tx!(tx, c => sqlx::query("UPDATE users SET on_call = $1 WHERE id = $2")
+            .bind(on_call)
+            .bind(id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(StoreError::from)?;
+        if changed == 0 {
+            return Err(IdentityError::UnknownUser(id.to_string()));
+        }
+        audit::append(
+            tx,
+            now,
+            actor,
+            "user.on_call",
+            &format!("user:{id}"),
+            &json!({"on_call": on_call}),
+        )
+        .await?;
+        Ok(())
+    }
+    .await)
+}
+
 /// Replaces a user's roles and organisation. Takes effect on the user's next request,
 /// because every request reads the roles from here, not from the token.
 pub async fn set_roles(

@@ -2,6 +2,8 @@
 //! application on a random port.
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};

@@ -1,0 +1,336 @@
+//! Same-night notifications, written to the mail outbox in the same transaction as the
+//! change they announce: an urgent request that waits goes to the on-call treasurers at
+//! once and to every treasurer after `escalate_after_minutes`; the caseworker hears of a
+//! treasurer's decision; treasurers hear once when the fund falls under its reserve floor.
+//!
+//! Emails name the case code, the category and amounts, never more: no note, no city.
+
+use chrono::{DateTime, Utc};
+
+use super::FlowError;
+use super::lifecycle::RequestView;
+use crate::mail::{self, OutgoingMail};
+use crate::store::{Db, StoreError, Tx};
+use crate::{on_db, on_tx};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Recipient {
+    id: String,
+    email: String,
+    language: String,
+}
+
+async fn treasurers(tx: &mut Tx, on_call_only: bool) -> Result<Vec<Recipient>, StoreError> {
+    Ok(on_tx!(tx, c => sqlx::query_as::<_, Recipient>(
+        "SELECT id, email, language FROM users
+         WHERE active AND (',' || roles || ',') LIKE '%,treasurer,%' AND ($1 = FALSE OR on_call)
+         ORDER BY email",
+    )
+    .bind(on_call_only)
+    .fetch_all(c)
+    .await)?)
+}
+
+fn french(r: &Recipient) -> bool {
+    r.language == "fr"
+}
+
+fn link(base_url: &str, request: &RequestView) -> String {
+    format!(
+        "{}/api/v1/requests/{}",
+        base_url.trim_end_matches('/'),
+        request.id
+    )
+}
+
+async fn send(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    to: &Recipient,
+    key: String,
+    subject: String,
+    text: String,
+) -> Result<(), StoreError> {
+    mail::enqueue(
+        tx,
+        now,
+        &OutgoingMail {
+            to: to.email.clone(),
+            subject,
+            text,
+            html: None,
+            dedupe_key: key,
+        },
+    )
+    .await
+    .map(|_| ())
+}
+
+/// An urgent request waits for a treasurer: tell those on call now (every treasurer when
+/// nobody is on call), never the requester.
+pub async fn urgent_pending(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    base_url: &str,
+    request: &RequestView,
+) -> Result<(), FlowError> {
+    let mut told = treasurers(tx, true).await?;
+    told.retain(|t| t.id != request.requested_by);
+    if told.is_empty() {
+        told = treasurers(tx, false).await?;
+        told.retain(|t| t.id != request.requested_by);
+    }
+    for t in &told {
+        let (subject, text) = waiting_message(t, base_url, request, false);
+        send(
+            tx,
+            now,
+            t,
+            format!("urgent:{}:{}", request.id, t.id),
+            subject,
+            text,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn waiting_message(
+    t: &Recipient,
+    base_url: &str,
+    r: &RequestView,
+    escalated: bool,
+) -> (String, String) {
+    let why = r.reason.clone().unwrap_or_default();
+    if french(t) {
+        (
+            format!(
+                "{}Urgent : {} {} $ pour le dossier {}",
+                if escalated { "[Relance] " } else { "" },
+                r.category,
+                r.amount,
+                r.case_code
+            ),
+            format!(
+                "Une demande urgente attend une décision.\n\nDossier : {}\nCatégorie : {}\nMontant : {} $\nPourquoi un trésorier : {}\n\nDécider : {}\n",
+                r.case_code,
+                r.category,
+                r.amount,
+                why,
+                link(base_url, r)
+            ),
+        )
+    } else {
+        (
+            format!(
+                "{}Urgent: {} ${} for case {}",
+                if escalated { "[Escalated] " } else { "" },
+                r.category,
+                r.amount,
+                r.case_code
+            ),
+            format!(
+                "An urgent request is waiting for a decision.\n\nCase: {}\nCategory: {}\nAmount: ${}\nWhy a treasurer: {}\n\nDecide: {}\n",
+                r.case_code,
+                r.category,
+                r.amount,
+                why,
+                link(base_url, r)
+            ),
+        )
+    }
+}
+
+/// Tells the requester what a treasurer decided.
+pub async fn decision(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    base_url: &str,
+    request: &RequestView,
+) -> Result<(), FlowError> {
+    let to: Option<Recipient> = on_tx!(tx, c => sqlx::query_as::<_, Recipient>(
+        "SELECT id, email, language FROM users WHERE id = $1 AND active"
+    )
+    .bind(&request.requested_by)
+    .fetch_optional(c)
+    .await)?;
+    let Some(to) = to else { return Ok(()) };
+    let (subject, text) = match (request.status.as_str(), french(&to)) {
+        ("approved", true) => (
+            format!(
+                "Approuvé : {} {} $ pour le dossier {}",
+                request.category, request.amount, request.case_code
+            ),
+            format!(
+                "La demande est approuvée et l'argent est réservé.\n\nDossier : {}\nMontant : {} $\nAprès l'achat, saisissez le reçu : {}\n",
+                request.case_code,
+                request.amount,
+                link(base_url, request)
+            ),
+        ),
+        ("approved", false) => (
+            format!(
+                "Approved: {} ${} for case {}",
+                request.category, request.amount, request.case_code
+            ),
+            format!(
+                "The request is approved and the money is held.\n\nCase: {}\nAmount: ${}\nAfter the purchase, record the receipt: {}\n",
+                request.case_code,
+                request.amount,
+                link(base_url, request)
+            ),
+        ),
+        (_, true) => (
+            format!(
+                "Refusé : {} {} $ pour le dossier {}",
+                request.category, request.amount, request.case_code
+            ),
+            format!(
+                "La demande est refusée.\n\nDossier : {}\nRaison : {}\n",
+                request.case_code,
+                request.reason.clone().unwrap_or_default()
+            ),
+        ),
+        (_, false) => (
+            format!(
+                "Declined: {} ${} for case {}",
+                request.category, request.amount, request.case_code
+            ),
+            format!(
+                "The request is declined.\n\nCase: {}\nReason: {}\n",
+                request.case_code,
+                request.reason.clone().unwrap_or_default()
+            ),
+        ),
+    };
+    send(
+        tx,
+        now,
+        &to,
+        format!("decision:{}:{}", request.id, request.status),
+        subject,
+        text,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Urgent requests still waiting after `escalate_after`: every treasurer is told, once.
+pub async fn escalate_due(db: &Db, now: DateTime<Utc>, base_url: &str) -> Result<usize, FlowError> {
+    let due: Vec<String> = on_db!(db, p => sqlx::query_scalar(
+        "SELECT r.id FROM requests r WHERE r.status = 'pending' AND r.urgent
+           AND r.escalated_at IS NULL ORDER BY r.created_at",
+    )
+    .fetch_all(p)
+    .await)?;
+    let mut escalated = 0;
+    for id in due {
+        let done: bool = crate::write_tx!(db, |tx| escalate_one(tx, now, base_url, &id).await)?;
+        if done {
+            escalated += 1;
+        }
+    }
+    Ok(escalated)
+}
+
+async fn escalate_one(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    base_url: &str,
+    id: &str,
+) -> Result<bool, FlowError> {
+    let policy = super::versions::current(tx, now).await?;
+    let since = now - policy.policy.escalate_after();
+    let marked = on_tx!(tx, c => sqlx::query(
+        "UPDATE requests SET escalated_at = $2
+         WHERE id = $1 AND status = 'pending' AND escalated_at IS NULL AND created_at <= $3",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(since)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if marked == 0 {
+        return Ok(false);
+    }
+    let request = super::lifecycle::view_of(tx, id, policy.policy.dual_approval_above())
+        .await?
+        .ok_or_else(|| FlowError::NotFound("the request vanished".into()))?;
+    for t in treasurers(tx, false).await? {
+        if t.id == request.requested_by {
+            continue;
+        }
+        let (subject, text) = waiting_message(&t, base_url, &request, true);
+        send(
+            tx,
+            now,
+            &t,
+            format!("escalate:{}:{}", request.id, t.id),
+            subject,
+            text,
+        )
+        .await?;
+    }
+    Ok(true)
+}
+
+/// Tells every treasurer once when available money crosses under the reserve floor, and
+/// re-arms the alert when it is back above.
+pub async fn low_balance(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    available: i64,
+    floor: i64,
+) -> Result<(), FlowError> {
+    let below = available < floor;
+    let active: Option<bool> = on_tx!(tx, c => sqlx::query_scalar(
+        "SELECT active FROM alerts WHERE kind = 'low_balance'"
+    )
+    .fetch_optional(c)
+    .await)?;
+    if active.unwrap_or(false) == below {
+        return Ok(());
+    }
+    on_tx!(tx, c => sqlx::query(
+        "INSERT INTO alerts (kind, active, changed_at) VALUES ('low_balance', $1, $2)
+         ON CONFLICT (kind) DO UPDATE SET active = $1, changed_at = $2",
+    )
+    .bind(below)
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|_| ()))?;
+    if !below {
+        return Ok(());
+    }
+    let available = crate::domain::money::format_cents(available);
+    let floor = crate::domain::money::format_cents(floor);
+    for t in treasurers(tx, false).await? {
+        let (subject, text) = if french(&t) {
+            (
+                format!("Fonds bas : {available} $ disponibles"),
+                format!(
+                    "Le fonds est passé sous son plancher de réserve.\n\nDisponible : {available} $\nPlancher : {floor} $\n"
+                ),
+            )
+        } else {
+            (
+                format!("Low fund: ${available} available"),
+                format!(
+                    "The fund has fallen under its reserve floor.\n\nAvailable: ${available}\nReserve floor: ${floor}\n"
+                ),
+            )
+        };
+        send(
+            tx,
+            now,
+            &t,
+            format!("low-balance:{}:{}", now.timestamp_micros(), t.id),
+            subject,
+            text,
+        )
+        .await?;
+    }
+    Ok(())
+}
