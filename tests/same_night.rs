@@ -278,7 +278,7 @@ async fn the_night_of_two_cities(t: TestDb) {
         .post(
             &format!("/api/v1/requests/{stay_id}/receipt"),
             &c.mtl,
-            json!({"amount": "351.22", "vendor": "hotel"}),
+            json!({"amount": "351.22", "vendor": "hotel", "reference": "RM-2026-0042"}),
         )
         .await;
     assert_eq!(
@@ -303,7 +303,7 @@ async fn the_night_of_two_cities(t: TestDb) {
         .post(
             &format!("/api/v1/requests/{bus_id}/receipt"),
             &c.mtl,
-            json!({"amount": "64.51"}),
+            json!({"amount": "64.51", "reference": "RM-2026-0043"}),
         )
         .await;
     assert_eq!(
@@ -790,7 +790,74 @@ async fn the_on_call_treasurer_hears_at_once_and_the_caseworker_hears_back(t: Te
     sink.stop().await;
 }
 
+async fn receipts_need_a_reference_and_pocket_money_may_be_attested(t: TestDb) {
+    let c = coalition(t).await;
+    c.donate("3000.00").await;
+    let code = c.open_case(&c.mtl, "QC").await;
+    let ask = |category: &str, amount: &str| json!({"case_code": code, "category": category, "amount": amount, "needed_by": "2026-11-30"});
+    let (_, food) = c.ask(&c.mtl, ask("food", "40.00")).await;
+    let (_, pocket) = c.ask(&c.mtl, ask("pocket_money", "60.00")).await;
+    assert_eq!(
+        (food["status"].as_str(), pocket["status"].as_str()),
+        (Some("approved"), Some("pending"))
+    );
+    let pocket_id = pocket["id"].as_str().unwrap();
+    let (s, _) = c
+        .post(
+            &format!("/api/v1/requests/{pocket_id}/approve"),
+            &c.treasurer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200);
+
+    let food_receipt = format!("/api/v1/requests/{}/receipt", food["id"].as_str().unwrap());
+    let (s, e) = c
+        .post(&food_receipt, &c.mtl, json!({"amount": "38.10"}))
+        .await;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (422, Some("reference")),
+        "{e}"
+    );
+    let (s, e) = c
+        .post(
+            &food_receipt,
+            &c.mtl,
+            json!({"amount": "38.10", "attested": true}),
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (422, Some("attested")),
+        "{e}"
+    );
+    let (s, e) = c
+        .post(&food_receipt, &c.mtl, json!({"amount": "38.10", "reference": "R-1", "original_currency": "CAD", "original_amount": "38.10"}))
+        .await;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (422, Some("original_currency")),
+        "{e}"
+    );
+    let (s, ok) = c
+        .post(&food_receipt, &c.mtl, json!({"amount": "38.10", "reference": "R-1", "original_currency": "usd", "original_amount": "27.95", "paid_on": "2026-11-30"}))
+        .await;
+    assert_eq!((s, ok["status"].as_str()), (200, Some("settled")), "{ok}");
+
+    let (s, ok) = c
+        .post(
+            &format!("/api/v1/requests/{pocket_id}/receipt"),
+            &c.mtl,
+            json!({"amount": "60.00", "attested": true}),
+        )
+        .await;
+    assert_eq!((s, ok["status"].as_str()), (200, Some("settled")), "{ok}");
+    assert_eq!(c.fund().await["spent"], "98.10");
+}
+
 on_both_engines!(
+    receipts_need_a_reference_and_pocket_money_may_be_attested,
     the_on_call_treasurer_hears_at_once_and_the_caseworker_hears_back,
     the_night_of_two_cities,
     another_organisations_case_is_403_whether_or_not_it_exists,

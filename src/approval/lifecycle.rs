@@ -36,6 +36,27 @@ pub struct NewRequest {
     pub hotel: Option<HotelStay>,
 }
 
+/// What settles an approved request: a paper receipt the organisation keeps (Passage stores
+/// its reference, never an image: tickets and folios carry legal names) or, for pocket
+/// money only, the caseworker's attestation.
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    pub amount: Money,
+    pub paid_on: NaiveDate,
+    pub vendor: Option<String>,
+    pub reference: Option<String>,
+    pub attested: bool,
+    /// A fare bought abroad: what was paid, in its own currency.
+    pub original: Option<OriginalAmount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginalAmount {
+    /// An ISO 4217 code other than CAD, upper case.
+    pub currency: String,
+    pub amount: rust_decimal::Decimal,
+}
+
 /// A stored request as the API shows it; amounts are decimal strings.
 #[derive(Debug, Clone, Serialize)]
 pub struct RequestView {
@@ -572,12 +593,23 @@ pub async fn receipt(
     now: DateTime<Utc>,
     staff: &Staff,
     id: &str,
-    amount: Money,
-    vendor: Option<&str>,
-    reference: Option<&str>,
+    receipt: &Receipt,
 ) -> Result<RequestView, FlowError> {
+    let amount = receipt.amount;
     let row = load_for(tx, staff, id).await?;
     must_be(&row, "approved", "settled")?;
+    if receipt.attested && row.category != Category::PocketMoney.as_str() {
+        return Err(invalid(
+            "attested",
+            "only pocket money may be settled by attestation: give the receipt's reference",
+        ));
+    }
+    if !receipt.attested && receipt.reference.is_none() {
+        return Err(invalid(
+            "reference",
+            "is required: give your organisation's reference for the paper receipt (or, for pocket money, \"attested\": true)",
+        ));
+    }
     if amount.cents() > row.amount {
         return Err(invalid(
             "amount",
@@ -616,15 +648,20 @@ pub async fn receipt(
     };
     on_tx!(tx, c => sqlx::query(
         "UPDATE requests SET status = 'settled', spent = $2, settlement_id = $3, vendor = $4,
-                             receipt_reference = $5, closed_at = $6
+                             receipt_reference = $5, closed_at = $6, paid_on = $7,
+                             attested = $8, original_currency = $9, original_amount = $10
          WHERE id = $1",
     )
     .bind(id)
     .bind(amount.cents())
     .bind(&settlement)
-    .bind(vendor)
-    .bind(reference)
+    .bind(&receipt.vendor)
+    .bind(&receipt.reference)
     .bind(now)
+    .bind(receipt.paid_on.to_string())
+    .bind(receipt.attested)
+    .bind(receipt.original.as_ref().map(|o| o.currency.clone()))
+    .bind(receipt.original.as_ref().map(|o| o.amount.to_string()))
     .execute(c)
     .await
     .map(|_| ()))?;

@@ -514,3 +514,60 @@ mod tests {
         assert!(err.to_string().contains("remove the phone number"));
     }
 }
+
+/// The organisation's own bookkeeping reference for a paper receipt (`INV-2026-00123`).
+/// Letters, digits and a few separators, at most 40 characters and at most 12 digits in
+/// all: enough for any ledger numbering, too few for a card or document number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference(String);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReferenceError {
+    #[error("must be 1 to 40 characters: letters, digits, spaces and - _ / . #")]
+    Shape,
+    #[error(
+        "has more than 12 digits: give your organisation's reference, never a card or document number"
+    )]
+    TooManyDigits,
+}
+
+impl Reference {
+    pub fn parse(raw: &str) -> Result<Reference, ReferenceError> {
+        let s = raw.trim();
+        let allowed = |c: char| c.is_ascii_alphanumeric() || " -_/.#".contains(c);
+        if s.is_empty() || s.chars().count() > 40 || !s.chars().all(allowed) {
+            return Err(ReferenceError::Shape);
+        }
+        if s.chars().filter(char::is_ascii_digit).count() > 12 {
+            return Err(ReferenceError::TooManyDigits);
+        }
+        Ok(Reference(s.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod reference_tests {
+    use super::*;
+
+    #[test]
+    fn a_reference_is_bookkeeping_not_a_card_number() {
+        assert_eq!(
+            Reference::parse(" INV-2026-00123 ").unwrap().as_str(),
+            "INV-2026-00123"
+        );
+        assert!(Reference::parse("RM-2026-0042").is_ok());
+        assert_eq!(
+            Reference::parse("4111 1111 1111 1111"),
+            Err(ReferenceError::TooManyDigits)
+        );
+        assert_eq!(
+            Reference::parse("test@example.org"),
+            Err(ReferenceError::Shape)
+        );
+        assert_eq!(Reference::parse(""), Err(ReferenceError::Shape));
+    }
+}

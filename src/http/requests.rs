@@ -13,7 +13,7 @@ use super::error::{ApiError, Json};
 use super::extractor::{Authorized, Caseworker, CaseworkerOrTreasurer, Treasurer};
 use super::fields::{self, invalid};
 use crate::app::AppState;
-use crate::approval::lifecycle::{self, NewRequest};
+use crate::approval::lifecycle::{self, NewRequest, OriginalAmount, Receipt};
 use crate::approval::versions;
 use crate::domain::note::Note;
 use crate::domain::place::Place;
@@ -309,18 +309,7 @@ async fn receipt(
     Json(body): Json<Value>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let id = request_id(&id)?;
-    fields::only(&body, &["amount", "vendor", "reference"])?;
-    let amount = fields::money(&body, "amount")?;
-    let short = |field: &str| -> Result<Option<String>, ApiError> {
-        fields::optional_string(&body, field)?
-            .map(|v| {
-                Note::parse(v)
-                    .map(|n| n.as_str().to_string())
-                    .map_err(|e| invalid(field, e))
-            })
-            .transpose()
-    };
-    let (vendor, reference) = (short("vendor")?, short("reference")?);
+    let receipt = parse_receipt(&body, state.clock.now().date_naive())?;
     let now = state.clock.now();
     let staff = auth.staff();
     let route = format!("POST /api/v1/requests/{id}/receipt");
@@ -330,16 +319,91 @@ async fn receipt(
         headers,
         &route,
         body,
-        |tx| lifecycle::receipt(
-            tx,
-            now,
-            &staff,
-            &id,
-            amount,
-            vendor.as_deref(),
-            reference.as_deref()
-        )
+        |tx| lifecycle::receipt(tx, now, &staff, &id, &receipt)
     )
+}
+
+fn parse_receipt(body: &Value, today: chrono::NaiveDate) -> Result<Receipt, ApiError> {
+    fields::only(
+        body,
+        &[
+            "amount",
+            "paid_on",
+            "vendor",
+            "reference",
+            "attested",
+            "original_currency",
+            "original_amount",
+        ],
+    )?;
+    let short = |field: &str| -> Result<Option<String>, ApiError> {
+        fields::optional_string(body, field)?
+            .map(|v| {
+                Note::parse(v)
+                    .map(|n| n.as_str().to_string())
+                    .map_err(|e| invalid(field, e))
+            })
+            .transpose()
+    };
+    let paid_on = match fields::optional(body, "paid_on") {
+        Some(_) => fields::date(body, "paid_on")?,
+        None => today,
+    };
+    let original = match (
+        fields::optional_string(body, "original_currency")?,
+        fields::optional(body, "original_amount"),
+    ) {
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(invalid(
+                "original_amount",
+                "is required with original_currency",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(invalid(
+                "original_currency",
+                "is required with original_amount",
+            ));
+        }
+        (Some(currency), Some(amount)) => {
+            let currency = currency.trim().to_ascii_uppercase();
+            if currency.len() != 3
+                || !currency.bytes().all(|b| b.is_ascii_uppercase())
+                || currency == "CAD"
+            {
+                return Err(invalid(
+                    "original_currency",
+                    "must be a three-letter ISO 4217 code other than CAD, such as \"USD\" or \"HTG\"",
+                ));
+            }
+            let amount = amount
+                .as_str()
+                .and_then(|a| rust_decimal::Decimal::from_str_exact(a.trim()).ok())
+                .filter(|a| *a > rust_decimal::Decimal::ZERO && a.scale() <= 3)
+                .ok_or_else(|| {
+                    invalid(
+                        "original_amount",
+                        "must be a positive amount as a string, such as \"1250.00\"",
+                    )
+                })?;
+            Some(OriginalAmount { currency, amount })
+        }
+    };
+    Ok(Receipt {
+        amount: fields::money(body, "amount")?,
+        paid_on,
+        vendor: short("vendor")?,
+        reference: fields::optional_string(body, "reference")?
+            .map(|r| {
+                crate::domain::note::Reference::parse(r)
+                    .map(|r| r.as_str().to_string())
+                    .map_err(|e| invalid("reference", e))
+            })
+            .transpose()?,
+        attested: fields::boolean(body, "attested", false)?,
+        original,
+    })
 }
 
 async fn cancel(
