@@ -132,18 +132,22 @@ pub async fn record_donation(
     Ok(id)
 }
 
-/// The fund's figures in cents: `available + held + spent = donated`.
+/// The fund's figures in cents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct FundFigures {
     pub donated: i64,
+    /// Set aside by active operation reserves; not in `available`.
+    pub reserved: i64,
     pub available: i64,
     pub held: i64,
     pub spent: i64,
     pub in_kind: i64,
 }
 
-pub async fn figures(db: &Db) -> Result<FundFigures, StoreError> {
+/// `available + reserved + held + spent = donated`.
+pub async fn figures(db: &Db, now: DateTime<Utc>) -> Result<FundFigures, StoreError> {
     let balance = ledger::fund_balance(db).await?;
+    let reserved = crate::approval::reserves::outstanding_now(db, now).await?;
     let in_kind: i64 = on_db!(db, p => sqlx::query_scalar(
         "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM donations WHERE kind = 'in_kind'"
     )
@@ -151,7 +155,8 @@ pub async fn figures(db: &Db) -> Result<FundFigures, StoreError> {
     .await)?;
     Ok(FundFigures {
         donated: balance.donated,
-        available: balance.available,
+        reserved,
+        available: balance.available - reserved,
         held: balance.held,
         spent: balance.spent,
         in_kind,

@@ -214,6 +214,20 @@ const MATRIX: &[Route] = &[
         expect: [Anon, Deny, Deny, Allowed],
     },
     Route {
+        method: "POST",
+        path: "/api/v1/reserves",
+        body: Some(
+            r#"{"org_id": "{org}", "amount": "1.00", "expires_at": "2030-01-01T00:00:00Z"}"#,
+        ),
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/reserves",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
         method: "GET",
         path: "/api/v1/review",
         body: None,

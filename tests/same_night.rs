@@ -143,7 +143,7 @@ impl Coalition {
             (d * rust_decimal::Decimal::ONE_HUNDRED).try_into().unwrap()
         };
         assert_eq!(
-            cents("available") + cents("held") + cents("spent"),
+            cents("available") + cents("reserved") + cents("held") + cents("spent"),
             cents("donated"),
             "{f}"
         );
@@ -626,7 +626,9 @@ async fn an_unused_hold_expires_after_hold_hours(t: TestDb) {
         .await;
     assert_eq!(purged["note"], Value::Null, "{purged}");
     assert_eq!(purged["amount"], "150.00");
-    let f = passage::funding::figures(&c.app.db.db).await.unwrap();
+    let f = passage::funding::figures(&c.app.db.db, c.app.clock.now())
+        .await
+        .unwrap();
     assert_eq!((f.held, f.available), (0, 300_000));
 }
 
@@ -856,7 +858,120 @@ async fn receipts_need_a_reference_and_pocket_money_may_be_attested(t: TestDb) {
     assert_eq!(c.fund().await["spent"], "98.10");
 }
 
+async fn an_operation_reserve_approves_its_organisation_and_shields_its_money(t: TestDb) {
+    let c = coalition(t).await;
+    c.donate("3000.00").await;
+    let expires = (c.app.clock.now() + Duration::hours(24)).to_rfc3339();
+    let (s, reserve) = c
+        .post_keyed(
+            "/api/v1/reserves",
+            &c.treasurer,
+            "op-1",
+            json!({"org_id": c.hfx_org, "amount": "1500.00", "expires_at": expires}),
+        )
+        .await;
+    assert_eq!(s, 201, "{reserve}");
+    let f = c.fund().await;
+    assert_eq!(
+        (f["available"].as_str(), f["reserved"].as_str()),
+        (Some("1500.00"), Some("1500.00"))
+    );
+    let (s, e) = c
+        .post_keyed(
+            "/api/v1/reserves",
+            &c.treasurer,
+            "op-2",
+            json!({"org_id": c.hfx_org, "amount": "1500.01", "expires_at": expires}),
+        )
+        .await;
+    assert_eq!(s, 409, "{e}");
+
+    // Montréal's automatic approvals see the fund without the reserve: the floor bites sooner.
+    let mtl = c.open_case(&c.mtl, "QC").await;
+    let (_, train) = c
+        .ask(
+            &c.mtl,
+            trip(
+                &mtl,
+                "train",
+                "350.00",
+                ("Montréal", "QC"),
+                ("Québec", "QC"),
+            ),
+        )
+        .await;
+    assert_eq!(train["status"], "approved", "{train}");
+    let (_, bus) = c
+        .ask(
+            &c.mtl,
+            trip(
+                &mtl,
+                "bus",
+                "200.00",
+                ("Montréal", "QC"),
+                ("Sherbrooke", "QC"),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (bus["status"].as_str(), bus["rule"].as_str()),
+        (Some("pending"), Some("reserve_floor")),
+        "{bus}"
+    );
+
+    // Halifax draws on its reserve: even a flight is approved at once.
+    let hfx = c.open_case(&c.hfx, "NS").await;
+    let (_, flight) = c
+        .ask(
+            &c.hfx,
+            trip(
+                &hfx,
+                "flight",
+                "612.40",
+                ("Halifax", "NS"),
+                ("Vancouver", "BC"),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (flight["status"].as_str(), flight["rule"].as_str()),
+        (Some("approved"), Some("operation_reserve")),
+        "{flight}"
+    );
+    let (_, reserves) = c.get("/api/v1/reserves", &c.treasurer).await;
+    assert_eq!(reserves[0]["remaining"], "887.60", "{reserves}");
+    let (_, big) = c
+        .ask(
+            &c.hfx,
+            trip(
+                &hfx,
+                "flight",
+                "900.00",
+                ("Halifax", "NS"),
+                ("Calgary", "AB"),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (big["status"].as_str(), big["rule"].as_str()),
+        (Some("pending"), Some("category_not_auto_approved")),
+        "{big}"
+    );
+    assert_eq!(c.fund().await["reserved"], "887.60");
+
+    // When the reserve expires, what is left is available again.
+    c.app.clock.advance(Duration::hours(25));
+    let treasurer = c.app.login("t1@example.org").await;
+    let (_, f) = c.get("/api/v1/fund", &treasurer).await;
+    assert_eq!(
+        (f["reserved"].as_str(), f["available"].as_str()),
+        (Some("0.00"), Some("2037.60")),
+        "{f}"
+    );
+}
+
 on_both_engines!(
+    an_operation_reserve_approves_its_organisation_and_shields_its_money,
     receipts_need_a_reference_and_pocket_money_may_be_attested,
     the_on_call_treasurer_hears_at_once_and_the_caseworker_hears_back,
     the_night_of_two_cities,

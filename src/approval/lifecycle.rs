@@ -247,13 +247,21 @@ pub async fn submit(
             Proposal::new(new.category, new.amount, window).map_err(|e| invalid("nights", e))?
         }
     };
-    let decision = decide(
-        &policy.policy,
-        &proposal,
-        &FundState {
-            available_cents: available,
+    // The organisation's operation reserve answers first; everyone else's automatic
+    // decisions see the fund without what active reserves still hold.
+    let reserve = super::reserves::covering(tx, now, &case.org_id, proposal.amount()).await?;
+    let decision = match &reserve {
+        Some(_) => Decision::Approve {
+            rule: "operation_reserve".into(),
         },
-    );
+        None => decide(
+            &policy.policy,
+            &proposal,
+            &FundState {
+                available_cents: available - super::reserves::outstanding(tx, now).await?,
+            },
+        ),
+    };
     let id = uuid::Uuid::new_v4().to_string();
     let actor = staff.actor();
     let (status, hold_id, decision) = match decision {
@@ -268,7 +276,12 @@ pub async fn submit(
             )
             .await?
             {
-                Some(hold) => ("approved", Some(hold), decision),
+                Some(hold) => {
+                    if let Some(reserve) = &reserve {
+                        super::reserves::draw(tx, reserve, proposal.amount()).await?;
+                    }
+                    ("approved", Some(hold), decision)
+                }
                 None => (
                     "declined",
                     None,
@@ -331,6 +344,14 @@ pub async fn submit(
     .map(|_| ()))?;
     if status == "declined" {
         close(tx, &id, now).await?;
+    }
+    if let (Some(reserve), "approved") = (&reserve, status) {
+        on_tx!(tx, c => sqlx::query("UPDATE requests SET reserve_id = $2 WHERE id = $1")
+            .bind(&id)
+            .bind(reserve)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
     }
     audit::append(
         tx,

@@ -10,7 +10,7 @@ use super::error::{ApiError, Json};
 use super::extractor::{Authorized, Treasurer};
 use super::fields::{self, invalid};
 use crate::app::AppState;
-use crate::approval::versions;
+use crate::approval::{reserves, versions};
 use crate::domain::money::format_cents;
 use crate::domain::{Email, Language};
 use crate::funding::{self, NewDonation};
@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/donors", post(add_donor))
         .route("/api/v1/donations", post(record_donation))
         .route("/api/v1/fund", get(fund))
+        .route("/api/v1/reserves", post(create_reserve).get(list_reserves))
 }
 
 async fn add_donor(
@@ -91,8 +92,8 @@ async fn fund(
     State(state): State<AppState>,
     _: Authorized<Treasurer>,
 ) -> Result<Json<Value>, ApiError> {
-    let figures = funding::figures(&state.db).await?;
     let now = state.clock.now();
+    let figures = funding::figures(&state.db, now).await?;
     let policy = write_tx!(&state.db, |tx| versions::current(tx, now).await)?;
     Ok(Json(json!({
         "donated": format_cents(figures.donated),
@@ -100,6 +101,51 @@ async fn fund(
         "held": format_cents(figures.held),
         "spent": format_cents(figures.spent),
         "in_kind": format_cents(figures.in_kind),
+        "reserved": format_cents(figures.reserved),
         "reserve_floor": format_cents(policy.policy.reserve_floor_cents()),
     })))
+}
+
+async fn create_reserve(
+    State(state): State<AppState>,
+    auth: Authorized<Treasurer>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    fields::only(&body, &["org_id", "amount", "expires_at"])?;
+    let org_id = fields::string(&body, "org_id")?.to_string();
+    let amount = fields::money(&body, "amount")?;
+    let expires_at =
+        chrono::DateTime::parse_from_rfc3339(fields::string(&body, "expires_at")?.trim())
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(|_| {
+                invalid(
+                    "expires_at",
+                    "must be a time such as \"2026-12-01T08:00:00-05:00\"",
+                )
+            })?;
+    let now = state.clock.now();
+    let staff = auth.staff();
+    idempotent!(
+        state,
+        staff,
+        headers,
+        "POST /api/v1/reserves",
+        body,
+        StatusCode::CREATED,
+        |tx| {
+            reserves::create(tx, now, &staff, &org_id, amount, expires_at)
+                .await
+                .map(|r| json!(r))
+        }
+    )
+}
+
+async fn list_reserves(
+    State(state): State<AppState>,
+    _: Authorized<Treasurer>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(json!(
+        reserves::list(&state.db, state.clock.now()).await?
+    )))
 }
