@@ -217,10 +217,13 @@ pub async fn decision(
 
 /// Urgent requests still waiting after `escalate_after`: every treasurer is told, once.
 pub async fn escalate_due(db: &Db, now: DateTime<Utc>, base_url: &str) -> Result<usize, FlowError> {
+    let policy = crate::write_tx!(db, |tx| super::versions::current(tx, now).await)?;
+    let since = now - policy.policy.escalate_after();
     let due: Vec<String> = on_db!(db, p => sqlx::query_scalar(
         "SELECT r.id FROM requests r WHERE r.status = 'pending' AND r.urgent
-           AND r.escalated_at IS NULL ORDER BY r.created_at",
+           AND r.escalated_at IS NULL AND r.created_at <= $1 ORDER BY r.created_at",
     )
+    .bind(since)
     .fetch_all(p)
     .await)?;
     let mut escalated = 0;
