@@ -589,6 +589,145 @@ async fn bad_input_is_refused_by_field_and_writes_nothing(t: TestDb) {
     );
 }
 
+/// The other money routes, each field wrong: 4xx naming the field, the fund untouched.
+async fn bad_donations_receipts_and_reserves_are_refused_by_field(t: TestDb) {
+    let c = coalition(t).await;
+    c.donate("3000.00").await;
+    let (_, donor) = c
+        .post(
+            "/api/v1/donors",
+            &c.treasurer,
+            json!({"name": "Ami", "email": "ami@example.org"}),
+        )
+        .await;
+    let donor = donor["id"].as_str().unwrap().to_string();
+    let donation = |field: &str, value: Value| {
+        let mut b = json!({"donor_id": donor, "amount": "10.00", "received_on": "2026-11-29"});
+        if value.is_null() {
+            b.as_object_mut().unwrap().remove(field);
+        } else {
+            b[field] = value;
+        }
+        b
+    };
+    let code = c.open_case(&c.mtl, "QC").await;
+    let (_, food) = c
+        .ask(&c.mtl, json!({"case_code": code, "category": "food", "amount": "40.00", "needed_by": "2026-11-30"}))
+        .await;
+    let receipt_path = format!("/api/v1/requests/{}/receipt", food["id"].as_str().unwrap());
+    let tries: Vec<(&str, Value, &str)> = vec![
+        (
+            "/api/v1/donations",
+            donation("donor_id", Value::Null),
+            "donor_id",
+        ),
+        (
+            "/api/v1/donations",
+            donation("donor_id", json!("nobody")),
+            "donor_id",
+        ),
+        (
+            "/api/v1/donations",
+            donation("amount", json!("0.00")),
+            "amount",
+        ),
+        ("/api/v1/donations", donation("amount", json!(10)), "amount"),
+        (
+            "/api/v1/donations",
+            donation("amount", json!("10.001")),
+            "amount",
+        ),
+        (
+            "/api/v1/donations",
+            donation("amount", json!("999999.00")),
+            "amount",
+        ),
+        (
+            "/api/v1/donations",
+            donation("received_on", json!("yesterday")),
+            "received_on",
+        ),
+        (
+            "/api/v1/donations",
+            donation("in_kind", json!("no")),
+            "in_kind",
+        ),
+        (
+            "/api/v1/donors",
+            json!({"name": "", "email": "x@example.org"}),
+            "name",
+        ),
+        (
+            "/api/v1/donors",
+            json!({"name": "Ami", "email": "not an email"}),
+            "email",
+        ),
+        (
+            "/api/v1/donors",
+            json!({"name": "Ami", "email": "a@example.org", "language": "de"}),
+            "language",
+        ),
+        (&receipt_path, json!({"reference": "R-1"}), "amount"),
+        (
+            &receipt_path,
+            json!({"amount": "-1.00", "reference": "R-1"}),
+            "amount",
+        ),
+        (
+            &receipt_path,
+            json!({"amount": "40.01", "reference": "R-1"}),
+            "amount",
+        ),
+        (
+            &receipt_path,
+            json!({"amount": "10.00", "reference": "4111 1111 1111 1111"}),
+            "reference",
+        ),
+        (
+            &receipt_path,
+            json!({"amount": "10.00", "reference": "R-1", "paid_on": "soon"}),
+            "paid_on",
+        ),
+        (
+            "/api/v1/reserves",
+            json!({"org_id": "nowhere", "amount": "10.00", "expires_at": "2030-01-01T00:00:00Z"}),
+            "org_id",
+        ),
+        (
+            "/api/v1/reserves",
+            json!({"org_id": c.hfx_org, "amount": "10.00", "expires_at": "2020-01-01T00:00:00Z"}),
+            "expires_at",
+        ),
+        (
+            "/api/v1/reserves",
+            json!({"org_id": c.hfx_org, "amount": "ten", "expires_at": "2030-01-01T00:00:00Z"}),
+            "amount",
+        ),
+    ];
+    for (n, (path, body, field)) in tries.into_iter().enumerate() {
+        let token = if path.contains("receipt") {
+            &c.mtl
+        } else {
+            &c.treasurer
+        };
+        let (s, answer) = c
+            .post_keyed(path, token, &format!("bad-{n}"), body.clone())
+            .await;
+        assert_eq!(s, 422, "{path} {body} → {answer}");
+        assert_eq!(answer["error"]["field"], field, "{path} {body} → {answer}");
+    }
+    let f = c.fund().await;
+    assert_eq!(
+        (
+            f["donated"].as_str(),
+            f["held"].as_str(),
+            f["spent"].as_str(),
+            f["reserved"].as_str()
+        ),
+        (Some("3000.00"), Some("40.00"), Some("0.00"), Some("0.00"))
+    );
+}
+
 async fn an_unused_hold_expires_after_hold_hours(t: TestDb) {
     let c = coalition(t).await;
     c.donate("3000.00").await;
@@ -971,6 +1110,7 @@ async fn an_operation_reserve_approves_its_organisation_and_shields_its_money(t:
 }
 
 on_both_engines!(
+    bad_donations_receipts_and_reserves_are_refused_by_field,
     an_operation_reserve_approves_its_organisation_and_shields_its_money,
     receipts_need_a_reference_and_pocket_money_may_be_attested,
     the_on_call_treasurer_hears_at_once_and_the_caseworker_hears_back,
