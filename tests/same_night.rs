@@ -764,6 +764,13 @@ async fn an_unused_hold_expires_after_hold_hours(t: TestDb) {
         )
         .await;
     assert_eq!(purged["note"], Value::Null, "{purged}");
+    let stored: i64 = passage::on_db!(&c.app.db.db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM idempotency WHERE response LIKE '%ground floor%'"
+    )
+    .fetch_one(p)
+    .await)
+    .unwrap();
+    assert_eq!(stored, 0, "a stored first answer kept the note");
     assert_eq!(purged["amount"], "150.00");
     let f = passage::funding::figures(&c.app.db.db, c.app.clock.now())
         .await

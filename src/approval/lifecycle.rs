@@ -452,6 +452,16 @@ pub async fn purge_closed(
         .execute(c)
         .await
         .map(|r| r.rows_affected()));
+        // Stored first answers repeat what the request said (its note among it): they
+        // serve retries within minutes, so they go with the same retention.
+        let purged = match purged {
+            Ok(n) => on_tx!(tx, c => sqlx::query("DELETE FROM idempotency WHERE created_at <= $1")
+                .bind(before)
+                .execute(c)
+                .await
+                .map(|r| n + r.rows_affected())),
+            Err(e) => Err(e),
+        };
         match purged {
             Ok(0) => Ok(0),
             Ok(n) => audit::append(
