@@ -165,15 +165,10 @@ async fn load_row(tx: &mut Tx, id: &str) -> Result<Option<Row>, StoreError> {
     Ok(on_tx!(tx, c => sqlx::query_as::<_, Row>(&sql).bind(id).fetch_optional(c).await)?)
 }
 
-/// The fund's available money, read with the fund's row locked until `tx` ends, so that
-/// concurrent decisions (on every instance) are taken one after the other and automatic
-/// approvals can never cross the reserve floor together.
+/// The fund's available money under its lock: automatic approvals taken one after the
+/// other can never cross the reserve floor together.
 async fn lock_fund(tx: &mut Tx) -> Result<i64, StoreError> {
-    let sql = format!(
-        "SELECT credits_posted - debits_posted - debits_pending FROM accounts WHERE id = $1{}",
-        tx.lock_rows()
-    );
-    Ok(on_tx!(tx, c => sqlx::query_scalar(&sql).bind(FUND).fetch_one(c).await)?)
+    ledger::lock_fund_available(tx).await
 }
 
 /// What the case has spent or holds within the rolling window.

@@ -217,7 +217,7 @@ pub async fn decision(
 
 /// Urgent requests still waiting after `escalate_after`: every treasurer is told, once.
 pub async fn escalate_due(db: &Db, now: DateTime<Utc>, base_url: &str) -> Result<usize, FlowError> {
-    let policy = crate::write_tx!(db, |tx| super::versions::current(tx, now).await)?;
+    let policy = super::versions::in_force(db, now).await?;
     let since = now - policy.policy.escalate_after();
     let due: Vec<String> = on_db!(db, p => sqlx::query_scalar(
         "SELECT r.id FROM requests r WHERE r.status = 'pending' AND r.urgent

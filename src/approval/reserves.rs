@@ -54,23 +54,17 @@ impl Row {
     }
 }
 
-/// What active reserves still hold, in cents.
+const OUTSTANDING: &str =
+    "SELECT CAST(COALESCE(SUM(amount - drawn), 0) AS BIGINT) FROM reserves WHERE expires_at > $1";
+
+/// What active reserves still hold, in cents, inside a transaction.
 pub async fn outstanding(tx: &mut Tx, now: DateTime<Utc>) -> Result<i64, StoreError> {
-    Ok(on_tx!(tx, c => sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(amount - drawn), 0) AS BIGINT) FROM reserves WHERE expires_at > $1"
-    )
-    .bind(now)
-    .fetch_one(c)
-    .await)?)
+    Ok(on_tx!(tx, c => sqlx::query_scalar(OUTSTANDING).bind(now).fetch_one(c).await)?)
 }
 
+/// The same, straight from the pool, for the fund's figures.
 pub async fn outstanding_now(db: &Db, now: DateTime<Utc>) -> Result<i64, StoreError> {
-    Ok(on_db!(db, p => sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(amount - drawn), 0) AS BIGINT) FROM reserves WHERE expires_at > $1"
-    )
-    .bind(now)
-    .fetch_one(p)
-    .await)?)
+    Ok(on_db!(db, p => sqlx::query_scalar(OUTSTANDING).bind(now).fetch_one(p).await)?)
 }
 
 /// The active reserve of `org_id` that can cover `amount`, soonest to expire first.
@@ -122,11 +116,7 @@ pub async fn create(
     if org.is_none() {
         return Err(invalid("org_id", "no organisation has this id"));
     }
-    let sql = format!(
-        "SELECT credits_posted - debits_posted - debits_pending FROM accounts WHERE id = 'fund'{}",
-        tx.lock_rows()
-    );
-    let available: i64 = on_tx!(tx, c => sqlx::query_scalar(&sql).fetch_one(c).await)?;
+    let available = crate::ledger::lock_fund_available(tx).await?;
     let free = available - outstanding(tx, now).await?;
     if amount.cents() > free {
         return Err(FlowError::Conflict(format!(

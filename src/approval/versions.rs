@@ -6,7 +6,7 @@ use serde_json::json;
 use super::{FieldError, Policy};
 use crate::audit::{self, Actor};
 use crate::on_tx;
-use crate::store::{StoreError, Tx};
+use crate::store::{Db, StoreError, Tx};
 
 #[derive(Debug, Clone)]
 pub struct PolicyVersion {
@@ -59,6 +59,12 @@ pub async fn current(tx: &mut Tx, now: DateTime<Utc>) -> Result<PolicyVersion, S
         Some((v, doc, by, at)) => stored(v, &doc, by, at),
         None => save(tx, now, &Actor::system(), Policy::default()).await,
     }
+}
+
+/// The policy in force, for readers outside any transaction. A write transaction still:
+/// on a new database the defaults are stored as version 1 on first read.
+pub async fn in_force(db: &Db, now: DateTime<Utc>) -> Result<PolicyVersion, StoreError> {
+    crate::write_tx!(db, |tx| current(tx, now).await)
 }
 
 pub async fn find(tx: &mut Tx, version: i64) -> Result<Option<PolicyVersion>, StoreError> {

@@ -94,7 +94,7 @@ async fn fund(
 ) -> Result<Json<Value>, ApiError> {
     let now = state.clock.now();
     let figures = funding::figures(&state.db, now).await?;
-    let policy = write_tx!(&state.db, |tx| versions::current(tx, now).await)?;
+    let policy = versions::in_force(&state.db, now).await?;
     Ok(Json(json!({
         "donated": format_cents(figures.donated),
         "available": format_cents(figures.available),

@@ -22,7 +22,7 @@ async fn current(
     _: Authorized<Treasurer>,
 ) -> Result<Json<Value>, ApiError> {
     let now = state.clock.now();
-    let policy = write_tx!(&state.db, |tx| versions::current(tx, now).await)?;
+    let policy = versions::in_force(&state.db, now).await?;
     Ok(Json(policy.to_json()))
 }
 

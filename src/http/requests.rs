@@ -234,7 +234,7 @@ async fn list(
         ));
     }
     let now = state.clock.now();
-    let policy = write_tx!(&state.db, |tx| versions::current(tx, now).await)?;
+    let policy = versions::in_force(&state.db, now).await?;
     let views = lifecycle::list(
         &state.db,
         &auth.staff(),
@@ -426,7 +426,7 @@ async fn awaiting_review(
     _: Authorized<Treasurer>,
 ) -> Result<Json<Value>, ApiError> {
     let now = state.clock.now();
-    let policy = write_tx!(&state.db, |tx| versions::current(tx, now).await)?;
+    let policy = versions::in_force(&state.db, now).await?;
     let views = lifecycle::awaiting_review(&state.db, policy.policy.dual_approval_above()).await?;
     Ok(Json(json!(views)))
 }

@@ -600,6 +600,16 @@ impl From<&Account> for FundBalance {
     }
 }
 
+/// The fund's available money, read with the fund's row locked until `tx` ends, so that
+/// concurrent decisions (on every instance) are taken one after the other.
+pub async fn lock_fund_available(tx: &mut Tx) -> Result<i64, StoreError> {
+    let sql = format!(
+        "SELECT credits_posted - debits_posted - debits_pending FROM accounts WHERE id = $1{}",
+        tx.lock_rows()
+    );
+    Ok(on_tx!(tx, c => sqlx::query_scalar(&sql).bind(FUND).fetch_one(c).await)?)
+}
+
 pub async fn fund_balance(db: &Db) -> Result<FundBalance, StoreError> {
     let fund = account(db, FUND)
         .await?
