@@ -116,6 +116,25 @@ impl Coalition {
         assert_eq!(s, 201, "{body}");
     }
 
+    async fn donate_for(&self, amount: &str, categories: Value) -> (u16, Value) {
+        let (s, donor) = self
+            .post(
+                "/api/v1/donors",
+                &self.treasurer,
+                json!({"name": "Hotel Partners Fund", "email": "hotels@example.org"}),
+            )
+            .await;
+        assert_eq!(s, 201, "{donor}");
+        self.post_keyed(
+            "/api/v1/donations",
+            &self.treasurer,
+            &uuid::Uuid::new_v4().to_string(),
+            json!({"donor_id": donor["id"], "amount": amount, "received_on": "2026-11-29",
+                   "restricted_to": categories}),
+        )
+        .await
+    }
+
     async fn open_case(&self, token: &str, province: &str) -> String {
         let (s, body) = self
             .post("/api/v1/cases", token, json!({"province": province}))
@@ -1116,7 +1135,192 @@ async fn an_operation_reserve_approves_its_organisation_and_shields_its_money(t:
     );
 }
 
+/// A gift restricted to hotels pays for hotels only, under automatic and treasurer
+/// approvals alike; what a hold does not spend goes back to the gift.
+async fn restricted_money_is_spent_only_on_its_categories(t: TestDb) {
+    let c = coalition(t).await;
+    c.donate("1500.00").await;
+    let (s, gift) = c.donate_for("600.00", json!(["hotel"])).await;
+    assert_eq!(s, 201, "{gift}");
+    let f = c.fund().await;
+    assert_eq!(
+        (f["available"].as_str(), f["restricted"].as_str()),
+        (Some("2100.00"), Some("600.00"))
+    );
+    assert_eq!(
+        f["restricted_by_categories"],
+        json!([{"categories": ["hotel"], "remaining": "600.00"}])
+    );
+
+    // A bus is weighed against the 1500.00 of unrestricted money only.
+    let code = c.open_case(&c.mtl, "QC").await;
+    let bus = trip(&code, "bus", "200.00", ("Montréal", "QC"), ("Ottawa", "ON"));
+    let (_, bus) = c.ask(&c.mtl, bus).await;
+    assert_eq!(bus["status"], "approved", "{bus}");
+    assert_eq!(c.fund().await["restricted"], "600.00");
+
+    // Two hotel nights come out of the hotel gift first.
+    let (_, stay) = c.ask(&c.mtl, hotel(&code, 2, "150.00")).await;
+    assert_eq!(stay["status"], "approved", "{stay}");
+    assert_eq!(c.fund().await["restricted"], "300.00");
+
+    // A flight may not use the hotel money: 1600.00 is available but only 1300.00 is
+    // open to flights, so 1300.01 is declined at once and no treasurer can approve more.
+    let hfx = c.open_case(&c.hfx, "NS").await;
+    let flight = |amount: &str| {
+        trip(
+            &hfx,
+            "flight",
+            amount,
+            ("Halifax", "NS"),
+            ("Vancouver", "BC"),
+        )
+    };
+    let (_, over) = c.ask(&c.hfx, flight("1300.01")).await;
+    assert_eq!(
+        (over["status"].as_str(), over["rule"].as_str()),
+        (Some("declined"), Some("available_balance")),
+        "{over}"
+    );
+    let (_, first) = c.ask(&c.hfx, flight("800.00")).await;
+    let (_, second) = c.ask(&c.hfx, flight("600.00")).await;
+    assert_eq!(
+        (first["status"].as_str(), second["status"].as_str()),
+        (Some("pending"), Some("pending"))
+    );
+    let approve = |r: &Value| format!("/api/v1/requests/{}/approve", r["id"].as_str().unwrap());
+    let (s, ok) = c.post(&approve(&first), &c.treasurer, json!({})).await;
+    assert_eq!((s, ok["status"].as_str()), (200, Some("approved")), "{ok}");
+    let (s, refused) = c.post(&approve(&second), &c.treasurer, json!({})).await;
+    assert_eq!(s, 409, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("500.00"),
+        "{refused}"
+    );
+    let f = c.fund().await;
+    assert_eq!(
+        (f["available"].as_str(), f["restricted"].as_str()),
+        (Some("800.00"), Some("300.00"))
+    );
+
+    // The hotel costs 250.00: the 50.00 it did not spend goes back to the hotel gift.
+    let (s, settled) = c
+        .post(
+            &format!("/api/v1/requests/{}/receipt", stay["id"].as_str().unwrap()),
+            &c.mtl,
+            json!({"amount": "250.00", "reference": "MTL-0042"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{settled}");
+    assert_eq!(c.fund().await["restricted"], "350.00");
+
+    // A hotel stay whose hold expires gives its money back to the gift too.
+    let (_, late) = c.ask(&c.mtl, hotel(&code, 1, "120.00")).await;
+    assert_eq!(late["status"], "pending", "{late}");
+    let (s, ok) = c.post(&approve(&late), &c.treasurer, json!({})).await;
+    assert_eq!((s, ok["status"].as_str()), (200, Some("approved")), "{ok}");
+    assert_eq!(c.fund().await["restricted"], "230.00");
+    // Three days on, every hold still open expires: the bus, the flight and this stay.
+    c.app.clock.advance(Duration::hours(73));
+    assert_eq!(passage::app::sweep_once(&c.app.state()).await.unwrap(), 3);
+    let treasurer = c.app.login("t1@example.org").await;
+    let (_, f) = c.get("/api/v1/fund", &treasurer).await;
+    assert_eq!(
+        (
+            f["available"].as_str(),
+            f["restricted"].as_str(),
+            f["spent"].as_str()
+        ),
+        (Some("1850.00"), Some("350.00"), Some("250.00")),
+        "{f}"
+    );
+
+    // A reserve may be spent on anything, so only the 1500.00 unrestricted can back it.
+    let expires = (c.app.clock.now() + Duration::hours(24)).to_rfc3339();
+    let (s, e) = c
+        .post_keyed(
+            "/api/v1/reserves",
+            &treasurer,
+            "op-restricted",
+            json!({"org_id": c.hfx_org, "amount": "1500.01", "expires_at": expires}),
+        )
+        .await;
+    assert_eq!(s, 409, "{e}");
+
+    // What the ledger attributes is written down, gift by gift.
+    let drawn: i64 = passage::on_db!(&c.app.db.db, p => sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM restricted_draws"
+    )
+    .fetch_one(p)
+    .await)
+    .unwrap();
+    assert_eq!(drawn, 25_000);
+}
+
+/// Restrictions are refused by field when they make no sense.
+async fn a_restriction_must_name_real_categories_of_a_cash_gift(t: TestDb) {
+    let c = coalition(t).await;
+    for (categories, says) in [
+        (json!([]), "at least one"),
+        (json!(["yacht"]), "is not a category"),
+        (json!(["hotel", "hotel"]), "twice"),
+        (json!("hotel"), "list"),
+        (
+            json!([
+                "bus",
+                "train",
+                "flight",
+                "local_transport",
+                "hotel",
+                "phone_card",
+                "food",
+                "clothing",
+                "hygiene",
+                "pocket_money",
+                "interpreter",
+                "other"
+            ]),
+            "restricts nothing",
+        ),
+    ] {
+        let (s, e) = c.donate_for("100.00", categories.clone()).await;
+        assert_eq!(s, 422, "{categories}: {e}");
+        assert_eq!(e["error"]["field"], "restricted_to", "{e}");
+        assert!(
+            e["error"]["message"].as_str().unwrap().contains(says),
+            "{e}"
+        );
+    }
+    let (_, donor) = c
+        .post(
+            "/api/v1/donors",
+            &c.treasurer,
+            json!({"name": "Air Partner", "email": "seats@example.org"}),
+        )
+        .await;
+    let (s, e) = c
+        .post_keyed(
+            "/api/v1/donations",
+            &c.treasurer,
+            "seat",
+            json!({"donor_id": donor["id"], "amount": "400.00", "received_on": "2026-11-29",
+                   "in_kind": true, "restricted_to": ["flight"]}),
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["field"].as_str()),
+        (422, Some("restricted_to")),
+        "{e}"
+    );
+    assert_eq!(c.fund().await["donated"], "0.00");
+}
+
 on_both_engines!(
+    restricted_money_is_spent_only_on_its_categories,
+    a_restriction_must_name_real_categories_of_a_cash_gift,
     bad_donations_receipts_and_reserves_are_refused_by_field,
     an_operation_reserve_approves_its_organisation_and_shields_its_money,
     receipts_need_a_reference_and_pocket_money_may_be_attested,

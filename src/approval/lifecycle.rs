@@ -20,6 +20,7 @@ use crate::domain::case_code::CaseCode;
 use crate::domain::money::format_cents;
 use crate::domain::note::Note;
 use crate::domain::request::{Category, HotelStay, Trip};
+use crate::funding::restricted;
 use crate::ledger::{self, FUND, NewTransfer, Outcome, Rejection, SPENT, TransferSpec};
 use crate::store::{Db, StoreError, Tx};
 use crate::{on_db, on_tx};
@@ -242,9 +243,14 @@ pub async fn submit(
             Proposal::new(new.category, new.amount, window).map_err(|e| invalid("nights", e))?
         }
     };
+    // Gifts restricted to other categories are not this request's to spend.
+    let open_to_it = available - restricted::closed_to(tx, new.category).await?;
     // The organisation's operation reserve answers first; everyone else's automatic
     // decisions see the fund without what active reserves still hold.
-    let reserve = super::reserves::covering(tx, now, &case.org_id, proposal.amount()).await?;
+    let reserve = match super::reserves::covering(tx, now, &case.org_id, proposal.amount()).await? {
+        Some(reserve) if proposal.amount().cents() <= open_to_it => Some(reserve),
+        _ => None,
+    };
     let decision = match &reserve {
         Some(_) => Decision::Approve {
             rule: "operation_reserve".into(),
@@ -253,7 +259,7 @@ pub async fn submit(
             &policy.policy,
             &proposal,
             &FundState {
-                available_cents: available - super::reserves::outstanding(tx, now).await?,
+                available_cents: open_to_it - super::reserves::outstanding(tx, now).await?,
             },
         ),
     };
@@ -339,6 +345,17 @@ pub async fn submit(
     .map(|_| ()))?;
     if status == "declined" {
         close(tx, &id, now).await?;
+    }
+    if status == "approved" {
+        restricted::draw(
+            tx,
+            now,
+            &actor,
+            &id,
+            new.category,
+            proposal.amount().cents(),
+        )
+        .await?;
     }
     if let (Some(reserve), "approved") = (&reserve, status) {
         on_tx!(tx, c => sqlx::query("UPDATE requests SET reserve_id = $2 WHERE id = $1")
@@ -550,7 +567,14 @@ pub async fn approve(
     };
     let actor = staff.actor();
     if row.approvals + 1 >= needed {
-        lock_fund(tx).await?;
+        let category: Category = row.category.parse().map_err(|e| invalid("category", e))?;
+        let open_to_it = lock_fund(tx).await? - restricted::closed_to(tx, category).await?;
+        if amount.cents() > open_to_it {
+            return Err(FlowError::Conflict(format!(
+                "the fund holds only {} that may be spent on {category} (unrestricted money and gifts restricted to it): record a donation or decline it",
+                format_cents(open_to_it.max(0))
+            )));
+        }
         let hold = place_hold(tx, now, &actor, id, amount, policy.policy.hold_duration())
             .await?
             .ok_or_else(|| {
@@ -566,6 +590,7 @@ pub async fn approve(
             .await
             .map(|_| ()))?;
         set_status(tx, id, "approved", Some(now), None).await?;
+        restricted::draw(tx, now, &actor, id, category, amount.cents()).await?;
         let available = lock_fund(tx).await?;
         super::notify::low_balance(tx, now, available, policy.policy.reserve_floor_cents()).await?;
         if let Some(view) = view_of(tx, id, policy.policy.dual_approval_above()).await? {
@@ -691,6 +716,7 @@ pub async fn receipt(
     .execute(c)
     .await
     .map(|_| ()))?;
+    restricted::release(tx, now, &staff.actor(), id, amount.cents()).await?;
     audit::append(
         tx,
         now,
@@ -734,6 +760,7 @@ pub async fn cancel(
                 r.as_str()
             )));
         }
+        restricted::release(tx, now, &staff.actor(), id, 0).await?;
     }
     on_tx!(tx, c => sqlx::query("UPDATE requests SET status = 'cancelled', closed_at = $2 WHERE id = $1")
         .bind(id)
@@ -766,50 +793,60 @@ pub async fn expire_due(db: &Db, now: DateTime<Utc>) -> Result<usize, FlowError>
     .await)?;
     let mut expired = 0;
     for (id, hold) in due {
-        let done = crate::write_tx!(db, |tx| {
-            let expiry = NewTransfer {
-                id: format!("expire:{hold}"),
-                spec: TransferSpec::Expire {
-                    pending_id: hold.clone(),
-                },
-                code: "expiry".into(),
-                reference: Some(id.clone()),
-            };
-            match ledger::create_transfer(tx, now, &Actor::system(), &expiry).await {
-                Ok(Outcome::Created(_)) => {
-                    let changed = on_tx!(tx, c => sqlx::query(
-                        "UPDATE requests SET status = 'expired', closed_at = $2
-                         WHERE id = $1 AND status = 'approved'",
-                    )
-                    .bind(&id)
-                    .bind(now)
-                    .execute(c)
-                    .await
-                    .map(|r| r.rows_affected()));
-                    match changed {
-                        Ok(_) => audit::append(
-                            tx,
-                            now,
-                            &Actor::system(),
-                            "request.expire",
-                            &format!("request:{id}"),
-                            &json!({}),
-                        )
-                        .await
-                        .map(|_| true)
-                        .map_err(FlowError::from),
-                        Err(e) => Err(FlowError::from(e)),
-                    }
-                }
-                Ok(_) => Ok(false),
-                Err(e) => Err(FlowError::from(e)),
-            }
-        });
+        let done = crate::write_tx!(db, |tx| expire_one(tx, now, &id, &hold).await);
         if done? {
             expired += 1;
         }
     }
     Ok(expired)
+}
+
+/// Expires one request's hold and marks it expired. The hold may already be expired by
+/// the plain ledger sweep of another instance: the request is marked all the same, or it
+/// would stay approved over money it no longer holds.
+async fn expire_one(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    id: &str,
+    hold: &str,
+) -> Result<bool, FlowError> {
+    let expiry = NewTransfer {
+        id: format!("expire:{hold}"),
+        spec: TransferSpec::Expire {
+            pending_id: hold.to_string(),
+        },
+        code: "expiry".into(),
+        reference: Some(id.to_string()),
+    };
+    if let Outcome::Rejected(_) =
+        ledger::create_transfer(tx, now, &Actor::system(), &expiry).await?
+    {
+        // Settled or cancelled first: the request is no longer approved.
+        return Ok(false);
+    }
+    let changed = on_tx!(tx, c => sqlx::query(
+        "UPDATE requests SET status = 'expired', closed_at = $2
+         WHERE id = $1 AND status = 'approved'",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if changed == 0 {
+        return Ok(false);
+    }
+    restricted::release(tx, now, &Actor::system(), id, 0).await?;
+    audit::append(
+        tx,
+        now,
+        &Actor::system(),
+        "request.expire",
+        &format!("request:{id}"),
+        &json!({}),
+    )
+    .await?;
+    Ok(true)
 }
 
 /// Requests the staff member may see, newest first, optionally of one status.

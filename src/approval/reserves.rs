@@ -117,10 +117,12 @@ pub async fn create(
         return Err(invalid("org_id", "no organisation has this id"));
     }
     let available = crate::ledger::lock_fund_available(tx).await?;
-    let free = available - outstanding(tx, now).await?;
+    // A reserve may be spent on any category, so only unrestricted money can back it.
+    let free =
+        available - outstanding(tx, now).await? - crate::funding::restricted::remaining(tx).await?;
     if amount.cents() > free {
         return Err(FlowError::Conflict(format!(
-            "only {} is free to set aside now: record a donation or set aside less",
+            "only {} of unrestricted money is free to set aside now: record a donation or set aside less",
             format_cents(free.max(0))
         )));
     }

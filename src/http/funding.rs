@@ -12,8 +12,9 @@ use super::fields::{self, invalid};
 use crate::app::AppState;
 use crate::approval::{reserves, versions};
 use crate::domain::money::format_cents;
+use crate::domain::request::Category;
 use crate::domain::{Email, Language};
-use crate::funding::{self, NewDonation};
+use crate::funding::{self, NewDonation, Restriction, restricted};
 use crate::write_tx;
 
 pub fn router() -> Router<AppState> {
@@ -59,6 +60,7 @@ async fn record_donation(
             "received_on",
             "in_kind",
             "description",
+            "restricted_to",
         ],
     )?;
     let new = NewDonation {
@@ -70,6 +72,7 @@ async fn record_donation(
             .map(|d| crate::domain::note::Note::parse(d).map(|n| n.as_str().to_string()))
             .transpose()
             .map_err(|e| invalid("description", e))?,
+        restricted_to: restriction(&body)?,
     };
     let now = state.clock.now();
     let staff = auth.staff();
@@ -88,6 +91,31 @@ async fn record_donation(
     )
 }
 
+/// `restricted_to`: the categories a cash gift may be spent on, such as `["hotel", "bus"]`.
+fn restriction(body: &Value) -> Result<Option<Restriction>, ApiError> {
+    let Some(value) = fields::optional(body, "restricted_to") else {
+        return Ok(None);
+    };
+    let names = value.as_array().ok_or_else(|| {
+        invalid(
+            "restricted_to",
+            "must be a list of categories, such as [\"hotel\", \"bus\"]",
+        )
+    })?;
+    let categories = names
+        .iter()
+        .map(|name| {
+            name.as_str()
+                .ok_or_else(|| invalid("restricted_to", "must be a list of category names"))?
+                .parse::<Category>()
+                .map_err(|e| invalid("restricted_to", format!("{name} {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Restriction::new(&categories)
+        .map(Some)
+        .map_err(|e| invalid("restricted_to", e))
+}
+
 async fn fund(
     State(state): State<AppState>,
     _: Authorized<Treasurer>,
@@ -98,6 +126,8 @@ async fn fund(
     Ok(Json(json!({
         "donated": format_cents(figures.donated),
         "available": format_cents(figures.available),
+        "restricted": format_cents(figures.restricted),
+        "restricted_by_categories": restricted::by_restriction(&state.db).await?,
         "held": format_cents(figures.held),
         "spent": format_cents(figures.spent),
         "in_kind": format_cents(figures.in_kind),

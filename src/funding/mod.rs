@@ -2,6 +2,10 @@
 //! ledger; in-kind gifts (a partner airline seat, a donated hotel night) are recorded at an
 //! estimated value and move no cash.
 
+pub mod restricted;
+
+pub use restricted::Restriction;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::json;
@@ -62,6 +66,8 @@ pub struct NewDonation {
     pub received_on: NaiveDate,
     pub in_kind: bool,
     pub description: Option<String>,
+    /// Cash given for these categories only; `None` for an unrestricted gift.
+    pub restricted_to: Option<Restriction>,
 }
 
 pub async fn record_donation(
@@ -78,6 +84,12 @@ pub async fn record_donation(
         return Err(invalid(
             "donor_id",
             "no donor has this id: add the donor first",
+        ));
+    }
+    if new.in_kind && new.restricted_to.is_some() {
+        return Err(invalid(
+            "restricted_to",
+            "an in-kind gift moves no cash, so it cannot be restricted: leave restricted_to out",
         ));
     }
     let id = uuid::Uuid::new_v4().to_string();
@@ -119,6 +131,9 @@ pub async fn record_donation(
     .execute(c)
     .await
     .map(|_| ()))?;
+    if let Some(restriction) = &new.restricted_to {
+        restricted::open(tx, &id, restriction, new.amount.cents()).await?;
+    }
     audit::append(
         tx,
         now,
@@ -126,7 +141,8 @@ pub async fn record_donation(
         "donation.record",
         &format!("donation:{id}"),
         &json!({"donor_id": new.donor_id, "amount": new.amount.cents(), "in_kind": new.in_kind,
-                "received_on": new.received_on.to_string()}),
+                "received_on": new.received_on.to_string(),
+                "restricted_to": new.restricted_to.as_ref().map(Restriction::stored)}),
     )
     .await?;
     Ok(id)
@@ -139,6 +155,8 @@ pub struct FundFigures {
     /// Set aside by active operation reserves; not in `available`.
     pub reserved: i64,
     pub available: i64,
+    /// The part of `available` that restricted gifts hold for their categories.
+    pub restricted: i64,
     pub held: i64,
     pub spent: i64,
     pub in_kind: i64,
@@ -153,7 +171,13 @@ pub async fn figures(db: &Db, now: DateTime<Utc>) -> Result<FundFigures, StoreEr
     )
     .fetch_one(p)
     .await)?;
+    let restricted: i64 = on_db!(db, p => sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(restricted_remaining), 0) AS BIGINT) FROM donations"
+    )
+    .fetch_one(p)
+    .await)?;
     Ok(FundFigures {
+        restricted,
         donated: balance.donated,
         reserved,
         available: balance.available - reserved,
