@@ -1,8 +1,8 @@
 //! The one error type of the HTTP layer and its one mapping to a response:
 //! `{"error": {"code": "...", "message": "..."}}`.
 
-use axum::extract::FromRequest;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -230,6 +230,21 @@ impl From<JsonRejection> for ApiError {
         }
     }
 }
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::BadRequest(format!(
+            "the query string is not understood: {}",
+            rejection.body_text()
+        ))
+    }
+}
+
+/// `axum::extract::Query`, with rejections (a parameter given twice) in Passage's error
+/// format.
+#[derive(Debug, Clone, Copy, Default, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Query<T>(pub T);
 
 /// `axum::Json`, with rejections in Passage's error format.
 #[derive(Debug, Clone, Copy, Default, FromRequest)]

@@ -13,8 +13,8 @@ use super::error::{ApiError, Json};
 use super::extractor::{Authorized, Treasurer};
 use super::fields::{self, invalid};
 use super::openapi::{
-    BadRequest, Conflict, Created, Figure, Forbidden, IdempotencyKey, Invalid, TooLarge,
-    Unauthorized,
+    BadRequest, Conflict, Created, EmailAddress, Figure, Forbidden, IdempotencyKey, Invalid,
+    TooLarge, Unauthorized,
 };
 use crate::app::AppState;
 use crate::approval::reserves::{self, ReserveView};
@@ -43,7 +43,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 struct NewDonorBody {
     #[schema(min_length = 1, max_length = 200)]
     name: String,
-    #[schema(example = "donor@example.org")]
+    #[schema(value_type = EmailAddress)]
     email: String,
     /// The language of the donor's reports; `en` when left out.
     language: Option<Language>,
@@ -63,7 +63,7 @@ struct NewDonationBody {
     received_on: NaiveDate,
     /// A gift of goods or services: counted, never spendable.
     in_kind: Option<bool>,
-    #[schema(max_length = 280)]
+    #[schema(min_length = 1, max_length = 280)]
     description: Option<String>,
 }
 

@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use super::error::{ApiError, Json};
 use super::extractor::{Authorized, Treasurer};
 use super::openapi::{
-    AMOUNT_PATTERN, BadRequest, Forbidden, Invalid, NotFound, TooLarge, Unauthorized,
+    AMOUNT_OR_ZERO_PATTERN, BadRequest, Forbidden, Invalid, NotFound, TooLarge, Unauthorized,
 };
 use crate::app::AppState;
 use crate::approval::policy::{CASE_CAP_DAYS_MAX, ESCALATE_AFTER_MINUTES_MAX, HOLD_HOURS_MAX};
@@ -101,7 +101,7 @@ fn rules() -> Vec<(&'static str, RefOr<Schema>)> {
             "reserve_floor",
             ObjectBuilder::new()
                 .schema_type(Type::String)
-                .pattern(Some(AMOUNT_PATTERN))
+                .pattern(Some(AMOUNT_OR_ZERO_PATTERN))
                 .description(Some(
                     "What automatic approvals must leave available; \"0.00\" keeps no reserve",
                 ))

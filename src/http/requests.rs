@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::cases::parse_code;
-use super::error::{ApiError, Json};
+use super::error::{ApiError, Json, Query};
 use super::extractor::{Authorized, Caseworker, CaseworkerOrTreasurer, Treasurer};
 use super::fields::{self, invalid};
 use super::openapi::{
@@ -146,7 +146,7 @@ struct TravelRequest {
     needed_by: NeededBy,
     urgent: Option<bool>,
     /// No personal data: no names, phone numbers, addresses or document numbers.
-    #[schema(max_length = 280)]
+    #[schema(min_length = 1, max_length = 280)]
     note: Option<String>,
     origin: PlaceBody,
     destination: PlaceBody,
@@ -165,7 +165,7 @@ struct HotelRequest {
     amount: Option<Money>,
     needed_by: NeededBy,
     urgent: Option<bool>,
-    #[schema(max_length = 280)]
+    #[schema(min_length = 1, max_length = 280)]
     note: Option<String>,
     #[schema(schema_with = nights)]
     nights: i64,
@@ -184,7 +184,7 @@ struct OtherRequest {
     amount: Money,
     needed_by: NeededBy,
     urgent: Option<bool>,
-    #[schema(max_length = 280)]
+    #[schema(min_length = 1, max_length = 280)]
     note: Option<String>,
 }
 
@@ -226,7 +226,7 @@ struct ReceiptBody {
     amount: Money,
     /// Today when left out.
     paid_on: Option<NaiveDate>,
-    #[schema(max_length = 280)]
+    #[schema(min_length = 1, max_length = 280)]
     vendor: Option<String>,
     /// The organisation's own bookkeeping reference, never a card or document number.
     #[schema(
@@ -477,6 +477,7 @@ const STATUSES: [&str; 6] = [
     params(ListQuery),
     responses(
         (status = 200, body = Vec<RequestView>),
+        BadRequest,
         Unauthorized,
         Forbidden,
         Invalid,

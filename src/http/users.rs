@@ -12,7 +12,8 @@ use super::error::{ApiError, Json};
 use super::extractor::{Admin, Authorized};
 use super::fields;
 use super::openapi::{
-    BadRequest, Conflict, Created, Forbidden, Invalid, NotFound, TooLarge, Unauthorized,
+    BadRequest, Conflict, Created, EmailAddress, Forbidden, Invalid, NotFound, TooLarge,
+    Unauthorized,
 };
 use crate::app::AppState;
 use crate::audit::Actor;
@@ -31,7 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// No `Debug`: the password must never be printed.
 #[derive(Deserialize, ToSchema)]
 struct NewUserBody {
-    #[schema(example = "caseworker@example.org")]
+    #[schema(value_type = EmailAddress)]
     email: String,
     #[schema(format = Password, min_length = 12, max_length = 1024)]
     password: String,
