@@ -27,11 +27,14 @@ impl Staff {
     }
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Case {
+    #[schema(example = "QC-7K4M-2XR9")]
     pub code: String,
     pub org_id: String,
+    #[schema(value_type = crate::domain::Province)]
     pub province: String,
+    /// `open` or `closed`.
     pub status: String,
     pub opened_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,

@@ -40,6 +40,12 @@ const MATRIX: &[Route] = &[
         expect: [Allowed, Allowed, Allowed, Allowed],
     },
     Route {
+        method: "GET",
+        path: "/api/v1/openapi.json",
+        body: None,
+        expect: [Allowed, Allowed, Allowed, Allowed],
+    },
+    Route {
         method: "POST",
         path: "/api/v1/auth/login",
         body: Some(
@@ -309,6 +315,7 @@ async fn every_route_answers_each_role_as_the_matrix_says(t: TestDb) {
             .replace("{donor}", &fixtures.donor)
             .replace("{org}", &org)
     };
+    assert_matrix_covers_the_document(&app).await;
     let mut n = 0;
     let mut wrong = Vec::new();
     for route in MATRIX {
@@ -371,6 +378,52 @@ async fn every_route_answers_each_role_as_the_matrix_says(t: TestDb) {
         wrong.join("\n")
     );
     app.stop().await;
+}
+
+/// The matrix and the OpenAPI document (built from the router itself) name the same
+/// routes, so a new route cannot go without its row of roles.
+async fn assert_matrix_covers_the_document(app: &TestApp) {
+    let doc: Value = app
+        .get("/api/v1/openapi.json", None)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // A matrix path matches a documented one segment by segment; `{...}` in either
+    // stands for any segment.
+    let matches = |documented: &str, row: &str| {
+        let (a, b): (Vec<_>, Vec<_>) = (documented.split('/').collect(), row.split('/').collect());
+        a.len() == b.len()
+            && a.iter()
+                .zip(&b)
+                .all(|(x, y)| x == y || x.starts_with('{') || y.starts_with('{'))
+    };
+    let mut documented = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.push((method.to_uppercase(), path.clone()));
+        }
+    }
+    for (method, path) in &documented {
+        assert!(
+            MATRIX
+                .iter()
+                .any(|r| r.method == method && matches(path, r.path)),
+            "{method} {path} is served but has no row in the role matrix"
+        );
+    }
+    for r in MATRIX {
+        assert!(
+            documented
+                .iter()
+                .any(|(m, p)| m == r.method && matches(p, r.path)),
+            "{} {} is in the matrix but not in the OpenAPI document",
+            r.method,
+            r.path
+        );
+    }
 }
 
 async fn login_answers_a_token_and_the_user(t: TestDb) {

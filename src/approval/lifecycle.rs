@@ -59,24 +59,33 @@ pub struct OriginalAmount {
 }
 
 /// A stored request as the API shows it; amounts are decimal strings.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RequestView {
+    #[schema(format = "uuid")]
     pub id: String,
     pub case_code: String,
     pub org_id: String,
+    #[schema(value_type = Category)]
     pub category: String,
+    #[schema(value_type = crate::http::openapi::Figure)]
     pub amount: String,
+    /// `pending`, `approved`, `declined`, `settled`, `cancelled` or `expired`.
     pub status: String,
+    /// The policy rule that decided, or why a treasurer must.
     pub rule: String,
     pub reason: Option<String>,
     pub policy_version: i64,
     pub automatic: bool,
     pub urgent: bool,
+    /// A date (`2026-11-30`) or a time (RFC 3339), as asked.
     pub needed_by: String,
     pub note: Option<String>,
+    /// Travel only: `local`, `intercity`, `interprovincial` or `international`.
     pub scope: Option<String>,
     pub nights: Option<i64>,
+    #[schema(value_type = Option<crate::http::openapi::Figure>)]
     pub spent: Option<String>,
+    #[schema(value_type = Option<crate::http::openapi::Figure>)]
     pub released: Option<String>,
     pub approvals: i64,
     pub approvals_needed: i64,

@@ -25,7 +25,7 @@ use crate::domain::money::{Money, MoneyError, format_cents};
 use crate::domain::request::{Category, MAX_NIGHTS};
 
 /// One problem in a policy document, named by its dotted path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,

@@ -20,12 +20,15 @@ use crate::domain::money::format_cents;
 use crate::store::{Db, StoreError, Tx};
 use crate::{on_db, on_tx};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReserveView {
     pub id: String,
     pub org_id: String,
+    #[schema(value_type = crate::http::openapi::Figure)]
     pub amount: String,
+    #[schema(value_type = crate::http::openapi::Figure)]
     pub drawn: String,
+    #[schema(value_type = crate::http::openapi::Figure)]
     pub remaining: String,
     pub expires_at: DateTime<Utc>,
     pub active: bool,

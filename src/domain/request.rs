@@ -11,7 +11,19 @@ use super::place::{Place, Scope};
 
 /// What the money is for. The list is closed on purpose: the books, the approval rules and
 /// the donors' reports all count by category, so a free-text category would break all three.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     Bus,
@@ -98,7 +110,19 @@ impl fmt::Display for Category {
 
 /// Why a person travels. Coarse on purpose: enough for the treasurers and the reports,
 /// too little to tell anyone's story.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     Safety,

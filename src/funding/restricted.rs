@@ -264,9 +264,11 @@ pub async fn release(
 /// Restricted money still held, by the set of categories it may be spent on. Gifts with the
 /// same restriction are added together: the figure says what the money is for, not who
 /// gave it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RestrictedPool {
+    #[schema(value_type = Vec<Category>)]
     pub categories: Vec<String>,
+    #[schema(value_type = crate::http::openapi::Figure)]
     pub remaining: String,
 }
 

@@ -1,40 +1,45 @@
 //! Signing in and out.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, Json};
 use super::extractor::{AuthUser, ClientIp};
+use super::openapi::{BadRequest, Invalid, TooLarge, TooManyRequests, Unauthorized};
 use crate::app::AppState;
 use crate::domain::{Email, Role};
 use crate::identity::throttle::{self, Verdict};
 use crate::identity::{password, tokens, users};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/auth/login", post(login))
-        .route("/api/v1/auth/logout", post(logout))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
 }
 
 /// No `Debug`: the password must never be printed.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct Credentials {
+    #[schema(example = "treasurer@example.org")]
     email: String,
+    #[schema(format = Password)]
     password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct SignedIn {
+    /// Send it as `Authorization: Bearer TOKEN`.
     token: String,
     expires_at: DateTime<Utc>,
     user: SignedInUser,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct SignedInUser {
     id: String,
     roles: Vec<Role>,
@@ -45,9 +50,25 @@ fn refused() -> ApiError {
     ApiError::Unauthorized("the email or the password is wrong".into())
 }
 
+/// Signs in with an email and a password and answers a token.
+///
 /// Every failure (unknown email, wrong password, deactivated account) does the same
 /// work (one argon2 verification), records the same failure and waits the same delay,
 /// so neither the answer nor its timing tells which it was.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "auth",
+    request_body = Credentials,
+    responses(
+        (status = 200, body = SignedIn),
+        BadRequest,
+        Unauthorized,
+        TooLarge,
+        Invalid,
+        TooManyRequests,
+    ),
+)]
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -97,7 +118,14 @@ async fn login(
     }))
 }
 
-/// Revokes the token the request came with; other sessions of the user stay.
+/// Signs out: revokes the token the request came with; other sessions of the user stay.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/logout",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses((status = 204, description = "Signed out"), Unauthorized),
+)]
 async fn logout(State(state): State<AppState>, auth: AuthUser) -> Result<StatusCode, ApiError> {
     tokens::revoke(&state.db, state.clock.now(), &auth.jti, auth.expires_at).await?;
     Ok(StatusCode::NO_CONTENT)

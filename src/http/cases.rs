@@ -1,53 +1,127 @@
 //! Cases: open one, read it with its requests, share it, close and reopen it.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, Json};
 use super::extractor::{Authorized, Caseworker, CaseworkerOrTreasurer};
 use super::fields::{self, invalid};
+use super::openapi::{BadRequest, Forbidden, Invalid, NotFound, TooLarge, Unauthorized};
 use crate::app::AppState;
-use crate::approval::{lifecycle, versions};
-use crate::cases;
+use crate::approval::lifecycle::{self, RequestView};
+use crate::approval::versions;
+use crate::cases::{self, Case};
 use crate::domain::Province;
 use crate::domain::case_code::CaseCode;
 use crate::write_tx;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/cases", post(open))
-        .route("/api/v1/cases/{code}", get(show))
-        .route("/api/v1/cases/{code}/share", post(share))
-        .route("/api/v1/cases/{code}/close", post(close))
-        .route("/api/v1/cases/{code}/reopen", post(reopen))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(open))
+        .routes(routes!(show))
+        .routes(routes!(share))
+        .routes(routes!(close))
+        .routes(routes!(reopen))
+}
+
+// Read field by field by `open`, which takes the fields it accepts from here.
+/// The body of `POST /api/v1/cases`.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(
+    dead_code,
+    reason = "a schema only: the handler reads the body field by field"
+)]
+struct NewCaseBody {
+    /// Where the person is helped; the code begins with it.
+    province: Province,
+}
+
+// Read field by field by `share`, which takes the fields it accepts from here.
+/// The body of `POST /api/v1/cases/{code}/share`.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(
+    dead_code,
+    reason = "a schema only: the handler reads the body field by field"
+)]
+struct ShareBody {
+    /// The organisation that may then see and act on the case.
+    org_id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+struct CaseWithRequests {
+    #[serde(flatten)]
+    case: Case,
+    requests: Vec<RequestView>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Shared {
+    code: String,
+    shared_with: String,
 }
 
 pub fn parse_code(raw: &str) -> Result<CaseCode, ApiError> {
     CaseCode::parse(raw).map_err(|e| invalid("code", e))
 }
 
+/// Opens an anonymous case in the caseworker's organisation and answers its code.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases",
+    tag = "cases",
+    security(("bearer" = [])),
+    request_body = NewCaseBody,
+    responses(
+        (status = 201, body = Case),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        TooLarge,
+        Invalid,
+    ),
+)]
 async fn open(
     State(state): State<AppState>,
     auth: Authorized<Caseworker>,
     Json(body): Json<Value>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    fields::only(&body, &["province"])?;
+) -> Result<(StatusCode, Json<Case>), ApiError> {
+    fields::only_of::<NewCaseBody>(&body)?;
     let province =
         Province::parse(fields::string(&body, "province")?).map_err(|e| invalid("province", e))?;
     let now = state.clock.now();
     let staff = auth.staff();
     let case = write_tx!(&state.db, |tx| cases::open(tx, now, &staff, province).await)?;
-    Ok((StatusCode::CREATED, Json(json!(case))))
+    Ok((StatusCode::CREATED, Json(case)))
 }
 
+/// Reads a case with its requests.
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases/{code}",
+    tag = "cases",
+    security(("bearer" = [])),
+    params(("code" = String, Path, description = "The case code, in any case, with or without hyphens")),
+    responses(
+        (status = 200, body = CaseWithRequests),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Invalid,
+    ),
+)]
 async fn show(
     State(state): State<AppState>,
     auth: Authorized<CaseworkerOrTreasurer>,
     Path(code): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<CaseWithRequests>, ApiError> {
     let code = parse_code(&code)?;
     let now = state.clock.now();
     let staff = auth.staff();
@@ -65,25 +139,44 @@ async fn show(
             Err(e) => Err(e),
         }
     })?;
-    let mut answer = json!(case);
-    answer["requests"] = json!(requests);
-    Ok(Json(answer))
+    Ok(Json(CaseWithRequests { case, requests }))
 }
 
+/// Shares a case with another organisation.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{code}/share",
+    tag = "cases",
+    security(("bearer" = [])),
+    params(("code" = String, Path, description = "The case code")),
+    request_body = ShareBody,
+    responses(
+        (status = 200, body = Shared),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        TooLarge,
+        Invalid,
+    ),
+)]
 async fn share(
     State(state): State<AppState>,
     auth: Authorized<CaseworkerOrTreasurer>,
     Path(code): Path<String>,
     Json(body): Json<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Shared>, ApiError> {
     let code = parse_code(&code)?;
-    fields::only(&body, &["org_id"])?;
+    fields::only_of::<ShareBody>(&body)?;
     let org = fields::string(&body, "org_id")?.to_string();
     let now = state.clock.now();
     let staff = auth.staff();
     write_tx!(&state.db, |tx| cases::share(tx, now, &staff, &code, &org)
         .await)?;
-    Ok(Json(json!({"code": code.as_str(), "shared_with": org})))
+    Ok(Json(Shared {
+        code: code.as_str().to_string(),
+        shared_with: org,
+    }))
 }
 
 async fn set_open(
@@ -91,7 +184,7 @@ async fn set_open(
     auth: Authorized<CaseworkerOrTreasurer>,
     code: String,
     open: bool,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Case>, ApiError> {
     let code = parse_code(&code)?;
     let now = state.clock.now();
     let staff = auth.staff();
@@ -99,21 +192,51 @@ async fn set_open(
         tx, now, &staff, &code, open
     )
     .await)?;
-    Ok(Json(json!(case)))
+    Ok(Json(case))
 }
 
+/// Closes a case: no new requests until it is reopened.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{code}/close",
+    tag = "cases",
+    security(("bearer" = [])),
+    params(("code" = String, Path, description = "The case code")),
+    responses(
+        (status = 200, body = Case),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Invalid,
+    ),
+)]
 async fn close(
     State(state): State<AppState>,
     auth: Authorized<CaseworkerOrTreasurer>,
     Path(code): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Case>, ApiError> {
     set_open(state, auth, code, false).await
 }
 
+/// Reopens a closed case.
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{code}/reopen",
+    tag = "cases",
+    security(("bearer" = [])),
+    params(("code" = String, Path, description = "The case code")),
+    responses(
+        (status = 200, body = Case),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Invalid,
+    ),
+)]
 async fn reopen(
     State(state): State<AppState>,
     auth: Authorized<CaseworkerOrTreasurer>,
     Path(code): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Case>, ApiError> {
     set_open(state, auth, code, true).await
 }

@@ -1,12 +1,14 @@
 //! The one error type of the HTTP layer and its one mapping to a response:
 //! `{"error": {"code": "...", "message": "..."}}`.
 
-use axum::extract::FromRequest;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
+use crate::approval::policy::FieldError;
 use crate::identity::IdentityError;
 use crate::identity::tokens::TokenError;
 use crate::store::StoreError;
@@ -41,7 +43,7 @@ pub enum ApiError {
     InvalidFields {
         field: String,
         message: String,
-        errors: serde_json::Value,
+        errors: Vec<FieldError>,
     },
     #[error("{0}")]
     Unavailable(String),
@@ -85,6 +87,31 @@ impl ApiError {
     }
 }
 
+// The OpenAPI document's `ErrorBody` is derived from this very struct, so the documented
+// error shape is the one sent.
+/// What every refusal answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// What went wrong, for programs: `bad_request`, `unauthorized`, `forbidden`,
+    /// `not_found`, `method_not_allowed`, `conflict`, `payload_too_large`,
+    /// `too_many_requests`, `invalid_field`, `unavailable` or `internal`.
+    #[schema(value_type = String, example = "invalid_field")]
+    pub code: &'static str,
+    /// What went wrong and what to do, for people.
+    pub message: String,
+    /// With `invalid_field`: the field to fix (`body` when the body as a whole is wrong).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// With `invalid_field` on a policy document: every field to fix.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
@@ -97,14 +124,21 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let mut body = json!({"error": {"code": self.code(), "message": message}});
-        if let ApiError::Unprocessable { field, .. } = &self {
-            body["error"]["field"] = json!(field);
-        }
-        if let ApiError::InvalidFields { field, errors, .. } = &self {
-            body["error"]["field"] = json!(field);
-            body["error"]["errors"] = errors.clone();
-        }
+        let (field, errors) = match &self {
+            ApiError::Unprocessable { field, .. } => (Some(field.clone()), None),
+            ApiError::InvalidFields { field, errors, .. } => {
+                (Some(field.clone()), Some(errors.clone()))
+            }
+            _ => (None, None),
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message,
+                field,
+                errors,
+            },
+        };
         let mut response = (status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         match &self {
@@ -196,6 +230,21 @@ impl From<JsonRejection> for ApiError {
         }
     }
 }
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::BadRequest(format!(
+            "the query string is not understood: {}",
+            rejection.body_text()
+        ))
+    }
+}
+
+/// `axum::extract::Query`, with rejections (a parameter given twice) in Passage's error
+/// format.
+#[derive(Debug, Clone, Copy, Default, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Query<T>(pub T);
 
 /// `axum::Json`, with rejections in Passage's error format.
 #[derive(Debug, Clone, Copy, Default, FromRequest)]

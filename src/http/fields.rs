@@ -1,6 +1,11 @@
 //! Reading fields of a JSON body one by one, so that every refusal names its field.
+//!
+//! Which fields a route accepts is not written here but read from the body's schema, the
+//! one the OpenAPI document shows ([`only_of`]): the document and the parser share one list.
 
 use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa::openapi::{RefOr, Schema};
 
 use super::error::ApiError;
 use crate::domain::Money;
@@ -76,6 +81,61 @@ pub fn only(body: &Value, known: &[&str]) -> Result<(), ApiError> {
         }
     }
     Ok(())
+}
+
+/// The fields a body schema names, in the order it declares them. A `oneOf` (the kinds of
+/// a request) names the fields of all its shapes; the handler then checks which kind may
+/// carry which.
+pub fn known<T: ToSchema>() -> Vec<String> {
+    let mut referenced = Vec::new();
+    T::schemas(&mut referenced);
+    let mut names = Vec::new();
+    collect(&T::schema(), &referenced, &mut names);
+    names
+}
+
+fn collect(
+    schema: &RefOr<Schema>,
+    referenced: &[(String, RefOr<Schema>)],
+    names: &mut Vec<String>,
+) {
+    match schema {
+        RefOr::T(Schema::Object(object)) => {
+            for name in object.properties.keys() {
+                if !names.contains(name) {
+                    names.push(name.clone());
+                }
+            }
+        }
+        RefOr::T(Schema::OneOf(one_of)) => {
+            for item in &one_of.items {
+                collect(item, referenced, names);
+            }
+        }
+        RefOr::T(Schema::AllOf(all_of)) => {
+            for item in &all_of.items {
+                collect(item, referenced, names);
+            }
+        }
+        RefOr::Ref(reference) => {
+            let name = reference
+                .ref_location
+                .rsplit('/')
+                .next()
+                .unwrap_or_default();
+            if let Some((_, schema)) = referenced.iter().find(|(n, _)| n == name) {
+                collect(schema, referenced, names);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// [`only`] with the fields of the body schema `T`.
+pub fn only_of<T: ToSchema>(body: &Value) -> Result<(), ApiError> {
+    let known = known::<T>();
+    let known: Vec<&str> = known.iter().map(String::as_str).collect();
+    only(body, &known)
 }
 
 pub fn date(body: &Value, field: &str) -> Result<chrono::NaiveDate, ApiError> {

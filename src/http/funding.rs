@@ -1,36 +1,138 @@
 //! Donors, donations and the fund at a glance (treasurers).
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, Json};
 use super::extractor::{Authorized, Treasurer};
 use super::fields::{self, invalid};
+use super::openapi::{
+    BadRequest, Conflict, Created, EmailAddress, Figure, Forbidden, IdempotencyKey, Invalid,
+    TooLarge, Unauthorized,
+};
 use crate::app::AppState;
-use crate::approval::{reserves, versions};
+use crate::approval::reserves::{self, ReserveView};
+use crate::approval::versions;
 use crate::domain::money::format_cents;
 use crate::domain::request::Category;
-use crate::domain::{Email, Language};
-use crate::funding::{self, NewDonation, Restriction, restricted};
+use crate::domain::{Email, Language, Money};
+use crate::funding::restricted::{self, RestrictedPool};
+use crate::funding::{self, NewDonation, Restriction};
 use crate::write_tx;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/donors", post(add_donor))
-        .route("/api/v1/donations", post(record_donation))
-        .route("/api/v1/fund", get(fund))
-        .route("/api/v1/reserves", post(create_reserve).get(list_reserves))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(add_donor))
+        .routes(routes!(record_donation))
+        .routes(routes!(fund))
+        .routes(routes!(create_reserve, list_reserves))
 }
 
+// Read field by field by `add_donor`, which takes the fields it accepts from here.
+/// The body of `POST /api/v1/donors`.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(
+    dead_code,
+    reason = "a schema only: the handler reads the body field by field"
+)]
+struct NewDonorBody {
+    #[schema(min_length = 1, max_length = 200)]
+    name: String,
+    #[schema(value_type = EmailAddress)]
+    email: String,
+    /// The language of the donor's reports; `en` when left out.
+    language: Option<Language>,
+}
+
+// Read field by field by `record_donation`, which takes the fields it accepts from here.
+/// The body of `POST /api/v1/donations`.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(
+    dead_code,
+    reason = "a schema only: the handler reads the body field by field"
+)]
+struct NewDonationBody {
+    donor_id: String,
+    amount: Money,
+    received_on: NaiveDate,
+    /// A gift of goods or services: counted, never spendable.
+    in_kind: Option<bool>,
+    #[schema(min_length = 1, max_length = 280)]
+    description: Option<String>,
+    /// Cash given for these categories only: the fund spends it on nothing else.
+    #[schema(min_items = 1, max_items = 11)]
+    restricted_to: Option<Vec<Category>>,
+}
+
+// Read field by field by `create_reserve`, which takes the fields it accepts from here.
+/// The body of `POST /api/v1/reserves`.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(
+    dead_code,
+    reason = "a schema only: the handler reads the body field by field"
+)]
+struct NewReserveBody {
+    /// The organisation the money is kept for.
+    org_id: String,
+    amount: Money,
+    /// In the future.
+    expires_at: DateTime<Utc>,
+}
+
+/// The fund at a glance.
+#[derive(Serialize, ToSchema)]
+struct FundFigures {
+    #[schema(value_type = Figure)]
+    donated: String,
+    #[schema(value_type = Figure)]
+    available: String,
+    /// The part of `available` that restricted gifts keep for their categories.
+    #[schema(value_type = Figure)]
+    restricted: String,
+    restricted_by_categories: Vec<RestrictedPool>,
+    #[schema(value_type = Figure)]
+    held: String,
+    #[schema(value_type = Figure)]
+    spent: String,
+    #[schema(value_type = Figure)]
+    in_kind: String,
+    #[schema(value_type = Figure)]
+    reserved: String,
+    #[schema(value_type = Figure)]
+    reserve_floor: String,
+}
+
+/// Adds a donor.
+#[utoipa::path(
+    post,
+    path = "/api/v1/donors",
+    tag = "funding",
+    security(("bearer" = [])),
+    request_body = NewDonorBody,
+    responses(
+        (status = 201, body = Created),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        TooLarge,
+        Invalid,
+    ),
+)]
 async fn add_donor(
     State(state): State<AppState>,
     auth: Authorized<Treasurer>,
     Json(body): Json<Value>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    fields::only(&body, &["name", "email", "language"])?;
+) -> Result<(StatusCode, Json<Created>), ApiError> {
+    fields::only_of::<NewDonorBody>(&body)?;
     let name = fields::string(&body, "name")?.to_string();
     let email = Email::parse(fields::string(&body, "email")?).map_err(|e| invalid("email", e))?;
     let language: Language = fields::optional_string(&body, "language")?
@@ -43,26 +145,34 @@ async fn add_donor(
         tx, now, &actor, &name, &email, language
     )
     .await)?;
-    Ok((StatusCode::CREATED, Json(json!({"id": id}))))
+    Ok((StatusCode::CREATED, Json(Created { id })))
 }
 
+/// Records a donation to the fund.
+#[utoipa::path(
+    post,
+    path = "/api/v1/donations",
+    tag = "funding",
+    security(("bearer" = [])),
+    params(IdempotencyKey),
+    request_body = NewDonationBody,
+    responses(
+        (status = 201, body = Created),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        Conflict,
+        TooLarge,
+        Invalid,
+    ),
+)]
 async fn record_donation(
     State(state): State<AppState>,
     auth: Authorized<Treasurer>,
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    fields::only(
-        &body,
-        &[
-            "donor_id",
-            "amount",
-            "received_on",
-            "in_kind",
-            "description",
-            "restricted_to",
-        ],
-    )?;
+    fields::only_of::<NewDonationBody>(&body)?;
     let new = NewDonation {
         donor_id: fields::string(&body, "donor_id")?.to_string(),
         amount: fields::money(&body, "amount")?,
@@ -86,7 +196,7 @@ async fn record_donation(
         |tx| {
             funding::record_donation(tx, now, &staff.actor(), &new)
                 .await
-                .map(|id| json!({"id": id}))
+                .map(|id| json!(Created { id }))
         }
     )
 }
@@ -116,33 +226,59 @@ fn restriction(body: &Value) -> Result<Option<Restriction>, ApiError> {
         .map_err(|e| invalid("restricted_to", e))
 }
 
+/// The fund's figures: what was given, what is available, held, spent and kept.
+#[utoipa::path(
+    get,
+    path = "/api/v1/fund",
+    tag = "funding",
+    security(("bearer" = [])),
+    responses((status = 200, body = FundFigures), Unauthorized, Forbidden),
+)]
 async fn fund(
     State(state): State<AppState>,
     _: Authorized<Treasurer>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<FundFigures>, ApiError> {
     let now = state.clock.now();
     let figures = funding::figures(&state.db, now).await?;
     let policy = versions::in_force(&state.db, now).await?;
-    Ok(Json(json!({
-        "donated": format_cents(figures.donated),
-        "available": format_cents(figures.available),
-        "restricted": format_cents(figures.restricted),
-        "restricted_by_categories": restricted::by_restriction(&state.db).await?,
-        "held": format_cents(figures.held),
-        "spent": format_cents(figures.spent),
-        "in_kind": format_cents(figures.in_kind),
-        "reserved": format_cents(figures.reserved),
-        "reserve_floor": format_cents(policy.policy.reserve_floor_cents()),
-    })))
+    Ok(Json(FundFigures {
+        donated: format_cents(figures.donated),
+        available: format_cents(figures.available),
+        restricted: format_cents(figures.restricted),
+        restricted_by_categories: restricted::by_restriction(&state.db).await?,
+        held: format_cents(figures.held),
+        spent: format_cents(figures.spent),
+        in_kind: format_cents(figures.in_kind),
+        reserved: format_cents(figures.reserved),
+        reserve_floor: format_cents(policy.policy.reserve_floor_cents()),
+    }))
 }
 
+/// Keeps part of the fund for one organisation until a time.
+#[utoipa::path(
+    post,
+    path = "/api/v1/reserves",
+    tag = "funding",
+    security(("bearer" = [])),
+    params(IdempotencyKey),
+    request_body = NewReserveBody,
+    responses(
+        (status = 201, body = ReserveView),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        Conflict,
+        TooLarge,
+        Invalid,
+    ),
+)]
 async fn create_reserve(
     State(state): State<AppState>,
     auth: Authorized<Treasurer>,
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    fields::only(&body, &["org_id", "amount", "expires_at"])?;
+    fields::only_of::<NewReserveBody>(&body)?;
     let org_id = fields::string(&body, "org_id")?.to_string();
     let amount = fields::money(&body, "amount")?;
     let expires_at =
@@ -171,11 +307,17 @@ async fn create_reserve(
     )
 }
 
+/// Lists the reserves, active or not.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reserves",
+    tag = "funding",
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<ReserveView>), Unauthorized, Forbidden),
+)]
 async fn list_reserves(
     State(state): State<AppState>,
     _: Authorized<Treasurer>,
-) -> Result<Json<Value>, ApiError> {
-    Ok(Json(json!(
-        reserves::list(&state.db, state.clock.now()).await?
-    )))
+) -> Result<Json<Vec<ReserveView>>, ApiError> {
+    Ok(Json(reserves::list(&state.db, state.clock.now()).await?))
 }

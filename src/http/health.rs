@@ -1,20 +1,34 @@
-use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, Json};
+use super::openapi::Unavailable;
 use crate::app::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(healthz))
+}
+
+#[derive(Serialize, ToSchema)]
+struct Health {
+    #[schema(example = "ok")]
+    status: &'static str,
 }
 
 /// 200 when the database answers, 503 when it does not.
-async fn healthz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    responses((status = 200, body = Health), Unavailable),
+)]
+async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     state.db.ping().await.map_err(|e| {
         tracing::warn!(error = %e, "health check: the database does not answer");
         ApiError::Unavailable("the database does not answer".into())
     })?;
-    Ok(Json(json!({"status": "ok"})))
+    Ok(Json(Health { status: "ok" }))
 }

@@ -44,6 +44,7 @@ pub mod extractor;
 mod fields;
 mod funding;
 mod health;
+pub mod openapi;
 mod orgs;
 mod policy;
 mod requests;
@@ -61,6 +62,9 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 use error::ApiError;
@@ -82,10 +86,11 @@ pub fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<String, ApiErr
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-pub fn router(state: AppState) -> Router {
-    let timeout = Duration::from_secs(state.config.request_timeout_secs);
-    let body_limit = state.config.body_limit_bytes;
-    Router::new()
+/// Every route with its description: the router and the OpenAPI document are both split
+/// from this, so nothing is served that the document does not show.
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(openapi::document))
         .merge(health::router())
         .merge(auth::router())
         .merge(orgs::router())
@@ -94,6 +99,13 @@ pub fn router(state: AppState) -> Router {
         .merge(funding::router())
         .merge(policy::router())
         .merge(requests::router())
+}
+
+pub fn router(state: AppState) -> Router {
+    let timeout = Duration::from_secs(state.config.request_timeout_secs);
+    let body_limit = state.config.body_limit_bytes;
+    let (routes, _) = api().split_for_parts();
+    routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(

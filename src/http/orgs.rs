@@ -1,27 +1,32 @@
 //! Member organisations: admins add them; admins and treasurers list them.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
 use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, Json};
 use super::extractor::{Admin, AdminOrTreasurer, Authorized};
+use super::openapi::{BadRequest, Conflict, Forbidden, Invalid, TooLarge, Unauthorized};
 use crate::app::AppState;
 use crate::audit::Actor;
 use crate::domain::{OrgType, Province};
 use crate::identity::orgs::{self, NewOrg, Org};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/v1/orgs", post(create).get(list))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(create, list))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct NewOrgBody {
+    #[schema(min_length = 1, max_length = 200, example = "Maison Passage")]
     name: String,
     #[serde(rename = "type")]
+    #[schema(value_type = OrgType)]
     org_type: String,
+    #[schema(value_type = Province)]
     province: String,
 }
 
@@ -32,6 +37,23 @@ fn invalid(field: &str, e: impl std::fmt::Display) -> ApiError {
     }
 }
 
+/// Adds a member organisation.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs",
+    tag = "orgs",
+    security(("bearer" = [])),
+    request_body = NewOrgBody,
+    responses(
+        (status = 201, body = Org),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        Conflict,
+        TooLarge,
+        Invalid,
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     auth: Authorized<Admin>,
@@ -45,6 +67,14 @@ async fn create(
     Ok((StatusCode::CREATED, Json(org)))
 }
 
+/// Lists the member organisations.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs",
+    tag = "orgs",
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<Org>), Unauthorized, Forbidden),
+)]
 async fn list(
     State(state): State<AppState>,
     _: Authorized<AdminOrTreasurer>,

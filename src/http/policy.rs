@@ -1,22 +1,182 @@
 //! The approval rules: read the one in force or an old version; replace it.
 
-use axum::Router;
+use std::borrow::Cow;
+
 use axum::extract::{Path, State};
-use axum::routing::get;
-use serde_json::{Value, json};
+use serde_json::Value;
+use utoipa::openapi::schema::{AdditionalProperties, KnownFormat, SchemaFormat, SchemaType};
+use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
+use utoipa::{PartialSchema, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, Json};
 use super::extractor::{Authorized, Treasurer};
+use super::openapi::{
+    AMOUNT_OR_ZERO_PATTERN, BadRequest, Forbidden, Invalid, NotFound, TooLarge, Unauthorized,
+};
 use crate::app::AppState;
-use crate::approval::{FlowError, versions};
+use crate::approval::policy::{CASE_CAP_DAYS_MAX, ESCALATE_AFTER_MINUTES_MAX, HOLD_HOURS_MAX};
+use crate::approval::{FlowError, Policy, Rule, versions};
+use crate::domain::Money;
+use crate::domain::request::{Category, MAX_NIGHTS};
 use crate::write_tx;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/policy", get(current).put(replace))
-        .route("/api/v1/policy/versions/{version}", get(version))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(current, replace))
+        .routes(routes!(version))
 }
 
+/// The body of `PUT /api/v1/policy`, as `Policy::parse` reads it. Written out from the
+/// policy's own constants and default rules rather than derived, because its limits and
+/// which categories need an amount come from there.
+struct PolicyUpdate;
+
+/// A policy version as `GET /api/v1/policy` shows it: every field filled in.
+struct PolicyVersionDoc;
+
+fn object() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)))
+}
+
+fn whole(max: u32) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(1))
+        .maximum(Some(max))
+}
+
+fn rule(category: Category) -> ObjectBuilder {
+    match Policy::default().rule_for(category) {
+        Some(Rule::Hotel { .. }) => object()
+            .description(Some(
+                "Approved without a treasurer up to these limits; a limit left out keeps its default",
+            ))
+            .property("max_nights", whole(MAX_NIGHTS))
+            .property("max_nightly_rate", Money::schema())
+            .property("max_amount", Money::schema()),
+        Some(Rule::MaxAmount(_)) => object()
+            .description(Some(
+                "Approved without a treasurer up to this amount; left out, the default",
+            ))
+            .property("max_amount", Money::schema()),
+        None => object()
+            .description(Some(
+                "Approved without a treasurer up to this amount; this category has no default",
+            ))
+            .property("max_amount", Money::schema())
+            .required("max_amount"),
+    }
+}
+
+/// The categories that may skip a treasurer; given, it replaces the default list, so a
+/// category left out always waits for a treasurer.
+fn auto_approve() -> ObjectBuilder {
+    Category::ALL
+        .into_iter()
+        .fold(object(), |o, c| o.property(c.as_str(), rule(c)))
+        .description(Some(
+            "The categories approved without a treasurer, each with its limits; a category left out always waits for one",
+        ))
+}
+
+/// The fields of a policy document, both ways.
+fn rules() -> Vec<(&'static str, RefOr<Schema>)> {
+    vec![
+        ("auto_approve", auto_approve().into()),
+        (
+            "case_auto_cap",
+            object()
+                .description(Some(
+                    "The most one case receives automatically over a rolling window",
+                ))
+                .property("amount", Money::schema())
+                .property("days", whole(CASE_CAP_DAYS_MAX))
+                .into(),
+        ),
+        (
+            "reserve_floor",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(AMOUNT_OR_ZERO_PATTERN))
+                .description(Some(
+                    "What automatic approvals must leave available; \"0.00\" keeps no reserve",
+                ))
+                .into(),
+        ),
+        ("dual_approval_above", Money::schema()),
+        ("hold_hours", whole(HOLD_HOURS_MAX).into()),
+        (
+            "escalate_after_minutes",
+            whole(ESCALATE_AFTER_MINUTES_MAX).into(),
+        ),
+    ]
+}
+
+impl PartialSchema for PolicyUpdate {
+    fn schema() -> RefOr<Schema> {
+        let version = ObjectBuilder::new()
+            .schema_type(SchemaType::AnyValue)
+            .description(Some(
+                "Ignored: the number storage gives each version, accepted so that what GET shows can be sent back",
+            ));
+        rules()
+            .into_iter()
+            .fold(object().property("version", version), |o, (name, schema)| {
+                o.property(name, schema)
+            })
+            .description(Some(
+                "A field left out takes its default; auto_approve, given, replaces the default list",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for PolicyUpdate {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("PolicyUpdate")
+    }
+}
+
+impl PartialSchema for PolicyVersionDoc {
+    fn schema() -> RefOr<Schema> {
+        let start = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property("version", ObjectBuilder::new().schema_type(Type::Integer))
+            .required("version")
+            .property(
+                "created_at",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
+            )
+            .required("created_at");
+        rules()
+            .into_iter()
+            .fold(start, |o, (name, schema)| {
+                o.property(name, schema).required(name)
+            })
+            .into()
+    }
+}
+
+impl ToSchema for PolicyVersionDoc {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("PolicyVersion")
+    }
+}
+
+/// The approval rules in force, every default filled in.
+#[utoipa::path(
+    get,
+    path = "/api/v1/policy",
+    tag = "policy",
+    security(("bearer" = [])),
+    responses((status = 200, body = PolicyVersionDoc), Unauthorized, Forbidden),
+)]
 async fn current(
     State(state): State<AppState>,
     _: Authorized<Treasurer>,
@@ -26,6 +186,21 @@ async fn current(
     Ok(Json(policy.to_json()))
 }
 
+/// An earlier version of the approval rules.
+#[utoipa::path(
+    get,
+    path = "/api/v1/policy/versions/{version}",
+    tag = "policy",
+    security(("bearer" = [])),
+    params(("version" = i64, Path, description = "The version number")),
+    responses(
+        (status = 200, body = PolicyVersionDoc),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Invalid,
+    ),
+)]
 async fn version(
     State(state): State<AppState>,
     _: Authorized<Treasurer>,
@@ -47,6 +222,23 @@ async fn version(
         .ok_or_else(|| ApiError::NotFound(format!("there is no policy version {number}")))
 }
 
+/// Replaces the approval rules with a new version. Every problem is reported at once:
+/// `error.field` names the first, `error.errors` lists them all.
+#[utoipa::path(
+    put,
+    path = "/api/v1/policy",
+    tag = "policy",
+    security(("bearer" = [])),
+    request_body = PolicyUpdate,
+    responses(
+        (status = 200, body = PolicyVersionDoc),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        TooLarge,
+        Invalid,
+    ),
+)]
 async fn replace(
     State(state): State<AppState>,
     auth: Authorized<Treasurer>,
@@ -60,7 +252,7 @@ async fn replace(
         ApiError::InvalidFields {
             field: first.0,
             message: first.1,
-            errors: json!(errors),
+            errors,
         }
     })?;
     let now = state.clock.now();

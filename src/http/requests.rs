@@ -1,35 +1,257 @@
 //! Requests: ask (decided at once by the policy), list, read, approve, decline, settle by
 //! receipt, cancel.
 
-use axum::Router;
-use axum::extract::{Path, Query, State};
+use std::borrow::Cow;
+
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
+use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, SchemaFormat};
+use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::cases::parse_code;
-use super::error::{ApiError, Json};
+use super::error::{ApiError, Json, Query};
 use super::extractor::{Authorized, Caseworker, CaseworkerOrTreasurer, Treasurer};
 use super::fields::{self, invalid};
+use super::openapi::{
+    BadRequest, Conflict, Forbidden, IdempotencyKey, Invalid, NotFound, OptionalIdempotencyKey,
+    TooLarge, Unauthorized,
+};
 use crate::app::AppState;
-use crate::approval::lifecycle::{self, NewRequest, OriginalAmount, Receipt};
+use crate::approval::lifecycle::{self, NewRequest, OriginalAmount, Receipt, RequestView};
 use crate::approval::versions;
 use crate::domain::note::Note;
 use crate::domain::place::Place;
-use crate::domain::request::{Category, HotelStay, Reason, Trip};
+use crate::domain::request::{Category, HotelStay, MAX_NIGHTS, MAX_PARTY_SIZE, Reason, Trip};
+use crate::domain::{Money, Province};
 use crate::write_tx;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/requests", post(submit).get(list))
-        .route("/api/v1/requests/{id}", get(show))
-        .route("/api/v1/requests/{id}/approve", post(approve))
-        .route("/api/v1/requests/{id}/decline", post(decline))
-        .route("/api/v1/requests/{id}/receipt", post(receipt))
-        .route("/api/v1/requests/{id}/cancel", post(cancel))
-        .route("/api/v1/requests/{id}/review", post(review))
-        .route("/api/v1/review", get(awaiting_review))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(submit, list))
+        .routes(routes!(show))
+        .routes(routes!(approve))
+        .routes(routes!(decline))
+        .routes(routes!(receipt))
+        .routes(routes!(cancel))
+        .routes(routes!(review))
+        .routes(routes!(awaiting_review))
+}
+
+// The bodies below are schemas only: the handlers read each body field by field, so that
+// every refusal names its field, and take the list of fields they accept from these.
+
+/// The categories of one kind of request, for the schema of that kind.
+fn categories(name: &str, keep: fn(&Category) -> bool) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .title(Some(name))
+        .enum_values(Some(
+            Category::ALL.into_iter().filter(keep).map(|c| c.as_str()),
+        ))
+        .into()
+}
+
+struct TravelCategory;
+impl PartialSchema for TravelCategory {
+    fn schema() -> RefOr<Schema> {
+        categories("TravelCategory", Category::is_travel)
+    }
+}
+impl ToSchema for TravelCategory {}
+
+struct HotelCategory;
+impl PartialSchema for HotelCategory {
+    fn schema() -> RefOr<Schema> {
+        categories("HotelCategory", |c| *c == Category::Hotel)
+    }
+}
+impl ToSchema for HotelCategory {}
+
+struct OtherCategory;
+impl PartialSchema for OtherCategory {
+    fn schema() -> RefOr<Schema> {
+        categories("OtherCategory", |c| !c.is_travel() && *c != Category::Hotel)
+    }
+}
+impl ToSchema for OtherCategory {}
+
+/// When the money is needed: a date or a time.
+struct NeededBy;
+impl PartialSchema for NeededBy {
+    fn schema() -> RefOr<Schema> {
+        let string = |format| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(format)))
+        };
+        AnyOfBuilder::new()
+            .item(string(KnownFormat::Date))
+            .item(string(KnownFormat::DateTime))
+            .description(Some(
+                "A date (\"2026-11-30\") or a time (\"2026-11-30T08:00:00-05:00\")",
+            ))
+            .into()
+    }
+}
+impl ToSchema for NeededBy {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("NeededBy")
+    }
+}
+
+fn count(max: u32) -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(1))
+        .maximum(Some(max))
+        .into()
+}
+
+fn nights() -> Schema {
+    count(MAX_NIGHTS)
+}
+
+fn party_size() -> Schema {
+    count(MAX_PARTY_SIZE)
+}
+
+/// Where a trip starts or ends: a city and either a province (in Canada) or a country.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "a schema only")]
+struct PlaceBody {
+    #[schema(min_length = 1, max_length = 80, example = "Ottawa")]
+    city: String,
+    /// In Canada; give this or `country`, not both.
+    province: Option<Province>,
+    /// Outside Canada: an ISO 3166-1 alpha-2 code other than CA.
+    #[schema(pattern = "^[A-Za-z]{2}$", example = "HT")]
+    country: Option<String>,
+}
+
+/// A bus, train, flight or local transport: where from, where to and why.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "a schema only")]
+struct TravelRequest {
+    case_code: String,
+    category: TravelCategory,
+    amount: Money,
+    needed_by: NeededBy,
+    urgent: Option<bool>,
+    /// No personal data: no names, phone numbers, addresses or document numbers.
+    #[schema(min_length = 1, max_length = 280)]
+    note: Option<String>,
+    origin: PlaceBody,
+    destination: PlaceBody,
+    travel_date: NaiveDate,
+    reason: Reason,
+}
+
+/// Hotel nights: the amount is nights × nightly rate.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "a schema only")]
+struct HotelRequest {
+    case_code: String,
+    category: HotelCategory,
+    /// May be left out; given, it must be nights × nightly_rate.
+    amount: Option<Money>,
+    needed_by: NeededBy,
+    urgent: Option<bool>,
+    #[schema(min_length = 1, max_length = 280)]
+    note: Option<String>,
+    #[schema(schema_with = nights)]
+    nights: i64,
+    nightly_rate: Money,
+    #[schema(schema_with = party_size)]
+    party_size: i64,
+}
+
+/// Anything else: an amount for a category.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "a schema only")]
+struct OtherRequest {
+    case_code: String,
+    category: OtherCategory,
+    amount: Money,
+    needed_by: NeededBy,
+    urgent: Option<bool>,
+    #[schema(min_length = 1, max_length = 280)]
+    note: Option<String>,
+}
+
+/// The body of `POST /api/v1/requests`: its category says which shape it takes.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[expect(dead_code, reason = "a schema only")]
+enum NewRequestBody {
+    Travel(TravelRequest),
+    Hotel(HotelRequest),
+    Other(OtherRequest),
+}
+
+/// The fields only the kind `K` of request carries.
+fn fields_of_kind<K: ToSchema>() -> Vec<String> {
+    let common = fields::known::<OtherRequest>();
+    fields::known::<K>()
+        .into_iter()
+        .filter(|f| !common.contains(f))
+        .collect()
+}
+
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "a schema only")]
+struct DeclineBody {
+    /// Told to the caseworker; no personal data.
+    #[schema(min_length = 1, max_length = 280)]
+    reason: String,
+}
+
+/// What settles an approved request: a receipt's reference, or for pocket money the
+/// caseworker's attestation.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "a schema only")]
+struct ReceiptBody {
+    /// What was spent; the rest of the hold goes back to the fund.
+    amount: Money,
+    /// Today when left out.
+    paid_on: Option<NaiveDate>,
+    #[schema(min_length = 1, max_length = 280)]
+    vendor: Option<String>,
+    /// The organisation's own bookkeeping reference, never a card or document number.
+    #[schema(
+        min_length = 1,
+        max_length = 40,
+        pattern = r"^[A-Za-z0-9 \-_/.#]+$",
+        example = "INV-2026-00123"
+    )]
+    reference: Option<String>,
+    /// Pocket money only, instead of a reference.
+    attested: Option<bool>,
+    /// A fare bought abroad: its ISO 4217 currency, not CAD; given with original_amount.
+    #[schema(pattern = "^[A-Za-z]{3}$", example = "USD")]
+    original_currency: Option<String>,
+    /// What was paid in that currency, as a string.
+    #[schema(pattern = r"^\d+(\.\d{1,3})?$", example = "1250.00")]
+    original_amount: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "a schema only")]
+struct ReviewBody {
+    /// Flag the approval for the treasurers to look at again; false when left out.
+    flag: Option<bool>,
 }
 
 /// Runs a step that moves money: under its `Idempotency-Key` when the client sends one
@@ -53,9 +275,6 @@ macro_rules! money_step {
     }};
 }
 
-const TRAVEL_FIELDS: [&str; 4] = ["origin", "destination", "travel_date", "reason"];
-const HOTEL_FIELDS: [&str; 3] = ["nights", "nightly_rate", "party_size"];
-
 fn place(body: &Value, field: &str) -> Result<Place, ApiError> {
     let v = fields::required(body, field)?;
     if !v.is_object() {
@@ -64,7 +283,7 @@ fn place(body: &Value, field: &str) -> Result<Place, ApiError> {
             "must be an object such as {\"city\": \"Ottawa\", \"province\": \"ON\"}",
         ));
     }
-    fields::only(v, &["city", "province", "country"]).map_err(|e| match e {
+    fields::only_of::<PlaceBody>(v).map_err(|e| match e {
         ApiError::Unprocessable { field: f, message } => invalid(&format!("{field}.{f}"), message),
         other => other,
     })?;
@@ -97,17 +316,9 @@ fn needed_by(body: &Value) -> Result<String, ApiError> {
 
 /// Reads a request body field by field, so each refusal names its field.
 fn parse_request(body: &Value) -> Result<NewRequest, ApiError> {
-    let mut known = vec![
-        "case_code",
-        "category",
-        "amount",
-        "needed_by",
-        "urgent",
-        "note",
-    ];
-    known.extend(TRAVEL_FIELDS);
-    known.extend(HOTEL_FIELDS);
-    fields::only(body, &known)?;
+    fields::only_of::<NewRequestBody>(body)?;
+    let travel_fields = fields_of_kind::<TravelRequest>();
+    let hotel_fields = fields_of_kind::<HotelRequest>();
     let case_code = parse_code(fields::string(body, "case_code")?).map_err(|e| match e {
         ApiError::Unprocessable { message, .. } => invalid("case_code", message),
         other => other,
@@ -120,7 +331,7 @@ fn parse_request(body: &Value) -> Result<NewRequest, ApiError> {
         .transpose()
         .map_err(|e| invalid("note", e))?;
     let (trip, hotel, amount) = if category.is_travel() {
-        if let Some(f) = HOTEL_FIELDS
+        if let Some(f) = hotel_fields
             .iter()
             .find(|f| fields::optional(body, f).is_some())
         {
@@ -137,7 +348,7 @@ fn parse_request(body: &Value) -> Result<NewRequest, ApiError> {
         let date = fields::date(body, "travel_date")?;
         (Some((trip, date)), None, fields::money(body, "amount")?)
     } else if category == Category::Hotel {
-        if let Some(f) = TRAVEL_FIELDS
+        if let Some(f) = travel_fields
             .iter()
             .find(|f| fields::optional(body, f).is_some())
         {
@@ -162,9 +373,9 @@ fn parse_request(body: &Value) -> Result<NewRequest, ApiError> {
         }
         (None, Some(stay), stay.amount())
     } else {
-        if let Some(f) = TRAVEL_FIELDS
+        if let Some(f) = travel_fields
             .iter()
-            .chain(HOTEL_FIELDS.iter())
+            .chain(hotel_fields.iter())
             .find(|f| fields::optional(body, f).is_some())
         {
             return Err(invalid(f, "belongs to travel or hotel requests only"));
@@ -183,6 +394,26 @@ fn parse_request(body: &Value) -> Result<NewRequest, ApiError> {
     })
 }
 
+/// Asks for money for a case. The policy decides at once: approved (the money is held),
+/// or pending for a treasurer.
+#[utoipa::path(
+    post,
+    path = "/api/v1/requests",
+    tag = "requests",
+    security(("bearer" = [])),
+    params(IdempotencyKey),
+    request_body = NewRequestBody,
+    responses(
+        (status = 201, body = RequestView),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        TooLarge,
+        Invalid,
+    ),
+)]
 async fn submit(
     State(state): State<AppState>,
     auth: Authorized<Caseworker>,
@@ -208,10 +439,25 @@ async fn submit(
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only the requests in this status.
+    #[param(value_type = Option<RequestStatus>, inline)]
     status: Option<String>,
 }
+
+/// The statuses a list may be narrowed to.
+struct RequestStatus;
+impl PartialSchema for RequestStatus {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(STATUSES))
+            .into()
+    }
+}
+impl ToSchema for RequestStatus {}
 
 const STATUSES: [&str; 6] = [
     "pending",
@@ -222,11 +468,26 @@ const STATUSES: [&str; 6] = [
     "expired",
 ];
 
+/// Lists requests, urgent first: a treasurer sees all, a caseworker their organisation's.
+#[utoipa::path(
+    get,
+    path = "/api/v1/requests",
+    tag = "requests",
+    security(("bearer" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, body = Vec<RequestView>),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        Invalid,
+    ),
+)]
 async fn list(
     State(state): State<AppState>,
     auth: Authorized<CaseworkerOrTreasurer>,
     Query(query): Query<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<RequestView>>, ApiError> {
     if let Some(s) = query.status.as_deref().filter(|s| !STATUSES.contains(s)) {
         return Err(invalid(
             "status",
@@ -242,7 +503,7 @@ async fn list(
         policy.policy.dual_approval_above(),
     )
     .await?;
-    Ok(Json(json!(views)))
+    Ok(Json(views))
 }
 
 fn request_id(raw: &str) -> Result<String, ApiError> {
@@ -251,18 +512,51 @@ fn request_id(raw: &str) -> Result<String, ApiError> {
         .map_err(|_| invalid("id", "is not a request id"))
 }
 
+/// Reads one request.
+#[utoipa::path(
+    get,
+    path = "/api/v1/requests/{id}",
+    tag = "requests",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = "uuid", description = "The request's id")),
+    responses(
+        (status = 200, body = RequestView),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Invalid,
+    ),
+)]
 async fn show(
     State(state): State<AppState>,
     auth: Authorized<CaseworkerOrTreasurer>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RequestView>, ApiError> {
     let id = request_id(&id)?;
     let now = state.clock.now();
     let staff = auth.staff();
     let view = write_tx!(&state.db, |tx| lifecycle::find(tx, now, &staff, &id).await)?;
-    Ok(Json(json!(view)))
+    Ok(Json(view))
 }
 
+/// Approves a pending request: the money is held for it. Above `dual_approval_above` it
+/// takes two distinct treasurers; the first approval leaves it pending.
+#[utoipa::path(
+    post,
+    path = "/api/v1/requests/{id}/approve",
+    tag = "requests",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = "uuid", description = "The request's id"), OptionalIdempotencyKey),
+    responses(
+        (status = 200, body = RequestView),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        Invalid,
+    ),
+)]
 async fn approve(
     State(state): State<AppState>,
     auth: Authorized<Treasurer>,
@@ -278,14 +572,33 @@ async fn approve(
     })
 }
 
+/// Declines a pending request, with the reason the caseworker is told.
+#[utoipa::path(
+    post,
+    path = "/api/v1/requests/{id}/decline",
+    tag = "requests",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = "uuid", description = "The request's id")),
+    request_body = DeclineBody,
+    responses(
+        (status = 200, body = RequestView),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        TooLarge,
+        Invalid,
+    ),
+)]
 async fn decline(
     State(state): State<AppState>,
     auth: Authorized<Treasurer>,
     Path(id): Path<String>,
     Json(body): Json<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RequestView>, ApiError> {
     let id = request_id(&id)?;
-    fields::only(&body, &["reason"])?;
+    fields::only_of::<DeclineBody>(&body)?;
     let reason = Note::parse(fields::string(&body, "reason")?).map_err(|e| invalid("reason", e))?;
     let now = state.clock.now();
     let staff = auth.staff();
@@ -298,9 +611,29 @@ async fn decline(
         &state.config.base_url
     )
     .await)?;
-    Ok(Json(json!(view)))
+    Ok(Json(view))
 }
 
+/// Settles an approved request by its receipt: what was spent is paid from the hold and
+/// the rest goes back to the fund.
+#[utoipa::path(
+    post,
+    path = "/api/v1/requests/{id}/receipt",
+    tag = "requests",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = "uuid", description = "The request's id"), OptionalIdempotencyKey),
+    request_body = ReceiptBody,
+    responses(
+        (status = 200, body = RequestView),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        TooLarge,
+        Invalid,
+    ),
+)]
 async fn receipt(
     State(state): State<AppState>,
     auth: Authorized<CaseworkerOrTreasurer>,
@@ -324,18 +657,7 @@ async fn receipt(
 }
 
 fn parse_receipt(body: &Value, today: chrono::NaiveDate) -> Result<Receipt, ApiError> {
-    fields::only(
-        body,
-        &[
-            "amount",
-            "paid_on",
-            "vendor",
-            "reference",
-            "attested",
-            "original_currency",
-            "original_amount",
-        ],
-    )?;
+    fields::only_of::<ReceiptBody>(body)?;
     let short = |field: &str| -> Result<Option<String>, ApiError> {
         fields::optional_string(body, field)?
             .map(|v| {
@@ -406,6 +728,23 @@ fn parse_receipt(body: &Value, today: chrono::NaiveDate) -> Result<Receipt, ApiE
     })
 }
 
+/// Cancels a request that is not settled: its hold, if any, goes back to the fund.
+#[utoipa::path(
+    post,
+    path = "/api/v1/requests/{id}/cancel",
+    tag = "requests",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = "uuid", description = "The request's id"), OptionalIdempotencyKey),
+    responses(
+        (status = 200, body = RequestView),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        Invalid,
+    ),
+)]
 async fn cancel(
     State(state): State<AppState>,
     auth: Authorized<CaseworkerOrTreasurer>,
@@ -421,24 +760,51 @@ async fn cancel(
     })
 }
 
+/// The automatic approvals no treasurer has reviewed yet.
+#[utoipa::path(
+    get,
+    path = "/api/v1/review",
+    tag = "requests",
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<RequestView>), Unauthorized, Forbidden),
+)]
 async fn awaiting_review(
     State(state): State<AppState>,
     _: Authorized<Treasurer>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Vec<RequestView>>, ApiError> {
     let now = state.clock.now();
     let policy = versions::in_force(&state.db, now).await?;
     let views = lifecycle::awaiting_review(&state.db, policy.policy.dual_approval_above()).await?;
-    Ok(Json(json!(views)))
+    Ok(Json(views))
 }
 
+/// Marks an automatic approval as reviewed, flagged or not.
+#[utoipa::path(
+    post,
+    path = "/api/v1/requests/{id}/review",
+    tag = "requests",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = "uuid", description = "The request's id")),
+    request_body = ReviewBody,
+    responses(
+        (status = 200, body = RequestView),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        TooLarge,
+        Invalid,
+    ),
+)]
 async fn review(
     State(state): State<AppState>,
     auth: Authorized<Treasurer>,
     Path(id): Path<String>,
     Json(body): Json<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RequestView>, ApiError> {
     let id = request_id(&id)?;
-    fields::only(&body, &["flag"])?;
+    fields::only_of::<ReviewBody>(&body)?;
     let flag = fields::boolean(&body, "flag", false)?;
     let now = state.clock.now();
     let staff = auth.staff();
@@ -446,5 +812,5 @@ async fn review(
         tx, now, &staff, &id, flag
     )
     .await)?;
-    Ok(Json(json!(view)))
+    Ok(Json(view))
 }

@@ -1,42 +1,81 @@
 //! Staff accounts, managed by admins. Password hashes never appear in an answer.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{post, put};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::error::{ApiError, Json};
 use super::extractor::{Admin, Authorized};
+use super::fields;
+use super::openapi::{
+    BadRequest, Conflict, Created, EmailAddress, Forbidden, Invalid, NotFound, TooLarge,
+    Unauthorized,
+};
 use crate::app::AppState;
 use crate::audit::Actor;
-use crate::domain::{Email, Language, Password, Roles};
+use crate::domain::{Email, Language, Password, Role, Roles};
 use crate::identity::users::{self, NewUser, User};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/users", post(create).get(list))
-        .route("/api/v1/users/{id}/deactivate", post(deactivate))
-        .route("/api/v1/users/{id}/reactivate", post(reactivate))
-        .route("/api/v1/users/{id}/roles", put(set_roles))
-        .route("/api/v1/users/{id}/on-call", put(set_on_call))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(deactivate))
+        .routes(routes!(reactivate))
+        .routes(routes!(set_roles))
+        .routes(routes!(set_on_call))
 }
 
 /// No `Debug`: the password must never be printed.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct NewUserBody {
+    #[schema(value_type = EmailAddress)]
     email: String,
+    #[schema(format = Password, min_length = 12, max_length = 1024)]
     password: String,
+    #[schema(value_type = Vec<Role>, min_items = 1)]
     roles: Vec<String>,
+    /// Required for a caseworker: the organisation they work for.
     org_id: Option<String>,
+    #[schema(value_type = Option<Language>)]
     language: Option<String>,
+    #[schema(max_length = 100)]
     display_name: Option<String>,
 }
 
-#[derive(Serialize)]
-struct Created {
+#[derive(Serialize, ToSchema)]
+struct UserRoles {
     id: String,
+    #[schema(value_type = Vec<Role>)]
+    roles: Roles,
+    org_id: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct UserActive {
+    id: String,
+    active: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+struct OnCall {
+    id: String,
+    on_call: bool,
+}
+
+// Read field by field by `set_on_call`, which takes the fields it accepts from here.
+/// The body of `PUT /api/v1/users/{id}/on-call`.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(
+    dead_code,
+    reason = "a schema only: the handler reads the body field by field"
+)]
+struct OnCallBody {
+    on_call: bool,
 }
 
 fn invalid(field: &str, e: impl std::fmt::Display) -> ApiError {
@@ -46,6 +85,23 @@ fn invalid(field: &str, e: impl std::fmt::Display) -> ApiError {
     }
 }
 
+/// Adds a staff account.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users",
+    tag = "users",
+    security(("bearer" = [])),
+    request_body = NewUserBody,
+    responses(
+        (status = 201, body = Created),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        Conflict,
+        TooLarge,
+        Invalid,
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     auth: Authorized<Admin>,
@@ -67,18 +123,39 @@ async fn create(
     Ok((StatusCode::CREATED, Json(Created { id })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct RolesBody {
+    #[schema(value_type = Vec<Role>, min_items = 1)]
     roles: Vec<String>,
+    /// Required when the roles include caseworker.
     org_id: Option<String>,
 }
 
+/// Replaces a user's roles (and organisation).
+#[utoipa::path(
+    put,
+    path = "/api/v1/users/{id}/roles",
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The user's id")),
+    request_body = RolesBody,
+    responses(
+        (status = 200, body = UserRoles),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        TooLarge,
+        Invalid,
+    ),
+)]
 async fn set_roles(
     State(state): State<AppState>,
     auth: Authorized<Admin>,
     Path(id): Path<String>,
     Json(body): Json<RolesBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<UserRoles>, ApiError> {
     let roles = Roles::parse_list(&body.roles.join(",")).map_err(|e| invalid("roles", e))?;
     let org_id = body.org_id.filter(|o| !o.trim().is_empty());
     let actor = Actor(format!("user:{}", auth.id));
@@ -92,11 +169,21 @@ async fn set_roles(
         org_id.as_deref(),
     )
     .await?;
-    Ok(Json(
-        json!({"id": user.id, "roles": user.roles, "org_id": user.org_id}),
-    ))
+    Ok(Json(UserRoles {
+        id: user.id,
+        roles: user.roles,
+        org_id: user.org_id,
+    }))
 }
 
+/// Lists the staff accounts (never a password hash).
+#[utoipa::path(
+    get,
+    path = "/api/v1/users",
+    tag = "users",
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<User>), Unauthorized, Forbidden),
+)]
 async fn list(
     State(state): State<AppState>,
     _: Authorized<Admin>,
@@ -109,7 +196,7 @@ async fn set_active(
     auth: Authorized<Admin>,
     id: String,
     active: bool,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<UserActive>, ApiError> {
     let actor = Actor(format!("user:{}", auth.id));
     let user = users::set_active(
         &state.db,
@@ -120,41 +207,88 @@ async fn set_active(
         active,
     )
     .await?;
-    Ok(Json(json!({"id": user.id, "active": user.active})))
+    Ok(Json(UserActive {
+        id: user.id,
+        active: user.active,
+    }))
 }
 
+/// Deactivates an account: its tokens stop working at once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/deactivate",
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The user's id")),
+    responses(
+        (status = 200, body = UserActive),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+    ),
+)]
 async fn deactivate(
     State(state): State<AppState>,
     auth: Authorized<Admin>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<UserActive>, ApiError> {
     set_active(state, auth, id, false).await
 }
 
+/// Reactivates an account; tokens issued before stay refused.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/{id}/reactivate",
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The user's id")),
+    responses(
+        (status = 200, body = UserActive),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+    ),
+)]
 async fn reactivate(
     State(state): State<AppState>,
     auth: Authorized<Admin>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<UserActive>, ApiError> {
     set_active(state, auth, id, true).await
 }
 
-/// `{"on_call": true}`: urgent requests that wait are emailed to on-call treasurers at
-/// once, and to every treasurer after `escalate_after_minutes`.
+/// Puts a treasurer on call or off: urgent requests that wait are emailed to on-call
+/// treasurers at once, and to every treasurer after `escalate_after_minutes`.
+#[utoipa::path(
+    put,
+    path = "/api/v1/users/{id}/on-call",
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The user's id")),
+    request_body = OnCallBody,
+    responses(
+        (status = 200, body = OnCall),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        TooLarge,
+        Invalid,
+    ),
+)]
 async fn set_on_call(
     State(state): State<AppState>,
     auth: Authorized<Admin>,
     Path(id): Path<String>,
     Json(body): Json<Value>,
-) -> Result<Json<Value>, ApiError> {
-    let on_call = body
-        .get("on_call")
+) -> Result<Json<OnCall>, ApiError> {
+    fields::only_of::<OnCallBody>(&body)?;
+    let on_call = fields::optional(&body, "on_call")
         .and_then(Value::as_bool)
-        .ok_or_else(|| ApiError::Unprocessable {
-            field: "on_call".into(),
-            message: "must be true or false".into(),
-        })?;
+        .ok_or_else(|| fields::invalid("on_call", "must be true or false"))?;
     let actor = crate::audit::Actor(format!("user:{}", auth.id));
     users::set_on_call(&state.db, state.clock.now(), &actor, &id, on_call).await?;
-    Ok(Json(json!({"id": id, "on_call": on_call})))
+    Ok(Json(OnCall { id, on_call }))
 }

@@ -39,13 +39,15 @@ impl NewOrg {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Org {
     pub id: String,
     pub name: String,
     #[serde(rename = "type")]
     #[sqlx(rename = "type")]
+    #[schema(value_type = crate::domain::OrgType)]
     pub org_type: String,
+    #[schema(value_type = crate::domain::Province)]
     pub province: String,
     pub created_at: DateTime<Utc>,
 }

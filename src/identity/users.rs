@@ -35,12 +35,14 @@ pub fn parse_display_name(s: Option<&str>) -> Result<Option<String>, IdentityErr
 }
 
 /// A user as the rest of Passage sees them: no password hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct User {
     pub id: String,
     pub email: String,
     pub display_name: Option<String>,
+    #[schema(value_type = crate::domain::Language)]
     pub language: String,
+    #[schema(value_type = Vec<crate::domain::Role>)]
     pub roles: Roles,
     pub org_id: Option<String>,
     pub active: bool,
