@@ -580,8 +580,24 @@ async fn real_answers_match_their_documented_schemas(t: TestDb) {
     )
     .await;
     assert_eq!(s, 409, "the same key with another body");
+    let restricted = json!({"donor_id": donor["id"], "amount": "300.00",
+                            "received_on": "2026-11-29", "restricted_to": ["hotel", "bus"]});
+    let (s, _) = call(
+        "POST",
+        "/api/v1/donations",
+        vec![],
+        tr.clone(),
+        Some("gift-2"),
+        Some(restricted),
+    )
+    .await;
+    assert_eq!(s, 201);
     let (s, fund) = call("GET", "/api/v1/fund", vec![], tr.clone(), None, None).await;
-    assert_eq!((s, fund["donated"].as_str()), (200, Some("5000.00")));
+    assert_eq!((s, fund["donated"].as_str()), (200, Some("5300.00")));
+    assert_eq!(
+        fund["restricted_by_categories"],
+        json!([{"categories": ["bus", "hotel"], "remaining": "300.00"}])
+    );
     let (_, mut policy) = call("GET", "/api/v1/policy", vec![], tr.clone(), None, None).await;
     // `version` is taken back as it was shown; `created_at` is not a field of the update.
     policy.as_object_mut().unwrap().remove("created_at");
