@@ -44,6 +44,7 @@ pub mod extractor;
 mod fields;
 mod funding;
 mod health;
+mod ledger;
 mod orgs;
 mod policy;
 mod requests;
@@ -92,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .merge(users::router())
         .merge(cases::router())
         .merge(funding::router())
+        .merge(ledger::router())
         .merge(policy::router())
         .merge(requests::router())
         .fallback(not_found)
