@@ -8,6 +8,7 @@ pub mod cases;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod export;
 pub mod funding;
 pub mod http;
 pub mod idempotency;

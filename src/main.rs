@@ -1,3 +1,4 @@
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -8,6 +9,7 @@ use passage::audit::Actor;
 use passage::clock::{Clock, SystemClock};
 use passage::config::Config;
 use passage::domain::{Email, Language, OrgType, Password, Province, Roles};
+use passage::export::{Export, Format};
 use passage::identity::{keys, orgs, users};
 use passage::store::Db;
 use passage::{audit, ledger};
@@ -37,6 +39,17 @@ enum Command {
     Ledger {
         #[command(subcommand)]
         command: LedgerCommand,
+    },
+    /// Write the ledger as an hledger journal, a beancount file or CSV, from one snapshot
+    /// of the database; the journals end by asserting the service's balances, so
+    /// `hledger check -s` and `bean-check` prove they add up.
+    Export {
+        /// hledger, beancount or csv.
+        #[arg(long)]
+        format: Format,
+        /// Write here instead of standard output; the file appears only once complete.
+        #[arg(long)]
+        output: Option<PathBuf>,
     },
     /// Manage staff accounts.
     User {
@@ -211,6 +224,64 @@ async fn add_user(
     Ok(())
 }
 
+/// Writes the export to `output` (through a `.partial` file renamed at the end, so a
+/// failed export never leaves a file that looks whole) or to standard output.
+async fn export(db: &Db, format: Format, output: Option<&Path>) -> Result<(), Failure> {
+    use tokio::io::AsyncWriteExt;
+
+    let export = Export::begin(db, format, SystemClock.now()).await?;
+    let (sender, mut receiver) = tokio::sync::mpsc::channel(4);
+    let writer = tokio::spawn(async move { export.write(&sender).await });
+    let partial = output.map(|path| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".partial");
+        PathBuf::from(name)
+    });
+    let mut sink: Box<dyn tokio::io::AsyncWrite + Unpin + Send> = match &partial {
+        Some(path) => Box::new(tokio::io::BufWriter::new(
+            tokio::fs::File::create(path)
+                .await
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+        )),
+        None => Box::new(tokio::io::stdout()),
+    };
+    let written = async {
+        while let Some(chunk) = receiver.recv().await {
+            sink.write_all(chunk?.as_bytes()).await?;
+        }
+        sink.flush().await?;
+        Ok::<_, Failure>(())
+    }
+    .await;
+    // Dropping the receiver stops the writer at its next chunk when writing failed.
+    drop(receiver);
+    let summary = writer
+        .await
+        .map_err(|e| format!("the export stopped: {e}"))?;
+    let outcome = written.and_then(|()| summary.map_err(Failure::from));
+    match (outcome, &partial, output) {
+        (Ok(summary), Some(partial), Some(path)) => {
+            tokio::fs::rename(partial, path)
+                .await
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            eprintln!(
+                "exported {} transfers as {} to {}",
+                summary.transfers,
+                format.as_str(),
+                path.display()
+            );
+            Ok(())
+        }
+        (Ok(_), _, _) => Ok(()),
+        (Err(e), partial, _) => {
+            if let Some(partial) = partial {
+                let _ = tokio::fs::remove_file(partial).await;
+            }
+            Err(e)
+        }
+    }
+}
+
 async fn run(command: Command, config: Config) -> Result<(), Failure> {
     let db = open(&config).await?;
     let result = match command {
@@ -243,6 +314,7 @@ async fn run(command: Command, config: Config) -> Result<(), Failure> {
                 }),
             }
         }
+        Command::Export { format, output } => export(&db, format, output.as_deref()).await,
         Command::User {
             command:
                 UserCommand::Add {

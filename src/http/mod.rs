@@ -44,6 +44,7 @@ pub mod extractor;
 mod fields;
 mod funding;
 mod health;
+mod ledger;
 pub mod openapi;
 mod orgs;
 mod policy;
@@ -97,6 +98,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(cases::router())
         .merge(funding::router())
+        .merge(ledger::router())
         .merge(policy::router())
         .merge(requests::router())
 }

@@ -195,6 +195,21 @@ impl Db {
         })
     }
 
+    /// Starts a read-only transaction whose reads all see the database as it was at one
+    /// moment, however long they take and whatever is written meanwhile: a long export
+    /// must not show a settlement without its hold, nor closing balances of another time.
+    /// SQLite in WAL mode gives a deferred transaction that snapshot from its first read
+    /// on, without blocking writers; PostgreSQL needs REPEATABLE READ for it.
+    pub async fn begin_snapshot(&self) -> Result<Tx, StoreError> {
+        Ok(match self {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Db::Postgres(p) => Tx::Postgres(
+                p.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .await?,
+            ),
+        })
+    }
+
     /// Answers whether the database takes a query now.
     pub async fn ping(&self) -> Result<(), StoreError> {
         on_db!(self, p => sqlx::query("SELECT 1").execute(p).await.map(|_| ()))?;
