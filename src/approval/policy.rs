@@ -143,13 +143,16 @@ impl Default for Policy {
     }
 }
 
+/// What storage adds to a document it keeps (see `versions`), accepted and ignored.
+const STAMPED_BY_STORAGE: [&str; 2] = ["version", "created_at"];
+
 impl Policy {
     /// Parses a policy document, filling what is left out with the defaults. All problems
     /// are returned together, each with its field, so a treasurer fixes them in one go.
     ///
-    /// A top-level `version` is ignored: it is the number storage gives each document, and
-    /// a treasurer who saves back what `GET /api/v1/policy` showed should not be refused
-    /// for it.
+    /// A top-level `version` and `created_at` are ignored: storage stamps them on each
+    /// document, and a treasurer who saves back what `GET /api/v1/policy` showed should not
+    /// be refused for them.
     pub fn parse(doc: Value) -> Result<Policy, Vec<FieldError>> {
         let Some(obj) = doc.as_object() else {
             return Err(vec![FieldError::new(
@@ -160,7 +163,7 @@ impl Policy {
         let defaults = Policy::default();
         let mut errors = Vec::new();
         for key in obj.keys() {
-            if key != "version" && !TOP_FIELDS.contains(&key.as_str()) {
+            if !STAMPED_BY_STORAGE.contains(&key.as_str()) && !TOP_FIELDS.contains(&key.as_str()) {
                 errors.push(FieldError::new(
                     key.as_str(),
                     format!(
@@ -831,6 +834,7 @@ mod tests {
     fn the_stored_version_number_is_ignored_so_a_fetched_document_can_be_saved_back() {
         let mut doc = Policy::default().to_json();
         doc["version"] = json!(3);
+        doc["created_at"] = json!("2026-11-29T04:40:00Z");
         assert_eq!(Policy::parse(doc), Ok(Policy::default()));
     }
 }

@@ -123,9 +123,17 @@ impl PartialSchema for PolicyUpdate {
             .description(Some(
                 "Ignored: the number storage gives each version, accepted so that what GET shows can be sent back",
             ));
+        let created_at = ObjectBuilder::new()
+            .schema_type(SchemaType::AnyValue)
+            .description(Some(
+                "Ignored: when storage kept that version, accepted so that what GET shows can be sent back",
+            ));
+        let start = object()
+            .property("version", version)
+            .property("created_at", created_at);
         rules()
             .into_iter()
-            .fold(object().property("version", version), |o, (name, schema)| {
+            .fold(start, |o, (name, schema)| {
                 o.property(name, schema)
             })
             .description(Some(
