@@ -145,6 +145,8 @@ async fn change(
     .fetch_optional(c)
     .await)?;
     let after = drawn.unwrap_or(0) + delta;
+    // The three statements take the same parameters, so the DELETE names $3 too (it is the
+    // 0 the draw comes down to): PostgreSQL refuses a parameter a statement never uses.
     let sql = match (drawn, after) {
         (None, _) => {
             "INSERT INTO restricted_draws (request_id, donation_id, amount) VALUES ($1, $2, $3)"
