@@ -270,6 +270,19 @@ pub async fn set_on_call(
     .await)
 }
 
+/// Sets the language a user reads the pages and their mail in (a user's own choice, so
+/// no audit event: it moves no money and changes no right).
+pub async fn set_language(db: &Db, id: &str, language: Language) -> Result<(), IdentityError> {
+    on_db!(db, p => sqlx::query("UPDATE users SET language = $1 WHERE id = $2")
+        .bind(language.as_str())
+        .bind(id)
+        .execute(p)
+        .await
+        .map(|_| ()))
+    .map_err(StoreError::from)?;
+    Ok(())
+}
+
 /// Replaces a user's roles and organisation. Takes effect on the user's next request,
 /// because every request reads the roles from here, not from the token.
 pub async fn set_roles(
