@@ -2,6 +2,7 @@
 //! application on a random port.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod journals;
 pub mod smtp;
 
@@ -23,7 +24,7 @@ pub fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-fn in_ci() -> bool {
+pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
