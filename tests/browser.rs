@@ -198,7 +198,7 @@ async fn journeys(language: Language) {
     fill(&browser, "nights", "2").await;
     fill(&browser, "nightly_rate", "159.00").await;
     // The total is computed as the rate is typed.
-    expect_text(&browser, "#hotel-total", &i18n::money(language, 318_00)).await;
+    expect_text(&browser, "#hotel-total", &i18n::money(language, 31800)).await;
     assert!(
         browser.find(Locator::Id("amount")).await.is_err(),
         "a hotel request shows no amount field: nights × rate is the amount"
@@ -209,7 +209,7 @@ async fn journeys(language: Language) {
     assert!(
         text_of(&browser, "main")
             .await
-            .contains(&plain(&i18n::money(language, 318_00))),
+            .contains(&plain(&i18n::money(language, 31800))),
         "the answer shows the amount held"
     );
     screenshot(&browser, language, "answer").await;
@@ -270,7 +270,7 @@ async fn journeys(language: Language) {
         "the urgent flight waits first: {flight}"
     );
     assert!(
-        flight.contains(&plain(&i18n::money(language, 689_00))),
+        flight.contains(&plain(&i18n::money(language, 68900))),
         "{flight}"
     );
     screenshot(&browser, language, "queue").await;

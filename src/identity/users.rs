@@ -104,11 +104,10 @@ pub async fn create(
     let id = new_id();
     write_tx!(db, |tx| {
         async {
-        if let Some(org) = &new.org_id {
-            if !orgs::exists(tx, org).await? {
+        if let Some(org) = &new.org_id
+            && !orgs::exists(tx, org).await? {
                 return Err(IdentityError::UnknownOrg(org.clone()));
             }
-        }
         let taken: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
             "SELECT id FROM users WHERE email = $1"
         )
@@ -305,11 +304,10 @@ pub async fn set_roles(
     }
     write_tx!(db, |tx| {
         async {
-        if let Some(org) = org_id {
-            if !orgs::exists(tx, org).await? {
+        if let Some(org) = org_id
+            && !orgs::exists(tx, org).await? {
                 return Err(IdentityError::UnknownOrg(org.to_string()));
             }
-        }
         let changed = on_tx!(tx, c => sqlx::query("UPDATE users SET roles = $1, org_id = $2 WHERE id = $3")
             .bind(roles.to_list())
             .bind(org_id)
