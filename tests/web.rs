@@ -314,7 +314,207 @@ async fn the_hotel_total_is_computed_without_javascript(t: TestDb) {
     app.stop().await;
 }
 
+/// Asks for a bus through the form and returns the answer page's path.
+async fn ask_for_bus(v: &mut Visitor, code: &str, amount: &str) -> String {
+    let form = v.get(&format!("/cases/{code}/ask?category=bus")).await;
+    let key = form.hidden("idempotency_key");
+    let page = v
+        .post(
+            &format!("/cases/{code}/ask"),
+            &[
+                ("idempotency_key", key.as_str()),
+                ("category", "bus"),
+                ("amount", amount),
+                ("origin_city", "Montréal"),
+                ("origin_province", "QC"),
+                ("destination_city", "Ottawa"),
+                ("destination_province", "ON"),
+                ("travel_date", "2026-11-30"),
+                ("reason", "safety"),
+                ("needed_by", "2026-11-30"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    page.location().to_string()
+}
+
+async fn receipts_cancels_declines_and_reviews_go_through_the_pages(t: TestDb) {
+    let (app, accounts) = demo(t).await;
+    let mut caseworker = signed_in(&app, &accounts, "caseworker", "en").await;
+    let code = open_case(&mut caseworker, "QC").await;
+
+    // A receipt below the hold settles it and says what went back.
+    let bus = ask_for_bus(&mut caseworker, &code, "64.50").await;
+    let answer = caseworker.get(&bus).await;
+    let key = answer.hidden("idempotency_key");
+    let settled = caseworker
+        .post(
+            &format!("{bus}/receipt"),
+            &[
+                ("idempotency_key", key.as_str()),
+                ("amount", "60.00"),
+                ("reference", "HX-2026-0007"),
+            ],
+        )
+        .await;
+    assert_eq!(settled.location(), bus);
+    let page = caseworker.get(&bus).await;
+    assert!(
+        page.body
+            .contains(&i18n::text(Language::En, "answer-title-settled"))
+    );
+    assert!(page.body.contains("$4.50"), "what went back to the fund");
+
+    // A receipt above the hold is refused by the lifecycle, next to the amount.
+    let second = ask_for_bus(&mut caseworker, &code, "30.00").await;
+    let answer = caseworker.get(&second).await;
+    let key = answer.hidden("idempotency_key");
+    let refused = caseworker
+        .post(
+            &format!("{second}/receipt"),
+            &[
+                ("idempotency_key", key.as_str()),
+                ("amount", "45.00"),
+                ("reference", "HX-2026-0008"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.body.contains("id=\"amount-error\""),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused
+            .body
+            .contains(&i18n::text(Language::En, "error-receipt_amount"))
+    );
+    assert!(
+        refused.body.contains("value=\"45.00\""),
+        "the typed amount stays"
+    );
+
+    // Cancelling gives the hold back.
+    let cancelled = caseworker.post(&format!("{second}/cancel"), &[]).await;
+    assert_eq!(cancelled.location(), second);
+    assert!(
+        caseworker
+            .get(&second)
+            .await
+            .body
+            .contains(&i18n::text(Language::En, "answer-title-cancelled"))
+    );
+
+    // A treasurer declines a pending request in one tap from the queue, and reviews an
+    // automatic approval.
+    let form = caseworker
+        .get(&format!("/cases/{code}/ask?category=clothing"))
+        .await;
+    let key = form.hidden("idempotency_key");
+    let pending = caseworker
+        .post(
+            &format!("/cases/{code}/ask"),
+            &[
+                ("idempotency_key", key.as_str()),
+                ("category", "clothing"),
+                ("amount", "80.00"),
+                ("needed_by", "2026-11-30"),
+            ],
+        )
+        .await
+        .location()
+        .to_string();
+    let mut treasurer = signed_in(&app, &accounts, "treasurer", "fr").await;
+    let queue = treasurer.get("/queue").await;
+    let id = pending.trim_start_matches("/requests/");
+    assert!(queue.body.contains(id), "the clothing waits in the queue");
+    let reason = i18n::text(Language::Fr, "decline-default-reason");
+    let declined = treasurer
+        .post(
+            &format!("{pending}/decline"),
+            &[("reason", reason.as_str()), ("back", "/queue")],
+        )
+        .await;
+    assert_eq!(declined.location(), "/queue");
+    let page = caseworker.get(&pending).await;
+    assert!(
+        page.body
+            .contains(&i18n::text(Language::En, "answer-title-declined"))
+    );
+    let review = treasurer.get("/review").await;
+    let bus_id = bus.trim_start_matches("/requests/");
+    assert!(
+        review.body.contains(bus_id),
+        "the automatic bus awaits review"
+    );
+    let reviewed = treasurer
+        .post(
+            &format!("{bus}/review"),
+            &[("flag", "true"), ("back", "/review")],
+        )
+        .await;
+    assert_eq!(reviewed.location(), "/review");
+    assert!(!treasurer.get("/review").await.body.contains(bus_id));
+    app.stop().await;
+}
+
+async fn a_donation_tapped_twice_is_one_gift(t: TestDb) {
+    let (app, accounts) = demo(t).await;
+    let mut treasurer = signed_in(&app, &accounts, "treasurer", "en").await;
+    let before = treasurer.get("/fund").await;
+    assert!(before.body.contains("$18,000.00"), "the demo's gifts");
+    let added = treasurer
+        .post(
+            "/donors",
+            &[
+                ("name", "Example Parish (example)"),
+                ("email", "parish@example.org"),
+                ("language", "en"),
+            ],
+        )
+        .await;
+    assert_eq!(added.location(), "/donors");
+    let page = treasurer.get("/donors").await;
+    let key = page.hidden("idempotency_key");
+    let marker = "<option value=\"";
+    let donor_id = page
+        .body
+        .split(marker)
+        .skip(1)
+        .find(|o| o.contains("Example Parish"))
+        .and_then(|o| o.split('"').next())
+        .expect("the new donor in the list")
+        .to_string();
+    let gift = [
+        ("idempotency_key", key.as_str()),
+        ("donor_id", donor_id.as_str()),
+        ("amount", "1 500,00"),
+        ("received_on", "2026-11-29"),
+        ("restricted_to", "hotel"),
+        ("restricted_to", "bus"),
+    ];
+    assert_eq!(
+        treasurer.post("/donations", &gift).await.location(),
+        "/donors"
+    );
+    assert_eq!(
+        treasurer.post("/donations", &gift).await.location(),
+        "/donors"
+    );
+    let fund = treasurer.get("/fund").await;
+    assert!(
+        fund.body.contains("$19,500.00"),
+        "one gift of $1,500 given: {}",
+        fund.body
+    );
+    app.stop().await;
+}
+
 on_both_engines!(
+    receipts_cancels_declines_and_reviews_go_through_the_pages,
+    a_donation_tapped_twice_is_one_gift,
     a_resubmitted_request_form_creates_one_request,
     errors_appear_next_to_their_field_and_nothing_typed_is_lost,
     the_hotel_total_is_computed_without_javascript,

@@ -665,7 +665,7 @@ async fn receipt(
         Ok(_) => Ok(see_other(&format!("/requests/{id}"))),
         Err(e) => match field_of(&e) {
             Some(field) => {
-                let message = field_message(&c, &field);
+                let message = field_message(&c, &format!("receipt_{field}"));
                 answer_page(
                     &state,
                     &c,

@@ -294,3 +294,4 @@ error-case_code = This case code is not valid.
 error-category = Choose a category.
 error-reserve_floor = Enter an amount such as 1000.00.
 error-dual_approval_above = Enter an amount such as 1000.00.
+error-receipt_amount = At most the amount approved: ask a new request for the difference.

@@ -294,3 +294,4 @@ error-case_code = Ce code de dossier n'est pas valide.
 error-category = Choisissez une catégorie.
 error-reserve_floor = Entrez un montant comme 1000,00.
 error-dual_approval_above = Entrez un montant comme 1000,00.
+error-receipt_amount = Au plus le montant approuvé : faites une nouvelle demande pour la différence.
