@@ -117,7 +117,8 @@ pub async fn serve(state: AppState, shutdown: impl Future<Output = ()>) -> Resul
 
 /// One pass of the sweeper: requests' holds first (their status changes with the hold),
 /// then any other hold the ledger still has past its time, then the purge of notes and
-/// cities of requests closed longer than the retention period. Public so tests can drive
+/// cities of requests closed longer than the retention period, then the monthly and
+/// quarterly report drafts and the reminders to seal them. Public so tests can drive
 /// it with their own clock instead of waiting for the schedule.
 pub async fn sweep_once(state: &AppState) -> Result<usize, String> {
     let now = state.clock.now();
@@ -139,6 +140,18 @@ pub async fn sweep_once(state: &AppState) -> Result<usize, String> {
         .map_err(|e| e.to_string())?;
     if purged > 0 {
         tracing::info!(purged, "purged notes and cities of closed requests");
+    }
+    let drafted = crate::reports::schedule::draft_due(&state.db, &state.config, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    if drafted > 0 {
+        tracing::info!(drafted, "drafted the reports of the last month and quarter");
+    }
+    let reminded = crate::reports::schedule::remind_due(&state.db, &state.config, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    if reminded > 0 {
+        tracing::info!(reminded, "reminded treasurers of reports to seal");
     }
     Ok(requests + others)
 }

@@ -15,4 +15,5 @@ pub mod idempotency;
 pub mod identity;
 pub mod ledger;
 pub mod mail;
+pub mod reports;
 pub mod store;

@@ -60,6 +60,7 @@ async fn send(
             text,
             html: None,
             dedupe_key: key,
+            headers: Vec::new(),
         },
     )
     .await

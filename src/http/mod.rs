@@ -48,6 +48,7 @@ mod ledger;
 pub mod openapi;
 mod orgs;
 mod policy;
+mod reports;
 mod requests;
 mod users;
 
@@ -101,6 +102,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(ledger::router())
         .merge(policy::router())
         .merge(requests::router())
+        .merge(reports::router())
 }
 
 pub fn router(state: AppState) -> Router {

@@ -32,6 +32,8 @@ pub struct OutgoingMail {
     /// What the mail is about, e.g. `request:ID:decided`: enqueuing the same key twice
     /// keeps one mail, so a retried change never mails twice.
     pub dedupe_key: String,
+    /// Extra headers, such as `List-Unsubscribe` (names are ASCII, values one line).
+    pub headers: Vec<(String, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]
