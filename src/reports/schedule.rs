@@ -55,11 +55,25 @@ async fn exists(tx: &mut Tx, schedule: &str, start: NaiveDate) -> Result<bool, F
     Ok(found.is_some())
 }
 
-/// Drafts the reports of the last ended month and quarter if they do not exist yet.
+/// Drafts the reports of the last ended month and quarter if they do not exist yet (and
+/// the fund had begun by their end).
 /// Returns how many were drafted.
 pub async fn draft_due(db: &Db, config: &Config, now: DateTime<Utc>) -> Result<usize, FlowError> {
+    // No report of a time before the fund's first transfer: a new install, or one that
+    // has not started yet, gets no empty drafts.
+    let first: Option<DateTime<Utc>> = on_db!(db, p => sqlx::query_scalar(
+        "SELECT created_at FROM transfers ORDER BY created_at LIMIT 1"
+    )
+    .fetch_optional(p)
+    .await)?;
+    let Some(first) = first else {
+        return Ok(0);
+    };
     let mut drafted = 0;
     for (schedule, period) in ended_periods(now.date_naive()) {
+        if period.ends_at() < first {
+            continue;
+        }
         let new = NewReport {
             period,
             schedule,

@@ -2,6 +2,7 @@
 //! application on a random port.
 #![allow(dead_code)]
 
+pub mod fund;
 pub mod journals;
 pub mod smtp;
 
