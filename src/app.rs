@@ -185,7 +185,12 @@ const MAIL_STOP_GRACE: Duration = Duration::from_secs(10);
 async fn deliver_mail(state: AppState, mailer: Mailer, mut stopped: watch::Receiver<bool>) {
     let every = Duration::from_secs(state.config.mail_interval_secs);
     loop {
-        let round = mail::deliver_due(&state.db, &mailer, state.clock.now());
+        let round = mail::deliver_due_with_lease(
+            &state.db,
+            &mailer,
+            state.clock.now(),
+            chrono::Duration::seconds(i64::from(state.config.mail_lease_secs)),
+        );
         tokio::pin!(round);
         let (result, stopping) = tokio::select! {
             result = &mut round => (Some(result), false),

@@ -39,6 +39,9 @@ pub struct Config {
     /// The public address used in links in emails, without a trailing slash.
     pub base_url: String,
     pub mail_interval_secs: u64,
+    /// How long a deliverer's claim on outbox rows lasts; a crashed one's rows go out
+    /// again after it.
+    pub mail_lease_secs: u32,
     /// Donor reports: a cell with fewer cases than this is suppressed (never below 3).
     pub report_min_cell: u32,
     /// How long the link in a donor's report email opens the report.
@@ -161,6 +164,10 @@ const SETTINGS: &[Setting] = &[
         default: "5",
     },
     Setting {
+        name: "PASSAGE_MAIL_LEASE_SECS",
+        default: "600",
+    },
+    Setting {
         name: "PASSAGE_REPORT_MIN_CELL",
         default: "5",
     },
@@ -243,6 +250,7 @@ impl Config {
             mail_from,
             base_url: base_url(&value, bind)?,
             mail_interval_secs: number(&value, "PASSAGE_MAIL_INTERVAL_SECS", 1, 3600)?,
+            mail_lease_secs: number(&value, "PASSAGE_MAIL_LEASE_SECS", 30, 86_400)?,
             report_min_cell: number(
                 &value,
                 "PASSAGE_REPORT_MIN_CELL",

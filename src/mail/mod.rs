@@ -17,7 +17,7 @@ mod worker;
 
 pub use outbox::{OutboxEntry, enqueue, entries, pending_count};
 pub use transport::Mailer;
-pub use worker::{BATCH, LEASE, backoff, deliver_due};
+pub use worker::{BATCH, LEASE, backoff, deliver_due, deliver_due_with_lease};
 
 use crate::store::{Contention, StoreError};
 

@@ -185,3 +185,16 @@ pub(crate) async fn mark_failed(
     .map(|r| r.rows_affected()))?;
     Ok(n == 1)
 }
+
+/// Hands a claimed row back unsent, for the next round (of any deliverer).
+pub(crate) async fn release(db: &Db, id: &str, token: &str) -> Result<(), StoreError> {
+    on_db!(db, p => sqlx::query(
+        "UPDATE outbox SET claimed_until = NULL WHERE id = $1 AND claim_token = $2 AND sent_at IS NULL",
+    )
+    .bind(id)
+    .bind(token)
+    .execute(p)
+    .await
+    .map(|_| ()))?;
+    Ok(())
+}

@@ -204,8 +204,29 @@ async fn priors(tx: &mut Tx, rows: Vec<Row>) -> Result<Vec<Prior>, FlowError> {
     Ok(out)
 }
 
-/// Computes a report's summary from the ledger against `compared`.
-async fn compute(tx: &mut Tx, row: &Row, compared: Vec<Row>) -> Result<Built, FlowError> {
+/// The hash the audit event `seq` has now (the genesis hash for 0).
+async fn audit_event_hash(tx: &mut Tx, seq: i64) -> Result<String, StoreError> {
+    if seq == 0 {
+        return Ok(GENESIS_HASH.to_string());
+    }
+    let hash: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
+        "SELECT hash FROM audit_events WHERE seq = $1"
+    )
+    .bind(seq)
+    .fetch_optional(c)
+    .await)?;
+    Ok(hash.unwrap_or_default())
+}
+
+/// Computes a report's summary from the ledger against `compared`. The audit head is
+/// the chain's last event at the cut-off, or (to verify a frozen report) the event it
+/// named, as it reads now.
+async fn compute(
+    tx: &mut Tx,
+    row: &Row,
+    compared: Vec<Row>,
+    head_seq: Option<i64>,
+) -> Result<Built, FlowError> {
     let window = row.window()?;
     let (period_start, period_end) = row.period()?;
     let facts = facts::read(tx, window).await?;
@@ -215,7 +236,10 @@ async fn compute(tx: &mut Tx, row: &Row, compared: Vec<Row>) -> Result<Built, Fl
         period_end,
         k: usize::try_from(row.min_cell).unwrap_or(usize::MAX),
         supersedes: row.supersedes.clone(),
-        audit_head: audit_head_at(tx, window.cutoff).await?,
+        audit_head: match head_seq {
+            Some(seq) => (seq, audit_event_hash(tx, seq).await?),
+            None => audit_head_at(tx, window.cutoff).await?,
+        },
     };
     Ok(summary::build(&ctx, &facts, &priors))
 }
@@ -295,7 +319,7 @@ pub async fn view(tx: &mut Tx, id: &str) -> Result<ReportView, FlowError> {
         return Ok(ReportView::of(&row, summary, Vec::new()));
     }
     let compared = overlapping_frozen(tx, &row).await?;
-    let built = compute(tx, &row, compared).await?;
+    let built = compute(tx, &row, compared, None).await?;
     Ok(ReportView::of(&row, Some(built.summary), built.warnings))
 }
 
@@ -346,7 +370,7 @@ pub async fn seal(
     match row.status.as_str() {
         "draft" => {
             let compared = overlapping_frozen(tx, &row).await?;
-            let built = compute(tx, &row, compared).await?;
+            let built = compute(tx, &row, compared, None).await?;
             let (text, hash) = summary::canonical_and_hash(&built.summary);
             let head = &built.summary["audit_head"];
             on_tx!(tx, c => sqlx::query(
@@ -505,7 +529,7 @@ async fn verify_in(tx: &mut Tx, id: &str) -> Result<Verification, FlowError> {
         })?;
         compared.push(prior_row);
     }
-    let built = compute(tx, &row, compared).await?;
+    let built = compute(tx, &row, compared, row.audit_seq).await?;
     let (_, recomputed) = summary::canonical_and_hash(&built.summary);
     let mut diff = Vec::new();
     differences(&stored, &built.summary, "", &mut diff);
