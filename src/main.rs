@@ -78,6 +78,13 @@ enum ReportsCommand {
     /// Queue the emails of every sealed report nobody has sent yet (for cron); each donor
     /// gets each report once, however often this runs.
     Send,
+    /// Print the summary a report of a period would show now (JSON), storing nothing.
+    Preview {
+        /// The first day, such as 2026-11-01.
+        start: chrono::NaiveDate,
+        /// The last day, included.
+        end: chrono::NaiveDate,
+    },
     /// Recompute a sealed report from the ledger; exit 1 if its hash no longer matches.
     Verify {
         /// The report's id.
@@ -380,6 +387,20 @@ async fn run(command: Command, config: Config) -> Result<(), Failure> {
             }
             if sent.is_empty() {
                 println!("no sealed report waits to be sent");
+            }
+            Ok(())
+        }
+        Command::Reports {
+            command: ReportsCommand::Preview { start, end },
+        } => {
+            let now = SystemClock.now();
+            let period = reports::Period::new(start, end, now.date_naive())
+                .map_err(|(field, e)| format!("{field} {e}"))?;
+            let built =
+                reports::lifecycle::preview(&db, period, now, config.report_min_cell).await?;
+            println!("{}", serde_json::to_string_pretty(&built.summary)?);
+            for w in &built.warnings {
+                eprintln!("warning: {w}");
             }
             Ok(())
         }

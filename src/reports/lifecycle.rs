@@ -323,6 +323,45 @@ pub async fn view(tx: &mut Tx, id: &str) -> Result<ReportView, FlowError> {
     Ok(ReportView::of(&row, Some(built.summary), built.warnings))
 }
 
+/// The figures a report of `period` drafted now would show, without storing anything
+/// (`passage reports preview`).
+pub async fn preview(
+    db: &Db,
+    period: Period,
+    now: DateTime<Utc>,
+    min_cell: u32,
+) -> Result<Built, FlowError> {
+    let row = Row {
+        id: "preview".into(),
+        period_start: period.start.to_string(),
+        period_end: period.end.to_string(),
+        cutoff: period.window(now).cutoff,
+        schedule: "manual".into(),
+        status: "draft".into(),
+        min_cell: i64::from(min_cell),
+        supersedes: None,
+        superseded_by: None,
+        summary: None,
+        hash: None,
+        audit_seq: None,
+        audit_hash: None,
+        created_at: now,
+        sealed_by: None,
+        sealed_at: None,
+        cosigned_by: None,
+        cosigned_at: None,
+        send_requested_at: None,
+    };
+    let mut tx = db.begin_snapshot().await?;
+    let built = async {
+        let compared = overlapping_frozen(&mut tx, &row).await?;
+        compute(&mut tx, &row, compared, None).await
+    }
+    .await;
+    tx.rollback().await?;
+    built
+}
+
 /// One report, read from a snapshot.
 pub async fn find(db: &Db, id: &str) -> Result<ReportView, FlowError> {
     let mut tx = db.begin_snapshot().await?;
