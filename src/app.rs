@@ -117,7 +117,8 @@ pub async fn serve(state: AppState, shutdown: impl Future<Output = ()>) -> Resul
 
 /// One pass of the sweeper: requests' holds first (their status changes with the hold),
 /// then any other hold the ledger still has past its time, then the purge of notes and
-/// cities of requests closed longer than the retention period. Public so tests can drive
+/// cities of requests closed longer than the retention period, then the monthly and
+/// quarterly report drafts and the reminders to seal them. Public so tests can drive
 /// it with their own clock instead of waiting for the schedule.
 pub async fn sweep_once(state: &AppState) -> Result<usize, String> {
     let now = state.clock.now();
@@ -139,6 +140,18 @@ pub async fn sweep_once(state: &AppState) -> Result<usize, String> {
         .map_err(|e| e.to_string())?;
     if purged > 0 {
         tracing::info!(purged, "purged notes and cities of closed requests");
+    }
+    let drafted = crate::reports::schedule::draft_due(&state.db, &state.config, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    if drafted > 0 {
+        tracing::info!(drafted, "drafted the reports of the last month and quarter");
+    }
+    let reminded = crate::reports::schedule::remind_due(&state.db, &state.config, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    if reminded > 0 {
+        tracing::info!(reminded, "reminded treasurers of reports to seal");
     }
     Ok(requests + others)
 }
@@ -172,7 +185,12 @@ const MAIL_STOP_GRACE: Duration = Duration::from_secs(10);
 async fn deliver_mail(state: AppState, mailer: Mailer, mut stopped: watch::Receiver<bool>) {
     let every = Duration::from_secs(state.config.mail_interval_secs);
     loop {
-        let round = mail::deliver_due(&state.db, &mailer, state.clock.now());
+        let round = mail::deliver_due_with_lease(
+            &state.db,
+            &mailer,
+            state.clock.now(),
+            chrono::Duration::seconds(i64::from(state.config.mail_lease_secs)),
+        );
         tokio::pin!(round);
         let (result, stopping) = tokio::select! {
             result = &mut round => (Some(result), false),

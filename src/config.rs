@@ -39,6 +39,13 @@ pub struct Config {
     /// The public address used in links in emails, without a trailing slash.
     pub base_url: String,
     pub mail_interval_secs: u64,
+    /// How long a deliverer's claim on outbox rows lasts; a crashed one's rows go out
+    /// again after it.
+    pub mail_lease_secs: u32,
+    /// Donor reports: a cell with fewer cases than this is suppressed (never below 3).
+    pub report_min_cell: u32,
+    /// How long the link in a donor's report email opens the report.
+    pub donor_link_days: u32,
 }
 
 /// A secret setting. Its `Debug` prints nothing of it, so a logged `Config` leaks nothing.
@@ -156,6 +163,18 @@ const SETTINGS: &[Setting] = &[
         name: "PASSAGE_MAIL_INTERVAL_SECS",
         default: "5",
     },
+    Setting {
+        name: "PASSAGE_MAIL_LEASE_SECS",
+        default: "600",
+    },
+    Setting {
+        name: "PASSAGE_REPORT_MIN_CELL",
+        default: "5",
+    },
+    Setting {
+        name: "PASSAGE_DONOR_LINK_DAYS",
+        default: "60",
+    },
 ];
 
 impl Config {
@@ -231,6 +250,14 @@ impl Config {
             mail_from,
             base_url: base_url(&value, bind)?,
             mail_interval_secs: number(&value, "PASSAGE_MAIL_INTERVAL_SECS", 1, 3600)?,
+            mail_lease_secs: number(&value, "PASSAGE_MAIL_LEASE_SECS", 30, 86_400)?,
+            report_min_cell: number(
+                &value,
+                "PASSAGE_REPORT_MIN_CELL",
+                crate::reports::LOWEST_MIN_CELL,
+                1000,
+            )?,
+            donor_link_days: number(&value, "PASSAGE_DONOR_LINK_DAYS", 1, 400)?,
             database_url,
             bind,
             log,
@@ -437,6 +464,22 @@ mod tests {
         let c = load(&[("PASSAGE_CONFIG", path), ("PASSAGE_LOG", "warn")]).unwrap();
         assert_eq!(c.bind.to_string(), "127.0.0.1:9999");
         assert_eq!(c.log, "warn");
+    }
+
+    #[test]
+    fn the_report_threshold_defaults_to_five_and_is_never_below_three() {
+        assert_eq!(load(&[]).unwrap().report_min_cell, 5);
+        assert_eq!(
+            load(&[("PASSAGE_REPORT_MIN_CELL", "3")])
+                .unwrap()
+                .report_min_cell,
+            3
+        );
+        for bad in ["2", "0", "-5", "five"] {
+            let e = load(&[("PASSAGE_REPORT_MIN_CELL", bad)]).unwrap_err();
+            assert_eq!(e.setting, "PASSAGE_REPORT_MIN_CELL");
+            assert!(e.to_string().contains("from 3"), "{e}");
+        }
     }
 
     #[test]

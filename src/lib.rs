@@ -16,5 +16,6 @@ pub mod idempotency;
 pub mod identity;
 pub mod ledger;
 pub mod mail;
+pub mod reports;
 pub mod store;
 pub mod web;

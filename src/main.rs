@@ -12,7 +12,7 @@ use passage::domain::{Email, Language, OrgType, Password, Province, Roles};
 use passage::export::{Export, Format};
 use passage::identity::{keys, orgs, users};
 use passage::store::Db;
-use passage::{audit, ledger};
+use passage::{audit, ledger, reports};
 
 /// Passage: a pooled emergency fund for organisations that help people leaving human
 /// trafficking. Every command reads the same configuration (PASSAGE_* variables, or a
@@ -70,6 +70,30 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Donor reports.
+    Reports {
+        #[command(subcommand)]
+        command: ReportsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportsCommand {
+    /// Queue the emails of every sealed report nobody has sent yet (for cron); each donor
+    /// gets each report once, however often this runs.
+    Send,
+    /// Print the summary a report of a period would show now (JSON), storing nothing.
+    Preview {
+        /// The first day, such as 2026-11-01.
+        start: chrono::NaiveDate,
+        /// The last day, included.
+        end: chrono::NaiveDate,
+    },
+    /// Recompute a sealed report from the ledger; exit 1 if its hash no longer matches.
+    Verify {
+        /// The report's id.
+        id: String,
     },
 }
 
@@ -395,6 +419,67 @@ async fn run(command: Command, mut config: Config) -> Result<(), Failure> {
                 "new signing key {kid}: new tokens are signed with it; tokens signed with older keys stay valid until they expire"
             );
             Ok(())
+        }
+        Command::Reports {
+            command: ReportsCommand::Send,
+        } => {
+            let sent =
+                reports::send::send_unsent(&db, &config, SystemClock.now(), &Actor::cli()).await?;
+            for (id, outcome) in &sent {
+                println!(
+                    "report {id}: {} emails queued, {} donors had it already, {} unsubscribed",
+                    outcome.queued, outcome.already_queued, outcome.unsubscribed
+                );
+            }
+            if sent.is_empty() {
+                println!("no sealed report waits to be sent");
+            }
+            Ok(())
+        }
+        Command::Reports {
+            command: ReportsCommand::Preview { start, end },
+        } => {
+            let now = SystemClock.now();
+            let period = reports::Period::new(start, end, now.date_naive())
+                .map_err(|(field, e)| format!("{field} {e}"))?;
+            let built =
+                reports::lifecycle::preview(&db, period, now, config.report_min_cell).await?;
+            println!("{}", serde_json::to_string_pretty(&built.summary)?);
+            for w in &built.warnings {
+                eprintln!("warning: {w}");
+            }
+            Ok(())
+        }
+        Command::Reports {
+            command: ReportsCommand::Verify { id },
+        } => {
+            let id = uuid::Uuid::parse_str(id.trim())
+                .map_err(|_| format!("{id:?} is not a report id"))?
+                .to_string();
+            let v = reports::lifecycle::verify(&db, &id).await?;
+            println!("report {} ({})", v.id, v.status);
+            println!("stored hash      {}", v.hash);
+            println!("recomputed hash  {}", v.recomputed_hash);
+            if v.matches && v.stored_summary_intact {
+                println!("ok: the report still matches the ledger");
+                Ok(())
+            } else {
+                Err(Failure {
+                    message: format!(
+                        "report {} no longer matches: {}",
+                        v.id,
+                        if v.stored_summary_intact {
+                            format!(
+                                "the ledger gives other figures ({})",
+                                v.differences.join(", ")
+                            )
+                        } else {
+                            "its stored summary was changed".to_string()
+                        }
+                    ),
+                    code: 1,
+                })
+            }
         }
         Command::Ledger {
             command: LedgerCommand::Check,

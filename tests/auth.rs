@@ -251,12 +251,68 @@ const MATRIX: &[Route] = &[
         body: Some(r#"{"flag": true}"#),
         expect: [Anon, Deny, Allowed, Deny],
     },
+    Route {
+        method: "POST",
+        path: "/api/v1/reports",
+        body: Some(r#"{"period_start": "2026-11-01", "period_end": "2026-11-30"}"#),
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/reports",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/reports/{report}",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/reports/{report}/seal",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/reports/{report}/verify",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/reports/{report}/send",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    // A donor's signed link, never a staff token, opens these.
+    Route {
+        method: "GET",
+        path: "/api/v1/donor/report",
+        body: None,
+        expect: [Anon, Anon, Anon, Anon],
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/donor/unsubscribe",
+        body: None,
+        expect: [Anon, Anon, Anon, Anon],
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/donor/unsubscribe",
+        body: None,
+        expect: [Anon, Anon, Anon, Anon],
+    },
 ];
 
 struct Fixtures {
     case: String,
     request: String,
     donor: String,
+    report: String,
 }
 
 /// A case, a pending request on it and a donor, for the routes that act on one.
@@ -292,10 +348,20 @@ async fn matrix_fixtures(app: &TestApp, caseworker: &str, treasurer: &str) -> Fi
     )
     .await;
     let donor = donor["id"].as_str().expect("a donor id").to_string();
+    let report = json(
+        app.post("/api/v1/reports", Some(&tr))
+            .json(&serde_json::json!({"period_start": "2026-11-01", "period_end": "2026-11-30"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let report = report["id"].as_str().expect("a report id").to_string();
     Fixtures {
         case,
         request,
         donor,
+        report,
     }
 }
 
@@ -319,6 +385,7 @@ async fn every_route_answers_each_role_as_the_matrix_says(t: TestDb) {
             .replace("{case}", &fixtures.case)
             .replace("{request}", &fixtures.request)
             .replace("{donor}", &fixtures.donor)
+            .replace("{report}", &fixtures.report)
             .replace("{org}", &org)
     };
     assert_matrix_covers_the_document(&app).await;

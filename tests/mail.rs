@@ -21,6 +21,7 @@ fn mail(key: &str, html: bool) -> OutgoingMail {
         text: "A flight for 612.40 waits for a treasurer.".into(),
         html: html.then(|| "<p>A flight for <b>612.40</b> waits for a treasurer.</p>".into()),
         dedupe_key: key.into(),
+        headers: Vec::new(),
     }
 }
 

@@ -48,6 +48,15 @@ const OPERATIONS: &[&str] = &[
     "POST /api/v1/requests/{id}/cancel",
     "POST /api/v1/requests/{id}/review",
     "GET /api/v1/review",
+    "POST /api/v1/reports",
+    "GET /api/v1/reports",
+    "GET /api/v1/reports/{id}",
+    "POST /api/v1/reports/{id}/seal",
+    "GET /api/v1/reports/{id}/verify",
+    "POST /api/v1/reports/{id}/send",
+    "GET /api/v1/donor/report",
+    "GET /api/v1/donor/unsubscribe",
+    "POST /api/v1/donor/unsubscribe",
 ];
 
 /// The operations anyone may call without a token.
@@ -55,6 +64,10 @@ const PUBLIC: &[&str] = &[
     "GET /healthz",
     "GET /api/v1/openapi.json",
     "POST /api/v1/auth/login",
+    // A donor's signed link (a token of its own, never a staff session) opens these.
+    "GET /api/v1/donor/report",
+    "GET /api/v1/donor/unsubscribe",
+    "POST /api/v1/donor/unsubscribe",
 ];
 
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];

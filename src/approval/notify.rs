@@ -56,6 +56,7 @@ async fn send(
             text,
             html: None,
             dedupe_key: key,
+            headers: Vec::new(),
         },
     )
     .await

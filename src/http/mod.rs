@@ -56,9 +56,11 @@ mod ledger;
 pub mod openapi;
 mod orgs;
 mod policy;
+mod reports;
 mod requests;
 
 pub(crate) use funding::{parse_donation, parse_donor};
+pub(crate) use reports::donor_report_for;
 pub(crate) use requests::{parse_receipt, parse_request};
 mod users;
 
@@ -112,6 +114,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(ledger::router())
         .merge(policy::router())
         .merge(requests::router())
+        .merge(reports::router())
 }
 
 pub fn router(state: AppState) -> Router {

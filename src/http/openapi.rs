@@ -55,6 +55,8 @@ const BEARER: &str = "bearer";
         (name = "funding", description = "Donors, donations, the fund and reserves"),
         (name = "policy", description = "The fast approval rules"),
         (name = "requests", description = "Requests for money and their lifecycle"),
+        (name = "reports", description = "Donor reports: drafted, sealed by two treasurers, verified, emailed"),
+        (name = "donor", description = "What a donor's signed link opens"),
     )
 )]
 pub struct ApiDoc;

@@ -17,7 +17,7 @@ mod worker;
 
 pub use outbox::{OutboxEntry, enqueue, entries, pending_count};
 pub use transport::Mailer;
-pub use worker::{BATCH, LEASE, backoff, deliver_due};
+pub use worker::{BATCH, LEASE, backoff, deliver_due, deliver_due_with_lease};
 
 use crate::store::{Contention, StoreError};
 
@@ -32,6 +32,8 @@ pub struct OutgoingMail {
     /// What the mail is about, e.g. `request:ID:decided`: enqueuing the same key twice
     /// keeps one mail, so a retried change never mails twice.
     pub dedupe_key: String,
+    /// Extra headers, such as `List-Unsubscribe` (names are ASCII, values one line).
+    pub headers: Vec<(String, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]

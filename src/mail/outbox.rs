@@ -19,10 +19,12 @@ pub async fn enqueue(
     // Fixed once, sent with every attempt: a receiver that gets the message twice (see
     // the window in worker.rs) sees the same Message-ID and can drop the copy.
     let message_id = format!("<{id}@passage.invalid>");
+    let headers = (!mail.headers.is_empty())
+        .then(|| serde_json::to_string(&mail.headers).unwrap_or_default());
     let inserted = on_tx!(tx, c => sqlx::query(
         "INSERT INTO outbox (id, dedupe_key, message_id, to_addr, subject, body_text,
-                             body_html, created_at, next_attempt_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+                             body_html, created_at, next_attempt_at, headers)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, $9)
          ON CONFLICT (dedupe_key) DO NOTHING",
     )
     .bind(&id)
@@ -33,6 +35,7 @@ pub async fn enqueue(
     .bind(&mail.text)
     .bind(&mail.html)
     .bind(now)
+    .bind(headers)
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?;
@@ -89,6 +92,7 @@ pub(crate) struct Claimed {
     pub text: String,
     pub html: Option<String>,
     pub attempts: i64,
+    pub headers: Vec<(String, String)>,
 }
 
 /// Claims up to `limit` due rows for `lease_until`, marked with `token`, in the caller's
@@ -111,7 +115,7 @@ pub(crate) async fn claim(
                AND (claimed_until IS NULL OR claimed_until <= $1)
              ORDER BY next_attempt_at, id
              LIMIT $4{})
-         RETURNING id, message_id, to_addr, subject, body_text, body_html, attempts",
+         RETURNING id, message_id, to_addr, subject, body_text, body_html, attempts, headers",
         tx.lock_rows_skip_locked()
     );
     let mut claimed = on_tx!(tx, c => sqlx::query(&sql)
@@ -129,6 +133,10 @@ pub(crate) async fn claim(
             text: r.try_get(4)?,
             html: r.try_get(5)?,
             attempts: r.try_get(6)?,
+            headers: r
+                .try_get::<Option<String>, _>(7)?
+                .and_then(|h| serde_json::from_str(&h).ok())
+                .unwrap_or_default(),
         })).collect::<Result<Vec<_>, sqlx::Error>>()))?;
     // RETURNING gives no order; send oldest first.
     claimed.sort_by(|a, b| a.id.cmp(&b.id));
@@ -176,4 +184,17 @@ pub(crate) async fn mark_failed(
     .await
     .map(|r| r.rows_affected()))?;
     Ok(n == 1)
+}
+
+/// Hands a claimed row back unsent, for the next round (of any deliverer).
+pub(crate) async fn release(db: &Db, id: &str, token: &str) -> Result<(), StoreError> {
+    on_db!(db, p => sqlx::query(
+        "UPDATE outbox SET claimed_until = NULL WHERE id = $1 AND claim_token = $2 AND sent_at IS NULL",
+    )
+    .bind(id)
+    .bind(token)
+    .execute(p)
+    .await
+    .map(|_| ()))?;
+    Ok(())
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -119,12 +119,17 @@ impl Mailer {
             .to
             .parse()
             .map_err(|e| format!("the recipient address is not valid: {e}"))?;
-        let builder = Message::builder()
+        let mut builder = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(row.subject.clone())
             .message_id(Some(row.message_id.clone()))
             .date(SystemTime::from(now));
+        for (name, value) in &row.headers {
+            let name = HeaderName::new_from_ascii(name.clone())
+                .map_err(|e| format!("the header {name:?} cannot be sent: {e}"))?;
+            builder = builder.raw_header(HeaderValue::new(name, value.clone()));
+        }
         let built = match &row.html {
             Some(html) => builder.multipart(MultiPart::alternative_plain_html(
                 row.text.clone(),

@@ -46,15 +46,37 @@ pub fn backoff(attempts: i64) -> Duration {
 /// failed send is recorded on its row (attempts, error, next attempt) and is not an
 /// error of this function, which fails only when the database does.
 pub async fn deliver_due(db: &Db, mailer: &Mailer, now: DateTime<Utc>) -> Result<usize, MailError> {
+    deliver_due_with_lease(db, mailer, now, LEASE).await
+}
+
+/// [`deliver_due`] with claims that last `lease` (`PASSAGE_MAIL_LEASE_SECS`) instead of
+/// [`LEASE`]: rows a crashed deliverer claimed go out again once it has run out.
+pub async fn deliver_due_with_lease(
+    db: &Db,
+    mailer: &Mailer,
+    now: DateTime<Utc>,
+    lease: Duration,
+) -> Result<usize, MailError> {
     let token = uuid::Uuid::new_v4().simple().to_string();
-    let lease_until = now + LEASE;
+    let lease_until = now + lease;
     let claimed: Vec<Claimed> = write_tx!(db, |tx| {
         outbox::claim(tx, now, lease_until, &token, BATCH)
             .await
             .map_err(MailError::from)
     })?;
     let mut sent = 0;
-    for row in &claimed {
+    // A row is only sent while its claim surely outlasts the conversation: past that,
+    // the rest of the round is handed back rather than risk a second deliverer taking a
+    // row this one is still sending.
+    let started = std::time::Instant::now();
+    let lease = lease.to_std().unwrap_or_default();
+    for (i, row) in claimed.iter().enumerate() {
+        if started.elapsed() + super::transport::SMTP_TIMEOUT >= lease {
+            for left in &claimed[i..] {
+                outbox::release(db, &left.id, &token).await?;
+            }
+            break;
+        }
         match mailer.send(row, now).await {
             Ok(()) => {
                 // The window described above is between the send and this update.

@@ -5,6 +5,7 @@
 mod assets;
 mod caseworker;
 pub mod context;
+mod donor;
 mod forms;
 pub mod i18n;
 mod pages;
@@ -27,5 +28,6 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/static/passage.js", get(assets::script))
         .merge(caseworker::router())
         .merge(treasurer::router())
+        .merge(donor::router())
         .layer(from_fn_with_state(state, context::middleware))
 }

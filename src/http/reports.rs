@@ -1,0 +1,457 @@
+//! Donor reports (treasurers): draft, read, seal and co-sign, verify, send; and what a
+//! donor's signed link opens (see `donor_report`).
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::error::{ApiError, Json};
+use super::extractor::{Authorized, Treasurer};
+use super::fields::{self, invalid};
+use super::openapi::{
+    BadRequest, Conflict, Figure, Forbidden, Invalid, NotFound, TooLarge, Unauthorized,
+};
+use crate::app::AppState;
+use crate::domain::money::format_cents;
+use crate::reports::donor::{self, LinkError};
+use crate::reports::lifecycle::{self, NewReport, Sealed};
+use crate::reports::send::{self, Gift, SendOutcome};
+use crate::reports::{Period, ReportView, Verification};
+use crate::write_tx;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_report, list_reports))
+        .routes(routes!(get_report))
+        .routes(routes!(seal_report))
+        .routes(routes!(verify_report))
+        .routes(routes!(send_report))
+        .routes(routes!(donor_report))
+        .routes(routes!(unsubscribe, unsubscribe_page))
+}
+
+// Read field by field by `create_report`, which takes the fields it accepts from here.
+/// The body of `POST /api/v1/reports`.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(
+    dead_code,
+    reason = "a schema only: the handler reads the body field by field"
+)]
+struct NewReportBody {
+    /// The first day of the period (UTC).
+    period_start: NaiveDate,
+    /// The last day of the period, included; a period that has not ended yet is reported
+    /// up to the moment it is drafted.
+    period_end: NaiveDate,
+    /// The id of a frozen report this one corrects.
+    #[schema(format = "uuid")]
+    supersedes: Option<String>,
+}
+
+pub(super) fn report_id(raw: &str) -> Result<String, ApiError> {
+    uuid::Uuid::parse_str(raw)
+        .map(|u| u.to_string())
+        .map_err(|_| invalid("id", "is not a report id"))
+}
+
+/// Drafts a report of a period; its figures are computed from the ledger.
+#[utoipa::path(
+    post,
+    path = "/api/v1/reports",
+    tag = "reports",
+    security(("bearer" = [])),
+    request_body = NewReportBody,
+    responses(
+        (status = 201, body = ReportView),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        Conflict,
+        TooLarge,
+        Invalid,
+    ),
+)]
+async fn create_report(
+    State(state): State<AppState>,
+    auth: Authorized<Treasurer>,
+    Json(body): Json<Value>,
+) -> Result<(StatusCode, Json<ReportView>), ApiError> {
+    fields::only_of::<NewReportBody>(&body)?;
+    let start = fields::date(&body, "period_start")?;
+    let end = fields::date(&body, "period_end")?;
+    let supersedes = fields::optional_string(&body, "supersedes")?
+        .map(|s| {
+            uuid::Uuid::parse_str(s.trim())
+                .map(|u| u.to_string())
+                .map_err(|_| invalid("supersedes", "is not a report id"))
+        })
+        .transpose()?;
+    let now = state.clock.now();
+    let period = Period::new(start, end, now.date_naive()).map_err(|(f, e)| invalid(f, e))?;
+    let new = NewReport {
+        period,
+        schedule: "manual",
+        supersedes,
+        min_cell: state.config.report_min_cell,
+    };
+    let actor = auth.staff().actor();
+    let view = write_tx!(&state.db, |tx| lifecycle::create(tx, now, &actor, &new)
+        .await)?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Lists the reports, newest period first, without their figures.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports",
+    tag = "reports",
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<ReportView>), Unauthorized, Forbidden),
+)]
+async fn list_reports(
+    State(state): State<AppState>,
+    _: Authorized<Treasurer>,
+) -> Result<Json<Vec<ReportView>>, ApiError> {
+    Ok(Json(lifecycle::list(&state.db).await?))
+}
+
+/// Reads one report with its figures: a draft's as of now, a frozen one's as sealed.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/{id}",
+    tag = "reports",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = "uuid", description = "The report's id")),
+    responses(
+        (status = 200, body = ReportView),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Invalid,
+    ),
+)]
+async fn get_report(
+    State(state): State<AppState>,
+    _: Authorized<Treasurer>,
+    Path(id): Path<String>,
+) -> Result<Json<ReportView>, ApiError> {
+    let id = report_id(&id)?;
+    Ok(Json(lifecycle::find(&state.db, &id).await?))
+}
+
+/// Seals a report: the first treasurer freezes its figures and hash (`awaiting_cosign`),
+/// a second, distinct treasurer co-signs it (`sealed`); only then may it be sent.
+#[utoipa::path(
+    post,
+    path = "/api/v1/reports/{id}/seal",
+    tag = "reports",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = "uuid", description = "The report's id")),
+    responses(
+        (status = 200, body = Sealed),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        Invalid,
+    ),
+)]
+async fn seal_report(
+    State(state): State<AppState>,
+    auth: Authorized<Treasurer>,
+    Path(id): Path<String>,
+) -> Result<Json<Sealed>, ApiError> {
+    let id = report_id(&id)?;
+    let now = state.clock.now();
+    let treasurer = auth.id.clone();
+    let sealed = write_tx!(&state.db, |tx| lifecycle::seal(tx, now, &treasurer, &id)
+        .await)?;
+    Ok(Json(sealed))
+}
+
+/// Recomputes a frozen report from the ledger and says whether its hash still matches.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/{id}/verify",
+    tag = "reports",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = "uuid", description = "The report's id")),
+    responses(
+        (status = 200, body = Verification),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        Invalid,
+    ),
+)]
+async fn verify_report(
+    State(state): State<AppState>,
+    _: Authorized<Treasurer>,
+    Path(id): Path<String>,
+) -> Result<Json<Verification>, ApiError> {
+    let id = report_id(&id)?;
+    Ok(Json(lifecycle::verify(&state.db, &id).await?))
+}
+
+/// Emails the sealed report to every donor who has not had it and has not unsubscribed,
+/// through the outbox: one email per report and donor, however often this is called.
+#[utoipa::path(
+    post,
+    path = "/api/v1/reports/{id}/send",
+    tag = "reports",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = "uuid", description = "The report's id")),
+    responses(
+        (status = 202, body = SendOutcome),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        Invalid,
+    ),
+)]
+async fn send_report(
+    State(state): State<AppState>,
+    auth: Authorized<Treasurer>,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<SendOutcome>), ApiError> {
+    let id = report_id(&id)?;
+    let now = state.clock.now();
+    let actor = auth.staff().actor();
+    let outcome = send::send(&state.db, &state.config, now, &actor, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(outcome)))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct LinkQuery {
+    /// The signed link's token, as in the email (or send it as `Authorization: Bearer`).
+    #[param(required = false)]
+    token: Option<String>,
+}
+
+/// A report as its donor sees it: the sealed summary, the donor's own gifts in its
+/// period, and whether the report still matches the ledger.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct DonorReport {
+    #[schema(format = "uuid")]
+    pub id: String,
+    pub period_start: String,
+    pub period_end: String,
+    pub hash: String,
+    /// Set when a correction replaced this report.
+    pub superseded_by: Option<String>,
+    #[schema(value_type = Object)]
+    pub summary: Value,
+    /// The donor's language: `fr` or `en`.
+    pub language: String,
+    pub donor_name: String,
+    pub gifts: Vec<Gift>,
+    #[schema(value_type = Figure)]
+    pub gifts_total: String,
+    /// The summary recomputed now from the ledger still hashes to `hash`.
+    pub verified: bool,
+}
+
+/// The link's token, from `?token=` or `Authorization: Bearer`.
+fn link_token(query: &LinkQuery, headers: &HeaderMap) -> Result<String, ApiError> {
+    if let Some(t) = query
+        .token
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        return Ok(t.to_string());
+    }
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, t)| scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty())
+        .map(|(_, t)| t.trim().to_string())
+        .ok_or_else(|| {
+            ApiError::Unauthorized(
+                "open this with the link from the report's email (it carries a token)".into(),
+            )
+        })
+}
+
+fn link_refused(e: LinkError) -> ApiError {
+    match e {
+        LinkError::Store(e) => e.into(),
+        other => ApiError::Unauthorized(other.to_string()),
+    }
+}
+
+/// What a donor's signed link opens: that report and the donor's own gifts, nothing else.
+/// This JSON is what the donor's web page shows.
+#[utoipa::path(
+    get,
+    path = "/api/v1/donor/report",
+    tag = "donor",
+    params(LinkQuery),
+    responses(
+        (status = 200, body = DonorReport),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+    ),
+)]
+async fn donor_report(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<LinkQuery>, QueryRejection>,
+) -> Result<Json<DonorReport>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let token = link_token(&query, &headers)?;
+    Ok(Json(donor_report_for(&state, &token).await?))
+}
+
+/// The report a donor's link opens, with the donor's own gifts and a fresh verification:
+/// what the JSON route answers and the donor's web page shows.
+pub(crate) async fn donor_report_for(
+    state: &AppState,
+    token: &str,
+) -> Result<DonorReport, ApiError> {
+    let now = state.clock.now();
+    let claims = donor::verify(&state.db, &state.config, now, token, donor::REPORT_SCOPE)
+        .await
+        .map_err(link_refused)?;
+    let report_id = claims.report.unwrap_or_default();
+    let mut tx = state.db.begin_snapshot().await?;
+    let found = async {
+        let row = lifecycle::load(&mut tx, &report_id).await?;
+        let Some(row) = row.filter(|r| r.status == "sealed") else {
+            return Err(ApiError::Forbidden(
+                "this link opens a report that is not published: ask the fund".into(),
+            ));
+        };
+        let donor: Option<(String, String)> = crate::on_tx!(&mut tx, c => sqlx::query_as(
+            "SELECT name, language FROM donors WHERE id = $1"
+        )
+        .bind(&claims.donor)
+        .fetch_optional(c)
+        .await)
+        .map_err(crate::store::StoreError::from)?;
+        let Some((name, language)) = donor else {
+            return Err(ApiError::Forbidden(
+                "this link's donor is no longer known".into(),
+            ));
+        };
+        let gifts = send::gifts_in(&mut tx, &row, Some(&claims.donor)).await?;
+        Ok((row, name, language, gifts))
+    }
+    .await;
+    tx.rollback().await?;
+    let (row, donor_name, language, gifts) = found?;
+    let verification = lifecycle::verify(&state.db, &report_id).await?;
+    Ok(DonorReport {
+        id: row.id.clone(),
+        period_start: row.period_start.clone(),
+        period_end: row.period_end.clone(),
+        hash: row.hash.clone().unwrap_or_default(),
+        superseded_by: row.superseded_by.clone(),
+        summary: row.stored_summary().unwrap_or(Value::Null),
+        language,
+        donor_name,
+        gifts_total: format_cents(gifts.iter().map(|g| g.amount).sum()),
+        gifts,
+        verified: verification.matches,
+    })
+}
+
+/// Unsubscribes the link's donor from report emails: the one-click POST of RFC 8058
+/// (`List-Unsubscribe-Post: List-Unsubscribe=One-Click`); any body is accepted.
+#[utoipa::path(
+    post,
+    path = "/api/v1/donor/unsubscribe",
+    tag = "donor",
+    params(LinkQuery),
+    responses(
+        (status = 200, body = Unsubscribed),
+        BadRequest,
+        Unauthorized,
+    ),
+)]
+async fn unsubscribe(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<LinkQuery>, QueryRejection>,
+) -> Result<Json<Unsubscribed>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let token = link_token(&query, &headers)?;
+    let now = state.clock.now();
+    let claims = donor::verify(
+        &state.db,
+        &state.config,
+        now,
+        &token,
+        donor::UNSUBSCRIBE_SCOPE,
+    )
+    .await
+    .map_err(link_refused)?;
+    let known = write_tx!(&state.db, |tx| send::unsubscribe(tx, now, &claims.donor)
+        .await)?;
+    if !known {
+        return Err(ApiError::Unauthorized(
+            "this link's donor is no longer known".into(),
+        ));
+    }
+    Ok(Json(Unsubscribed { unsubscribed: true }))
+}
+
+#[derive(Serialize, ToSchema)]
+struct Unsubscribed {
+    unsubscribed: bool,
+}
+
+/// The unsubscribe link opened in a browser: a one-button page that POSTs to the same
+/// address. Opening it changes nothing (mail scanners open links).
+#[utoipa::path(
+    get,
+    path = "/api/v1/donor/unsubscribe",
+    tag = "donor",
+    params(LinkQuery),
+    responses(
+        (status = 200, description = "A page with one button", content_type = "text/html", body = String),
+        BadRequest,
+        Unauthorized,
+    ),
+)]
+async fn unsubscribe_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<LinkQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let token = link_token(&query, &headers)?;
+    let now = state.clock.now();
+    donor::verify(
+        &state.db,
+        &state.config,
+        now,
+        &token,
+        donor::UNSUBSCRIBE_SCOPE,
+    )
+    .await
+    .map_err(link_refused)?;
+    let page = format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>Passage</title></head>\
+         <body style=\"font-family:sans-serif;max-width:32em;margin:2em auto;padding:0 1em\">\
+         <form method=\"post\" action=\"/api/v1/donor/unsubscribe?token={token}\">\
+         <input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">\
+         <p>Ne plus recevoir les rapports du fonds Passage&nbsp;? / Stop receiving the Passage fund's reports?</p>\
+         <button type=\"submit\" style=\"font-size:1.2em;padding:.5em 1em\">Me désabonner / Unsubscribe</button>\
+         </form></body></html>"
+    );
+    Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response())
+}

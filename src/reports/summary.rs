@@ -1,0 +1,548 @@
+//! A report's summary: the figures of one window, with small cells suppressed against
+//! everything else that is or was published (see [`super::suppress`]).
+//!
+//! Figures that can be small are strings: a number (`"12"`) or `"<k"` (`"<5"`); amounts
+//! are decimal strings, `null` where suppressed. No case code, city, vendor, date finer
+//! than the period or free text is ever read, so none can be written.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::NaiveDate;
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde_json::{Value, json};
+
+use super::facts::{Facts, Item};
+use super::suppress::{self, Cell, Dimension, Input};
+use crate::domain::money::format_cents;
+use crate::domain::province::PROVINCES;
+use crate::domain::request::Category;
+
+/// The version of the summary's shape; it is hashed with the summary.
+pub const FORMAT: &str = "passage-report-v1";
+
+pub const TRAVEL: [&str; 4] = ["bus", "train", "flight", "local_transport"];
+pub const SCOPES: [&str; 4] = ["local", "intercity", "interprovincial", "international"];
+
+pub const UNDERCOUNT_EN: &str = "These figures undercount the need: they show only what reached the fund and was paid through it. Many people are helped in other ways or not at all, and small numbers are hidden to protect the people helped.";
+pub const UNDERCOUNT_FR: &str = "Ces chiffres sous-estiment les besoins : ils ne montrent que ce qui est passé par le fonds. Beaucoup de personnes sont aidées autrement, ou ne le sont pas, et les petits nombres sont masqués pour protéger les personnes aidées.";
+
+/// A report that was frozen before this one and overlaps its window, with its facts
+/// (recomputed from the ledger) and its published summary.
+#[derive(Debug, Clone)]
+pub struct Prior {
+    pub id: String,
+    pub facts: Facts,
+    pub summary: Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+    pub k: usize,
+    pub supersedes: Option<String>,
+    /// The audit chain's last event at the cut-off: sequence number and hash.
+    pub audit_head: (i64, String),
+}
+
+/// A summary, and what it could not protect (shown to treasurers before they seal; not
+/// part of the summary).
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub summary: Value,
+    pub warnings: Vec<String>,
+}
+
+fn small(k: usize) -> String {
+    format!("<{k}")
+}
+
+fn count(n: usize, k: usize) -> Value {
+    if n >= k {
+        json!(n.to_string())
+    } else if n == 0 {
+        json!("0")
+    } else {
+        json!(small(k))
+    }
+}
+
+/// Items numbered across this window and the previous reports' windows, so that one
+/// transfer is one item everywhere.
+struct Universe {
+    index: HashMap<String, u32>,
+    case: Vec<Option<u32>>,
+    cases: HashMap<String, u32>,
+}
+
+impl Universe {
+    fn new() -> Universe {
+        Universe {
+            index: HashMap::new(),
+            case: Vec::new(),
+            cases: HashMap::new(),
+        }
+    }
+
+    fn add(&mut self, item: &Item) -> u32 {
+        if let Some(i) = self.index.get(&item.transfer_id) {
+            return *i;
+        }
+        let case = item.case_code.as_ref().map(|c| {
+            let n = self.cases.len() as u32;
+            *self.cases.entry(c.clone()).or_insert(n)
+        });
+        let i = self.case.len() as u32;
+        self.case.push(case);
+        self.index.insert(item.transfer_id.clone(), i);
+        i
+    }
+}
+
+type Key = fn(&Item) -> Option<String>;
+
+fn category_of(item: &Item) -> Option<String> {
+    item.case_code.as_ref()?;
+    item.category.clone()
+}
+
+fn province_of(item: &Item) -> Option<String> {
+    item.case_code.as_ref()?;
+    item.province.clone()
+}
+
+fn scope_of(item: &Item) -> Option<String> {
+    item.case_code.as_ref()?;
+    let category = item.category.as_deref()?;
+    if !TRAVEL.contains(&category) {
+        return None;
+    }
+    item.scope.clone()
+}
+
+fn order_of(dimension: &str) -> Vec<String> {
+    match dimension {
+        "category" => Category::ALL
+            .iter()
+            .map(|c| c.as_str().to_string())
+            .collect(),
+        "province" => PROVINCES.iter().map(|p| p.to_string()).collect(),
+        _ => SCOPES.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+/// One dimension's cells over `items` (already numbered in `universe`).
+fn cells(
+    items: &[Item],
+    ids: &[u32],
+    key: Key,
+    weight: fn(&Item) -> i64,
+    dimension: &str,
+) -> Vec<Cell> {
+    let mut by_key: BTreeMap<String, (Vec<u32>, i64)> = BTreeMap::new();
+    for (item, id) in items.iter().zip(ids) {
+        if let Some(k) = key(item) {
+            let e = by_key.entry(k).or_default();
+            e.0.push(*id);
+            e.1 += weight(item);
+        }
+    }
+    let mut out = Vec::new();
+    for k in order_of(dimension) {
+        if let Some((mut ids, w)) = by_key.remove(&k) {
+            ids.sort_unstable();
+            ids.dedup();
+            out.push(Cell {
+                key: k,
+                items: ids,
+                weight: w,
+            });
+        }
+    }
+    // Keys outside the known lists (none today) still count, after the known ones.
+    for (k, (mut ids, w)) in by_key {
+        ids.sort_unstable();
+        ids.dedup();
+        out.push(Cell {
+            key: k,
+            items: ids,
+            weight: w,
+        });
+    }
+    out
+}
+
+/// The sets a previous report published in one dimension, read back from its summary.
+fn published_sets(
+    name: &str,
+    prior: &Prior,
+    ids: &[u32],
+    field: &str,
+    value_field: &str,
+    key: Key,
+    weight: fn(&Item) -> i64,
+) -> Vec<(String, Vec<u32>)> {
+    let Some(section) = prior.summary.get(field) else {
+        return Vec::new();
+    };
+    let prior_cells = cells(&prior.facts.items, ids, key, weight, name);
+    let by_key: HashMap<&str, &Cell> = prior_cells.iter().map(|c| (c.key.as_str(), c)).collect();
+    let mut out = Vec::new();
+    for cell in section["cells"].as_array().into_iter().flatten() {
+        let shown = !cell[value_field].is_null();
+        if let (true, Some(k)) = (shown, cell["key"].as_str()) {
+            if let Some(c) = by_key.get(k) {
+                out.push((format!("{}.{}.{}", prior.id, field, k), c.items.clone()));
+            }
+        }
+    }
+    let other = &section["other"];
+    if !other.is_null() && !other[value_field].is_null() {
+        let mut items: Vec<u32> = other["members"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m.as_str())
+            .filter_map(|m| by_key.get(m))
+            .flat_map(|c| c.items.iter().copied())
+            .collect();
+        items.sort_unstable();
+        items.dedup();
+        out.push((format!("{}.{}.other", prior.id, field), items));
+    }
+    out
+}
+
+fn cases_in(items: &[u32], universe: &Universe) -> usize {
+    items
+        .iter()
+        .filter_map(|i| universe.case[*i as usize])
+        .collect::<BTreeSet<_>>()
+        .len()
+}
+
+/// A dimension as published: its cells, and its "other" cell when it has one.
+fn section(
+    dimension: &Dimension,
+    hidden: &BTreeSet<String>,
+    other_shown: bool,
+    universe: &Universe,
+    k: usize,
+    value_field: &str,
+    value: &dyn Fn(&Cell) -> Value,
+) -> Value {
+    let mut out = Vec::new();
+    let mut members: Vec<u32> = Vec::new();
+    let mut member_keys = Vec::new();
+    let mut member_weight = 0_i64;
+    for cell in &dimension.cells {
+        let n = cases_in(&cell.items, universe);
+        if hidden.contains(&cell.key) {
+            // A cell hidden only to protect a small one is not small itself: say so.
+            let cases = if n < k { small(k) } else { format!(">={k}") };
+            out.push(json!({"key": cell.key, "cases": cases, value_field: null}));
+            members.extend(&cell.items);
+            member_keys.push(cell.key.clone());
+            member_weight += cell.weight;
+        } else {
+            out.push(json!({"key": cell.key, "cases": count(n, k), value_field: value(cell)}));
+        }
+    }
+    members.sort_unstable();
+    members.dedup();
+    let other = if member_keys.is_empty() {
+        Value::Null
+    } else if other_shown {
+        let folded = Cell {
+            key: "other".into(),
+            items: members.clone(),
+            weight: member_weight,
+        };
+        json!({"members": member_keys, "cases": count(cases_in(&members, universe), k), value_field: value(&folded)})
+    } else {
+        json!({"members": member_keys, "cases": small(k), value_field: null})
+    };
+    json!({"cells": out, "other": other})
+}
+
+/// The months the closing balance lasts at the window's rate of spending, to a tenth.
+fn runway_months(facts: &Facts) -> Value {
+    if facts.disbursed <= 0 || facts.closing <= 0 {
+        return Value::Null;
+    }
+    let seconds = (facts.window.cutoff - facts.window.start)
+        .num_seconds()
+        .max(1);
+    let month = Decimal::from(30 * 86_400);
+    let months = Decimal::from(facts.closing) * Decimal::from(seconds)
+        / (Decimal::from(facts.disbursed) * month);
+    json!(
+        months
+            .round_dp_with_strategy(1, RoundingStrategy::MidpointAwayFromZero)
+            .to_string()
+    )
+}
+
+fn median(mut seconds: Vec<i64>) -> i64 {
+    seconds.sort_unstable();
+    let n = seconds.len();
+    if n % 2 == 1 {
+        seconds[n / 2]
+    } else {
+        // The lower of the two middle values: whole seconds, no rounding to explain.
+        seconds[n / 2 - 1]
+    }
+}
+
+/// Builds the summary of `facts` against the previous reports `priors`.
+pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
+    let k = ctx.k;
+    let mut universe = Universe::new();
+    let ids: Vec<u32> = facts.items.iter().map(|i| universe.add(i)).collect();
+    let prior_ids: Vec<Vec<u32>> = priors
+        .iter()
+        .map(|p| p.facts.items.iter().map(|i| universe.add(i)).collect())
+        .collect();
+    let amount = |i: &Item| i.amount;
+    let one = |_: &Item| 1_i64;
+
+    // Money: by category and by province, against the totals and the previous reports.
+    let by_category = Dimension {
+        name: "category".into(),
+        cells: cells(&facts.items, &ids, category_of, amount, "category"),
+    };
+    let by_province = Dimension {
+        name: "province".into(),
+        cells: cells(&facts.items, &ids, province_of, amount, "province"),
+    };
+    let mut all: Vec<u32> = ids.clone();
+    all.sort_unstable();
+    all.dedup();
+    let unassigned: Vec<u32> = facts
+        .items
+        .iter()
+        .zip(&ids)
+        .filter(|(i, _)| i.case_code.is_none())
+        .map(|(_, id)| *id)
+        .collect();
+    let mut fixed = vec![
+        ("disbursed".to_string(), all.clone()),
+        ("unassigned".to_string(), unassigned.clone()),
+    ];
+    for (prior, pids) in priors.iter().zip(&prior_ids) {
+        let mut everything = pids.clone();
+        everything.sort_unstable();
+        everything.dedup();
+        let none: Vec<u32> = prior
+            .facts
+            .items
+            .iter()
+            .zip(pids)
+            .filter(|(i, _)| i.case_code.is_none())
+            .map(|(_, id)| *id)
+            .collect();
+        fixed.push((format!("{}.disbursed", prior.id), everything));
+        fixed.push((format!("{}.unassigned", prior.id), none));
+        fixed.extend(published_sets(
+            "category",
+            prior,
+            pids,
+            "by_category",
+            "amount",
+            category_of,
+            amount,
+        ));
+        fixed.extend(published_sets(
+            "province",
+            prior,
+            pids,
+            "by_province",
+            "amount",
+            province_of,
+            amount,
+        ));
+    }
+    let money = suppress::suppress(&Input {
+        k,
+        item_case: universe.case.clone(),
+        dimensions: vec![by_category.clone(), by_province.clone()],
+        fixed,
+    });
+
+    // Trips: counted by scope, against their total and the previous reports' trips.
+    let travel_ids: Vec<u32> = facts
+        .items
+        .iter()
+        .zip(&ids)
+        .filter(|(i, _)| scope_of(i).is_some())
+        .map(|(_, id)| *id)
+        .collect();
+    let trip_cases = cases_in(&travel_ids, &universe);
+    let by_scope = Dimension {
+        name: "scope".into(),
+        cells: cells(&facts.items, &ids, scope_of, one, "scope"),
+    };
+    let mut trip_fixed = Vec::new();
+    if trip_cases >= k {
+        trip_fixed.push(("trips".to_string(), travel_ids.clone()));
+    }
+    for (prior, pids) in priors.iter().zip(&prior_ids) {
+        let prior_trips: Vec<u32> = prior
+            .facts
+            .items
+            .iter()
+            .zip(pids)
+            .filter(|(i, _)| scope_of(i).is_some())
+            .map(|(_, id)| *id)
+            .collect();
+        if !prior.summary["trips"]["total"]
+            .as_str()
+            .unwrap_or("<")
+            .starts_with('<')
+        {
+            trip_fixed.push((format!("{}.trips", prior.id), prior_trips));
+        }
+        trip_fixed.extend(published_sets(
+            "scope", prior, pids, "trips", "trips", scope_of, one,
+        ));
+    }
+    let trips = suppress::suppress(&Input {
+        k,
+        item_case: universe.case.clone(),
+        dimensions: vec![by_scope.clone()],
+        fixed: trip_fixed,
+    });
+
+    let money_value = |c: &Cell| json!(format_cents(c.weight));
+    let trips_value = |c: &Cell| json!(c.weight.to_string());
+    let category = section(
+        &by_category,
+        &money.suppressed[0],
+        money.other_shown[0],
+        &universe,
+        k,
+        "amount",
+        &money_value,
+    );
+    let province = section(
+        &by_province,
+        &money.suppressed[1],
+        money.other_shown[1],
+        &universe,
+        k,
+        "amount",
+        &money_value,
+    );
+    let mut scope = section(
+        &by_scope,
+        &trips.suppressed[0],
+        trips.other_shown[0],
+        &universe,
+        k,
+        "trips",
+        &trips_value,
+    );
+    scope["total"] = if trip_cases >= k {
+        json!(travel_ids.len().to_string())
+    } else {
+        count(trip_cases, k)
+    };
+
+    // Hotel nights go with the hotel cell: hidden when it is.
+    let hotel_shown = by_category
+        .cells
+        .iter()
+        .any(|c| c.key == "hotel" && !money.suppressed[0].contains("hotel"));
+    let hotel_nights = if hotel_shown {
+        let nights: i64 = facts
+            .items
+            .iter()
+            .filter(|i| i.case_code.is_some() && i.category.as_deref() == Some("hotel"))
+            .filter_map(|i| i.nights)
+            .sum();
+        json!(nights.to_string())
+    } else if by_category.cells.iter().any(|c| c.key == "hotel") {
+        json!(small(k))
+    } else {
+        json!("0")
+    };
+
+    let helped: BTreeSet<&str> = facts
+        .items
+        .iter()
+        .filter_map(|i| i.case_code.as_deref())
+        .collect();
+    let decided_cases: BTreeSet<&str> = facts.decisions.iter().map(|(c, _)| c.as_str()).collect();
+    let median_decision = if facts.decisions.is_empty() {
+        Value::Null
+    } else if decided_cases.len() >= k {
+        json!(median(facts.decisions.iter().map(|(_, s)| *s).collect()).to_string())
+    } else {
+        json!(small(k))
+    };
+    let hold_cases: BTreeSet<&str> = facts
+        .holds
+        .iter()
+        .filter_map(|(_, c)| c.as_deref())
+        .collect();
+    let hold_total: i64 = facts.holds.iter().map(|(a, _)| a).sum();
+    let holds = if hold_cases.len() >= k || facts.holds.is_empty() {
+        json!({"cases": hold_cases.len().to_string(), "amount": format_cents(hold_total)})
+    } else {
+        json!({"cases": small(k), "amount": null})
+    };
+
+    let mut warnings: Vec<String> = money
+        .residual
+        .iter()
+        .chain(&trips.residual)
+        .map(|r| format!("{r}: the period's totals, or their difference with an overlapping report, concern fewer than {k} cases and are published all the same"))
+        .collect();
+    if helped.len() < k && !helped.is_empty() {
+        warnings.push(format!(
+            "fewer than {k} cases were helped in this period: the total spent can be read from the balances"
+        ));
+    }
+    warnings.sort();
+    warnings.dedup();
+
+    let summary = json!({
+        "format": FORMAT,
+        "currency": "CAD",
+        "period": {"start": ctx.period_start.to_string(), "end": ctx.period_end.to_string()},
+        "cutoff": crate::audit::canonical_time(facts.window.cutoff),
+        "min_cell": k,
+        "supersedes": ctx.supersedes,
+        "compared_with": priors.iter().map(|p| p.id.clone()).collect::<Vec<_>>(),
+        "audit_head": {"seq": ctx.audit_head.0, "hash": ctx.audit_head.1},
+        "opening_balance": format_cents(facts.opening),
+        "donations": {
+            "total": format_cents(facts.received),
+            "unrestricted": format_cents(facts.gifts.unrestricted),
+            "restricted": format_cents(facts.gifts.restricted),
+            "gifts": facts.gifts.count.to_string(),
+        },
+        "in_kind": format_cents(facts.gifts.in_kind),
+        "disbursed": format_cents(facts.disbursed),
+        "unassigned": format_cents(facts.items.iter().filter(|i| i.case_code.is_none()).map(|i| i.amount).sum()),
+        "by_category": category,
+        "by_province": province,
+        "hotel_nights": hotel_nights,
+        "trips": scope,
+        "median_decision_seconds": median_decision,
+        "cases_helped": count(helped.len(), k),
+        "holds_outstanding": holds,
+        "closing_balance": format_cents(facts.closing),
+        "runway_months": runway_months(facts),
+        "notes": {"en": UNDERCOUNT_EN, "fr": UNDERCOUNT_FR},
+    });
+    Built { summary, warnings }
+}
+
+/// The canonical text of a summary (keys sorted, no whitespace) and its SHA-256 in hex.
+pub fn canonical_and_hash(summary: &Value) -> (String, String) {
+    use sha2::{Digest, Sha256};
+    let text = crate::audit::canonical_json(summary);
+    let hash = hex::encode(Sha256::digest(text.as_bytes()));
+    (text, hash)
+}

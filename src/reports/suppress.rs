@@ -1,0 +1,526 @@
+//! Small-cell suppression with complementary suppression, checked by linear algebra.
+//!
+//! A report publishes sums over sets of *items* (one item is one settled disbursement,
+//! belonging to one case): cells of a dimension (by category, by province, by scope of
+//! trip), a dimension's "other" cell that gathers its suppressed cells, and figures that
+//! can never be hidden (the period's totals, every figure of the previous reports that
+//! overlap this one). Anyone may add and subtract published figures, so what they can
+//! learn is the sum over any set whose indicator vector lies in the **span** of the
+//! published sets' vectors.
+//!
+//! The rules, in order:
+//! 1. a cell with fewer than `k` cases (but some) is suppressed: it shows `<k`;
+//! 2. a dimension with suppressed cells publishes them folded into one "other" cell,
+//!    which must hold at least two cells and at least `k` cases: the next smallest cells
+//!    are suppressed until it does (complementary suppression), so the "other" cell never
+//!    *is* one small cell and a total minus the shown cells never gives one;
+//! 3. then every small set that matters is tested against the span of everything
+//!    published (this report's shown cells and "other" cells, its totals, and the
+//!    previous reports' figures): each suppressed cell with fewer than `k` cases, and each
+//!    *atom* (the items that belong to exactly the same published sets) with fewer than
+//!    `k` cases. If such a set can be computed, the smallest shown cell of this report
+//!    that touches it is suppressed too, and everything is checked again.
+//!
+//! Membership in the span is decided by Gaussian elimination modulo the prime 2^61 − 1
+//! over the atoms (the published sets are unions of atoms, so a set that splits an atom
+//! can never be computed). Exact arithmetic, no floating point. When only figures that
+//! cannot be hidden (totals against the previous reports' totals) give a small set away,
+//! nothing in this report can fix it: that is recorded in [`Outcome::residual`].
+
+use std::collections::{BTreeSet, HashMap};
+
+/// One cell of a dimension: its key (`hotel`, `QC`, `international`), the items it sums
+/// (sorted, without repeats) and a tie-breaker for "the next smallest" (its amount).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cell {
+    pub key: String,
+    pub items: Vec<u32>,
+    pub weight: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dimension {
+    pub name: String,
+    pub cells: Vec<Cell>,
+}
+
+/// Everything the check needs: the case of each item (`None` for spending no case
+/// accounts for), this report's dimensions, and the sets published anyway.
+#[derive(Debug, Clone)]
+pub struct Input {
+    pub k: usize,
+    pub item_case: Vec<Option<u32>>,
+    pub dimensions: Vec<Dimension>,
+    /// Sets whose sums are published whatever this report does (its totals, the previous
+    /// reports' figures), each with a name for [`Outcome::residual`].
+    pub fixed: Vec<(String, Vec<u32>)>,
+}
+
+/// What to hide.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Outcome {
+    /// Per dimension (same order as the input): the keys of suppressed cells.
+    pub suppressed: Vec<BTreeSet<String>>,
+    /// Per dimension: whether its "other" cell is published (it is not when it would
+    /// hold fewer than `k` cases, or when hiding it was the only remedy left).
+    pub other_shown: Vec<bool>,
+    /// Small sets that figures outside this report's control still give away.
+    pub residual: Vec<String>,
+}
+
+const P: u64 = (1 << 61) - 1;
+
+fn sub(a: u64, b: u64) -> u64 {
+    if a >= b { a - b } else { a + P - b }
+}
+
+fn mul(a: u64, b: u64) -> u64 {
+    ((u128::from(a) * u128::from(b)) % u128::from(P)) as u64
+}
+
+fn inverse(a: u64) -> u64 {
+    // Fermat: a^(p-2); a is never 0 here.
+    let (mut base, mut exp, mut acc) = (a, P - 2, 1_u64);
+    while exp > 0 {
+        if exp & 1 == 1 {
+            acc = mul(acc, base);
+        }
+        base = mul(base, base);
+        exp >>= 1;
+    }
+    acc
+}
+
+/// Rows in echelon form, each normalised to 1 at its pivot.
+#[derive(Default)]
+struct Basis {
+    rows: Vec<(usize, Vec<u64>)>,
+}
+
+impl Basis {
+    fn reduce(&self, mut v: Vec<u64>) -> Vec<u64> {
+        for (pivot, row) in &self.rows {
+            let f = v[*pivot];
+            if f != 0 {
+                for (x, r) in v.iter_mut().zip(row) {
+                    if *r != 0 {
+                        *x = sub(*x, mul(f, *r));
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    fn insert(&mut self, v: Vec<u64>) {
+        let mut v = self.reduce(v);
+        let Some(pivot) = v.iter().position(|x| *x != 0) else {
+            return;
+        };
+        let inv = inverse(v[pivot]);
+        for x in v.iter_mut() {
+            *x = mul(*x, inv);
+        }
+        // Keep earlier rows reduced at the new pivot, so `reduce` is one pass.
+        for (_, row) in self.rows.iter_mut() {
+            let f = row[pivot];
+            if f != 0 {
+                for (r, x) in row.iter_mut().zip(&v) {
+                    if *x != 0 {
+                        *r = sub(*r, mul(f, *x));
+                    }
+                }
+            }
+        }
+        self.rows.push((pivot, v));
+    }
+
+    fn spans(&self, v: Vec<u64>) -> bool {
+        self.reduce(v).iter().all(|x| *x == 0)
+    }
+}
+
+fn cases_of(items: &[u32], item_case: &[Option<u32>]) -> usize {
+    items
+        .iter()
+        .filter_map(|i| item_case[*i as usize])
+        .collect::<BTreeSet<_>>()
+        .len()
+}
+
+fn union(sets: &[&[u32]]) -> Vec<u32> {
+    let mut all: Vec<u32> = sets.iter().flat_map(|s| s.iter().copied()).collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+/// A published set of this report: a shown cell, or a dimension's "other" cell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Owner {
+    Cell(usize, usize),
+    Other(usize),
+    Fixed(usize),
+}
+
+pub fn suppress(input: &Input) -> Outcome {
+    let k = input.k;
+    let dims = &input.dimensions;
+    let cases: Vec<Vec<usize>> = dims
+        .iter()
+        .map(|d| {
+            d.cells
+                .iter()
+                .map(|c| cases_of(&c.items, &input.item_case))
+                .collect()
+        })
+        .collect();
+    let mut suppressed: Vec<BTreeSet<usize>> = cases
+        .iter()
+        .map(|cs| {
+            cs.iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0 && **n < k)
+                .map(|(i, _)| i)
+                .collect()
+        })
+        .collect();
+    let mut other_hidden = vec![false; dims.len()];
+    let mut residual = BTreeSet::new();
+    // Ranks a dimension's cells from the smallest: cases, then amount, then key.
+    let smallest_shown = |d: usize, suppressed: &BTreeSet<usize>| -> Option<usize> {
+        (0..dims[d].cells.len())
+            .filter(|i| !suppressed.contains(i) && cases[d][*i] > 0)
+            .min_by(|a, b| {
+                let (ca, cb) = (&dims[d].cells[*a], &dims[d].cells[*b]);
+                (cases[d][*a], ca.weight, &ca.key).cmp(&(cases[d][*b], cb.weight, &cb.key))
+            })
+    };
+    let total_cells: usize = dims.iter().map(|d| d.cells.len()).sum();
+    for _round in 0..=(total_cells + 1) {
+        // Rule 2: the "other" cell holds two cells or more and at least k cases.
+        for d in 0..dims.len() {
+            loop {
+                if suppressed[d].is_empty() {
+                    break;
+                }
+                let members: Vec<&[u32]> = suppressed[d]
+                    .iter()
+                    .map(|i| dims[d].cells[*i].items.as_slice())
+                    .collect();
+                let group_cases = cases_of(&union(&members), &input.item_case);
+                if suppressed[d].len() >= 2 && group_cases >= k {
+                    break;
+                }
+                match smallest_shown(d, &suppressed[d]) {
+                    Some(next) => {
+                        suppressed[d].insert(next);
+                    }
+                    None => {
+                        if group_cases < k {
+                            other_hidden[d] = true;
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        // Everything published now.
+        let mut published: Vec<(Owner, Vec<u32>)> = Vec::new();
+        for (f, (_, items)) in input.fixed.iter().enumerate() {
+            published.push((Owner::Fixed(f), items.clone()));
+        }
+        for (d, dim) in dims.iter().enumerate() {
+            for (i, cell) in dim.cells.iter().enumerate() {
+                if !suppressed[d].contains(&i) && cases[d][i] > 0 {
+                    published.push((Owner::Cell(d, i), cell.items.clone()));
+                }
+            }
+            if !suppressed[d].is_empty() && !other_hidden[d] {
+                let members: Vec<&[u32]> = suppressed[d]
+                    .iter()
+                    .map(|i| dims[d].cells[*i].items.as_slice())
+                    .collect();
+                published.push((Owner::Other(d), union(&members)));
+            }
+        }
+        // Atoms: items grouped by the published sets they belong to.
+        let words = published.len().div_ceil(64).max(1);
+        let n_items = input.item_case.len();
+        let mut signature = vec![0_u64; n_items * words];
+        for (s, (_, items)) in published.iter().enumerate() {
+            for item in items {
+                signature[*item as usize * words + s / 64] |= 1 << (s % 64);
+            }
+        }
+        let mut atom_of_item = vec![usize::MAX; n_items];
+        let mut atoms: Vec<Vec<u32>> = Vec::new();
+        let mut index: HashMap<&[u64], usize> = HashMap::new();
+        for item in 0..n_items {
+            let sig = &signature[item * words..(item + 1) * words];
+            if sig.iter().all(|w| *w == 0) {
+                continue;
+            }
+            let a = *index.entry(sig).or_insert_with(|| {
+                atoms.push(Vec::new());
+                atoms.len() - 1
+            });
+            atoms[a].push(item as u32);
+            atom_of_item[item] = a;
+        }
+        let atom_has = |a: usize, s: usize| -> bool {
+            let first = atoms[a][0] as usize;
+            signature[first * words + s / 64] & (1 << (s % 64)) != 0
+        };
+        let mut basis = Basis::default();
+        for s in 0..published.len() {
+            let row: Vec<u64> = (0..atoms.len())
+                .map(|a| u64::from(atom_has(a, s)))
+                .collect();
+            basis.insert(row);
+        }
+        // The small sets that must stay out of reach, as vectors over atoms (a set that
+        // splits an atom is out of reach already).
+        let as_vector = |items: &[u32]| -> Option<Vec<u64>> {
+            let mut count: HashMap<usize, usize> = HashMap::new();
+            for item in items {
+                let a = atom_of_item[*item as usize];
+                if a == usize::MAX {
+                    return None;
+                }
+                *count.entry(a).or_default() += 1;
+            }
+            let mut v = vec![0_u64; atoms.len()];
+            for (a, n) in count {
+                if n != atoms[a].len() {
+                    return None;
+                }
+                v[a] = 1;
+            }
+            Some(v)
+        };
+        let mut sensitive: Vec<(String, Vec<u32>)> = Vec::new();
+        for (d, dim) in dims.iter().enumerate() {
+            for (i, cell) in dim.cells.iter().enumerate() {
+                if cases[d][i] > 0 && cases[d][i] < k {
+                    sensitive.push((format!("{}.{}", dim.name, cell.key), cell.items.clone()));
+                }
+            }
+        }
+        for atom in &atoms {
+            let n = cases_of(atom, &input.item_case);
+            if n > 0 && n < k {
+                sensitive.push(("a combination of published figures".into(), atom.clone()));
+            }
+        }
+        let mut remedy: Option<Owner> = None;
+        for (name, items) in &sensitive {
+            let Some(v) = as_vector(items) else { continue };
+            if !basis.spans(v) {
+                continue;
+            }
+            // The smallest of this report's published sets that touches the small set.
+            let touched: BTreeSet<usize> =
+                items.iter().map(|i| atom_of_item[*i as usize]).collect();
+            let candidate = published
+                .iter()
+                .enumerate()
+                .filter(|(_, (owner, _))| !matches!(owner, Owner::Fixed(_)))
+                .filter(|(s, _)| touched.iter().any(|a| atom_has(*a, *s)))
+                .min_by_key(|(_, (owner, items))| {
+                    let n = cases_of(items, &input.item_case);
+                    let (order, key) = match owner {
+                        Owner::Cell(d, i) => (*d, dims[*d].cells[*i].key.clone()),
+                        Owner::Other(d) => (*d, String::from("~other")),
+                        Owner::Fixed(_) => (usize::MAX, String::new()),
+                    };
+                    (n, order, key)
+                })
+                .map(|(_, (owner, _))| owner.clone());
+            match candidate {
+                Some(owner) => {
+                    remedy = Some(owner);
+                    break;
+                }
+                None => {
+                    residual.insert(name.clone());
+                }
+            }
+        }
+        match remedy {
+            None => break,
+            Some(Owner::Cell(d, i)) => {
+                suppressed[d].insert(i);
+            }
+            Some(Owner::Other(d)) => match smallest_shown(d, &suppressed[d]) {
+                Some(next) => {
+                    suppressed[d].insert(next);
+                }
+                None => other_hidden[d] = true,
+            },
+            Some(Owner::Fixed(_)) => break,
+        }
+    }
+    Outcome {
+        suppressed: suppressed
+            .iter()
+            .enumerate()
+            .map(|(d, s)| s.iter().map(|i| dims[d].cells[*i].key.clone()).collect())
+            .collect(),
+        other_shown: suppressed
+            .iter()
+            .zip(&other_hidden)
+            .map(|(s, hidden)| !s.is_empty() && !hidden)
+            .collect(),
+        residual: residual.into_iter().collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Items numbered from `first`, one per case, cases numbered like the items.
+    fn cell(key: &str, first: u32, n: u32) -> Cell {
+        Cell {
+            key: key.into(),
+            items: (first..first + n).collect(),
+            weight: i64::from(n) * 100,
+        }
+    }
+
+    fn input(k: usize, dims: Vec<Dimension>, fixed: Vec<(String, Vec<u32>)>) -> Input {
+        let n = dims
+            .iter()
+            .flat_map(|d| d.cells.iter().flat_map(|c| c.items.iter()))
+            .chain(fixed.iter().flat_map(|(_, s)| s.iter()))
+            .max()
+            .map_or(0, |m| *m as usize + 1);
+        Input {
+            k,
+            item_case: (0..n as u32).map(Some).collect(),
+            dimensions: dims,
+            fixed,
+        }
+    }
+
+    fn all(n: u32) -> (String, Vec<u32>) {
+        ("total".into(), (0..n).collect())
+    }
+
+    #[test]
+    fn a_lone_small_cell_takes_the_next_smallest_with_it() {
+        let dim = Dimension {
+            name: "category".into(),
+            cells: vec![
+                cell("flight", 0, 3),
+                cell("bus", 3, 6),
+                cell("hotel", 9, 20),
+            ],
+        };
+        let out = suppress(&input(5, vec![dim], vec![all(29)]));
+        assert_eq!(
+            out.suppressed[0],
+            ["bus", "flight"].into_iter().map(String::from).collect()
+        );
+        assert!(out.other_shown[0]);
+        assert!(out.residual.is_empty());
+    }
+
+    #[test]
+    fn two_small_cells_that_together_are_small_take_a_third() {
+        let dim = Dimension {
+            name: "category".into(),
+            cells: vec![
+                cell("flight", 0, 1),
+                cell("train", 1, 2),
+                cell("hotel", 3, 10),
+            ],
+        };
+        let out = suppress(&input(5, vec![dim], vec![all(13)]));
+        assert_eq!(out.suppressed[0].len(), 3);
+    }
+
+    #[test]
+    fn nothing_small_nothing_hidden() {
+        let dim = Dimension {
+            name: "category".into(),
+            cells: vec![cell("bus", 0, 5), cell("hotel", 5, 7)],
+        };
+        let out = suppress(&input(5, vec![dim], vec![all(12)]));
+        assert!(out.suppressed[0].is_empty());
+        assert!(!out.other_shown[0]);
+    }
+
+    #[test]
+    fn a_cross_dimension_difference_is_closed() {
+        // Province QC holds the 3 flights and the 6 buses; ON holds the 20 hotels. The
+        // category "other" (flight + bus) equals QC, so nothing leaks there; but if QC
+        // held the flights and the hotels only, QC − hotel would give the flights.
+        let category = Dimension {
+            name: "category".into(),
+            cells: vec![
+                cell("flight", 0, 3),
+                cell("bus", 3, 6),
+                cell("hotel", 9, 20),
+            ],
+        };
+        let mut qc: Vec<u32> = (0..3).chain(9..29).collect();
+        qc.sort_unstable();
+        let province = Dimension {
+            name: "province".into(),
+            cells: vec![
+                Cell {
+                    key: "QC".into(),
+                    items: qc,
+                    weight: 2300,
+                },
+                Cell {
+                    key: "ON".into(),
+                    items: (3..9).collect(),
+                    weight: 600,
+                },
+            ],
+        };
+        let out = suppress(&input(5, vec![category, province], vec![all(29)]));
+        // Hotel alone is shown and QC alone is shown would give QC − hotel = flights:
+        // something more must be hidden, and the flights never become computable.
+        let hidden: usize = out.suppressed.iter().map(BTreeSet::len).sum();
+        assert!(hidden >= 3, "{out:?}");
+        assert!(out.residual.is_empty(), "{out:?}");
+    }
+
+    #[test]
+    fn the_previous_report_cannot_be_subtracted() {
+        // The previous report (items 3..29 only) showed bus and hotel; this one adds 3
+        // flights. Its "other" must not be bus + flight against a previous bus.
+        let dim = Dimension {
+            name: "category".into(),
+            cells: vec![
+                cell("flight", 0, 3),
+                cell("bus", 3, 6),
+                cell("hotel", 9, 20),
+            ],
+        };
+        let fixed = vec![
+            all(29),
+            ("previous.total".into(), (3..29).collect()),
+            ("previous.bus".into(), (3..9).collect()),
+            ("previous.hotel".into(), (9..29).collect()),
+        ];
+        let out = suppress(&input(5, vec![dim], fixed));
+        // total − previous.total = the flights: nothing in this report can hide that.
+        assert!(
+            out.residual.contains(&"category.flight".to_string()),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn modular_inverse_is_an_inverse() {
+        for a in [1, 2, 3, 12345, P - 1] {
+            assert_eq!(mul(a, inverse(a)), 1);
+        }
+        assert_eq!(sub(0, 1), P - 1);
+    }
+}

@@ -1,0 +1,494 @@
+//! Donor report emails through a real SMTP server (aiosmtpd) and the signed links in
+//! them, on both engines: each donor gets each report once, in their language, with
+//! their own gifts, a chart that needs no image, the hash, and an unsubscribe that works;
+//! a link opens its report and the donor's gifts and nothing else; schedules draft and
+//! remind.
+
+mod common;
+
+use std::time::Duration as StdDuration;
+
+use chrono::Duration;
+use common::TestDb;
+use common::fund::Fund;
+use common::smtp::{SmtpSink, free_port};
+use serde_json::{Value, json};
+
+/// A message parsed by Python's `email` package: decoded headers and parts.
+fn parse(raw: &str) -> Value {
+    const PARSE: &str = r#"
+import sys, json, email
+from email import policy
+m = email.message_from_string(sys.stdin.read(), policy=policy.default)
+out = {"headers": {k: str(v) for k, v in m.items()}, "types": [p.get_content_type() for p in m.walk()]}
+for part in m.walk():
+    if part.get_content_type() == "text/plain":
+        out["text"] = part.get_content()
+    if part.get_content_type() == "text/html":
+        out["html"] = part.get_content()
+print(json.dumps(out))
+"#;
+    use std::io::Write;
+    let mut child = std::process::Command::new("/usr/bin/python3")
+        .arg("-c")
+        .arg(PARSE)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(raw.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    serde_json::from_slice(&out.stdout).expect("python parsed the message")
+}
+
+async fn wait_for(sink: &SmtpSink, count: usize) -> Vec<Value> {
+    for _ in 0..200 {
+        let got = sink.received();
+        if got.len() >= count {
+            // A moment more: nothing else must arrive.
+            tokio::time::sleep(StdDuration::from_millis(300)).await;
+            return sink.received().iter().map(|m| parse(m)).collect();
+        }
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
+    }
+    panic!(
+        "{count} messages did not arrive: {} did",
+        sink.received().len()
+    );
+}
+
+fn link(text: &str, marker: &str) -> String {
+    let start = text
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker} in {text}"));
+    text[start..].split_whitespace().next().unwrap().to_string()
+}
+
+fn token_of(url: &str) -> String {
+    url.split("token=")
+        .nth(1)
+        .unwrap()
+        .trim_end_matches('>')
+        .to_string()
+}
+
+/// November: two donors (one French, one English) and a third; hotels and buses.
+async fn sealed_november(f: &mut Fund) -> (String, [String; 3]) {
+    let anne = f.donor("Fondation Anne", "anne@example.org", "fr").await;
+    let bob = f.donor("Bob Fund", "bob@example.org", "en").await;
+    let cleo = f.donor("Cleo Trust", "cleo@example.org", "en").await;
+    f.give(&anne, "25000.00").await;
+    f.give(&anne, "1234.56").await;
+    f.give(&bob, "7777.77").await;
+    for _ in 0..5 {
+        f.hotel("QC", 2, "150.00").await;
+    }
+    for _ in 0..6 {
+        f.trip("ON", "bus", "64.50", ("Toronto", "ON"), ("Ottawa", "ON"))
+            .await;
+    }
+    f.go_to(2026, 12, 2, 9).await;
+    let report = f.draft("2026-11-01", "2026-11-30").await;
+    let id = report["id"].as_str().unwrap().to_string();
+    // Not before it is sealed and co-signed.
+    let (s, e) = f
+        .post(
+            &format!("/api/v1/reports/{id}/send"),
+            &f.treasurer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 409, "{e}");
+    f.seal(&id).await;
+    (id, [anne, bob, cleo])
+}
+
+async fn each_donor_gets_the_report_once_in_their_language_and_can_unsubscribe(t: TestDb) {
+    let sink = SmtpSink::start(free_port()).await;
+    let url = sink.url();
+    let mut f = Fund::with(
+        t,
+        &[
+            ("PASSAGE_SMTP_URL", &url),
+            ("PASSAGE_MAIL_INTERVAL_SECS", "1"),
+            ("PASSAGE_BASE_URL", "https://passage.example.org"),
+        ],
+    )
+    .await;
+    let (id, [anne, _bob, _cleo]) = sealed_november(&mut f).await;
+    let send = format!("/api/v1/reports/{id}/send");
+    let (s, first) = f.post(&send, &f.treasurer, json!({})).await;
+    assert_eq!(s, 202, "{first}");
+    assert_eq!(
+        first,
+        json!({"queued": 3, "already_queued": 0, "unsubscribed": 0})
+    );
+    let (s, again) = f.post(&send, &f.second_treasurer, json!({})).await;
+    assert_eq!(s, 202, "{again}");
+    assert_eq!(
+        again,
+        json!({"queued": 0, "already_queued": 3, "unsubscribed": 0})
+    );
+
+    let mails = wait_for(&sink, 3).await;
+    assert_eq!(mails.len(), 3, "one email per donor, never two");
+    let (_, report) = f.get(&format!("/api/v1/reports/{id}"), &f.treasurer).await;
+    let hash = report["hash"].as_str().unwrap();
+    let to = |m: &Value| m["headers"]["To"].as_str().unwrap().to_string();
+    let anne_mail = mails.iter().find(|m| to(m).contains("anne@")).unwrap();
+    let bob_mail = mails.iter().find(|m| to(m).contains("bob@")).unwrap();
+    for m in &mails {
+        assert_eq!(m["types"][0], "multipart/alternative", "{m}");
+        let (text, html) = (m["text"].as_str().unwrap(), m["html"].as_str().unwrap());
+        assert!(text.contains(hash) && html.contains(hash), "the hash: {m}");
+        // The chart is CSS: no image, nothing fetched, no tracking.
+        assert!(html.contains("class=\"bar\""), "{html}");
+        assert!(!html.to_lowercase().contains("<img"), "{html}");
+        assert!(!html.contains("url("), "{html}");
+        for href in html.split("href=\"").skip(1) {
+            assert!(href.starts_with("https://passage.example.org/"), "{href}");
+        }
+        assert!(!html.contains("http://"), "{html}");
+        // Nothing that could point to a person.
+        for secret in &f.secrets {
+            assert!(
+                !text.contains(secret.as_str()) && !html.contains(secret.as_str()),
+                "{secret}"
+            );
+        }
+        assert!(
+            text.contains("undercount") || text.contains("sous-estiment"),
+            "{text}"
+        );
+        let unsubscribe = m["headers"]["List-Unsubscribe"].as_str().unwrap();
+        assert!(
+            unsubscribe.starts_with("<https://passage.example.org/api/v1/donor/unsubscribe?token="),
+            "{unsubscribe}"
+        );
+        assert_eq!(
+            m["headers"]["List-Unsubscribe-Post"],
+            "List-Unsubscribe=One-Click"
+        );
+    }
+    // In the donor's language, with their own gifts and no one else's.
+    let anne_text = anne_mail["text"].as_str().unwrap();
+    assert!(
+        anne_text.starts_with("Bonjour Fondation Anne"),
+        "{anne_text}"
+    );
+    assert!(
+        anne_text.contains("1234,56 $") && anne_text.contains("25000,00 $"),
+        "{anne_text}"
+    );
+    assert!(!anne_text.contains("7777"), "{anne_text}");
+    assert!(
+        anne_mail["headers"]["Subject"]
+            .as_str()
+            .unwrap()
+            .contains("du 2026-11-01 au 2026-11-30")
+    );
+    let bob_text = bob_mail["text"].as_str().unwrap();
+    assert!(bob_text.starts_with("Hello Bob Fund"), "{bob_text}");
+    assert!(
+        bob_text.contains("$7777.77") && !bob_text.contains("1234"),
+        "{bob_text}"
+    );
+    assert!(bob_text.contains("Hotel"), "{bob_text}");
+
+    // The web link opens the report and Anne's gifts.
+    let web = link(anne_text, "https://passage.example.org/donor/report?token=");
+    let token = token_of(&web);
+    let (s, page) = f
+        .send(
+            f.app
+                .get(&format!("/api/v1/donor/report?token={token}"), None),
+        )
+        .await;
+    assert_eq!(s, 200, "{page}");
+    assert_eq!(page["hash"], hash);
+    assert_eq!(page["verified"], true);
+    assert_eq!(page["language"], "fr");
+    assert_eq!(page["gifts_total"], "26234.56");
+    assert_eq!(page["gifts"].as_array().unwrap().len(), 2);
+    // The same token as a header works too.
+    let (s, _) = f.get("/api/v1/donor/report", &token).await;
+    assert_eq!(s, 200);
+
+    // One-click unsubscribe (RFC 8058), as a mail client sends it.
+    let header = anne_mail["headers"]["List-Unsubscribe"].as_str().unwrap();
+    let target = header.trim_start_matches('<').trim_end_matches('>');
+    let path = target.trim_start_matches("https://passage.example.org");
+    let (s, body) = f
+        .send(
+            f.app
+                .http
+                .post(f.app.url(path))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("List-Unsubscribe=One-Click"),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["unsubscribed"], true);
+    // Opening the link in a browser changes nothing: it shows a button.
+    let r = f.app.http.get(f.app.url(path)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("<form method=\"post\""));
+    let unsubscribed: Option<chrono::DateTime<chrono::Utc>> = passage::on_db!(&f.app.db.db, p =>
+        sqlx::query_scalar("SELECT unsubscribed_at FROM donors WHERE id = $1")
+            .bind(&anne).fetch_one(p).await)
+    .unwrap();
+    assert!(unsubscribed.is_some());
+
+    // A correction is sent to those still subscribed only.
+    let (s, fix) = f
+        .post(
+            "/api/v1/reports",
+            &f.treasurer,
+            json!({"period_start": "2026-11-01", "period_end": "2026-11-30", "supersedes": id}),
+        )
+        .await;
+    assert_eq!(s, 201, "{fix}");
+    let fix_id = fix["id"].as_str().unwrap().to_string();
+    f.seal(&fix_id).await;
+    let (s, e) = f.post(&send, &f.treasurer, json!({})).await;
+    assert_eq!(s, 409, "the corrected report is not sent again: {e}");
+    let (s, sent) = f
+        .post(
+            &format!("/api/v1/reports/{fix_id}/send"),
+            &f.treasurer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 202, "{sent}");
+    assert_eq!(
+        sent,
+        json!({"queued": 2, "already_queued": 0, "unsubscribed": 1})
+    );
+    let mails = wait_for(&sink, 5).await;
+    assert_eq!(mails.len(), 5);
+    f.app.stop().await;
+    sink.stop().await;
+}
+
+async fn a_donor_link_opens_its_report_and_nothing_else(t: TestDb) {
+    let mut f = Fund::new(t).await;
+    let (id, [anne, bob, _]) = sealed_november(&mut f).await;
+    let (s, _) = f
+        .post(
+            &format!("/api/v1/reports/{id}/send"),
+            &f.treasurer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 202);
+    // The mail folder holds the emails; read the links from the outbox rows.
+    let texts: Vec<(String, String)> = passage::on_db!(&f.app.db.db, p =>
+        sqlx::query_as("SELECT to_addr, body_text FROM outbox WHERE dedupe_key LIKE 'report:%' ORDER BY to_addr")
+            .fetch_all(p).await).unwrap();
+    let token_for = |who: &str| {
+        let text = &texts.iter().find(|(to, _)| to.starts_with(who)).unwrap().1;
+        token_of(&link(text, "/donor/report?token="))
+    };
+    let anne_token = token_for("anne@");
+    let bob_token = token_for("bob@");
+
+    // Its report, with Anne's gifts only.
+    let (s, page) = f.get("/api/v1/donor/report", &anne_token).await;
+    assert_eq!(s, 200, "{page}");
+    assert_eq!(page["id"], id.as_str());
+    assert_eq!(page["gifts_total"], "26234.56");
+    let (_, page) = f.get("/api/v1/donor/report", &bob_token).await;
+    assert_eq!(page["gifts_total"], "7777.77");
+    assert_ne!(anne, bob);
+
+    // The web version the email links to: the same report, checked against the ledger now,
+    // with Anne's gifts, in the reader's language, the chart as native bars.
+    let web = f
+        .app
+        .http
+        .get(f.app.url(&format!("/donor/report?token={anne_token}")))
+        .header("accept-language", "fr-CA")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(web.status(), 200);
+    let html = web.text().await.unwrap();
+    assert!(
+        html.contains(
+            &passage::web::i18n::text(passage::domain::Language::Fr, "donor-verified")
+                .replace('\'', "&#39;")
+        ),
+        "{html}"
+    );
+    assert!(html.contains(&passage::web::i18n::money(
+        passage::domain::Language::Fr,
+        2_623_456
+    )));
+    assert!(!html.contains("7\u{a0}777,77"), "nobody else's gifts");
+    assert!(html.contains("<meter"), "spending by need as bars");
+    // The link is no session: staff pages still ask to sign in.
+    let queue = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(f.app.url(&format!("/queue?token={anne_token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(queue.status(), 303);
+
+    // Nothing else: the staff API, other reports, other routes.
+    for path in [
+        "/api/v1/reports".to_string(),
+        format!("/api/v1/reports/{id}"),
+        format!("/api/v1/reports/{id}/verify"),
+        "/api/v1/fund".to_string(),
+        "/api/v1/requests".to_string(),
+        "/api/v1/users".to_string(),
+    ] {
+        let (s, e) = f.get(&path, &anne_token).await;
+        assert_eq!(s, 401, "{path}: {e}");
+    }
+    let (s, _) = f
+        .post(
+            &format!("/api/v1/reports/{id}/send"),
+            &anne_token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 401);
+    // A staff token is no donor link, nor is an unsubscribe link, nor a forged one.
+    let (s, _) = f.get("/api/v1/donor/report", &f.treasurer).await;
+    assert_eq!(s, 401);
+    let unsubscribe: String = passage::on_db!(&f.app.db.db, p =>
+        sqlx::query_scalar("SELECT headers FROM outbox WHERE to_addr = 'anne@example.org'")
+            .fetch_one(p).await)
+    .unwrap();
+    let unsubscribe_token = token_of(
+        unsubscribe
+            .split('"')
+            .find(|s| s.contains("token="))
+            .unwrap(),
+    );
+    let (s, _) = f.get("/api/v1/donor/report", &unsubscribe_token).await;
+    assert_eq!(s, 401);
+    let (s, _) = f
+        .send(f.app.post(
+            &format!("/api/v1/donor/unsubscribe?token={anne_token}"),
+            None,
+        ))
+        .await;
+    assert_eq!(s, 401, "a report link does not unsubscribe");
+    let mut forged = anne_token.clone();
+    forged.pop();
+    forged.push(if anne_token.ends_with('A') { 'B' } else { 'A' });
+    let (s, _) = f.get("/api/v1/donor/report", &forged).await;
+    assert_eq!(s, 401);
+    let (s, e) = f.send(f.app.get("/api/v1/donor/report", None)).await;
+    assert_eq!(s, 401, "{e}");
+
+    // A link to a report that a correction replaced still opens it, and says so.
+    // An expired link says so clearly.
+    f.app.clock.advance(Duration::days(61));
+    let (s, e) = f.get("/api/v1/donor/report", &anne_token).await;
+    assert_eq!(s, 401, "{e}");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("expired"),
+        "{e}"
+    );
+    let web = f
+        .app
+        .http
+        .get(f.app.url(&format!("/donor/report?token={anne_token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(web.status(), 401);
+    let html = web.text().await.unwrap();
+    assert!(
+        html.contains(&passage::web::i18n::text(
+            passage::domain::Language::En,
+            "donor-link-expired"
+        )),
+        "{html}"
+    );
+    f.app.stop().await;
+}
+
+async fn the_sweeper_drafts_each_month_and_quarter_once_and_reminds_treasurers(t: TestDb) {
+    let mut f = Fund::new(t).await;
+    let donor = f.donor("Fondation Exemple", "dons@example.org", "fr").await;
+    f.give(&donor, "5000.00").await;
+    f.go_to(2027, 1, 2, 6).await;
+    let state = f.app.state();
+    for _ in 0..3 {
+        passage::app::sweep_once(&state).await.unwrap();
+    }
+    let (_, list) = f.get("/api/v1/reports", &f.treasurer).await;
+    let scheduled: Vec<(String, String, String)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["schedule"].as_str().unwrap().to_string(),
+                r["period_start"].as_str().unwrap().to_string(),
+                r["period_end"].as_str().unwrap().to_string(),
+            )
+        })
+        .filter(|(s, p, _)| p.as_str() >= "2026-10-01" && s != "manual")
+        .collect();
+    assert!(
+        scheduled.contains(&("monthly".into(), "2026-12-01".into(), "2026-12-31".into())),
+        "{list}"
+    );
+    assert!(
+        scheduled.contains(&("quarterly".into(), "2026-10-01".into(), "2026-12-31".into())),
+        "{list}"
+    );
+    let drafted_dec = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["period_start"] == "2026-12-01")
+        .count();
+    assert_eq!(
+        drafted_dec, 1,
+        "drafted once however often the sweeper runs"
+    );
+    // Every treasurer is reminded, once a week at most.
+    let reminders = || async {
+        passage::on_db!(&f.app.db.db, p => sqlx::query_scalar::<_, String>(
+            "SELECT to_addr FROM outbox WHERE dedupe_key LIKE 'report:%:remind:%' ORDER BY to_addr")
+            .fetch_all(p).await)
+        .unwrap()
+    };
+    let first = reminders().await;
+    assert!(
+        first.contains(&"t1@example.org".to_string())
+            && first.contains(&"t2@example.org".to_string()),
+        "{first:?}"
+    );
+    f.app.clock.advance(Duration::days(1));
+    passage::app::sweep_once(&state).await.unwrap();
+    assert_eq!(
+        reminders().await.len(),
+        first.len(),
+        "not again the next day"
+    );
+    f.app.clock.advance(Duration::days(7));
+    passage::app::sweep_once(&state).await.unwrap();
+    assert!(reminders().await.len() > first.len(), "again a week later");
+    f.app.stop().await;
+}
+
+on_both_engines!(
+    each_donor_gets_the_report_once_in_their_language_and_can_unsubscribe,
+    a_donor_link_opens_its_report_and_nothing_else,
+    the_sweeper_drafts_each_month_and_quarter_once_and_reminds_treasurers,
+);

@@ -1,0 +1,495 @@
+//! Donor reports over HTTP, on both engines: figures from the ledger, small cells hidden
+//! from every subtraction, the seal and the co-signature, corrections, verification.
+
+mod common;
+
+use common::TestDb;
+use common::fund::Fund;
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+fn cents(v: &Value) -> Option<i64> {
+    let d: Decimal = v.as_str()?.parse().ok()?;
+    (d * Decimal::ONE_HUNDRED).try_into().ok()
+}
+
+fn number(v: &Value) -> Option<i64> {
+    v.as_str()?.parse().ok()
+}
+
+/// Every figure a dimension shows: (name, cases, amount or trips), its "other" included.
+fn shown(section: &Value, value: &str) -> Vec<(String, Option<i64>, Option<i64>)> {
+    let read = |v: &Value| {
+        if value == "amount" {
+            cents(v)
+        } else {
+            number(v)
+        }
+    };
+    let mut out: Vec<_> = section["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["key"].as_str().unwrap().to_string(),
+                number(&c["cases"]),
+                read(&c[value]),
+            )
+        })
+        .collect();
+    if !section["other"].is_null() {
+        out.push((
+            "other".into(),
+            number(&section["other"]["cases"]),
+            read(&section["other"][value]),
+        ));
+    }
+    out
+}
+
+/// Every subtraction an attacker could try: totals minus any set of a dimension's shown
+/// figures, figures of one dimension minus those of another, and this report's figures
+/// minus the previous report's. Returns (what was subtracted, cases, amount) results.
+fn every_subtraction(this: &Value, previous: &Value) -> Vec<(String, i64)> {
+    let mut counts: Vec<(String, i64)> = Vec::new();
+    let mut amounts: Vec<(String, i64)> = Vec::new();
+    let s = &this["summary"];
+    let p = &previous["summary"];
+    let total = cents(&s["disbursed"]).unwrap();
+    let helped = number(&s["cases_helped"]);
+    for (dim, value, total_amount, total_count) in [
+        ("by_category", "amount", Some(total), None),
+        ("by_province", "amount", Some(total), helped),
+        ("trips", "trips", number(&s["trips"]["total"]), None),
+    ] {
+        let section = if dim == "trips" { &s["trips"] } else { &s[dim] };
+        let cells = shown(section, value);
+        // Totals minus every subset of the shown figures.
+        for mask in 0..(1_u32 << cells.len()) {
+            let picked: Vec<_> = cells
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| mask & (1 << i) != 0)
+                .map(|(_, c)| c)
+                .collect();
+            let name = format!(
+                "{dim} total − {:?}",
+                picked.iter().map(|c| &c.0).collect::<Vec<_>>()
+            );
+            if let Some(t) = total_amount {
+                let sum: i64 = picked.iter().filter_map(|c| c.2).sum();
+                amounts.push((name.clone(), t - sum));
+            }
+            if let Some(t) = total_count.or(if dim == "trips" { None } else { helped }) {
+                let sum: i64 = picked.iter().filter_map(|c| c.1).sum();
+                counts.push((name.clone(), t - sum));
+            }
+        }
+        // This report minus the previous one, figure by figure.
+        let before = if dim == "trips" { &p["trips"] } else { &p[dim] };
+        if before.is_object() {
+            let old = shown(before, value);
+            for (key, n, v) in &cells {
+                for (okey, on, ov) in &old {
+                    if key == okey {
+                        if let (Some(a), Some(b)) = (n, on) {
+                            counts.push((format!("{dim}.{key} − previous"), a - b));
+                        }
+                        if let (Some(a), Some(b)) = (v, ov) {
+                            amounts.push((format!("{dim}.{key} − previous"), a - b));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // One dimension against the other.
+    let categories = shown(&s["by_category"], "amount");
+    let provinces = shown(&s["by_province"], "amount");
+    for (ck, cn, ca) in &categories {
+        for (pk, pn, pa) in &provinces {
+            if let (Some(a), Some(b)) = (ca, pa) {
+                amounts.push((format!("category.{ck} − province.{pk}"), a - b));
+                amounts.push((format!("province.{pk} − category.{ck}"), b - a));
+            }
+            if let (Some(a), Some(b)) = (cn, pn) {
+                counts.push((format!("category.{ck} − province.{pk}"), a - b));
+                counts.push((format!("province.{pk} − category.{ck}"), b - a));
+            }
+        }
+    }
+    // Totals of this report minus the previous one's.
+    for key in [
+        "disbursed",
+        "closing_balance",
+        "opening_balance",
+        "unassigned",
+    ] {
+        if let (Some(a), Some(b)) = (cents(&s[key]), cents(&p[key])) {
+            amounts.push((format!("{key} − previous"), a - b));
+        }
+    }
+    if let (Some(a), Some(b)) = (number(&s["cases_helped"]), number(&p["cases_helped"])) {
+        counts.push(("cases_helped − previous".into(), a - b));
+    }
+    if let (Some(a), Some(b)) = (number(&s["trips"]["total"]), number(&p["trips"]["total"])) {
+        counts.push(("trips − previous".into(), a - b));
+    }
+    if let (Some(a), Some(b)) = (cents(&s["closing_balance"]), cents(&s["opening_balance"])) {
+        let received = cents(&s["donations"]["total"]).unwrap();
+        amounts.push(("closing − opening − donations".into(), b + received - a));
+    }
+    counts
+        .into_iter()
+        .map(|(n, v)| (format!("cases: {n}"), v))
+        .chain(amounts.into_iter().map(|(n, v)| (format!("cents: {n}"), v)))
+        .collect()
+}
+
+fn cell<'a>(section: &'a Value, key: &str) -> &'a Value {
+    section["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["key"] == key)
+        .unwrap_or_else(|| panic!("no cell {key} in {section}"))
+}
+
+/// November: hotels in Quebec and buses in Ontario. December: more of both, and three
+/// flights from Nova Scotia to British Columbia.
+async fn two_months(f: &mut Fund) -> (Value, Value, i64) {
+    let donor = f.donor("Fondation Exemple", "dons@example.org", "fr").await;
+    f.give(&donor, "60000.00").await;
+    for _ in 0..6 {
+        f.hotel("QC", 2, "150.00").await;
+    }
+    for _ in 0..5 {
+        f.trip("ON", "bus", "64.50", ("Toronto", "ON"), ("Ottawa", "ON"))
+            .await;
+    }
+    f.secrets.extend(
+        [
+            "Toronto",
+            "Ottawa",
+            "Halifax",
+            "Vancouver",
+            "Hôtel Exemple",
+            "near the station",
+        ]
+        .map(String::from),
+    );
+    f.go_to(2026, 12, 2, 9).await;
+    let november = f.draft("2026-11-01", "2026-11-30").await;
+    let november = f.seal(november["id"].as_str().unwrap()).await;
+
+    f.go_to(2026, 12, 10, 22).await;
+    for _ in 0..10 {
+        f.hotel("QC", 2, "150.00").await;
+    }
+    for _ in 0..6 {
+        f.trip("ON", "bus", "64.50", ("Toronto", "ON"), ("Ottawa", "ON"))
+            .await;
+    }
+    let flights = ["412.37", "389.11", "455.29"];
+    for fare in flights {
+        f.trip("NS", "flight", fare, ("Halifax", "NS"), ("Vancouver", "BC"))
+            .await;
+    }
+    let flights_cents: i64 = flights.iter().map(|a| cents(&json!(a)).unwrap()).sum();
+    f.go_to(2027, 1, 2, 9).await;
+    let december = f.draft("2026-12-01", "2026-12-31").await;
+    let december = f.seal(december["id"].as_str().unwrap()).await;
+    (november, december, flights_cents)
+}
+
+async fn three_flights_show_as_fewer_than_five_and_no_subtraction_finds_them(t: TestDb) {
+    let mut f = Fund::new(t).await;
+    let (november, december, flights) = two_months(&mut f).await;
+    let s = &december["summary"];
+
+    let flight = cell(&s["by_category"], "flight");
+    assert_eq!(flight["cases"], "<5", "{s}");
+    assert_eq!(flight["amount"], Value::Null, "{s}");
+    assert_eq!(cell(&s["by_province"], "NS")["cases"], "<5", "{s}");
+    assert_eq!(cell(&s["trips"], "interprovincial")["cases"], "<5", "{s}");
+    // Complementary suppression: the next smallest cell is folded in with the flights.
+    assert_eq!(cell(&s["by_category"], "bus")["amount"], Value::Null, "{s}");
+    assert_eq!(cell(&s["by_province"], "ON")["amount"], Value::Null, "{s}");
+    assert_eq!(
+        s["by_category"]["other"]["members"],
+        json!(["bus", "flight"]),
+        "{s}"
+    );
+    assert_eq!(s["by_category"]["other"]["cases"], "9", "{s}");
+    // The bus cell is hidden to protect the flights, but it is not small itself.
+    assert_eq!(cell(&s["by_category"], "bus")["cases"], ">=5", "{s}");
+    // What is shown is exact.
+    assert_eq!(cell(&s["by_category"], "hotel")["amount"], "3000.00", "{s}");
+    assert_eq!(cell(&s["by_category"], "hotel")["cases"], "10", "{s}");
+    assert_eq!(s["hotel_nights"], "20", "{s}");
+    assert_eq!(s["cases_helped"], "19", "{s}");
+    assert_eq!(s["trips"]["total"], "9", "{s}");
+    let disbursed = cents(&s["disbursed"]).unwrap();
+    assert_eq!(disbursed, 300_000 + 6 * 6450 + flights);
+    assert_eq!(
+        cents(&s["closing_balance"]).unwrap(),
+        cents(&s["opening_balance"]).unwrap() + cents(&s["donations"]["total"]).unwrap()
+            - disbursed
+    );
+    assert!(s["notes"]["en"].as_str().unwrap().contains("undercount"));
+    assert_eq!(s["compared_with"], json!([november["id"]]), "{s}");
+
+    // No subtraction gives the flights away.
+    let tries = every_subtraction(&december, &november);
+    assert!(tries.len() > 50, "{}", tries.len());
+    for (what, value) in &tries {
+        if what.starts_with("cases") {
+            assert_ne!(*value, 3, "{what} gives the number of flights");
+        } else {
+            assert_ne!(*value, flights, "{what} gives the flights' amount");
+        }
+    }
+
+    // Nothing that could point to a person is in either report.
+    for report in [&november, &december] {
+        let text = report.to_string();
+        for secret in &f.secrets {
+            assert!(
+                !text.contains(secret.as_str()),
+                "{secret} is in a report: {text}"
+            );
+        }
+        assert!(
+            !text.contains("2026-12-10"),
+            "a date finer than the period: {text}"
+        );
+    }
+    f.app.stop().await;
+}
+
+async fn a_report_is_frozen_by_one_treasurer_cosigned_by_another_and_never_changes(t: TestDb) {
+    let mut f = Fund::new(t).await;
+    let donor = f.donor("Fondation Exemple", "dons@example.org", "en").await;
+    f.give(&donor, "20000.00").await;
+    for _ in 0..5 {
+        f.hotel("QC", 1, "120.00").await;
+    }
+    f.go_to(2026, 12, 1, 8).await;
+    let draft = f.draft("2026-11-01", "2026-11-30").await;
+    let id = draft["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        draft["summary"]["by_category"]["cells"][0]["amount"],
+        "600.00"
+    );
+    assert_eq!(draft["cutoff"], "2026-11-30T23:59:59.999999Z");
+    let path = format!("/api/v1/reports/{id}/seal");
+
+    // Verifying a draft makes no sense yet.
+    let (s, e) = f
+        .get(&format!("/api/v1/reports/{id}/verify"), &f.treasurer)
+        .await;
+    assert_eq!(s, 409, "{e}");
+
+    let (s, first) = f.post(&path, &f.treasurer, json!({})).await;
+    assert_eq!(s, 200, "{first}");
+    assert_eq!(first["status"], "awaiting_cosign");
+    let hash = first["hash"].as_str().unwrap().to_string();
+    assert_eq!(hash.len(), 64);
+    // The same treasurer cannot co-sign.
+    let (s, e) = f.post(&path, &f.treasurer, json!({})).await;
+    assert_eq!(s, 409, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("different treasurer"),
+        "{e}"
+    );
+
+    // Later spending in the same period's days never changes a frozen report.
+    f.hotel("QC", 3, "110.00").await;
+    let (s, second) = f.post(&path, &f.second_treasurer, json!({})).await;
+    assert_eq!(s, 200, "{second}");
+    assert_eq!(second, json!({"status": "sealed", "hash": hash}));
+    let (s, e) = f.post(&path, &f.second_treasurer, json!({})).await;
+    assert_eq!(s, 409, "{e}");
+
+    let (s, report) = f.get(&format!("/api/v1/reports/{id}"), &f.treasurer).await;
+    assert_eq!(s, 200);
+    assert_eq!(report["status"], "sealed");
+    assert_eq!(report["hash"], hash.as_str());
+    // The hash is SHA-256 over the canonical summary, which anyone can recompute.
+    let canonical = passage::audit::canonical_json(&report["summary"]);
+    use sha2::Digest;
+    assert_eq!(
+        hex::encode(sha2::Sha256::digest(canonical.as_bytes())),
+        hash
+    );
+    assert!(report["summary"]["audit_head"]["seq"].as_i64().unwrap() > 0);
+
+    let (s, v) = f
+        .get(&format!("/api/v1/reports/{id}/verify"), &f.treasurer)
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["matches"], true, "{v}");
+    assert_eq!(v["stored_summary_intact"], true, "{v}");
+
+    // The database refuses to change a frozen report, whatever the code does.
+    let db = &f.app.db.db;
+    let changed = passage::on_db!(db, p => sqlx::query("UPDATE reports SET summary = '{}' WHERE id = $1")
+        .bind(&id).execute(p).await.map(|_| ()));
+    assert!(changed.is_err(), "a frozen report was changed");
+    let removed = passage::on_db!(db, p => sqlx::query("DELETE FROM reports WHERE id = $1")
+        .bind(&id).execute(p).await.map(|_| ()));
+    assert!(removed.is_err(), "a frozen report was deleted");
+
+    // A correction supersedes it and says so; the old one stays as it was.
+    let (s, fix) = f
+        .post(
+            "/api/v1/reports",
+            &f.treasurer,
+            json!({"period_start": "2026-11-01", "period_end": "2026-11-30", "supersedes": id}),
+        )
+        .await;
+    assert_eq!(s, 201, "{fix}");
+    assert_eq!(fix["summary"]["supersedes"], id.as_str());
+    let fix_id = fix["id"].as_str().unwrap().to_string();
+    let fixed = f.seal(&fix_id).await;
+    assert_eq!(fixed["summary"]["supersedes"], id.as_str());
+    let (_, old) = f.get(&format!("/api/v1/reports/{id}"), &f.treasurer).await;
+    assert_eq!(old["superseded_by"], fix_id.as_str());
+    assert_eq!(old["hash"], hash.as_str());
+    let (s, e) = f
+        .post(
+            "/api/v1/reports",
+            &f.treasurer,
+            json!({"period_start": "2026-11-01", "period_end": "2026-11-30", "supersedes": id}),
+        )
+        .await;
+    assert_eq!(s, 409, "{e}");
+
+    // Every step is in the audit trail, and the chain holds.
+    let actions: Vec<String> = passage::on_db!(db, p => sqlx::query_scalar(
+        "SELECT action FROM audit_events WHERE action LIKE 'report.%' ORDER BY seq")
+        .fetch_all(p).await)
+    .unwrap();
+    assert_eq!(
+        actions,
+        [
+            "report.draft",
+            "report.seal",
+            "report.cosign",
+            "report.draft",
+            "report.seal",
+            "report.supersede",
+            "report.cosign"
+        ]
+    );
+    assert!(passage::audit::verify(db).await.unwrap().broken.is_none());
+
+    // An intruder who lifts the ledger's protection and edits a settled amount is caught.
+    match db {
+        passage::store::Db::Sqlite(p) => {
+            sqlx::query("DROP TRIGGER transfers_refuse_update")
+                .execute(p)
+                .await
+                .unwrap();
+            sqlx::query("UPDATE transfers SET amount = amount + 1 WHERE kind = 'post' AND created_at < '2026-11-30'")
+                .execute(p).await.unwrap();
+        }
+        passage::store::Db::Postgres(p) => {
+            sqlx::query("ALTER TABLE transfers DISABLE TRIGGER transfers_append_only")
+                .execute(p)
+                .await
+                .unwrap();
+            sqlx::query("UPDATE transfers SET amount = amount + 1 WHERE kind = 'post' AND created_at < '2026-11-30'")
+                .execute(p).await.unwrap();
+        }
+    }
+    let (s, v) = f
+        .get(&format!("/api/v1/reports/{id}/verify"), &f.treasurer)
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["matches"], false, "{v}");
+    assert_eq!(v["stored_summary_intact"], true, "{v}");
+    assert!(!v["differences"].as_array().unwrap().is_empty(), "{v}");
+    f.app.stop().await;
+}
+
+async fn bad_report_requests_are_refused_by_name(t: TestDb) {
+    let f = Fund::new(t).await;
+    let cases = [
+        (
+            json!({"period_start": "2026-11-30", "period_end": "2026-11-01"}),
+            "period_end",
+        ),
+        (
+            json!({"period_start": "2026-13-01", "period_end": "2026-11-30"}),
+            "period_start",
+        ),
+        (
+            json!({"period_start": "2027-01-01", "period_end": "2027-01-31"}),
+            "period_start",
+        ),
+        (json!({"period_end": "2026-11-30"}), "period_start"),
+        (
+            json!({"period_start": "2026-11-01", "period_end": "2026-11-30", "colour": "red"}),
+            "colour",
+        ),
+        (
+            json!({"period_start": "2026-11-01", "period_end": "2026-11-30", "supersedes": "x"}),
+            "supersedes",
+        ),
+        (
+            json!({"period_start": "2026-11-01", "period_end": "2026-11-30",
+                "supersedes": uuid::Uuid::new_v4().to_string()}),
+            "supersedes",
+        ),
+    ];
+    for (body, field) in cases {
+        let (s, e) = f.post("/api/v1/reports", &f.treasurer, body.clone()).await;
+        assert_eq!(s, 422, "{body}: {e}");
+        assert_eq!(e["error"]["field"], field, "{body}: {e}");
+    }
+    let (s, _) = f
+        .post(
+            "/api/v1/reports",
+            &f.worker,
+            json!({"period_start": "2026-11-01", "period_end": "2026-11-30"}),
+        )
+        .await;
+    assert_eq!(s, 403);
+    let (s, e) = f.get("/api/v1/reports/not-an-id", &f.treasurer).await;
+    assert_eq!(s, 422, "{e}");
+    let missing = uuid::Uuid::new_v4();
+    for path in [
+        format!("/api/v1/reports/{missing}"),
+        format!("/api/v1/reports/{missing}/verify"),
+    ] {
+        let (s, e) = f.get(&path, &f.treasurer).await;
+        assert_eq!(s, 404, "{path}: {e}");
+    }
+    let (s, e) = f
+        .post(
+            &format!("/api/v1/reports/{missing}/seal"),
+            &f.treasurer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 404, "{e}");
+    // A period that has not ended yet is reported up to now.
+    let draft = f.draft("2026-11-01", "2026-11-30").await;
+    assert_eq!(draft["cutoff"].as_str().unwrap(), "2026-11-29T23:40:00Z");
+    let (s, list) = f.get("/api/v1/reports", &f.treasurer).await;
+    assert_eq!(s, 200);
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert!(list[0].get("summary").is_none(), "{list}");
+    f.app.stop().await;
+}
+
+on_both_engines!(
+    three_flights_show_as_fewer_than_five_and_no_subtraction_finds_them,
+    a_report_is_frozen_by_one_treasurer_cosigned_by_another_and_never_changes,
+    bad_report_requests_are_refused_by_name,
+);
