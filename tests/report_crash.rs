@@ -56,10 +56,10 @@ fn passage(url: &str, extra: &[(&str, String)]) -> tokio::process::Command {
 async fn healthy(http: &reqwest::Client, base: &str) {
     let deadline = Instant::now() + StdDuration::from_secs(30);
     while Instant::now() < deadline {
-        if let Ok(r) = http.get(format!("{base}/healthz")).send().await {
-            if r.status() == 200 {
-                return;
-            }
+        if let Ok(r) = http.get(format!("{base}/healthz")).send().await
+            && r.status() == 200
+        {
+            return;
         }
         tokio::time::sleep(StdDuration::from_millis(100)).await;
     }

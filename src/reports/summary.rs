@@ -190,10 +190,10 @@ fn published_sets(
     let mut out = Vec::new();
     for cell in section["cells"].as_array().into_iter().flatten() {
         let shown = !cell[value_field].is_null();
-        if let (true, Some(k)) = (shown, cell["key"].as_str()) {
-            if let Some(c) = by_key.get(k) {
-                out.push((format!("{}.{}.{}", prior.id, field, k), c.items.clone()));
-            }
+        if let (true, Some(k)) = (shown, cell["key"].as_str())
+            && let Some(c) = by_key.get(k)
+        {
+            out.push((format!("{}.{}.{}", prior.id, field, k), c.items.clone()));
         }
     }
     let other = &section["other"];
