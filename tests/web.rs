@@ -513,6 +513,7 @@ async fn a_donation_tapped_twice_is_one_gift(t: TestDb) {
 }
 
 on_both_engines!(
+    treasurers_draft_freeze_cosign_and_send_a_report_from_their_phones,
     receipts_cancels_declines_and_reviews_go_through_the_pages,
     a_donation_tapped_twice_is_one_gift,
     a_resubmitted_request_form_creates_one_request,
@@ -840,4 +841,86 @@ fn both_catalogues_hold_the_same_messages() {
             "{key}"
         );
     }
+}
+
+/// A message as the page writes it (askama escapes apostrophes).
+fn as_html(text: String) -> String {
+    text.replace('\'', "&#39;")
+}
+
+async fn treasurers_draft_freeze_cosign_and_send_a_report_from_their_phones(t: TestDb) {
+    let (app, accounts) = demo(t).await;
+    let mut first = signed_in(&app, &accounts, "treasurer", "fr").await;
+    first.get("/reports").await;
+    let bad = first
+        .post(
+            "/reports",
+            &[("period_start", "2026-11-20"), ("period_end", "2026-11-01")],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(
+        bad.body.contains("id=\"period_end-error\"")
+            || bad.body.contains("id=\"period_start-error\"")
+    );
+    let drafted = first
+        .post(
+            "/reports",
+            &[("period_start", "2026-11-01"), ("period_end", "2026-11-29")],
+        )
+        .await;
+    assert_eq!(drafted.status, 303, "{}", drafted.body);
+    let report = drafted.location().to_string();
+    let page = first.get(&report).await;
+    assert!(
+        page.body
+            .contains(&as_html(i18n::text(Language::Fr, "report-status-draft")))
+    );
+    // The demo's few cases are all under the threshold: every need is grouped.
+    assert!(page.body.contains("class=\"chart\""), "spending by need");
+    assert!(
+        !page.body.contains("<meter"),
+        "no amount of a cell under five cases"
+    );
+    assert!(
+        !page.body.contains("QC-") && !page.body.contains("NS-"),
+        "no case code in a report"
+    );
+    assert!(
+        !page.body.contains("Halifax") && !page.body.contains("Vancouver"),
+        "no city in a report"
+    );
+    first.post(&format!("{report}/seal"), &[]).await;
+    let frozen = first.get(&report).await;
+    assert!(frozen.body.contains(&as_html(i18n::text(
+        Language::Fr,
+        "report-status-awaiting_cosign"
+    ))));
+    assert!(
+        !frozen.body.contains(&format!("action=\"{report}/seal\"")),
+        "nobody co-signs their own freeze"
+    );
+    let mut second = signed_in(&app, &accounts, "treasurer", "en").await;
+    second.get(&report).await;
+    let sealed = second.post(&format!("{report}/seal"), &[]).await;
+    assert_eq!(sealed.location(), report);
+    let page = second.get(&report).await;
+    assert!(
+        page.body
+            .contains(&as_html(i18n::text(Language::En, "report-status-sealed")))
+    );
+    assert!(
+        page.body
+            .contains(&as_html(i18n::text(Language::En, "report-matches")))
+    );
+    let sent = second.post(&format!("{report}/send"), &[]).await;
+    assert_eq!(sent.location(), report);
+    let emails: i64 = passage::on_db!(&app.db.db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE dedupe_key LIKE 'report:%'"
+    )
+    .fetch_one(p)
+    .await)
+    .unwrap();
+    assert_eq!(emails, 3, "one email per donor of the demo");
+    app.stop().await;
 }

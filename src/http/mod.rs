@@ -60,7 +60,7 @@ mod reports;
 mod requests;
 
 pub(crate) use funding::{parse_donation, parse_donor};
-pub(crate) use reports::donor_report_for;
+pub(crate) use reports::{donor_report_for, parse_new_report};
 pub(crate) use requests::{parse_receipt, parse_request};
 mod users;
 

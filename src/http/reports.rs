@@ -84,28 +84,37 @@ async fn create_report(
     auth: Authorized<Treasurer>,
     Json(body): Json<Value>,
 ) -> Result<(StatusCode, Json<ReportView>), ApiError> {
-    fields::only_of::<NewReportBody>(&body)?;
-    let start = fields::date(&body, "period_start")?;
-    let end = fields::date(&body, "period_end")?;
-    let supersedes = fields::optional_string(&body, "supersedes")?
+    let now = state.clock.now();
+    let new = parse_new_report(&body, now, state.config.report_min_cell)?;
+    let actor = auth.staff().actor();
+    let view = write_tx!(&state.db, |tx| lifecycle::create(tx, now, &actor, &new)
+        .await)?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Reads a new report's body (the treasurers' page sends the same body).
+pub(crate) fn parse_new_report(
+    body: &Value,
+    now: chrono::DateTime<chrono::Utc>,
+    min_cell: u32,
+) -> Result<NewReport, ApiError> {
+    fields::only_of::<NewReportBody>(body)?;
+    let start = fields::date(body, "period_start")?;
+    let end = fields::date(body, "period_end")?;
+    let supersedes = fields::optional_string(body, "supersedes")?
         .map(|s| {
             uuid::Uuid::parse_str(s.trim())
                 .map(|u| u.to_string())
                 .map_err(|_| invalid("supersedes", "is not a report id"))
         })
         .transpose()?;
-    let now = state.clock.now();
     let period = Period::new(start, end, now.date_naive()).map_err(|(f, e)| invalid(f, e))?;
-    let new = NewReport {
+    Ok(NewReport {
         period,
         schedule: "manual",
         supersedes,
-        min_cell: state.config.report_min_cell,
-    };
-    let actor = auth.staff().actor();
-    let view = write_tx!(&state.db, |tx| lifecycle::create(tx, now, &actor, &new)
-        .await)?;
-    Ok((StatusCode::CREATED, Json(view)))
+        min_cell,
+    })
 }
 
 /// Lists the reports, newest period first, without their figures.

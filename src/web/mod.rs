@@ -9,6 +9,7 @@ mod donor;
 mod forms;
 pub mod i18n;
 mod pages;
+mod reports;
 mod session;
 mod treasurer;
 
@@ -29,5 +30,6 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(caseworker::router())
         .merge(treasurer::router())
         .merge(donor::router())
+        .merge(reports::router())
         .layer(from_fn_with_state(state, context::middleware))
 }

@@ -57,6 +57,7 @@ impl Context {
                 ("/fund", "nav-fund"),
                 ("/donors", "nav-donors"),
                 ("/policy", "nav-policy"),
+                ("/reports", "nav-reports"),
                 ("/audit", "nav-audit"),
             ]);
         }

@@ -1,0 +1,261 @@
+//! The treasurers' report pages: draft a period's report, read its figures and what
+//! suppression could not hide, freeze it, co-sign it, send it to donors, and see whether a
+//! frozen report still matches the ledger. Every step is the API's own.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use chrono::{Datelike, Months};
+
+use super::caseworker::field_message;
+use super::context::{Context, PageError, see_other};
+use super::forms::{FieldErrors, Submitted, field_of};
+use super::pages::render_with;
+use crate::app::AppState;
+use crate::domain::Role;
+use crate::http::error::ApiError;
+use crate::http::parse_new_report;
+use crate::reports::lifecycle::{self, ReportView};
+use crate::reports::send::{self, Figures};
+use crate::write_tx;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/reports", get(list).post(draft))
+        .route("/reports/{id}", get(show))
+        .route("/reports/{id}/seal", post(seal))
+        .route("/reports/{id}/send", post(send_to_donors))
+}
+
+pub struct ReportLine {
+    pub id: String,
+    pub period: String,
+    pub status: String,
+    pub status_label: String,
+    pub superseded: bool,
+}
+
+#[derive(Template)]
+#[template(path = "reports.html")]
+struct ListPage<'a> {
+    c: &'a Context,
+    title: String,
+    reports: Vec<ReportLine>,
+    values: HashMap<String, String>,
+    errors: FieldErrors,
+}
+
+impl ListPage<'_> {
+    pub fn value(&self, field: &str) -> &str {
+        self.values.get(field).map(String::as_str).unwrap_or("")
+    }
+
+    pub fn error(&self, field: &str) -> Option<&String> {
+        self.errors.get(field)
+    }
+}
+
+fn line(c: &Context, r: &ReportView) -> ReportLine {
+    ReportLine {
+        id: r.id.clone(),
+        period: format!("{} → {}", r.period_start, r.period_end),
+        status: r.status.clone(),
+        status_label: c.t(&format!("report-status-{}", r.status)),
+        superseded: r.superseded_by.is_some(),
+    }
+}
+
+async fn list_page(
+    state: &AppState,
+    c: &Context,
+    values: HashMap<String, String>,
+    errors: FieldErrors,
+) -> Result<Response, PageError> {
+    c.with_role(Role::Treasurer)?;
+    let reports = lifecycle::list(&state.db).await?;
+    let mut values = values;
+    // The last ended month, the report most often drafted by hand.
+    let today = state.clock.now().date_naive();
+    let this_month = today.with_day(1).unwrap_or(today);
+    let last_month = this_month
+        .checked_sub_months(Months::new(1))
+        .unwrap_or(this_month);
+    values
+        .entry("period_start".into())
+        .or_insert_with(|| last_month.to_string());
+    values
+        .entry("period_end".into())
+        .or_insert_with(|| (this_month - chrono::Duration::days(1)).to_string());
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    render_with(
+        status,
+        &ListPage {
+            title: c.t("reports-title"),
+            reports: reports.iter().map(|r| line(c, r)).collect(),
+            values,
+            errors,
+            c,
+        },
+    )
+}
+
+async fn list(State(state): State<AppState>, c: Context) -> Result<Response, PageError> {
+    list_page(&state, &c, HashMap::new(), FieldErrors::default()).await
+}
+
+async fn draft(
+    State(state): State<AppState>,
+    c: Context,
+    form: Submitted,
+) -> Result<Response, PageError> {
+    let user = c.with_role(Role::Treasurer)?;
+    let body = form.as_json(&["period_start", "period_end"], &[]);
+    let now = state.clock.now();
+    let actor = user.staff().actor();
+    let outcome: Result<ReportView, ApiError> = async {
+        let new = parse_new_report(&body, now, state.config.report_min_cell)?;
+        Ok(write_tx!(&state.db, |tx| lifecycle::create(
+            tx, now, &actor, &new
+        )
+        .await)?)
+    }
+    .await;
+    match outcome {
+        Ok(view) => Ok(see_other(&format!("/reports/{}", view.id))),
+        Err(e) => match field_of(&e) {
+            Some(field) => {
+                let message = field_message(&c, &field);
+                list_page(
+                    &state,
+                    &c,
+                    form.values(),
+                    FieldErrors(HashMap::from([(field, message)])),
+                )
+                .await
+            }
+            None => Err(e.into()),
+        },
+    }
+}
+
+pub struct Bar {
+    pub label: String,
+    pub amount: Option<String>,
+    pub cents: i64,
+    pub cases: String,
+}
+
+#[derive(Template)]
+#[template(path = "report.html")]
+struct ReportPage<'a> {
+    c: &'a Context,
+    title: String,
+    r: ReportLine,
+    hash: Option<String>,
+    /// Whether the frozen figures still match the ledger; None for a draft.
+    matches: Option<bool>,
+    warnings: Vec<String>,
+    rows: Vec<(String, String)>,
+    chart: Vec<Bar>,
+    max: i64,
+    hidden: String,
+    note: String,
+    can_seal: bool,
+    can_send: bool,
+    sent: bool,
+}
+
+fn report_id(raw: &str) -> Result<String, PageError> {
+    uuid::Uuid::parse_str(raw)
+        .map(|u| u.to_string())
+        .map_err(|_| PageError::Refused(StatusCode::NOT_FOUND))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    c: Context,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let user = c.with_role(Role::Treasurer)?;
+    let id = report_id(&id)?;
+    let view = lifecycle::find(&state.db, &id).await?;
+    let matches = if view.hash.is_some() {
+        Some(lifecycle::verify(&state.db, &id).await?.matches)
+    } else {
+        None
+    };
+    let Figures {
+        rows,
+        chart,
+        max,
+        note,
+        hidden,
+    } = send::figures(
+        c.language,
+        view.summary.as_ref().unwrap_or(&serde_json::Value::Null),
+    );
+    let already_signed = view.sealed_by.as_deref() == Some(user.id.as_str());
+    let page = ReportPage {
+        title: c.t("report-title"),
+        r: line(&c, &view),
+        hash: view.hash.clone(),
+        matches,
+        warnings: view.warnings.clone(),
+        rows,
+        chart: chart
+            .into_iter()
+            .map(|b| Bar {
+                label: b.label,
+                amount: b.amount.map(|a| c.money(a)),
+                cents: b.amount.unwrap_or(0),
+                cases: b.cases,
+            })
+            .collect(),
+        max: max.max(1),
+        hidden,
+        note,
+        can_seal: view.superseded_by.is_none()
+            && (view.status == "draft" || (view.status == "awaiting_cosign" && !already_signed)),
+        can_send: view.status == "sealed" && view.superseded_by.is_none(),
+        sent: view.send_requested_at.is_some(),
+        c: &c,
+    };
+    render_with(StatusCode::OK, &page)
+}
+
+async fn seal(
+    State(state): State<AppState>,
+    c: Context,
+    Path(id): Path<String>,
+    _: Submitted,
+) -> Result<Response, PageError> {
+    let user = c.with_role(Role::Treasurer)?;
+    let id = report_id(&id)?;
+    let now = state.clock.now();
+    let treasurer = user.id.clone();
+    write_tx!(&state.db, |tx| lifecycle::seal(tx, now, &treasurer, &id)
+        .await)?;
+    Ok(see_other(&format!("/reports/{id}")))
+}
+
+async fn send_to_donors(
+    State(state): State<AppState>,
+    c: Context,
+    Path(id): Path<String>,
+    _: Submitted,
+) -> Result<Response, PageError> {
+    let user = c.with_role(Role::Treasurer)?;
+    let id = report_id(&id)?;
+    let now = state.clock.now();
+    send::send(&state.db, &state.config, now, &user.staff().actor(), &id).await?;
+    Ok(see_other(&format!("/reports/{id}")))
+}
