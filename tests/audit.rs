@@ -184,3 +184,22 @@ on_both_engines!(
     a_removed_tail_is_named,
     the_trail_refuses_updates_while_its_triggers_stand,
 );
+
+/// `GET /api/v1/audit/verify`: the same check as the CLI, for treasurers.
+#[tokio::test]
+async fn treasurers_check_the_chain_over_http() {
+    let app = common::TestApp::spawn(common::TestDb::sqlite().await).await;
+    let treasurer = app.seed_user("t@example.org", "treasurer", None).await;
+    let token = app.token_for(&treasurer).await;
+    let r = app
+        .get("/api/v1/audit/verify", Some(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["ok"], true);
+    assert!(body["events"].as_i64().unwrap() >= 1, "{body}");
+    assert_eq!(body["head"].as_str().unwrap().len(), 64);
+    app.stop().await;
+}

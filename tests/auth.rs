@@ -153,6 +153,12 @@ const MATRIX: &[Route] = &[
     },
     Route {
         method: "GET",
+        path: "/api/v1/audit/verify",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "GET",
         path: "/api/v1/ledger/export?format=csv",
         body: None,
         expect: [Anon, Deny, Allowed, Deny],

@@ -33,6 +33,7 @@ const OPERATIONS: &[&str] = &[
     "POST /api/v1/donors",
     "POST /api/v1/donations",
     "GET /api/v1/fund",
+    "GET /api/v1/audit/verify",
     "GET /api/v1/ledger/export",
     "POST /api/v1/reserves",
     "GET /api/v1/reserves",

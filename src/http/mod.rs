@@ -45,6 +45,7 @@ macro_rules! idempotent {
 }
 pub(crate) use idempotent;
 
+mod audit;
 mod auth;
 mod cases;
 pub mod error;
@@ -106,6 +107,7 @@ fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(openapi::document))
         .merge(health::router())
+        .merge(audit::router())
         .merge(auth::router())
         .merge(orgs::router())
         .merge(users::router())

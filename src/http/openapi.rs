@@ -57,6 +57,7 @@ const BEARER: &str = "bearer";
         (name = "requests", description = "Requests for money and their lifecycle"),
         (name = "reports", description = "Donor reports: drafted, sealed by two treasurers, verified, emailed"),
         (name = "donor", description = "What a donor's signed link opens"),
+        (name = "audit", description = "The audit trail's hash chain"),
     )
 )]
 pub struct ApiDoc;
