@@ -2,7 +2,9 @@
 //! application on a random port.
 #![allow(dead_code)]
 
+pub mod books;
 pub mod journals;
+pub mod server;
 pub mod smtp;
 
 use std::sync::Arc;
