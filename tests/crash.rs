@@ -303,8 +303,21 @@ async fn sigkill_under_load_loses_nothing_acknowledged_and_leaves_nothing_half_d
         acks.load(Ordering::SeqCst)
     );
 
-    // Started again on the same database: what was acknowledged is there as it was told.
+    // Started again on the same database, the state the kill left is whole: every
+    // request with its hold and audit event, the ledger and the chain intact.
     let server = Server::start(&url, dir.path(), &[]);
+    let after_kill = common::books::check(&t.db).await;
+    let acked = logs
+        .iter()
+        .map(|l| l.submissions.iter().filter(|c| c.answer.is_some()).count())
+        .sum::<usize>();
+    let sent = logs.iter().map(|l| l.submissions.len()).sum::<usize>();
+    assert!(
+        (acked..=sent).contains(&(after_kill.requests as usize)),
+        "{} requests after the kill, {acked} acknowledged, {sent} sent",
+        after_kill.requests
+    );
+    // What was acknowledged is there as it was told.
     let base = server.base.clone();
     for log in &logs {
         for call in log.submissions.iter().filter_map(|c| c.answer.as_ref()) {
