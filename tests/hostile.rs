@@ -442,14 +442,11 @@ async fn path_traversal_in_every_path_parameter(t: TestDb) {
                 .map(move |m| format!("{} {}", m.to_uppercase(), p))
         })
         .collect();
+    let parameter = regex::Regex::new(r"\{[^}]+\}").unwrap();
     for t in &templated {
+        let shape = parameter.replace_all(t, "{}");
         assert!(
-            routes.iter().any(|(m, p, _)| {
-                let shape = regex::Regex::new(r"\{[^}]+\}")
-                    .unwrap()
-                    .replace_all(t, "{}");
-                shape == format!("{m} {p}")
-            }),
+            routes.iter().any(|(m, p, _)| shape == format!("{m} {p}")),
             "{t} is not tried"
         );
     }
