@@ -53,6 +53,8 @@ pub struct Server {
     pub base: String,
     child: Child,
     pub dir: PathBuf,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Server {
@@ -63,7 +65,8 @@ impl Server {
         let mut cmd = passage(database_url, dir);
         cmd.arg("serve")
             .env("PASSAGE_BIND", format!("127.0.0.1:{port}"))
-            // `serve` logs its start at info; only that and warnings are wanted here.
+            // `serve` logs its start at info; only that and warnings are wanted here,
+            // unless the caller sets PASSAGE_LOG.
             .env("PASSAGE_LOG", "warn,passage::app=info")
             .stderr(Stdio::piped());
         for (k, v) in settings {
@@ -71,24 +74,38 @@ impl Server {
         }
         let mut child = cmd.spawn().expect("start passage serve");
         let mut lines = BufReader::new(child.stderr.take().expect("piped stderr")).lines();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let line = match lines.next() {
                 Some(Ok(line)) => line,
                 _ => panic!("passage serve exited before it listened"),
             };
+            log.lock().unwrap().push(line.clone());
             if line.contains("Passage is listening") {
                 break;
             }
             assert!(Instant::now() < deadline, "passage serve did not start");
         }
-        // Keep reading, so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines.by_ref() {});
+        // Keep reading (and keeping) the log, so the server never blocks on a full pipe.
+        let kept = log.clone();
+        let reader = std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                kept.lock().unwrap().push(line);
+            }
+        });
         Server {
             base: format!("http://127.0.0.1:{port}"),
             child,
             dir: dir.to_path_buf(),
+            log,
+            reader: Some(reader),
         }
+    }
+
+    /// Everything the server has logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
     }
 
     pub fn pid(&self) -> u32 {
@@ -101,8 +118,8 @@ impl Server {
         let _ = self.child.wait();
     }
 
-    /// SIGTERM, and wait for a clean exit.
-    pub fn stop(mut self) {
+    /// SIGTERM, wait for a clean exit, and return everything the server logged.
+    pub fn stop(mut self) -> String {
         let sent = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -110,6 +127,10 @@ impl Server {
         assert!(sent.success());
         let status = self.child.wait().expect("wait for passage");
         assert!(status.success(), "passage serve exited with {status}");
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        self.log()
     }
 }
 
