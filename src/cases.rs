@@ -10,7 +10,7 @@ use crate::audit::{self, Actor};
 use crate::domain::Province;
 use crate::domain::case_code::CaseCode;
 use crate::on_tx;
-use crate::store::Tx;
+use crate::store::{StoreError, Tx};
 
 /// Who is acting, as the lifecycle needs to know it.
 #[derive(Debug, Clone)]
@@ -197,4 +197,33 @@ pub async fn set_open(
     case.status = status.into();
     case.closed_at = closed_at;
     Ok(case)
+}
+
+/// A line of a caseworker's list of cases.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CaseLine {
+    pub code: String,
+    pub province: String,
+    pub status: String,
+    pub opened_at: DateTime<Utc>,
+    pub requests: i64,
+    /// Requests still waiting for a treasurer or holding money.
+    pub active: i64,
+}
+
+/// The cases an organisation works on (its own and those shared with it), open ones
+/// first, newest first.
+pub async fn of_org(db: &crate::store::Db, org_id: &str) -> Result<Vec<CaseLine>, StoreError> {
+    Ok(crate::on_db!(db, p => sqlx::query_as(
+        "SELECT c.code, c.province, c.status, c.opened_at,
+            (SELECT COUNT(*) FROM requests r WHERE r.case_code = c.code) AS requests,
+            (SELECT COUNT(*) FROM requests r WHERE r.case_code = c.code
+                AND r.status IN ('pending', 'approved')) AS active
+         FROM cases c
+         WHERE c.org_id = $1 OR c.code IN (SELECT case_code FROM case_shares WHERE org_id = $1)
+         ORDER BY c.status DESC, c.opened_at DESC LIMIT 300",
+    )
+    .bind(org_id)
+    .fetch_all(p)
+    .await)?)
 }

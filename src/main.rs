@@ -28,6 +28,11 @@ struct Cli {
 enum Command {
     /// Migrate the database, then serve the API on PASSAGE_BIND until SIGINT or SIGTERM.
     Serve,
+    /// Fill an empty database with a small demo coalition (organisations, caseworkers and
+    /// treasurers whose passwords are printed once, donors, donations and requests in
+    /// every state), then serve it. Uses sqlite://passage-demo.db unless
+    /// PASSAGE_DATABASE_URL names another; refuses a database that holds data.
+    Demo,
     /// Apply the database migrations embedded in this binary, then exit.
     Migrate,
     /// Check the audit trail.
@@ -224,6 +229,39 @@ async fn add_user(
     Ok(())
 }
 
+const DEFAULT_DATABASE_URL: &str = "sqlite://passage.db";
+const DEMO_DATABASE_URL: &str = "sqlite://passage-demo.db";
+
+async fn demo(db: Db, config: Config) -> Result<(), Failure> {
+    let accounts = passage::demo::fill(&db, SystemClock.now(), &config.base_url).await?;
+    println!(
+        "Passage demo: a small coalition in {}",
+        passage::store::redact_url(&config.database_url)
+    );
+    println!(
+        "Open {}/ and sign in as:",
+        config.base_url.trim_end_matches('/')
+    );
+    for a in &accounts {
+        println!(
+            "  {:<11} {}  {:<26} {}",
+            a.roles, a.language, a.email, a.password
+        );
+    }
+    println!(
+        "These passwords are printed once and stored only as argon2 hashes. Stop with Ctrl-C; \
+         the data stays in the file, and `passage demo` refuses to fill it twice."
+    );
+    let state = AppState {
+        db,
+        clock: Arc::new(SystemClock),
+        config: Arc::new(config),
+    };
+    app::serve(state, app::shutdown_signal())
+        .await
+        .map_err(Failure::from)
+}
+
 /// Writes the export to `output` (through a `.partial` file renamed at the end, so a
 /// failed export never leaves a file that looks whole) or to standard output.
 async fn export(db: &Db, format: Format, output: Option<&Path>) -> Result<(), Failure> {
@@ -282,7 +320,14 @@ async fn export(db: &Db, format: Format, output: Option<&Path>) -> Result<(), Fa
     }
 }
 
-async fn run(command: Command, config: Config) -> Result<(), Failure> {
+async fn run(command: Command, mut config: Config) -> Result<(), Failure> {
+    if matches!(command, Command::Demo)
+        && std::env::var_os("PASSAGE_DATABASE_URL").is_none()
+        && config.database_url == DEFAULT_DATABASE_URL
+    {
+        // The demo never lands in the database a real fund would use by default.
+        config.database_url = DEMO_DATABASE_URL.into();
+    }
     let db = open(&config).await?;
     let result = match command {
         Command::Serve => {
@@ -295,6 +340,7 @@ async fn run(command: Command, config: Config) -> Result<(), Failure> {
                 .await
                 .map_err(Failure::from)
         }
+        Command::Demo => demo(db.clone(), config).await,
         Command::Migrate => {
             println!("the database is migrated");
             Ok(())

@@ -36,11 +36,7 @@ fn french(r: &Recipient) -> bool {
 }
 
 fn link(base_url: &str, request: &RequestView) -> String {
-    format!(
-        "{}/api/v1/requests/{}",
-        base_url.trim_end_matches('/'),
-        request.id
-    )
+    format!("{}/requests/{}", base_url.trim_end_matches('/'), request.id)
 }
 
 async fn send(
@@ -336,4 +332,29 @@ pub async fn low_balance(
         .await?;
     }
     Ok(())
+}
+
+/// Who was told by mail that a request waits for them, and when: the caseworker's answer
+/// page shows it, so nobody at 23:40 wonders whether anyone knows.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Told {
+    pub display_name: Option<String>,
+    pub email: String,
+    pub at: DateTime<Utc>,
+    /// True for a reminder sent because nobody had decided in time.
+    pub escalated: bool,
+}
+
+pub async fn told(db: &Db, request_id: &str) -> Result<Vec<Told>, StoreError> {
+    Ok(on_db!(db, p => sqlx::query_as(
+        "SELECT u.display_name, u.email, o.created_at AS at,
+                o.dedupe_key LIKE 'escalate:%' AS escalated
+         FROM outbox o JOIN users u
+           ON o.dedupe_key = 'urgent:' || $1 || ':' || u.id
+           OR o.dedupe_key = 'escalate:' || $1 || ':' || u.id
+         ORDER BY o.created_at, u.email",
+    )
+    .bind(request_id)
+    .fetch_all(p)
+    .await)?)
 }

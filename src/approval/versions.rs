@@ -122,3 +122,23 @@ pub async fn save(
 pub fn parse(doc: serde_json::Value) -> Result<Policy, Vec<FieldError>> {
     Policy::parse(doc)
 }
+
+/// A line of the policy's history: who saved which version when.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct HistoryLine {
+    pub version: i64,
+    /// The saver's display name or email; `system` for the defaults.
+    pub saved_by: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Every version, newest first.
+pub async fn history(db: &Db) -> Result<Vec<HistoryLine>, StoreError> {
+    Ok(crate::on_db!(db, p => sqlx::query_as(
+        "SELECT p.version, COALESCE(u.display_name, u.email, p.created_by) AS saved_by, p.created_at
+         FROM policies p LEFT JOIN users u ON p.created_by = 'user:' || u.id
+         ORDER BY p.version DESC LIMIT 200",
+    )
+    .fetch_all(p)
+    .await)?)
+}

@@ -186,3 +186,49 @@ pub async fn figures(db: &Db, now: DateTime<Utc>) -> Result<FundFigures, StoreEr
         in_kind,
     })
 }
+
+/// A donor as the treasurers' page lists them.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DonorLine {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub language: String,
+    pub gifts: i64,
+    /// Cash and in-kind together, in cents.
+    pub given: i64,
+}
+
+pub async fn donors(db: &Db) -> Result<Vec<DonorLine>, StoreError> {
+    Ok(on_db!(db, p => sqlx::query_as(
+        "SELECT d.id, d.name, d.email, d.language,
+            (SELECT COUNT(*) FROM donations g WHERE g.donor_id = d.id) AS gifts,
+            (SELECT CAST(COALESCE(SUM(g.amount), 0) AS BIGINT) FROM donations g
+                WHERE g.donor_id = d.id) AS given
+         FROM donors d ORDER BY d.name LIMIT 1000",
+    )
+    .fetch_all(p)
+    .await)?)
+}
+
+/// A donation as the treasurers' page lists it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DonationLine {
+    pub donor: String,
+    pub amount: i64,
+    pub received_on: String,
+    pub kind: String,
+    pub restricted_to: Option<String>,
+}
+
+/// The latest donations, newest first.
+pub async fn recent_donations(db: &Db, limit: i64) -> Result<Vec<DonationLine>, StoreError> {
+    Ok(on_db!(db, p => sqlx::query_as(
+        "SELECT d.name AS donor, g.amount, g.received_on, g.kind, g.restricted_to
+         FROM donations g JOIN donors d ON d.id = g.donor_id
+         ORDER BY g.received_on DESC, g.created_at DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(p)
+    .await)?)
+}

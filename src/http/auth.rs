@@ -12,9 +12,8 @@ use super::error::{ApiError, Json};
 use super::extractor::{AuthUser, ClientIp};
 use super::openapi::{BadRequest, Invalid, TooLarge, TooManyRequests, Unauthorized};
 use crate::app::AppState;
-use crate::domain::{Email, Role};
-use crate::identity::throttle::{self, Verdict};
-use crate::identity::{password, tokens, users};
+use crate::domain::Role;
+use crate::identity::{sign_in, tokens};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -46,15 +45,8 @@ struct SignedInUser {
     org_id: Option<String>,
 }
 
-fn refused() -> ApiError {
-    ApiError::Unauthorized("the email or the password is wrong".into())
-}
-
 /// Signs in with an email and a password and answers a token.
-///
-/// Every failure (unknown email, wrong password, deactivated account) does the same
-/// work (one argon2 verification), records the same failure and waits the same delay,
-/// so neither the answer nor its timing tells which it was.
+/// Every failure answers the same 401 after the same work (see `identity::sign_in`).
 #[utoipa::path(
     post,
     path = "/api/v1/auth/login",
@@ -74,39 +66,15 @@ async fn login(
     ClientIp(ip): ClientIp,
     Json(body): Json<Credentials>,
 ) -> Result<Json<SignedIn>, ApiError> {
-    let now = state.clock.now();
-    let config = &state.config;
-    let scopes = throttle::scopes(config, &body.email, &ip);
-    let (attempt, failures) = match throttle::admit(&state.db, config, now, &scopes).await? {
-        Verdict::Refused { retry_after_secs } => {
-            return Err(ApiError::TooManyRequests {
-                message: format!(
-                    "too many failed sign-ins: try again in {retry_after_secs} seconds"
-                ),
-                retry_after_secs,
-            });
-        }
-        Verdict::Admitted { attempt, failures } => (attempt, failures),
-    };
-    let found = match Email::parse(&body.email) {
-        Ok(email) => users::find_for_login(&state.db, &email).await?,
-        Err(_) => None,
-    };
-    let (user, hash) = match found {
-        Some((user, hash)) => (Some(user), Some(hash)),
-        None => (None, None),
-    };
-    let matches = password::verify(body.password, hash).await;
-    let user = match user {
-        Some(user) if matches && user.active => user,
-        _ => {
-            // The attempt is already recorded as a failure.
-            tokio::time::sleep(throttle::failure_delay(config, failures)).await;
-            return Err(refused());
-        }
-    };
-    throttle::succeeded(&state.db, &attempt, &scopes[0]).await?;
-    let issued = tokens::issue(&state.db, config, now, &user).await?;
+    let (user, issued) = sign_in::sign_in(
+        &state.db,
+        &state.config,
+        state.clock.now(),
+        &body.email,
+        body.password,
+        &ip,
+    )
+    .await?;
     Ok(Json(SignedIn {
         token: issued.token,
         expires_at: issued.expires_at,

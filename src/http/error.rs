@@ -156,6 +156,20 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<crate::identity::sign_in::SignInError> for ApiError {
+    fn from(e: crate::identity::sign_in::SignInError) -> Self {
+        use crate::identity::sign_in::SignInError;
+        match e {
+            SignInError::Refused => ApiError::Unauthorized(e.to_string()),
+            SignInError::Throttled { retry_after_secs } => ApiError::TooManyRequests {
+                message: e.to_string(),
+                retry_after_secs,
+            },
+            SignInError::Identity(e) => e.into(),
+        }
+    }
+}
+
 impl From<IdentityError> for ApiError {
     fn from(e: IdentityError) -> Self {
         match e {

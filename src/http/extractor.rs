@@ -26,6 +26,10 @@ pub struct AuthUser {
     pub id: String,
     pub roles: Roles,
     pub org_id: Option<String>,
+    /// The language the user chose; the web pages speak it.
+    pub language: crate::domain::Language,
+    /// How pages name the user: their display name, else their email.
+    pub label: String,
     /// The token's id and expiry, for signing out.
     pub jti: String,
     pub expires_at: DateTime<Utc>,
@@ -105,36 +109,42 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     Ok(token.trim())
 }
 
+/// The user a token belongs to, if the token is valid, unexpired and unrevoked and the
+/// user is active. The JSON API reads the token from `Authorization`, the web pages from
+/// their session cookie; both come here.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, ApiError> {
+    let claims = tokens::verify(&state.db, &state.config, state.clock.now(), token).await?;
+    let user = users::find(&state.db, &claims.sub)
+        .await?
+        .filter(|u| u.active)
+        .ok_or_else(|| ApiError::Unauthorized("this account is not active: ask an admin".into()))?;
+    if user
+        .tokens_not_before
+        .is_some_and(|nb| claims.iat < nb.timestamp())
+    {
+        return Err(ApiError::Unauthorized(
+            "this session began before the account was reactivated: sign in again".into(),
+        ));
+    }
+    Ok(AuthUser {
+        language: user.language.parse().unwrap_or_default(),
+        label: user.display_name.unwrap_or(user.email),
+        id: user.id,
+        roles: user.roles,
+        org_id: user.org_id,
+        jti: claims.jti,
+        expires_at: Utc
+            .timestamp_opt(claims.exp, 0)
+            .single()
+            .unwrap_or_else(|| state.clock.now()),
+    })
+}
+
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = bearer(parts)?;
-        let claims = tokens::verify(&state.db, &state.config, state.clock.now(), token).await?;
-        let user = users::find(&state.db, &claims.sub)
-            .await?
-            .filter(|u| u.active)
-            .ok_or_else(|| {
-                ApiError::Unauthorized("this account is not active: ask an admin".into())
-            })?;
-        if user
-            .tokens_not_before
-            .is_some_and(|nb| claims.iat < nb.timestamp())
-        {
-            return Err(ApiError::Unauthorized(
-                "this session began before the account was reactivated: sign in again".into(),
-            ));
-        }
-        Ok(AuthUser {
-            id: user.id,
-            roles: user.roles,
-            org_id: user.org_id,
-            jti: claims.jti,
-            expires_at: Utc
-                .timestamp_opt(claims.exp, 0)
-                .single()
-                .unwrap_or_else(|| state.clock.now()),
-        })
+        authenticate(state, bearer(parts)?).await
     }
 }
 
@@ -220,6 +230,8 @@ mod tests {
             id: "u".into(),
             roles: Roles::parse_list(roles).unwrap(),
             org_id: org.map(Into::into),
+            language: crate::domain::Language::En,
+            label: "u@example.org".into(),
             jti: "j".into(),
             expires_at: Utc::now(),
         }

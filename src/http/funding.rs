@@ -132,13 +132,7 @@ async fn add_donor(
     auth: Authorized<Treasurer>,
     Json(body): Json<Value>,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
-    fields::only_of::<NewDonorBody>(&body)?;
-    let name = fields::string(&body, "name")?.to_string();
-    let email = Email::parse(fields::string(&body, "email")?).map_err(|e| invalid("email", e))?;
-    let language: Language = fields::optional_string(&body, "language")?
-        .unwrap_or("en")
-        .parse()
-        .map_err(|e| invalid("language", e))?;
+    let (name, email, language) = parse_donor(&body)?;
     let now = state.clock.now();
     let actor = auth.staff().actor();
     let id = write_tx!(&state.db, |tx| funding::add_donor(
@@ -146,6 +140,34 @@ async fn add_donor(
     )
     .await)?;
     Ok((StatusCode::CREATED, Json(Created { id })))
+}
+
+/// Reads a new donor's body (the web page's form arrives as the same body).
+pub(crate) fn parse_donor(body: &Value) -> Result<(String, Email, Language), ApiError> {
+    fields::only_of::<NewDonorBody>(body)?;
+    let name = fields::string(body, "name")?.to_string();
+    let email = Email::parse(fields::string(body, "email")?).map_err(|e| invalid("email", e))?;
+    let language: Language = fields::optional_string(body, "language")?
+        .unwrap_or("en")
+        .parse()
+        .map_err(|e| invalid("language", e))?;
+    Ok((name, email, language))
+}
+
+/// Reads a donation's body (the web page's form arrives as the same body).
+pub(crate) fn parse_donation(body: &Value) -> Result<NewDonation, ApiError> {
+    fields::only_of::<NewDonationBody>(body)?;
+    Ok(NewDonation {
+        donor_id: fields::string(body, "donor_id")?.to_string(),
+        amount: fields::money(body, "amount")?,
+        received_on: fields::date(body, "received_on")?,
+        in_kind: fields::boolean(body, "in_kind", false)?,
+        description: fields::optional_string(body, "description")?
+            .map(|d| crate::domain::note::Note::parse(d).map(|n| n.as_str().to_string()))
+            .transpose()
+            .map_err(|e| invalid("description", e))?,
+        restricted_to: restriction(body)?,
+    })
 }
 
 /// Records a donation to the fund.
@@ -172,18 +194,7 @@ async fn record_donation(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    fields::only_of::<NewDonationBody>(&body)?;
-    let new = NewDonation {
-        donor_id: fields::string(&body, "donor_id")?.to_string(),
-        amount: fields::money(&body, "amount")?,
-        received_on: fields::date(&body, "received_on")?,
-        in_kind: fields::boolean(&body, "in_kind", false)?,
-        description: fields::optional_string(&body, "description")?
-            .map(|d| crate::domain::note::Note::parse(d).map(|n| n.as_str().to_string()))
-            .transpose()
-            .map_err(|e| invalid("description", e))?,
-        restricted_to: restriction(&body)?,
-    };
+    let new = parse_donation(&body)?;
     let now = state.clock.now();
     let staff = auth.staff();
     idempotent!(

@@ -4,9 +4,10 @@
 /// Runs a change that moves money under its `Idempotency-Key`: the key, a hash of the
 /// body and the answer are stored in the same transaction as the change; the same key and
 /// body get the first answer again, another body with that key is 409.
+/// The web pages pass the key their form carried: `idempotent!(key = KEY, state, ...)`.
 macro_rules! idempotent {
-    ($state:expr, $staff:expr, $headers:expr, $route:expr, $body:expr, $status:expr, |$tx:ident| $change:expr) => {{
-        let key = $crate::http::idempotency_key(&$headers)?;
+    (key = $key:expr, $state:expr, $staff:expr, $route:expr, $body:expr, $status:expr, |$tx:ident| $change:expr) => {{
+        let key: String = $key;
         let hash = $crate::idempotency::body_hash($route, &$body);
         let now = $state.clock.now();
         let (code, value): (u16, serde_json::Value) = $crate::write_tx!(&$state.db, |$tx| {
@@ -35,7 +36,14 @@ macro_rules! idempotent {
             $crate::http::error::Json(value),
         ))
     }};
+    ($state:expr, $staff:expr, $headers:expr, $route:expr, $body:expr, $status:expr, |$tx:ident| $change:expr) => {{
+        let key = $crate::http::idempotency_key(&$headers)?;
+        $crate::http::idempotent!(key = key, $state, $staff, $route, $body, $status, |$tx| {
+            $change
+        })
+    }};
 }
+pub(crate) use idempotent;
 
 mod auth;
 mod cases;
@@ -49,6 +57,9 @@ pub mod openapi;
 mod orgs;
 mod policy;
 mod requests;
+
+pub(crate) use funding::{parse_donation, parse_donor};
+pub(crate) use requests::{parse_receipt, parse_request};
 mod users;
 
 use std::time::Duration;
@@ -108,6 +119,7 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.config.body_limit_bytes;
     let (routes, _) = api().split_for_parts();
     routes
+        .merge(crate::web::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(

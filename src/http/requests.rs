@@ -315,7 +315,7 @@ fn needed_by(body: &Value) -> Result<String, ApiError> {
 }
 
 /// Reads a request body field by field, so each refusal names its field.
-fn parse_request(body: &Value) -> Result<NewRequest, ApiError> {
+pub(crate) fn parse_request(body: &Value) -> Result<NewRequest, ApiError> {
     fields::only_of::<NewRequestBody>(body)?;
     let travel_fields = fields_of_kind::<TravelRequest>();
     let hotel_fields = fields_of_kind::<HotelRequest>();
@@ -656,7 +656,7 @@ async fn receipt(
     )
 }
 
-fn parse_receipt(body: &Value, today: chrono::NaiveDate) -> Result<Receipt, ApiError> {
+pub(crate) fn parse_receipt(body: &Value, today: chrono::NaiveDate) -> Result<Receipt, ApiError> {
     fields::only_of::<ReceiptBody>(body)?;
     let short = |field: &str| -> Result<Option<String>, ApiError> {
         fields::optional_string(body, field)?

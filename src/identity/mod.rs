@@ -4,6 +4,7 @@
 pub mod keys;
 pub mod orgs;
 pub mod password;
+pub mod sign_in;
 pub mod throttle;
 pub mod tokens;
 pub mod users;

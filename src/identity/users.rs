@@ -104,11 +104,10 @@ pub async fn create(
     let id = new_id();
     write_tx!(db, |tx| {
         async {
-        if let Some(org) = &new.org_id {
-            if !orgs::exists(tx, org).await? {
+        if let Some(org) = &new.org_id
+            && !orgs::exists(tx, org).await? {
                 return Err(IdentityError::UnknownOrg(org.clone()));
             }
-        }
         let taken: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
             "SELECT id FROM users WHERE email = $1"
         )
@@ -270,6 +269,19 @@ pub async fn set_on_call(
     .await)
 }
 
+/// Sets the language a user reads the pages and their mail in (a user's own choice, so
+/// no audit event: it moves no money and changes no right).
+pub async fn set_language(db: &Db, id: &str, language: Language) -> Result<(), IdentityError> {
+    on_db!(db, p => sqlx::query("UPDATE users SET language = $1 WHERE id = $2")
+        .bind(language.as_str())
+        .bind(id)
+        .execute(p)
+        .await
+        .map(|_| ()))
+    .map_err(StoreError::from)?;
+    Ok(())
+}
+
 /// Replaces a user's roles and organisation. Takes effect on the user's next request,
 /// because every request reads the roles from here, not from the token.
 pub async fn set_roles(
@@ -292,11 +304,10 @@ pub async fn set_roles(
     }
     write_tx!(db, |tx| {
         async {
-        if let Some(org) = org_id {
-            if !orgs::exists(tx, org).await? {
+        if let Some(org) = org_id
+            && !orgs::exists(tx, org).await? {
                 return Err(IdentityError::UnknownOrg(org.to_string()));
             }
-        }
         let changed = on_tx!(tx, c => sqlx::query("UPDATE users SET roles = $1, org_id = $2 WHERE id = $3")
             .bind(roles.to_list())
             .bind(org_id)

@@ -616,3 +616,16 @@ pub async fn fund_balance(db: &Db) -> Result<FundBalance, StoreError> {
         .ok_or_else(|| StoreError::Sqlx(sqlx::Error::RowNotFound))?;
     Ok(FundBalance::from(&fund))
 }
+
+/// What the fund paid out (receipts posted to `spent`) since `since`, for the runway at
+/// the recent spending rate.
+pub async fn spent_since(db: &Db, since: DateTime<Utc>) -> Result<i64, StoreError> {
+    Ok(crate::on_db!(db, p => sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM transfers
+         WHERE credit_account_id = $1 AND kind IN ('post', 'single') AND created_at >= $2",
+    )
+    .bind(SPENT)
+    .bind(since)
+    .fetch_one(p)
+    .await)?)
+}

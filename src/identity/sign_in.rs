@@ -1,0 +1,71 @@
+//! Signing in with an email and a password: the one path the JSON API and the web pages
+//! share, throttle included.
+
+use chrono::{DateTime, Utc};
+
+use super::throttle::{self, Verdict};
+use super::tokens::{self, Issued};
+use super::users::{self, User};
+use super::{IdentityError, password};
+use crate::config::Config;
+use crate::domain::Email;
+use crate::store::Db;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    /// Unknown email, wrong password or deactivated account: deliberately one answer.
+    #[error("the email or the password is wrong")]
+    Refused,
+    #[error("too many failed sign-ins: try again in {retry_after_secs} seconds")]
+    Throttled { retry_after_secs: u64 },
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+}
+
+impl From<crate::store::StoreError> for SignInError {
+    fn from(e: crate::store::StoreError) -> Self {
+        SignInError::Identity(e.into())
+    }
+}
+
+/// Checks the password and issues a token.
+///
+/// Every failure (unknown email, wrong password, deactivated account) does the same
+/// work (one argon2 verification), records the same failure and waits the same delay,
+/// so neither the answer nor its timing tells which it was.
+pub async fn sign_in(
+    db: &Db,
+    config: &Config,
+    now: DateTime<Utc>,
+    email: &str,
+    given_password: String,
+    client_ip: &str,
+) -> Result<(User, Issued), SignInError> {
+    let scopes = throttle::scopes(config, email, client_ip);
+    let (attempt, failures) = match throttle::admit(db, config, now, &scopes).await? {
+        Verdict::Refused { retry_after_secs } => {
+            return Err(SignInError::Throttled { retry_after_secs });
+        }
+        Verdict::Admitted { attempt, failures } => (attempt, failures),
+    };
+    let found = match Email::parse(email) {
+        Ok(email) => users::find_for_login(db, &email).await?,
+        Err(_) => None,
+    };
+    let (user, hash) = match found {
+        Some((user, hash)) => (Some(user), Some(hash)),
+        None => (None, None),
+    };
+    let matches = password::verify(given_password, hash).await;
+    let user = match user {
+        Some(user) if matches && user.active => user,
+        _ => {
+            // The attempt is already recorded as a failure.
+            tokio::time::sleep(throttle::failure_delay(config, failures)).await;
+            return Err(SignInError::Refused);
+        }
+    };
+    throttle::succeeded(db, &attempt, &scopes[0]).await?;
+    let issued = tokens::issue(db, config, now, &user).await?;
+    Ok((user, issued))
+}

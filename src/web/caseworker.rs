@@ -1,0 +1,697 @@
+//! The caseworker's pages: my cases, one case, the request form (category first, then
+//! only the fields that category needs), the answer, the receipt and the cancel.
+//!
+//! Every step goes through the API's own parsing and the request lifecycle: a form is
+//! turned into the JSON body the API takes, so no rule is written twice.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+use super::context::{Context, PageError, see_other};
+use super::forms::{FieldErrors, Submitted, field_of};
+use super::i18n;
+use super::pages::{render, render_with, urlencode};
+use crate::app::AppState;
+use crate::approval::lifecycle::{self, RequestView};
+use crate::approval::{notify, versions};
+use crate::cases::{self, CaseLine};
+use crate::domain::case_code::CaseCode;
+use crate::domain::province::PROVINCES;
+use crate::domain::request::{Category, Reason};
+use crate::domain::{Province, Role};
+use crate::http::error::ApiError;
+use crate::http::{idempotent, parse_receipt, parse_request};
+use crate::write_tx;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/cases", get(my_cases).post(open_case))
+        .route("/cases/{code}", get(case_page))
+        .route("/cases/{code}/ask", get(ask_form).post(ask))
+        .route("/requests/{id}", get(answer))
+        .route("/requests/{id}/receipt", post(receipt))
+        .route("/requests/{id}/cancel", post(cancel))
+}
+
+/// A request as a page line: amounts and words in the reader's language.
+pub struct Line {
+    pub id: String,
+    pub case_code: String,
+    pub category: String,
+    pub amount: String,
+    pub status: String,
+    pub status_label: String,
+    pub urgent: bool,
+    pub scope: Option<String>,
+    pub why: Option<String>,
+    pub waited: String,
+    pub approvals: String,
+    /// The idempotency key of a form that acts on this request from a list.
+    pub form_key: String,
+}
+
+impl Line {
+    pub fn of(c: &Context, r: &RequestView, now: chrono::DateTime<chrono::Utc>) -> Line {
+        Line {
+            id: r.id.clone(),
+            case_code: r.case_code.clone(),
+            category: c.t(&format!("category-{}", r.category)),
+            amount: c.amount(&r.amount),
+            status: r.status.clone(),
+            status_label: c.t(&format!("status-{}", r.status)),
+            urgent: r.urgent,
+            scope: r.scope.as_ref().map(|s| c.t(&format!("scope-{s}"))),
+            why: why(c, r),
+            waited: i18n::waited(c.language, (now - r.created_at).num_seconds()),
+            approvals: format!("{}/{}", r.approvals, r.approvals_needed),
+            form_key: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+}
+
+/// Why a request is where it is, in the reader's language: a treasurer's own words for a
+/// decline they typed, otherwise the rule that decided, by its stable name.
+pub fn why(c: &Context, r: &RequestView) -> Option<String> {
+    if r.status == "approved" && r.automatic {
+        return None;
+    }
+    let rule = r.rule.as_str();
+    let category = c.t(&format!("category-{}", r.category));
+    let key = if rule.ends_with(".max_amount") && rule.starts_with("auto_approve.") {
+        "rule-max-amount"
+    } else if rule == "auto_approve.hotel.max_nights" {
+        "rule-max-nights"
+    } else if rule == "auto_approve.hotel.max_nightly_rate" {
+        "rule-max-nightly-rate"
+    } else {
+        match rule {
+            "available_balance" => "rule-available-balance",
+            "category_not_auto_approved" => "rule-not-auto-approved",
+            "case_auto_cap" => "rule-case-cap",
+            "reserve_floor" => "rule-reserve-floor",
+            _ if r.status == "declined" => return r.reason.clone(),
+            _ => return None,
+        }
+    };
+    Some(c.t_with(key, &[("category", category)]))
+}
+
+#[derive(Template)]
+#[template(path = "cases.html")]
+struct CasesPage<'a> {
+    c: &'a Context,
+    title: String,
+    cases: Vec<CaseLine>,
+    provinces: &'static [&'static str],
+    home_province: String,
+}
+
+async fn my_cases(State(state): State<AppState>, c: Context) -> Result<Response, PageError> {
+    let user = c.with_role(Role::Caseworker)?;
+    let org = user.org_id.clone().unwrap_or_default();
+    let lines = cases::of_org(&state.db, &org).await?;
+    let home_province = crate::identity::orgs::list(&state.db)
+        .await?
+        .into_iter()
+        .find(|o| o.id == org)
+        .map(|o| o.province)
+        .unwrap_or_default();
+    render(&CasesPage {
+        title: c.t("cases-title"),
+        c: &c,
+        cases: lines,
+        provinces: PROVINCES,
+        home_province,
+    })
+}
+
+async fn open_case(
+    State(state): State<AppState>,
+    c: Context,
+    form: Submitted,
+) -> Result<Response, PageError> {
+    let user = c.with_role(Role::Caseworker)?;
+    let province = Province::parse(form.get("province"))
+        .map_err(|_| PageError::Refused(StatusCode::UNPROCESSABLE_ENTITY))?;
+    let staff = user.staff();
+    let now = state.clock.now();
+    let case = write_tx!(&state.db, |tx| cases::open(tx, now, &staff, province).await)?;
+    Ok(see_other(&format!("/cases/{}", case.code)))
+}
+
+fn parse_code(raw: &str) -> Result<CaseCode, PageError> {
+    CaseCode::parse(raw).map_err(|_| PageError::Refused(StatusCode::NOT_FOUND))
+}
+
+#[derive(Template)]
+#[template(path = "case.html")]
+struct CasePage<'a> {
+    c: &'a Context,
+    title: String,
+    code: String,
+    province: String,
+    open: bool,
+    requests: Vec<Line>,
+}
+
+async fn case_page(
+    State(state): State<AppState>,
+    c: Context,
+    Path(code): Path<String>,
+) -> Result<Response, PageError> {
+    let user = c.user()?;
+    let code = parse_code(&code)?;
+    let staff = user.staff();
+    let now = state.clock.now();
+    let (case, requests) = write_tx!(&state.db, |tx| {
+        match cases::load_for(tx, &staff, &code).await {
+            Err(e) => Err(e),
+            Ok(case) => match versions::current(tx, now).await {
+                Err(e) => Err(e.into()),
+                Ok(policy) => {
+                    lifecycle::of_case(tx, &case.code, policy.policy.dual_approval_above())
+                        .await
+                        .map(|requests| (case, requests))
+                        .map_err(Into::into)
+                }
+            },
+        }
+    })?;
+    render(&CasePage {
+        title: c.t_with("case-title", &[("code", case.code.clone())]),
+        requests: requests
+            .iter()
+            .rev()
+            .map(|r| Line::of(&c, r, now))
+            .collect(),
+        code: case.code,
+        province: case.province,
+        open: case.status == "open",
+        c: &c,
+    })
+}
+
+/// The fields each kind of request shows, in the order a thumb fills them.
+const TRAVEL_FIELDS: &[&str] = &[
+    "amount",
+    "origin_city",
+    "origin_province",
+    "origin_country",
+    "destination_city",
+    "destination_province",
+    "destination_country",
+    "travel_date",
+    "reason",
+];
+const HOTEL_FIELDS: &[&str] = &["nights", "nightly_rate", "party_size"];
+const COMMON_FIELDS: &[&str] = &["case_code", "category", "needed_by", "note"];
+
+pub struct CategoryChoice {
+    pub value: &'static str,
+    pub label: String,
+}
+
+pub struct Choice {
+    pub value: &'static str,
+    pub label: String,
+}
+
+#[derive(Template)]
+#[template(path = "ask.html")]
+struct AskPage<'a> {
+    c: &'a Context,
+    title: String,
+    code: String,
+    /// None: the first step, choosing the category.
+    category: Option<&'static str>,
+    category_label: String,
+    categories: Vec<CategoryChoice>,
+    travel: bool,
+    hotel: bool,
+    values: HashMap<String, String>,
+    errors: FieldErrors,
+    /// The hotel total, computed on the server when the page is sent without JavaScript.
+    hotel_total: Option<String>,
+    provinces: &'static [&'static str],
+    reasons: Vec<Choice>,
+    idempotency_key: String,
+}
+
+impl AskPage<'_> {
+    pub fn value(&self, field: &str) -> &str {
+        self.values.get(field).map(String::as_str).unwrap_or("")
+    }
+
+    pub fn error(&self, field: &str) -> Option<&String> {
+        self.errors.get(field)
+    }
+
+    /// A field of a trip's origin or destination (`origin_city`).
+    pub fn place_value(&self, end: &str, part: &str) -> &str {
+        self.value(&format!("{end}_{part}"))
+    }
+
+    pub fn place_error(&self, end: &str, part: &str) -> Option<&String> {
+        self.error(&format!("{end}_{part}"))
+    }
+
+    pub fn checked(&self, field: &str) -> bool {
+        matches!(self.value(field), "on" | "true")
+    }
+}
+
+#[derive(Deserialize)]
+struct AskQuery {
+    category: Option<String>,
+}
+
+fn category_of(raw: &str) -> Option<Category> {
+    raw.parse().ok()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn ask_page<'a>(
+    c: &'a Context,
+    code: &str,
+    category: Option<Category>,
+    values: HashMap<String, String>,
+    errors: FieldErrors,
+    hotel_total: Option<String>,
+    idempotency_key: String,
+) -> AskPage<'a> {
+    AskPage {
+        title: c.t("ask-title"),
+        code: code.to_string(),
+        category: category.map(|cat| cat.as_str()),
+        category_label: category
+            .map(|cat| c.t(&format!("category-{}", cat.as_str())))
+            .unwrap_or_default(),
+        categories: Category::ALL
+            .iter()
+            .map(|cat| CategoryChoice {
+                value: cat.as_str(),
+                label: c.t(&format!("category-{}", cat.as_str())),
+            })
+            .collect(),
+        travel: category.is_some_and(|cat| cat.is_travel()),
+        hotel: category == Some(Category::Hotel),
+        values,
+        errors,
+        hotel_total,
+        provinces: PROVINCES,
+        reasons: Reason::ALL
+            .iter()
+            .map(|r| Choice {
+                value: r.as_str(),
+                label: c.t(&format!("reason-{}", r.as_str())),
+            })
+            .collect(),
+        idempotency_key,
+        c,
+    }
+}
+
+async fn ask_form(
+    State(state): State<AppState>,
+    c: Context,
+    Path(code): Path<String>,
+    Query(q): Query<AskQuery>,
+) -> Result<Response, PageError> {
+    let user = c.with_role(Role::Caseworker)?;
+    let code = parse_code(&code)?;
+    let staff = user.staff();
+    // The form is only for a case the caseworker may act on.
+    write_tx!(&state.db, |tx| cases::load_for(tx, &staff, &code).await)?;
+    let category = q.category.as_deref().and_then(category_of);
+    let today = state.clock.now().date_naive().to_string();
+    let mut values = HashMap::from([
+        ("needed_by".to_string(), today.clone()),
+        ("travel_date".to_string(), today),
+        ("nights".to_string(), "1".to_string()),
+        ("party_size".to_string(), "1".to_string()),
+    ]);
+    if let Some(home) = home_province(&state, &staff).await? {
+        values.insert("origin_province".into(), home.clone());
+        values.insert("destination_province".into(), home);
+    }
+    render(&ask_page(
+        &c,
+        code.as_str(),
+        category,
+        values,
+        FieldErrors::default(),
+        None,
+        uuid::Uuid::new_v4().to_string(),
+    ))
+}
+
+async fn home_province(
+    state: &AppState,
+    staff: &crate::cases::Staff,
+) -> Result<Option<String>, PageError> {
+    let Some(org) = &staff.org_id else {
+        return Ok(None);
+    };
+    Ok(crate::identity::orgs::list(&state.db)
+        .await?
+        .into_iter()
+        .find(|o| &o.id == org)
+        .map(|o| o.province))
+}
+
+/// The hotel total the page shows when the form comes back without JavaScript: the same
+/// rule as the request (nights × rate), or nothing while either is not a valid number.
+fn hotel_total(c: &Context, form: &Submitted) -> Option<String> {
+    let nights: i64 = form.get("nights").parse().ok()?;
+    let rate: crate::domain::Money = super::forms::amount(form.get("nightly_rate"))
+        .parse()
+        .ok()?;
+    crate::domain::request::HotelStay::new(nights, rate, 1)
+        .ok()
+        .map(|stay| c.money(stay.amount().cents()))
+}
+
+async fn ask(
+    State(state): State<AppState>,
+    c: Context,
+    Path(code): Path<String>,
+    form: Submitted,
+) -> Result<Response, PageError> {
+    let user = c.with_role(Role::Caseworker)?;
+    let code = parse_code(&code)?;
+    let category = category_of(form.get("category"));
+    let key = form.get("idempotency_key").to_string();
+    let again = |errors: FieldErrors, status: StatusCode| {
+        render_with(
+            status,
+            &ask_page(
+                &c,
+                code.as_str(),
+                category,
+                form.values(),
+                errors,
+                hotel_total(&c, &form),
+                key.clone(),
+            ),
+        )
+    };
+    if form.get("action") == "compute" || category.is_none() {
+        return again(FieldErrors::default(), StatusCode::OK);
+    }
+    if key.is_empty() || key.len() > crate::idempotency::MAX_KEY_CHARS {
+        return Err(PageError::Refused(StatusCode::BAD_REQUEST));
+    }
+    let mut names: Vec<&str> = COMMON_FIELDS.to_vec();
+    match category {
+        Some(Category::Hotel) => names.extend(HOTEL_FIELDS),
+        Some(cat) if cat.is_travel() => names.extend(TRAVEL_FIELDS),
+        _ => names.push("amount"),
+    }
+    let mut body = form.as_json(&names, &["nights", "party_size"]);
+    body["case_code"] = json!(code.as_str());
+    body["urgent"] = json!(form.has("urgent"));
+    let staff = user.staff();
+    let now = state.clock.now();
+    let outcome: Result<(StatusCode, crate::http::error::Json<Value>), ApiError> = async {
+        let new = parse_request(&body)?;
+        idempotent!(
+            key = key.clone(),
+            state,
+            staff,
+            "POST /api/v1/requests",
+            body,
+            StatusCode::CREATED,
+            |tx| {
+                lifecycle::submit(tx, now, &staff, &new, &state.config.base_url)
+                    .await
+                    .map(|view| json!(view))
+            }
+        )
+    }
+    .await;
+    match outcome {
+        Ok((_, crate::http::error::Json(view))) => {
+            let id = view["id"].as_str().unwrap_or_default();
+            Ok(see_other(&format!("/requests/{}", urlencode(id))))
+        }
+        Err(e) => match field_of(&e) {
+            Some(field) => {
+                let message = field_message(&c, &field);
+                again(
+                    FieldErrors(HashMap::from([(field, message)])),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+            }
+            None => Err(e.into()),
+        },
+    }
+}
+
+/// What to fix in a field, in the reader's language: the message for the field itself,
+/// else for its most specific ending (`origin_city` → `city`), else a general one.
+pub fn field_message(c: &Context, field: &str) -> String {
+    let mut candidate = field;
+    loop {
+        let key = format!("error-{candidate}");
+        if i18n::has(c.language, &key) {
+            return c.t(&key);
+        }
+        match candidate.find(['_', '.']) {
+            Some(at) => candidate = &candidate[at + 1..],
+            None => return c.t("error-field"),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "answer.html")]
+struct AnswerPage<'a> {
+    c: &'a Context,
+    title: String,
+    r: Line,
+    /// What the status means and what to do next, sentence by sentence.
+    explanation: Vec<String>,
+    told: Vec<String>,
+    can_act: bool,
+    treasurer: bool,
+    receipt_values: HashMap<String, String>,
+    errors: FieldErrors,
+    idempotency_key: String,
+    pocket_money: bool,
+}
+
+impl AnswerPage<'_> {
+    pub fn value(&self, field: &str) -> &str {
+        self.receipt_values
+            .get(field)
+            .map(String::as_str)
+            .unwrap_or("")
+    }
+
+    pub fn error(&self, field: &str) -> Option<&String> {
+        self.errors.get(field)
+    }
+}
+
+fn told_anyone(told: &[String]) -> bool {
+    !told.is_empty()
+}
+
+/// The sentences under an answer's title: what happened and what to do now.
+fn explain(
+    c: &Context,
+    r: &RequestView,
+    now: chrono::DateTime<chrono::Utc>,
+    told: bool,
+) -> Vec<String> {
+    let wait = |at: chrono::DateTime<chrono::Utc>| {
+        i18n::waited(c.language, (at - now).num_seconds().abs())
+    };
+    match r.status.as_str() {
+        "approved" => {
+            let mut lines = vec![c.t("answer-approved-next")];
+            if let Some(until) = r.hold_expires_at {
+                lines.push(c.t_with("answer-held-for", &[("time", wait(until))]));
+            }
+            lines
+        }
+        "pending" => {
+            let mut lines = vec![c.t_with(
+                "answer-waiting-since",
+                &[
+                    ("time", wait(r.created_at)),
+                    (
+                        "approvals",
+                        format!("{}/{}", r.approvals, r.approvals_needed),
+                    ),
+                ],
+            )];
+            if !told {
+                lines.push(c.t("answer-in-queue"));
+            }
+            lines
+        }
+        "declined" => vec![c.t("answer-declined-next")],
+        "settled" => vec![c.t_with(
+            "answer-settled",
+            &[
+                ("spent", c.amount(r.spent.as_deref().unwrap_or("0"))),
+                ("released", c.amount(r.released.as_deref().unwrap_or("0"))),
+            ],
+        )],
+        other => vec![c.t(&format!("answer-{other}"))],
+    }
+}
+
+fn request_id(raw: &str) -> Result<String, PageError> {
+    uuid::Uuid::parse_str(raw)
+        .map(|u| u.to_string())
+        .map_err(|_| PageError::Refused(StatusCode::NOT_FOUND))
+}
+
+async fn answer(
+    State(state): State<AppState>,
+    c: Context,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    answer_page(
+        &state,
+        &c,
+        &id,
+        HashMap::new(),
+        FieldErrors::default(),
+        StatusCode::OK,
+    )
+    .await
+}
+
+async fn answer_page(
+    state: &AppState,
+    c: &Context,
+    id: &str,
+    receipt_values: HashMap<String, String>,
+    errors: FieldErrors,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    let user = c.user()?;
+    let id = request_id(id)?;
+    let staff = user.staff();
+    let now = state.clock.now();
+    let request = write_tx!(&state.db, |tx| lifecycle::find(tx, now, &staff, &id).await)?;
+    let told: Vec<String> = notify::told(&state.db, &request.id)
+        .await?
+        .into_iter()
+        .map(|t| {
+            let who = t.display_name.unwrap_or(t.email);
+            let key = if t.escalated {
+                "told-escalated"
+            } else {
+                "told-one"
+            };
+            c.t_with(
+                key,
+                &[
+                    ("who", who),
+                    ("ago", i18n::waited(c.language, (now - t.at).num_seconds())),
+                ],
+            )
+        })
+        .collect();
+    let mut receipt_values = receipt_values;
+    receipt_values
+        .entry("amount".into())
+        .or_insert_with(|| request.amount.clone());
+    let explanation = explain(c, &request, now, told_anyone(&told));
+    let page = AnswerPage {
+        title: c.t(&format!("answer-title-{}", request.status)),
+        r: Line::of(c, &request, now),
+        explanation,
+        told,
+        can_act: user.has(Role::Caseworker) || user.has(Role::Treasurer),
+        treasurer: user.has(Role::Treasurer) && request.requested_by != user.id,
+        pocket_money: request.category == "pocket_money",
+        receipt_values,
+        errors,
+        idempotency_key: uuid::Uuid::new_v4().to_string(),
+        c,
+    };
+    render_with(status, &page)
+}
+
+async fn receipt(
+    State(state): State<AppState>,
+    c: Context,
+    Path(id): Path<String>,
+    form: Submitted,
+) -> Result<Response, PageError> {
+    let user = c.user()?;
+    let id = request_id(&id)?;
+    let mut body = form.as_json(&["amount", "reference", "vendor"], &[]);
+    if form.has("attested") {
+        body["attested"] = json!(true);
+    }
+    let staff = user.staff();
+    let now = state.clock.now();
+    let key = form.get("idempotency_key").to_string();
+    if key.is_empty() || key.len() > crate::idempotency::MAX_KEY_CHARS {
+        return Err(PageError::Refused(StatusCode::BAD_REQUEST));
+    }
+    let route = format!("POST /api/v1/requests/{id}/receipt");
+    let outcome: Result<_, ApiError> = async {
+        let receipt = parse_receipt(&body, now.date_naive())?;
+        idempotent!(
+            key = key.clone(),
+            state,
+            staff,
+            &route,
+            body,
+            StatusCode::OK,
+            |tx| {
+                lifecycle::receipt(tx, now, &staff, &id, &receipt)
+                    .await
+                    .map(|view| json!(view))
+            }
+        )
+    }
+    .await;
+    match outcome {
+        Ok(_) => Ok(see_other(&format!("/requests/{id}"))),
+        Err(e) => match field_of(&e) {
+            Some(field) => {
+                let message = field_message(&c, &format!("receipt_{field}"));
+                answer_page(
+                    &state,
+                    &c,
+                    &id,
+                    form.values(),
+                    FieldErrors(HashMap::from([(field, message)])),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await
+            }
+            None => Err(e.into()),
+        },
+    }
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    c: Context,
+    Path(id): Path<String>,
+    _: Submitted,
+) -> Result<Response, PageError> {
+    let user = c.user()?;
+    let id = request_id(&id)?;
+    let staff = user.staff();
+    let now = state.clock.now();
+    write_tx!(&state.db, |tx| lifecycle::cancel(tx, now, &staff, &id)
+        .await)?;
+    Ok(see_other(&format!("/requests/{id}")))
+}

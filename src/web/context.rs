@@ -1,0 +1,285 @@
+//! What every page request carries, resolved once by [`middleware`]: who is signed in
+//! (from the session cookie), the language, and the CSRF token. The middleware also turns
+//! refusals into pages in the reader's language and sets the security headers.
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use rand::RngCore;
+
+use super::i18n;
+use crate::app::AppState;
+use crate::domain::{Language, Role};
+use crate::http::error::ApiError;
+use crate::http::extractor::{AuthUser, authenticate};
+
+pub const SESSION_COOKIE: &str = "passage_session";
+pub const CSRF_COOKIE: &str = "passage_csrf";
+pub const LANGUAGE_COOKIE: &str = "passage_lang";
+
+/// No inline script or style anywhere: the pages load one stylesheet and one script from
+/// this server and nothing else, and may not be framed.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; script-src 'self'; \
+     img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+#[derive(Clone)]
+pub struct Context {
+    pub user: Option<AuthUser>,
+    pub language: Language,
+    /// The value every form must send back in its `csrf` field.
+    pub csrf: String,
+    /// The page's path and query, where a language switch or a sign-in returns to.
+    pub here: String,
+    /// Cookies are marked `Secure` when Passage is served over https.
+    pub secure: bool,
+}
+
+impl Context {
+    pub fn t(&self, key: &str) -> String {
+        i18n::text(self.language, key)
+    }
+
+    /// The signed-in user, or a refusal that sends the reader to the sign-in page.
+    pub fn user(&self) -> Result<&AuthUser, PageError> {
+        self.user.as_ref().ok_or(PageError::SignIn)
+    }
+
+    /// The signed-in user if they hold `role`.
+    pub fn with_role(&self, role: Role) -> Result<&AuthUser, PageError> {
+        let user = self.user()?;
+        if user.has(role) {
+            Ok(user)
+        } else {
+            Err(PageError::Refused(StatusCode::FORBIDDEN))
+        }
+    }
+
+    pub fn cookie(&self, name: &'static str, value: String, max_age_secs: i64) -> Cookie<'static> {
+        Cookie::build((name, value))
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Strict)
+            .secure(self.secure)
+            .max_age(time_secs(max_age_secs))
+            .build()
+    }
+}
+
+fn time_secs(secs: i64) -> cookie::time::Duration {
+    cookie::time::Duration::seconds(secs)
+}
+
+impl FromRequestParts<AppState> for Context {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, PageError> {
+        parts
+            .extensions
+            .get::<Context>()
+            .cloned()
+            .ok_or(PageError::Refused(StatusCode::INTERNAL_SERVER_ERROR))
+    }
+}
+
+/// Why a page could not be shown. The middleware renders it in the reader's language; the
+/// service's own message (English, meant for API clients) goes to the log only.
+#[derive(Debug, Clone)]
+pub enum PageError {
+    /// Not signed in, or the session ended: go to the sign-in page and come back.
+    SignIn,
+    Refused(StatusCode),
+}
+
+impl From<ApiError> for PageError {
+    fn from(e: ApiError) -> Self {
+        match e.status() {
+            StatusCode::UNAUTHORIZED => PageError::SignIn,
+            status => {
+                if status.is_server_error() {
+                    tracing::error!(error = %e, "a page failed");
+                } else {
+                    tracing::info!(status = status.as_u16(), error = %e, "a page was refused");
+                }
+                PageError::Refused(status)
+            }
+        }
+    }
+}
+
+impl From<crate::approval::FlowError> for PageError {
+    fn from(e: crate::approval::FlowError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+impl From<crate::store::StoreError> for PageError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+impl From<askama::Error> for PageError {
+    fn from(e: askama::Error) -> Self {
+        ApiError::Internal(format!("a template failed: {e}")).into()
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            PageError::SignIn => StatusCode::UNAUTHORIZED,
+            PageError::Refused(status) => *status,
+        };
+        let mut response = status.into_response();
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Whether a POST comes from another site. Browsers say so in `Sec-Fetch-Site`; with
+/// `Referrer-Policy: no-referrer` they send `Origin: null` even from our own pages, so
+/// `Origin` decides only for browsers without Fetch Metadata. SameSite=Strict already
+/// keeps the session cookie off a cross-site POST, and the CSRF token is checked besides.
+fn cross_site(request: &Request) -> bool {
+    let header = |name| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    };
+    match header("sec-fetch-site") {
+        "" => {}
+        site => return !matches!(site, "same-origin" | "none"),
+    }
+    let origin = header(header::ORIGIN.as_str());
+    if origin.is_empty() || origin == "null" {
+        return false;
+    }
+    let origin_host = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
+    origin_host != header(header::HOST.as_str())
+}
+
+pub async fn middleware(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let jar = CookieJar::from_headers(request.headers());
+    let secure = state.config.base_url.starts_with("https://");
+    let mut set_cookies: Vec<Cookie<'static>> = Vec::new();
+
+    let mut user = None;
+    if let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) {
+        match authenticate(&state, &token).await {
+            Ok(found) => user = Some(found),
+            Err(_) => set_cookies.push(expired(SESSION_COOKIE, secure)),
+        }
+    }
+    let language = user
+        .as_ref()
+        .map(|u| u.language)
+        .or_else(|| {
+            jar.get(LANGUAGE_COOKIE)
+                .and_then(|c| c.value().parse::<Language>().ok())
+        })
+        .or_else(|| {
+            request
+                .headers()
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(i18n::from_accept_language)
+        })
+        .unwrap_or(Language::En);
+    let csrf = match jar.get(CSRF_COOKIE).map(|c| c.value().to_string()) {
+        Some(token) if token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit()) => token,
+        _ => random_token(),
+    };
+    let context = Context {
+        user,
+        language,
+        csrf: csrf.clone(),
+        here: request
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_else(|| "/".into()),
+        secure,
+    };
+    if jar.get(CSRF_COOKIE).map(|c| c.value()) != Some(csrf.as_str()) {
+        set_cookies.push(context.cookie(CSRF_COOKIE, csrf, 60 * 60 * 24 * 30));
+    }
+
+    let mut response = if request.method() == Method::POST && cross_site(&request) {
+        PageError::Refused(StatusCode::FORBIDDEN).into_response()
+    } else {
+        request.extensions_mut().insert(context.clone());
+        next.run(request).await
+    };
+
+    if let Some(failure) = response.extensions_mut().remove::<PageError>() {
+        response = super::pages::failure(&context, failure);
+    }
+    let headers = response.headers_mut();
+    for cookie in set_cookies {
+        if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
+            headers.append(header::SET_COOKIE, value);
+        }
+    }
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    // Case pages must not stay in a shared phone's cache; the stylesheet and script set
+    // their own caching.
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    headers.insert(
+        header::VARY,
+        HeaderValue::from_static("Cookie, Accept-Language"),
+    );
+    response
+}
+
+pub fn expired(name: &'static str, secure: bool) -> Cookie<'static> {
+    Cookie::build((name, ""))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .max_age(time_secs(0))
+        .build()
+}
+
+/// Where to go after signing in, or after a refusal asks for it: only a path on this
+/// server, never another host.
+pub fn safe_return(target: &str) -> &str {
+    if target.starts_with('/') && !target.starts_with("//") && !target.contains('\\') {
+        target
+    } else {
+        "/"
+    }
+}
+
+pub fn see_other(to: &str) -> Response {
+    Redirect::to(safe_return(to)).into_response()
+}

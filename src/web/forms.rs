@@ -1,0 +1,159 @@
+//! Submitted forms: the CSRF check every POST goes through, the fields as typed (so a page
+//! shown again after an error keeps everything), and errors placed next to their field.
+
+use std::collections::HashMap;
+
+use axum::extract::{Form, FromRequest, Request};
+use axum::http::StatusCode;
+use serde_json::{Map, Value};
+
+use super::context::{Context, PageError};
+use crate::app::AppState;
+use crate::http::error::ApiError;
+
+/// Fields that hold dollars: a French keyboard types `189,50` and some people type the
+/// dollar sign; both are read as the API's `189.50`.
+const AMOUNT_FIELDS: &[&str] = &["amount", "nightly_rate"];
+
+/// An amount as typed (`1 234,50 $`, `$189.50`) in the API's form (`1234.50`).
+/// With both a comma and a point (`1,234.50`) the comma groups thousands.
+pub fn amount(typed: &str) -> String {
+    let bare: String = typed
+        .chars()
+        .filter(|ch| !ch.is_whitespace() && *ch != '$')
+        .collect();
+    if bare.contains('.') {
+        bare.replace(',', "")
+    } else {
+        bare.replace(',', ".")
+    }
+}
+
+/// A form that came back with this page's CSRF token; anything else is refused before the
+/// handler runs.
+#[derive(Debug, Clone, Default)]
+pub struct Submitted {
+    fields: HashMap<String, String>,
+    /// Every pair as sent, for fields that repeat (a list of checkboxes).
+    pairs: Vec<(String, String)>,
+}
+
+impl Submitted {
+    pub fn get(&self, name: &str) -> &str {
+        self.fields
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or("")
+            .trim()
+    }
+
+    /// Every value sent under `name`.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.pairs
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+            .collect()
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        !self.get(name).is_empty()
+    }
+
+    /// The typed values, to fill the form again.
+    pub fn values(&self) -> HashMap<String, String> {
+        self.fields.clone()
+    }
+
+    /// The named fields that are filled in, as the JSON body the API would take: what the
+    /// pages submit goes through the very parsing and rules the API uses. Numbers the API
+    /// takes as JSON numbers are sent as numbers when they read as one.
+    pub fn as_json(&self, names: &[&str], numbers: &[&str]) -> Value {
+        let mut body = Map::new();
+        for name in names {
+            let value = self.get(name);
+            if value.is_empty() {
+                continue;
+            }
+            let json = if AMOUNT_FIELDS.contains(name) {
+                Value::from(amount(value))
+            } else if numbers.contains(name) {
+                value
+                    .parse::<i64>()
+                    .map(Value::from)
+                    .unwrap_or_else(|_| Value::from(value))
+            } else {
+                Value::from(value)
+            };
+            // `origin_city` becomes `origin.city`.
+            match name
+                .split_once('_')
+                .filter(|(head, _)| *head == "origin" || *head == "destination")
+            {
+                Some((head, sub)) => {
+                    let place = body
+                        .entry(head.to_string())
+                        .or_insert_with(|| Value::Object(Map::new()));
+                    if let Value::Object(place) = place {
+                        place.insert(sub.to_string(), json);
+                    }
+                }
+                None => {
+                    body.insert((*name).to_string(), json);
+                }
+            }
+        }
+        Value::Object(body)
+    }
+}
+
+impl FromRequest<AppState> for Submitted {
+    type Rejection = PageError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, PageError> {
+        let context = request
+            .extensions()
+            .get::<Context>()
+            .cloned()
+            .ok_or(PageError::Refused(StatusCode::INTERNAL_SERVER_ERROR))?;
+        let Form(pairs): Form<Vec<(String, String)>> = Form::from_request(request, state)
+            .await
+            .map_err(|_| PageError::Refused(StatusCode::BAD_REQUEST))?;
+        let fields: HashMap<String, String> = pairs.iter().cloned().collect();
+        let sent = fields.get("csrf").map(String::as_str).unwrap_or_default();
+        if !constant_time_eq(sent.as_bytes(), context.csrf.as_bytes()) {
+            return Err(PageError::Refused(StatusCode::FORBIDDEN));
+        }
+        Ok(Submitted { fields, pairs })
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Errors shown next to their fields, by the form's field names.
+#[derive(Debug, Clone, Default)]
+pub struct FieldErrors(pub HashMap<String, String>);
+
+impl FieldErrors {
+    pub fn get(&self, field: &str) -> Option<&String> {
+        self.0.get(field)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The form field an API refusal is about (`origin.city` is the field `origin_city`), or
+/// `None` when the refusal is not about one field.
+pub fn field_of(e: &ApiError) -> Option<String> {
+    match e {
+        ApiError::Unprocessable { field, .. } | ApiError::InvalidFields { field, .. } => {
+            Some(field.replace('.', "_"))
+        }
+        _ => None,
+    }
+}

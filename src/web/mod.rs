@@ -1,0 +1,31 @@
+//! The web pages: server-rendered from `templates/`, in French and English, for a phone at
+//! night. The pages call the same parsing and the same lifecycle, funding and policy steps
+//! as the JSON API; nothing here decides anything about money.
+
+mod assets;
+mod caseworker;
+pub mod context;
+mod forms;
+pub mod i18n;
+mod pages;
+mod session;
+mod treasurer;
+
+use axum::Router;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{get, post};
+
+use crate::app::AppState;
+
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/", get(session::home))
+        .route("/signin", get(session::form).post(session::submit))
+        .route("/signout", post(session::sign_out))
+        .route("/language", post(session::switch_language))
+        .route("/static/passage.css", get(assets::stylesheet))
+        .route("/static/passage.js", get(assets::script))
+        .merge(caseworker::router())
+        .merge(treasurer::router())
+        .layer(from_fn_with_state(state, context::middleware))
+}

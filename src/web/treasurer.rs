@@ -1,0 +1,735 @@
+//! The treasurer's pages: the queue of pending requests, the next-day review, the fund at a
+//! glance, donors and donations, the policy editor and the audit chain's state. Each
+//! action calls the same lifecycle and funding steps as the API.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use chrono::Duration;
+use serde_json::{Map, Value, json};
+
+use super::caseworker::{Line, field_message};
+use super::context::{Context, PageError, see_other};
+use super::forms::{FieldErrors, Submitted, field_of};
+use super::i18n;
+use super::pages::{render, render_with};
+use crate::app::AppState;
+use crate::approval::lifecycle;
+use crate::approval::versions::{self, HistoryLine};
+use crate::domain::Role;
+use crate::domain::note::Note;
+use crate::domain::request::Category;
+use crate::funding::{self, DonationLine, DonorLine};
+use crate::http::error::ApiError;
+use crate::http::{idempotent, parse_donation, parse_donor};
+use crate::write_tx;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/queue", get(queue))
+        .route("/requests/{id}/approve", post(approve))
+        .route("/requests/{id}/decline", post(decline))
+        .route("/review", get(review_list))
+        .route("/requests/{id}/review", post(review))
+        .route("/fund", get(fund))
+        .route("/donors", get(donors).post(add_donor))
+        .route("/donations", post(add_donation))
+        .route("/policy", get(policy).post(save_policy))
+        .route("/audit", get(audit))
+}
+
+fn request_id(raw: &str) -> Result<String, PageError> {
+    uuid::Uuid::parse_str(raw)
+        .map(|u| u.to_string())
+        .map_err(|_| PageError::Refused(StatusCode::NOT_FOUND))
+}
+
+/// After an action, back to the page it was taken from (the queue, or the request).
+fn back(form: &Submitted, fallback: &str) -> Response {
+    match form.get("back") {
+        "" => see_other(fallback),
+        to => see_other(to),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "queue.html")]
+struct QueuePage<'a> {
+    c: &'a Context,
+    title: String,
+    /// Each request, and whether the reader asked for it (nobody approves their own).
+    items: Vec<(Line, bool)>,
+    decline_reason: String,
+}
+
+async fn queue(State(state): State<AppState>, c: Context) -> Result<Response, PageError> {
+    let user = c.with_role(Role::Treasurer)?;
+    let now = state.clock.now();
+    let policy = versions::in_force(&state.db, now).await?;
+    let pending = lifecycle::list(
+        &state.db,
+        &user.staff(),
+        Some("pending"),
+        policy.policy.dual_approval_above(),
+    )
+    .await?;
+    // Urgent first, then the longest wait first.
+    let mut pending = pending;
+    pending.sort_by(|a, b| {
+        b.urgent
+            .cmp(&a.urgent)
+            .then(a.created_at.cmp(&b.created_at))
+    });
+    render(&QueuePage {
+        title: c.t("queue-title"),
+        items: pending
+            .iter()
+            .map(|r| (Line::of(&c, r, now), r.requested_by == user.id))
+            .collect(),
+        decline_reason: c.t("decline-default-reason"),
+        c: &c,
+    })
+}
+
+async fn approve(
+    State(state): State<AppState>,
+    c: Context,
+    Path(id): Path<String>,
+    form: Submitted,
+) -> Result<Response, PageError> {
+    let user = c.with_role(Role::Treasurer)?;
+    let id = request_id(&id)?;
+    let staff = user.staff();
+    let now = state.clock.now();
+    let key = form.get("idempotency_key").to_string();
+    let route = format!("POST /api/v1/requests/{id}/approve");
+    let outcome: Result<_, ApiError> = async {
+        if key.is_empty() || key.len() > crate::idempotency::MAX_KEY_CHARS {
+            return Err(ApiError::BadRequest(
+                "the form has no idempotency key".into(),
+            ));
+        }
+        idempotent!(
+            key = key.clone(),
+            state,
+            staff,
+            &route,
+            json!({}),
+            StatusCode::OK,
+            |tx| {
+                lifecycle::approve(tx, now, &staff, &id, &state.config.base_url)
+                    .await
+                    .map(|view| json!(view))
+            }
+        )
+    }
+    .await;
+    outcome?;
+    Ok(back(&form, &format!("/requests/{id}")))
+}
+
+async fn decline(
+    State(state): State<AppState>,
+    c: Context,
+    Path(id): Path<String>,
+    form: Submitted,
+) -> Result<Response, PageError> {
+    let user = c.with_role(Role::Treasurer)?;
+    let id = request_id(&id)?;
+    let typed = match form.get("reason") {
+        "" => c.t("decline-default-reason"),
+        typed => typed.to_string(),
+    };
+    let reason =
+        Note::parse(&typed).map_err(|_| PageError::Refused(StatusCode::UNPROCESSABLE_ENTITY))?;
+    let staff = user.staff();
+    let now = state.clock.now();
+    write_tx!(&state.db, |tx| lifecycle::decline(
+        tx,
+        now,
+        &staff,
+        &id,
+        &reason,
+        &state.config.base_url
+    )
+    .await)?;
+    Ok(back(&form, &format!("/requests/{id}")))
+}
+
+#[derive(Template)]
+#[template(path = "review.html")]
+struct ReviewPage<'a> {
+    c: &'a Context,
+    title: String,
+    requests: Vec<Line>,
+}
+
+async fn review_list(State(state): State<AppState>, c: Context) -> Result<Response, PageError> {
+    c.with_role(Role::Treasurer)?;
+    let now = state.clock.now();
+    let policy = versions::in_force(&state.db, now).await?;
+    let waiting =
+        lifecycle::awaiting_review(&state.db, policy.policy.dual_approval_above()).await?;
+    render(&ReviewPage {
+        title: c.t("review-title"),
+        requests: waiting.iter().map(|r| Line::of(&c, r, now)).collect(),
+        c: &c,
+    })
+}
+
+async fn review(
+    State(state): State<AppState>,
+    c: Context,
+    Path(id): Path<String>,
+    form: Submitted,
+) -> Result<Response, PageError> {
+    let user = c.with_role(Role::Treasurer)?;
+    let id = request_id(&id)?;
+    let flag = form.get("flag") == "true";
+    let staff = user.staff();
+    let now = state.clock.now();
+    write_tx!(&state.db, |tx| lifecycle::review(
+        tx, now, &staff, &id, flag
+    )
+    .await)?;
+    Ok(back(&form, "/review"))
+}
+
+#[derive(Template)]
+#[template(path = "fund.html")]
+struct FundPage<'a> {
+    c: &'a Context,
+    title: String,
+    figures: Vec<(String, String)>,
+    runway: String,
+}
+
+/// The days the fund lasts at the last 30 days' spending rate.
+const RATE_WINDOW_DAYS: i64 = 30;
+
+async fn fund(State(state): State<AppState>, c: Context) -> Result<Response, PageError> {
+    c.with_role(Role::Treasurer)?;
+    let now = state.clock.now();
+    let f = funding::figures(&state.db, now).await?;
+    let policy = versions::in_force(&state.db, now).await?;
+    let spent_recently =
+        crate::ledger::spent_since(&state.db, now - Duration::days(RATE_WINDOW_DAYS)).await?;
+    let runway = if spent_recently > 0 {
+        let days = f.available.max(0) * RATE_WINDOW_DAYS / spent_recently;
+        c.t_with(
+            "fund-runway",
+            &[
+                ("days", days.to_string()),
+                ("spent", c.money(spent_recently)),
+            ],
+        )
+    } else {
+        c.t("fund-runway-unknown")
+    };
+    let figures = [
+        ("fund-available", f.available),
+        ("fund-held", f.held),
+        ("fund-spent", f.spent),
+        ("fund-donated", f.donated),
+        ("fund-restricted", f.restricted),
+        ("fund-reserved", f.reserved),
+        ("fund-reserve-floor", policy.policy.reserve_floor_cents()),
+        ("fund-in-kind", f.in_kind),
+    ]
+    .into_iter()
+    .map(|(key, cents)| (c.t(key), c.money(cents)))
+    .collect();
+    render(&FundPage {
+        title: c.t("fund-title"),
+        figures,
+        runway,
+        c: &c,
+    })
+}
+
+pub struct DonorRow {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub language: String,
+    pub gifts: i64,
+    pub given: String,
+}
+
+pub struct DonationRow {
+    pub donor: String,
+    pub amount: String,
+    pub received_on: String,
+    pub kind: String,
+    pub restricted_to: Option<String>,
+}
+
+pub struct CategoryBox {
+    pub value: &'static str,
+    pub label: String,
+    pub checked: bool,
+}
+
+#[derive(Template)]
+#[template(path = "donors.html")]
+struct DonorsPage<'a> {
+    c: &'a Context,
+    title: String,
+    donors: Vec<DonorRow>,
+    donations: Vec<DonationRow>,
+    categories: Vec<CategoryBox>,
+    values: HashMap<String, String>,
+    errors: FieldErrors,
+    idempotency_key: String,
+}
+
+impl DonorsPage<'_> {
+    pub fn value(&self, field: &str) -> &str {
+        self.values.get(field).map(String::as_str).unwrap_or("")
+    }
+
+    pub fn error(&self, field: &str) -> Option<&String> {
+        self.errors.get(field)
+    }
+}
+
+async fn donors_page(
+    state: &AppState,
+    c: &Context,
+    form: Option<&Submitted>,
+    errors: FieldErrors,
+) -> Result<Response, PageError> {
+    c.with_role(Role::Treasurer)?;
+    let donors: Vec<DonorLine> = funding::donors(&state.db).await?;
+    let donations: Vec<DonationLine> = funding::recent_donations(&state.db, 50).await?;
+    let mut values = form.map(Submitted::values).unwrap_or_default();
+    values
+        .entry("received_on".into())
+        .or_insert_with(|| state.clock.now().date_naive().to_string());
+    values
+        .entry("language".into())
+        .or_insert_with(|| c.lang().into());
+    let restricted: Vec<&str> = form.map(|f| f.all("restricted_to")).unwrap_or_default();
+    let page = DonorsPage {
+        title: c.t("donors-title"),
+        donors: donors
+            .into_iter()
+            .map(|d| DonorRow {
+                given: c.money(d.given),
+                id: d.id,
+                name: d.name,
+                email: d.email,
+                language: d.language,
+                gifts: d.gifts,
+            })
+            .collect(),
+        donations: donations
+            .into_iter()
+            .map(|d| DonationRow {
+                donor: d.donor,
+                amount: c.money(d.amount),
+                received_on: d.received_on,
+                kind: c.t(&format!("donation-kind-{}", d.kind)),
+                restricted_to: d.restricted_to.map(|list| {
+                    list.split(',')
+                        .map(|cat| c.t(&format!("category-{cat}")))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }),
+            })
+            .collect(),
+        categories: Category::ALL
+            .iter()
+            .map(|cat| CategoryBox {
+                value: cat.as_str(),
+                label: c.t(&format!("category-{}", cat.as_str())),
+                checked: restricted.contains(&cat.as_str()),
+            })
+            .collect(),
+        values,
+        errors,
+        idempotency_key: uuid::Uuid::new_v4().to_string(),
+        c,
+    };
+    let status = if page.errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    render_with(status, &page)
+}
+
+async fn donors(State(state): State<AppState>, c: Context) -> Result<Response, PageError> {
+    donors_page(&state, &c, None, FieldErrors::default()).await
+}
+
+fn refusal(c: &Context, e: ApiError) -> Result<FieldErrors, PageError> {
+    match field_of(&e) {
+        Some(field) => {
+            let message = field_message(c, &field);
+            Ok(FieldErrors(HashMap::from([(field, message)])))
+        }
+        None => Err(e.into()),
+    }
+}
+
+async fn add_donor(
+    State(state): State<AppState>,
+    c: Context,
+    form: Submitted,
+) -> Result<Response, PageError> {
+    let user = c.with_role(Role::Treasurer)?;
+    let body = form.as_json(&["name", "email", "language"], &[]);
+    let now = state.clock.now();
+    let actor = user.staff().actor();
+    let outcome: Result<String, ApiError> = async {
+        let (name, email, language) = parse_donor(&body)?;
+        Ok(write_tx!(&state.db, |tx| funding::add_donor(
+            tx, now, &actor, &name, &email, language
+        )
+        .await)?)
+    }
+    .await;
+    match outcome {
+        Ok(_) => Ok(see_other("/donors")),
+        Err(e) => {
+            let errors = refusal(&c, e)?;
+            donors_page(&state, &c, Some(&form), errors).await
+        }
+    }
+}
+
+async fn add_donation(
+    State(state): State<AppState>,
+    c: Context,
+    form: Submitted,
+) -> Result<Response, PageError> {
+    let user = c.with_role(Role::Treasurer)?;
+    let mut body = form.as_json(&["donor_id", "amount", "received_on", "description"], &[]);
+    if form.has("in_kind") {
+        body["in_kind"] = json!(true);
+    }
+    let restricted = form.all("restricted_to");
+    if !restricted.is_empty() {
+        body["restricted_to"] = json!(restricted);
+    }
+    let staff = user.staff();
+    let now = state.clock.now();
+    let key = form.get("idempotency_key").to_string();
+    let outcome: Result<_, ApiError> = async {
+        if key.is_empty() || key.len() > crate::idempotency::MAX_KEY_CHARS {
+            return Err(ApiError::BadRequest(
+                "the form has no idempotency key".into(),
+            ));
+        }
+        let new = parse_donation(&body)?;
+        idempotent!(
+            key = key.clone(),
+            state,
+            staff,
+            "POST /api/v1/donations",
+            body,
+            StatusCode::CREATED,
+            |tx| {
+                funding::record_donation(tx, now, &staff.actor(), &new)
+                    .await
+                    .map(|id| json!({ "id": id }))
+            }
+        )
+    }
+    .await;
+    match outcome {
+        Ok(_) => Ok(see_other("/donors")),
+        Err(e) => {
+            let errors = refusal(&c, e)?;
+            donors_page(&state, &c, Some(&form), errors).await
+        }
+    }
+}
+
+/// One input of the policy editor: its form name (the document's path with `_` for `.`),
+/// its label and its value.
+pub struct PolicyField {
+    pub name: String,
+    pub label: String,
+    pub value: String,
+    pub hint: String,
+    pub error: Option<String>,
+    pub numeric: bool,
+}
+
+pub struct HistoryRow {
+    pub version: i64,
+    pub saved_by: String,
+    pub saved_on: String,
+}
+
+#[derive(Template)]
+#[template(path = "policy.html")]
+struct PolicyPage<'a> {
+    c: &'a Context,
+    title: String,
+    version: i64,
+    categories: Vec<PolicyField>,
+    hotel: Vec<PolicyField>,
+    limits: Vec<PolicyField>,
+    history: Vec<HistoryRow>,
+    saved: bool,
+    has_errors: bool,
+}
+
+/// The editor's per-category limits (empty: always a treasurer), hotel apart:
+/// `(document path, label key, numeric)`.
+fn policy_fields() -> Vec<(String, String, bool)> {
+    Category::ALL
+        .iter()
+        .filter(|category| **category != Category::Hotel)
+        .map(|category| {
+            (
+                format!("auto_approve.{}.max_amount", category.as_str()),
+                format!("category-{}", category.as_str()),
+                false,
+            )
+        })
+        .collect()
+}
+
+fn form_name(path: &str) -> String {
+    path.replace('.', "_")
+}
+
+/// The values the editor shows: the document as saved, or as typed when it comes back
+/// with errors.
+fn document_values(doc: &Value) -> HashMap<String, String> {
+    fn walk(prefix: &str, value: &Value, out: &mut HashMap<String, String>) {
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&path, v, out);
+                }
+            }
+            Value::String(s) => {
+                out.insert(form_name(prefix), s.clone());
+            }
+            other => {
+                out.insert(form_name(prefix), other.to_string());
+            }
+        }
+    }
+    let mut out = HashMap::new();
+    walk("", doc, &mut out);
+    out
+}
+
+const LIMITS: &[(&str, bool)] = &[
+    ("reserve_floor", false),
+    ("dual_approval_above", false),
+    ("case_auto_cap.amount", false),
+    ("case_auto_cap.days", true),
+    ("hold_hours", true),
+    ("escalate_after_minutes", true),
+];
+
+const HOTEL: &[(&str, bool)] = &[
+    ("auto_approve.hotel.max_nights", true),
+    ("auto_approve.hotel.max_nightly_rate", false),
+    ("auto_approve.hotel.max_amount", false),
+];
+
+async fn policy_page(
+    state: &AppState,
+    c: &Context,
+    values: HashMap<String, String>,
+    errors: &HashMap<String, String>,
+    saved: bool,
+) -> Result<Response, PageError> {
+    c.with_role(Role::Treasurer)?;
+    let now = state.clock.now();
+    let current = versions::in_force(&state.db, now).await?;
+    let field = |path: &str, label: String, numeric: bool| {
+        let name = form_name(path);
+        PolicyField {
+            value: values.get(&name).cloned().unwrap_or_default(),
+            hint: c.t(&format!(
+                "policy-hint-{}",
+                path.rsplit('.').next().unwrap_or(path)
+            )),
+            error: errors.get(&name).cloned(),
+            name,
+            label,
+            numeric,
+        }
+    };
+    let categories = policy_fields()
+        .into_iter()
+        .map(|(path, label_key, numeric)| field(&path, c.t(&label_key), numeric))
+        .collect();
+    let hotel = HOTEL
+        .iter()
+        .map(|(path, numeric)| field(path, c.t(&format!("policy-{}", form_name(path))), *numeric))
+        .collect();
+    let limits = LIMITS
+        .iter()
+        .map(|(path, numeric)| field(path, c.t(&format!("policy-{}", form_name(path))), *numeric))
+        .collect();
+    let history: Vec<HistoryLine> = versions::history(&state.db).await?;
+    let page = PolicyPage {
+        title: c.t("policy-title"),
+        version: current.version,
+        categories,
+        hotel,
+        limits,
+        history: history
+            .into_iter()
+            .map(|h| HistoryRow {
+                version: h.version,
+                saved_by: h.saved_by,
+                saved_on: i18n::date(c.language, h.created_at.date_naive()),
+            })
+            .collect(),
+        saved,
+        has_errors: !errors.is_empty(),
+        c,
+    };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    render_with(status, &page)
+}
+
+#[derive(serde::Deserialize)]
+struct Saved {
+    saved: Option<String>,
+}
+
+async fn policy(
+    State(state): State<AppState>,
+    c: Context,
+    axum::extract::Query(q): axum::extract::Query<Saved>,
+) -> Result<Response, PageError> {
+    c.with_role(Role::Treasurer)?;
+    let current = versions::in_force(&state.db, state.clock.now()).await?;
+    let values = document_values(&current.policy.to_json());
+    policy_page(&state, &c, values, &HashMap::new(), q.saved.is_some()).await
+}
+
+/// The editor's form as a policy document: empty category limits are left out (that
+/// category always goes to a treasurer), numbers stay numbers.
+fn document_from(form: &Submitted) -> Value {
+    let mut rules = Map::new();
+    for category in Category::ALL {
+        let name = category.as_str();
+        if category == Category::Hotel {
+            let nights = form.get("auto_approve_hotel_max_nights");
+            let rate = form.get("auto_approve_hotel_max_nightly_rate");
+            if nights.is_empty() && rate.is_empty() {
+                continue;
+            }
+            let mut hotel = Map::new();
+            hotel.insert("max_nights".into(), number(nights));
+            hotel.insert("max_nightly_rate".into(), json!(super::forms::amount(rate)));
+            let total = form.get("auto_approve_hotel_max_amount");
+            if !total.is_empty() {
+                hotel.insert("max_amount".into(), json!(super::forms::amount(total)));
+            }
+            rules.insert(name.into(), Value::Object(hotel));
+        } else {
+            let max = form.get(&format!("auto_approve_{name}_max_amount"));
+            if !max.is_empty() {
+                rules.insert(
+                    name.into(),
+                    json!({"max_amount": super::forms::amount(max)}),
+                );
+            }
+        }
+    }
+    json!({
+        "auto_approve": rules,
+        "case_auto_cap": {
+            "amount": super::forms::amount(form.get("case_auto_cap_amount")),
+            "days": number(form.get("case_auto_cap_days")),
+        },
+        "reserve_floor": super::forms::amount(form.get("reserve_floor")),
+        "dual_approval_above": super::forms::amount(form.get("dual_approval_above")),
+        "hold_hours": number(form.get("hold_hours")),
+        "escalate_after_minutes": number(form.get("escalate_after_minutes")),
+    })
+}
+
+/// A whole number as typed, or the text itself so the policy names the field that is wrong.
+fn number(typed: &str) -> Value {
+    typed
+        .parse::<i64>()
+        .map(Value::from)
+        .unwrap_or_else(|_| json!(typed))
+}
+
+async fn save_policy(
+    State(state): State<AppState>,
+    c: Context,
+    form: Submitted,
+) -> Result<Response, PageError> {
+    let user = c.with_role(Role::Treasurer)?;
+    let doc = document_from(&form);
+    match versions::parse(doc) {
+        Ok(policy) => {
+            let now = state.clock.now();
+            let actor = user.staff().actor();
+            write_tx!(&state.db, |tx| versions::save(
+                tx,
+                now,
+                &actor,
+                policy.clone()
+            )
+            .await
+            .map_err(crate::approval::FlowError::from))?;
+            Ok(see_other("/policy?saved=1"))
+        }
+        Err(problems) => {
+            let errors = problems
+                .iter()
+                .map(|p| {
+                    let name = form_name(&p.field);
+                    (name.clone(), field_message(&c, &name))
+                })
+                .collect();
+            policy_page(&state, &c, form.values(), &errors, false).await
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+struct AuditPage<'a> {
+    c: &'a Context,
+    title: String,
+    ok: bool,
+    events: i64,
+    head: String,
+    broken_at: Option<i64>,
+}
+
+async fn audit(State(state): State<AppState>, c: Context) -> Result<Response, PageError> {
+    c.with_role(Role::Treasurer)?;
+    let verification = crate::audit::verify(&state.db).await?;
+    render(&AuditPage {
+        title: c.t("audit-title"),
+        ok: verification.ok,
+        events: verification.events,
+        head: verification.head,
+        broken_at: verification.broken.map(|b| b.seq),
+        c: &c,
+    })
+}

@@ -1,0 +1,391 @@
+//! The pages in a real browser (Debian's headless Chromium at 360 × 740), in French and in
+//! English: a caseworker asks for two hotel nights and sees the approval, a treasurer
+//! approves a pending flight from the queue, a double submit creates one request. The
+//! screenshots the README shows are taken here, into tests/screenshots/.
+
+mod common;
+
+use std::time::Duration;
+
+use common::browser::{Driver, HEIGHT, WIDTH};
+use common::{TestApp, TestDb};
+use fantoccini::{Client, Locator};
+use passage::domain::Language;
+use passage::web::i18n;
+use serde_json::Value;
+
+fn screenshot_path(language: Language, name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/screenshots")
+        .join(format!("{name}-{}.png", language.as_str()))
+}
+
+/// Saves what the phone shows, and checks it is the phone's size.
+async fn screenshot(browser: &Client, language: Language, name: &str) {
+    let png = browser.screenshot().await.expect("a screenshot");
+    // The PNG header holds the width and height at bytes 16..24.
+    let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+    let height = u32::from_be_bytes(png[20..24].try_into().unwrap());
+    assert_eq!(
+        (width, height),
+        (WIDTH, HEIGHT),
+        "the screenshot is a 360 × 740 phone screen"
+    );
+    std::fs::write(screenshot_path(language, name), png).expect("the screenshot is saved");
+}
+
+/// The text of the first element matching `css`, once the page shows one (a page being
+/// replaced by the next can hand back an element that is already gone: ask again).
+async fn text_of(browser: &Client, css: &str) -> String {
+    let mut last_error = String::new();
+    for _ in 0..100 {
+        match browser.find(Locator::Css(css)).await {
+            Ok(element) => match element.text().await {
+                Ok(text) => return text,
+                Err(e) => last_error = e.to_string(),
+            },
+            Err(e) => last_error = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} never appeared: {last_error}");
+}
+
+/// WebDriver hands text back with non-breaking spaces as plain ones.
+fn plain(text: &str) -> String {
+    text.replace('\u{a0}', " ")
+}
+
+/// Waits until the element matching `css` reads `expected` (the next page has loaded).
+async fn expect_text(browser: &Client, css: &str, expected: &str) {
+    let expected = plain(expected);
+    let mut seen = String::new();
+    for _ in 0..100 {
+        seen = text_of(browser, css).await;
+        if seen == expected {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{css} reads {seen:?}, not {expected:?}");
+}
+
+/// Waits until the page's path satisfies `ok`, and returns it.
+async fn wait_for_path(browser: &Client, ok: impl Fn(&str) -> bool) -> String {
+    let mut seen = String::new();
+    for _ in 0..100 {
+        seen = path(browser).await;
+        if ok(&seen) {
+            return seen;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let page = browser.source().await.unwrap_or_default();
+    panic!("the browser stayed at {seen}: {page}");
+}
+
+async fn click(browser: &Client, css: &str) {
+    browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} appears: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("{css} can be clicked: {e}"));
+}
+
+async fn fill(browser: &Client, id: &str, value: &str) {
+    let field = browser
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("the field {id} is there: {e}"));
+    field.clear().await.expect("the field clears");
+    field
+        .send_keys(value)
+        .await
+        .expect("the field takes the keys");
+}
+
+async fn sign_in(browser: &Client, app: &TestApp, email: &str, password: &str) {
+    browser
+        .goto(&app.url("/signin"))
+        .await
+        .expect("the sign-in page opens");
+    fill(browser, "email", email).await;
+    fill(browser, "password", password).await;
+    click(browser, "form[action='/signin'] button[type=submit]").await;
+    wait_for_path(browser, |p| p != "/signin").await;
+}
+
+async fn path(browser: &Client) -> String {
+    browser
+        .current_url()
+        .await
+        .expect("a URL")
+        .path()
+        .to_string()
+}
+
+/// The demo coalition: caseworkers and treasurers in both languages, money in the fund, a
+/// pending urgent flight from Halifax to Vancouver.
+async fn coalition() -> (TestApp, Vec<passage::demo::Account>) {
+    let app = TestApp::spawn(TestDb::sqlite().await).await;
+    let accounts = passage::demo::fill(
+        &app.db.db,
+        passage::clock::Clock::now(&app.clock),
+        &app.base,
+    )
+    .await
+    .expect("the demo fills a new database");
+    (app, accounts)
+}
+
+fn account<'a>(
+    accounts: &'a [passage::demo::Account],
+    roles: &str,
+    language: Language,
+) -> &'a passage::demo::Account {
+    accounts
+        .iter()
+        .find(|a| a.roles == roles && a.language == language.as_str())
+        .expect("the demo has this account")
+}
+
+async fn requests_of_case(app: &TestApp, code: &str) -> Vec<Value> {
+    let treasurer = app
+        .seed_user("auditor@example.org", "treasurer", None)
+        .await;
+    let token = app.token_for(&treasurer).await;
+    let case: Value = app
+        .get(&format!("/api/v1/cases/{code}"), Some(&token))
+        .send()
+        .await
+        .expect("the API answers")
+        .json()
+        .await
+        .expect("a case");
+    case["requests"].as_array().cloned().unwrap_or_default()
+}
+
+async fn journeys(language: Language) {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (app, accounts) = coalition().await;
+    let t = |key: &str| i18n::text(language, key);
+
+    // The caseworker, at night, on a phone.
+    let browser = driver.browser(language).await;
+    browser
+        .goto(&app.url("/signin"))
+        .await
+        .expect("the sign-in page opens");
+    expect_text(&browser, "h1", &t("signin-title")).await;
+    screenshot(&browser, language, "signin").await;
+    let caseworker = account(&accounts, "caseworker", language);
+    sign_in(&browser, &app, &caseworker.email, &caseworker.password).await;
+    expect_text(&browser, "h1", &t("cases-title")).await;
+    click(&browser, "form[action='/cases'] button[type=submit]").await;
+    let case_path = wait_for_path(&browser, |p| p.starts_with("/cases/")).await;
+    let code = case_path.trim_start_matches("/cases/").to_string();
+    click(&browser, &format!("a[href='/cases/{code}/ask']")).await;
+    expect_text(&browser, "#choose", &t("ask-choose")).await;
+    click(&browser, "a[href$='category=hotel']").await;
+    wait_for_path(&browser, |p| p.ends_with("/ask")).await;
+    text_of(&browser, "#nights").await;
+    fill(&browser, "nights", "2").await;
+    fill(&browser, "nightly_rate", "159.00").await;
+    // The total is computed as the rate is typed.
+    expect_text(&browser, "#hotel-total", &i18n::money(language, 31800)).await;
+    assert!(
+        browser.find(Locator::Id("amount")).await.is_err(),
+        "a hotel request shows no amount field: nights × rate is the amount"
+    );
+    screenshot(&browser, language, "request-form").await;
+    click(&browser, "#send").await;
+    expect_text(&browser, "#answer-title", &t("answer-title-approved")).await;
+    assert!(
+        text_of(&browser, "main")
+            .await
+            .contains(&plain(&i18n::money(language, 31800))),
+        "the answer shows the amount held"
+    );
+    screenshot(&browser, language, "answer").await;
+
+    // A double submit (two posts of the same form racing, then the tap itself) is one
+    // request.
+    browser
+        .goto(&app.url(&format!("/cases/{code}/ask?category=hotel")))
+        .await
+        .expect("the form opens");
+    text_of(&browser, "#nights").await;
+    fill(&browser, "nights", "1").await;
+    fill(&browser, "nightly_rate", "120.00").await;
+    browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const form = document.querySelector('form[data-once]');
+             const body = new URLSearchParams(new FormData(form));
+             Promise.all([fetch(form.action, {method: 'POST', body}), fetch(form.action, {method: 'POST', body})])
+               .then(() => done(true), () => done(false));",
+            vec![],
+        )
+        .await
+        .expect("the two posts run");
+    click(&browser, "#send").await;
+    expect_text(&browser, "#answer-title", &t("answer-title-approved")).await;
+    let requests = requests_of_case(&app, &code).await;
+    assert_eq!(
+        requests.len(),
+        2,
+        "two stays asked for, three posts of the second: {requests:?}"
+    );
+
+    // The language can be switched on any page, and back.
+    click(&browser, "form[action='/language'] button").await;
+    let other = match language {
+        Language::Fr => Language::En,
+        Language::En => Language::Fr,
+    };
+    expect_text(
+        &browser,
+        "#answer-title",
+        &i18n::text(other, "answer-title-approved"),
+    )
+    .await;
+    click(&browser, "form[action='/language'] button").await;
+    expect_text(&browser, "#answer-title", &t("answer-title-approved")).await;
+    click(&browser, "form[action='/signout'] button").await;
+    wait_for_path(&browser, |p| p == "/signin").await;
+
+    // The treasurer approves the pending flight from the queue.
+    let treasurer = account(&accounts, "treasurer", language);
+    sign_in(&browser, &app, &treasurer.email, &treasurer.password).await;
+    expect_text(&browser, "h1", &t("queue-title")).await;
+    let flight = text_of(&browser, "li.card.urgent").await;
+    assert!(
+        flight.contains(&t("category-flight")),
+        "the urgent flight waits first: {flight}"
+    );
+    assert!(
+        flight.contains(&plain(&i18n::money(language, 68900))),
+        "{flight}"
+    );
+    screenshot(&browser, language, "queue").await;
+    click(&browser, "li.card.urgent form[action$='/approve'] button").await;
+    // The queue comes back without the flight.
+    expect_text(&browser, "main p", &t("queue-empty")).await;
+    let flights: Vec<Value> = {
+        let token = app
+            .token_for(
+                &app.seed_user("second-auditor@example.org", "treasurer", None)
+                    .await,
+            )
+            .await;
+        app.get("/api/v1/requests?status=approved", Some(&token))
+            .send()
+            .await
+            .expect("the API answers")
+            .json()
+            .await
+            .expect("requests")
+    };
+    assert!(
+        flights
+            .iter()
+            .any(|r| r["category"] == "flight" && r["amount"] == "689.00"),
+        "the flight is approved: {flights:?}"
+    );
+    browser.close().await.expect("the browser closes");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_night_in_french() {
+    journeys(Language::Fr).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_night_in_english() {
+    journeys(Language::En).await;
+}
+
+/// The request form with its stylesheet and script, as a phone loads it: under 30 KB, and
+/// nothing from another host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_request_form_is_small_and_loads_nothing_from_elsewhere() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (app, accounts) = coalition().await;
+    let browser = driver.browser(Language::Fr).await;
+    let caseworker = account(&accounts, "caseworker", Language::Fr);
+    sign_in(&browser, &app, &caseworker.email, &caseworker.password).await;
+    click(&browser, "form[action='/cases'] button[type=submit]").await;
+    let code = wait_for_path(&browser, |p| p.starts_with("/cases/"))
+        .await
+        .trim_start_matches("/cases/")
+        .to_string();
+    // A cold load: nothing from the sign-in pages' cache.
+    browser
+        .goto(&app.url(&format!("/cases/{code}/ask?category=flight")))
+        .await
+        .expect("the form opens");
+    let loaded: Value = browser
+        .execute(
+            "const page = performance.getEntriesByType('navigation')[0];
+             const parts = performance.getEntriesByType('resource');
+             return {
+               page: page.transferSize || page.encodedBodySize,
+               urls: [page.name].concat(parts.map(p => p.name)),
+               bytes: [page.encodedBodySize].concat(parts.map(p => p.encodedBodySize)),
+             };",
+            vec![],
+        )
+        .await
+        .expect("the timings");
+    let urls: Vec<&str> = loaded["urls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap())
+        .collect();
+    assert!(
+        urls.len() >= 3,
+        "the page, its stylesheet and its script: {urls:?}"
+    );
+    for url in &urls {
+        assert!(url.starts_with(&app.base), "{url} is on Passage's own host");
+    }
+    // Measured again over HTTP, uncompressed, so the browser's cache cannot hide a byte.
+    let mut total = 0;
+    for url in &urls {
+        let path = url.trim_start_matches(&app.base);
+        let cookie = browser
+            .get_all_cookies()
+            .await
+            .expect("cookies")
+            .iter()
+            .map(|c| format!("{}={}", c.name(), c.value()))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let body = app
+            .http
+            .get(app.url(path))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("the app answers")
+            .bytes()
+            .await
+            .expect("a body");
+        total += body.len();
+    }
+    assert!(
+        total < 30 * 1024,
+        "the request form weighs {total} bytes with all it loads"
+    );
+    app.stop().await;
+}

@@ -1,0 +1,843 @@
+//! The web pages over plain HTTP, on both engines: sessions and CSRF, languages, security
+//! headers, forms that keep what was typed, a resubmitted form that creates one request,
+//! and the demo. The journeys in a real browser are in tests/browser.rs.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::{TestApp, TestDb};
+use passage::clock::Clock;
+use passage::domain::Language;
+use passage::web::i18n;
+use reqwest::header::{HeaderMap, SET_COOKIE};
+
+/// A browser without a browser: keeps cookies, follows no redirects, and reads the CSRF
+/// token from the last page.
+struct Visitor {
+    http: reqwest::Client,
+    base: String,
+    cookies: HashMap<String, String>,
+    csrf: String,
+    accept_language: String,
+}
+
+struct Page {
+    status: u16,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    /// The value of the hidden input `name` on the page.
+    fn hidden(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self.body.find(&marker).map(|i| i + marker.len());
+        start
+            .and_then(|s| {
+                self.body[s..]
+                    .find('"')
+                    .map(|e| self.body[s..s + e].to_string())
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Visitor {
+    fn new(app: &TestApp, accept_language: &str) -> Visitor {
+        Visitor {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            base: app.base.clone(),
+            cookies: HashMap::new(),
+            csrf: String::new(),
+            accept_language: accept_language.into(),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn read(&mut self, response: reqwest::Response) -> Page {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        for value in headers.get_all(SET_COOKIE) {
+            let cookie = value.to_str().unwrap();
+            let (pair, _) = cookie.split_once(';').unwrap_or((cookie, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.into(), value.into());
+            }
+        }
+        let body = response.text().await.unwrap();
+        let page = Page {
+            status,
+            headers,
+            body,
+        };
+        let csrf = page.hidden("csrf");
+        if !csrf.is_empty() {
+            self.csrf = csrf;
+        }
+        page
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .header("accept-language", &self.accept_language)
+            .send()
+            .await
+            .unwrap();
+        self.read(response).await
+    }
+
+    /// Posts a form as a page of Passage would: with the CSRF token and from the same
+    /// origin.
+    async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let mut form: Vec<(String, String)> = vec![("csrf".into(), self.csrf.clone())];
+        form.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        self.post_raw(path, &form, "same-origin").await
+    }
+
+    async fn post_raw(&mut self, path: &str, form: &[(String, String)], site: &str) -> Page {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header())
+            .header("accept-language", &self.accept_language)
+            .header("sec-fetch-site", site)
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        self.read(response).await
+    }
+
+    async fn sign_in(&mut self, email: &str, password: &str) -> Page {
+        self.get("/signin").await;
+        self.post(
+            "/signin",
+            &[("email", email), ("password", password), ("next", "/")],
+        )
+        .await
+    }
+}
+
+async fn demo(t: TestDb) -> (TestApp, Vec<passage::demo::Account>) {
+    demo_with(t, &[]).await
+}
+
+async fn demo_with(t: TestDb, settings: &[(&str, &str)]) -> (TestApp, Vec<passage::demo::Account>) {
+    let app = TestApp::spawn_with(t, settings).await;
+    let accounts = passage::demo::fill(&app.db.db, app.clock.now(), &app.base)
+        .await
+        .expect("the demo fills a new database");
+    (app, accounts)
+}
+
+fn account<'a>(
+    accounts: &'a [passage::demo::Account],
+    roles: &str,
+    language: &str,
+) -> &'a passage::demo::Account {
+    accounts
+        .iter()
+        .find(|a| a.roles == roles && a.language == language)
+        .unwrap()
+}
+
+async fn signed_in(
+    app: &TestApp,
+    accounts: &[passage::demo::Account],
+    roles: &str,
+    language: &str,
+) -> Visitor {
+    let mut v = Visitor::new(app, "en");
+    let a = account(accounts, roles, language);
+    let page = v.sign_in(&a.email, &a.password).await;
+    assert_eq!(page.status, 303, "{} signs in: {}", a.email, page.body);
+    v
+}
+
+/// Opens a case through the page and returns its code.
+async fn open_case(v: &mut Visitor, province: &str) -> String {
+    v.get("/cases").await;
+    let page = v.post("/cases", &[("province", province)]).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    page.location().trim_start_matches("/cases/").to_string()
+}
+
+async fn count_requests(app: &TestApp, code: &str) -> usize {
+    let treasurer = app
+        .seed_user("counter@example.org", "treasurer", None)
+        .await;
+    let token = app.token_for(&treasurer).await;
+    let case: serde_json::Value = app
+        .get(&format!("/api/v1/cases/{code}"), Some(&token))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    case["requests"].as_array().map(Vec::len).unwrap_or(0)
+}
+
+async fn a_resubmitted_request_form_creates_one_request(t: TestDb) {
+    let (app, accounts) = demo(t).await;
+    let mut v = signed_in(&app, &accounts, "caseworker", "fr").await;
+    let code = open_case(&mut v, "QC").await;
+    let form = v.get(&format!("/cases/{code}/ask?category=hotel")).await;
+    let key = form.hidden("idempotency_key");
+    assert!(!key.is_empty(), "the form carries an idempotency key");
+    let fields = [
+        ("idempotency_key", key.as_str()),
+        ("category", "hotel"),
+        ("nights", "2"),
+        ("nightly_rate", "159,00"),
+        ("party_size", "1"),
+        ("needed_by", "2026-11-30"),
+        ("urgent", "on"),
+    ];
+    let first = v.post(&format!("/cases/{code}/ask"), &fields).await;
+    let second = v.post(&format!("/cases/{code}/ask"), &fields).await;
+    assert_eq!(first.status, 303, "{}", first.body);
+    assert_eq!(
+        second.location(),
+        first.location(),
+        "the retry lands on the same answer"
+    );
+    assert_eq!(count_requests(&app, &code).await, 1);
+    let answer = v.get(first.location()).await;
+    assert!(
+        answer
+            .body
+            .contains(&i18n::text(Language::Fr, "answer-title-approved"))
+    );
+    assert!(
+        answer.body.contains("318,00"),
+        "a French comma is read as the decimal point"
+    );
+    app.stop().await;
+}
+
+async fn errors_appear_next_to_their_field_and_nothing_typed_is_lost(t: TestDb) {
+    let (app, accounts) = demo(t).await;
+    let mut v = signed_in(&app, &accounts, "caseworker", "en").await;
+    let code = open_case(&mut v, "NS").await;
+    let form = v.get(&format!("/cases/{code}/ask?category=bus")).await;
+    let key = form.hidden("idempotency_key");
+    let page = v
+        .post(
+            &format!("/cases/{code}/ask"),
+            &[
+                ("idempotency_key", key.as_str()),
+                ("category", "bus"),
+                ("amount", "45.50"),
+                ("origin_city", "Halifax"),
+                ("origin_province", "NS"),
+                ("destination_city", "Moncton"),
+                ("destination_province", "NB"),
+                ("travel_date", "2026-11-30"),
+                ("reason", "family"),
+                ("needed_by", "2026-11-30"),
+                ("note", "call her at 902-555-0123"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 422);
+    assert!(
+        page.body.contains("id=\"note-error\""),
+        "the error sits under the note"
+    );
+    assert!(page.body.contains(&i18n::text(Language::En, "error-note")));
+    assert!(
+        page.body.contains("value=\"Moncton\""),
+        "what was typed is still there"
+    );
+    assert!(page.body.contains("value=\"45.50\""));
+    assert!(
+        page.body.contains(&format!("value=\"{key}\"")),
+        "the same key, so a retry is still one request"
+    );
+    assert_eq!(count_requests(&app, &code).await, 0);
+    app.stop().await;
+}
+
+async fn the_hotel_total_is_computed_without_javascript(t: TestDb) {
+    let (app, accounts) = demo(t).await;
+    let mut v = signed_in(&app, &accounts, "caseworker", "fr").await;
+    let code = open_case(&mut v, "QC").await;
+    let form = v.get(&format!("/cases/{code}/ask?category=hotel")).await;
+    let key = form.hidden("idempotency_key");
+    let page = v
+        .post(
+            &format!("/cases/{code}/ask"),
+            &[
+                ("idempotency_key", key.as_str()),
+                ("category", "hotel"),
+                ("nights", "3"),
+                ("nightly_rate", "129.50"),
+                ("action", "compute"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains(&i18n::money(Language::Fr, 38850)),
+        "3 × 129,50 $"
+    );
+    assert_eq!(
+        count_requests(&app, &code).await,
+        0,
+        "computing sends nothing"
+    );
+    app.stop().await;
+}
+
+/// Asks for a bus through the form and returns the answer page's path.
+async fn ask_for_bus(v: &mut Visitor, code: &str, amount: &str) -> String {
+    let form = v.get(&format!("/cases/{code}/ask?category=bus")).await;
+    let key = form.hidden("idempotency_key");
+    let page = v
+        .post(
+            &format!("/cases/{code}/ask"),
+            &[
+                ("idempotency_key", key.as_str()),
+                ("category", "bus"),
+                ("amount", amount),
+                ("origin_city", "Montréal"),
+                ("origin_province", "QC"),
+                ("destination_city", "Ottawa"),
+                ("destination_province", "ON"),
+                ("travel_date", "2026-11-30"),
+                ("reason", "safety"),
+                ("needed_by", "2026-11-30"),
+            ],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    page.location().to_string()
+}
+
+async fn receipts_cancels_declines_and_reviews_go_through_the_pages(t: TestDb) {
+    let (app, accounts) = demo(t).await;
+    let mut caseworker = signed_in(&app, &accounts, "caseworker", "en").await;
+    let code = open_case(&mut caseworker, "QC").await;
+
+    // A receipt below the hold settles it and says what went back.
+    let bus = ask_for_bus(&mut caseworker, &code, "64.50").await;
+    let answer = caseworker.get(&bus).await;
+    let key = answer.hidden("idempotency_key");
+    let settled = caseworker
+        .post(
+            &format!("{bus}/receipt"),
+            &[
+                ("idempotency_key", key.as_str()),
+                ("amount", "60.00"),
+                ("reference", "HX-2026-0007"),
+            ],
+        )
+        .await;
+    assert_eq!(settled.location(), bus);
+    let page = caseworker.get(&bus).await;
+    assert!(
+        page.body
+            .contains(&i18n::text(Language::En, "answer-title-settled"))
+    );
+    assert!(page.body.contains("$4.50"), "what went back to the fund");
+
+    // A receipt above the hold is refused by the lifecycle, next to the amount.
+    let second = ask_for_bus(&mut caseworker, &code, "30.00").await;
+    let answer = caseworker.get(&second).await;
+    let key = answer.hidden("idempotency_key");
+    let refused = caseworker
+        .post(
+            &format!("{second}/receipt"),
+            &[
+                ("idempotency_key", key.as_str()),
+                ("amount", "45.00"),
+                ("reference", "HX-2026-0008"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.body.contains("id=\"amount-error\""),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused
+            .body
+            .contains(&i18n::text(Language::En, "error-receipt_amount"))
+    );
+    assert!(
+        refused.body.contains("value=\"45.00\""),
+        "the typed amount stays"
+    );
+
+    // Cancelling gives the hold back.
+    let cancelled = caseworker.post(&format!("{second}/cancel"), &[]).await;
+    assert_eq!(cancelled.location(), second);
+    assert!(
+        caseworker
+            .get(&second)
+            .await
+            .body
+            .contains(&i18n::text(Language::En, "answer-title-cancelled"))
+    );
+
+    // A treasurer declines a pending request in one tap from the queue, and reviews an
+    // automatic approval.
+    let form = caseworker
+        .get(&format!("/cases/{code}/ask?category=clothing"))
+        .await;
+    let key = form.hidden("idempotency_key");
+    let pending = caseworker
+        .post(
+            &format!("/cases/{code}/ask"),
+            &[
+                ("idempotency_key", key.as_str()),
+                ("category", "clothing"),
+                ("amount", "80.00"),
+                ("needed_by", "2026-11-30"),
+            ],
+        )
+        .await
+        .location()
+        .to_string();
+    let mut treasurer = signed_in(&app, &accounts, "treasurer", "fr").await;
+    let queue = treasurer.get("/queue").await;
+    let id = pending.trim_start_matches("/requests/");
+    assert!(queue.body.contains(id), "the clothing waits in the queue");
+    let reason = i18n::text(Language::Fr, "decline-default-reason");
+    let declined = treasurer
+        .post(
+            &format!("{pending}/decline"),
+            &[("reason", reason.as_str()), ("back", "/queue")],
+        )
+        .await;
+    assert_eq!(declined.location(), "/queue");
+    let page = caseworker.get(&pending).await;
+    assert!(
+        page.body
+            .contains(&i18n::text(Language::En, "answer-title-declined"))
+    );
+    let review = treasurer.get("/review").await;
+    let bus_id = bus.trim_start_matches("/requests/");
+    assert!(
+        review.body.contains(bus_id),
+        "the automatic bus awaits review"
+    );
+    let reviewed = treasurer
+        .post(
+            &format!("{bus}/review"),
+            &[("flag", "true"), ("back", "/review")],
+        )
+        .await;
+    assert_eq!(reviewed.location(), "/review");
+    assert!(!treasurer.get("/review").await.body.contains(bus_id));
+    app.stop().await;
+}
+
+async fn a_donation_tapped_twice_is_one_gift(t: TestDb) {
+    let (app, accounts) = demo(t).await;
+    let mut treasurer = signed_in(&app, &accounts, "treasurer", "en").await;
+    let before = treasurer.get("/fund").await;
+    assert!(before.body.contains("$18,000.00"), "the demo's gifts");
+    let added = treasurer
+        .post(
+            "/donors",
+            &[
+                ("name", "Example Parish (example)"),
+                ("email", "parish@example.org"),
+                ("language", "en"),
+            ],
+        )
+        .await;
+    assert_eq!(added.location(), "/donors");
+    let page = treasurer.get("/donors").await;
+    let key = page.hidden("idempotency_key");
+    let marker = "<option value=\"";
+    let donor_id = page
+        .body
+        .split(marker)
+        .skip(1)
+        .find(|o| o.contains("Example Parish"))
+        .and_then(|o| o.split('"').next())
+        .expect("the new donor in the list")
+        .to_string();
+    let gift = [
+        ("idempotency_key", key.as_str()),
+        ("donor_id", donor_id.as_str()),
+        ("amount", "1 500,00"),
+        ("received_on", "2026-11-29"),
+        ("restricted_to", "hotel"),
+        ("restricted_to", "bus"),
+    ];
+    assert_eq!(
+        treasurer.post("/donations", &gift).await.location(),
+        "/donors"
+    );
+    assert_eq!(
+        treasurer.post("/donations", &gift).await.location(),
+        "/donors"
+    );
+    let fund = treasurer.get("/fund").await;
+    assert!(
+        fund.body.contains("$19,500.00"),
+        "one gift of $1,500 given: {}",
+        fund.body
+    );
+    app.stop().await;
+}
+
+on_both_engines!(
+    receipts_cancels_declines_and_reviews_go_through_the_pages,
+    a_donation_tapped_twice_is_one_gift,
+    a_resubmitted_request_form_creates_one_request,
+    errors_appear_next_to_their_field_and_nothing_typed_is_lost,
+    the_hotel_total_is_computed_without_javascript,
+);
+
+#[tokio::test]
+async fn the_session_cookie_is_out_of_reach_of_scripts_and_other_sites() {
+    let (app, accounts) = demo(TestDb::sqlite().await).await;
+    let a = account(&accounts, "caseworker", "en");
+    let mut v = Visitor::new(&app, "en");
+    let page = v.sign_in(&a.email, &a.password).await;
+    let cookie = page
+        .headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|c| c.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("passage_session="))
+        .expect("a session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Secure"), "plain http on this test server");
+    app.stop().await;
+
+    let (app, accounts) = demo_with(
+        TestDb::sqlite().await,
+        &[("PASSAGE_BASE_URL", "https://fund.example.org")],
+    )
+    .await;
+    let a = account(&accounts, "caseworker", "en");
+    let mut v = Visitor::new(&app, "en");
+    let page = v.sign_in(&a.email, &a.password).await;
+    assert!(
+        page.headers.get_all(SET_COOKIE).iter().any(|c| c
+            .to_str()
+            .unwrap()
+            .starts_with("passage_session=")
+            && c.to_str().unwrap().contains("Secure")),
+        "served over https, the session cookie is Secure"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_form_without_its_token_or_from_another_site_is_refused() {
+    let (app, accounts) = demo(TestDb::sqlite().await).await;
+    let mut v = signed_in(&app, &accounts, "caseworker", "en").await;
+    v.get("/cases").await;
+    let no_token = v
+        .post_raw("/cases", &[("province".into(), "QC".into())], "same-origin")
+        .await;
+    assert_eq!(no_token.status, 403);
+    let wrong = v
+        .post_raw(
+            "/cases",
+            &[
+                ("csrf".into(), "0".repeat(64)),
+                ("province".into(), "QC".into()),
+            ],
+            "same-origin",
+        )
+        .await;
+    assert_eq!(wrong.status, 403);
+    let token = v.csrf.clone();
+    let elsewhere = v
+        .post_raw(
+            "/cases",
+            &[("csrf".into(), token), ("province".into(), "QC".into())],
+            "cross-site",
+        )
+        .await;
+    assert_eq!(elsewhere.status, 403);
+    assert!(
+        elsewhere
+            .body
+            .contains(&i18n::text(Language::En, "failure-forbidden"))
+    );
+    let cases = v.get("/cases").await;
+    assert!(
+        !cases.body.contains("class=\"code\">QC-"),
+        "no case was opened by a refused form"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn pages_carry_the_security_headers_and_case_pages_are_never_cached() {
+    let (app, accounts) = demo(TestDb::sqlite().await).await;
+    let mut v = signed_in(&app, &accounts, "caseworker", "fr").await;
+    let code = open_case(&mut v, "QC").await;
+    let page = v.get(&format!("/cases/{code}")).await;
+    let header = |name: &str| {
+        page.headers
+            .get(name)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let csp = header("content-security-policy");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert_eq!(header("referrer-policy"), "no-referrer");
+    assert_eq!(header("cache-control"), "no-store");
+    assert!(
+        !page.body.contains("<script>") && !page.body.contains("style="),
+        "no inline script or style"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_language_follows_the_user_else_the_browser_and_switches_anywhere() {
+    let (app, accounts) = demo(TestDb::sqlite().await).await;
+    let mut v = Visitor::new(&app, "fr-CA,fr;q=0.9,en;q=0.5");
+    let page = v.get("/signin").await;
+    assert!(page.body.contains("<html lang=\"fr\">"));
+    assert!(
+        page.body
+            .contains(&i18n::text(Language::Fr, "signin-title"))
+    );
+    // An English-speaking user on a French phone reads English once signed in.
+    let a = account(&accounts, "caseworker", "en");
+    v.post(
+        "/signin",
+        &[
+            ("email", &a.email),
+            ("password", &a.password),
+            ("next", "/cases"),
+        ],
+    )
+    .await;
+    let cases = v.get("/cases").await;
+    assert!(
+        cases.body.contains("<html lang=\"en\">"),
+        "the user's setting wins"
+    );
+    // Switching saves the user's setting.
+    let switched = v
+        .post("/language", &[("lang", "fr"), ("back", "/cases")])
+        .await;
+    assert_eq!(switched.location(), "/cases");
+    let cases = v.get("/cases").await;
+    assert!(
+        cases
+            .body
+            .contains(&i18n::text(Language::Fr, "cases-title"))
+    );
+    let mut again = signed_in(&app, &accounts, "caseworker", "en").await;
+    let page = again.get("/cases").await;
+    assert!(
+        page.body.contains("<html lang=\"fr\">"),
+        "the choice is the user's, on every device"
+    );
+    // A return address never leaves the site.
+    let away = v
+        .post(
+            "/language",
+            &[("lang", "en"), ("back", "https://elsewhere.example.org/")],
+        )
+        .await;
+    assert_eq!(away.location(), "/");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn each_role_sees_its_own_pages_only() {
+    let (app, accounts) = demo(TestDb::sqlite().await).await;
+    let mut visitor = Visitor::new(&app, "en");
+    let page = visitor.get("/queue").await;
+    assert_eq!(page.status, 303);
+    assert_eq!(
+        page.location(),
+        "/signin?next=%2Fqueue",
+        "sign in, then come back"
+    );
+
+    let mut montreal = signed_in(&app, &accounts, "caseworker", "fr").await;
+    let theirs = open_case(&mut montreal, "QC").await;
+    let mut halifax = signed_in(&app, &accounts, "caseworker", "en").await;
+    for path in ["/queue", "/fund", "/donors", "/policy", "/audit", "/review"] {
+        assert_eq!(
+            halifax.get(path).await.status,
+            403,
+            "{path} is for treasurers"
+        );
+    }
+    let other = halifax.get(&format!("/cases/{theirs}")).await;
+    assert_eq!(other.status, 403, "another organisation's case");
+    let never_opened =
+        passage::domain::case_code::CaseCode::generate("QC", &mut rand::thread_rng()).unwrap();
+    let unknown = halifax
+        .get(&format!("/cases/{}", never_opened.as_str()))
+        .await;
+    assert_eq!(
+        unknown.status, other.status,
+        "a code that does not exist reads the same"
+    );
+    let mut treasurer = signed_in(&app, &accounts, "treasurer", "en").await;
+    assert_eq!(
+        treasurer.get("/cases").await.status,
+        403,
+        "opening cases is a caseworker's"
+    );
+    for path in ["/queue", "/fund", "/donors", "/policy", "/audit", "/review"] {
+        assert_eq!(treasurer.get(path).await.status, 200, "{path}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_policy_editor_names_the_field_to_fix_and_keeps_its_history() {
+    let (app, accounts) = demo(TestDb::sqlite().await).await;
+    let mut v = signed_in(&app, &accounts, "treasurer", "en").await;
+    let editor = v.get("/policy").await;
+    assert!(
+        editor.body.contains("value=\"250.00\""),
+        "the bus limit as saved"
+    );
+    let mut fields: Vec<(String, String)> = vec![
+        ("auto_approve_bus_max_amount", "300.00"),
+        ("auto_approve_hotel_max_nights", "3"),
+        ("auto_approve_hotel_max_nightly_rate", "225.00"),
+        ("reserve_floor", "1000.00"),
+        ("dual_approval_above", "1000.00"),
+        ("case_auto_cap_amount", "1000.00"),
+        ("case_auto_cap_days", "7"),
+        ("hold_hours", "0"),
+        ("escalate_after_minutes", "20"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    fields.insert(0, ("csrf".into(), v.csrf.clone()));
+    let refused = v.post_raw("/policy", &fields, "same-origin").await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.body.contains("id=\"hold_hours-error\""),
+        "the error sits under hold_hours"
+    );
+    assert!(
+        refused.body.contains("value=\"300.00\""),
+        "what was typed stays"
+    );
+    for f in fields.iter_mut() {
+        if f.0 == "hold_hours" {
+            f.1 = "48".into();
+        }
+    }
+    let saved = v.post_raw("/policy", &fields, "same-origin").await;
+    assert_eq!(saved.location(), "/policy?saved=1");
+    let policy = v.get("/policy").await;
+    assert!(policy.body.contains(&i18n::text_with(
+        Language::En,
+        "policy-version",
+        &[("n", "2".into())]
+    )));
+    assert!(
+        policy.body.contains("treasurer@example.org"),
+        "the history says who saved it"
+    );
+    assert!(policy.body.contains("value=\"48\""));
+    // Left empty, a category goes to a treasurer: food is no longer automatic.
+    assert!(!policy.body.contains(
+        "name=\"auto_approve_food_max_amount\" type=\"text\" inputmode=\"decimal\" value=\"150.00\""
+    ));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_demo_shows_every_state_and_refuses_a_database_with_data() {
+    let (app, _) = demo(TestDb::sqlite().await).await;
+    let states: Vec<String> =
+        sqlx::query_scalar::<_, String>("SELECT DISTINCT status FROM requests")
+            .fetch_all(match &app.db.db {
+                passage::store::Db::Sqlite(pool) => pool,
+                _ => unreachable!("a SQLite test"),
+            })
+            .await
+            .unwrap();
+    for state in [
+        "pending",
+        "approved",
+        "declined",
+        "settled",
+        "cancelled",
+        "expired",
+    ] {
+        assert!(
+            states.iter().any(|s| s == state),
+            "the demo has a {state} request: {states:?}"
+        );
+    }
+    let again = passage::demo::fill(&app.db.db, app.clock.now(), &app.base).await;
+    assert!(matches!(again, Err(passage::demo::DemoError::NotEmpty)));
+    app.stop().await;
+}
+
+/// Every message exists in both languages, so no page falls back to the other one.
+#[test]
+fn both_catalogues_hold_the_same_messages() {
+    let keys = |language: &str| -> std::collections::BTreeSet<String> {
+        let path = format!(
+            "{}/templates/i18n/{language}/passage.ftl",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.starts_with(' ') && l.contains(" = "))
+            .map(|l| l.split(" = ").next().unwrap().to_string())
+            .collect()
+    };
+    let (fr, en) = (keys("fr"), keys("en"));
+    assert_eq!(
+        fr.symmetric_difference(&en).collect::<Vec<_>>(),
+        Vec::<&String>::new()
+    );
+    for key in &en {
+        assert!(
+            i18n::has(Language::Fr, key) && i18n::has(Language::En, key),
+            "{key}"
+        );
+    }
+}
