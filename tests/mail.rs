@@ -357,6 +357,7 @@ async fn a_hung_smtp_server_neither_blocks_shutdown_nor_loses_mail(t: TestDb) {
 }
 
 on_both_engines!(
+    mail_queued_during_an_smtp_outage_arrives_exactly_once_when_it_returns,
     a_hung_smtp_server_neither_blocks_shutdown_nor_loses_mail,
     a_row_claimed_by_a_crashed_deliverer_is_sent_after_its_lease,
     enqueued_mail_arrives_once_with_text_and_html,
@@ -369,3 +370,160 @@ on_both_engines!(
     the_running_app_delivers_the_outbox_over_smtp,
     the_running_app_without_smtp_writes_to_its_mail_folder,
 );
+
+/// Waits (real time, the worker runs every second) until `done` holds, up to 20 s.
+async fn wait_until(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    for _ in 0..200 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
+    }
+    panic!("waited 20 s for {what}");
+}
+
+/// Every Message-ID the server received, sorted; each must be there exactly once.
+fn received_ids(sink: &SmtpSink) -> Vec<String> {
+    let mut ids: Vec<String> = sink
+        .received()
+        .iter()
+        .map(|m| header(m, "Message-ID").expect("a Message-ID").to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// The whole path, through the running app: urgent requests mail the treasurers while
+/// the SMTP server is down; the app's own worker fails, keeps the mail and backs off;
+/// the server comes back on the same port and every message arrives exactly once; a
+/// second outage and a restart of the app change nothing of that.
+async fn mail_queued_during_an_smtp_outage_arrives_exactly_once_when_it_returns(t: TestDb) {
+    let port = free_port();
+    let url = format!("smtp://127.0.0.1:{port}");
+    let app = TestApp::spawn_with(
+        t,
+        &[
+            ("PASSAGE_SMTP_URL", url.as_str()),
+            ("PASSAGE_MAIL_INTERVAL_SECS", "1"),
+        ],
+    )
+    .await;
+    let org = app.seed_org("Refuge Exemple").await;
+    let cw = app
+        .seed_user("cw@example.org", "caseworker", Some(&org))
+        .await;
+    let t1 = app.seed_user("t1@example.org", "treasurer", None).await;
+    app.seed_user("t2@example.org", "treasurer", None).await;
+    let (cw, t1) = (app.token_for(&cw).await, app.token_for(&t1).await);
+    let donor: serde_json::Value = app
+        .post("/api/v1/donors", Some(&t1))
+        .json(&serde_json::json!({"name": "Fondation Exemple", "email": "dons@example.org", "language": "fr"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let gift = app
+        .post("/api/v1/donations", Some(&t1))
+        .header("Idempotency-Key", "gift-1")
+        .json(&serde_json::json!({"donor_id": donor["id"], "amount": "50000.00", "received_on": "2026-11-29"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gift.status(), 201);
+    let code: serde_json::Value = app
+        .post("/api/v1/cases", Some(&cw))
+        .json(&serde_json::json!({"province": "QC"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let code = code["code"].as_str().unwrap().to_string();
+    // Each urgent flight waits for a treasurer and mails both of them.
+    let ask = |n: usize| {
+        let (app, cw, code) = (&app, &cw, &code);
+        async move {
+            let r = app
+                .post("/api/v1/requests", Some(cw))
+                .header("Idempotency-Key", format!("flight-{n}"))
+                .json(&serde_json::json!({"case_code": code, "category": "flight", "amount": "612.40",
+                    "needed_by": "2026-11-30", "urgent": true, "reason": "safety", "travel_date": "2026-11-30",
+                    "origin": {"city": "Halifax", "province": "NS"},
+                    "destination": {"city": "Vancouver", "province": "BC"}}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 201);
+        }
+    };
+
+    // The first outage: 12 requests, 24 messages (more than one delivery round's 20).
+    for n in 0..12 {
+        ask(n).await;
+    }
+    let db = app.db.db.clone();
+    wait_until("the worker to try every message once", async || {
+        let e = mail::entries(&db).await.unwrap();
+        e.len() == 24 && e.iter().all(|e| e.attempts >= 1 && e.sent_at.is_none())
+    })
+    .await;
+    assert_eq!(mail::pending_count(&db).await.unwrap(), 24);
+
+    // The server comes back; once the back-off has run its course, all of it goes out.
+    let sink = SmtpSink::start(port).await;
+    app.clock.advance(Duration::minutes(2));
+    wait_until("the outbox to empty", async || {
+        mail::pending_count(&db).await.unwrap() == 0
+    })
+    .await;
+    let ids = received_ids(&sink);
+    assert_eq!(ids.len(), 24, "each message once");
+    let mut unique = ids.clone();
+    unique.dedup();
+    assert_eq!(unique, ids, "no message twice");
+
+    // A second outage while more mail is queued.
+    sink.stop().await;
+    for n in 12..15 {
+        ask(n).await;
+    }
+    wait_until("the worker to fail on the new messages", async || {
+        let e = mail::entries(&db).await.unwrap();
+        e.iter()
+            .filter(|e| e.sent_at.is_none() && e.attempts >= 1)
+            .count()
+            == 6
+    })
+    .await;
+    let sink = SmtpSink::start(port).await;
+    app.clock.advance(Duration::minutes(2));
+    wait_until("the outbox to empty again", async || {
+        mail::pending_count(&db).await.unwrap() == 0
+    })
+    .await;
+    assert_eq!(sink.received().len(), 6, "only the new messages are sent");
+
+    // After a restart of the app, with every back-off long past, nothing is sent again
+    // (the clock stays short of the policy's 20 minutes, after which urgent requests
+    // still waiting are escalated by new mail).
+    let t = app.stop_keeping_db().await;
+    let app = TestApp::spawn_with(
+        t,
+        &[
+            ("PASSAGE_SMTP_URL", url.as_str()),
+            ("PASSAGE_MAIL_INTERVAL_SECS", "1"),
+        ],
+    )
+    .await;
+    app.clock.advance(Duration::minutes(15));
+    tokio::time::sleep(StdDuration::from_secs(3)).await;
+    assert_eq!(sink.received().len(), 6);
+    let entries = mail::entries(&app.db.db).await.unwrap();
+    assert_eq!(entries.len(), 30);
+    assert!(entries.iter().all(|e| e.sent_at.is_some()));
+    app.stop().await;
+    sink.stop().await;
+}

@@ -410,9 +410,15 @@ pub async fn view_of(
 
 /// Loads a request the staff member may act on, with the case locked.
 async fn load_for(tx: &mut Tx, staff: &Staff, id: &str) -> Result<Row, FlowError> {
-    let code: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
-        "SELECT case_code FROM requests WHERE id = $1"
-    )
+    // The request's row stays locked until `tx` ends (PostgreSQL; SQLite's writer holds
+    // the whole database), so two treasurers, a receipt and a cancel acting on one
+    // request at once, on any instances, act one after the other and each sees the
+    // status the one before left, instead of both deciding from the same old status.
+    let sql = format!(
+        "SELECT case_code FROM requests WHERE id = $1{}",
+        tx.lock_rows()
+    );
+    let code: Option<String> = on_tx!(tx, c => sqlx::query_scalar(&sql)
     .bind(id)
     .fetch_optional(c)
     .await)?;

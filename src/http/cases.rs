@@ -1,6 +1,6 @@
 //! Cases: open one, read it with its requests, share it, close and reopen it.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::Value;
@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiError, Json};
+use super::error::{ApiError, Json, Path};
 use super::extractor::{Authorized, Caseworker, CaseworkerOrTreasurer};
 use super::fields::{self, invalid};
 use super::openapi::{BadRequest, Forbidden, Invalid, NotFound, TooLarge, Unauthorized};

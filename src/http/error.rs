@@ -260,10 +260,132 @@ impl From<QueryRejection> for ApiError {
 #[from_request(via(axum::extract::Query), rejection(ApiError))]
 pub struct Query<T>(pub T);
 
-/// `axum::Json`, with rejections in Passage's error format.
-#[derive(Debug, Clone, Copy, Default, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// `axum::Json`, with rejections in Passage's error format, that also refuses a NUL
+/// character (`\u0000`) in any string with 422 naming the field: no field of Passage
+/// holds one, PostgreSQL's text cannot store one (it failed there as a 500 while SQLite
+/// stored it), and a NUL cuts strings short in programs that read what Passage exports.
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        if !json_content_type(req.headers()) {
+            return Err(ApiError::BadRequest(
+                "send the body as JSON with the header Content-Type: application/json".into(),
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge("the body is too large: send less".into())
+                } else {
+                    ApiError::BadRequest(e.body_text())
+                }
+            })?;
+        if let Some(field) = field_with_nul(&bytes) {
+            return Err(ApiError::Unprocessable {
+                field,
+                message: "must not contain a NUL character (\\u0000)".into(),
+            });
+        }
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
+        Ok(Json(value))
+    }
+}
+
+/// What `axum::Json` accepts: `application/json` or `application/...+json`.
+fn json_content_type(headers: &axum::http::HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// The dotted name of the first string (or key) of a JSON body holding a NUL, if any.
+/// JSON can only carry one escaped, so bodies without `\u0000` are not parsed twice.
+fn field_with_nul(body: &[u8]) -> Option<String> {
+    if !body.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        return None;
+    }
+    fn find(v: &serde_json::Value, at: &str) -> Option<String> {
+        let here = || {
+            if at.is_empty() {
+                "body".to_string()
+            } else {
+                at.to_string()
+            }
+        };
+        match v {
+            serde_json::Value::String(s) if s.contains('\0') => Some(here()),
+            serde_json::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, item)| find(item, &format!("{}[{i}]", here()))),
+            serde_json::Value::Object(map) => map.iter().find_map(|(k, item)| {
+                let name = if at.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{at}.{k}")
+                };
+                if k.contains('\0') {
+                    Some(name)
+                } else {
+                    find(item, &name)
+                }
+            }),
+            _ => None,
+        }
+    }
+    // A body that is not JSON is left to axum's own error.
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| find(&v, ""))
+}
+
+/// `axum::extract::Path`, with rejections in Passage's error format: a parameter that
+/// cannot be read (not UTF-8 once decoded) or that holds a NUL (`%00`) names nothing
+/// Passage has, so it is 404 like any other unknown address.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Path<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Path<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        let nothing = || ApiError::NotFound("there is nothing at this address".into());
+        if parts.uri.path().to_ascii_lowercase().contains("%00") {
+            return Err(nothing());
+        }
+        let axum::extract::Path(value) = axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| nothing())?;
+        Ok(Path(value))
+    }
+}
 
 impl<T: serde::Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {

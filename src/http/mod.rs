@@ -145,9 +145,35 @@ pub fn router(state: AppState) -> Router {
                     ApiError::Internal("a handler panicked".into()).into_response()
                 }))
                 .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
-                .layer(DefaultBodyLimit::max(body_limit)),
+                .layer(DefaultBodyLimit::max(body_limit))
+                .layer(axum::middleware::from_fn(
+                    move |req: Request<Body>, next: axum::middleware::Next| {
+                        refuse_announced_oversize(body_limit, req, next)
+                    },
+                )),
         )
         .with_state(state)
+}
+
+/// A body whose `Content-Length` is over the limit is refused at once with 413. The limit
+/// alone would only stop it after reading that much, and a client announcing gigabytes
+/// and sending nothing would hold the request until its timeout.
+async fn refuse_announced_oversize(
+    limit: usize,
+    req: Request<Body>,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let announced = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match announced {
+        Some(n) if n > limit as u64 => {
+            ApiError::PayloadTooLarge("the body is too large: send less".into()).into_response()
+        }
+        _ => next.run(req).await,
+    }
 }
 
 async fn not_found() -> ApiError {

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde_json::Value;
 use utoipa::openapi::schema::{AdditionalProperties, KnownFormat, SchemaFormat, SchemaType};
 use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
@@ -10,7 +10,7 @@ use utoipa::{PartialSchema, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiError, Json};
+use super::error::{ApiError, Json, Path};
 use super::extractor::{Authorized, Treasurer};
 use super::openapi::{
     AMOUNT_OR_ZERO_PATTERN, BadRequest, Forbidden, Invalid, NotFound, TooLarge, Unauthorized,

@@ -2,7 +2,7 @@
 //! donor's signed link opens (see `donor_report`).
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiError, Json};
+use super::error::{ApiError, Json, Path};
 use super::extractor::{Authorized, Treasurer};
 use super::fields::{self, invalid};
 use super::openapi::{

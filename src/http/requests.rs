@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::cases::parse_code;
-use super::error::{ApiError, Json, Query};
+use super::error::{ApiError, Json, Path, Query};
 use super::extractor::{Authorized, Caseworker, CaseworkerOrTreasurer, Treasurer};
 use super::fields::{self, invalid};
 use super::openapi::{

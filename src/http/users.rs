@@ -1,6 +1,6 @@
 //! Staff accounts, managed by admins. Password hashes never appear in an answer.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiError, Json};
+use super::error::{ApiError, Json, Path};
 use super::extractor::{Admin, Authorized};
 use super::fields;
 use super::openapi::{

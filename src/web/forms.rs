@@ -120,6 +120,13 @@ impl FromRequest<AppState> for Submitted {
         let Form(pairs): Form<Vec<(String, String)>> = Form::from_request(request, state)
             .await
             .map_err(|_| PageError::Refused(StatusCode::BAD_REQUEST))?;
+        // PostgreSQL cannot store a NUL in text, and no field has a use for one.
+        if pairs
+            .iter()
+            .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Err(PageError::Refused(StatusCode::UNPROCESSABLE_ENTITY));
+        }
         let fields: HashMap<String, String> = pairs.iter().cloned().collect();
         let sent = fields.get("csrf").map(String::as_str).unwrap_or_default();
         if !constant_time_eq(sent.as_bytes(), context.csrf.as_bytes()) {

@@ -2,9 +2,11 @@
 //! application on a random port.
 #![allow(dead_code)]
 
+pub mod books;
 pub mod browser;
 pub mod fund;
 pub mod journals;
+pub mod server;
 pub mod smtp;
 
 use std::sync::Arc;

@@ -1,0 +1,409 @@
+//! The same-night path under load, over HTTP, against the real `passage serve` binary:
+//! sign in once, then clients submit requests the policy approves on the spot, each
+//! waiting for its answer before sending the next. For 1, 16, 64 and 256 clients, on
+//! SQLite and on PostgreSQL: requests/s, p50 and p99 latency, the server's peak memory;
+//! and, in the same run, the engine's raw durable commit rate (one single-row INSERT per
+//! commit) on this machine. `cargo bench --bench load`; see README "Benchmarks".
+//!
+//! Settings: PASSAGE_BENCH_SECONDS (default 5) per level, PASSAGE_BENCH_CLIENTS (default
+//! 1,16,64,256), PASSAGE_BENCH_POSTGRES_URL (default
+//! postgres://postgres@127.0.0.1:5432/postgres; a scratch database is created on it and
+//! dropped), PASSAGE_BENCH_DIR (default ./bench-data, for the SQLite file).
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use passage::on_db;
+use passage::store::Db;
+use serde_json::{Value, json};
+use sqlx::Connection;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn seconds() -> Duration {
+    let s = std::env::var("PASSAGE_BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    Duration::from_secs(s)
+}
+
+fn levels() -> Vec<usize> {
+    std::env::var("PASSAGE_BENCH_CLIENTS")
+        .unwrap_or_else(|_| "1,16,64,256".into())
+        .split(',')
+        .filter_map(|n| n.trim().parse().ok())
+        .collect()
+}
+
+fn passage(database_url: &str, dir: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_passage"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("PASSAGE_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("PASSAGE_DATABASE_URL", database_url)
+        .env("PASSAGE_MAIL_DIR", format!("{dir}/mail"))
+        .env("PASSAGE_LOG", "warn");
+    cmd
+}
+
+fn cli(database_url: &str, dir: &str, args: &[&str], stdin: Option<&str>) -> String {
+    let mut child = passage(database_url, dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "passage {args:?} failed");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn start(database_url: &str, dir: &str) -> (Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let mut child = passage(database_url, dir)
+        .arg("serve")
+        .env("PASSAGE_BIND", format!("127.0.0.1:{port}"))
+        .env("PASSAGE_LOG", "warn,passage::app=info")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    loop {
+        let line = lines.next().expect("serve starts").unwrap();
+        if line.contains("Passage is listening") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines.by_ref() {});
+    (child, format!("http://127.0.0.1:{port}"))
+}
+
+/// The server's peak resident memory so far (VmHWM), in MiB.
+fn peak_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+async fn post(
+    http: &reqwest::Client,
+    url: String,
+    token: &str,
+    key: Option<String>,
+    body: Value,
+) -> (u16, Value) {
+    let mut r = http.post(url).bearer_auth(token).json(&body);
+    if let Some(key) = key {
+        r = r.header("Idempotency-Key", key);
+    }
+    let res = r.send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// Single-row inserts, one commit each, from `clients` connections at once.
+async fn raw_commits(db: &Db, clients: usize) -> f64 {
+    on_db!(db, p => sqlx::query("DROP TABLE IF EXISTS bench_raw").execute(p).await.map(|_| ()))
+        .unwrap();
+    on_db!(db, p => sqlx::query("CREATE TABLE bench_raw (id BIGINT PRIMARY KEY, amount BIGINT NOT NULL)")
+        .execute(p).await.map(|_| ())).unwrap();
+    let next = Arc::new(AtomicU64::new(0));
+    let stop_at = Instant::now() + seconds();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (db, next) = (db.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < stop_at {
+                let n = next.fetch_add(1, Ordering::Relaxed) as i64;
+                on_db!(&db, p => sqlx::query("INSERT INTO bench_raw (id, amount) VALUES ($1, 100)")
+                    .bind(n).execute(p).await.map(|_| ()))
+                .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    next.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+struct Level {
+    clients: usize,
+    per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    refused: u64,
+    peak_mib: f64,
+}
+
+async fn bench_engine(engine: &str, database_url: &str, dir: &str) {
+    let db = Db::connect(database_url, 16).await.unwrap();
+    db.migrate().await.unwrap();
+    let raw = [raw_commits(&db, 1).await, raw_commits(&db, 16).await];
+    db.close().await;
+
+    let org = cli(
+        database_url,
+        dir,
+        &[
+            "org",
+            "add",
+            "--name",
+            "Refuge Bench",
+            "--type",
+            "shelter",
+            "--province",
+            "QC",
+        ],
+        None,
+    );
+    let pw = format!("{PASSWORD}\n");
+    cli(
+        database_url,
+        dir,
+        &[
+            "user",
+            "add",
+            "--email",
+            "tr@example.org",
+            "--roles",
+            "treasurer",
+            "--password-stdin",
+        ],
+        Some(&pw),
+    );
+    cli(
+        database_url,
+        dir,
+        &[
+            "user",
+            "add",
+            "--email",
+            "cw@example.org",
+            "--roles",
+            "caseworker",
+            "--org",
+            &org,
+            "--password-stdin",
+        ],
+        Some(&pw),
+    );
+    let (mut server, base) = start(database_url, dir);
+    let pid = server.id();
+    let max = levels().into_iter().max().unwrap_or(1);
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(max)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let login = |email: &'static str| {
+        let http = http.clone();
+        let url = format!("{base}/api/v1/auth/login");
+        async move {
+            let (s, b) = post(
+                &http,
+                url,
+                "",
+                None,
+                json!({"email": email, "password": PASSWORD}),
+            )
+            .await;
+            assert_eq!(s, 200, "{b}");
+            b["token"].as_str().unwrap().to_string()
+        }
+    };
+    let tr = login("tr@example.org").await;
+    let cw = login("cw@example.org").await;
+    let (s, donor) = post(
+        &http,
+        format!("{base}/api/v1/donors"),
+        &tr,
+        None,
+        json!({"name": "Fondation Exemple", "email": "dons@example.org", "language": "fr"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{donor}");
+    for k in 0..50 {
+        let (s, b) = post(
+            &http,
+            format!("{base}/api/v1/donations"),
+            &tr,
+            Some(format!("gift-{k}")),
+            json!({"donor_id": donor["id"], "amount": "100000.00", "received_on": "2026-11-29"}),
+        )
+        .await;
+        assert_eq!(s, 201, "{b}");
+    }
+    let res = http
+        .put(format!("{base}/api/v1/policy"))
+        .bearer_auth(&tr)
+        .json(&json!({"case_auto_cap": {"amount": "100000.00", "days": 7}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mut cases = Vec::new();
+    for _ in 0..max {
+        let (s, c) = post(
+            &http,
+            format!("{base}/api/v1/cases"),
+            &cw,
+            None,
+            json!({"province": "QC"}),
+        )
+        .await;
+        assert_eq!(s, 201, "{c}");
+        cases.push(c["code"].as_str().unwrap().to_string());
+    }
+
+    let mut results = Vec::new();
+    for clients in levels() {
+        let stop_at = Instant::now() + seconds();
+        let started = Instant::now();
+        let refused = Arc::new(AtomicU64::new(0));
+        let mut tasks = Vec::new();
+        for code in cases.iter().take(clients) {
+            let (http, base, cw, code, refused) = (
+                http.clone(),
+                base.clone(),
+                cw.clone(),
+                code.clone(),
+                refused.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut i = 0_u64;
+                while Instant::now() < stop_at {
+                    i += 1;
+                    let body = json!({"case_code": code, "category": "food", "amount": "5.00",
+                                      "needed_by": "2026-11-30"});
+                    let sent = Instant::now();
+                    let (s, b) = post(
+                        &http,
+                        format!("{base}/api/v1/requests"),
+                        &cw,
+                        Some(format!("{code}-{clients}-{i}")),
+                        body,
+                    )
+                    .await;
+                    latencies.push(sent.elapsed());
+                    if s != 201 || b["status"] != "approved" {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                latencies
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        all.sort();
+        let pct = |p: f64| {
+            let i = ((all.len() as f64 * p).ceil() as usize).clamp(1, all.len()) - 1;
+            all[i].as_secs_f64() * 1000.0
+        };
+        results.push(Level {
+            clients,
+            per_second: all.len() as f64 / elapsed,
+            p50_ms: pct(0.50),
+            p99_ms: pct(0.99),
+            refused: refused.load(Ordering::Relaxed),
+            peak_mib: peak_mib(pid),
+        });
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let _ = server.wait();
+
+    let best_raw = raw[0].max(raw[1]);
+    for r in results {
+        println!(
+            "| {engine} | {} | {:.0} | {:.1} | {:.1} | {:.0} | {:.0} (1 conn) / {:.0} (16) | {:.2} |{}",
+            r.clients,
+            r.per_second,
+            r.p50_ms,
+            r.p99_ms,
+            r.peak_mib,
+            raw[0],
+            raw[1],
+            r.per_second / best_raw,
+            if r.refused > 0 {
+                format!(" {} not approved!", r.refused)
+            } else {
+                String::new()
+            },
+        );
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    if std::env::args().any(|a| a == "--list" || a == "--test") {
+        return; // `cargo test --all-targets` asks benches to list or self-test; nothing to do.
+    }
+    println!(
+        "same-night requests over HTTP, {} s per level, {}",
+        seconds().as_secs(),
+        chrono::Utc::now().format("%Y-%m-%d")
+    );
+    println!(
+        "| engine | clients | requests/s | p50 ms | p99 ms | server peak MiB | raw durable commits/s | requests/s ÷ best raw |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    let dir = std::env::var("PASSAGE_BENCH_DIR").unwrap_or_else(|_| "bench-data".into());
+    let dir = std::fs::canonicalize({
+        std::fs::create_dir_all(&dir).unwrap();
+        &dir
+    })
+    .unwrap()
+    .display()
+    .to_string();
+    let file = format!("{dir}/load-bench.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{file}{suffix}"));
+    }
+    bench_engine("SQLite", &format!("sqlite://{file}"), &dir).await;
+
+    let admin_url = std::env::var("PASSAGE_BENCH_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await else {
+        println!("PostgreSQL at {admin_url} cannot be reached: its rows are missing");
+        return;
+    };
+    let name = format!("passage_load_{}", std::process::id());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&admin_url).unwrap();
+    url.set_path(&name);
+    bench_engine("PostgreSQL", url.as_str(), &dir).await;
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}
