@@ -812,6 +812,35 @@ async fn ten_thousand_transfers_exported_by_the_cli_add_up_to_the_cent(t: TestDb
     timings.push(("hledger check -s + bal", begun.elapsed()));
     assert_balances(&balances, &HLEDGER, fund, "hledger");
 
+    // A donor report of the same days, read from the same ledger, has the same totals.
+    let period =
+        passage::reports::Period::new(night().date_naive(), last.date_naive(), last.date_naive())
+            .unwrap();
+    let report = passage::reports::lifecycle::preview(db, period, last, 5)
+        .await
+        .unwrap()
+        .summary;
+    let cents = |v: &Value| -> i64 {
+        let d: rust_decimal::Decimal = v.as_str().expect("a figure").parse().unwrap();
+        (d * rust_decimal::Decimal::ONE_HUNDRED).try_into().unwrap()
+    };
+    assert_eq!(cents(&report["opening_balance"]), 0);
+    assert_eq!(
+        cents(&report["donations"]["total"]),
+        -under(&balances, HLEDGER.donations),
+        "the report's donations are hledger's"
+    );
+    assert_eq!(
+        cents(&report["disbursed"]),
+        under(&balances, HLEDGER.spent),
+        "the report's spending is hledger's"
+    );
+    assert_eq!(
+        cents(&report["closing_balance"]),
+        under(&balances, HLEDGER.available) + under(&balances, HLEDGER.held),
+        "the report's closing balance is the fund's money in hledger"
+    );
+
     let (beans, took) = export("beancount");
     timings.push(("export beancount", took));
     let begun = Instant::now();
