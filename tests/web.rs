@@ -715,6 +715,16 @@ async fn each_role_sees_its_own_pages_only() {
         unknown.status, other.status,
         "a code that does not exist reads the same"
     );
+    let garbled = halifax.get("/requests/%FF%FE").await;
+    assert_eq!(
+        garbled.status, 404,
+        "a path that does not decode names nothing"
+    );
+    assert!(
+        garbled
+            .body
+            .contains(&i18n::text(Language::En, "failure-not-found"))
+    );
     let mut treasurer = signed_in(&app, &accounts, "treasurer", "en").await;
     assert_eq!(
         treasurer.get("/cases").await.status,

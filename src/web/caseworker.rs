@@ -6,7 +6,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
-use super::context::{Context, PageError, see_other};
+use super::context::{Context, PageError, Path, see_other};
 use super::forms::{FieldErrors, Submitted, field_of};
 use super::i18n;
 use super::pages::{render, render_with, urlencode};

@@ -283,3 +283,21 @@ pub fn safe_return(target: &str) -> &str {
 pub fn see_other(to: &str) -> Response {
     Redirect::to(safe_return(to)).into_response()
 }
+
+/// A path parameter of a page. A segment that does not decode (not UTF-8) names nothing
+/// Passage has: the reader gets the "nothing here" page, not the framework's plain text.
+pub struct Path<T>(pub T);
+
+impl<T> FromRequestParts<AppState> for Path<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+{
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| Path(value))
+            .map_err(|_| PageError::Refused(StatusCode::NOT_FOUND))
+    }
+}

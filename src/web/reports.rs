@@ -6,14 +6,14 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::{Datelike, Months};
 
 use super::caseworker::field_message;
-use super::context::{Context, PageError, see_other};
+use super::context::{Context, PageError, Path, see_other};
 use super::forms::{FieldErrors, Submitted, field_of};
 use super::pages::render_with;
 use crate::app::AppState;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -14,7 +14,7 @@ use chrono::Duration;
 use serde_json::{Map, Value, json};
 
 use super::caseworker::{Line, field_message};
-use super::context::{Context, PageError, see_other};
+use super::context::{Context, PageError, Path, see_other};
 use super::forms::{FieldErrors, Submitted, field_of};
 use super::i18n;
 use super::pages::{render, render_with};
