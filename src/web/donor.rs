@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::context::{Context, PageError};
 use super::i18n;
-use super::pages::{render, render_with};
+use super::pages::{ChartLine, chart_lines, render, render_with};
 use crate::app::AppState;
 use crate::http::donor_report_for;
 use crate::http::error::ApiError;
@@ -24,14 +24,6 @@ pub fn router() -> Router<AppState> {
 #[derive(Deserialize)]
 struct Link {
     token: Option<String>,
-}
-
-pub struct ChartLine {
-    pub label: String,
-    /// None when the cell is suppressed.
-    pub amount: Option<String>,
-    pub cents: i64,
-    pub cases: String,
 }
 
 #[derive(Template)]
@@ -115,15 +107,7 @@ async fn report(
             .collect(),
         gifts_total: i18n::money_str(c.language, &report.gifts_total),
         rows,
-        chart: chart
-            .into_iter()
-            .map(|b| ChartLine {
-                label: b.label,
-                amount: b.amount.map(|a| c.money(a)),
-                cents: b.amount.unwrap_or(0),
-                cases: b.cases,
-            })
-            .collect(),
+        chart: chart_lines(&c, chart),
         max: max.max(1),
         hidden,
         note,

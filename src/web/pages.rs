@@ -104,6 +104,28 @@ impl Context {
     }
 }
 
+/// A bar of a report's spending by need, as the pages draw it (a native `<meter>`: no
+/// image and no inline style).
+pub struct ChartLine {
+    pub label: String,
+    /// None when the cell is grouped away.
+    pub amount: Option<String>,
+    pub cents: i64,
+    pub cases: String,
+}
+
+/// The bars of a report's chart in the reader's format.
+pub fn chart_lines(c: &Context, bars: Vec<crate::reports::send::Bar>) -> Vec<ChartLine> {
+    bars.into_iter()
+        .map(|b| ChartLine {
+            label: b.label,
+            amount: b.amount.map(|a| c.money(a)),
+            cents: b.amount.unwrap_or(0),
+            cases: b.cases,
+        })
+        .collect()
+}
+
 /// Renders a page.
 pub fn render(page: &impl Template) -> Result<Response, PageError> {
     Ok(Html(page.render()?).into_response())

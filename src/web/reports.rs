@@ -15,7 +15,7 @@ use chrono::{Datelike, Months};
 use super::caseworker::field_message;
 use super::context::{Context, PageError, Path, see_other};
 use super::forms::{FieldErrors, Submitted, field_of};
-use super::pages::render_with;
+use super::pages::{ChartLine, chart_lines, render_with};
 use crate::app::AppState;
 use crate::domain::Role;
 use crate::http::error::ApiError;
@@ -147,13 +147,6 @@ async fn draft(
     }
 }
 
-pub struct Bar {
-    pub label: String,
-    pub amount: Option<String>,
-    pub cents: i64,
-    pub cases: String,
-}
-
 #[derive(Template)]
 #[template(path = "report.html")]
 struct ReportPage<'a> {
@@ -165,7 +158,7 @@ struct ReportPage<'a> {
     matches: Option<bool>,
     warnings: Vec<String>,
     rows: Vec<(String, String)>,
-    chart: Vec<Bar>,
+    chart: Vec<ChartLine>,
     max: i64,
     hidden: String,
     note: String,
@@ -211,15 +204,7 @@ async fn show(
         matches,
         warnings: view.warnings.clone(),
         rows,
-        chart: chart
-            .into_iter()
-            .map(|b| Bar {
-                label: b.label,
-                amount: b.amount.map(|a| c.money(a)),
-                cents: b.amount.unwrap_or(0),
-                cases: b.cases,
-            })
-            .collect(),
+        chart: chart_lines(&c, chart),
         max: max.max(1),
         hidden,
         note,
