@@ -16,6 +16,7 @@ pub async fn stylesheet() -> impl IntoResponse {
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
             (header::CACHE_CONTROL, CACHE),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
         STYLESHEET,
     )
@@ -26,6 +27,7 @@ pub async fn script() -> impl IntoResponse {
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
             (header::CACHE_CONTROL, CACHE),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
         SCRIPT,
     )

@@ -14,8 +14,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
-use super::context::{Context, PageError, Path, see_other};
-use super::forms::{FieldErrors, Submitted, field_of};
+use super::context::{Context, PageError, Path, page_id, see_other};
+use super::forms::{FieldErrors, Filled, Submitted, field_errors};
 use super::i18n;
 use super::pages::{render, render_with, urlencode};
 use crate::app::AppState;
@@ -117,11 +117,8 @@ async fn my_cases(State(state): State<AppState>, c: Context) -> Result<Response,
     let user = c.with_role(Role::Caseworker)?;
     let org = user.org_id.clone().unwrap_or_default();
     let lines = cases::of_org(&state.db, &org).await?;
-    let home_province = crate::identity::orgs::list(&state.db)
+    let home_province = home_province(&state, &user.staff())
         .await?
-        .into_iter()
-        .find(|o| o.id == org)
-        .map(|o| o.province)
         .unwrap_or_default();
     render(&CasesPage {
         title: c.t("cases-title"),
@@ -235,36 +232,12 @@ struct AskPage<'a> {
     categories: Vec<CategoryChoice>,
     travel: bool,
     hotel: bool,
-    values: HashMap<String, String>,
-    errors: FieldErrors,
+    form: Filled,
     /// The hotel total, computed on the server when the page is sent without JavaScript.
     hotel_total: Option<String>,
     provinces: &'static [&'static str],
     reasons: Vec<Choice>,
     idempotency_key: String,
-}
-
-impl AskPage<'_> {
-    pub fn value(&self, field: &str) -> &str {
-        self.values.get(field).map(String::as_str).unwrap_or("")
-    }
-
-    pub fn error(&self, field: &str) -> Option<&String> {
-        self.errors.get(field)
-    }
-
-    /// A field of a trip's origin or destination (`origin_city`).
-    pub fn place_value(&self, end: &str, part: &str) -> &str {
-        self.value(&format!("{end}_{part}"))
-    }
-
-    pub fn place_error(&self, end: &str, part: &str) -> Option<&String> {
-        self.error(&format!("{end}_{part}"))
-    }
-
-    pub fn checked(&self, field: &str) -> bool {
-        matches!(self.value(field), "on" | "true")
-    }
 }
 
 #[derive(Deserialize)]
@@ -302,8 +275,7 @@ fn ask_page<'a>(
             .collect(),
         travel: category.is_some_and(|cat| cat.is_travel()),
         hotel: category == Some(Category::Hotel),
-        values,
-        errors,
+        form: Filled { values, errors },
         hotel_total,
         provinces: PROVINCES,
         reasons: Reason::ALL
@@ -405,9 +377,7 @@ async fn ask(
     if form.get("action") == "compute" || category.is_none() {
         return again(FieldErrors::default(), StatusCode::OK);
     }
-    if key.is_empty() || key.len() > crate::idempotency::MAX_KEY_CHARS {
-        return Err(PageError::Refused(StatusCode::BAD_REQUEST));
-    }
+    form.idempotency_key()?;
     let mut names: Vec<&str> = COMMON_FIELDS.to_vec();
     match category {
         Some(Category::Hotel) => names.extend(HOTEL_FIELDS),
@@ -441,32 +411,7 @@ async fn ask(
             let id = view["id"].as_str().unwrap_or_default();
             Ok(see_other(&format!("/requests/{}", urlencode(id))))
         }
-        Err(e) => match field_of(&e) {
-            Some(field) => {
-                let message = field_message(&c, &field);
-                again(
-                    FieldErrors(HashMap::from([(field, message)])),
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-            }
-            None => Err(e.into()),
-        },
-    }
-}
-
-/// What to fix in a field, in the reader's language: the message for the field itself,
-/// else for its most specific ending (`origin_city` → `city`), else a general one.
-pub fn field_message(c: &Context, field: &str) -> String {
-    let mut candidate = field;
-    loop {
-        let key = format!("error-{candidate}");
-        if i18n::has(c.language, &key) {
-            return c.t(&key);
-        }
-        match candidate.find(['_', '.']) {
-            Some(at) => candidate = &candidate[at + 1..],
-            None => return c.t("error-field"),
-        }
+        Err(e) => again(field_errors(&c, e, "")?, StatusCode::UNPROCESSABLE_ENTITY),
     }
 }
 
@@ -481,27 +426,9 @@ struct AnswerPage<'a> {
     told: Vec<String>,
     can_act: bool,
     treasurer: bool,
-    receipt_values: HashMap<String, String>,
-    errors: FieldErrors,
+    receipt: Filled,
     idempotency_key: String,
     pocket_money: bool,
-}
-
-impl AnswerPage<'_> {
-    pub fn value(&self, field: &str) -> &str {
-        self.receipt_values
-            .get(field)
-            .map(String::as_str)
-            .unwrap_or("")
-    }
-
-    pub fn error(&self, field: &str) -> Option<&String> {
-        self.errors.get(field)
-    }
-}
-
-fn told_anyone(told: &[String]) -> bool {
-    !told.is_empty()
 }
 
 /// The sentences under an answer's title: what happened and what to do now.
@@ -550,12 +477,6 @@ fn explain(
     }
 }
 
-fn request_id(raw: &str) -> Result<String, PageError> {
-    uuid::Uuid::parse_str(raw)
-        .map(|u| u.to_string())
-        .map_err(|_| PageError::Refused(StatusCode::NOT_FOUND))
-}
-
 async fn answer(
     State(state): State<AppState>,
     c: Context,
@@ -581,7 +502,7 @@ async fn answer_page(
     status: StatusCode,
 ) -> Result<Response, PageError> {
     let user = c.user()?;
-    let id = request_id(id)?;
+    let id = page_id(id)?;
     let staff = user.staff();
     let now = state.clock.now();
     let request = write_tx!(&state.db, |tx| lifecycle::find(tx, now, &staff, &id).await)?;
@@ -608,7 +529,7 @@ async fn answer_page(
     receipt_values
         .entry("amount".into())
         .or_insert_with(|| request.amount.clone());
-    let explanation = explain(c, &request, now, told_anyone(&told));
+    let explanation = explain(c, &request, now, !told.is_empty());
     let page = AnswerPage {
         title: c.t(&format!("answer-title-{}", request.status)),
         r: Line::of(c, &request, now),
@@ -617,8 +538,10 @@ async fn answer_page(
         can_act: user.has(Role::Caseworker) || user.has(Role::Treasurer),
         treasurer: user.has(Role::Treasurer) && request.requested_by != user.id,
         pocket_money: request.category == "pocket_money",
-        receipt_values,
-        errors,
+        receipt: Filled {
+            values: receipt_values,
+            errors,
+        },
         idempotency_key: uuid::Uuid::new_v4().to_string(),
         c,
     };
@@ -632,17 +555,14 @@ async fn receipt(
     form: Submitted,
 ) -> Result<Response, PageError> {
     let user = c.user()?;
-    let id = request_id(&id)?;
+    let id = page_id(&id)?;
     let mut body = form.as_json(&["amount", "reference", "vendor"], &[]);
     if form.has("attested") {
         body["attested"] = json!(true);
     }
     let staff = user.staff();
     let now = state.clock.now();
-    let key = form.get("idempotency_key").to_string();
-    if key.is_empty() || key.len() > crate::idempotency::MAX_KEY_CHARS {
-        return Err(PageError::Refused(StatusCode::BAD_REQUEST));
-    }
+    let key = form.idempotency_key()?;
     let route = format!("POST /api/v1/requests/{id}/receipt");
     let outcome: Result<_, ApiError> = async {
         let receipt = parse_receipt(&body, now.date_naive())?;
@@ -663,21 +583,18 @@ async fn receipt(
     .await;
     match outcome {
         Ok(_) => Ok(see_other(&format!("/requests/{id}"))),
-        Err(e) => match field_of(&e) {
-            Some(field) => {
-                let message = field_message(&c, &format!("receipt_{field}"));
-                answer_page(
-                    &state,
-                    &c,
-                    &id,
-                    form.values(),
-                    FieldErrors(HashMap::from([(field, message)])),
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-                .await
-            }
-            None => Err(e.into()),
-        },
+        Err(e) => {
+            let errors = field_errors(&c, e, "receipt_")?;
+            answer_page(
+                &state,
+                &c,
+                &id,
+                form.values(),
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
     }
 }
 
@@ -688,7 +605,7 @@ async fn cancel(
     _: Submitted,
 ) -> Result<Response, PageError> {
     let user = c.user()?;
-    let id = request_id(&id)?;
+    let id = page_id(&id)?;
     let staff = user.staff();
     let now = state.clock.now();
     write_tx!(&state.db, |tx| lifecycle::cancel(tx, now, &staff, &id)

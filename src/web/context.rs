@@ -229,12 +229,10 @@ pub async fn middleware(
     if let Some(failure) = response.extensions_mut().remove::<PageError>() {
         response = super::pages::failure(&context, failure);
     }
-    let headers = response.headers_mut();
-    for cookie in set_cookies {
-        if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
-            headers.append(header::SET_COOKIE, value);
-        }
+    for cookie in &set_cookies {
+        set_cookie(&mut response, cookie);
     }
+    let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CONTENT_SECURITY_POLICY),
@@ -248,11 +246,8 @@ pub async fn middleware(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    // Case pages must not stay in a shared phone's cache; the stylesheet and script set
-    // their own caching.
-    if !headers.contains_key(header::CACHE_CONTROL) {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
+    // Case pages must not stay in a shared phone's cache.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         header::VARY,
         HeaderValue::from_static("Cookie, Accept-Language"),
@@ -277,6 +272,21 @@ pub fn safe_return(target: &str) -> &str {
         target
     } else {
         "/"
+    }
+}
+
+/// An id in a page's path (a request's, a report's): a value that is not one names
+/// nothing here.
+pub fn page_id(raw: &str) -> Result<String, PageError> {
+    uuid::Uuid::parse_str(raw)
+        .map(|u| u.to_string())
+        .map_err(|_| PageError::Refused(StatusCode::NOT_FOUND))
+}
+
+/// Adds `cookie` to a response.
+pub fn set_cookie(response: &mut Response, cookie: &Cookie<'_>) {
+    if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
+        response.headers_mut().append(header::SET_COOKIE, value);
     }
 }
 

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use serde_json::{Map, Value};
 
 use super::context::{Context, PageError};
+use super::i18n;
 use crate::app::AppState;
 use crate::http::error::ApiError;
 
@@ -45,6 +46,16 @@ impl Submitted {
             .map(String::as_str)
             .unwrap_or("")
             .trim()
+    }
+
+    /// The form's idempotency key, held to the API's rule for its header; a form without
+    /// one is not a form of Passage's.
+    pub fn idempotency_key(&self) -> Result<String, PageError> {
+        let key = self.get("idempotency_key");
+        if key.is_empty() || key.len() > crate::idempotency::MAX_KEY_CHARS {
+            return Err(PageError::Refused(StatusCode::BAD_REQUEST));
+        }
+        Ok(key.to_string())
     }
 
     /// Every value sent under `name`.
@@ -140,6 +151,36 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// A form as a page shows it again: what was typed, and the errors next to their fields.
+#[derive(Debug, Clone, Default)]
+pub struct Filled {
+    pub values: HashMap<String, String>,
+    pub errors: FieldErrors,
+}
+
+impl Filled {
+    pub fn value(&self, field: &str) -> &str {
+        self.values.get(field).map(String::as_str).unwrap_or("")
+    }
+
+    pub fn error(&self, field: &str) -> Option<&String> {
+        self.errors.get(field)
+    }
+
+    /// A field of a trip's origin or destination (`origin_city`).
+    pub fn place_value(&self, end: &str, part: &str) -> &str {
+        self.value(&format!("{end}_{part}"))
+    }
+
+    pub fn place_error(&self, end: &str, part: &str) -> Option<&String> {
+        self.error(&format!("{end}_{part}"))
+    }
+
+    pub fn checked(&self, field: &str) -> bool {
+        matches!(self.value(field), "on" | "true")
+    }
+}
+
 /// Errors shown next to their fields, by the form's field names.
 #[derive(Debug, Clone, Default)]
 pub struct FieldErrors(pub HashMap<String, String>);
@@ -156,11 +197,39 @@ impl FieldErrors {
 
 /// The form field an API refusal is about (`origin.city` is the field `origin_city`), or
 /// `None` when the refusal is not about one field.
-pub fn field_of(e: &ApiError) -> Option<String> {
+fn field_of(e: &ApiError) -> Option<String> {
     match e {
         ApiError::Unprocessable { field, .. } | ApiError::InvalidFields { field, .. } => {
             Some(field.replace('.', "_"))
         }
         _ => None,
+    }
+}
+
+/// What to fix in a field, in the reader's language: the message for the field itself,
+/// else for its most specific ending (`origin_city` → `city`), else a general one.
+pub fn field_message(c: &Context, field: &str) -> String {
+    let mut candidate = field;
+    loop {
+        let key = format!("error-{candidate}");
+        if i18n::has(c.language, &key) {
+            return c.t(&key);
+        }
+        match candidate.find(['_', '.']) {
+            Some(at) => candidate = &candidate[at + 1..],
+            None => return c.t("error-field"),
+        }
+    }
+}
+
+/// A refusal about one field as the error shown under it; any other refusal as a page.
+/// `form` names the form when a field's message depends on it (`receipt_` + `amount`).
+pub fn field_errors(c: &Context, e: ApiError, form: &str) -> Result<FieldErrors, PageError> {
+    match field_of(&e) {
+        Some(field) => {
+            let message = field_message(c, &format!("{form}{field}"));
+            Ok(FieldErrors(HashMap::from([(field, message)])))
+        }
+        None => Err(e.into()),
     }
 }

@@ -25,11 +25,14 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/signin", get(session::form).post(session::submit))
         .route("/signout", post(session::sign_out))
         .route("/language", post(session::switch_language))
-        .route("/static/passage.css", get(assets::stylesheet))
-        .route("/static/passage.js", get(assets::script))
         .merge(caseworker::router())
         .merge(treasurer::router())
         .merge(donor::router())
         .merge(reports::router())
         .layer(from_fn_with_state(state, context::middleware))
+        // The stylesheet and the script need no session, language or CSRF token: they
+        // stay outside the pages' middleware, so loading them reads nothing from the
+        // database.
+        .route("/static/passage.css", get(assets::stylesheet))
+        .route("/static/passage.js", get(assets::script))
 }

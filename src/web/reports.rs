@@ -12,9 +12,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::{Datelike, Months};
 
-use super::caseworker::field_message;
-use super::context::{Context, PageError, Path, see_other};
-use super::forms::{FieldErrors, Submitted, field_of};
+use super::context::{Context, PageError, Path, page_id, see_other};
+use super::forms::{FieldErrors, Filled, Submitted, field_errors};
 use super::pages::{ChartLine, chart_lines, render_with};
 use crate::app::AppState;
 use crate::domain::Role;
@@ -46,18 +45,7 @@ struct ListPage<'a> {
     c: &'a Context,
     title: String,
     reports: Vec<ReportLine>,
-    values: HashMap<String, String>,
-    errors: FieldErrors,
-}
-
-impl ListPage<'_> {
-    pub fn value(&self, field: &str) -> &str {
-        self.values.get(field).map(String::as_str).unwrap_or("")
-    }
-
-    pub fn error(&self, field: &str) -> Option<&String> {
-        self.errors.get(field)
-    }
+    form: Filled,
 }
 
 fn line(c: &Context, r: &ReportView) -> ReportLine {
@@ -101,8 +89,7 @@ async fn list_page(
         &ListPage {
             title: c.t("reports-title"),
             reports: reports.iter().map(|r| line(c, r)).collect(),
-            values,
-            errors,
+            form: Filled { values, errors },
             c,
         },
     )
@@ -131,19 +118,10 @@ async fn draft(
     .await;
     match outcome {
         Ok(view) => Ok(see_other(&format!("/reports/{}", view.id))),
-        Err(e) => match field_of(&e) {
-            Some(field) => {
-                let message = field_message(&c, &field);
-                list_page(
-                    &state,
-                    &c,
-                    form.values(),
-                    FieldErrors(HashMap::from([(field, message)])),
-                )
-                .await
-            }
-            None => Err(e.into()),
-        },
+        Err(e) => {
+            let errors = field_errors(&c, e, "")?;
+            list_page(&state, &c, form.values(), errors).await
+        }
     }
 }
 
@@ -167,19 +145,13 @@ struct ReportPage<'a> {
     sent: bool,
 }
 
-fn report_id(raw: &str) -> Result<String, PageError> {
-    uuid::Uuid::parse_str(raw)
-        .map(|u| u.to_string())
-        .map_err(|_| PageError::Refused(StatusCode::NOT_FOUND))
-}
-
 async fn show(
     State(state): State<AppState>,
     c: Context,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let user = c.with_role(Role::Treasurer)?;
-    let id = report_id(&id)?;
+    let id = page_id(&id)?;
     let view = lifecycle::find(&state.db, &id).await?;
     let matches = if view.hash.is_some() {
         Some(lifecycle::verify(&state.db, &id).await?.matches)
@@ -224,7 +196,7 @@ async fn seal(
     _: Submitted,
 ) -> Result<Response, PageError> {
     let user = c.with_role(Role::Treasurer)?;
-    let id = report_id(&id)?;
+    let id = page_id(&id)?;
     let now = state.clock.now();
     let treasurer = user.id.clone();
     write_tx!(&state.db, |tx| lifecycle::seal(tx, now, &treasurer, &id)
@@ -239,7 +211,7 @@ async fn send_to_donors(
     _: Submitted,
 ) -> Result<Response, PageError> {
     let user = c.with_role(Role::Treasurer)?;
-    let id = report_id(&id)?;
+    let id = page_id(&id)?;
     let now = state.clock.now();
     send::send(&state.db, &state.config, now, &user.staff().actor(), &id).await?;
     Ok(see_other(&format!("/reports/{id}")))

@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::context::{
     Context, LANGUAGE_COOKIE, PageError, SESSION_COOKIE, expired, safe_return, see_other,
+    set_cookie,
 };
 use super::forms::Submitted;
 use super::pages::{render, render_with};
@@ -80,12 +81,10 @@ pub async fn submit(
         Ok((_, issued)) => {
             let lifetime = (issued.expires_at - state.clock.now()).num_seconds();
             let mut response = see_other(&next);
-            let cookie = c.cookie(SESSION_COOKIE, issued.token, lifetime);
-            if let Ok(value) = cookie.to_string().parse() {
-                response
-                    .headers_mut()
-                    .append(axum::http::header::SET_COOKIE, value);
-            }
+            set_cookie(
+                &mut response,
+                &c.cookie(SESSION_COOKIE, issued.token, lifetime),
+            );
             return Ok(response);
         }
         Err(SignInError::Refused) => (StatusCode::UNAUTHORIZED, c.t("signin-refused")),
@@ -121,11 +120,7 @@ pub async fn sign_out(
             .map_err(crate::http::error::ApiError::from)?;
     }
     let mut response = see_other("/signin");
-    if let Ok(value) = expired(SESSION_COOKIE, c.secure).to_string().parse() {
-        response
-            .headers_mut()
-            .append(axum::http::header::SET_COOKIE, value);
-    }
+    set_cookie(&mut response, &expired(SESSION_COOKIE, c.secure));
     Ok(response)
 }
 
@@ -151,10 +146,6 @@ pub async fn switch_language(
         language.as_str().into(),
         60 * 60 * 24 * 365,
     );
-    if let Ok(value) = cookie.to_string().parse() {
-        response
-            .headers_mut()
-            .append(axum::http::header::SET_COOKIE, value);
-    }
+    set_cookie(&mut response, &cookie);
     Ok(response)
 }

@@ -13,9 +13,9 @@ use axum::routing::{get, post};
 use chrono::Duration;
 use serde_json::{Map, Value, json};
 
-use super::caseworker::{Line, field_message};
-use super::context::{Context, PageError, Path, see_other};
-use super::forms::{FieldErrors, Submitted, field_of};
+use super::caseworker::Line;
+use super::context::{Context, PageError, Path, page_id, see_other};
+use super::forms::{FieldErrors, Filled, Submitted, field_errors, field_message};
 use super::i18n;
 use super::pages::{render, render_with};
 use crate::app::AppState;
@@ -41,12 +41,6 @@ pub fn router() -> Router<AppState> {
         .route("/donations", post(add_donation))
         .route("/policy", get(policy).post(save_policy))
         .route("/audit", get(audit))
-}
-
-fn request_id(raw: &str) -> Result<String, PageError> {
-    uuid::Uuid::parse_str(raw)
-        .map(|u| u.to_string())
-        .map_err(|_| PageError::Refused(StatusCode::NOT_FOUND))
 }
 
 /// After an action, back to the page it was taken from (the queue, or the request).
@@ -103,17 +97,12 @@ async fn approve(
     form: Submitted,
 ) -> Result<Response, PageError> {
     let user = c.with_role(Role::Treasurer)?;
-    let id = request_id(&id)?;
+    let id = page_id(&id)?;
     let staff = user.staff();
     let now = state.clock.now();
-    let key = form.get("idempotency_key").to_string();
+    let key = form.idempotency_key()?;
     let route = format!("POST /api/v1/requests/{id}/approve");
     let outcome: Result<_, ApiError> = async {
-        if key.is_empty() || key.len() > crate::idempotency::MAX_KEY_CHARS {
-            return Err(ApiError::BadRequest(
-                "the form has no idempotency key".into(),
-            ));
-        }
         idempotent!(
             key = key.clone(),
             state,
@@ -140,7 +129,7 @@ async fn decline(
     form: Submitted,
 ) -> Result<Response, PageError> {
     let user = c.with_role(Role::Treasurer)?;
-    let id = request_id(&id)?;
+    let id = page_id(&id)?;
     let typed = match form.get("reason") {
         "" => c.t("decline-default-reason"),
         typed => typed.to_string(),
@@ -189,7 +178,7 @@ async fn review(
     form: Submitted,
 ) -> Result<Response, PageError> {
     let user = c.with_role(Role::Treasurer)?;
-    let id = request_id(&id)?;
+    let id = page_id(&id)?;
     let flag = form.get("flag") == "true";
     let staff = user.staff();
     let now = state.clock.now();
@@ -283,19 +272,8 @@ struct DonorsPage<'a> {
     donors: Vec<DonorRow>,
     donations: Vec<DonationRow>,
     categories: Vec<CategoryBox>,
-    values: HashMap<String, String>,
-    errors: FieldErrors,
+    form: Filled,
     idempotency_key: String,
-}
-
-impl DonorsPage<'_> {
-    pub fn value(&self, field: &str) -> &str {
-        self.values.get(field).map(String::as_str).unwrap_or("")
-    }
-
-    pub fn error(&self, field: &str) -> Option<&String> {
-        self.errors.get(field)
-    }
 }
 
 async fn donors_page(
@@ -351,12 +329,11 @@ async fn donors_page(
                 checked: restricted.contains(&cat.as_str()),
             })
             .collect(),
-        values,
-        errors,
+        form: Filled { values, errors },
         idempotency_key: uuid::Uuid::new_v4().to_string(),
         c,
     };
-    let status = if page.errors.is_empty() {
+    let status = if page.form.errors.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
@@ -366,16 +343,6 @@ async fn donors_page(
 
 async fn donors(State(state): State<AppState>, c: Context) -> Result<Response, PageError> {
     donors_page(&state, &c, None, FieldErrors::default()).await
-}
-
-fn refusal(c: &Context, e: ApiError) -> Result<FieldErrors, PageError> {
-    match field_of(&e) {
-        Some(field) => {
-            let message = field_message(c, &field);
-            Ok(FieldErrors(HashMap::from([(field, message)])))
-        }
-        None => Err(e.into()),
-    }
 }
 
 async fn add_donor(
@@ -398,7 +365,7 @@ async fn add_donor(
     match outcome {
         Ok(_) => Ok(see_other("/donors")),
         Err(e) => {
-            let errors = refusal(&c, e)?;
+            let errors = field_errors(&c, e, "")?;
             donors_page(&state, &c, Some(&form), errors).await
         }
     }
@@ -420,13 +387,8 @@ async fn add_donation(
     }
     let staff = user.staff();
     let now = state.clock.now();
-    let key = form.get("idempotency_key").to_string();
+    let key = form.idempotency_key()?;
     let outcome: Result<_, ApiError> = async {
-        if key.is_empty() || key.len() > crate::idempotency::MAX_KEY_CHARS {
-            return Err(ApiError::BadRequest(
-                "the form has no idempotency key".into(),
-            ));
-        }
         let new = parse_donation(&body)?;
         idempotent!(
             key = key.clone(),
@@ -446,7 +408,7 @@ async fn add_donation(
     match outcome {
         Ok(_) => Ok(see_other("/donors")),
         Err(e) => {
-            let errors = refusal(&c, e)?;
+            let errors = field_errors(&c, e, "")?;
             donors_page(&state, &c, Some(&form), errors).await
         }
     }
