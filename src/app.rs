@@ -9,18 +9,33 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::approval::FlowError;
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::identity::{self, IdentityError};
 use crate::ledger;
 use crate::mail::{self, MailError, Mailer};
 use crate::store::Db;
+use crate::store::group::GroupCommit;
 
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
     pub clock: SharedClock,
     pub config: Arc<Config>,
+    /// The instance's group commit for the same-night path (see [`crate::store::group`]).
+    pub grouped: GroupCommit<(u16, serde_json::Value), FlowError>,
+}
+
+impl AppState {
+    pub fn new(db: Db, clock: SharedClock, config: Arc<Config>) -> AppState {
+        AppState {
+            grouped: GroupCommit::new(db.clone()),
+            db,
+            clock,
+            config,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -276,11 +276,7 @@ async fn demo(db: Db, config: Config) -> Result<(), Failure> {
         "These passwords are printed once and stored only as argon2 hashes. Stop with Ctrl-C; \
          the data stays in the file, and `passage demo` refuses to fill it twice."
     );
-    let state = AppState {
-        db,
-        clock: Arc::new(SystemClock),
-        config: Arc::new(config),
-    };
+    let state = AppState::new(db, Arc::new(SystemClock), Arc::new(config));
     app::serve(state, app::shutdown_signal())
         .await
         .map_err(Failure::from)
@@ -355,11 +351,7 @@ async fn run(command: Command, mut config: Config) -> Result<(), Failure> {
     let db = open(&config).await?;
     let result = match command {
         Command::Serve => {
-            let state = AppState {
-                db: db.clone(),
-                clock: Arc::new(SystemClock),
-                config: Arc::new(config),
-            };
+            let state = AppState::new(db.clone(), Arc::new(SystemClock), Arc::new(config));
             app::serve(state, app::shutdown_signal())
                 .await
                 .map_err(Failure::from)

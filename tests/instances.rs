@@ -38,11 +38,7 @@ async fn other_instance(app: &TestApp, smtp: &str) -> Other {
             ("PASSAGE_SWEEP_INTERVAL_SECS", "1"),
         ],
     ));
-    let state = AppState {
-        db,
-        clock: Arc::new(clock.clone()),
-        config,
-    };
+    let state = AppState::new(db, Arc::new(clock.clone()), config);
     let running = Running::start(state.clone())
         .await
         .expect("the second instance starts");

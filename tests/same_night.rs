@@ -470,6 +470,71 @@ async fn concurrent_requests_never_cross_the_reserve_floor(t: TestDb) {
     assert!(passage::ledger::check(&c.app.db.db).await.unwrap().ok);
 }
 
+/// Requests sent at the same moment are decided together (one commit for the lot, see
+/// src/store/group.rs): each still gets its own answer. A closed case, another
+/// organisation's case and a refused body are refused alone, without undoing the others;
+/// the same key sent twice at once makes one request.
+async fn requests_decided_together_each_get_their_own_answer(t: TestDb) {
+    let c = std::sync::Arc::new(coalition(t).await);
+    c.donate("2000.00").await;
+    let closed = c.open_case(&c.mtl, "QC").await;
+    let (s, body) = c
+        .post(&format!("/api/v1/cases/{closed}/close"), &c.mtl, json!({}))
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let halifax = c.open_case(&c.hfx, "NS").await;
+    let mut cases = Vec::new();
+    for _ in 0..8 {
+        cases.push(c.open_case(&c.mtl, "QC").await);
+    }
+    let food = |code: &str| json!({"case_code": code, "category": "food", "amount": "20.00", "needed_by": "2026-11-30"});
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let c = c.clone();
+        let (key, body, expect) = match i {
+            7 => (format!("k{i}"), food(&closed), 409),
+            13 => (format!("k{i}"), food(&halifax), 403),
+            // Nights on a request that is not a hotel stay: refused by field.
+            21 => (
+                format!("k{i}"),
+                json!({"case_code": cases[0], "category": "food", "amount": "20.00",
+                       "needed_by": "2026-11-30", "nights": 2}),
+                422,
+            ),
+            30 | 31 => ("twice".to_string(), food(&cases[1]), 201),
+            _ => (format!("k{i}"), food(&cases[i % cases.len()]), 201),
+        };
+        tasks.push(tokio::spawn(async move {
+            let (s, answer) = c.post_keyed("/api/v1/requests", &c.mtl, &key, body).await;
+            (i, expect, s, answer)
+        }));
+    }
+    let mut ids = std::collections::HashSet::new();
+    let mut twice = Vec::new();
+    for task in tasks {
+        let (i, expect, s, answer) = task.await.unwrap();
+        assert_eq!(s, expect, "request {i}: {answer}");
+        if s == 201 {
+            assert_eq!(answer["status"], "approved", "request {i}: {answer}");
+            ids.insert(answer["id"].as_str().unwrap().to_string());
+        }
+        if i == 30 || i == 31 {
+            twice.push(answer);
+        }
+    }
+    assert_eq!(twice[0], twice[1], "the same key at once gets one answer");
+    assert_eq!(
+        ids.len(),
+        36,
+        "37 approvals asked, two of them with one key"
+    );
+    let (s, list) = c.get("/api/v1/requests", &c.treasurer).await;
+    assert_eq!(s, 200, "{list}");
+    assert_eq!(list.as_array().unwrap().len(), 36);
+    assert_eq!(c.fund().await["held"], "720.00");
+    assert!(passage::ledger::check(&c.app.db.db).await.unwrap().ok);
+}
+
 async fn a_retry_with_the_same_key_never_makes_a_second_hold(t: TestDb) {
     let c = coalition(t).await;
     c.donate("3000.00").await;
@@ -1328,6 +1393,7 @@ on_both_engines!(
     the_night_of_two_cities,
     another_organisations_case_is_403_whether_or_not_it_exists,
     concurrent_requests_never_cross_the_reserve_floor,
+    requests_decided_together_each_get_their_own_answer,
     a_retry_with_the_same_key_never_makes_a_second_hold,
     bad_input_is_refused_by_field_and_writes_nothing,
     an_unused_hold_expires_after_hold_hours,

@@ -393,8 +393,10 @@ pub async fn submit(
         super::notify::urgent_pending(tx, now, base_url, &view).await?;
     }
     if status == "approved" {
-        let available = lock_fund(tx).await?;
-        super::notify::low_balance(tx, now, available, policy.policy.reserve_floor_cents()).await?;
+        // The fund's row has been locked since the decision: what it has left is what it
+        // had less this hold, without reading it again.
+        let left = available - proposal.amount().cents();
+        super::notify::low_balance(tx, now, left, policy.policy.reserve_floor_cents()).await?;
     }
     Ok(view)
 }

@@ -2,6 +2,7 @@
 //! receipt, cancel.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -25,6 +26,7 @@ use super::openapi::{
 use crate::app::AppState;
 use crate::approval::lifecycle::{self, NewRequest, OriginalAmount, Receipt, RequestView};
 use crate::approval::versions;
+use crate::cases::Staff;
 use crate::domain::note::Note;
 use crate::domain::place::Place;
 use crate::domain::request::{Category, HotelStay, MAX_NIGHTS, MAX_PARTY_SIZE, Reason, Trip};
@@ -422,21 +424,39 @@ async fn submit(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     fields::object(&body)?;
     let new = parse_request(&body)?;
-    let staff = auth.staff();
-    let now = state.clock.now();
-    idempotent!(
+    let key = super::idempotency_key(&headers)?;
+    submit_grouped(&state, auth.staff(), key, &body, new).await
+}
+
+/// Submits a request through the instance's group commit, under its Idempotency-Key: the
+/// API's route and the caseworker's form both come here.
+pub(crate) async fn submit_grouped(
+    state: &AppState,
+    staff: Staff,
+    key: String,
+    body: &Value,
+    new: NewRequest,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let user_id = staff.user_id.clone();
+    let (staff, new) = (Arc::new(staff), Arc::new(new));
+    let base_url: Arc<str> = state.config.base_url.as_str().into();
+    super::idempotent_grouped(
         state,
-        staff,
-        headers,
+        &user_id,
+        key,
         "POST /api/v1/requests",
         body,
         StatusCode::CREATED,
-        |tx| {
-            lifecycle::submit(tx, now, &staff, &new, &state.config.base_url)
-                .await
-                .map(|view| json!(view))
-        }
+        move |tx, now| {
+            let (staff, new, base_url) = (staff.clone(), new.clone(), base_url.clone());
+            Box::pin(async move {
+                lifecycle::submit(tx, now, &staff, &new, &base_url)
+                    .await
+                    .map(|view| json!(view))
+            })
+        },
     )
+    .await
 }
 
 #[derive(Deserialize, IntoParams)]

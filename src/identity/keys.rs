@@ -6,6 +6,9 @@
 //! newest signs, and every stored key still verifies, so tokens signed before a rotation
 //! stay valid until they expire. Keys are never updated or printed.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, RwLock};
+
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -146,17 +149,40 @@ pub async fn rotate(
     .await)
 }
 
+/// Stored keys are never changed or removed (a rotation adds one), so a key read once is
+/// kept for the life of the process rather than read again on every request. Keyed by
+/// the database too: tests run many databases in one process.
+static KNOWN: LazyLock<RwLock<HashMap<(String, String), String>>> = LazyLock::new(Default::default);
+
 /// The key a token names, if Passage has it.
 pub async fn find(db: &Db, config: &Config, kid: &str) -> Result<Option<SigningKey>, StoreError> {
     if kid == CONFIG_KID {
         return Ok(from_config(config));
     }
-    let secret: Option<String> = on_db!(db, p => sqlx::query_scalar(
-        "SELECT secret FROM signing_keys WHERE kid = $1"
-    )
-    .bind(kid)
-    .fetch_optional(p)
-    .await)?;
+    let known = (config.database_url.clone(), kid.to_string());
+    let cached = KNOWN
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .get(&known)
+        .cloned();
+    let secret = match cached {
+        Some(secret) => Some(secret),
+        None => {
+            let secret: Option<String> = on_db!(db, p => sqlx::query_scalar(
+                "SELECT secret FROM signing_keys WHERE kid = $1"
+            )
+            .bind(kid)
+            .fetch_optional(p)
+            .await)?;
+            if let Some(secret) = &secret {
+                KNOWN
+                    .write()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .insert(known, secret.clone());
+            }
+            secret
+        }
+    };
     Ok(secret.map(|secret| SigningKey {
         kid: kid.to_string(),
         secret,

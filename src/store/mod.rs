@@ -6,6 +6,8 @@
 //! engines lives in this file only: how a pool is opened, how a write transaction
 //! starts, which migrations run and how a constraint violation is recognised.
 
+pub mod group;
+
 use std::str::FromStr;
 use std::time::Duration;
 

@@ -27,7 +27,7 @@ use crate::domain::province::PROVINCES;
 use crate::domain::request::{Category, Reason};
 use crate::domain::{Province, Role};
 use crate::http::error::ApiError;
-use crate::http::{idempotent, parse_receipt, parse_request};
+use crate::http::{idempotent, parse_receipt, parse_request, submit_grouped};
 use crate::write_tx;
 
 pub fn router() -> Router<AppState> {
@@ -387,23 +387,9 @@ async fn ask(
     let mut body = form.as_json(&names, &["nights", "party_size"]);
     body["case_code"] = json!(code.as_str());
     body["urgent"] = json!(form.has("urgent"));
-    let staff = user.staff();
-    let now = state.clock.now();
     let outcome: Result<(StatusCode, crate::http::error::Json<Value>), ApiError> = async {
         let new = parse_request(&body)?;
-        idempotent!(
-            key = key.clone(),
-            state,
-            staff,
-            "POST /api/v1/requests",
-            body,
-            StatusCode::CREATED,
-            |tx| {
-                lifecycle::submit(tx, now, &staff, &new, &state.config.base_url)
-                    .await
-                    .map(|view| json!(view))
-            }
-        )
+        submit_grouped(&state, user.staff(), key.clone(), &body, new).await
     }
     .await;
     match outcome {

@@ -207,11 +207,7 @@ impl TestApp {
             settings.push(("PASSAGE_MAIL_DIR", &mail_path));
         }
         let config = Arc::new(test_config_with(&db.url, &settings));
-        let state = AppState {
-            db: db.db.clone(),
-            clock: Arc::new(clock.clone()),
-            config: config.clone(),
-        };
+        let state = AppState::new(db.db.clone(), Arc::new(clock.clone()), config.clone());
         let running = Running::start(state).await.expect("the app starts");
         TestApp {
             base: format!("http://{}", running.addr),
@@ -301,11 +297,11 @@ impl TestApp {
 
     /// The application's state, for driving its background work (the sweeper) by hand.
     pub fn state(&self) -> AppState {
-        AppState {
-            db: self.db.db.clone(),
-            clock: Arc::new(self.clock.clone()),
-            config: self.config.clone(),
-        }
+        AppState::new(
+            self.db.db.clone(),
+            Arc::new(self.clock.clone()),
+            self.config.clone(),
+        )
     }
 
     pub async fn stop(self) {

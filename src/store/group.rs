@@ -1,0 +1,226 @@
+//! Group commit: one writer task per instance runs the write jobs waiting at that moment
+//! one after the other in a single transaction, commits once, and only then answers each
+//! of them. A commit costs one fsync whatever it holds, so under load many requests share
+//! it; an answer still never leaves before the commit that makes it durable.
+//!
+//! Each job runs inside its own savepoint: a job that fails (a closed case, a refused
+//! body) is rolled back to where it started and answered with its error, and the others
+//! in the batch commit without it. Anything that goes wrong with the batch itself (a lost
+//! race, a failed commit, a savepoint the engine refuses) rolls the whole batch back and
+//! runs each of its jobs alone, through [`crate::write_tx!`] and its retries: nothing had
+//! been answered yet, so nothing is answered twice or lost.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Contention, Db, StoreError, Tx};
+use crate::on_tx;
+
+/// A change to make in a write transaction. It may run more than once (a batch that is
+/// rolled back runs again), always against what was committed before, so it must read
+/// what it needs in `tx` rather than carry conclusions in.
+pub type Job<T, E> = Arc<dyn for<'t> Fn(&'t mut Tx) -> BoxFuture<'t, Result<T, E>> + Send + Sync>;
+
+/// How many waiting jobs share one commit at most: a bigger batch saves fsyncs but makes
+/// the first job in it wait for all the others.
+pub const MAX_BATCH: usize = 128;
+
+/// How many jobs may wait for the writer before callers wait to hand theirs over.
+const QUEUE: usize = 4096;
+
+struct Entry<T, E> {
+    job: Job<T, E>,
+    answer: oneshot::Sender<Result<T, E>>,
+}
+
+/// The instance's writer for one kind of job. Clones share the writer; the task starts on
+/// the first job and ends when the last clone is dropped.
+pub struct GroupCommit<T, E> {
+    db: Db,
+    queue: Arc<OnceLock<mpsc::Sender<Entry<T, E>>>>,
+    counts: Arc<Counts>,
+}
+
+/// What the writer has done so far: how many commits it made and how many jobs they held
+/// (jobs it had to run alone are counted apart).
+#[derive(Debug, Default)]
+struct Counts {
+    commits: AtomicU64,
+    jobs_together: AtomicU64,
+    jobs_alone: AtomicU64,
+}
+
+/// A reading of [`GroupCommit::counts`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counted {
+    /// Batches committed as one transaction.
+    pub commits: u64,
+    /// Jobs answered from those batches.
+    pub jobs_together: u64,
+    /// Jobs run in a transaction of their own after their batch was given up.
+    pub jobs_alone: u64,
+}
+
+impl<T, E> Clone for GroupCommit<T, E> {
+    fn clone(&self) -> Self {
+        GroupCommit {
+            db: self.db.clone(),
+            queue: self.queue.clone(),
+            counts: self.counts.clone(),
+        }
+    }
+}
+
+impl<T, E> GroupCommit<T, E>
+where
+    T: Send + 'static,
+    E: From<StoreError> + Contention + Send + 'static,
+{
+    pub fn new(db: Db) -> Self {
+        GroupCommit {
+            db,
+            queue: Arc::new(OnceLock::new()),
+            counts: Arc::default(),
+        }
+    }
+
+    pub fn counts(&self) -> Counted {
+        Counted {
+            commits: self.counts.commits.load(Ordering::Relaxed),
+            jobs_together: self.counts.jobs_together.load(Ordering::Relaxed),
+            jobs_alone: self.counts.jobs_alone.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Runs `job` in the next batch and returns its result once that batch is committed
+    /// (or its error, with nothing of it committed).
+    pub async fn run(&self, job: Job<T, E>) -> Result<T, E> {
+        let queue = self.queue.get_or_init(|| {
+            let (sender, receiver) = mpsc::channel(QUEUE);
+            tokio::spawn(write_batches(
+                self.db.clone(),
+                receiver,
+                self.counts.clone(),
+            ));
+            sender
+        });
+        let (answer, answered) = oneshot::channel();
+        let stopped = || {
+            E::from(StoreError::Sqlx(sqlx::Error::Protocol(
+                "the writer has stopped: the server is shutting down, try again in a moment".into(),
+            )))
+        };
+        queue
+            .send(Entry { job, answer })
+            .await
+            .map_err(|_| stopped())?;
+        answered.await.map_err(|_| stopped())?
+    }
+}
+
+async fn write_batches<T, E>(db: Db, mut queue: mpsc::Receiver<Entry<T, E>>, counts: Arc<Counts>)
+where
+    T: Send + 'static,
+    E: From<StoreError> + Contention + Send + 'static,
+{
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let entries = std::mem::take(&mut batch);
+        let results = match together(&db, &entries).await {
+            Some(results) => {
+                counts.commits.fetch_add(1, Ordering::Relaxed);
+                counts
+                    .jobs_together
+                    .fetch_add(entries.len() as u64, Ordering::Relaxed);
+                results
+            }
+            None => {
+                tracing::warn!(
+                    jobs = entries.len(),
+                    "a batch of writes was given up as a whole: running each alone"
+                );
+                counts
+                    .jobs_alone
+                    .fetch_add(entries.len() as u64, Ordering::Relaxed);
+                alone(&db, &entries).await
+            }
+        };
+        for (entry, result) in entries.into_iter().zip(results) {
+            // A caller that went away (its client hung up) still had its change made:
+            // a retry with the same Idempotency-Key gets this answer.
+            let _ = entry.answer.send(result);
+        }
+    }
+}
+
+/// The batch in one transaction, each job in a savepoint; `None` when the batch as a whole
+/// has to be given up (it is then rolled back, nothing of it committed).
+async fn together<T, E>(db: &Db, entries: &[Entry<T, E>]) -> Option<Vec<Result<T, E>>>
+where
+    E: From<StoreError> + Contention,
+{
+    let mut tx = db.begin_write().await.ok()?;
+    let mut results = Vec::with_capacity(entries.len());
+    for entry in entries {
+        if statement(&mut tx, "SAVEPOINT passage_job").await.is_err() {
+            let _ = tx.rollback().await;
+            return None;
+        }
+        let result = match AssertUnwindSafe((entry.job)(&mut tx)).catch_unwind().await {
+            Ok(result) => result,
+            Err(_) => Err(E::from(StoreError::Sqlx(sqlx::Error::Protocol(
+                "a write job panicked".into(),
+            )))),
+        };
+        let kept = match &result {
+            Ok(_) => statement(&mut tx, "RELEASE SAVEPOINT passage_job").await,
+            // A lost race is settled by running the job again on its own; the batch
+            // cannot wait for the winner inside its own transaction.
+            Err(e) if e.is_contention() => Err(StoreError::Sqlx(sqlx::Error::Protocol(
+                "lost a race".into(),
+            ))),
+            Err(_) => match statement(&mut tx, "ROLLBACK TO SAVEPOINT passage_job").await {
+                Ok(()) => statement(&mut tx, "RELEASE SAVEPOINT passage_job").await,
+                Err(e) => Err(e),
+            },
+        };
+        if kept.is_err() {
+            let _ = tx.rollback().await;
+            return None;
+        }
+        results.push(result);
+    }
+    tx.commit().await.ok()?;
+    Some(results)
+}
+
+/// Each job in a transaction of its own, with [`crate::write_tx!`]'s retries.
+async fn alone<T, E>(db: &Db, entries: &[Entry<T, E>]) -> Vec<Result<T, E>>
+where
+    E: From<StoreError> + Contention,
+{
+    let mut results = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let job = &entry.job;
+        let result = AssertUnwindSafe(async { crate::write_tx!(db, |tx| job(tx).await) })
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| {
+                Err(E::from(StoreError::Sqlx(sqlx::Error::Protocol(
+                    "a write job panicked".into(),
+                ))))
+            });
+        results.push(result);
+    }
+    results
+}
+
+async fn statement(tx: &mut Tx, sql: &'static str) -> Result<(), StoreError> {
+    on_tx!(tx, c => sqlx::query(sql).execute(c).await.map(|_| ()))?;
+    Ok(())
+}
