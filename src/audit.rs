@@ -153,11 +153,7 @@ pub async fn append(
     .execute(c)
     .await
     .map(|_| ()))?;
-    on_tx!(tx, c => sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
-        .bind(&hash)
-        .execute(c)
-        .await
-        .map(|_| ()))?;
+    // The head's hash follows by trigger (migration 0012_audit_head_follows).
     Ok(Event {
         seq,
         at,

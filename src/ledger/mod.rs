@@ -277,20 +277,26 @@ pub async fn create_transfer(
     new: &NewTransfer,
 ) -> Result<Outcome, LedgerError> {
     let request_hash = new.request_hash();
-    if let Some(existing) = find_transfer(tx, &new.id).await? {
+    // Whether the id was used before, as a transfer or as a rejection, in one statement:
+    // a new id (the usual case) costs one round trip, not two.
+    let (made, failed_hash, failed_result): (Option<String>, Option<String>, Option<String>) = on_tx!(tx, c => sqlx::query_as(
+            "SELECT (SELECT request_hash FROM transfers WHERE id = $1),
+                    (SELECT request_hash FROM transfer_failures WHERE id = $1),
+                    (SELECT result FROM transfer_failures WHERE id = $1)"
+        )
+        .bind(&new.id)
+        .fetch_one(c)
+        .await)?;
+    if made.is_some()
+        && let Some(existing) = find_transfer(tx, &new.id).await?
+    {
         return if existing.request_hash == request_hash {
             Ok(Outcome::Exists(existing))
         } else {
             Err(LedgerError::IdConflict { id: new.id.clone() })
         };
     }
-    let failure: Option<(String, String)> = on_tx!(tx, c => sqlx::query_as(
-        "SELECT request_hash, result FROM transfer_failures WHERE id = $1"
-    )
-    .bind(&new.id)
-    .fetch_optional(c)
-    .await)?;
-    if let Some((hash, result)) = failure {
+    if let (Some(hash), Some(result)) = (failed_hash, failed_result) {
         return match Rejection::parse(&result) {
             Some(rejection) if hash == request_hash => Ok(Outcome::Rejected(rejection)),
             _ => Err(LedgerError::IdConflict { id: new.id.clone() }),
@@ -382,14 +388,21 @@ pub async fn transfer_batch(
     })
 }
 
-async fn account_exists(tx: &mut Tx, id: &str) -> Result<bool, StoreError> {
-    let found: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
-        "SELECT id FROM accounts WHERE id = $1"
+/// Whether the debit and the credit account exist, in one round trip.
+async fn accounts_exist(
+    tx: &mut Tx,
+    debit: &str,
+    credit: &str,
+) -> Result<(bool, bool), StoreError> {
+    let (debits, credits): (i64, i64) = on_tx!(tx, c => sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM accounts WHERE id = $1),
+                (SELECT COUNT(*) FROM accounts WHERE id = $2)"
     )
-    .bind(id)
-    .fetch_optional(c)
+    .bind(debit)
+    .bind(credit)
+    .fetch_one(c)
     .await)?;
-    Ok(found.is_some())
+    Ok((debits > 0, credits > 0))
 }
 
 /// Checks and applies a transfer. Writes happen only once every check has passed, so a
@@ -419,10 +432,11 @@ async fn apply(
             if debit == credit {
                 return Ok(Err(Rejection::AccountsMustBeDifferent));
             }
-            if !account_exists(tx, debit).await? {
+            let (debit_exists, credit_exists) = accounts_exist(tx, debit, credit).await?;
+            if !debit_exists {
                 return Ok(Err(Rejection::DebitAccountNotFound));
             }
-            if !account_exists(tx, credit).await? {
+            if !credit_exists {
                 return Ok(Err(Rejection::CreditAccountNotFound));
             }
             let expires_at = match &new.spec {

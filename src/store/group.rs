@@ -3,9 +3,10 @@
 //! of them. A commit costs one fsync whatever it holds, so under load many requests share
 //! it; an answer still never leaves before the commit that makes it durable.
 //!
-//! Each job runs inside its own savepoint: a job that fails (a closed case, a refused
-//! body) is rolled back to where it started and answered with its error, and the others
-//! in the batch commit without it. Anything that goes wrong with the batch itself (a lost
+//! A job that fails (a closed case, a refused body) is left out of its batch: the batch is
+//! rolled back and run again with each job in a savepoint, so the failing one is undone
+//! alone and answered with its error while the others commit. Savepoints cost two
+//! statements per job, so the writer uses them only while jobs are failing. Anything that goes wrong with the batch itself (a lost
 //! race, a failed commit, a savepoint the engine refuses) rolls the whole batch back and
 //! runs each of its jobs alone, through [`crate::write_tx!`] and its retries: nothing had
 //! been answered yet, so nothing is answered twice or lost.
@@ -129,18 +130,28 @@ where
     E: From<StoreError> + Contention + Send + 'static,
 {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    // Savepoints cost two statements per job; they are used only while jobs are failing.
+    let mut guarded = false;
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let entries = std::mem::take(&mut batch);
-        let results = match together(&db, &entries).await {
-            Some(results) => {
+        let began = std::time::Instant::now();
+        let mut outcome = together(&db, &entries, guarded).await;
+        if matches!(outcome, Batch::JobFailed) {
+            guarded = true;
+            outcome = together(&db, &entries, true).await;
+        }
+        let results = match outcome {
+            Batch::Committed(results) => {
+                guarded = results.iter().any(Result::is_err);
                 counts.commits.fetch_add(1, Ordering::Relaxed);
                 counts
                     .jobs_together
                     .fetch_add(entries.len() as u64, Ordering::Relaxed);
                 results
             }
-            None => {
-                tracing::warn!(
+            Batch::JobFailed | Batch::GivenUp => {
+                // A lost race against another instance, usually: expected, and handled.
+                tracing::info!(
                     jobs = entries.len(),
                     "a batch of writes was given up as a whole: running each alone"
                 );
@@ -150,6 +161,11 @@ where
                 alone(&db, &entries).await
             }
         };
+        tracing::debug!(
+            jobs = entries.len(),
+            ms = began.elapsed().as_secs_f64() * 1000.0,
+            "wrote a batch"
+        );
         for (entry, result) in entries.into_iter().zip(results) {
             // A caller that went away (its client hung up) still had its change made:
             // a retry with the same Idempotency-Key gets this answer.
@@ -158,18 +174,31 @@ where
     }
 }
 
-/// The batch in one transaction, each job in a savepoint; `None` when the batch as a whole
-/// has to be given up (it is then rolled back, nothing of it committed).
-async fn together<T, E>(db: &Db, entries: &[Entry<T, E>]) -> Option<Vec<Result<T, E>>>
+/// What became of a batch run together.
+enum Batch<T, E> {
+    /// Committed; each job's answer, an error for those left out.
+    Committed(Vec<Result<T, E>>),
+    /// Run without savepoints, a job failed: rolled back, to be run again with them.
+    JobFailed,
+    /// Rolled back as a whole (a lost race, a failed commit): each job is to run alone.
+    GivenUp,
+}
+
+/// The batch in one transaction. `guarded`, each job runs in a savepoint, so a failing one
+/// is undone alone; unguarded, the first failure rolls the whole batch back (nothing of it
+/// committed) and the batch must be run again guarded.
+async fn together<T, E>(db: &Db, entries: &[Entry<T, E>], guarded: bool) -> Batch<T, E>
 where
     E: From<StoreError> + Contention,
 {
-    let mut tx = db.begin_write().await.ok()?;
+    let Ok(mut tx) = db.begin_write().await else {
+        return Batch::GivenUp;
+    };
     let mut results = Vec::with_capacity(entries.len());
     for entry in entries {
-        if statement(&mut tx, "SAVEPOINT passage_job").await.is_err() {
+        if guarded && statement(&mut tx, "SAVEPOINT passage_job").await.is_err() {
             let _ = tx.rollback().await;
-            return None;
+            return Batch::GivenUp;
         }
         let result = match AssertUnwindSafe((entry.job)(&mut tx)).catch_unwind().await {
             Ok(result) => result,
@@ -177,26 +206,38 @@ where
                 "a write job panicked".into(),
             )))),
         };
-        let kept = match &result {
-            Ok(_) => statement(&mut tx, "RELEASE SAVEPOINT passage_job").await,
+        let (failed, lost_race) = match &result {
+            Ok(_) => (false, false),
+            Err(e) => (true, e.is_contention()),
+        };
+        let kept = match (failed, guarded) {
+            (false, false) => Ok(()),
+            (false, true) => statement(&mut tx, "RELEASE SAVEPOINT passage_job").await,
             // A lost race is settled by running the job again on its own; the batch
             // cannot wait for the winner inside its own transaction.
-            Err(e) if e.is_contention() => Err(StoreError::Sqlx(sqlx::Error::Protocol(
-                "lost a race".into(),
-            ))),
-            Err(_) => match statement(&mut tx, "ROLLBACK TO SAVEPOINT passage_job").await {
+            _ if lost_race => {
+                let _ = tx.rollback().await;
+                return Batch::GivenUp;
+            }
+            (true, false) => {
+                let _ = tx.rollback().await;
+                return Batch::JobFailed;
+            }
+            (true, true) => match statement(&mut tx, "ROLLBACK TO SAVEPOINT passage_job").await {
                 Ok(()) => statement(&mut tx, "RELEASE SAVEPOINT passage_job").await,
                 Err(e) => Err(e),
             },
         };
         if kept.is_err() {
             let _ = tx.rollback().await;
-            return None;
+            return Batch::GivenUp;
         }
         results.push(result);
     }
-    tx.commit().await.ok()?;
-    Some(results)
+    match tx.commit().await {
+        Ok(()) => Batch::Committed(results),
+        Err(_) => Batch::GivenUp,
+    }
 }
 
 /// Each job in a transaction of its own, with [`crate::write_tx!`]'s retries.
