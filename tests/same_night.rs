@@ -535,6 +535,84 @@ async fn requests_decided_together_each_get_their_own_answer(t: TestDb) {
     assert!(passage::ledger::check(&c.app.db.db).await.unwrap().ok);
 }
 
+/// While caseworkers flood the writer with submissions, a treasurer's approval (its own
+/// transaction, outside the batches) still gets its turn: writers take turns first come,
+/// first served, instead of the approval sleeping in SQLite's busy handler while batch after
+/// batch takes the lock. The bound is for liveness, not speed: an approval used to be able
+/// to wait for SQLite's whole 30-second busy timeout and fail.
+async fn an_approval_gets_its_turn_while_submissions_flood_in(t: TestDb) {
+    let c = std::sync::Arc::new(coalition(t).await);
+    c.donate("100000.00").await;
+    let mut cases = Vec::new();
+    for _ in 0..16 {
+        cases.push(c.open_case(&c.mtl, "QC").await);
+    }
+    let (s, flight) = c
+        .ask(
+            &c.mtl,
+            trip(
+                &cases[0],
+                "flight",
+                "612.40",
+                ("Montréal", "QC"),
+                ("Vancouver", "BC"),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (s, flight["status"].as_str()),
+        (201, Some("pending")),
+        "{flight}"
+    );
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut flood = Vec::new();
+    for code in cases.clone() {
+        let (c, stop) = (c.clone(), stop.clone());
+        flood.push(tokio::spawn(async move {
+            let mut sent = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (s, body) = c
+                    .ask(
+                        &c.mtl,
+                        json!({"case_code": code, "category": "food", "amount": "1.00",
+                               "needed_by": "2026-11-30"}),
+                    )
+                    .await;
+                assert_eq!(s, 201, "{body}");
+                sent += 1;
+            }
+            sent
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let started = std::time::Instant::now();
+    let id = flight["id"].as_str().unwrap();
+    let (s, approved) = c
+        .post(
+            &format!("/api/v1/requests/{id}/approve"),
+            &c.treasurer,
+            json!({}),
+        )
+        .await;
+    let waited = started.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut sent = 0;
+    for task in flood {
+        sent += task.await.unwrap();
+    }
+    assert_eq!(
+        (s, approved["status"].as_str()),
+        (200, Some("approved")),
+        "{approved}"
+    );
+    eprintln!("the approval waited {waited:?} among {sent} submissions");
+    assert!(
+        waited < std::time::Duration::from_secs(5),
+        "the approval waited {waited:?} while {sent} submissions went through"
+    );
+    assert!(passage::ledger::check(&c.app.db.db).await.unwrap().ok);
+}
+
 async fn a_retry_with_the_same_key_never_makes_a_second_hold(t: TestDb) {
     let c = coalition(t).await;
     c.donate("3000.00").await;
@@ -1394,6 +1472,7 @@ on_both_engines!(
     another_organisations_case_is_403_whether_or_not_it_exists,
     concurrent_requests_never_cross_the_reserve_floor,
     requests_decided_together_each_get_their_own_answer,
+    an_approval_gets_its_turn_while_submissions_flood_in,
     a_retry_with_the_same_key_never_makes_a_second_hold,
     bad_input_is_refused_by_field_and_writes_nothing,
     an_unused_hold_expires_after_hold_hours,

@@ -8,12 +8,17 @@
 
 pub mod group;
 
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
+
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Connection, PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use sqlx::{Connection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 /// Runs `$body` with `$conn` bound to the transaction's connection, whatever the engine.
 /// Both arms must produce the same type: map driver-specific results inside the body.
@@ -110,8 +115,54 @@ pub enum Db {
 }
 
 pub enum Tx {
-    Sqlite(Transaction<'static, Sqlite>),
+    Sqlite(SqliteTx),
     Postgres(Transaction<'static, Postgres>),
+}
+
+/// A SQLite transaction, with this process's turn to write when it writes.
+pub struct SqliteTx {
+    tx: Transaction<'static, Sqlite>,
+    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for SqliteTx {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for SqliteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
+    }
+}
+
+/// How long a writer waits for its turn before giving up, as long as SQLite's own busy
+/// timeout (set in [`Db::connect`]).
+const TURN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One queue of writers per SQLite file in this process (see [`Db::begin_write`]).
+static TURNS: LazyLock<std::sync::Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>> =
+    LazyLock::new(Default::default);
+
+/// This process's writers to `pool`'s file take turns through one first-come-first-served
+/// lock, taken before SQLite's own. SQLite's busy handler does not queue: a writer that
+/// finds the database locked sleeps in growing steps (up to 100 ms) and tries again, so
+/// under a steady stream of group commits (src/store/group.rs) a treasurer's approval could
+/// keep waking up to find the next batch holding the lock. Other processes on the same
+/// file (the CLI) still meet SQLite's busy handler.
+async fn sqlite_turn(pool: &SqlitePool) -> Result<OwnedMutexGuard<()>, StoreError> {
+    let file = pool.connect_options().get_filename().to_path_buf();
+    let turn = TURNS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .entry(file)
+        .or_default()
+        .clone();
+    tokio::time::timeout(TURN_TIMEOUT, turn.lock_owned())
+        .await
+        .map_err(|_| StoreError::Sqlx(sqlx::Error::PoolTimedOut))
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -186,13 +237,20 @@ impl Db {
         Ok(())
     }
 
-    /// Starts a transaction that will write. On SQLite it takes the write lock at once
-    /// (`BEGIN IMMEDIATE`), so a read followed by a write can never fail with
+    /// Starts a transaction that will write. On SQLite it waits for this process's turn
+    /// to write (first come, first served, see [`sqlite_turn`]) and then takes the write
+    /// lock at once (`BEGIN IMMEDIATE`), so a read followed by a write can never fail with
     /// SQLITE_BUSY half-way; on PostgreSQL, row locks taken by the statements themselves
     /// order concurrent writers.
     pub async fn begin_write(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Db::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+            Db::Sqlite(p) => {
+                let turn = sqlite_turn(p).await?;
+                Tx::Sqlite(SqliteTx {
+                    tx: p.begin_with("BEGIN IMMEDIATE").await?,
+                    _turn: Some(turn),
+                })
+            }
             Db::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
     }
@@ -204,7 +262,10 @@ impl Db {
     /// on, without blocking writers; PostgreSQL needs REPEATABLE READ for it.
     pub async fn begin_snapshot(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Db::Sqlite(p) => Tx::Sqlite(SqliteTx {
+                tx: p.begin().await?,
+                _turn: None,
+            }),
             Db::Postgres(p) => Tx::Postgres(
                 p.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                     .await?,
@@ -290,7 +351,7 @@ impl Tx {
 
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
-            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Sqlite(t) => t.tx.commit().await?,
             Tx::Postgres(t) => t.commit().await?,
         }
         Ok(())
@@ -298,7 +359,7 @@ impl Tx {
 
     pub async fn rollback(self) -> Result<(), StoreError> {
         match self {
-            Tx::Sqlite(t) => t.rollback().await?,
+            Tx::Sqlite(t) => t.tx.rollback().await?,
             Tx::Postgres(t) => t.rollback().await?,
         }
         Ok(())
