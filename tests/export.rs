@@ -361,8 +361,21 @@ async fn a_night_exported_adds_up_in_hledger_beancount_and_csv(t: TestDb) {
         "hledger",
     );
     // The case's tag gathers its entries: one hotel spent, the rest back in available.
-    let case = tools.hledger_balances(&journal, &[&format!("tag:case={code}")]);
-    assert_eq!(case.get("expenses:spent:hotel"), Some(&35_122), "{case:?}");
+    // hledger reads a tag's value as a regular expression, and a code's check symbol may
+    // be `$` or `*`: match the code literally, and whole.
+    let literal: String = code
+        .chars()
+        .flat_map(|c| {
+            let special = "\\.+*?()|[]{}^$".contains(c);
+            special.then_some('\\').into_iter().chain([c])
+        })
+        .collect();
+    let case = tools.hledger_balances(&journal, &[&format!("tag:case=^{literal}$")]);
+    assert_eq!(
+        case.get("expenses:spent:hotel"),
+        Some(&35_122),
+        "{code}: {case:?}"
+    );
     assert_eq!(
         case.get("assets:fund:available"),
         Some(&-35_122),
