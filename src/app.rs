@@ -79,19 +79,17 @@ impl Running {
         let (stop, stopped) = watch::channel(false);
         let sweeper = tokio::spawn(sweep_holds(state.clone(), stopped.clone()));
         let mailer = tokio::spawn(deliver_mail(state.clone(), outbox_mailer, stopped.clone()));
+        let header_timeout = Duration::from_secs(state.config.header_timeout_secs);
         let app = crate::http::router(state);
         let mut stopped_server = stopped;
-        let server = tokio::spawn(async move {
-            // The peer address feeds sign-in throttling per address.
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move {
+        let server = tokio::spawn(crate::http::server::serve(
+            listener,
+            app,
+            header_timeout,
+            async move {
                 let _ = stopped_server.wait_for(|s| *s).await;
-            })
-            .await
-        });
+            },
+        ));
         Ok(Running {
             addr,
             stop,

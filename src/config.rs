@@ -16,6 +16,9 @@ pub struct Config {
     pub log: String,
     pub db_max_connections: u32,
     pub request_timeout_secs: u64,
+    /// How long a connection may take to send a request's headers, or stay silent between
+    /// requests, before it is closed.
+    pub header_timeout_secs: u64,
     pub body_limit_bytes: usize,
     pub sweep_interval_secs: u64,
     /// Days after a request is closed before its note and cities are purged.
@@ -102,6 +105,10 @@ const SETTINGS: &[Setting] = &[
     Setting {
         name: "PASSAGE_REQUEST_TIMEOUT_SECS",
         default: "30",
+    },
+    Setting {
+        name: "PASSAGE_HEADER_TIMEOUT_SECS",
+        default: "60",
     },
     Setting {
         name: "PASSAGE_BODY_LIMIT_BYTES",
@@ -263,6 +270,7 @@ impl Config {
             log,
             db_max_connections: number(&value, "PASSAGE_DB_MAX_CONNECTIONS", 1, 1000)?,
             request_timeout_secs: number(&value, "PASSAGE_REQUEST_TIMEOUT_SECS", 1, 3600)?,
+            header_timeout_secs: number(&value, "PASSAGE_HEADER_TIMEOUT_SECS", 1, 3600)?,
             body_limit_bytes: number(&value, "PASSAGE_BODY_LIMIT_BYTES", 1024, 16 * 1024 * 1024)?,
             sweep_interval_secs: number(&value, "PASSAGE_SWEEP_INTERVAL_SECS", 1, 86_400)?,
             retention_days: number(&value, "PASSAGE_RETENTION_DAYS", 1, 3650)?,

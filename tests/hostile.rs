@@ -609,9 +609,79 @@ async fn slow_clients_are_cut_off_and_do_not_hold_the_server(t: TestDb) {
     app.stop().await;
 }
 
+/// Slowloris: clients that send their headers a byte at a time, or stop half-way, are cut
+/// off once the header timeout has passed since the server began waiting for them, however
+/// steadily the bytes trickle in, and meanwhile everyone else is served.
+async fn clients_that_never_finish_their_headers_are_cut_off(t: TestDb) {
+    let app = TestApp::spawn_with(t, &[("PASSAGE_HEADER_TIMEOUT_SECS", "2")]).await;
+    let addr = app.base.strip_prefix("http://").unwrap().to_string();
+    // A new client for each check: the deadline also closes idle kept-alive connections,
+    // and a pooled one could be closed just as it is reused.
+    let healthz = || async {
+        reqwest::Client::new()
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    let started = Instant::now();
+    let mut trickling = Vec::new();
+    for i in 0..20 {
+        let stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let (mut reader, mut writer) = stream.into_split();
+        // Half of them stop after a few bytes; half keep sending a byte every 200 ms.
+        let keeps_going = i % 2 == 0;
+        let writing = tokio::spawn(async move {
+            let head = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Padding: ";
+            let _ = writer.write_all(head).await;
+            if keeps_going {
+                for _ in 0..200 {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    if writer.write_all(b"a").await.is_err() {
+                        break;
+                    }
+                }
+            } else {
+                tokio::time::sleep(Duration::from_secs(40)).await;
+            }
+            writer
+        });
+        trickling.push((
+            tokio::spawn(async move {
+                let mut answer = Vec::new();
+                let _ = reader.read_to_end(&mut answer).await;
+                answer
+            }),
+            writing,
+        ));
+    }
+    assert_eq!(healthz().await, 200, "everyone else is served meanwhile");
+    for (reading, writing) in trickling {
+        let answer = tokio::time::timeout(Duration::from_secs(10), reading)
+            .await
+            .expect("the server closes a connection whose headers never end")
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+            "{answer}"
+        );
+        writing.abort();
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "cut off after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(healthz().await, 200, "the server lives on");
+    app.stop().await;
+}
+
 on_both_engines!(
     sql_metacharacters_and_odd_unicode_in_every_text_field,
     path_traversal_in_every_path_parameter,
     oversized_and_deeply_nested_bodies_are_refused,
     slow_clients_are_cut_off_and_do_not_hold_the_server,
+    clients_that_never_finish_their_headers_are_cut_off,
 );

@@ -121,6 +121,7 @@ mod orgs;
 mod policy;
 mod reports;
 mod requests;
+pub mod server;
 
 pub(crate) use funding::{parse_donation, parse_donor};
 pub(crate) use reports::{donor_report_for, parse_new_report};
