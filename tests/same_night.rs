@@ -153,6 +153,28 @@ impl Coalition {
         .await
     }
 
+    /// A flight of 612.40 to Vancouver, which always waits for a treasurer.
+    async fn flight_home(&self, token: &str, code: &str, from: (&str, &str)) -> Value {
+        let (s, flight) = self
+            .ask(
+                token,
+                trip(code, "flight", "612.40", from, ("Vancouver", "BC")),
+            )
+            .await;
+        assert_eq!(
+            (s, flight["status"].as_str()),
+            (201, Some("pending")),
+            "{flight}"
+        );
+        flight
+    }
+
+    async fn approve(&self, token: &str, request: &Value) -> (u16, Value) {
+        let id = request["id"].as_str().unwrap();
+        self.post(&format!("/api/v1/requests/{id}/approve"), token, json!({}))
+            .await
+    }
+
     /// The fund's figures, checked to reconcile to the cent.
     async fn fund(&self) -> Value {
         let (s, f) = self.get("/api/v1/fund", &self.treasurer).await;
@@ -221,36 +243,14 @@ async fn the_night_of_two_cities(t: TestDb) {
 
     // Halifax: a flight home always waits for a treasurer.
     let hfx_case = c.open_case(&c.hfx, "NS").await;
-    let (s, flight) = c
-        .ask(
-            &c.hfx,
-            trip(
-                &hfx_case,
-                "flight",
-                "612.40",
-                ("Halifax", "NS"),
-                ("Vancouver", "BC"),
-            ),
-        )
-        .await;
-    assert_eq!(
-        (s, flight["status"].as_str()),
-        (201, Some("pending")),
-        "{flight}"
-    );
+    let flight = c.flight_home(&c.hfx, &hfx_case, ("Halifax", "NS")).await;
     assert_eq!(flight["rule"], "category_not_auto_approved");
     assert!(flight["reason"].as_str().is_some_and(|r| !r.is_empty()));
     let (s, pending) = c.get("/api/v1/requests?status=pending", &c.treasurer).await;
     assert_eq!(s, 200);
     assert_eq!(pending.as_array().unwrap().len(), 1);
     let id = flight["id"].as_str().unwrap();
-    let (s, approved) = c
-        .post(
-            &format!("/api/v1/requests/{id}/approve"),
-            &c.treasurer,
-            json!({}),
-        )
-        .await;
+    let (s, approved) = c.approve(&c.treasurer, &flight).await;
     assert_eq!(
         (s, approved["status"].as_str()),
         (200, Some("approved")),
@@ -547,23 +547,7 @@ async fn an_approval_gets_its_turn_while_submissions_flood_in(t: TestDb) {
     for _ in 0..16 {
         cases.push(c.open_case(&c.mtl, "QC").await);
     }
-    let (s, flight) = c
-        .ask(
-            &c.mtl,
-            trip(
-                &cases[0],
-                "flight",
-                "612.40",
-                ("Montréal", "QC"),
-                ("Vancouver", "BC"),
-            ),
-        )
-        .await;
-    assert_eq!(
-        (s, flight["status"].as_str()),
-        (201, Some("pending")),
-        "{flight}"
-    );
+    let flight = c.flight_home(&c.mtl, &cases[0], ("Montréal", "QC")).await;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut flood = Vec::new();
     for code in cases.clone() {
@@ -586,14 +570,7 @@ async fn an_approval_gets_its_turn_while_submissions_flood_in(t: TestDb) {
     }
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let started = std::time::Instant::now();
-    let id = flight["id"].as_str().unwrap();
-    let (s, approved) = c
-        .post(
-            &format!("/api/v1/requests/{id}/approve"),
-            &c.treasurer,
-            json!({}),
-        )
-        .await;
+    let (s, approved) = c.approve(&c.treasurer, &flight).await;
     let waited = started.elapsed();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut sent = 0;
