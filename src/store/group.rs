@@ -111,16 +111,13 @@ where
             sender
         });
         let (answer, answered) = oneshot::channel();
-        let stopped = || {
-            E::from(StoreError::Sqlx(sqlx::Error::Protocol(
-                "the writer has stopped: the server is shutting down, try again in a moment".into(),
-            )))
-        };
         queue
             .send(Entry { job, answer })
             .await
-            .map_err(|_| stopped())?;
-        answered.await.map_err(|_| stopped())?
+            .map_err(|_| E::from(StoreError::WriterStopped))?;
+        answered
+            .await
+            .map_err(|_| E::from(StoreError::WriterStopped))?
     }
 }
 
@@ -202,9 +199,7 @@ where
         }
         let result = match AssertUnwindSafe((entry.job)(&mut tx)).catch_unwind().await {
             Ok(result) => result,
-            Err(_) => Err(E::from(StoreError::Sqlx(sqlx::Error::Protocol(
-                "a write job panicked".into(),
-            )))),
+            Err(_) => Err(E::from(StoreError::JobPanicked)),
         };
         let (failed, lost_race) = match &result {
             Ok(_) => (false, false),
@@ -251,11 +246,7 @@ where
         let result = AssertUnwindSafe(async { crate::write_tx!(db, |tx| job(tx).await) })
             .catch_unwind()
             .await
-            .unwrap_or_else(|_| {
-                Err(E::from(StoreError::Sqlx(sqlx::Error::Protocol(
-                    "a write job panicked".into(),
-                ))))
-            });
+            .unwrap_or_else(|_| Err(E::from(StoreError::JobPanicked)));
         results.push(result);
     }
     results

@@ -88,6 +88,10 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
+    #[error("the writer has stopped (the server is shutting down): try again in a moment")]
+    WriterStopped,
+    #[error("a write failed on a bug and was rolled back: try again, and report it if it persists")]
+    JobPanicked,
 }
 
 impl StoreError {
