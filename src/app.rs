@@ -10,13 +10,14 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::approval::FlowError;
+use crate::approval::together::{self, Submission};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::identity::{self, IdentityError};
 use crate::ledger;
 use crate::mail::{self, MailError, Mailer};
 use crate::store::Db;
-use crate::store::group::GroupCommit;
+use crate::store::group::{GroupCommit, Together};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -24,13 +25,22 @@ pub struct AppState {
     pub clock: SharedClock,
     pub config: Arc<Config>,
     /// The instance's group commit for the same-night path (see [`crate::store::group`]).
-    pub grouped: GroupCommit<(u16, serde_json::Value), FlowError>,
+    pub grouped: GroupCommit<(u16, serde_json::Value), FlowError, Submission>,
 }
 
 impl AppState {
     pub fn new(db: Db, clock: SharedClock, config: Arc<Config>) -> AppState {
+        let grouped = if config.decide_together {
+            let clock = clock.clone();
+            let stage: Together<_, _, Submission> = Arc::new(move |tx, batch| {
+                Box::pin(together::submit_together(tx, clock.now(), batch))
+            });
+            GroupCommit::with_together(db.clone(), stage)
+        } else {
+            GroupCommit::new(db.clone())
+        };
         AppState {
-            grouped: GroupCommit::new(db.clone()),
+            grouped,
             db,
             clock,
             config,

@@ -131,39 +131,87 @@ pub async fn append(
     subject: &str,
     content: &Value,
 ) -> Result<Event, StoreError> {
-    let (seq, prev_hash): (i64, String) = on_tx!(tx, c => sqlx::query_as(
-        "UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash"
+    let mut events = append_many(
+        tx,
+        at,
+        &[NewEvent {
+            actor,
+            action,
+            subject: subject.into(),
+            content: content.clone(),
+        }],
     )
+    .await?;
+    Ok(events.remove(0))
+}
+
+/// An event to append with [`append_many`].
+pub struct NewEvent<'a> {
+    pub actor: &'a Actor,
+    pub action: &'a str,
+    pub subject: String,
+    pub content: Value,
+}
+
+/// Appends events in order, all at `at`, in two statements whatever their number: the
+/// head gives up as many sequence numbers at once, and one insert writes the chain.
+pub async fn append_many(
+    tx: &mut Tx,
+    at: DateTime<Utc>,
+    new: &[NewEvent<'_>],
+) -> Result<Vec<Event>, StoreError> {
+    if new.is_empty() {
+        return Ok(Vec::new());
+    }
+    let count = i64::try_from(new.len()).expect("a batch of events fits in an i64");
+    let (last_seq, mut prev_hash): (i64, String) = on_tx!(tx, c => sqlx::query_as(
+        "UPDATE audit_head SET seq = seq + $1 WHERE id = 1 RETURNING seq, hash"
+    )
+    .bind(count)
     .fetch_one(c)
     .await)?;
-    let content = canonical_json(content);
-    let hash = event_hash(seq, at, &actor.0, action, subject, &content, &prev_hash);
-    on_tx!(tx, c => sqlx::query(
-        "INSERT INTO audit_events (seq, at, actor, action, subject, content, prev_hash, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-    )
-    .bind(seq)
-    .bind(at)
-    .bind(&actor.0)
-    .bind(action)
-    .bind(subject)
-    .bind(&content)
-    .bind(&prev_hash)
-    .bind(&hash)
-    .execute(c)
-    .await
-    .map(|_| ()))?;
-    // The head's hash follows by trigger (migration 0012_audit_head_follows).
-    Ok(Event {
-        seq,
-        at,
-        actor: actor.0.clone(),
-        action: action.into(),
-        subject: subject.into(),
-        content,
-        prev_hash,
-        hash,
-    })
+    let mut events = Vec::with_capacity(new.len());
+    for (seq, event) in (last_seq - count + 1..).zip(new) {
+        let content = canonical_json(&event.content);
+        let hash = event_hash(
+            seq,
+            at,
+            &event.actor.0,
+            event.action,
+            &event.subject,
+            &content,
+            &prev_hash,
+        );
+        events.push(Event {
+            seq,
+            at,
+            actor: event.actor.0.clone(),
+            action: event.action.into(),
+            subject: event.subject.clone(),
+            content,
+            prev_hash: std::mem::replace(&mut prev_hash, hash.clone()),
+            hash,
+        });
+    }
+    // The head's hash follows each row by trigger (migration 0012_audit_head_follows),
+    // rows being inserted in the order they are listed.
+    on_tx!(tx, c => {
+        let mut insert = sqlx::QueryBuilder::new(
+            "INSERT INTO audit_events (seq, at, actor, action, subject, content, prev_hash, hash) ",
+        );
+        insert.push_values(&events, |mut row, e| {
+            row.push_bind(e.seq)
+                .push_bind(e.at)
+                .push_bind(&e.actor)
+                .push_bind(&e.action)
+                .push_bind(&e.subject)
+                .push_bind(&e.content)
+                .push_bind(&e.prev_hash)
+                .push_bind(&e.hash);
+        });
+        insert.build().execute(c).await.map(|_| ())
+    })?;
+    Ok(events)
 }
 
 /// What a verification found.

@@ -80,6 +80,28 @@ pub async fn load_for(tx: &mut Tx, staff: &Staff, code: &CaseCode) -> Result<Cas
     shared.map(|_| case).ok_or_else(not_yours)
 }
 
+/// Several cases by code, locked until `tx` ends (in code order, as every batch takes
+/// them, so two batches cannot wait on each other). Codes with no case are left out;
+/// access is the caller's to check.
+pub async fn lock_many(tx: &mut Tx, codes: &[&str]) -> Result<Vec<Case>, StoreError> {
+    if codes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let lock = tx.lock_rows();
+    Ok(on_tx!(tx, c => {
+        let mut select = sqlx::QueryBuilder::new(
+            "SELECT code, org_id, province, status, opened_at, closed_at FROM cases WHERE code IN (",
+        );
+        let mut list = select.separated(", ");
+        for code in codes {
+            list.push_bind(*code);
+        }
+        select.push(") ORDER BY code");
+        select.push(lock);
+        select.build_query_as().fetch_all(c).await
+    })?)
+}
+
 pub async fn open(
     tx: &mut Tx,
     now: DateTime<Utc>,

@@ -49,6 +49,9 @@ pub struct Config {
     pub report_min_cell: u32,
     /// How long the link in a donor's report email opens the report.
     pub donor_link_days: u32,
+    /// Whether the group writer decides a batch's plain submissions together (see
+    /// [`crate::approval::together`]); off, each runs its own one-by-one code.
+    pub decide_together: bool,
 }
 
 /// A secret setting. Its `Debug` prints nothing of it, so a logged `Config` leaks nothing.
@@ -109,6 +112,10 @@ const SETTINGS: &[Setting] = &[
     Setting {
         name: "PASSAGE_HEADER_TIMEOUT_SECS",
         default: "60",
+    },
+    Setting {
+        name: "PASSAGE_DECIDE_TOGETHER",
+        default: "true",
     },
     Setting {
         name: "PASSAGE_BODY_LIMIT_BYTES",
@@ -265,6 +272,11 @@ impl Config {
                 1000,
             )?,
             donor_link_days: number(&value, "PASSAGE_DONOR_LINK_DAYS", 1, 400)?,
+            decide_together: match value("PASSAGE_DECIDE_TOGETHER").as_str() {
+                "true" => true,
+                "false" => false,
+                other => return Err(invalid("PASSAGE_DECIDE_TOGETHER", "true or false", other)),
+            },
             database_url,
             bind,
             log,

@@ -56,19 +56,77 @@ pub async fn remember(
     status: u16,
     response: &serde_json::Value,
 ) -> Result<(), FlowError> {
-    on_tx!(tx, c => sqlx::query(
-        "INSERT INTO idempotency (user_id, key, route, body_hash, status, response, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    remember_many(
+        tx,
+        now,
+        route,
+        status,
+        &[Answer {
+            user_id,
+            key,
+            hash,
+            response,
+        }],
     )
-    .bind(user_id)
-    .bind(key)
-    .bind(route)
-    .bind(hash)
-    .bind(i64::from(status))
-    .bind(response.to_string())
-    .bind(now)
-    .execute(c)
     .await
-    .map(|_| ()))?;
+}
+
+/// An answer to store under its key with [`remember_many`].
+pub struct Answer<'a> {
+    pub user_id: &'a str,
+    pub key: &'a str,
+    pub hash: &'a str,
+    pub response: &'a serde_json::Value,
+}
+
+/// Stores the answers to several keys of one route, in one statement.
+pub async fn remember_many(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    route: &str,
+    status: u16,
+    answers: &[Answer<'_>],
+) -> Result<(), FlowError> {
+    if answers.is_empty() {
+        return Ok(());
+    }
+    on_tx!(tx, c => {
+        let mut insert = sqlx::QueryBuilder::new(
+            "INSERT INTO idempotency (user_id, key, route, body_hash, status, response, created_at) ",
+        );
+        insert.push_values(answers, |mut b, a| {
+            b.push_bind(a.user_id)
+                .push_bind(a.key)
+                .push_bind(route)
+                .push_bind(a.hash)
+                .push_bind(i64::from(status))
+                .push_bind(a.response.to_string())
+                .push_bind(now);
+        });
+        insert.build().execute(c).await.map(|_| ())
+    })?;
     Ok(())
+}
+
+/// Which of these keys (user, key) already have a stored answer, in one statement.
+pub async fn answered(
+    tx: &mut Tx,
+    keys: &[(&str, &str)],
+) -> Result<std::collections::HashSet<(String, String)>, FlowError> {
+    if keys.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<(String, String)> = on_tx!(tx, c => {
+        let mut select = sqlx::QueryBuilder::new("SELECT user_id, key FROM idempotency WHERE ");
+        let mut either = select.separated(" OR ");
+        for (user_id, key) in keys {
+            either.push("(user_id = ");
+            either.push_bind_unseparated(*user_id);
+            either.push_unseparated(" AND key = ");
+            either.push_bind_unseparated(*key);
+            either.push_unseparated(")");
+        }
+        select.build_query_as().fetch_all(c).await
+    })?;
+    Ok(rows.into_iter().collect())
 }

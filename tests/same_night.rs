@@ -1438,6 +1438,184 @@ async fn a_restriction_must_name_real_categories_of_a_cash_gift(t: TestDb) {
     assert_eq!(c.fund().await["donated"], "0.00");
 }
 
+/// Leaves out what differs between two databases by construction (generated ids and
+/// codes), anywhere in an answer.
+fn without_ids(mut v: Value) -> Value {
+    match &mut v {
+        Value::Object(map) => {
+            for k in ["id", "requested_by", "org_id", "case_code", "request_id"] {
+                map.remove(k);
+            }
+            for (_, inner) in map.iter_mut() {
+                *inner = without_ids(inner.take());
+            }
+        }
+        Value::Array(items) => {
+            for item in items.iter_mut() {
+                *item = without_ids(item.take());
+            }
+        }
+        _ => {}
+    }
+    v
+}
+
+/// One night's submissions, in order, on a fresh coalition: everything the policy decides
+/// (on the spot, for a treasurer, declined by the case cap, the floor or the balance),
+/// replays, reused keys, closed and foreign cases, an urgent request that mails the
+/// treasurers. Returns every answer and what the database holds afterwards.
+async fn one_night_of_submissions(c: &Coalition) -> (Vec<(u16, Value)>, Value) {
+    c.donate("2000.00").await;
+    let mtl = c.open_case(&c.mtl, "QC").await;
+    let mtl_2 = c.open_case(&c.mtl, "QC").await;
+    let hfx = c.open_case(&c.hfx, "NS").await;
+    let closed = c.open_case(&c.mtl, "QC").await;
+    let (s, body) = c
+        .post(&format!("/api/v1/cases/{closed}/close"), &c.mtl, json!({}))
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let food = |code: &str, amount: &str| json!({"case_code": code, "category": "food", "amount": amount, "needed_by": "2026-11-30"});
+    let mut calls: Vec<(&str, String, Value)> = vec![
+        (&c.mtl, "stay".into(), hotel(&mtl, 2, "189.00")),
+        (
+            &c.mtl,
+            "bus".into(),
+            trip(&mtl, "bus", "45.00", ("Montréal", "QC"), ("Ottawa", "ON")),
+        ),
+        (
+            &c.mtl,
+            "urgent-flight".into(),
+            trip(
+                &mtl,
+                "flight",
+                "612.40",
+                ("Montréal", "QC"),
+                ("Vancouver", "BC"),
+            ),
+        ),
+        (&c.mtl, "long-stay".into(), hotel(&mtl, 5, "120.00")),
+        (&c.hfx, "hfx-food".into(), food(&hfx, "5.00")),
+        (&c.hfx, "hfx-food".into(), food(&hfx, "5.00")),
+        (&c.hfx, "hfx-food".into(), food(&hfx, "6.00")),
+        (&c.mtl, "foreign".into(), food(&hfx, "5.00")),
+        (&c.mtl, "closed".into(), food(&closed, "5.00")),
+        (&c.hfx_lead, "lead".into(), food(&hfx, "12.50")),
+    ];
+    let mut flight = trip(
+        &mtl_2,
+        "flight",
+        "612.40",
+        ("Québec", "QC"),
+        ("Halifax", "NS"),
+    );
+    flight["urgent"] = json!(false);
+    calls.push((&c.mtl, "quiet-flight".into(), flight));
+    for i in 0..6 {
+        calls.push((&c.mtl, format!("cap-{i}"), food(&mtl, "150.00")));
+    }
+    for i in 0..4 {
+        calls.push((&c.hfx, format!("floor-{i}"), food(&hfx, "140.00")));
+    }
+    calls.push((&c.mtl, "too-much".into(), food(&mtl_2, "2500.00")));
+    let mut answers = Vec::new();
+    for (token, key, body) in calls {
+        let (s, answer) = c.post_keyed("/api/v1/requests", token, &key, body).await;
+        answers.push((s, without_ids(answer)));
+    }
+
+    let db = &c.app.db.db;
+    type Stored = (
+        String,
+        i64,
+        String,
+        String,
+        Option<String>,
+        bool,
+        bool,
+        bool,
+    );
+    let requests: Vec<Stored> = passage::on_db!(db, p => sqlx::query_as(
+            "SELECT category, amount, status, rule, decision_reason, automatic,
+                    hold_id IS NULL, closed_at IS NULL
+             FROM requests ORDER BY created_at, category, amount, status, rule",
+        )
+        .fetch_all(p)
+        .await)
+    .unwrap();
+    let holds: Vec<(String, i64, String, String)> = passage::on_db!(db, p => sqlx::query_as(
+        "SELECT kind, amount, code, CAST(expires_at AS TEXT) FROM transfers
+         WHERE kind = 'pending' ORDER BY amount, expires_at",
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap();
+    let actions: Vec<(String, i64)> = passage::on_db!(db, p => sqlx::query_as(
+        "SELECT action, COUNT(*) FROM audit_events GROUP BY action ORDER BY action",
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap();
+    let mail: i64 = passage::on_db!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
+        .fetch_one(p)
+        .await)
+    .unwrap();
+    let alert: Option<bool> = passage::on_db!(db, p => sqlx::query_scalar(
+        "SELECT active FROM alerts WHERE kind = 'low_balance'",
+    )
+    .fetch_optional(p)
+    .await)
+    .unwrap();
+    let books = common::books::check(db).await;
+    let stored = json!({
+        "requests": format!("{requests:?}"),
+        "holds": format!("{holds:?}"),
+        "audit": format!("{actions:?}"),
+        "mail": mail,
+        "low_balance_alert": alert,
+        "books": format!("{books:?}"),
+        "fund": c.fund().await,
+    });
+    (answers, stored)
+}
+
+/// The writer's together stage (approval/together.rs) and the one-by-one code decide the
+/// same night the same way: every answer, every row, every hold, every audit event kind,
+/// every mail; the same night is run on two databases, once with the stage off.
+async fn decided_together_or_one_by_one_the_answers_and_books_agree(t: TestDb) {
+    let other = if t.url.starts_with("sqlite") {
+        TestDb::sqlite().await
+    } else {
+        TestDb::postgres()
+            .await
+            .expect("a second PostgreSQL database")
+    };
+    let together = coalition(t).await;
+    let one_by_one = coalition_with(other, &[("PASSAGE_DECIDE_TOGETHER", "false")]).await;
+    let (answers, stored) = one_night_of_submissions(&together).await;
+    let (expected, expected_stored) = one_night_of_submissions(&one_by_one).await;
+    for (i, (got, want)) in answers.iter().zip(&expected).enumerate() {
+        assert_eq!(got, want, "answer {i} differs");
+    }
+    assert_eq!(stored, expected_stored);
+    // The night covered every kind of answer, and the stage wrote most of it.
+    let statuses: std::collections::BTreeSet<String> = answers
+        .iter()
+        .map(|(s, a)| format!("{s} {}", a["status"].as_str().unwrap_or("-")))
+        .collect();
+    for kind in [
+        "201 approved",
+        "201 pending",
+        "201 declined",
+        "403 -",
+        "409 -",
+    ] {
+        assert!(statuses.contains(kind), "no {kind} in {statuses:?}");
+    }
+    let counts = together.app.grouped.counts();
+    assert!(counts.written_together >= 15, "{counts:?}");
+    assert_eq!(one_by_one.app.grouped.counts().written_together, 0);
+}
+
 on_both_engines!(
     restricted_money_is_spent_only_on_its_categories,
     a_restriction_must_name_real_categories_of_a_cash_gift,
@@ -1449,6 +1627,7 @@ on_both_engines!(
     another_organisations_case_is_403_whether_or_not_it_exists,
     concurrent_requests_never_cross_the_reserve_floor,
     requests_decided_together_each_get_their_own_answer,
+    decided_together_or_one_by_one_the_answers_and_books_agree,
     an_approval_gets_its_turn_while_submissions_flood_in,
     a_retry_with_the_same_key_never_makes_a_second_hold,
     bad_input_is_refused_by_field_and_writes_nothing,

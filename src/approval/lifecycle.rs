@@ -187,14 +187,80 @@ async fn case_window_cents(
     code: &str,
     since: DateTime<Utc>,
 ) -> Result<i64, StoreError> {
-    Ok(on_tx!(tx, c => sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(COALESCE(spent, amount)), 0) AS BIGINT) FROM requests
-         WHERE case_code = $1 AND status IN ('approved', 'settled') AND decided_at >= $2",
-    )
-    .bind(code)
-    .bind(since)
-    .fetch_one(c)
-    .await)?)
+    let windows = case_windows_cents(tx, &[code], since).await?;
+    Ok(windows.get(code).copied().unwrap_or(0))
+}
+
+/// The hold that reserves an approved request's money until it is settled or expires.
+pub(super) fn hold_for(request_id: &str, amount: Money, expires_at: DateTime<Utc>) -> NewTransfer {
+    NewTransfer {
+        id: format!("hold:{request_id}"),
+        spec: TransferSpec::Pending {
+            debit: FUND.into(),
+            credit: SPENT.into(),
+            amount: amount.cents(),
+            expires_at,
+        },
+        code: "disbursement".into(),
+        reference: Some(request_id.into()),
+    }
+}
+
+/// What each of these cases has spent or holds within the rolling window, in one
+/// statement; a case with nothing there is left out.
+pub(super) async fn case_windows_cents(
+    tx: &mut Tx,
+    codes: &[&str],
+    since: DateTime<Utc>,
+) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+    if codes.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<(String, i64)> = on_tx!(tx, c => {
+        let mut select = sqlx::QueryBuilder::new(
+            "SELECT case_code, CAST(COALESCE(SUM(COALESCE(spent, amount)), 0) AS BIGINT)
+             FROM requests WHERE status IN ('approved', 'settled') AND decided_at >= ",
+        );
+        select.push_bind(since);
+        select.push(" AND case_code IN (");
+        let mut list = select.separated(", ");
+        for code in codes {
+            list.push_bind(*code);
+        }
+        select.push(") GROUP BY case_code");
+        select.build_query_as().fetch_all(c).await
+    })?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Requests as the API shows them, in the order of `ids`, in one statement.
+pub(super) async fn views_of_many(
+    tx: &mut Tx,
+    ids: &[String],
+    dual_above: Money,
+) -> Result<Vec<RequestView>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut rows: std::collections::HashMap<String, Row> = on_tx!(tx, c => {
+        let mut select = sqlx::QueryBuilder::new(format!("{SELECT_ROW} WHERE r.id IN ("));
+        let mut list = select.separated(", ");
+        for id in ids {
+            list.push_bind(id);
+        }
+        select.push(")");
+        select.build_query_as::<Row>().fetch_all(c).await
+    })?
+    .into_iter()
+    .map(|row| (row.id.clone(), row))
+    .collect();
+    ids.iter()
+        .map(|id| {
+            rows.remove(id)
+                .map(|row| row.view(dual_above))
+                .ok_or(StoreError::Sqlx(sqlx::Error::RowNotFound))
+        })
+        .collect()
 }
 
 /// Places the hold for an approved request; `None` when the fund cannot cover it.
@@ -206,17 +272,7 @@ async fn place_hold(
     amount: Money,
     hold_hours: Duration,
 ) -> Result<Option<String>, FlowError> {
-    let hold = NewTransfer {
-        id: format!("hold:{request_id}"),
-        spec: TransferSpec::Pending {
-            debit: FUND.into(),
-            credit: SPENT.into(),
-            amount: amount.cents(),
-            expires_at: now + hold_hours,
-        },
-        code: "disbursement".into(),
-        reference: Some(request_id.into()),
-    };
+    let hold = hold_for(request_id, amount, now + hold_hours);
     match ledger::create_transfer(tx, now, actor, &hold).await? {
         Outcome::Created(t) | Outcome::Exists(t) => Ok(Some(t.id)),
         Outcome::Rejected(Rejection::ExceedsCredits) => Ok(None),
@@ -225,6 +281,124 @@ async fn place_hold(
             r.as_str()
         ))),
     }
+}
+
+/// A new request's row as it is stored, decision included.
+pub(super) struct RequestRow<'a> {
+    id: &'a str,
+    case: &'a cases::Case,
+    requested_by: &'a str,
+    new: &'a NewRequest,
+    amount: Money,
+    decision: &'a Decision,
+    policy_version: i64,
+    hold_id: Option<String>,
+    now: DateTime<Utc>,
+}
+
+impl<'a> RequestRow<'a> {
+    /// `decision` is what the request ends with: an approval only when its hold was placed.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        id: &'a str,
+        case: &'a cases::Case,
+        staff: &'a Staff,
+        new: &'a NewRequest,
+        amount: Money,
+        decision: &'a Decision,
+        policy_version: i64,
+        hold_id: Option<String>,
+        now: DateTime<Utc>,
+    ) -> RequestRow<'a> {
+        RequestRow {
+            id,
+            case,
+            requested_by: &staff.user_id,
+            new,
+            amount,
+            decision,
+            policy_version,
+            hold_id,
+            now,
+        }
+    }
+
+    fn status(&self) -> &'static str {
+        self.decision.status()
+    }
+
+    /// The audit event of the submission: ids, category, amount and decision only.
+    pub(super) fn event<'b>(&self, actor: &'b Actor) -> audit::NewEvent<'b> {
+        audit::NewEvent {
+            actor,
+            action: "request.submit",
+            subject: format!("request:{}", self.id),
+            content: json!({"case": self.case.code, "category": self.new.category.as_str(),
+                "amount": self.amount.cents(), "status": self.status(),
+                "rule": self.decision.rule(), "policy_version": self.policy_version,
+                "urgent": self.new.urgent}),
+        }
+    }
+}
+
+/// Writes new requests in one statement. A declined request is closed at once: the purge
+/// of its note and cities counts from its decision.
+pub(super) async fn insert_requests(
+    tx: &mut Tx,
+    rows: &[RequestRow<'_>],
+) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    on_tx!(tx, c => {
+        let mut insert = sqlx::QueryBuilder::new(
+            "INSERT INTO requests (id, case_code, org_id, requested_by, category, amount, needed_by,
+                urgent, note, origin_city, origin_province, origin_country, destination_city,
+                destination_province, destination_country, travel_date, reason, scope, nights,
+                nightly_rate, party_size, status, rule, decision_reason, policy_version, automatic,
+                hold_id, created_at, decided_at, closed_at) ",
+        );
+        insert.push_values(rows, |mut b, row| {
+            let new = row.new;
+            let (trip, travel_date) = match &new.trip {
+                Some((t, d)) => (Some(t), Some(d.to_string())),
+                None => (None, None),
+            };
+            let status = row.status();
+            b.push_bind(row.id)
+                .push_bind(&row.case.code)
+                .push_bind(&row.case.org_id)
+                .push_bind(row.requested_by)
+                .push_bind(new.category.as_str())
+                .push_bind(row.amount.cents())
+                .push_bind(&new.needed_by)
+                .push_bind(new.urgent)
+                .push_bind(new.note.as_ref().map(|n| n.as_str().to_string()))
+                .push_bind(trip.map(|t| t.origin.city().to_string()))
+                .push_bind(trip.and_then(|t| t.origin.province()))
+                .push_bind(trip.and_then(|t| t.origin.country()).map(|c| c.as_str().to_string()))
+                .push_bind(trip.map(|t| t.destination.city().to_string()))
+                .push_bind(trip.and_then(|t| t.destination.province()))
+                .push_bind(trip.and_then(|t| t.destination.country()).map(|c| c.as_str().to_string()))
+                .push_bind(travel_date)
+                .push_bind(trip.map(|t| t.reason.as_str()))
+                .push_bind(trip.map(|t| t.scope().as_str()))
+                .push_bind(new.hotel.map(|h| i64::from(h.nights())))
+                .push_bind(new.hotel.map(|h| h.nightly_rate().cents()))
+                .push_bind(new.hotel.map(|h| i64::from(h.party_size())))
+                .push_bind(status)
+                .push_bind(row.decision.rule().to_string())
+                .push_bind(row.decision.why().map(str::to_string))
+                .push_bind(row.policy_version)
+                .push_bind(status == "approved")
+                .push_bind(row.hold_id.clone())
+                .push_bind(row.now)
+                .push_bind((status != "pending").then_some(row.now))
+                .push_bind((status == "declined").then_some(row.now));
+        });
+        insert.build().execute(c).await.map(|_| ())
+    })?;
+    Ok(())
 }
 
 /// Submits a request and decides it in the same transaction.
@@ -306,55 +480,18 @@ pub async fn submit(
         Decision::Pending { .. } => ("pending", None, decision),
         Decision::Decline { .. } => ("declined", None, decision),
     };
-    let decided_at = (status != "pending").then_some(now);
-    let (trip, travel_date) = match &new.trip {
-        Some((t, d)) => (Some(t), Some(d.to_string())),
-        None => (None, None),
-    };
-    on_tx!(tx, c => sqlx::query(
-        "INSERT INTO requests (id, case_code, org_id, requested_by, category, amount, needed_by,
-            urgent, note, origin_city, origin_province, origin_country, destination_city,
-            destination_province, destination_country, travel_date, reason, scope, nights,
-            nightly_rate, party_size, status, rule, decision_reason, policy_version, automatic,
-            hold_id, created_at, decided_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
-            $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)",
-    )
-    .bind(&id)
-    .bind(&case.code)
-    .bind(&case.org_id)
-    .bind(&staff.user_id)
-    .bind(new.category.as_str())
-    .bind(proposal.amount().cents())
-    .bind(&new.needed_by)
-    .bind(new.urgent)
-    .bind(new.note.as_ref().map(|n| n.as_str().to_string()))
-    .bind(trip.map(|t| t.origin.city().to_string()))
-    .bind(trip.and_then(|t| t.origin.province()))
-    .bind(trip.and_then(|t| t.origin.country()).map(|c| c.as_str().to_string()))
-    .bind(trip.map(|t| t.destination.city().to_string()))
-    .bind(trip.and_then(|t| t.destination.province()))
-    .bind(trip.and_then(|t| t.destination.country()).map(|c| c.as_str().to_string()))
-    .bind(travel_date)
-    .bind(trip.map(|t| t.reason.as_str()))
-    .bind(trip.map(|t| t.scope().as_str()))
-    .bind(new.hotel.map(|h| i64::from(h.nights())))
-    .bind(new.hotel.map(|h| h.nightly_rate().cents()))
-    .bind(new.hotel.map(|h| i64::from(h.party_size())))
-    .bind(status)
-    .bind(decision.rule())
-    .bind(decision.why())
-    .bind(policy.version)
-    .bind(status == "approved")
-    .bind(&hold_id)
-    .bind(now)
-    .bind(decided_at)
-    .execute(c)
-    .await
-    .map(|_| ()))?;
-    if status == "declined" {
-        close(tx, &id, now).await?;
-    }
+    let row = RequestRow::new(
+        &id,
+        &case,
+        staff,
+        new,
+        proposal.amount(),
+        &decision,
+        policy.version,
+        hold_id,
+        now,
+    );
+    insert_requests(tx, std::slice::from_ref(&row)).await?;
     if status == "approved" {
         restricted::draw(
             tx,
@@ -374,15 +511,14 @@ pub async fn submit(
             .await
             .map(|_| ()))?;
     }
+    let event = row.event(&actor);
     audit::append(
         tx,
         now,
         &actor,
-        "request.submit",
-        &format!("request:{id}"),
-        &json!({"case": case.code, "category": new.category.as_str(), "amount": proposal.amount().cents(),
-                "status": status, "rule": decision.rule(), "policy_version": policy.version,
-                "urgent": new.urgent}),
+        event.action,
+        &event.subject,
+        &event.content,
     )
     .await?;
     let view = load_row(tx, &id)

@@ -7,6 +7,7 @@ pub mod lifecycle;
 pub mod notify;
 pub mod policy;
 pub mod reserves;
+pub mod together;
 pub mod versions;
 
 pub use decide::{Decision, FundState, Proposal, ProposalError, decide, needs_two_treasurers};

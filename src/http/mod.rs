@@ -45,68 +45,6 @@ macro_rules! idempotent {
 }
 pub(crate) use idempotent;
 
-/// What [`idempotent!`] does, for a change that goes through the instance's group commit
-/// (`AppState::grouped`): the stored answer is looked for, the change made and its answer
-/// remembered in one job, so a batch that is rolled back and run again cannot answer a
-/// key twice. The change gets the moment its batch runs.
-pub(crate) async fn idempotent_grouped<F>(
-    state: &AppState,
-    user_id: &str,
-    key: String,
-    route: &'static str,
-    body: &serde_json::Value,
-    status: StatusCode,
-    change: F,
-) -> Result<(StatusCode, error::Json<serde_json::Value>), ApiError>
-where
-    F: for<'t> Fn(
-            &'t mut crate::store::Tx,
-            chrono::DateTime<chrono::Utc>,
-        ) -> futures_util::future::BoxFuture<
-            't,
-            Result<serde_json::Value, crate::approval::FlowError>,
-        > + Send
-        + Sync
-        + 'static,
-{
-    let hash = std::sync::Arc::new(crate::idempotency::body_hash(route, body));
-    let user_id = std::sync::Arc::new(user_id.to_string());
-    let key = std::sync::Arc::new(key);
-    let change = std::sync::Arc::new(change);
-    let clock = state.clock.clone();
-    let job: crate::store::group::Job<(u16, serde_json::Value), crate::approval::FlowError> =
-        std::sync::Arc::new(move |tx| {
-            let (hash, user_id, key, change) =
-                (hash.clone(), user_id.clone(), key.clone(), change.clone());
-            let now = clock.now();
-            Box::pin(async move {
-                if let Some(previous) =
-                    crate::idempotency::replay(tx, &user_id, &key, &hash).await?
-                {
-                    return Ok(previous);
-                }
-                let value = change(tx, now).await?;
-                crate::idempotency::remember(
-                    tx,
-                    now,
-                    &user_id,
-                    &key,
-                    route,
-                    &hash,
-                    status.as_u16(),
-                    &value,
-                )
-                .await?;
-                Ok((status.as_u16(), value))
-            })
-        });
-    let (code, value) = state.grouped.run(job).await?;
-    Ok((
-        StatusCode::from_u16(code).unwrap_or(status),
-        error::Json(value),
-    ))
-}
-
 mod audit;
 mod auth;
 mod cases;

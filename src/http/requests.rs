@@ -25,12 +25,14 @@ use super::openapi::{
 };
 use crate::app::AppState;
 use crate::approval::lifecycle::{self, NewRequest, OriginalAmount, Receipt, RequestView};
-use crate::approval::versions;
+use crate::approval::together::{self, Submission};
+use crate::approval::{FlowError, versions};
 use crate::cases::Staff;
 use crate::domain::note::Note;
 use crate::domain::place::Place;
 use crate::domain::request::{Category, HotelStay, MAX_NIGHTS, MAX_PARTY_SIZE, Reason, Trip};
 use crate::domain::{Money, Province};
+use crate::store::group::Job;
 use crate::write_tx;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -429,7 +431,11 @@ async fn submit(
 }
 
 /// Submits a request through the instance's group commit, under its Idempotency-Key: the
-/// API's route and the caseworker's form both come here.
+/// API's route and the caseworker's form both come here. What [`super::idempotent!`] does
+/// happens in one job (the stored answer looked for, the request made, its answer
+/// remembered), so a batch rolled back and run again cannot answer a key twice; the
+/// writer's together stage may make the same change for the whole batch instead
+/// (`approval::together`).
 pub(crate) async fn submit_grouped(
     state: &AppState,
     staff: Staff,
@@ -437,26 +443,54 @@ pub(crate) async fn submit_grouped(
     body: &Value,
     new: NewRequest,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let user_id = staff.user_id.clone();
-    let (staff, new) = (Arc::new(staff), Arc::new(new));
+    let submission = Submission {
+        staff: Arc::new(staff),
+        new: Arc::new(new),
+        key: Arc::new(key),
+        body_hash: Arc::new(crate::idempotency::body_hash(together::ROUTE, body)),
+    };
+    let (staff, new, key, hash) = (
+        submission.staff.clone(),
+        submission.new.clone(),
+        submission.key.clone(),
+        submission.body_hash.clone(),
+    );
     let base_url: Arc<str> = state.config.base_url.as_str().into();
-    super::idempotent_grouped(
-        state,
-        &user_id,
-        key,
-        "POST /api/v1/requests",
-        body,
-        StatusCode::CREATED,
-        move |tx, now| {
-            let (staff, new, base_url) = (staff.clone(), new.clone(), base_url.clone());
-            Box::pin(async move {
-                lifecycle::submit(tx, now, &staff, &new, &base_url)
-                    .await
-                    .map(|view| json!(view))
-            })
-        },
-    )
-    .await
+    let clock = state.clock.clone();
+    let job: Job<(u16, Value), FlowError> = Arc::new(move |tx| {
+        let (staff, new, key, hash, base_url) = (
+            staff.clone(),
+            new.clone(),
+            key.clone(),
+            hash.clone(),
+            base_url.clone(),
+        );
+        let now = clock.now();
+        Box::pin(async move {
+            let user_id = &staff.user_id;
+            if let Some(previous) = crate::idempotency::replay(tx, user_id, &key, &hash).await? {
+                return Ok(previous);
+            }
+            let view = json!(lifecycle::submit(tx, now, &staff, &new, &base_url).await?);
+            crate::idempotency::remember(
+                tx,
+                now,
+                user_id,
+                &key,
+                together::ROUTE,
+                &hash,
+                together::CREATED,
+                &view,
+            )
+            .await?;
+            Ok((together::CREATED, view))
+        })
+    });
+    let (code, value) = state.grouped.run_with(job, Some(submission)).await?;
+    Ok((
+        StatusCode::from_u16(code).unwrap_or(StatusCode::CREATED),
+        Json(value),
+    ))
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -188,7 +188,7 @@ impl Contention for LedgerError {
 
 impl NewTransfer {
     /// A fingerprint of what was asked, to tell a retry from a conflicting reuse of an id.
-    fn request_hash(&self) -> String {
+    pub(crate) fn request_hash(&self) -> String {
         let spec = match &self.spec {
             TransferSpec::Single {
                 debit,
@@ -305,24 +305,8 @@ pub async fn create_transfer(
 
     match apply(tx, now, new, &request_hash).await? {
         Ok(transfer) => {
-            audit::append(
-                tx,
-                now,
-                actor,
-                "ledger.transfer",
-                &format!("transfer:{}", transfer.id),
-                &json!({
-                    "id": transfer.id,
-                    "kind": transfer.kind,
-                    "debit": transfer.debit_account_id,
-                    "credit": transfer.credit_account_id,
-                    "amount": transfer.amount,
-                    "pending_id": transfer.pending_id,
-                    "code": transfer.code,
-                    "reference": transfer.reference,
-                }),
-            )
-            .await?;
+            let event = transfer.event(actor);
+            audit::append(tx, now, actor, event.action, &event.subject, &event.content).await?;
             Ok(Outcome::Created(transfer))
         }
         Err(rejection) => {
@@ -386,6 +370,95 @@ pub async fn transfer_batch(
             Some(e) => Err(e),
         }
     })
+}
+
+/// Places new holds (pending transfers) that all move money between the same two accounts,
+/// with their audit events, in five statements however many there are: for a batch of
+/// decisions already checked against the locked debit account. It answers `None`, having
+/// written nothing, when any of them would be refused or is not a new hold; the caller then
+/// makes them one by one with [`create_transfer`], which records why.
+pub(crate) async fn place_holds(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    holds: &[(&Actor, NewTransfer)],
+) -> Result<Option<Vec<Transfer>>, StoreError> {
+    let mut rows = Vec::with_capacity(holds.len());
+    for (_, new) in holds {
+        let TransferSpec::Pending {
+            debit,
+            credit,
+            amount,
+            expires_at,
+        } = &new.spec
+        else {
+            return Ok(None);
+        };
+        let same_accounts = rows.first().is_none_or(|first: &Transfer| {
+            first.debit_account_id == *debit && first.credit_account_id == *credit
+        });
+        if *amount <= 0 || debit == credit || *expires_at <= now || !same_accounts {
+            return Ok(None);
+        }
+        rows.push(Transfer {
+            id: new.id.clone(),
+            kind: "pending".into(),
+            debit_account_id: debit.clone(),
+            credit_account_id: credit.clone(),
+            amount: *amount,
+            pending_id: None,
+            expires_at: Some(*expires_at),
+            code: new.code.clone(),
+            reference: new.reference.clone(),
+            request_hash: new.request_hash(),
+            created_at: now,
+        });
+    }
+    let Some(first) = rows.first() else {
+        return Ok(Some(rows));
+    };
+    let total: i64 = rows.iter().map(|r| r.amount).sum();
+    // The same test as one hold's, on the sum: if the sum passes, each hold in turn did.
+    let raised = on_tx!(tx, c => sqlx::query(
+        "UPDATE accounts SET debits_pending = debits_pending + $2
+         WHERE id = $1 AND (NOT debits_must_not_exceed_credits
+             OR debits_pending + debits_posted + $2 <= credits_posted)",
+    )
+    .bind(&first.debit_account_id)
+    .bind(total)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if raised == 0 {
+        return Ok(None);
+    }
+    let credited = on_tx!(tx, c => sqlx::query(
+        "UPDATE accounts SET credits_pending = credits_pending + $2 WHERE id = $1"
+    )
+    .bind(&first.credit_account_id)
+    .bind(total)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if credited == 0 {
+        // The credit account is missing: undo the debit, as a refused hold leaves nothing.
+        on_tx!(tx, c => sqlx::query(
+            "UPDATE accounts SET debits_pending = debits_pending - $2 WHERE id = $1"
+        )
+        .bind(&first.debit_account_id)
+        .bind(total)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+        return Ok(None);
+    }
+    insert_transfers(tx, &rows).await?;
+    let events: Vec<_> = rows
+        .iter()
+        .zip(holds)
+        .map(|(row, (actor, _))| row.event(actor))
+        .collect();
+    audit::append_many(tx, now, &events).await?;
+    Ok(Some(rows))
 }
 
 /// Whether the debit and the credit account exist, in one round trip.
@@ -572,26 +645,54 @@ async fn apply(
         }
     };
 
-    on_tx!(tx, c => sqlx::query(
-        "INSERT INTO transfers (id, kind, debit_account_id, credit_account_id, amount,
-                                pending_id, expires_at, code, reference, request_hash, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(&row.id)
-    .bind(&row.kind)
-    .bind(&row.debit_account_id)
-    .bind(&row.credit_account_id)
-    .bind(row.amount)
-    .bind(&row.pending_id)
-    .bind(row.expires_at)
-    .bind(&row.code)
-    .bind(&row.reference)
-    .bind(&row.request_hash)
-    .bind(row.created_at)
-    .execute(c)
-    .await
-    .map(|_| ()))?;
+    insert_transfers(tx, std::slice::from_ref(&row)).await?;
     Ok(Ok(row))
+}
+
+/// Writes transfers that have passed their checks, in one statement.
+pub(crate) async fn insert_transfers(tx: &mut Tx, rows: &[Transfer]) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    on_tx!(tx, c => {
+        let mut insert = sqlx::QueryBuilder::new(format!("INSERT INTO transfers ({TRANSFER_COLUMNS}) "));
+        insert.push_values(rows, |mut b, row| {
+            b.push_bind(&row.id)
+                .push_bind(&row.kind)
+                .push_bind(&row.debit_account_id)
+                .push_bind(&row.credit_account_id)
+                .push_bind(row.amount)
+                .push_bind(&row.pending_id)
+                .push_bind(row.expires_at)
+                .push_bind(&row.code)
+                .push_bind(&row.reference)
+                .push_bind(&row.request_hash)
+                .push_bind(row.created_at);
+        });
+        insert.build().execute(c).await.map(|_| ())
+    })?;
+    Ok(())
+}
+
+impl Transfer {
+    /// The audit event that records this transfer.
+    pub(crate) fn event<'a>(&self, actor: &'a Actor) -> audit::NewEvent<'a> {
+        audit::NewEvent {
+            actor,
+            action: "ledger.transfer",
+            subject: format!("transfer:{}", self.id),
+            content: json!({
+                "id": self.id,
+                "kind": self.kind,
+                "debit": self.debit_account_id,
+                "credit": self.credit_account_id,
+                "amount": self.amount,
+                "pending_id": self.pending_id,
+                "code": self.code,
+                "reference": self.reference,
+            }),
+        }
+    }
 }
 
 /// The fund's money, in cents: `available + held + spent = donated`.

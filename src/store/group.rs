@@ -10,6 +10,12 @@
 //! race, a failed commit, a savepoint the engine refuses) rolls the whole batch back and
 //! runs each of its jobs alone, through [`crate::write_tx!`] and its retries: nothing had
 //! been answered yet, so nothing is answered twice or lost.
+//!
+//! A writer may also be given a [`Together`] stage: before the jobs run one by one, it is
+//! handed the inputs of the whole batch and writes, with a few statements for all of them,
+//! those it knows how to; the jobs of the others then run as usual in the same
+//! transaction. It shares the batch's fate: if anything after it fails, its writes are
+//! rolled back with the rest and it runs again (or the jobs run alone).
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,16 +40,31 @@ pub const MAX_BATCH: usize = 128;
 /// How many jobs may wait for the writer before callers wait to hand theirs over.
 const QUEUE: usize = 4096;
 
-struct Entry<T, E> {
+/// Writes, in `tx` and as a whole, the part of a batch it knows how to, given each entry's
+/// input (`None` for a job that came without one). It answers with one slot per entry:
+/// the answer of each entry it wrote, `None` for those whose jobs are to run one by one.
+/// An error gives the whole batch up (each job then runs alone).
+pub type Together<T, E, I> = Arc<
+    dyn for<'t> Fn(
+            &'t mut Tx,
+            Vec<Option<&'t I>>,
+        ) -> BoxFuture<'t, Result<Vec<Option<Result<T, E>>>, E>>
+        + Send
+        + Sync,
+>;
+
+struct Entry<T, E, I> {
     job: Job<T, E>,
+    input: Option<I>,
     answer: oneshot::Sender<Result<T, E>>,
 }
 
 /// The instance's writer for one kind of job. Clones share the writer; the task starts on
 /// the first job and ends when the last clone is dropped.
-pub struct GroupCommit<T, E> {
+pub struct GroupCommit<T, E, I = ()> {
     db: Db,
-    queue: Arc<OnceLock<mpsc::Sender<Entry<T, E>>>>,
+    together: Option<Together<T, E, I>>,
+    queue: Arc<OnceLock<mpsc::Sender<Entry<T, E, I>>>>,
     counts: Arc<Counts>,
 }
 
@@ -54,6 +75,7 @@ struct Counts {
     commits: AtomicU64,
     jobs_together: AtomicU64,
     jobs_alone: AtomicU64,
+    written_together: AtomicU64,
 }
 
 /// A reading of [`GroupCommit::counts`].
@@ -65,28 +87,41 @@ pub struct Counted {
     pub jobs_together: u64,
     /// Jobs run in a transaction of their own after their batch was given up.
     pub jobs_alone: u64,
+    /// Of `jobs_together`, those the [`Together`] stage wrote for its batch.
+    pub written_together: u64,
 }
 
-impl<T, E> Clone for GroupCommit<T, E> {
+impl<T, E, I> Clone for GroupCommit<T, E, I> {
     fn clone(&self) -> Self {
         GroupCommit {
             db: self.db.clone(),
+            together: self.together.clone(),
             queue: self.queue.clone(),
             counts: self.counts.clone(),
         }
     }
 }
 
-impl<T, E> GroupCommit<T, E>
+impl<T, E, I> GroupCommit<T, E, I>
 where
     T: Send + 'static,
     E: From<StoreError> + Contention + Send + 'static,
+    I: Send + Sync + 'static,
 {
     pub fn new(db: Db) -> Self {
         GroupCommit {
             db,
+            together: None,
             queue: Arc::new(OnceLock::new()),
             counts: Arc::default(),
+        }
+    }
+
+    /// A writer whose batches first go through `together` (see [`Together`]).
+    pub fn with_together(db: Db, together: Together<T, E, I>) -> Self {
+        GroupCommit {
+            together: Some(together),
+            ..GroupCommit::new(db)
         }
     }
 
@@ -95,16 +130,24 @@ where
             commits: self.counts.commits.load(Ordering::Relaxed),
             jobs_together: self.counts.jobs_together.load(Ordering::Relaxed),
             jobs_alone: self.counts.jobs_alone.load(Ordering::Relaxed),
+            written_together: self.counts.written_together.load(Ordering::Relaxed),
         }
     }
 
     /// Runs `job` in the next batch and returns its result once that batch is committed
     /// (or its error, with nothing of it committed).
     pub async fn run(&self, job: Job<T, E>) -> Result<T, E> {
+        self.run_with(job, None).await
+    }
+
+    /// Like [`GroupCommit::run`], with the input the [`Together`] stage may write the job's
+    /// change from instead of running `job`; `job` must make the same change.
+    pub async fn run_with(&self, job: Job<T, E>, input: Option<I>) -> Result<T, E> {
         let queue = self.queue.get_or_init(|| {
             let (sender, receiver) = mpsc::channel(QUEUE);
             tokio::spawn(write_batches(
                 self.db.clone(),
+                self.together.clone(),
                 receiver,
                 self.counts.clone(),
             ));
@@ -112,7 +155,7 @@ where
         });
         let (answer, answered) = oneshot::channel();
         queue
-            .send(Entry { job, answer })
+            .send(Entry { job, input, answer })
             .await
             .map_err(|_| E::from(StoreError::WriterStopped))?;
         answered
@@ -121,10 +164,15 @@ where
     }
 }
 
-async fn write_batches<T, E>(db: Db, mut queue: mpsc::Receiver<Entry<T, E>>, counts: Arc<Counts>)
-where
+async fn write_batches<T, E, I>(
+    db: Db,
+    together_stage: Option<Together<T, E, I>>,
+    mut queue: mpsc::Receiver<Entry<T, E, I>>,
+    counts: Arc<Counts>,
+) where
     T: Send + 'static,
     E: From<StoreError> + Contention + Send + 'static,
+    I: Send + Sync + 'static,
 {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // Savepoints cost two statements per job; they are used only while jobs are failing.
@@ -132,18 +180,22 @@ where
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let entries = std::mem::take(&mut batch);
         let began = std::time::Instant::now();
-        let mut outcome = together(&db, &entries, guarded).await;
+        let stage = together_stage.as_ref();
+        let mut outcome = together(&db, stage, &entries, guarded).await;
         if matches!(outcome, Batch::JobFailed) {
             guarded = true;
-            outcome = together(&db, &entries, true).await;
+            outcome = together(&db, stage, &entries, true).await;
         }
         let results = match outcome {
-            Batch::Committed(results) => {
+            Batch::Committed { results, written } => {
                 guarded = results.iter().any(Result::is_err);
                 counts.commits.fetch_add(1, Ordering::Relaxed);
                 counts
                     .jobs_together
                     .fetch_add(entries.len() as u64, Ordering::Relaxed);
+                counts
+                    .written_together
+                    .fetch_add(written as u64, Ordering::Relaxed);
                 results
             }
             Batch::JobFailed | Batch::GivenUp => {
@@ -173,8 +225,12 @@ where
 
 /// What became of a batch run together.
 enum Batch<T, E> {
-    /// Committed; each job's answer, an error for those left out.
-    Committed(Vec<Result<T, E>>),
+    /// Committed; each job's answer, an error for those left out, and how many of them
+    /// the [`Together`] stage wrote.
+    Committed {
+        results: Vec<Result<T, E>>,
+        written: usize,
+    },
     /// Run without savepoints, a job failed: rolled back, to be run again with them.
     JobFailed,
     /// Rolled back as a whole (a lost race, a failed commit): each job is to run alone.
@@ -184,15 +240,42 @@ enum Batch<T, E> {
 /// The batch in one transaction. `guarded`, each job runs in a savepoint, so a failing one
 /// is undone alone; unguarded, the first failure rolls the whole batch back (nothing of it
 /// committed) and the batch must be run again guarded.
-async fn together<T, E>(db: &Db, entries: &[Entry<T, E>], guarded: bool) -> Batch<T, E>
+async fn together<T, E, I>(
+    db: &Db,
+    stage: Option<&Together<T, E, I>>,
+    entries: &[Entry<T, E, I>],
+    guarded: bool,
+) -> Batch<T, E>
 where
     E: From<StoreError> + Contention,
 {
     let Ok(mut tx) = db.begin_write().await else {
         return Batch::GivenUp;
     };
+    let mut written: Vec<Option<Result<T, E>>> = Vec::new();
+    if let Some(stage) = stage
+        && entries.iter().any(|e| e.input.is_some())
+    {
+        let inputs = entries.iter().map(|e| e.input.as_ref()).collect();
+        match AssertUnwindSafe(stage(&mut tx, inputs))
+            .catch_unwind()
+            .await
+        {
+            Ok(Ok(answers)) if answers.len() == entries.len() => written = answers,
+            Ok(Ok(_)) | Ok(Err(_)) | Err(_) => {
+                let _ = tx.rollback().await;
+                return Batch::GivenUp;
+            }
+        }
+    }
+    let written_count = written.iter().filter(|w| w.is_some()).count();
+    let mut written = written.into_iter();
     let mut results = Vec::with_capacity(entries.len());
     for entry in entries {
+        if let Some(Some(answer)) = written.next() {
+            results.push(answer);
+            continue;
+        }
         if guarded && statement(&mut tx, "SAVEPOINT passage_job").await.is_err() {
             let _ = tx.rollback().await;
             return Batch::GivenUp;
@@ -230,13 +313,16 @@ where
         results.push(result);
     }
     match tx.commit().await {
-        Ok(()) => Batch::Committed(results),
+        Ok(()) => Batch::Committed {
+            results,
+            written: written_count,
+        },
         Err(_) => Batch::GivenUp,
     }
 }
 
 /// Each job in a transaction of its own, with [`crate::write_tx!`]'s retries.
-async fn alone<T, E>(db: &Db, entries: &[Entry<T, E>]) -> Vec<Result<T, E>>
+async fn alone<T, E, I>(db: &Db, entries: &[Entry<T, E, I>]) -> Vec<Result<T, E>>
 where
     E: From<StoreError> + Contention,
 {

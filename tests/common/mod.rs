@@ -188,6 +188,12 @@ pub struct TestApp {
     pub db: TestDb,
     /// Where the app writes mail when the test sets no `PASSAGE_SMTP_URL`.
     pub mail_dir: tempfile::TempDir,
+    /// The running app's group writer, to read what it did.
+    pub grouped: passage::store::group::GroupCommit<
+        (u16, serde_json::Value),
+        passage::approval::FlowError,
+        passage::approval::together::Submission,
+    >,
     running: Running,
 }
 
@@ -208,8 +214,10 @@ impl TestApp {
         }
         let config = Arc::new(test_config_with(&db.url, &settings));
         let state = AppState::new(db.db.clone(), Arc::new(clock.clone()), config.clone());
+        let grouped = state.grouped.clone();
         let running = Running::start(state).await.expect("the app starts");
         TestApp {
+            grouped,
             base: format!("http://{}", running.addr),
             http: reqwest::Client::new(),
             clock,
