@@ -8,7 +8,10 @@
 //! Settings: PASSAGE_BENCH_SECONDS (default 5) per level, PASSAGE_BENCH_CLIENTS (default
 //! 1,16,64,256), PASSAGE_BENCH_POSTGRES_URL (default
 //! postgres://postgres@127.0.0.1:5432/postgres; a scratch database is created on it and
-//! dropped), PASSAGE_BENCH_DIR (default ./bench-data, for the SQLite file).
+//! dropped), PASSAGE_BENCH_DIR (default ./bench-data, for the SQLite file),
+//! PASSAGE_BENCH_DECIDE_TOGETHER (default true: the server's PASSAGE_DECIDE_TOGETHER, to
+//! compare), PASSAGE_BENCH_SERVER_LOG (a log filter added to the server's, whose log is
+//! then shown, e.g. `passage::store::group=debug` for each batch).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
@@ -77,10 +80,17 @@ fn start(database_url: &str, dir: &str) -> (Child, String) {
         .and_then(|l| l.local_addr())
         .unwrap()
         .port();
+    // The server runs on default settings; these two let a run compare or look inside.
+    let log = std::env::var("PASSAGE_BENCH_SERVER_LOG");
+    let together = std::env::var("PASSAGE_BENCH_DECIDE_TOGETHER").unwrap_or("true".into());
     let mut child = passage(database_url, dir)
         .arg("serve")
         .env("PASSAGE_BIND", format!("127.0.0.1:{port}"))
-        .env("PASSAGE_LOG", "warn,passage::app=info")
+        .env(
+            "PASSAGE_LOG",
+            format!("warn,passage::app=info,{}", log.as_deref().unwrap_or("")),
+        )
+        .env("PASSAGE_DECIDE_TOGETHER", together)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -91,7 +101,14 @@ fn start(database_url: &str, dir: &str) -> (Child, String) {
             break;
         }
     }
-    std::thread::spawn(move || for _ in lines.by_ref() {});
+    let echo = log.is_ok();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if echo {
+                eprintln!("server: {line}");
+            }
+        }
+    });
     (child, format!("http://127.0.0.1:{port}"))
 }
 

@@ -116,15 +116,22 @@ pub async fn answered(
     if keys.is_empty() {
         return Ok(Default::default());
     }
+    // Keys grouped by user: each group is one look-up in the (user_id, key) index.
+    let mut by_user: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for (user_id, key) in keys {
+        by_user.entry(user_id).or_default().push(key);
+    }
     let rows: Vec<(String, String)> = on_tx!(tx, c => {
         let mut select = sqlx::QueryBuilder::new("SELECT user_id, key FROM idempotency WHERE ");
-        let mut either = select.separated(" OR ");
-        for (user_id, key) in keys {
-            either.push("(user_id = ");
-            either.push_bind_unseparated(*user_id);
-            either.push_unseparated(" AND key = ");
-            either.push_bind_unseparated(*key);
-            either.push_unseparated(")");
+        for (i, (user_id, keys)) in by_user.iter().enumerate() {
+            select.push(if i == 0 { "(user_id = " } else { " OR (user_id = " });
+            select.push_bind(*user_id);
+            select.push(" AND key IN (");
+            let mut list = select.separated(", ");
+            for key in keys {
+                list.push_bind(*key);
+            }
+            select.push("))");
         }
         select.build_query_as().fetch_all(c).await
     })?;

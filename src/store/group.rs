@@ -249,9 +249,11 @@ async fn together<T, E, I>(
 where
     E: From<StoreError> + Contention,
 {
+    let began = std::time::Instant::now();
     let Ok(mut tx) = db.begin_write().await else {
         return Batch::GivenUp;
     };
+    let opened = began.elapsed();
     let mut written: Vec<Option<Result<T, E>>> = Vec::new();
     if let Some(stage) = stage
         && entries.iter().any(|e| e.input.is_some())
@@ -312,7 +314,15 @@ where
         }
         results.push(result);
     }
-    match tx.commit().await {
+    let ran = began.elapsed();
+    let committed = tx.commit().await;
+    tracing::debug!(
+        open_ms = opened.as_secs_f64() * 1000.0,
+        run_ms = (ran - opened).as_secs_f64() * 1000.0,
+        commit_ms = (began.elapsed() - ran).as_secs_f64() * 1000.0,
+        "a batch's transaction"
+    );
+    match committed {
         Ok(()) => Batch::Committed {
             results,
             written: written_count,

@@ -183,6 +183,12 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Prepared statements kept per connection. A batch written together (see
+/// [`group`]) lists its rows in one statement whose text depends on how many there are,
+/// so each kind of statement comes in up to [`group::MAX_BATCH`] sizes; without room for
+/// them all, statements would be prepared again on every batch.
+const STATEMENT_CACHE: usize = 2048;
+
 impl Db {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Db, StoreError> {
         let connect_err = |source| StoreError::Connect {
@@ -196,7 +202,8 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(30));
+                .busy_timeout(Duration::from_secs(30))
+                .statement_cache_capacity(STATEMENT_CACHE);
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(Duration::from_secs(30))
@@ -205,7 +212,9 @@ impl Db {
                 .map_err(connect_err)?;
             Ok(Db::Sqlite(pool))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-            let options = PgConnectOptions::from_str(url).map_err(connect_err)?;
+            let options = PgConnectOptions::from_str(url)
+                .map_err(connect_err)?
+                .statement_cache_capacity(STATEMENT_CACHE);
             // One direct connection first: the pool would retry a refused connection
             // until its timeout and then report only the timeout, not the cause.
             sqlx::PgConnection::connect_with(&options)
