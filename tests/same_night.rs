@@ -470,6 +470,71 @@ async fn concurrent_requests_never_cross_the_reserve_floor(t: TestDb) {
     assert!(passage::ledger::check(&c.app.db.db).await.unwrap().ok);
 }
 
+/// Requests decided in one batch (approval/together.rs) each see the approvals made before
+/// them in it: ten at once that together stay within the gifts but would cross the reserve
+/// floor get six approvals, as one by one. (The ledger would take all ten: only the
+/// decision's own arithmetic keeps the floor here.)
+async fn a_batch_decides_each_request_after_the_ones_before_it(t: TestDb) {
+    let c = std::sync::Arc::new(coalition(t).await);
+    c.donate("2000.00").await;
+    let mut codes = Vec::new();
+    for _ in 0..10 {
+        codes.push(c.open_case(&c.mtl, "QC").await);
+    }
+    let mut tasks = Vec::new();
+    for code in codes {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            c.ask(
+                &c.mtl,
+                trip(&code, "bus", "150.00", ("Montréal", "QC"), ("Québec", "QC")),
+            )
+            .await
+        }));
+    }
+    let mut approved = 0;
+    for task in tasks {
+        let (s, body) = task.await.unwrap();
+        assert_eq!(s, 201, "{body}");
+        match body["status"].as_str() {
+            Some("approved") => approved += 1,
+            Some("pending") => assert_eq!(body["rule"], "reserve_floor", "{body}"),
+            other => panic!("unexpected {other:?}: {body}"),
+        }
+    }
+    assert_eq!(approved, 6);
+    assert_eq!(c.fund().await["available"], "1100.00");
+
+    // The same for a case's rolling window: ten at once for one case stop at its cap.
+    c.donate("5000.00").await;
+    let code = c.open_case(&c.mtl, "QC").await;
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let (c, code) = (c.clone(), code.clone());
+        tasks.push(tokio::spawn(async move {
+            let food = json!({"case_code": code, "category": "food", "amount": "150.00",
+                              "needed_by": "2026-11-30"});
+            c.ask(&c.mtl, food).await
+        }));
+    }
+    let mut approved = 0;
+    for task in tasks {
+        let (s, body) = task.await.unwrap();
+        assert_eq!(s, 201, "{body}");
+        match body["status"].as_str() {
+            Some("approved") => approved += 1,
+            Some("pending") => assert_eq!(body["rule"], "case_auto_cap", "{body}"),
+            other => panic!("unexpected {other:?}: {body}"),
+        }
+    }
+    assert_eq!(
+        approved, 6,
+        "a case's window of 1000.00 holds six of 150.00"
+    );
+    assert!(c.app.grouped.counts().written_together > 0);
+    common::books::check(&c.app.db.db).await;
+}
+
 /// Requests sent at the same moment are decided together (one commit for the lot, see
 /// src/store/group.rs): each still gets its own answer. A closed case, another
 /// organisation's case and a refused body are refused alone, without undoing the others;
@@ -1626,6 +1691,7 @@ on_both_engines!(
     the_night_of_two_cities,
     another_organisations_case_is_403_whether_or_not_it_exists,
     concurrent_requests_never_cross_the_reserve_floor,
+    a_batch_decides_each_request_after_the_ones_before_it,
     requests_decided_together_each_get_their_own_answer,
     decided_together_or_one_by_one_the_answers_and_books_agree,
     an_approval_gets_its_turn_while_submissions_flood_in,
