@@ -433,6 +433,29 @@ async fn another_organisations_case_is_403_whether_or_not_it_exists(t: TestDb) {
     c.app.stop().await;
 }
 
+/// Sends every body at once from Montréal's caseworker and counts the approvals; every
+/// other answer must be a request waiting for a treasurer under `rule`.
+async fn all_at_once(c: &std::sync::Arc<Coalition>, bodies: Vec<Value>, rule: &str) -> usize {
+    let tasks: Vec<_> = bodies
+        .into_iter()
+        .map(|body| {
+            let c = c.clone();
+            tokio::spawn(async move { c.ask(&c.mtl, body).await })
+        })
+        .collect();
+    let mut approved = 0;
+    for task in tasks {
+        let (s, body) = task.await.unwrap();
+        assert_eq!(s, 201, "{body}");
+        match body["status"].as_str() {
+            Some("approved") => approved += 1,
+            Some("pending") => assert_eq!(body["rule"], rule, "{body}"),
+            other => panic!("unexpected {other:?}: {body}"),
+        }
+    }
+    approved
+}
+
 /// Many requests at once against a fund that covers k of them above the reserve floor:
 /// exactly k are approved and the floor holds.
 async fn concurrent_requests_never_cross_the_reserve_floor(t: TestDb) {
@@ -442,28 +465,11 @@ async fn concurrent_requests_never_cross_the_reserve_floor(t: TestDb) {
     for _ in 0..6 {
         cases.push(c.open_case(&c.mtl, "QC").await);
     }
-    let mut tasks = Vec::new();
-    for i in 0..24 {
-        let c = c.clone();
-        let code = cases[i % cases.len()].clone();
-        tasks.push(tokio::spawn(async move {
-            c.ask(
-                &c.mtl,
-                trip(&code, "bus", "100.00", ("Montréal", "QC"), ("Québec", "QC")),
-            )
-            .await
-        }));
-    }
-    let mut approved = 0;
-    for task in tasks {
-        let (s, body) = task.await.unwrap();
-        assert_eq!(s, 201, "{body}");
-        match body["status"].as_str() {
-            Some("approved") => approved += 1,
-            Some("pending") => assert_eq!(body["rule"], "reserve_floor", "{body}"),
-            other => panic!("unexpected {other:?}: {body}"),
-        }
-    }
+    let bus = |i: usize| {
+        let code: &str = &cases[i % cases.len()];
+        trip(code, "bus", "100.00", ("Montréal", "QC"), ("Québec", "QC"))
+    };
+    let approved = all_at_once(&c, (0..24).map(bus).collect(), "reserve_floor").await;
     assert_eq!(approved, 10);
     let f = c.fund().await;
     assert_eq!(f["available"], "1000.00");
@@ -481,52 +487,20 @@ async fn a_batch_decides_each_request_after_the_ones_before_it(t: TestDb) {
     for _ in 0..10 {
         codes.push(c.open_case(&c.mtl, "QC").await);
     }
-    let mut tasks = Vec::new();
-    for code in codes {
-        let c = c.clone();
-        tasks.push(tokio::spawn(async move {
-            c.ask(
-                &c.mtl,
-                trip(&code, "bus", "150.00", ("Montréal", "QC"), ("Québec", "QC")),
-            )
-            .await
-        }));
-    }
-    let mut approved = 0;
-    for task in tasks {
-        let (s, body) = task.await.unwrap();
-        assert_eq!(s, 201, "{body}");
-        match body["status"].as_str() {
-            Some("approved") => approved += 1,
-            Some("pending") => assert_eq!(body["rule"], "reserve_floor", "{body}"),
-            other => panic!("unexpected {other:?}: {body}"),
-        }
-    }
+    let buses = codes
+        .iter()
+        .map(|code| trip(code, "bus", "150.00", ("Montréal", "QC"), ("Québec", "QC")))
+        .collect();
+    let approved = all_at_once(&c, buses, "reserve_floor").await;
     assert_eq!(approved, 6);
     assert_eq!(c.fund().await["available"], "1100.00");
 
     // The same for a case's rolling window: ten at once for one case stop at its cap.
     c.donate("5000.00").await;
     let code = c.open_case(&c.mtl, "QC").await;
-    let mut tasks = Vec::new();
-    for _ in 0..10 {
-        let (c, code) = (c.clone(), code.clone());
-        tasks.push(tokio::spawn(async move {
-            let food = json!({"case_code": code, "category": "food", "amount": "150.00",
-                              "needed_by": "2026-11-30"});
-            c.ask(&c.mtl, food).await
-        }));
-    }
-    let mut approved = 0;
-    for task in tasks {
-        let (s, body) = task.await.unwrap();
-        assert_eq!(s, 201, "{body}");
-        match body["status"].as_str() {
-            Some("approved") => approved += 1,
-            Some("pending") => assert_eq!(body["rule"], "case_auto_cap", "{body}"),
-            other => panic!("unexpected {other:?}: {body}"),
-        }
-    }
+    let food = json!({"case_code": code, "category": "food", "amount": "150.00",
+                      "needed_by": "2026-11-30"});
+    let approved = all_at_once(&c, vec![food; 10], "case_auto_cap").await;
     assert_eq!(
         approved, 6,
         "a case's window of 1000.00 holds six of 150.00"

@@ -283,46 +283,21 @@ async fn place_hold(
     }
 }
 
-/// A new request's row as it is stored, decision included.
+/// A new request's row as it is stored, decision included. `decision` is what the request
+/// ends with: an approval only when its hold was placed.
 pub(super) struct RequestRow<'a> {
-    id: &'a str,
-    case: &'a cases::Case,
-    requested_by: &'a str,
-    new: &'a NewRequest,
-    amount: Money,
-    decision: &'a Decision,
-    policy_version: i64,
-    hold_id: Option<String>,
-    now: DateTime<Utc>,
+    pub id: &'a str,
+    pub case: &'a cases::Case,
+    pub requested_by: &'a str,
+    pub new: &'a NewRequest,
+    pub amount: Money,
+    pub decision: &'a Decision,
+    pub policy_version: i64,
+    pub hold_id: Option<String>,
+    pub now: DateTime<Utc>,
 }
 
-impl<'a> RequestRow<'a> {
-    /// `decision` is what the request ends with: an approval only when its hold was placed.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn new(
-        id: &'a str,
-        case: &'a cases::Case,
-        staff: &'a Staff,
-        new: &'a NewRequest,
-        amount: Money,
-        decision: &'a Decision,
-        policy_version: i64,
-        hold_id: Option<String>,
-        now: DateTime<Utc>,
-    ) -> RequestRow<'a> {
-        RequestRow {
-            id,
-            case,
-            requested_by: &staff.user_id,
-            new,
-            amount,
-            decision,
-            policy_version,
-            hold_id,
-            now,
-        }
-    }
-
+impl RequestRow<'_> {
     fn status(&self) -> &'static str {
         self.decision.status()
     }
@@ -480,17 +455,17 @@ pub async fn submit(
         Decision::Pending { .. } => ("pending", None, decision),
         Decision::Decline { .. } => ("declined", None, decision),
     };
-    let row = RequestRow::new(
-        &id,
-        &case,
-        staff,
+    let row = RequestRow {
+        id: &id,
+        case: &case,
+        requested_by: &staff.user_id,
         new,
-        proposal.amount(),
-        &decision,
-        policy.version,
+        amount: proposal.amount(),
+        decision: &decision,
+        policy_version: policy.version,
         hold_id,
         now,
-    );
+    };
     insert_requests(tx, std::slice::from_ref(&row)).await?;
     if status == "approved" {
         restricted::draw(

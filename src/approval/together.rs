@@ -171,17 +171,17 @@ pub async fn submit_together(
                 Decision::Approve { .. } => hold_ids.next(),
                 _ => None,
             };
-            RequestRow::new(
-                &d.id,
-                d.case,
-                &d.submission.staff,
-                &d.submission.new,
-                d.amount,
-                &d.decision,
-                policy.version,
+            RequestRow {
+                id: &d.id,
+                case: d.case,
+                requested_by: &d.submission.staff.user_id,
+                new: &d.submission.new,
+                amount: d.amount,
+                decision: &d.decision,
+                policy_version: policy.version,
                 hold_id,
                 now,
-            )
+            }
         })
         .collect();
     lifecycle::insert_requests(tx, &rows).await?;
