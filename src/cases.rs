@@ -90,13 +90,10 @@ pub async fn lock_many(tx: &mut Tx, codes: &[&str]) -> Result<Vec<Case>, StoreEr
     let lock = tx.lock_rows();
     Ok(on_tx!(tx, c => {
         let mut select = sqlx::QueryBuilder::new(
-            "SELECT code, org_id, province, status, opened_at, closed_at FROM cases WHERE code IN (",
+            "SELECT code, org_id, province, status, opened_at, closed_at FROM cases WHERE code IN ",
         );
-        let mut list = select.separated(", ");
-        for code in codes {
-            list.push_bind(*code);
-        }
-        select.push(") ORDER BY code");
+        crate::store::push_list(&mut select, codes.iter().copied());
+        select.push(" ORDER BY code");
         select.push(lock);
         select.build_query_as().fetch_all(c).await
     })?)

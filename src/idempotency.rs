@@ -126,12 +126,9 @@ pub async fn answered(
         for (i, (user_id, keys)) in by_user.iter().enumerate() {
             select.push(if i == 0 { "(user_id = " } else { " OR (user_id = " });
             select.push_bind(*user_id);
-            select.push(" AND key IN (");
-            let mut list = select.separated(", ");
-            for key in keys {
-                list.push_bind(*key);
-            }
-            select.push("))");
+            select.push(" AND key IN ");
+            crate::store::push_list(&mut select, keys.iter().copied());
+            select.push(")");
         }
         select.build_query_as().fetch_all(c).await
     })?;

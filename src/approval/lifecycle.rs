@@ -222,12 +222,9 @@ pub(super) async fn case_windows_cents(
              FROM requests WHERE status IN ('approved', 'settled') AND decided_at >= ",
         );
         select.push_bind(since);
-        select.push(" AND case_code IN (");
-        let mut list = select.separated(", ");
-        for code in codes {
-            list.push_bind(*code);
-        }
-        select.push(") GROUP BY case_code");
+        select.push(" AND case_code IN ");
+        crate::store::push_list(&mut select, codes.iter().copied());
+        select.push(" GROUP BY case_code");
         select.build_query_as().fetch_all(c).await
     })?;
     Ok(rows.into_iter().collect())
@@ -243,12 +240,8 @@ pub(super) async fn views_of_many(
         return Ok(Vec::new());
     }
     let mut rows: std::collections::HashMap<String, Row> = on_tx!(tx, c => {
-        let mut select = sqlx::QueryBuilder::new(format!("{SELECT_ROW} WHERE r.id IN ("));
-        let mut list = select.separated(", ");
-        for id in ids {
-            list.push_bind(id);
-        }
-        select.push(")");
+        let mut select = sqlx::QueryBuilder::new(format!("{SELECT_ROW} WHERE r.id IN "));
+        crate::store::push_list(&mut select, ids);
         select.build_query_as::<Row>().fetch_all(c).await
     })?
     .into_iter()

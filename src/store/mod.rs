@@ -183,6 +183,22 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Appends `(a, b, ...)` to `query`, each item a bound parameter: the list of an `IN`.
+pub fn push_list<'args, DB, T>(
+    query: &mut sqlx::QueryBuilder<'args, DB>,
+    items: impl IntoIterator<Item = T>,
+) where
+    DB: sqlx::Database,
+    T: 'args + sqlx::Encode<'args, DB> + sqlx::Type<DB>,
+{
+    query.push("(");
+    let mut list = query.separated(", ");
+    for item in items {
+        list.push_bind(item);
+    }
+    list.push_unseparated(")");
+}
+
 /// Prepared statements kept per connection. A batch written together (see
 /// [`group`]) lists its rows in one statement whose text depends on how many there are,
 /// so each kind of statement comes in up to [`group::MAX_BATCH`] sizes; without room for
