@@ -479,16 +479,7 @@ pub async fn submit(
             .await
             .map(|_| ()))?;
     }
-    let event = row.event(&actor);
-    audit::append(
-        tx,
-        now,
-        &actor,
-        event.action,
-        &event.subject,
-        &event.content,
-    )
-    .await?;
+    audit::append_many(tx, now, &[row.event(&actor)]).await?;
     let view = load_row(tx, &id)
         .await?
         .ok_or_else(|| FlowError::NotFound("the request vanished".into()))?

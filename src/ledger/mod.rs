@@ -305,8 +305,7 @@ pub async fn create_transfer(
 
     match apply(tx, now, new, &request_hash).await? {
         Ok(transfer) => {
-            let event = transfer.event(actor);
-            audit::append(tx, now, actor, event.action, &event.subject, &event.content).await?;
+            audit::append_many(tx, now, &[transfer.event(actor)]).await?;
             Ok(Outcome::Created(transfer))
         }
         Err(rejection) => {
