@@ -25,14 +25,14 @@ pub struct AppState {
     pub clock: SharedClock,
     pub config: Arc<Config>,
     /// The instance's group commit for the same-night path (see [`crate::store::group`]).
-    pub grouped: GroupCommit<(u16, serde_json::Value), FlowError, Submission>,
+    pub grouped: GroupCommit<(u16, serde_json::Value), FlowError, Arc<Submission>>,
 }
 
 impl AppState {
     pub fn new(db: Db, clock: SharedClock, config: Arc<Config>) -> AppState {
         let grouped = if config.decide_together {
             let clock = clock.clone();
-            let stage: Together<_, _, Submission> = Arc::new(move |tx, batch| {
+            let stage: Together<_, _, Arc<Submission>> = Arc::new(move |tx, batch| {
                 Box::pin(together::submit_together(tx, clock.now(), batch))
             });
             GroupCommit::with_together(db.clone(), stage)

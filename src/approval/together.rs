@@ -34,11 +34,12 @@ pub const ROUTE: &str = "POST /api/v1/requests";
 pub const CREATED: u16 = 201;
 
 /// A submission as the group writer carries it: who asks, what, and under which key.
+/// Shared (behind an `Arc`) by the stage and the submission's own job.
 pub struct Submission {
-    pub staff: Arc<Staff>,
-    pub new: Arc<NewRequest>,
-    pub key: Arc<String>,
-    pub body_hash: Arc<String>,
+    pub staff: Staff,
+    pub new: NewRequest,
+    pub key: String,
+    pub body_hash: String,
 }
 
 /// One slot per entry of the batch: the answer of each submission written here, `None`
@@ -58,7 +59,7 @@ struct Decided<'a> {
 pub async fn submit_together(
     tx: &mut Tx,
     now: DateTime<Utc>,
-    batch: Vec<Option<&Submission>>,
+    batch: Vec<Option<&Arc<Submission>>>,
 ) -> Result<Answers, FlowError> {
     let mut answers: Answers = batch.iter().map(|_| None).collect();
 
@@ -73,9 +74,9 @@ pub async fn submit_together(
     let fresh: Vec<(usize, &Submission)> = batch
         .iter()
         .enumerate()
-        .filter_map(|(slot, s)| s.map(|s| (slot, s)))
+        .filter_map(|(slot, s)| s.map(|s| (slot, &**s)))
         .filter(|(_, s)| {
-            let key = (s.staff.user_id.clone(), s.key.to_string());
+            let key = (s.staff.user_id.clone(), s.key.clone());
             !answered.contains(&key) && seen.insert(key)
         })
         .collect();
@@ -105,7 +106,7 @@ pub async fn submit_together(
 
     let mut decided = Vec::with_capacity(fresh.len());
     for (slot, submission) in fresh {
-        let (staff, new) = (&*submission.staff, &*submission.new);
+        let (staff, new) = (&submission.staff, &submission.new);
         let Some(case) = cases.get(new.case_code.as_str()) else {
             continue;
         };

@@ -443,49 +443,40 @@ pub(crate) async fn submit_grouped(
     body: &Value,
     new: NewRequest,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let submission = Submission {
-        staff: Arc::new(staff),
-        new: Arc::new(new),
-        key: Arc::new(key),
-        body_hash: Arc::new(crate::idempotency::body_hash(together::ROUTE, body)),
-    };
-    let (staff, new, key, hash) = (
-        submission.staff.clone(),
-        submission.new.clone(),
-        submission.key.clone(),
-        submission.body_hash.clone(),
-    );
+    let submission = Arc::new(Submission {
+        staff,
+        new,
+        key,
+        body_hash: crate::idempotency::body_hash(together::ROUTE, body),
+    });
     let base_url: Arc<str> = state.config.base_url.as_str().into();
     let clock = state.clock.clone();
-    let job: Job<(u16, Value), FlowError> = Arc::new(move |tx| {
-        let (staff, new, key, hash, base_url) = (
-            staff.clone(),
-            new.clone(),
-            key.clone(),
-            hash.clone(),
-            base_url.clone(),
-        );
-        let now = clock.now();
-        Box::pin(async move {
-            let user_id = &staff.user_id;
-            if let Some(previous) = crate::idempotency::replay(tx, user_id, &key, &hash).await? {
-                return Ok(previous);
-            }
-            let view = json!(lifecycle::submit(tx, now, &staff, &new, &base_url).await?);
-            crate::idempotency::remember(
-                tx,
-                now,
-                user_id,
-                &key,
-                together::ROUTE,
-                &hash,
-                together::CREATED,
-                &view,
-            )
-            .await?;
-            Ok((together::CREATED, view))
+    let job: Job<(u16, Value), FlowError> = {
+        let submission = submission.clone();
+        Arc::new(move |tx| {
+            let (s, base_url) = (submission.clone(), base_url.clone());
+            let now = clock.now();
+            Box::pin(async move {
+                let (user_id, key, hash) = (&s.staff.user_id, &s.key, &s.body_hash);
+                if let Some(previous) = crate::idempotency::replay(tx, user_id, key, hash).await? {
+                    return Ok(previous);
+                }
+                let view = json!(lifecycle::submit(tx, now, &s.staff, &s.new, &base_url).await?);
+                crate::idempotency::remember(
+                    tx,
+                    now,
+                    user_id,
+                    key,
+                    together::ROUTE,
+                    hash,
+                    together::CREATED,
+                    &view,
+                )
+                .await?;
+                Ok((together::CREATED, view))
+            })
         })
-    });
+    };
     let (code, value) = state.grouped.run_with(job, Some(submission)).await?;
     Ok((
         StatusCode::from_u16(code).unwrap_or(StatusCode::CREATED),

@@ -192,7 +192,7 @@ pub struct TestApp {
     pub grouped: passage::store::group::GroupCommit<
         (u16, serde_json::Value),
         passage::approval::FlowError,
-        passage::approval::together::Submission,
+        Arc<passage::approval::together::Submission>,
     >,
     running: Running,
 }
