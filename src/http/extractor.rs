@@ -18,7 +18,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use super::error::ApiError;
 use crate::app::AppState;
 use crate::domain::{Role, Roles};
-use crate::identity::{tokens, users};
+use crate::identity::tokens;
 
 /// The signed-in user of a request.
 #[derive(Debug, Clone)]
@@ -113,9 +113,8 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
 /// user is active. The JSON API reads the token from `Authorization`, the web pages from
 /// their session cookie; both come here.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, ApiError> {
-    let claims = tokens::verify(&state.db, &state.config, state.clock.now(), token).await?;
-    let user = users::find(&state.db, &claims.sub)
-        .await?
+    let (claims, user) = tokens::verify(&state.db, &state.config, state.clock.now(), token).await?;
+    let user = user
         .filter(|u| u.active)
         .ok_or_else(|| ApiError::Unauthorized("this account is not active: ask an admin".into()))?;
     if user

@@ -11,11 +11,12 @@ use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use super::{IdentityError, keys, users::User};
+use super::users::{self, User};
+use super::{IdentityError, keys};
 use crate::config::Config;
 use crate::domain::Role;
 use crate::store::{Db, StoreError};
-use crate::{on_db, write_tx};
+use crate::write_tx;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
@@ -80,13 +81,15 @@ pub async fn issue(
 }
 
 /// Checks the signature (with the key the header names), the expiry against `now` and
-/// the revocation list.
+/// the revocation list, and answers the claims with the user they name (`None` when no
+/// user has that id). The revocation list and the user are read in one query: every
+/// request is checked this way, so that is one round trip instead of two.
 pub async fn verify(
     db: &Db,
     config: &Config,
     now: DateTime<Utc>,
     token: &str,
-) -> Result<Claims, TokenError> {
+) -> Result<(Claims, Option<User>), TokenError> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
     if header.alg != Algorithm::HS256 {
         return Err(TokenError::Invalid);
@@ -110,16 +113,11 @@ pub async fn verify(
     if now.timestamp() >= claims.exp {
         return Err(TokenError::Expired);
     }
-    let revoked: Option<String> = on_db!(db, p => sqlx::query_scalar(
-        "SELECT jti FROM revoked_tokens WHERE jti = $1"
-    )
-    .bind(&claims.jti)
-    .fetch_optional(p)
-    .await)?;
-    if revoked.is_some() {
-        return Err(TokenError::Revoked);
+    match users::find_with_revocation(db, &claims.sub, &claims.jti).await? {
+        Some((_, true)) => Err(TokenError::Revoked),
+        Some((user, false)) => Ok((claims, Some(user))),
+        None => Ok((claims, None)),
     }
-    Ok(claims)
 }
 
 /// Signs a token out before it expires. Rows of tokens that have expired anyway are

@@ -162,6 +162,29 @@ pub async fn find(db: &Db, id: &str) -> Result<Option<User>, StoreError> {
     row.map(User::try_from).transpose()
 }
 
+/// The user with this id (`None` when there is none) and whether the token `jti` was
+/// signed out, in one query.
+pub async fn find_with_revocation(
+    db: &Db,
+    id: &str,
+    jti: &str,
+) -> Result<Option<(User, bool)>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        user: UserRow,
+        revoked: bool,
+    }
+    let sql = format!(
+        "SELECT {COLUMNS}, EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $2) AS revoked
+         FROM users WHERE id = $1"
+    );
+    let row: Option<Row> =
+        on_db!(db, p => sqlx::query_as(&sql).bind(id).bind(jti).fetch_optional(p).await)?;
+    row.map(|r| Ok((User::try_from(r.user)?, r.revoked)))
+        .transpose()
+}
+
 /// The user with this email and their password hash, for sign-in only.
 pub async fn find_for_login(db: &Db, email: &Email) -> Result<Option<(User, String)>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE email = $1");
