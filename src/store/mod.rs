@@ -205,6 +205,13 @@ pub fn push_list<'args, DB, T>(
 /// them all, statements would be prepared again on every batch.
 const STATEMENT_CACHE: usize = 2048;
 
+/// How much of the SQLite file each connection reads through a memory map rather than
+/// copying pages into its own cache. Every commit empties the page cache of each other
+/// connection, so under load the pool's readers would copy the same pages again and again
+/// (it was a tenth of the server's time); from the map they cost no copy. Writes still go
+/// through `write` and `fsync`, so durability is unchanged.
+const MMAP_BYTES: u64 = 1 << 30;
+
 impl Db {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Db, StoreError> {
         let connect_err = |source| StoreError::Connect {
@@ -219,6 +226,7 @@ impl Db {
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(30))
+                .pragma("mmap_size", MMAP_BYTES.to_string())
                 .statement_cache_capacity(STATEMENT_CACHE);
             let pool = SqlitePoolOptions::new()
                 .max_connections(max_connections)
