@@ -509,6 +509,87 @@ async fn a_batch_decides_each_request_after_the_ones_before_it(t: TestDb) {
     common::books::check(&c.app.db.db).await;
 }
 
+/// A case's rolling window slides by the moment, not by the day: requests decided earlier
+/// on the day the window begins in no longer count, later ones still do, whole days in
+/// between count from their per-day totals (migration 0014_case_days), and a settled
+/// request counts for what it spent. The ledger check compares those totals with the
+/// requests, and notices when one is wrong.
+async fn a_case_window_slides_by_the_moment(t: TestDb) {
+    let c = coalition(t).await;
+    c.donate("5000.00").await;
+    let code = c.open_case(&c.mtl, "QC").await;
+    let now = c.app.clock.now();
+    let next_ten = (now.date_naive().succ_opt().unwrap())
+        .and_hms_opt(10, 0, 0)
+        .unwrap()
+        .and_utc();
+    c.app.clock.advance(next_ten - now);
+    let food = |c: &Coalition| {
+        let needed_by = (c.app.clock.now() + Duration::days(1))
+            .date_naive()
+            .to_string();
+        json!({"case_code": code, "category": "food", "amount": "150.00", "needed_by": needed_by})
+    };
+    // Sessions end long before a week is over: each step signs in again.
+    let ask_settled = async |c: &Coalition, want: &str| {
+        let token = c.app.login("cw.mtl@example.org").await;
+        let (s, body) = c.ask(&token, food(c)).await;
+        assert_eq!((s, body["status"].as_str()), (201, Some(want)), "{body}");
+        if want == "approved" {
+            let id = body["id"].as_str().unwrap();
+            let (s, settled) = c
+                .post(
+                    &format!("/api/v1/requests/{id}/receipt"),
+                    &token,
+                    json!({"amount": "150.00", "vendor": "grocer", "reference": "R-1"}),
+                )
+                .await;
+            assert_eq!(s, 200, "{settled}");
+        }
+    };
+    // Day D, 10:00: 450; 12:00: 300 more. D+3: 150 more, 900 in all.
+    for _ in 0..3 {
+        ask_settled(&c, "approved").await;
+    }
+    c.app.clock.advance(Duration::hours(2));
+    for _ in 0..2 {
+        ask_settled(&c, "approved").await;
+    }
+    c.app.clock.advance(Duration::days(3) - Duration::hours(2));
+    ask_settled(&c, "approved").await;
+    // D+6: 1050 would pass the cap of 1000.00.
+    c.app.clock.advance(Duration::days(3));
+    ask_settled(&c, "pending").await;
+    // D+7, 11:00: the window begins at D 11:00, so D's 10:00 requests are out, its 12:00
+    // ones in: 450, and room for three more.
+    c.app.clock.advance(Duration::days(1) + Duration::hours(1));
+    for want in ["approved", "approved", "approved", "pending"] {
+        ask_settled(&c, want).await;
+    }
+    // D+7, 13:00: D's 12:00 requests are out too: 600, and room for two more.
+    c.app.clock.advance(Duration::hours(2));
+    for want in ["approved", "approved", "pending"] {
+        ask_settled(&c, want).await;
+    }
+    common::books::check(&c.app.db.db).await;
+
+    let db = &c.app.db.db;
+    passage::on_db!(db, p => sqlx::query("UPDATE case_days SET cents = cents + 1")
+        .execute(p).await.map(|_| ()))
+    .unwrap();
+    let check = passage::ledger::check(db).await.unwrap();
+    assert!(!check.ok);
+    assert!(
+        check
+            .problems
+            .iter()
+            .any(|p| p.contains(&code) && p.contains("its requests give")),
+        "{:?}",
+        check.problems
+    );
+    c.app.stop().await;
+}
+
 /// Requests sent at the same moment are decided together (one commit for the lot, see
 /// src/store/group.rs): each still gets its own answer. A closed case, another
 /// organisation's case and a refused body are refused alone, without undoing the others;
@@ -1666,6 +1747,7 @@ on_both_engines!(
     another_organisations_case_is_403_whether_or_not_it_exists,
     concurrent_requests_never_cross_the_reserve_floor,
     a_batch_decides_each_request_after_the_ones_before_it,
+    a_case_window_slides_by_the_moment,
     requests_decided_together_each_get_their_own_answer,
     decided_together_or_one_by_one_the_answers_and_books_agree,
     an_approval_gets_its_turn_while_submissions_flood_in,

@@ -207,7 +207,9 @@ pub(super) fn hold_for(request_id: &str, amount: Money, expires_at: DateTime<Utc
 }
 
 /// What each of these cases has spent or holds within the rolling window, in one
-/// statement; a case with nothing there is left out.
+/// statement; a case with nothing there is left out. Whole days come from the per-day
+/// totals (migration 0014_case_days); only the day the window begins in is summed from
+/// its requests, from `since` on.
 pub(super) async fn case_windows_cents(
     tx: &mut Tx,
     codes: &[&str],
@@ -216,15 +218,35 @@ pub(super) async fn case_windows_cents(
     if codes.is_empty() {
         return Ok(Default::default());
     }
+    let first_day = since.date_naive();
+    let next_day = first_day
+        .succ_opt()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc())
+        .unwrap_or(since);
     let rows: Vec<(String, i64)> = on_tx!(tx, c => {
         let mut select = sqlx::QueryBuilder::new(
-            "SELECT case_code, CAST(COALESCE(SUM(COALESCE(spent, amount)), 0) AS BIGINT)
-             FROM requests WHERE status IN ('approved', 'settled') AND decided_at >= ",
+            "SELECT case_code, CAST(COALESCE(SUM(cents), 0) AS BIGINT) FROM (
+                 SELECT case_code, cents FROM case_days WHERE day > ",
         );
-        select.push_bind(since);
+        select.push_bind(first_day);
         select.push(" AND case_code IN ");
         crate::store::push_list(&mut select, codes.iter().copied());
-        select.push(" GROUP BY case_code");
+        // The status is tested in the select list, not the WHERE: there it would let
+        // SQLite pick the index by status and read every approved request there is.
+        select.push(
+            " UNION ALL
+              SELECT case_code,
+                     CASE WHEN status IN ('approved', 'settled') THEN COALESCE(spent, amount)
+                          ELSE 0 END
+              FROM requests WHERE decided_at >= ",
+        );
+        select.push_bind(since);
+        select.push(" AND decided_at < ");
+        select.push_bind(next_day);
+        select.push(" AND case_code IN ");
+        crate::store::push_list(&mut select, codes.iter().copied());
+        select.push(") AS window_parts GROUP BY case_code");
         select.build_query_as().fetch_all(c).await
     })?;
     Ok(rows.into_iter().collect())

@@ -1,3 +1,5 @@
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::on_db;
@@ -27,7 +29,8 @@ pub struct LedgerCheck {
 
 /// Derives every account's totals from the transfers alone and compares them with the
 /// cached ones; also checks that debits equal credits, that no flagged account is
-/// overdrawn and that no hold was resolved twice.
+/// overdrawn, that no hold was resolved twice, and that each case's per-day totals (what
+/// its rolling window is summed from) equal what its requests give.
 pub async fn check(db: &Db) -> Result<LedgerCheck, StoreError> {
     // A hold counts as pending until a transfer resolves it; posted amounts come from
     // single transfers and posts. CAST keeps PostgreSQL's SUM(bigint) an integer.
@@ -94,9 +97,45 @@ pub async fn check(db: &Db) -> Result<LedgerCheck, StoreError> {
     for id in resolved_twice {
         problems.push(format!("hold {id} was resolved more than once"));
     }
+    problems.extend(case_day_problems(db).await?);
     Ok(LedgerCheck {
         ok: problems.is_empty(),
         accounts,
         problems,
     })
+}
+
+/// Each case's cached per-day totals (migration 0014_case_days, kept by triggers) beside
+/// the totals its requests give; a day missing on one side counts as zero.
+async fn case_day_problems(db: &Db) -> Result<Vec<String>, StoreError> {
+    let day_decided = match db.engine() {
+        crate::store::Engine::Sqlite => "substr(decided_at, 1, 10)",
+        crate::store::Engine::Postgres => "CAST((decided_at AT TIME ZONE 'UTC')::date AS TEXT)",
+    };
+    let derived_sql = format!(
+        "SELECT case_code, {day_decided}, CAST(SUM(COALESCE(spent, amount)) AS BIGINT)
+         FROM requests WHERE status IN ('approved', 'settled') AND decided_at IS NOT NULL
+         GROUP BY case_code, {day_decided}"
+    );
+    let derived: Vec<(String, String, i64)> =
+        on_db!(db, p => sqlx::query_as(&derived_sql).fetch_all(p).await)?;
+    let cached: Vec<(String, String, i64)> = on_db!(db, p => sqlx::query_as(
+        "SELECT case_code, CAST(day AS TEXT), cents FROM case_days"
+    )
+    .fetch_all(p)
+    .await)?;
+    let mut totals: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
+    for (case, day, cents) in cached {
+        totals.entry((case, day)).or_default().0 = cents;
+    }
+    for (case, day, cents) in derived {
+        totals.entry((case, day)).or_default().1 = cents;
+    }
+    Ok(totals
+        .into_iter()
+        .filter(|(_, (cached, derived))| cached != derived)
+        .map(|((case, day), (cached, derived))| {
+            format!("case {case}: cached total {cached} on {day} but its requests give {derived}")
+        })
+        .collect())
 }
