@@ -359,7 +359,7 @@ async fn bench_engine(engine: &str, database_url: &str, dir: &str) {
     let best_raw = raw[0].max(raw[1]);
     for r in results {
         println!(
-            "| {engine} | {} | {:.0} | {:.1} | {:.1} | {:.0} | {:.0} (1 conn) / {:.0} (16) | {:.2} |{}",
+            "| {engine} | {} | {:.0} | {:.1} | {:.1} | {:.0} | {:.0} (1 conn) / {:.0} (16) | {:.2} / {:.2} |{}",
             r.clients,
             r.per_second,
             r.p50_ms,
@@ -367,6 +367,7 @@ async fn bench_engine(engine: &str, database_url: &str, dir: &str) {
             r.peak_mib,
             raw[0],
             raw[1],
+            r.per_second / raw[0],
             r.per_second / best_raw,
             if r.refused > 0 {
                 format!(" {} not approved!", r.refused)
@@ -388,7 +389,7 @@ async fn main() {
         chrono::Utc::now().format("%Y-%m-%d")
     );
     println!(
-        "| engine | clients | requests/s | p50 ms | p99 ms | server peak MiB | raw durable commits/s | requests/s ÷ best raw |"
+        "| engine | clients | requests/s | p50 ms | p99 ms | server peak MiB | raw durable commits/s | requests/s ÷ raw (1 conn / best) |"
     );
     println!("|---|---|---|---|---|---|---|---|");
     let dir = std::env::var("PASSAGE_BENCH_DIR").unwrap_or_else(|_| "bench-data".into());

@@ -489,7 +489,7 @@ async fn run(command: Command, mut config: Config) -> Result<(), Failure> {
             }
             if check.ok {
                 println!(
-                    "ledger ok: every cached balance equals the balance derived from the transfers (checked at {})",
+                    "ledger ok: every cached balance equals the balance derived from the transfers, and every case's per-day totals equal its requests (checked at {})",
                     SystemClock.now()
                 );
                 Ok(())
