@@ -2,8 +2,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::on_db;
 use crate::store::{Db, StoreError};
+use crate::{on_db, on_tx};
 
 /// One account's cached totals beside the totals derived from its transfers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -117,13 +117,17 @@ async fn case_day_problems(db: &Db) -> Result<Vec<String>, StoreError> {
          FROM requests WHERE status IN ('approved', 'settled') AND decided_at IS NOT NULL
          GROUP BY case_code, {day_decided}"
     );
+    // One snapshot for both reads: a request written between them on a live database
+    // would otherwise show as a difference.
+    let mut tx = db.begin_snapshot().await?;
     let derived: Vec<(String, String, i64)> =
-        on_db!(db, p => sqlx::query_as(&derived_sql).fetch_all(p).await)?;
-    let cached: Vec<(String, String, i64)> = on_db!(db, p => sqlx::query_as(
+        on_tx!(&mut tx, c => sqlx::query_as(&derived_sql).fetch_all(c).await)?;
+    let cached: Vec<(String, String, i64)> = on_tx!(&mut tx, c => sqlx::query_as(
         "SELECT case_code, CAST(day AS TEXT), cents FROM case_days"
     )
-    .fetch_all(p)
+    .fetch_all(c)
     .await)?;
+    tx.rollback().await?;
     let mut totals: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
     for (case, day, cents) in cached {
         totals.entry((case, day)).or_default().0 = cents;
