@@ -387,5 +387,7 @@ async fn the_request_form_is_small_and_loads_nothing_from_elsewhere() {
         total < 30 * 1024,
         "the request form weighs {total} bytes with all it loads"
     );
+    // Closed here, or Chromium outlives the chromedriver that is killed on drop.
+    browser.close().await.expect("the browser closes");
     app.stop().await;
 }
