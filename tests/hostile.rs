@@ -393,6 +393,76 @@ async fn raw(base: &str, request: &str) -> (u16, String) {
     (status, body)
 }
 
+/// Sends `request` while reading the answer, as a client does that keeps sending a body the
+/// server has already refused; a write that fails (the server has stopped reading) is not
+/// the test's concern, the answer is.
+async fn raw_while_sending(base: &str, request: String) -> (u16, String) {
+    let addr = base.strip_prefix("http://").unwrap();
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut reading, mut writing) = stream.into_split();
+    let sending = tokio::spawn(async move {
+        let _ = writing.write_all(request.as_bytes()).await;
+        writing
+    });
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(30), reading.read_to_end(&mut answer))
+        .await
+        .expect("the server answers and closes within 30 s");
+    sending.abort();
+    let answer = String::from_utf8_lossy(&answer).to_string();
+    assert!(
+        read.is_ok(),
+        "the connection was reset: {read:?}, after {answer:?}"
+    );
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, answer)
+}
+
+/// A client still sending a body that the server has refused (over the limit, announced
+/// by its Content-Length or found while reading a chunked one) reads the 413, never a reset.
+/// The body is megabytes over the limit so that it cannot all sit in the sockets' buffers:
+/// the server closes while the client is sending, every time, as it did now and then when
+/// the machine was busy and the body was only a byte over.
+async fn a_client_still_sending_a_refused_body_reads_the_refusal(t: TestDb) {
+    let n = night(t).await;
+    let limit = n.app.config.body_limit_bytes;
+    let code = n.case().await;
+    let big = json!({"case_code": code, "category": "food", "amount": "10.00",
+                     "needed_by": "2026-11-30", "note": "x".repeat(limit + 8 * 1024 * 1024)});
+    for _ in 0..3 {
+        let (s, e) = n
+            .send("POST", "/api/v1/requests", &n.caseworker, big.clone())
+            .await;
+        assert_eq!(s, 413, "{e}");
+    }
+    let body = big.to_string();
+    let announced = format!(
+        "POST /api/v1/requests HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nIdempotency-Key: big-announced\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        n.caseworker,
+        body.len()
+    );
+    let chunked = format!(
+        "POST /api/v1/requests HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nIdempotency-Key: big-chunked-2\r\n\
+         Transfer-Encoding: chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+        n.caseworker,
+        body.len()
+    );
+    for request in [announced, chunked] {
+        for _ in 0..3 {
+            let (s, answer) = raw_while_sending(&n.app.base, request.clone()).await;
+            assert_eq!(s, 413, "{answer}");
+        }
+    }
+    n.app.stop().await;
+}
+
 async fn path_traversal_in_every_path_parameter(t: TestDb) {
     let n = night(t).await;
     const TRAVERSALS: &[&str] = &[
@@ -682,6 +752,7 @@ on_both_engines!(
     sql_metacharacters_and_odd_unicode_in_every_text_field,
     path_traversal_in_every_path_parameter,
     oversized_and_deeply_nested_bodies_are_refused,
+    a_client_still_sending_a_refused_body_reads_the_refusal,
     slow_clients_are_cut_off_and_do_not_hold_the_server,
     clients_that_never_finish_their_headers_are_cut_off,
 );
