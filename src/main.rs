@@ -140,8 +140,16 @@ enum OrgCommand {
 #[derive(Subcommand)]
 enum KeysCommand {
     /// Add a new signing key; new tokens are signed with it, tokens signed with older
-    /// keys stay valid until they expire.
+    /// keys stay valid until they expire or their key is retired.
     Rotate,
+    /// Retire a signing key: every token it signed stops working at once on every
+    /// instance. Retiring the key that signs makes a new one first.
+    Retire {
+        /// The key id (`passage keys list`, or the `kid` in a token's header).
+        kid: String,
+    },
+    /// List the signing keys (ids and dates, never a secret) and what each does.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -408,8 +416,59 @@ async fn run(command: Command, mut config: Config) -> Result<(), Failure> {
         } => {
             let kid = keys::rotate(&db, &config, SystemClock.now(), &Actor::cli()).await?;
             println!(
-                "new signing key {kid}: new tokens are signed with it; tokens signed with older keys stay valid until they expire"
+                "new signing key {kid}: new tokens are signed with it; tokens signed with older keys stay valid until they expire or their key is retired (`passage keys retire KID`)"
             );
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Retire { kid },
+        } => {
+            match keys::retire(&db, &config, SystemClock.now(), &Actor::cli(), &kid).await? {
+                keys::Retirement::Retired { signing: None } => {
+                    println!("key {kid} retired: the tokens it signed no longer open anything")
+                }
+                keys::Retirement::Retired { signing: Some(new) } => println!(
+                    "key {kid} retired: the tokens it signed no longer open anything; it was the key that signs, so new signing key {new} signs from now on"
+                ),
+                keys::Retirement::Already(at) => println!(
+                    "key {kid} was already retired on {}: nothing changed",
+                    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+            }
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::List,
+        } => {
+            let stored = keys::list(&db).await?;
+            if config.jwt_secret.is_some() {
+                println!(
+                    "{}\tsigns and verifies (PASSAGE_JWT_SECRET or PASSAGE_JWT_KEY_FILE)",
+                    keys::CONFIG_KID
+                );
+            }
+            let signing = stored
+                .iter()
+                .rev()
+                .find(|k| k.retired_at.is_none())
+                .map(|k| k.kid.clone());
+            let when = |at: chrono::DateTime<chrono::Utc>| {
+                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            };
+            for key in &stored {
+                let does = match (key.retired_at, config.jwt_secret.is_some()) {
+                    (Some(at), _) => format!("retired {}", when(at)),
+                    (None, true) => "verifies nothing (a secret is configured)".to_string(),
+                    (None, false) if Some(&key.kid) == signing.as_ref() => {
+                        "signs and verifies".to_string()
+                    }
+                    (None, false) => "verifies".to_string(),
+                };
+                println!("{}\tcreated {}\t{does}", key.kid, when(key.created_at));
+            }
+            if stored.is_empty() && config.jwt_secret.is_none() {
+                println!("no signing key yet: one is made on first start");
+            }
             Ok(())
         }
         Command::Reports {

@@ -939,6 +939,201 @@ async fn a_token_signed_before_keys_rotate_works_until_it_expires(t: TestDb) {
     app.stop().await;
 }
 
+const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+/// `passage keys ...` against the app's database, as an operator runs it from the
+/// server's shell (another process: nothing it does reaches the app's memory).
+fn keys_cli(app: &TestApp, args: &[&str]) -> std::process::Output {
+    passage()
+        .arg("keys")
+        .args(args)
+        .env("PASSAGE_DATABASE_URL", &app.db.url)
+        .env("PASSAGE_LOG", "warn")
+        .env_remove("PASSAGE_JWT_SECRET")
+        .env_remove("PASSAGE_JWT_KEY_FILE")
+        .env_remove("PASSAGE_CONFIG")
+        .output()
+        .expect("the binary runs")
+}
+
+/// The status and the error message of `GET /api/v1/orgs` with `token` on `base`.
+async fn orgs_as(app: &TestApp, base: &str, token: &str) -> (u16, String) {
+    let r = app
+        .http
+        .get(format!("{base}/api/v1/orgs"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    let message = body["error"]["message"].as_str().unwrap_or("").to_string();
+    (status, message)
+}
+
+async fn a_key_stored_before_a_secret_was_configured_verifies_nothing(t: TestDb) {
+    let app = TestApp::spawn(t).await;
+    app.seed_user("tr@example.org", "treasurer", None).await;
+    let old = app.login("tr@example.org").await;
+    assert_ne!(header_of(&old)["kid"], "config");
+    assert_eq!(orgs_as(&app, &app.base, &old).await.0, 200);
+
+    // The operator sets a secret and restarts: the key in the database signs nothing
+    // now, and verifies nothing either (it may have been read with the database).
+    let db = app.stop_keeping_db().await;
+    let app = TestApp::spawn_with(db, &[("PASSAGE_JWT_SECRET", SECRET)]).await;
+    let (status, message) = orgs_as(&app, &app.base, &old).await;
+    assert_eq!(status, 401, "{message}");
+    assert!(
+        message.contains("no longer") && message.contains("sign in again"),
+        "{message}"
+    );
+    let new = app.login("tr@example.org").await;
+    assert_eq!(header_of(&new)["kid"], "config");
+    assert_eq!(orgs_as(&app, &app.base, &new).await.0, 200);
+    app.stop().await;
+}
+
+async fn a_retired_key_opens_nothing_at_once_on_every_instance(t: TestDb) {
+    let app = TestApp::spawn(t).await;
+    // A second instance on the same database, with its own pool.
+    let mail_dir = app.mail_dir.path().display().to_string();
+    let config = std::sync::Arc::new(common::test_config_with(
+        &app.db.url,
+        &[("PASSAGE_MAIL_DIR", &mail_dir)],
+    ));
+    let state = passage::app::AppState::new(
+        app.db.second_instance().await,
+        std::sync::Arc::new(app.clock.clone()),
+        config,
+    );
+    let other = passage::app::Running::start(state)
+        .await
+        .expect("the second instance starts");
+    let bases = [app.base.clone(), format!("http://{}", other.addr)];
+
+    app.seed_user("tr@example.org", "treasurer", None).await;
+    let first = app.login("tr@example.org").await;
+    let first_kid = header_of(&first)["kid"].as_str().unwrap().to_string();
+    // Both instances have read (and kept) the key.
+    for base in &bases {
+        assert_eq!(orgs_as(&app, base, &first).await.0, 200);
+    }
+
+    // Retiring the key that signs: a new key is made first, then the old one retired.
+    let out = keys_cli(&app, &["retire", &first_kid]);
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains(&first_kid) && said.contains("new signing key"),
+        "{said}"
+    );
+    for base in &bases {
+        let (status, message) = orgs_as(&app, base, &first).await;
+        assert_eq!(status, 401, "{base}: {message}");
+        assert!(
+            message.contains("retired") && message.contains("sign in again"),
+            "{message}"
+        );
+    }
+    let second = app.login("tr@example.org").await;
+    let second_kid = header_of(&second)["kid"].as_str().unwrap().to_string();
+    assert_ne!(second_kid, first_kid);
+    for base in &bases {
+        assert_eq!(orgs_as(&app, base, &second).await.0, 200);
+    }
+
+    // A rotation retires nothing; retiring the older key then closes its tokens only.
+    let out = keys_cli(&app, &["rotate"]);
+    assert!(out.status.success());
+    let third = app.login("tr@example.org").await;
+    assert_ne!(header_of(&third)["kid"], second_kid.as_str());
+    for base in &bases {
+        assert_eq!(orgs_as(&app, base, &second).await.0, 200);
+    }
+    let out = keys_cli(&app, &["retire", &second_kid]);
+    assert!(out.status.success());
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("new signing key"),
+        "the key retired did not sign, so no key is made"
+    );
+    for base in &bases {
+        assert_eq!(orgs_as(&app, base, &second).await.0, 401, "{base}");
+        assert_eq!(orgs_as(&app, base, &third).await.0, 200, "{base}");
+    }
+
+    let actions: Vec<(String, String)> = passage::on_db!(&app.db.db, p => sqlx::query_as(
+        "SELECT action, subject FROM audit_events WHERE actor = 'cli' AND action LIKE 'key.%' ORDER BY seq"
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap();
+    let actions: Vec<String> = actions
+        .into_iter()
+        .map(|(action, subject)| format!("{action} {subject}"))
+        .collect();
+    assert_eq!(actions.len(), 4, "{actions:?}");
+    assert!(actions[0].starts_with("key.rotate "), "{actions:?}");
+    assert_eq!(actions[1], format!("key.retire key:{first_kid}"));
+    assert!(actions[2].starts_with("key.rotate "), "{actions:?}");
+    assert_eq!(actions[3], format!("key.retire key:{second_kid}"));
+    let audit = passage::audit::verify(&app.db.db).await.unwrap();
+    assert!(audit.ok, "{:?}", audit.broken);
+    other.stop().await.expect("the second instance stops");
+    app.stop().await;
+}
+
+async fn a_token_that_lasts_too_long_or_begins_in_the_future_is_refused(t: TestDb) {
+    let app = TestApp::spawn_with(t, &[("PASSAGE_JWT_SECRET", SECRET)]).await;
+    let tr = app.seed_user("tr@example.org", "treasurer", None).await;
+    let now = common::night().timestamp();
+    let signed = |iat: i64, exp: i64| {
+        let claims = passage::identity::tokens::Claims {
+            sub: tr.clone(),
+            roles: vec![passage::domain::Role::Treasurer],
+            org: None,
+            iat,
+            exp,
+            jti: uuid::Uuid::new_v4().to_string(),
+        };
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+        header.kid = Some("config".into());
+        jsonwebtoken::encode(
+            &header,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap()
+    };
+    let hour = 3600;
+    let year_2100 = chrono::NaiveDate::from_ymd_opt(2100, 1, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_utc()
+        .timestamp();
+    for (iat, exp, expected, says) in [
+        (now, now + 12 * hour, 200, ""),
+        (now + 60, now + 60 + 12 * hour, 200, ""),
+        (now, year_2100, 401, "PASSAGE_TOKEN_HOURS"),
+        (now - hour, now + 12 * hour, 401, "PASSAGE_TOKEN_HOURS"),
+        (now + 61, now + 61 + hour, 401, "in the future"),
+        (year_2100 - hour, year_2100, 401, "in the future"),
+    ] {
+        let (status, message) = orgs_as(&app, &app.base, &signed(iat, exp)).await;
+        assert_eq!(status, expected, "iat {iat}, exp {exp}: {message}");
+        assert!(
+            message.contains(says) && (expected == 200 || message.contains("sign in again")),
+            "iat {iat}, exp {exp}: {message}"
+        );
+    }
+    app.stop().await;
+}
+
 async fn repeated_failures_are_refused_with_429_until_the_window_passes(t: TestDb) {
     let app = TestApp::spawn_with(
         t,
@@ -1208,6 +1403,9 @@ on_both_engines!(
     a_deactivated_users_token_is_refused_on_the_next_request,
     a_role_change_takes_effect_on_the_next_request,
     a_token_signed_before_keys_rotate_works_until_it_expires,
+    a_key_stored_before_a_secret_was_configured_verifies_nothing,
+    a_retired_key_opens_nothing_at_once_on_every_instance,
+    a_token_that_lasts_too_long_or_begins_in_the_future_is_refused,
     repeated_failures_are_refused_with_429_until_the_window_passes,
     parallel_guesses_cannot_slip_past_the_limit,
     one_address_guessing_at_many_emails_is_refused,

@@ -1,5 +1,5 @@
-//! `passage user add`, `org add`, `keys rotate` and the first-start hint, through the
-//! real binary against a real SQLite file.
+//! `passage user add`, `org add`, `keys rotate`, `keys retire`, `keys list` and the
+//! first-start hint, through the real binary against a real SQLite file.
 
 mod common;
 
@@ -295,6 +295,100 @@ async fn keys_rotate_refuses_when_the_secret_comes_from_configuration() {
         err.contains("PASSAGE_JWT_SECRET") && !err.contains("0123456789abcdef"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn keys_list_and_retire_say_what_they_did_and_refuse_what_they_cannot_do() {
+    let t = TestDb::sqlite().await;
+    let url = t.url.clone();
+    let keys = |args: &[&str]| passage(&url).arg("keys").args(args).output().unwrap();
+
+    let out = keys(&["list"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "no signing key yet: one is made on first start"
+    );
+
+    let out = keys(&["rotate"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let first = stdout(&out)
+        .split_whitespace()
+        .nth(3)
+        .unwrap()
+        .trim_end_matches(':')
+        .to_string();
+    let out = keys(&["rotate"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let secrets: Vec<String> =
+        passage::on_db!(&t.db, p => sqlx::query_scalar("SELECT secret FROM signing_keys")
+        .fetch_all(p)
+        .await)
+        .unwrap();
+
+    let out = keys(&["retire", &first]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        format!("key {first} retired: the tokens it signed no longer open anything")
+    );
+    // Again: nothing to do, and it says so.
+    let out = keys(&["retire", &first]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).starts_with(&format!("key {first} was already retired on ")),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = keys(&["list"]);
+    let listed = stdout(&out);
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 2, "{listed}");
+    assert!(
+        lines[0].starts_with(&first) && lines[0].contains("\tretired "),
+        "{listed}"
+    );
+    assert!(lines[1].ends_with("\tsigns and verifies"), "{listed}");
+    for secret in &secrets {
+        assert!(!listed.contains(secret.as_str()), "a secret is listed");
+    }
+    // Under a configured secret, the stored keys verify nothing, and the list says so.
+    let out = passage(&url)
+        .args(["keys", "list"])
+        .env("PASSAGE_JWT_SECRET", "0123456789abcdef0123456789abcdef")
+        .output()
+        .unwrap();
+    let listed = stdout(&out);
+    assert!(
+        listed.starts_with("config\tsigns and verifies")
+            && listed.contains("verifies nothing (a secret is configured)")
+            && !listed.contains("0123456789abcdef"),
+        "{listed}"
+    );
+
+    // What cannot be retired: one line each, saying what to do instead.
+    for (args, secret, expected) in [
+        (vec!["retire", "config"], true, "change the secret"),
+        (vec!["retire", "config"], false, "change the secret"),
+        (vec!["retire", "no-such-key"], false, "passage keys list"),
+    ] {
+        let mut c = passage(&url);
+        c.arg("keys").args(&args);
+        if secret {
+            c.env("PASSAGE_JWT_SECRET", "0123456789abcdef0123456789abcdef");
+        }
+        let out = c.output().unwrap();
+        let err = stderr(&out);
+        assert!(!out.status.success(), "{args:?}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.contains(expected) && !err.contains("0123456789abcdef"),
+            "{args:?}: {err}"
+        );
+    }
+    let audit = passage::audit::verify(&t.db).await.unwrap();
+    assert!(audit.ok, "{:?}", audit.broken);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -185,8 +185,11 @@ impl From<IdentityError> for ApiError {
             | IdentityError::DuplicateOrg
             | IdentityError::SelfDeactivation
             | IdentityError::SelfDemotion
-            | IdentityError::KeysFromConfig => ApiError::Conflict(e.to_string()),
-            IdentityError::UnknownUser(_) => ApiError::NotFound(e.to_string()),
+            | IdentityError::KeysFromConfig
+            | IdentityError::RetireConfigKey => ApiError::Conflict(e.to_string()),
+            IdentityError::UnknownUser(_) | IdentityError::UnknownKey(_) => {
+                ApiError::NotFound(e.to_string())
+            }
             IdentityError::Hash(_) | IdentityError::Store(_) => ApiError::Internal(e.to_string()),
         }
     }

@@ -1,10 +1,18 @@
 //! The HS256 keys that sign tokens.
 //!
 //! With `PASSAGE_JWT_SECRET` or `PASSAGE_JWT_KEY_FILE` set, that secret signs every token
-//! under the key id [`CONFIG_KID`]. Otherwise keys live in the `signing_keys` table: one is
-//! generated on first start (with a warning), `passage keys rotate` adds another, the
-//! newest signs, and every stored key still verifies, so tokens signed before a rotation
-//! stay valid until they expire. Keys are never updated or printed.
+//! under the key id [`CONFIG_KID`], and it alone verifies session tokens: keys stored in
+//! the database before verify none (see [`verifies_sessions`]). Otherwise keys live in the
+//! `signing_keys` table: one is generated on first start (with a warning), `passage keys
+//! rotate` adds another, the newest unretired one signs, and every unretired stored key
+//! still verifies, so tokens signed before a rotation stay valid until they expire.
+//! `passage keys retire KID` retires one: its tokens open nothing from that moment, on
+//! every instance, since whether a key is retired is read on every request (with the
+//! revocation list, in the same query). A secret is never printed nor changed.
+//!
+//! Donor links are signed by the same keys (`reports::donor`) and go on verifying with a
+//! retired key, and with a stored key under a configured secret: links already emailed
+//! must keep working, and a link opens one report for one donor, nothing of the staff's.
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, RwLock};
@@ -46,9 +54,17 @@ fn from_config(config: &Config) -> Option<SigningKey> {
     })
 }
 
+/// Whether a token signed under `kid` may open a session: with a configured secret, only
+/// that secret's tokens (a stored key may have been read by whoever read the database, and
+/// setting a secret is how an operator moves away from it). Retirement of stored keys is
+/// checked on each request by [`crate::identity::tokens::verify`].
+pub fn verifies_sessions(config: &Config, kid: &str) -> bool {
+    config.jwt_secret.is_none() || kid == CONFIG_KID
+}
+
 async fn newest(db: &Db) -> Result<Option<SigningKey>, StoreError> {
     let row: Option<(String, String)> = on_db!(db, p => sqlx::query_as(
-        "SELECT kid, secret FROM signing_keys ORDER BY seq DESC LIMIT 1"
+        "SELECT kid, secret FROM signing_keys WHERE retired_at IS NULL ORDER BY seq DESC LIMIT 1"
     )
     .fetch_optional(p)
     .await)?;
@@ -103,7 +119,7 @@ pub async fn current(
         .ok_or_else(|| IdentityError::Store(StoreError::Sqlx(sqlx::Error::RowNotFound)))
 }
 
-/// On start: without a configured secret and without a stored key, generates one.
+/// On start: without a configured secret and without an unretired stored key, generates one.
 pub async fn ensure(db: &Db, config: &Config, now: DateTime<Utc>) -> Result<(), IdentityError> {
     if config.jwt_secret.is_some() {
         return Ok(());
@@ -111,7 +127,7 @@ pub async fn ensure(db: &Db, config: &Config, now: DateTime<Utc>) -> Result<(), 
     let made: Option<String> = crate::write_tx!(db, |tx| {
         async {
             let any: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
-                "SELECT kid FROM signing_keys LIMIT 1"
+                "SELECT kid FROM signing_keys WHERE retired_at IS NULL LIMIT 1"
             )
             .fetch_optional(c)
             .await)?;
@@ -149,9 +165,100 @@ pub async fn rotate(
     .await)
 }
 
-/// Stored keys are never changed or removed (a rotation adds one), so a key read once is
-/// kept for the life of the process rather than read again on every request. Keyed by
-/// the database too: tests run many databases in one process.
+/// What [`retire`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Retirement {
+    /// Retired now; `signing` is the key made to sign in its place when it was the one
+    /// signing.
+    Retired { signing: Option<String> },
+    /// It was retired already, at that moment; nothing changed.
+    Already(DateTime<Utc>),
+}
+
+/// Retires a stored key: from now on no token it signed opens a session, on any instance.
+/// When it is the key that signs new tokens (no secret configured), a new key is made
+/// first, in the same transaction, so signing in keeps working: retiring is what an
+/// operator does when a key may have leaked, and it must not wait for a second command.
+/// The key `config` cannot be retired: change the secret instead.
+pub async fn retire(
+    db: &Db,
+    config: &Config,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    kid: &str,
+) -> Result<Retirement, IdentityError> {
+    if kid == CONFIG_KID {
+        return Err(IdentityError::RetireConfigKey);
+    }
+    crate::write_tx!(db, |tx| {
+        async {
+            // Claims the key: of two retirements at once, one retires it.
+            let claimed: Option<i64> = on_tx!(tx, c => sqlx::query_scalar(
+                "UPDATE signing_keys SET retired_at = $2 WHERE kid = $1 AND retired_at IS NULL RETURNING seq"
+            )
+            .bind(kid)
+            .bind(now)
+            .fetch_optional(c)
+            .await)?;
+            let Some(seq) = claimed else {
+                let retired: Option<Option<DateTime<Utc>>> = on_tx!(tx, c => sqlx::query_scalar(
+                    "SELECT retired_at FROM signing_keys WHERE kid = $1"
+                )
+                .bind(kid)
+                .fetch_optional(c)
+                .await)?;
+                return match retired {
+                    Some(Some(at)) => Ok(Retirement::Already(at)),
+                    _ => Err(IdentityError::UnknownKey(kid.to_string())),
+                };
+            };
+            let newer: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
+                "SELECT kid FROM signing_keys WHERE retired_at IS NULL AND seq > $1 LIMIT 1"
+            )
+            .bind(seq)
+            .fetch_optional(c)
+            .await)?;
+            let signing = if newer.is_none() && config.jwt_secret.is_none() {
+                Some(insert(tx, now, actor, "key.rotate").await?)
+            } else {
+                None
+            };
+            audit::append(
+                tx,
+                now,
+                actor,
+                "key.retire",
+                &format!("key:{kid}"),
+                &json!({"kid": kid, "signing": signing}),
+            )
+            .await?;
+            Ok::<_, IdentityError>(Retirement::Retired { signing })
+        }
+        .await
+    })
+}
+
+/// A stored key as `passage keys list` shows it: never its secret.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct KeyInfo {
+    pub kid: String,
+    pub created_at: DateTime<Utc>,
+    pub retired_at: Option<DateTime<Utc>>,
+}
+
+/// The stored keys, oldest first.
+pub async fn list(db: &Db) -> Result<Vec<KeyInfo>, StoreError> {
+    Ok(on_db!(db, p => sqlx::query_as(
+        "SELECT kid, created_at, retired_at FROM signing_keys ORDER BY seq"
+    )
+    .fetch_all(p)
+    .await)?)
+}
+
+/// A stored key's secret never changes (a rotation adds a key, a retirement only marks
+/// it), so a secret read once is kept for the life of the process rather than read again
+/// on every request; whether the key is retired is not kept, it is read on every
+/// request. Keyed by the database too: tests run many databases in one process.
 static KNOWN: LazyLock<RwLock<HashMap<(String, String), String>>> = LazyLock::new(Default::default);
 
 /// The key a token names, if Passage has it.

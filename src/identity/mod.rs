@@ -38,6 +38,13 @@ pub enum IdentityError {
          to use keys kept in the database"
     )]
     KeysFromConfig,
+    #[error(
+        "the key `config` is PASSAGE_JWT_SECRET or PASSAGE_JWT_KEY_FILE: to retire it, change \
+         the secret (every session signed with it ends)"
+    )]
+    RetireConfigKey,
+    #[error("no signing key has the id {0:?}: `passage keys list` shows them")]
+    UnknownKey(String),
     #[error("cannot hash the password: {0}")]
     Hash(String),
     #[error(transparent)]

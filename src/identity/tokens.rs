@@ -4,6 +4,11 @@
 //! Expiry is checked against Passage's [`Clock`](crate::clock::Clock), not the system
 //! time, so tests can move time; jsonwebtoken's own `exp` check is turned off for that
 //! reason. Only HS256 is accepted: `alg: none` and every other algorithm are refused.
+//! A token is refused too when its signing key is retired, or is a stored key while a
+//! secret is configured ([`keys::verifies_sessions`]), when it claims to last longer than
+//! `PASSAGE_TOKEN_HOURS` (`exp - iat`), and when it claims to be issued more than
+//! [`MAX_CLOCK_SKEW_SECS`] ahead of the clock: Passage never signs such a token, so one
+//! can only come from a leaked key or from before the setting was lowered.
 
 use std::collections::HashSet;
 
@@ -35,6 +40,10 @@ pub struct Issued {
     pub jti: String,
 }
 
+/// How far ahead of this instance's clock a token's `iat` may be: instances sharing a
+/// database sign each other's tokens, and their clocks differ a little (NTP).
+pub const MAX_CLOCK_SKEW_SECS: i64 = 60;
+
 /// Why a token was refused. Every case is a 401 over HTTP.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
@@ -44,6 +53,16 @@ pub enum TokenError {
     Expired,
     #[error("the session was signed out: sign in again")]
     Revoked,
+    #[error("the token's signing key was retired and is no longer in use: sign in again")]
+    KeyRetired,
+    #[error(
+        "the token claims to last longer than a session on this server (PASSAGE_TOKEN_HOURS): sign in again"
+    )]
+    TooLong,
+    #[error(
+        "the token claims to be issued in the future (ahead of this server's clock by more than a minute): sign in again"
+    )]
+    FromTheFuture,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -80,10 +99,11 @@ pub async fn issue(
     })
 }
 
-/// Checks the signature (with the key the header names), the expiry against `now` and
-/// the revocation list, and answers the claims with the user they name (`None` when no
-/// user has that id). The revocation list and the user are read in one query: every
-/// request is checked this way, so that is one round trip instead of two.
+/// Checks the signature (with the key the header names), that the key may verify sessions
+/// and is not retired, the lifetime and expiry against `now`, and the revocation list, and
+/// answers the claims with the user they name (`None` when no user has that id). The
+/// revocation list, the key's retirement and the user are read in one query: every request
+/// is checked this way, so that is one round trip instead of three.
 pub async fn verify(
     db: &Db,
     config: &Config,
@@ -110,12 +130,22 @@ pub async fn verify(
     )
     .map_err(|_| TokenError::Invalid)?;
     let claims = data.claims;
+    if !keys::verifies_sessions(config, &kid) {
+        return Err(TokenError::KeyRetired);
+    }
+    if claims.iat > now.timestamp().saturating_add(MAX_CLOCK_SKEW_SECS) {
+        return Err(TokenError::FromTheFuture);
+    }
+    if claims.exp.saturating_sub(claims.iat) > i64::from(config.token_hours) * 3600 {
+        return Err(TokenError::TooLong);
+    }
     if now.timestamp() >= claims.exp {
         return Err(TokenError::Expired);
     }
-    match users::find_with_revocation(db, &claims.sub, &claims.jti).await? {
-        Some((_, true)) => Err(TokenError::Revoked),
-        Some((user, false)) => Ok((claims, Some(user))),
+    match users::find_with_revocation(db, &claims.sub, &claims.jti, &kid).await? {
+        Some((_, standing)) if standing.key_retired => Err(TokenError::KeyRetired),
+        Some((_, standing)) if standing.revoked => Err(TokenError::Revoked),
+        Some((user, _)) => Ok((claims, Some(user))),
         None => Ok((claims, None)),
     }
 }

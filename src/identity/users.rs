@@ -162,27 +162,52 @@ pub async fn find(db: &Db, id: &str) -> Result<Option<User>, StoreError> {
     row.map(User::try_from).transpose()
 }
 
-/// The user with this id (`None` when there is none) and whether the token `jti` was
-/// signed out, in one query.
+/// Where a token stands, read on every request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenStanding {
+    /// The token `jti` was signed out.
+    pub revoked: bool,
+    /// The key that signed it was retired (`passage keys retire`).
+    pub key_retired: bool,
+}
+
+/// The user with this id (`None` when there is none), whether the token `jti` was signed
+/// out and whether its signing key `kid` was retired, in one query: every request asks.
 pub async fn find_with_revocation(
     db: &Db,
     id: &str,
     jti: &str,
-) -> Result<Option<(User, bool)>, StoreError> {
+    kid: &str,
+) -> Result<Option<(User, TokenStanding)>, StoreError> {
     #[derive(sqlx::FromRow)]
     struct Row {
         #[sqlx(flatten)]
         user: UserRow,
         revoked: bool,
+        key_retired: bool,
     }
     let sql = format!(
-        "SELECT {COLUMNS}, EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $2) AS revoked
+        "SELECT {COLUMNS}, EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $2) AS revoked,
+                EXISTS (SELECT 1 FROM signing_keys WHERE kid = $3 AND retired_at IS NOT NULL)
+                    AS key_retired
          FROM users WHERE id = $1"
     );
-    let row: Option<Row> =
-        on_db!(db, p => sqlx::query_as(&sql).bind(id).bind(jti).fetch_optional(p).await)?;
-    row.map(|r| Ok((User::try_from(r.user)?, r.revoked)))
-        .transpose()
+    let row: Option<Row> = on_db!(db, p => sqlx::query_as(&sql)
+        .bind(id)
+        .bind(jti)
+        .bind(kid)
+        .fetch_optional(p)
+        .await)?;
+    row.map(|r| {
+        Ok((
+            User::try_from(r.user)?,
+            TokenStanding {
+                revoked: r.revoked,
+                key_retired: r.key_retired,
+            },
+        ))
+    })
+    .transpose()
 }
 
 /// The user with this email and their password hash, for sign-in only.
