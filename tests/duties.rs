@@ -5,6 +5,7 @@
 mod common;
 
 use chrono::Duration;
+use common::server::{passage, run};
 use common::{TestApp, TestDb};
 use passage::clock::Clock;
 use serde_json::{Value, json};
@@ -137,7 +138,11 @@ async fn one_person_cannot_rewrite_the_rules_and_pay_their_own_request(t: TestDb
         "a policy change only proposes: {proposed}"
     );
     let (s, in_force) = f.get("/api/v1/policy", &f.lead).await;
-    assert_eq!((s, in_force["version"].as_i64()), (200, Some(1)), "{in_force}");
+    assert_eq!(
+        (s, in_force["version"].as_i64()),
+        (200, Some(1)),
+        "{in_force}"
+    );
 
     let code = f.open_case().await;
     let own = f.ask(&code, "other", "9000.00").await;
@@ -169,19 +174,30 @@ async fn nobody_moves_money_for_their_own_request_by_any_route(t: TestDb) {
     assert_eq!(clothes["status"], "pending", "{clothes}");
     let id = clothes["id"].as_str().unwrap();
     let (s, e) = f
-        .post(&format!("/api/v1/requests/{id}/approve"), &f.lead, json!({}))
+        .post(
+            &format!("/api/v1/requests/{id}/approve"),
+            &f.lead,
+            json!({}),
+        )
         .await;
     assert_eq!(s, 403, "{e}");
 
     // 2. Changing the rules: a proposal, which its proposer cannot co-sign.
     let (s, proposed) = f.put_policy(&f.lead, open_door()).await;
-    assert_eq!((s, proposed["status"].as_str()), (202, Some("proposed")), "{proposed}");
+    assert_eq!(
+        (s, proposed["status"].as_str()),
+        (202, Some("proposed")),
+        "{proposed}"
+    );
     let n = proposed["version"].as_i64().unwrap();
     let cosign = format!("/api/v1/policy/versions/{n}/cosign");
     let (s, e) = f.post(&cosign, &f.lead, json!({})).await;
     assert_eq!(s, 403, "{e}");
     assert!(
-        e["error"]["message"].as_str().unwrap().contains("another treasurer"),
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("another treasurer"),
         "{e}"
     );
     let own = f.ask(&code, "other", "9000.00").await;
@@ -200,7 +216,10 @@ async fn nobody_moves_money_for_their_own_request_by_any_route(t: TestDb) {
     assert_eq!(s, 201, "{reserve}");
     let via_reserve = f.ask(&code, "other", "9000.00").await;
     assert_eq!(
-        (via_reserve["status"].as_str(), via_reserve["automatic"].as_bool()),
+        (
+            via_reserve["status"].as_str(),
+            via_reserve["automatic"].as_bool()
+        ),
         (Some("pending"), Some(false)),
         "{via_reserve}"
     );
@@ -210,7 +229,11 @@ async fn nobody_moves_money_for_their_own_request_by_any_route(t: TestDb) {
     let food = f.ask(&code, "food", "100.00").await;
     assert_eq!(food["status"], "approved", "{food}");
     let (s, over) = f.receipt(&food, "9000.00").await;
-    assert_eq!((s, over["error"]["field"].as_str()), (422, Some("amount")), "{over}");
+    assert_eq!(
+        (s, over["error"]["field"].as_str()),
+        (422, Some("amount")),
+        "{over}"
+    );
     let (s, review) = f.get("/api/v1/review", &f.treasurer).await;
     assert_eq!(s, 200, "{review}");
     let listed: Vec<&Value> = review
@@ -243,7 +266,54 @@ async fn nobody_moves_money_for_their_own_request_by_any_route(t: TestDb) {
     f.app.stop().await;
 }
 
+/// `passage policy apply FILE`: how a fund with a single treasurer sets its rules. The
+/// version takes force at once, audited as `cli`; a bad file changes nothing and names
+/// every field to fix.
+async fn the_server_shell_puts_a_policy_in_force_at_once(t: TestDb) {
+    let f = fund(t).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("policy.json");
+    std::fs::write(&file, r#"{"hold_hours": 0, "reserve_floor": "-1"}"#).unwrap();
+    let out = passage(&f.app.db.url, dir.path())
+        .args(["policy", "apply", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("hold_hours") && stderr.contains("reserve_floor"),
+        "{stderr}"
+    );
+    std::fs::write(&file, r#"{"reserve_floor": "250.00"}"#).unwrap();
+    let said = run(
+        passage(&f.app.db.url, dir.path()).args(["policy", "apply", file.to_str().unwrap()]),
+        None,
+    );
+    assert!(said.contains("policy version 2 is in force"), "{said}");
+    let (_, policy) = f.get("/api/v1/policy", &f.treasurer).await;
+    assert_eq!(
+        (
+            policy["version"].as_i64(),
+            policy["reserve_floor"].as_str(),
+            policy["status"].as_str(),
+            policy["proposed_by"].as_str(),
+        ),
+        (Some(2), Some("250.00"), Some("in_force"), Some("cli")),
+        "{policy}"
+    );
+    assert!(policy["cosigned_by"].is_null(), "{policy}");
+    let audited: Vec<(String, String)> = passage::on_db!(&f.app.db.db, p => sqlx::query_as(
+        "SELECT actor, action FROM audit_events WHERE subject = 'policy:2'"
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap();
+    assert_eq!(audited, [("cli".to_string(), "policy.apply".to_string())]);
+    f.app.stop().await;
+}
+
 on_both_engines!(
     one_person_cannot_rewrite_the_rules_and_pay_their_own_request,
     nobody_moves_money_for_their_own_request_by_any_route,
+    the_server_shell_puts_a_policy_in_force_at_once,
 );
