@@ -159,8 +159,8 @@ impl Policy {
     /// are returned together, each with its field, so a treasurer fixes them in one go.
     ///
     /// A top-level `version`, `created_at`, `status` and who proposed and co-signed it are
-    /// ignored: storage stamps them on each document, and a treasurer who saves back what `GET /api/v1/policy` showed should not
-    /// be refused for them.
+    /// ignored: storage stamps them on each document, and a treasurer who sends back what
+    /// `GET /api/v1/policy` showed should not be refused for them.
     pub fn parse(doc: Value) -> Result<Policy, Vec<FieldError>> {
         let Some(obj) = doc.as_object() else {
             return Err(vec![FieldError::new(
