@@ -833,6 +833,58 @@ async fn the_policy_editor_names_the_field_to_fix_and_keeps_its_history() {
 }
 
 #[tokio::test]
+async fn the_review_list_marks_what_a_treasurer_asked_for_themselves() {
+    let (app, accounts) = demo(TestDb::sqlite().await).await;
+    let org = app.seed_org("Harbour Shelter").await;
+    let lead = app
+        .seed_user("lead@example.org", "caseworker,treasurer", Some(&org))
+        .await;
+    let lead = app.token_for(&lead).await;
+    let case: serde_json::Value = app
+        .post("/api/v1/cases", Some(&lead))
+        .json(&serde_json::json!({"province": "QC"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let food: serde_json::Value = app
+        .post("/api/v1/requests", Some(&lead))
+        .header("idempotency-key", "lead-food")
+        .json(
+            &serde_json::json!({"case_code": case["code"], "category": "food",
+                                  "amount": "40.00", "needed_by": "2026-11-30"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            food["status"].as_str(),
+            food["requested_by_treasurer"].as_bool()
+        ),
+        (Some("approved"), Some(true)),
+        "{food}"
+    );
+    for language in ["en", "fr"] {
+        let mut v = signed_in(&app, &accounts, "treasurer", language).await;
+        let review = v.get("/review").await;
+        let language = if language == "en" {
+            Language::En
+        } else {
+            Language::Fr
+        };
+        let mark = i18n::text(language, "review-by-treasurer");
+        assert_eq!(review.body.matches(&mark).count(), 1, "{}", review.body);
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn the_demo_shows_every_state_and_refuses_a_database_with_data() {
     let (app, _) = demo(TestDb::sqlite().await).await;
     let states: Vec<String> =
