@@ -71,10 +71,27 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// The approval rules.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
     /// Donor reports.
     Reports {
         #[command(subcommand)]
         command: ReportsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Put the policy document in FILE (JSON, as `PUT /api/v1/policy` takes it) in force
+    /// at once, without a second treasurer's signature; audited as `cli`. This is how a
+    /// fund with a single treasurer sets its rules: whoever has this shell has the database
+    /// anyway. Through the API and the pages a change needs two treasurers.
+    Apply {
+        /// The policy document, a JSON file.
+        file: PathBuf,
     },
 }
 
@@ -258,6 +275,39 @@ async fn add_user(
     };
     let id = users::create(db, SystemClock.now(), &Actor::cli(), new).await?;
     println!("{id}");
+    Ok(())
+}
+
+/// `passage policy apply FILE`: every problem of the document at once, one per line.
+async fn apply_policy(db: &Db, file: &Path) -> Result<(), Failure> {
+    use passage::approval::versions;
+
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let doc: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{} is not JSON: {e}", file.display()))?;
+    let policy = versions::parse(doc).map_err(|errors| {
+        let lines: Vec<String> = errors
+            .iter()
+            .map(|e| format!("  {}: {}", e.field, e.message))
+            .collect();
+        format!(
+            "{} is not a valid policy; fix these fields and run again:\n{}",
+            file.display(),
+            lines.join("\n")
+        )
+    })?;
+    let now = SystemClock.now();
+    let applied = passage::write_tx!(db, |tx| {
+        match versions::current(tx, now).await {
+            Ok(_) => versions::apply(tx, now, &Actor::cli(), policy.clone()).await,
+            Err(e) => Err(e),
+        }
+    })?;
+    println!(
+        "policy version {} is in force (applied from the server's shell, audited as cli)",
+        applied.version
+    );
     Ok(())
 }
 
@@ -471,6 +521,9 @@ async fn run(command: Command, mut config: Config) -> Result<(), Failure> {
             }
             Ok(())
         }
+        Command::Policy {
+            command: PolicyCommand::Apply { file },
+        } => apply_policy(&db, &file).await,
         Command::Reports {
             command: ReportsCommand::Send,
         } => {

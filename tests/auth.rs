@@ -181,6 +181,14 @@ const MATRIX: &[Route] = &[
         body: None,
         expect: [Anon, Deny, Allowed, Deny],
     },
+    // A version another treasurer proposed: the treasurer may co-sign it (its proposer
+    // may not: tests/duties.rs).
+    Route {
+        method: "POST",
+        path: "/api/v1/policy/versions/{proposal}/cosign",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
     Route {
         method: "POST",
         path: "/api/v1/requests",
@@ -386,8 +394,21 @@ async fn every_route_answers_each_role_as_the_matrix_says(t: TestDb) {
     let target = app.seed_user("target@example.org", "treasurer", None).await;
     let fixtures =
         matrix_fixtures(&app, ids[1].as_deref().unwrap(), ids[2].as_deref().unwrap()).await;
+    let proposal: Value = app
+        .http
+        .put(app.url("/api/v1/policy"))
+        .bearer_auth(app.token_for(&target).await)
+        .json(&serde_json::json!({"hold_hours": 36}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let proposal = proposal["version"].as_i64().expect("a version").to_string();
     let fill = |s: &str| {
         s.replace("{target}", &target)
+            .replace("{proposal}", &proposal)
             .replace("{case}", &fixtures.case)
             .replace("{request}", &fixtures.request)
             .replace("{donor}", &fixtures.donor)

@@ -40,6 +40,7 @@ const OPERATIONS: &[&str] = &[
     "GET /api/v1/policy",
     "PUT /api/v1/policy",
     "GET /api/v1/policy/versions/{version}",
+    "POST /api/v1/policy/versions/{version}/cosign",
     "POST /api/v1/requests",
     "GET /api/v1/requests",
     "GET /api/v1/requests/{id}",
@@ -466,6 +467,8 @@ async fn real_answers_match_their_documented_schemas(t: TestDb) {
     app.seed_user("cw@example.org", "caseworker", Some(&org))
         .await;
     app.seed_user("tr@example.org", "treasurer", None).await;
+    let tr2 = app.seed_user("tr2@example.org", "treasurer", None).await;
+    let tr2 = Some(app.token_for(&tr2).await);
     app.seed_user("admin@example.org", "admin", None).await;
     let api = Api::new(app).await;
     let call = |method: &'static str,
@@ -614,8 +617,9 @@ async fn real_answers_match_their_documented_schemas(t: TestDb) {
         json!([{"categories": ["bus", "hotel"], "remaining": "300.00"}])
     );
     let (_, policy) = call("GET", "/api/v1/policy", vec![], tr.clone(), None, None).await;
-    // Saved back exactly as it was shown: `version` and `created_at` are ignored.
-    let (s, _) = call(
+    // Proposed back exactly as it was shown: `version`, `created_at`, `status` and the
+    // signatures are ignored.
+    let (s, proposed) = call(
         "PUT",
         "/api/v1/policy",
         vec![],
@@ -624,7 +628,48 @@ async fn real_answers_match_their_documented_schemas(t: TestDb) {
         Some(policy),
     )
     .await;
-    assert_eq!(s, 200, "what GET shows can be sent back");
+    assert_eq!(s, 202, "what GET shows can be sent back");
+    let proposed = proposed["version"].as_i64().unwrap().to_string();
+    let (s, _) = call(
+        "POST",
+        "/api/v1/policy/versions/{version}/cosign",
+        vec![("version", proposed.clone())],
+        tr.clone(),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(s, 403, "the proposer cannot co-sign");
+    let (s, _) = call(
+        "POST",
+        "/api/v1/policy/versions/{version}/cosign",
+        vec![("version", proposed.clone())],
+        tr2.clone(),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    let (s, _) = call(
+        "POST",
+        "/api/v1/policy/versions/{version}/cosign",
+        vec![("version", proposed.clone())],
+        tr2.clone(),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(s, 409);
+    let (s, _) = call(
+        "POST",
+        "/api/v1/policy/versions/{version}/cosign",
+        vec![("version", "99".into())],
+        tr2.clone(),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(s, 404);
     let (s, refused) = call(
         "PUT",
         "/api/v1/policy",

@@ -1072,10 +1072,82 @@ async fn the_policy_is_versioned_and_validated_by_field(t: TestDb) {
         )
         .await;
     assert_eq!(
-        (s, v2["version"].as_i64(), v2["reserve_floor"].as_str()),
-        (200, Some(2), Some("500.00")),
+        (s, v2["version"].as_i64(), v2["status"].as_str()),
+        (202, Some(2), Some("proposed")),
         "{v2}"
     );
+    // A proposal decides nothing until a second treasurer co-signs it.
+    let (_, still) = c.get("/api/v1/policy", &c.treasurer).await;
+    assert_eq!(still["version"].as_i64(), Some(1), "{still}");
+    let (s, waiting) = c.get("/api/v1/policy/versions/2", &c.treasurer).await;
+    assert_eq!(
+        (
+            s,
+            waiting["status"].as_str(),
+            waiting["reserve_floor"].as_str()
+        ),
+        (200, Some("proposed"), Some("500.00")),
+        "{waiting}"
+    );
+    assert_eq!(
+        waiting["proposed_by"],
+        format!("user:{}", c.treasurer_id),
+        "{waiting}"
+    );
+    let (s, e) = c
+        .post("/api/v1/policy/versions/2/cosign", &c.treasurer, json!({}))
+        .await;
+    assert_eq!(s, 403, "{e}");
+    let (s, e) = c
+        .post(
+            "/api/v1/policy/versions/7/cosign",
+            &c.second_treasurer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 404, "{e}");
+    let (s, e) = c
+        .post("/api/v1/policy/versions/2/cosign", &c.mtl, json!({}))
+        .await;
+    assert_eq!(s, 403, "{e}");
+    let (s, signed) = c
+        .post(
+            "/api/v1/policy/versions/2/cosign",
+            &c.second_treasurer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (s, signed["version"].as_i64(), signed["status"].as_str()),
+        (200, Some(2), Some("in_force")),
+        "{signed}"
+    );
+    let (s, e) = c
+        .post(
+            "/api/v1/policy/versions/2/cosign",
+            &c.second_treasurer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 409, "{e}");
+    let (_, now) = c.get("/api/v1/policy", &c.treasurer).await;
+    assert_eq!(
+        (now["version"].as_i64(), now["reserve_floor"].as_str()),
+        (Some(2), Some("500.00")),
+        "{now}"
+    );
+    assert!(now["cosigned_at"].is_string(), "{now}");
+    // What GET shows can be proposed back as it is.
+    let (s, again) = c
+        .send(
+            c.app
+                .http
+                .put(c.app.url("/api/v1/policy"))
+                .bearer_auth(&c.second_treasurer)
+                .json(&now),
+        )
+        .await;
+    assert_eq!((s, again["version"].as_i64()), (202, Some(3)), "{again}");
     let (s, old) = c.get("/api/v1/policy/versions/1", &c.treasurer).await;
     assert_eq!((s, old["reserve_floor"].as_str()), (200, Some("1000.00")));
     let (s, _) = c.get("/api/v1/policy", &c.mtl).await;

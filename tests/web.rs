@@ -776,8 +776,43 @@ async fn the_policy_editor_names_the_field_to_fix_and_keeps_its_history() {
             f.1 = "48".into();
         }
     }
-    let saved = v.post_raw("/policy", &fields, "same-origin").await;
-    assert_eq!(saved.location(), "/policy?saved=1");
+    let proposed = v.post_raw("/policy", &fields, "same-origin").await;
+    assert_eq!(proposed.location(), "/policy?proposed=2");
+    // The proposer sees it waiting, with no way to co-sign it alone.
+    let waiting = v.get("/policy?proposed=2").await;
+    assert!(waiting.body.contains(&i18n::text_with(
+        Language::En,
+        "policy-version",
+        &[("n", "1".into())]
+    )));
+    assert!(
+        waiting
+            .body
+            .contains(&i18n::text(Language::En, "policy-waiting-mine")),
+        "the proposer is told another treasurer must co-sign"
+    );
+    assert!(!waiting.body.contains("/policy/versions/2/cosign"));
+    let forced = v.post("/policy/versions/2/cosign", &[]).await;
+    assert_eq!(forced.status, 403, "the proposer cannot co-sign");
+
+    // The second treasurer, in French, sees what would change and co-signs it.
+    let mut second = signed_in(&app, &accounts, "treasurer", "fr").await;
+    let review = second.get("/policy").await;
+    assert!(
+        review.body.contains(&i18n::text_with(
+            Language::Fr,
+            "policy-cosign",
+            &[("n", "2".into())]
+        )),
+        "{}",
+        review.body
+    );
+    assert!(
+        review.body.contains("<td>72</td><td>48</td>"),
+        "the change is shown"
+    );
+    let signed = second.post("/policy/versions/2/cosign", &[]).await;
+    assert_eq!(signed.location(), "/policy?cosigned=2");
     let policy = v.get("/policy").await;
     assert!(policy.body.contains(&i18n::text_with(
         Language::En,
@@ -785,14 +820,67 @@ async fn the_policy_editor_names_the_field_to_fix_and_keeps_its_history() {
         &[("n", "2".into())]
     )));
     assert!(
-        policy.body.contains("treasurer@example.org"),
-        "the history says who saved it"
+        policy.body.contains("treasurer@example.org")
+            && policy.body.contains("tresoriere@example.org"),
+        "the history says who proposed it and who co-signed it"
     );
     assert!(policy.body.contains("value=\"48\""));
     // Left empty, a category goes to a treasurer: food is no longer automatic.
     assert!(!policy.body.contains(
         "name=\"auto_approve_food_max_amount\" type=\"text\" inputmode=\"decimal\" value=\"150.00\""
     ));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_review_list_marks_what_a_treasurer_asked_for_themselves() {
+    let (app, accounts) = demo(TestDb::sqlite().await).await;
+    let org = app.seed_org("Harbour Shelter").await;
+    let lead = app
+        .seed_user("lead@example.org", "caseworker,treasurer", Some(&org))
+        .await;
+    let lead = app.token_for(&lead).await;
+    let case: serde_json::Value = app
+        .post("/api/v1/cases", Some(&lead))
+        .json(&serde_json::json!({"province": "QC"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let food: serde_json::Value = app
+        .post("/api/v1/requests", Some(&lead))
+        .header("idempotency-key", "lead-food")
+        .json(
+            &serde_json::json!({"case_code": case["code"], "category": "food",
+                                  "amount": "40.00", "needed_by": "2026-11-30"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            food["status"].as_str(),
+            food["requested_by_treasurer"].as_bool()
+        ),
+        (Some("approved"), Some(true)),
+        "{food}"
+    );
+    for language in ["en", "fr"] {
+        let mut v = signed_in(&app, &accounts, "treasurer", language).await;
+        let review = v.get("/review").await;
+        let language = if language == "en" {
+            Language::En
+        } else {
+            Language::Fr
+        };
+        let mark = i18n::text(language, "review-by-treasurer");
+        assert_eq!(review.body.matches(&mark).count(), 1, "{}", review.body);
+    }
     app.stop().await;
 }
 

@@ -95,6 +95,9 @@ pub struct RequestView {
     pub hold_expires_at: Option<DateTime<Utc>>,
     pub reviewed_at: Option<DateTime<Utc>>,
     pub flagged: bool,
+    /// Whoever asked held the treasurer role then: an automatic approval of it is marked
+    /// on the review list, since its requester could have written the rules it passed.
+    pub requested_by_treasurer: bool,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -123,12 +126,13 @@ struct Row {
     hold_expires_at: Option<DateTime<Utc>>,
     reviewed_at: Option<DateTime<Utc>>,
     flagged: bool,
+    requested_by_treasurer: bool,
 }
 
 const SELECT_ROW: &str = "SELECT r.id, r.case_code, r.org_id, r.requested_by, r.category, r.amount,
         r.needed_by, r.urgent, r.note, r.scope, r.nights, r.status, r.rule, r.decision_reason,
         r.policy_version, r.automatic, r.hold_id, r.spent, r.created_at, r.decided_at,
-        r.reviewed_at, r.flagged,
+        r.reviewed_at, r.flagged, r.requested_by_treasurer,
         (SELECT COUNT(*) FROM request_approvals a WHERE a.request_id = r.id) AS approvals,
         (SELECT t.expires_at FROM transfers t WHERE t.id = r.hold_id) AS hold_expires_at
      FROM requests r";
@@ -166,6 +170,7 @@ impl Row {
             hold_expires_at: self.hold_expires_at,
             reviewed_at: self.reviewed_at,
             flagged: self.flagged,
+            requested_by_treasurer: self.requested_by_treasurer,
         }
     }
 }
@@ -304,6 +309,8 @@ pub(super) struct RequestRow<'a> {
     pub id: &'a str,
     pub case: &'a cases::Case,
     pub requested_by: &'a str,
+    /// Whether the requester holds the treasurer role.
+    pub by_treasurer: bool,
     pub new: &'a NewRequest,
     pub amount: Money,
     pub decision: &'a Decision,
@@ -346,7 +353,7 @@ pub(super) async fn insert_requests(
                 urgent, note, origin_city, origin_province, origin_country, destination_city,
                 destination_province, destination_country, travel_date, reason, scope, nights,
                 nightly_rate, party_size, status, rule, decision_reason, policy_version, automatic,
-                hold_id, created_at, decided_at, closed_at) ",
+                hold_id, created_at, decided_at, closed_at, requested_by_treasurer) ",
         );
         insert.push_values(rows, |mut b, row| {
             let new = row.new;
@@ -384,7 +391,8 @@ pub(super) async fn insert_requests(
                 .push_bind(row.hold_id.clone())
                 .push_bind(row.now)
                 .push_bind((status != "pending").then_some(row.now))
-                .push_bind((status == "declined").then_some(row.now));
+                .push_bind((status == "declined").then_some(row.now))
+                .push_bind(row.by_treasurer);
         });
         insert.build().execute(c).await.map(|_| ())
     })?;
@@ -419,11 +427,16 @@ pub async fn submit(
     // Gifts restricted to other categories are not this request's to spend.
     let open_to_it = available - restricted::closed_to(tx, new.category).await?;
     // The organisation's operation reserve answers first; everyone else's automatic
-    // decisions see the fund without what active reserves still hold.
-    let reserve = match super::reserves::covering(tx, now, &case.org_id, proposal.amount()).await? {
-        Some(reserve) if proposal.amount().cents() <= open_to_it => Some(reserve),
-        _ => None,
-    };
+    // decisions see the fund without what active reserves still hold. A reserve never
+    // answers for a request of the treasurer who set it aside (DESIGN, "Separation of
+    // duties"): that request goes through the rules like any other.
+    let reserve =
+        match super::reserves::covering(tx, now, &case.org_id, proposal.amount(), &staff.user_id)
+            .await?
+        {
+            Some(reserve) if proposal.amount().cents() <= open_to_it => Some(reserve),
+            _ => None,
+        };
     let decision = match &reserve {
         Some(_) => Decision::Approve {
             rule: "operation_reserve".into(),
@@ -474,6 +487,7 @@ pub async fn submit(
         id: &id,
         case: &case,
         requested_by: &staff.user_id,
+        by_treasurer: staff.treasurer,
         new,
         amount: proposal.amount(),
         decision: &decision,

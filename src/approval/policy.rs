@@ -144,15 +144,23 @@ impl Default for Policy {
 }
 
 /// What storage adds to a document it keeps (see `versions`), accepted and ignored.
-const STAMPED_BY_STORAGE: [&str; 2] = ["version", "created_at"];
+const STAMPED_BY_STORAGE: [&str; 7] = [
+    "version",
+    "created_at",
+    "status",
+    "proposed_by",
+    "in_force_at",
+    "cosigned_by",
+    "cosigned_at",
+];
 
 impl Policy {
     /// Parses a policy document, filling what is left out with the defaults. All problems
     /// are returned together, each with its field, so a treasurer fixes them in one go.
     ///
-    /// A top-level `version` and `created_at` are ignored: storage stamps them on each
-    /// document, and a treasurer who saves back what `GET /api/v1/policy` showed should not
-    /// be refused for them.
+    /// A top-level `version`, `created_at`, `status` and who proposed and co-signed it are
+    /// ignored: storage stamps them on each document, and a treasurer who sends back what
+    /// `GET /api/v1/policy` showed should not be refused for them.
     pub fn parse(doc: Value) -> Result<Policy, Vec<FieldError>> {
         let Some(obj) = doc.as_object() else {
             return Err(vec![FieldError::new(

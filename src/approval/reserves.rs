@@ -70,21 +70,26 @@ pub async fn outstanding_now(db: &Db, now: DateTime<Utc>) -> Result<i64, StoreEr
     Ok(on_db!(db, p => sqlx::query_scalar(OUTSTANDING).bind(now).fetch_one(p).await)?)
 }
 
-/// The active reserve of `org_id` that can cover `amount`, soonest to expire first.
-/// Callers hold the fund's lock, so the answer stays true until they draw.
+/// The active reserve of `org_id` that can cover `amount`, soonest to expire first, among
+/// those `requester` did not set aside: a treasurer who also asks for cases cannot approve
+/// their own request by setting money aside for it. Callers hold the fund's lock, so the
+/// answer stays true until they draw.
 pub async fn covering(
     tx: &mut Tx,
     now: DateTime<Utc>,
     org_id: &str,
     amount: Money,
+    requester: &str,
 ) -> Result<Option<String>, StoreError> {
     Ok(on_tx!(tx, c => sqlx::query_scalar(
         "SELECT id FROM reserves WHERE org_id = $1 AND expires_at > $2 AND amount - drawn >= $3
+           AND created_by <> $4
          ORDER BY expires_at, id LIMIT 1",
     )
     .bind(org_id)
     .bind(now)
     .bind(amount.cents())
+    .bind(requester)
     .fetch_optional(c)
     .await)?)
 }

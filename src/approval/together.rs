@@ -176,6 +176,7 @@ pub async fn submit_together(
                 id: &d.id,
                 case: d.case,
                 requested_by: &d.submission.staff.user_id,
+                by_treasurer: d.submission.staff.treasurer,
                 new: &d.submission.new,
                 amount: d.amount,
                 decision: &d.decision,

@@ -1,8 +1,11 @@
-//! The approval rules: read the one in force or an old version; replace it.
+//! The approval rules: read the one in force or any other version; propose a new one, which
+//! takes force when a second treasurer co-signs it.
 
 use std::borrow::Cow;
 
 use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Serialize;
 use serde_json::Value;
 use utoipa::openapi::schema::{AdditionalProperties, KnownFormat, SchemaFormat, SchemaType};
 use utoipa::openapi::{ObjectBuilder, RefOr, Schema, Type};
@@ -13,7 +16,8 @@ use utoipa_axum::routes;
 use super::error::{ApiError, Json, Path};
 use super::extractor::{Authorized, Treasurer};
 use super::openapi::{
-    AMOUNT_OR_ZERO_PATTERN, BadRequest, Forbidden, Invalid, NotFound, TooLarge, Unauthorized,
+    AMOUNT_OR_ZERO_PATTERN, BadRequest, Conflict, Forbidden, Invalid, NotFound, TooLarge,
+    Unauthorized,
 };
 use crate::app::AppState;
 use crate::approval::policy::{CASE_CAP_DAYS_MAX, ESCALATE_AFTER_MINUTES_MAX, HOLD_HOURS_MAX};
@@ -26,6 +30,36 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(current, replace))
         .routes(routes!(version))
+        .routes(routes!(cosign))
+}
+
+/// Where a version stands after a proposal or a co-signature.
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum PolicyStatus {
+    /// Waits for a second, distinct treasurer to co-sign it.
+    Proposed,
+    /// Decides every request from now on.
+    InForce,
+}
+
+/// The answer to a proposal or a co-signature.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct PolicyStanding {
+    version: i64,
+    status: PolicyStatus,
+}
+
+impl From<&versions::PolicyVersion> for PolicyStanding {
+    fn from(v: &versions::PolicyVersion) -> Self {
+        PolicyStanding {
+            version: v.version,
+            status: match v.standing() {
+                versions::Standing::Proposed => PolicyStatus::Proposed,
+                versions::Standing::InForce => PolicyStatus::InForce,
+            },
+        }
+    }
 }
 
 /// The body of `PUT /api/v1/policy`, as `Policy::parse` reads it. Written out from the
@@ -128,9 +162,27 @@ impl PartialSchema for PolicyUpdate {
             .description(Some(
                 "Ignored: when storage kept that version, accepted so that what GET shows can be sent back",
             ));
-        let start = object()
-            .property("version", version)
-            .property("created_at", created_at);
+        let start = [
+            "status",
+            "proposed_by",
+            "in_force_at",
+            "cosigned_by",
+            "cosigned_at",
+        ]
+        .into_iter()
+        .fold(
+            object()
+                .property("version", version)
+                .property("created_at", created_at),
+            |o, name| {
+                o.property(
+                    name,
+                    ObjectBuilder::new()
+                        .schema_type(SchemaType::AnyValue)
+                        .description(Some("Ignored: stamped by storage, accepted so that what GET shows can be sent back")),
+                )
+            },
+        );
         rules()
             .into_iter()
             .fold(start, |o, (name, schema)| {
@@ -161,7 +213,35 @@ impl PartialSchema for PolicyVersionDoc {
                     .schema_type(Type::String)
                     .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
             )
-            .required("created_at");
+            .required("created_at")
+            .property(
+                "status",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["proposed", "in_force"]))
+                    .description(Some(
+                        "proposed: waits for a second treasurer; in_force: took force (a later version may have replaced it)",
+                    )),
+            )
+            .required("status")
+            .property(
+                "proposed_by",
+                ObjectBuilder::new().schema_type(Type::String).description(Some(
+                    "user:ID of the treasurer who proposed it, cli from the server's shell, system for the defaults",
+                )),
+            )
+            .required("proposed_by")
+            .property("in_force_at", nullable_time())
+            .required("in_force_at")
+            .property(
+                "cosigned_by",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                    .description(Some("user:ID of the second treasurer who co-signed it")),
+            )
+            .required("cosigned_by")
+            .property("cosigned_at", nullable_time())
+            .required("cosigned_at");
         rules()
             .into_iter()
             .fold(start, |o, (name, schema)| {
@@ -169,6 +249,12 @@ impl PartialSchema for PolicyVersionDoc {
             })
             .into()
     }
+}
+
+fn nullable_time() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
 }
 
 impl ToSchema for PolicyVersionDoc {
@@ -230,8 +316,9 @@ async fn version(
         .ok_or_else(|| ApiError::NotFound(format!("there is no policy version {number}")))
 }
 
-/// Replaces the approval rules with a new version. Every problem is reported at once:
-/// `error.field` names the first, `error.errors` lists them all.
+/// Proposes a new version of the approval rules. It decides nothing until a second,
+/// distinct treasurer co-signs it (`POST /api/v1/policy/versions/{version}/cosign`). Every
+/// problem is reported at once: `error.field` names the first, `error.errors` lists them all.
 #[utoipa::path(
     put,
     path = "/api/v1/policy",
@@ -239,7 +326,7 @@ async fn version(
     security(("bearer" = [])),
     request_body = PolicyUpdate,
     responses(
-        (status = 200, body = PolicyVersionDoc),
+        (status = 202, body = PolicyStanding, description = "Proposed: waits for another treasurer"),
         BadRequest,
         Unauthorized,
         Forbidden,
@@ -251,7 +338,7 @@ async fn replace(
     State(state): State<AppState>,
     auth: Authorized<Treasurer>,
     Json(body): Json<Value>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<(StatusCode, Json<PolicyStanding>), ApiError> {
     let policy = versions::parse(body).map_err(|errors| {
         let first = errors
             .first()
@@ -265,13 +352,46 @@ async fn replace(
     })?;
     let now = state.clock.now();
     let actor = auth.staff().actor();
-    let saved = write_tx!(&state.db, |tx| versions::save(
-        tx,
-        now,
-        &actor,
-        policy.clone()
-    )
-    .await
-    .map_err(FlowError::from))?;
-    Ok(Json(saved.to_json()))
+    let proposed = write_tx!(&state.db, |tx| {
+        // The version in force first: on a new database the defaults become version 1.
+        match versions::current(tx, now).await {
+            Ok(_) => versions::propose(tx, now, &actor, policy.clone()).await,
+            Err(e) => Err(e),
+        }
+        .map_err(FlowError::from)
+    })?;
+    Ok((StatusCode::ACCEPTED, Json(PolicyStanding::from(&proposed))))
+}
+
+/// Co-signs a proposed version, which takes force at once. The treasurer who proposed it
+/// cannot (403): two distinct treasurers decide the rules together.
+#[utoipa::path(
+    post,
+    path = "/api/v1/policy/versions/{version}/cosign",
+    tag = "policy",
+    security(("bearer" = [])),
+    params(("version" = i64, Path, description = "The proposed version's number")),
+    responses(
+        (status = 200, body = PolicyStanding, description = "In force from now on"),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        Invalid,
+    ),
+)]
+async fn cosign(
+    State(state): State<AppState>,
+    auth: Authorized<Treasurer>,
+    Path(version): Path<String>,
+) -> Result<Json<PolicyStanding>, ApiError> {
+    let number: i64 = version.parse().map_err(|_| ApiError::Unprocessable {
+        field: "version".into(),
+        message: "must be a whole number".into(),
+    })?;
+    let now = state.clock.now();
+    let actor = auth.staff().actor();
+    let signed = write_tx!(&state.db, |tx| versions::cosign(tx, now, &actor, number)
+        .await)?;
+    Ok(Json(PolicyStanding::from(&signed)))
 }

@@ -55,6 +55,8 @@ pub struct Line {
     pub approvals: String,
     /// The idempotency key of a form that acts on this request from a list.
     pub form_key: String,
+    /// Asked by someone holding the treasurer role (marked on the review list).
+    pub by_treasurer: bool,
 }
 
 impl Line {
@@ -72,6 +74,7 @@ impl Line {
             waited: i18n::waited(c.language, (now - r.created_at).num_seconds()),
             approvals: format!("{}/{}", r.approvals, r.approvals_needed),
             form_key: uuid::Uuid::new_v4().to_string(),
+            by_treasurer: r.requested_by_treasurer,
         }
     }
 }

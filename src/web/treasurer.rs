@@ -40,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/donors", get(donors).post(add_donor))
         .route("/donations", post(add_donation))
         .route("/policy", get(policy).post(save_policy))
+        .route("/policy/versions/{version}/cosign", post(cosign_policy))
         .route("/audit", get(audit))
 }
 
@@ -427,8 +428,22 @@ pub struct PolicyField {
 
 pub struct HistoryRow {
     pub version: i64,
-    pub saved_by: String,
-    pub saved_on: String,
+    pub proposed_by: String,
+    pub proposed_on: String,
+    /// Who co-signed it and when, or how it took force without a second signature.
+    pub cosigned: String,
+    pub status: String,
+}
+
+/// A version that waits for a second treasurer, with what it would change.
+pub struct Proposal {
+    pub version: i64,
+    pub proposed_by: String,
+    pub proposed_on: String,
+    /// The reader proposed it: they see it waiting, without a button.
+    pub mine: bool,
+    /// `(field, in force, proposed)`, in the editor's labels.
+    pub changes: Vec<(String, String, String)>,
 }
 
 #[derive(Template)]
@@ -441,7 +456,9 @@ struct PolicyPage<'a> {
     hotel: Vec<PolicyField>,
     limits: Vec<PolicyField>,
     history: Vec<HistoryRow>,
-    saved: bool,
+    proposals: Vec<Proposal>,
+    /// What the reader just did: proposed a version, or put one in force.
+    notice: Option<String>,
     has_errors: bool,
 }
 
@@ -513,9 +530,10 @@ async fn policy_page(
     c: &Context,
     values: HashMap<String, String>,
     errors: &HashMap<String, String>,
-    saved: bool,
+    done: &Done,
 ) -> Result<Response, PageError> {
-    c.with_role(Role::Treasurer)?;
+    let user = c.with_role(Role::Treasurer)?;
+    let me = user.staff().actor().0;
     let now = state.clock.now();
     let current = versions::in_force(&state.db, now).await?;
     let field = |path: &str, label: String, numeric: bool| {
@@ -545,21 +563,81 @@ async fn policy_page(
         .map(|(path, numeric)| field(path, c.t(&format!("policy-{}", form_name(path))), *numeric))
         .collect();
     let history: Vec<HistoryLine> = versions::history(&state.db).await?;
+    let when = |t: chrono::DateTime<chrono::Utc>| {
+        format!(
+            "{} {} UTC",
+            i18n::date(c.language, t.date_naive()),
+            t.format("%H:%M")
+        )
+    };
+    let in_force_values = document_values(&current.policy.to_json());
+    let mut proposals = Vec::new();
+    for h in history
+        .iter()
+        .filter(|h| h.in_force_at.is_none() && h.version > current.version)
+    {
+        let proposed = write_tx!(&state.db, |tx| versions::find(tx, h.version).await)?;
+        let Some(proposed) = proposed else { continue };
+        let values = document_values(&proposed.policy.to_json());
+        let mut names: Vec<&String> = values.keys().chain(in_force_values.keys()).collect();
+        names.sort();
+        names.dedup();
+        let changes = names
+            .into_iter()
+            .filter(|name| values.get(*name) != in_force_values.get(*name))
+            .map(|name| {
+                let shown =
+                    |v: Option<&String>| v.cloned().unwrap_or_else(|| c.t("policy-change-none"));
+                (
+                    field_label(c, name),
+                    shown(in_force_values.get(name)),
+                    shown(values.get(name)),
+                )
+            })
+            .collect();
+        proposals.push(Proposal {
+            version: h.version,
+            proposed_by: h.proposed_by.clone(),
+            proposed_on: when(h.created_at),
+            mine: h.proposer == me,
+            changes,
+        });
+    }
+    let history = history
+        .into_iter()
+        .map(|h| HistoryRow {
+            version: h.version,
+            proposed_by: h.proposed_by,
+            proposed_on: when(h.created_at),
+            cosigned: match (h.cosigned_by, h.cosigned_at, h.in_force_at) {
+                (Some(by), Some(at), _) => format!("{by}, {}", when(at)),
+                (_, _, Some(_)) => c.t("policy-history-alone"),
+                _ => String::new(),
+            },
+            status: if h.version == current.version {
+                c.t("policy-status-in_force")
+            } else if h.in_force_at.is_some() {
+                c.t("policy-status-replaced")
+            } else if h.version > current.version {
+                c.t("policy-status-proposed")
+            } else {
+                c.t("policy-status-stale")
+            },
+        })
+        .collect();
     let page = PolicyPage {
         title: c.t("policy-title"),
         version: current.version,
         categories,
         hotel,
         limits,
-        history: history
-            .into_iter()
-            .map(|h| HistoryRow {
-                version: h.version,
-                saved_by: h.saved_by,
-                saved_on: i18n::date(c.language, h.created_at.date_naive()),
-            })
-            .collect(),
-        saved,
+        history,
+        proposals,
+        notice: match (done.number(&done.proposed), done.number(&done.cosigned)) {
+            (Some(n), _) => Some(c.count("policy-proposed", n)),
+            (None, Some(n)) => Some(c.count("policy-cosigned", n)),
+            (None, None) => None,
+        },
         has_errors: !errors.is_empty(),
         c,
     };
@@ -571,20 +649,58 @@ async fn policy_page(
     render_with(status, &page)
 }
 
-#[derive(serde::Deserialize)]
-struct Saved {
-    saved: Option<String>,
+/// A field's label in the editor, from its form name.
+fn field_label(c: &Context, name: &str) -> String {
+    match name
+        .strip_prefix("auto_approve_")
+        .and_then(|rest| rest.strip_suffix("_max_amount"))
+    {
+        Some(category) if category != "hotel" => c.t(&format!("category-{category}")),
+        _ => c.t(&format!("policy-{name}")),
+    }
+}
+
+/// What the reader just did, from the address they were sent back to; anything but a
+/// version number is ignored.
+#[derive(serde::Deserialize, Default)]
+struct Done {
+    proposed: Option<String>,
+    cosigned: Option<String>,
+}
+
+impl Done {
+    fn number(&self, field: &Option<String>) -> Option<i64> {
+        field.as_deref().and_then(|n| n.parse().ok())
+    }
 }
 
 async fn policy(
     State(state): State<AppState>,
     c: Context,
-    axum::extract::Query(q): axum::extract::Query<Saved>,
+    axum::extract::Query(done): axum::extract::Query<Done>,
 ) -> Result<Response, PageError> {
     c.with_role(Role::Treasurer)?;
     let current = versions::in_force(&state.db, state.clock.now()).await?;
     let values = document_values(&current.policy.to_json());
-    policy_page(&state, &c, values, &HashMap::new(), q.saved.is_some()).await
+    policy_page(&state, &c, values, &HashMap::new(), &done).await
+}
+
+/// A second treasurer co-signs a proposed version, which takes force at once.
+async fn cosign_policy(
+    State(state): State<AppState>,
+    c: Context,
+    Path(version): Path<String>,
+    _form: Submitted,
+) -> Result<Response, PageError> {
+    let user = c.with_role(Role::Treasurer)?;
+    let version: i64 = version
+        .parse()
+        .map_err(|_| PageError::Refused(StatusCode::NOT_FOUND))?;
+    let now = state.clock.now();
+    let actor = user.staff().actor();
+    write_tx!(&state.db, |tx| versions::cosign(tx, now, &actor, version)
+        .await)?;
+    Ok(see_other(&format!("/policy?cosigned={version}")))
 }
 
 /// The editor's form as a policy document: empty category limits are left out (that
@@ -649,15 +765,16 @@ async fn save_policy(
         Ok(policy) => {
             let now = state.clock.now();
             let actor = user.staff().actor();
-            write_tx!(&state.db, |tx| versions::save(
-                tx,
-                now,
-                &actor,
-                policy.clone()
-            )
-            .await
-            .map_err(crate::approval::FlowError::from))?;
-            Ok(see_other("/policy?saved=1"))
+            let proposed = write_tx!(&state.db, |tx| {
+                // The version in force first: on a new database the defaults become
+                // version 1, and the proposal follows them.
+                match versions::current(tx, now).await {
+                    Ok(_) => versions::propose(tx, now, &actor, policy.clone()).await,
+                    Err(e) => Err(e),
+                }
+                .map_err(crate::approval::FlowError::from)
+            })?;
+            Ok(see_other(&format!("/policy?proposed={}", proposed.version)))
         }
         Err(problems) => {
             let errors = problems
@@ -667,7 +784,7 @@ async fn save_policy(
                     (name.clone(), field_message(&c, &name))
                 })
                 .collect();
-            policy_page(&state, &c, form.values(), &errors, false).await
+            policy_page(&state, &c, form.values(), &errors, &Done::default()).await
         }
     }
 }
