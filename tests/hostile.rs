@@ -386,8 +386,9 @@ const DISGUISED: &[&str] = &[
 ];
 
 /// Each disguised string is refused, with a message naming what to remove, wherever free
-/// text is taken: a request's note, a treasurer's decline reason, a receipt's vendor; and
-/// a receipt's reference refuses a document number. Nothing of it is stored.
+/// text is taken: a request's note and cities, a donation's description, a treasurer's
+/// decline reason, a receipt's vendor; and a receipt's reference refuses a document number.
+/// Nothing of it is stored.
 async fn disguised_personal_data_is_refused_in_every_free_text_field(t: TestDb) {
     let n = night(t).await;
     let code = n.case().await;
@@ -412,6 +413,34 @@ async fn disguised_personal_data_is_refused_in_every_free_text_field(t: TestDb) 
             .send("POST", "/api/v1/requests", &n.caseworker, body)
             .await;
         check(s, &answer, "note", value);
+    }
+    for value in DISGUISED {
+        let body = with(Night::flight(&code), "origin.city", value);
+        let (s, answer) = n
+            .send("POST", "/api/v1/requests", &n.caseworker, body)
+            .await;
+        check(s, &answer, "origin.city", value);
+    }
+    let (s, donor) = n
+        .send(
+            "POST",
+            "/api/v1/donors",
+            &n.treasurer,
+            json!({"name": "Fondation Deux", "email": "deux@example.org", "language": "en"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{donor}");
+    for value in DISGUISED {
+        let (s, answer) = n
+            .send(
+                "POST",
+                "/api/v1/donations",
+                &n.treasurer,
+                json!({"donor_id": donor["id"], "amount": "10.00", "received_on": "2026-11-29",
+                       "description": value}),
+            )
+            .await;
+        check(s, &answer, "description", value);
     }
     let pending = n.request(false).await;
     for value in DISGUISED {
@@ -462,7 +491,9 @@ async fn disguised_personal_data_is_refused_in_every_free_text_field(t: TestDb) 
     }
     assert!(taken.is_empty(), "taken: {taken:#?}");
     // Nothing was written: the pending request is still pending, the approved one unpaid.
-    let stored = n.get(&format!("/api/v1/requests/{pending}"), &n.treasurer).await;
+    let stored = n
+        .get(&format!("/api/v1/requests/{pending}"), &n.treasurer)
+        .await;
     assert_eq!(stored["status"], "pending", "{stored}");
     for id in [&approved, &approved_too] {
         let stored = n.get(&format!("/api/v1/requests/{id}"), &n.treasurer).await;

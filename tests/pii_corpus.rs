@@ -66,8 +66,13 @@ fn every_refusal_names_what_to_remove_without_echoing_it() {
             !message.chars().any(|c| c.is_ascii_digit()),
             "{s:?}: {message}"
         );
-        for invented in ["maria", "fatima", "amina", "rosa", "diallo", "yonge", "elgin", "example"] {
-            assert!(!message.to_lowercase().contains(invented), "{s:?}: {message}");
+        for invented in [
+            "maria", "fatima", "amina", "rosa", "diallo", "yonge", "elgin", "example",
+        ] {
+            assert!(
+                !message.to_lowercase().contains(invented),
+                "{s:?}: {message}"
+            );
         }
     }
 }

@@ -162,23 +162,93 @@ const STREET_AFTER_NAME: &str = r"(?:street|st|road|rd|avenue|ave|av|drive|dr|wa
 // The street abbreviations nobody writes after a number and a word for anything but a
 // street, so that the lower-case "123 yonge st" is refused as well. A street word ends
 // where the word ends, and not before a hyphen: "St-Jérôme" is a town.
-const STREET_ABBREVIATED: &str = r"(?:st|ave|av|blvd|rd|street|avenue|boulevard|crescent|cres)\.?(?:$|[^\p{L}\p{N}\-'’])";
+const STREET_ABBREVIATED: &str =
+    r"(?:st|ave|av|blvd|rd|street|avenue|boulevard|crescent|cres)\.?(?:$|[^\p{L}\p{N}\-'’])";
 
-// Words that say what a number counts, so that "3 nights main st" or "bus 105 St-Jean"
-// is not read as a street number.
+// Words that say what a number counts (or that no street name is), so that "3 nights main
+// st" is not read as a street address.
 const COUNTED: &[&str] = &[
-    "nights", "night", "nuits", "nuit", "days", "day", "jours", "jour", "hours", "hour",
-    "heures", "heure", "h", "min", "mins", "minutes", "km", "kids", "children", "adults",
-    "people", "persons", "personnes", "enfants", "adultes", "bags", "sacs", "meals", "repas",
-    "blocks", "rooms", "chambres", "on", "at", "to", "the", "and", "et", "de", "du", "la", "le",
-    "les", "in", "en", "from", "of", "for", "pour", "near", "près", "then", "puis", "via",
+    "nights",
+    "night",
+    "nuits",
+    "nuit",
+    "days",
+    "day",
+    "jours",
+    "jour",
+    "hours",
+    "hour",
+    "heures",
+    "heure",
+    "h",
+    "min",
+    "mins",
+    "minutes",
+    "km",
+    "kids",
+    "children",
+    "adults",
+    "people",
+    "persons",
+    "personnes",
+    "enfants",
+    "adultes",
+    "bags",
+    "sacs",
+    "meals",
+    "repas",
+    "blocks",
+    "rooms",
+    "chambres",
+    "on",
+    "at",
+    "to",
+    "the",
+    "and",
+    "et",
+    "de",
+    "du",
+    "la",
+    "le",
+    "les",
+    "in",
+    "en",
+    "from",
+    "of",
+    "for",
+    "pour",
+    "near",
+    "près",
+    "then",
+    "puis",
+    "via",
 ];
 
 // Words before a number that make it a route, a flight or a gate, not a street number.
 const TRANSIT: &[&str] = &[
-    "bus", "autobus", "route", "ligne", "line", "train", "vol", "flight", "gate", "porte",
-    "quai", "km", "exit", "sortie", "hwy", "highway", "autoroute", "metro", "métro", "room",
-    "chambre", "seat", "siège",
+    "bus",
+    "autobus",
+    "route",
+    "ligne",
+    "line",
+    "train",
+    "vol",
+    "flight",
+    "gate",
+    "porte",
+    "quai",
+    "km",
+    "exit",
+    "sortie",
+    "hwy",
+    "highway",
+    "autoroute",
+    "metro",
+    "métro",
+    "room",
+    "chambre",
+    "seat",
+    "siège",
 ];
 
 /// A pattern of a detector: every match counts, except those whose capture `w` is one of
@@ -265,7 +335,7 @@ static BEFORE_NUMBERS: LazyLock<Vec<Detector>> = LazyLock::new(|| {
                 )),
                 // né le, née en, né(e) le, né·e, born, date of birth, DOB, date de naissance, DDN
                 pattern(
-                    r"\bnée?s?\s+(?:le|en|au|à)\b|\bnée?\s*(?:\(e\)|[.-]e\b)|\bborn\b|\bd\.?o\.?b\b|\bdate\s+of\s+birth\b|\bbirth\s*date\b|\bdate\s+de\s+naissance\b|\bddn\b",
+                    r"(?:^|[^\p{L}-])née?s?\s+(?:le|en|au|à)\b|\bnée?\s*(?:\(e\)|[.-]e\b)|\bborn\b|\bd\.?o\.?b\b|\bdate\s+of\s+birth\b|\bbirth\s*date\b|\bdate\s+de\s+naissance\b|\bddn\b",
                 ),
             ],
         },
@@ -483,8 +553,9 @@ fn digit_runs(text: &str, found: &mut std::collections::BTreeSet<PersonalData>) 
                 break;
             }
             let sep: String = chars[i..next].iter().collect();
-            // An amount ends where a space follows it: "189.00 3 nights" is two numbers.
-            if is_amount(&groups, &seps) && sep.chars().all(|c| c == ' ') {
+            // An amount ends where anything but a dot follows it: "189.00 3 nights",
+            // "387.00 (3 x 129.00)" and "150.00-200.00" are each two numbers.
+            if is_amount(&groups, &seps) && sep != "." {
                 break;
             }
             seps.push(sep);
@@ -492,9 +563,7 @@ fn digit_runs(text: &str, found: &mut std::collections::BTreeSet<PersonalData>) 
         }
         if let Some(kind) = classify(&chars, start, &groups, &seps) {
             found.insert(kind);
-            for c in &mut chars[start..i] {
-                *c = ' ';
-            }
+            chars[start..i].fill(' ');
         }
     }
     chars.into_iter().collect()
@@ -524,16 +593,24 @@ fn classify(
         return None;
     }
     // Days and months: 12/04, 12/04-15/04.
-    if groups.len() <= 4 && groups.iter().all(|&g| g <= 2) && seps.iter().any(|s| s.contains('/'))
-    {
+    if groups.len() <= 4 && groups.iter().all(|&g| g <= 2) && seps.iter().any(|s| s.contains('/')) {
         return None;
     }
     let digits: usize = groups.iter().sum();
+    let all: String = chars[start..]
+        .iter()
+        .filter(|c| c.is_ascii_digit())
+        .take(digits)
+        .collect();
+    // Years: 2026-2027.
+    let year = |y: &str| y.starts_with("19") || y.starts_with("20");
+    if groups == [4, 4] && year(&all[..4]) && year(&all[4..]) {
+        return None;
+    }
     let plus = chars[..start].iter().rev().find(|c| **c != ' ') == Some(&'+');
-    let first = chars[start];
     if (plus && digits >= 7)
         || digits == 10
-        || (digits == 11 && first == '1')
+        || (digits == 11 && all.starts_with('1'))
         || (digits == 7 && groups == [3, 4])
     {
         return Some(PersonalData::Phone);
@@ -605,7 +682,10 @@ mod tests {
             ("514/555/0100", PersonalData::Phone),
             ("514_555_0100", PersonalData::Phone),
             ("(514)555/0100", PersonalData::Phone),
-            ("5\u{200B}1\u{200B}4\u{200B}5\u{200B}5\u{200B}5\u{200B}0\u{200B}1\u{200B}0\u{200B}0", PersonalData::Phone),
+            (
+                "5\u{200B}1\u{200B}4\u{200B}5\u{200B}5\u{200B}5\u{200B}0\u{200B}1\u{200B}0\u{200B}0",
+                PersonalData::Phone,
+            ),
             ("５１４　５５５　０１００", PersonalData::Phone),
             ("maria at example dot org", PersonalData::Email),
             ("maria arobase exemple point org", PersonalData::Email),

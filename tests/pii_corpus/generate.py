@@ -226,6 +226,11 @@ fixed = [
     "the app says the bus is late", "unit price 12.00", "2 units of formula",
     "street clothes and boots size 8", "rue barrée, détour par le pont",
     "suite 2 at the hotel", "appt moved to 15:45", "appartement supervisé plus tard",
+    "total 387.00 (3 x 129.00)", "between 150.00-200.00 per night", "school year 2026-2027",
+    "avec son nouveau-né à l'hôtel", "2 nights 14/12 - 16/12", "from 14/12 to 16/12 2 adults",
+    "court 12/04 9:30", "1h30 drive to Kingston", "vol 6h40 - 9h15", "24/7 line at the shelter",
+    "call 211 or 911 if needed", "room 1204, 12th floor", "2 bags 23 kg", "size 10-12",
+    "4 x 25.00 phone cards", "flight 12:05, arrival 15:40", "Dec 24-26 at the hotel",
 ]
 for f in fixed:
     keep(f)
