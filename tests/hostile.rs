@@ -368,6 +368,150 @@ async fn sql_metacharacters_and_odd_unicode_in_every_text_field(t: TestDb) {
     n.app.stop().await;
 }
 
+/// Personal data written to slip past a scan that reads the text as typed (issue 15,
+/// finding 5): every one of these was stored before the scan normalised the text and
+/// joined digit groups.
+const DISGUISED: &[&str] = &[
+    "call 514 - 555 - 0100 tonight",
+    "call 514/555/0100 tonight",
+    "call 5\u{200B}1\u{200B}4\u{200B}5\u{200B}5\u{200B}5\u{200B}0\u{200B}1\u{200B}0\u{200B}0",
+    "write to maria at example dot org",
+    "write to maria\u{FF20}example.org",
+    "Né(e) le 3 mars",
+    "drop off at 123 yonge st",
+    "app. 5, 4520 Saint-Denis",
+    "SIN 046.454.286",
+    "passeport HT 12345",
+    "Nom: Fatima Diallo",
+];
+
+/// Each disguised string is refused, with a message naming what to remove, wherever free
+/// text is taken: a request's note and cities, a donation's description, a treasurer's
+/// decline reason, a receipt's vendor; and a receipt's reference refuses a document number.
+/// Nothing of it is stored.
+async fn disguised_personal_data_is_refused_in_every_free_text_field(t: TestDb) {
+    let n = night(t).await;
+    let code = n.case().await;
+    // Every string that got through, by field, so that a failure lists them all.
+    let mut taken: Vec<String> = Vec::new();
+    let mut check = |s: u16, answer: &Value, field: &str, value: &str| {
+        if s != 422 {
+            taken.push(format!("{field} {value:?} ({s})"));
+            return;
+        }
+        assert_eq!(answer["error"]["field"], json!(field), "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains("remove "), "{field} {value:?}: {message}");
+        for part in ["555", "maria", "Fatima", "yonge", "454", "12345", "HT"] {
+            assert!(!message.contains(part), "echoed {part}: {message}");
+        }
+    };
+    for value in DISGUISED {
+        let mut body = Night::flight(&code);
+        body["note"] = json!(value);
+        let (s, answer) = n
+            .send("POST", "/api/v1/requests", &n.caseworker, body)
+            .await;
+        check(s, &answer, "note", value);
+    }
+    for value in DISGUISED {
+        let body = with(Night::flight(&code), "origin.city", value);
+        let (s, answer) = n
+            .send("POST", "/api/v1/requests", &n.caseworker, body)
+            .await;
+        check(s, &answer, "origin.city", value);
+    }
+    let (s, donor) = n
+        .send(
+            "POST",
+            "/api/v1/donors",
+            &n.treasurer,
+            json!({"name": "Fondation Deux", "email": "deux@example.org", "language": "en"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{donor}");
+    for value in DISGUISED {
+        let (s, answer) = n
+            .send(
+                "POST",
+                "/api/v1/donations",
+                &n.treasurer,
+                json!({"donor_id": donor["id"], "amount": "10.00", "received_on": "2026-11-29",
+                       "description": value}),
+            )
+            .await;
+        check(s, &answer, "description", value);
+    }
+    let pending = n.request(false).await;
+    for value in DISGUISED {
+        let (s, answer) = n
+            .send(
+                "POST",
+                &format!("/api/v1/requests/{pending}/decline"),
+                &n.treasurer,
+                json!({"reason": value}),
+            )
+            .await;
+        check(s, &answer, "reason", value);
+        if s == 200 {
+            // Taken: a fresh pending request for the next string.
+            break;
+        }
+    }
+    let approved = n.request(true).await;
+    for value in DISGUISED {
+        let (s, answer) = n
+            .send(
+                "POST",
+                &format!("/api/v1/requests/{approved}/receipt"),
+                &n.caseworker,
+                json!({"amount": "35.00", "reference": "RM-1", "vendor": value}),
+            )
+            .await;
+        check(s, &answer, "vendor", value);
+        if s == 200 {
+            break;
+        }
+    }
+    let approved_too = n.request(true).await;
+    for reference in ["PASSPORT HT1234567", "HT1234567", "passport-HT1234567"] {
+        let (s, answer) = n
+            .send(
+                "POST",
+                &format!("/api/v1/requests/{approved_too}/receipt"),
+                &n.caseworker,
+                json!({"amount": "35.00", "reference": reference}),
+            )
+            .await;
+        if s != 422 {
+            taken.push(format!("reference {reference:?} ({s})"));
+            break;
+        }
+        assert_eq!(answer["error"]["field"], "reference", "{answer}");
+    }
+    assert!(taken.is_empty(), "taken: {taken:#?}");
+    // Nothing was written: the pending request is still pending, the approved one unpaid.
+    let stored = n
+        .get(&format!("/api/v1/requests/{pending}"), &n.treasurer)
+        .await;
+    assert_eq!(stored["status"], "pending", "{stored}");
+    for id in [&approved, &approved_too] {
+        let stored = n.get(&format!("/api/v1/requests/{id}"), &n.treasurer).await;
+        assert_eq!(stored["status"], "approved", "{stored}");
+    }
+    // An ordinary bookkeeping reference still settles it.
+    let (s, answer) = n
+        .send(
+            "POST",
+            &format!("/api/v1/requests/{approved}/receipt"),
+            &n.caseworker,
+            json!({"amount": "35.00", "reference": "INV-2026-00123", "vendor": "épicerie du coin"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{answer}");
+    n.app.stop().await;
+}
+
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
@@ -751,6 +895,7 @@ async fn clients_that_never_finish_their_headers_are_cut_off(t: TestDb) {
 
 on_both_engines!(
     sql_metacharacters_and_odd_unicode_in_every_text_field,
+    disguised_personal_data_is_refused_in_every_free_text_field,
     path_traversal_in_every_path_parameter,
     oversized_and_deeply_nested_bodies_are_refused,
     a_client_still_sending_a_refused_body_reads_the_refusal,

@@ -232,11 +232,12 @@ struct ReceiptBody {
     paid_on: Option<NaiveDate>,
     #[schema(min_length = 1, max_length = 280)]
     vendor: Option<String>,
-    /// The organisation's own bookkeeping reference, never a card or document number.
+    /// The organisation's own bookkeeping reference, never a card, passport or SIN number:
+    /// at most 12 digits, none of them 6 or more right after a letter, nor 9 in a row.
     #[schema(
         min_length = 1,
-        max_length = 40,
-        pattern = r"^[A-Za-z0-9 \-_/.#]+$",
+        max_length = 24,
+        pattern = r"^[A-Za-z0-9\-/.#]+$",
         example = "INV-2026-00123"
     )]
     reference: Option<String>,
