@@ -744,9 +744,19 @@ pub(crate) fn parse_receipt(body: &Value, today: chrono::NaiveDate) -> Result<Re
                     "must be a three-letter ISO 4217 code other than CAD, such as \"USD\" or \"HTG\"",
                 ));
             }
+            // The schema's shape, `^\d+(\.\d{1,3})?$` (some currencies have three
+            // decimals), and nothing a decimal parser would also take ("+5", "1_000").
+            let shaped = |a: &str| {
+                let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+                match a.split_once('.') {
+                    Some((w, f)) => digits(w) && digits(f) && f.len() <= 3,
+                    None => digits(a),
+                }
+            };
             let amount = amount
                 .as_str()
-                .and_then(|a| rust_decimal::Decimal::from_str_exact(a.trim()).ok())
+                .filter(|a| shaped(a))
+                .and_then(|a| rust_decimal::Decimal::from_str_exact(a).ok())
                 .filter(|a| *a > rust_decimal::Decimal::ZERO && a.scale() <= 3)
                 .ok_or_else(|| {
                     invalid(
