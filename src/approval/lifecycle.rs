@@ -783,6 +783,12 @@ pub async fn receipt(
     let amount = receipt.amount;
     let row = load_for(tx, staff, id).await?;
     must_be(&row, "approved", "settled")?;
+    crate::domain::dates::paid_between(
+        receipt.paid_on,
+        crate::domain::dates::request_day(row.created_at),
+        now.date_naive(),
+    )
+    .map_err(|e| invalid("paid_on", e))?;
     if receipt.attested && row.category != Category::PocketMoney.as_str() {
         return Err(invalid(
             "attested",

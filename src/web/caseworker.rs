@@ -388,7 +388,7 @@ async fn ask(
     body["case_code"] = json!(code.as_str());
     body["urgent"] = json!(form.has("urgent"));
     let outcome: Result<(StatusCode, crate::http::error::Json<Value>), ApiError> = async {
-        let new = parse_request(&body)?;
+        let new = parse_request(&body, state.clock.now().date_naive())?;
         submit_grouped(&state, user.staff(), key.clone(), &body, new).await
     }
     .await;
