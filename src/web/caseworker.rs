@@ -173,7 +173,7 @@ async fn case_page(
             Ok(case) => match versions::current(tx, now).await {
                 Err(e) => Err(e.into()),
                 Ok(policy) => {
-                    lifecycle::of_case(tx, &case.code, policy.policy.dual_approval_above())
+                    lifecycle::of_case(tx, &staff, &case.code, policy.policy.dual_approval_above())
                         .await
                         .map(|requests| (case, requests))
                         .map_err(Into::into)
