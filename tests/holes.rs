@@ -151,7 +151,11 @@ const AWAY: &[&str] = &[
 
 /// What a page answers to a return address: never a 500, never another host.
 fn stays_home(page: &Page, what: &str) {
-    assert_ne!(page.status, 500, "{what:?}: {} {}", page.content_type, page.body);
+    assert_ne!(
+        page.status, 500,
+        "{what:?}: {} {}",
+        page.content_type, page.body
+    );
     if what.contains('\0') && page.status == 422 {
         // Every form refuses a NUL in any field before the page reads it.
         assert!(page.content_type.starts_with("text/html"), "{what:?}");
@@ -709,7 +713,11 @@ async fn only_the_owning_organisation_shares_closes_and_reopens_a_case(t: TestDb
         .await;
     assert_eq!(s, 403, "the guest does not reopen either: {b}");
     let (s, b) = c
-        .post(&format!("/api/v1/cases/{code}/reopen"), &c.treasurer, json!({}))
+        .post(
+            &format!("/api/v1/cases/{code}/reopen"),
+            &c.treasurer,
+            json!({}),
+        )
         .await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["status"], "open");

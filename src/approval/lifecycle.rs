@@ -142,7 +142,10 @@ impl Row {
     /// made (what it wrote about the person it helps) is left out, see
     /// [`cases::reads_notes_of`]. Cities are never in a view.
     fn view_for(self, dual_above: Money, staff: &Staff) -> RequestView {
-        let asker = self.requester_org.clone().unwrap_or_else(|| self.org_id.clone());
+        let asker = self
+            .requester_org
+            .clone()
+            .unwrap_or_else(|| self.org_id.clone());
         let mut view = self.view(dual_above);
         if !cases::reads_notes_of(staff, &asker) {
             view.note = None;

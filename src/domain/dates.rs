@@ -26,7 +26,11 @@ pub fn request_day(requested_at: chrono::DateTime<chrono::Utc>) -> NaiveDate {
 }
 
 /// A receipt's `paid_on`: not before the request was made, not after today.
-pub fn paid_between(date: NaiveDate, first: NaiveDate, today: NaiveDate) -> Result<NaiveDate, String> {
+pub fn paid_between(
+    date: NaiveDate,
+    first: NaiveDate,
+    today: NaiveDate,
+) -> Result<NaiveDate, String> {
     let first = first.min(today);
     if date < first || date > today {
         return Err(format!(

@@ -324,7 +324,10 @@ fn needed_by(body: &Value, today: chrono::NaiveDate) -> Result<String, ApiError>
 
 /// Reads a request body field by field, so each refusal names its field. Its dates are
 /// checked against `today` (the clock's).
-pub(crate) fn parse_request(body: &Value, today: chrono::NaiveDate) -> Result<NewRequest, ApiError> {
+pub(crate) fn parse_request(
+    body: &Value,
+    today: chrono::NaiveDate,
+) -> Result<NewRequest, ApiError> {
     fields::only_of::<NewRequestBody>(body)?;
     let travel_fields = fields_of_kind::<TravelRequest>();
     let hotel_fields = fields_of_kind::<HotelRequest>();

@@ -369,7 +369,13 @@ mod tests {
 
     #[test]
     fn a_return_address_is_a_path_here_or_home() {
-        for here in ["/", "/cases", "/cases?after=a%20b", "/requests/1#top", "/a%2Fb"] {
+        for here in [
+            "/",
+            "/cases",
+            "/cases?after=a%20b",
+            "/requests/1#top",
+            "/a%2Fb",
+        ] {
             assert_eq!(safe_return(here), here);
         }
         for away in [
