@@ -15,7 +15,7 @@ pub struct Money(i64);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
     #[error(
-        "is not an amount as Passage writes one: digits, then at most two decimals after a point, such as \"123.45\" (no sign, space, separator or exponent)"
+        "is not a number as Passage writes amounts: digits, then at most two decimals after a point, such as \"123.45\" (no sign, space, separator or exponent)"
     )]
     NotANumber,
     #[error("has more than two decimals: amounts are exact to the cent")]
