@@ -281,7 +281,9 @@ async fn bench_engine(engine: &str, database_url: &str, dir: &str) {
             format!("{base}/api/v1/donations"),
             &tr,
             Some(format!("gift-{k}")),
-            json!({"donor_id": donor["id"], "amount": "100000.00", "received_on": "2026-11-29"}),
+            // The server runs on the real clock: a gift received today (UTC).
+            json!({"donor_id": donor["id"], "amount": "100000.00",
+                   "received_on": chrono::Utc::now().date_naive().to_string()}),
         )
         .await;
         assert_eq!(s, 201, "{b}");
@@ -314,13 +316,15 @@ async fn bench_engine(engine: &str, database_url: &str, dir: &str) {
                 code.clone(),
                 refused.clone(),
             );
+            // The server runs on the real clock: needed today (UTC), within its window.
+            let today = chrono::Utc::now().date_naive().to_string();
             tasks.push(tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut i = 0_u64;
                 while Instant::now() < stop_at {
                     i += 1;
                     let body = json!({"case_code": code, "category": "food", "amount": "5.00",
-                                      "needed_by": "2026-11-30"});
+                                      "needed_by": today});
                     let sent = Instant::now();
                     let (s, b) = post(
                         &http,

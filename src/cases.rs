@@ -80,6 +80,28 @@ pub async fn load_for(tx: &mut Tx, staff: &Staff, code: &CaseCode) -> Result<Cas
     shared.map(|_| case).ok_or_else(not_yours)
 }
 
+/// Loads a case the staff member may share, stop sharing, close or reopen: only its own
+/// organisation's caseworkers and treasurers may. An organisation the case was shared
+/// with works on it (asks, reads) but does not pass it on or close it.
+async fn load_owned(tx: &mut Tx, staff: &Staff, code: &CaseCode) -> Result<Case, FlowError> {
+    let case = load_for(tx, staff, code).await?;
+    if staff.treasurer || staff.org_id.as_deref() == Some(case.org_id.as_str()) {
+        Ok(case)
+    } else {
+        Err(FlowError::Forbidden(
+            "this case was shared with your organisation: only the organisation that opened it, or a treasurer, may share it, stop sharing it, close it or reopen it; ask them".into(),
+        ))
+    }
+}
+
+/// Whether a staff member reads the notes (and cities) of a request made by `org_id`:
+/// treasurers read every one; a caseworker reads their own organisation's only, so an
+/// organisation a case is shared with sees the other organisations' requests on it
+/// (amounts, categories, statuses) but not what those organisations wrote.
+pub fn reads_notes_of(staff: &Staff, org_id: &str) -> bool {
+    staff.treasurer || staff.org_id.as_deref() == Some(org_id)
+}
+
 /// Several cases by code, locked until `tx` ends (in code order, as every batch takes
 /// them, so two batches cannot wait on each other). Codes with no case are left out;
 /// access is the caller's to check.
@@ -147,17 +169,8 @@ pub async fn share(
     code: &CaseCode,
     org_id: &str,
 ) -> Result<(), FlowError> {
-    let case = load_for(tx, staff, code).await?;
-    let exists: Option<String> = on_tx!(tx, c => sqlx::query_scalar("SELECT id FROM orgs WHERE id = $1")
-        .bind(org_id)
-        .fetch_optional(c)
-        .await)?;
-    if exists.is_none() {
-        return Err(crate::approval::error::invalid(
-            "org_id",
-            "no organisation has this id",
-        ));
-    }
+    let case = load_owned(tx, staff, code).await?;
+    org_must_exist(tx, org_id).await?;
     if case.org_id == org_id {
         return Ok(());
     }
@@ -183,6 +196,54 @@ pub async fn share(
     Ok(())
 }
 
+async fn org_must_exist(tx: &mut Tx, org_id: &str) -> Result<(), FlowError> {
+    let exists: Option<String> = on_tx!(tx, c => sqlx::query_scalar("SELECT id FROM orgs WHERE id = $1")
+        .bind(org_id)
+        .fetch_optional(c)
+        .await)?;
+    match exists {
+        Some(_) => Ok(()),
+        None => Err(crate::approval::error::invalid(
+            "org_id",
+            "no organisation has this id",
+        )),
+    }
+}
+
+/// Stops sharing a case with an organisation: its caseworkers no longer see the case or
+/// ask for it (their requests already made stay, with the case). Stopping what was not
+/// shared changes nothing.
+pub async fn unshare(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    staff: &Staff,
+    code: &CaseCode,
+    org_id: &str,
+) -> Result<(), FlowError> {
+    let case = load_owned(tx, staff, code).await?;
+    org_must_exist(tx, org_id).await?;
+    let removed = on_tx!(tx, c => sqlx::query(
+        "DELETE FROM case_shares WHERE case_code = $1 AND org_id = $2",
+    )
+    .bind(&case.code)
+    .bind(org_id)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if removed > 0 {
+        audit::append(
+            tx,
+            now,
+            &staff.actor(),
+            "case.unshare",
+            &format!("case:{}", case.code),
+            &json!({"org_id": org_id}),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 /// Closes or reopens a case (court travel can come back years later).
 pub async fn set_open(
     tx: &mut Tx,
@@ -191,7 +252,7 @@ pub async fn set_open(
     code: &CaseCode,
     open: bool,
 ) -> Result<Case, FlowError> {
-    let mut case = load_for(tx, staff, code).await?;
+    let mut case = load_owned(tx, staff, code).await?;
     let (status, closed_at, action) = if open {
         ("open", None, "case.reopen")
     } else {

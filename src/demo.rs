@@ -129,7 +129,7 @@ async fn ask(
     body: Value,
     base_url: &str,
 ) -> Result<String, DemoError> {
-    let new = crate::http::parse_request(&body).map_err(step)?;
+    let new = crate::http::parse_request(&body, at.date_naive()).map_err(step)?;
     let view = write_tx!(db, |tx| lifecycle::submit(tx, at, staff, &new, base_url)
         .await)
     .map_err(step)?;

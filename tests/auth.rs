@@ -123,6 +123,12 @@ const MATRIX: &[Route] = &[
     },
     Route {
         method: "POST",
+        path: "/api/v1/cases/{case}/unshare",
+        body: Some(r#"{"org_id": "{org}"}"#),
+        expect: [Anon, Allowed, Allowed, Deny],
+    },
+    Route {
+        method: "POST",
         path: "/api/v1/cases/{case}/close",
         body: None,
         expect: [Anon, Allowed, Allowed, Deny],

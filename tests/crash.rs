@@ -89,12 +89,14 @@ async fn client(
     acks: Arc<AtomicUsize>,
 ) -> Log {
     let mut log = Log::default();
+    // The server runs on the real clock: needed today (UTC), within its window.
+    let today = chrono::Utc::now().date_naive().to_string();
     for i in 0.. {
         let amount = 500 + ((n * 7919 + i * 104_729) % 5500) as i64;
         let call = Call {
             key: format!("crash-{n}-{i}"),
             body: json!({"case_code": code, "category": "food", "amount": money(amount),
-                         "needed_by": "2026-11-30", "urgent": false}),
+                         "needed_by": today, "urgent": false}),
             answer: None,
         };
         let answer = post(
@@ -245,7 +247,8 @@ async fn sigkill_under_load_loses_nothing_acknowledged_and_leaves_nothing_half_d
             format!("{base}/api/v1/donations"),
             &tr,
             Some(&format!("gift-{k}")),
-            &json!({"donor_id": donor["id"], "amount": "100000.00", "received_on": "2026-11-29"}),
+            &json!({"donor_id": donor["id"], "amount": "100000.00",
+                    "received_on": chrono::Utc::now().date_naive().to_string()}),
         )
         .await
         .unwrap();

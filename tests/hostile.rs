@@ -324,6 +324,15 @@ async fn sql_metacharacters_and_odd_unicode_in_every_text_field(t: TestDb) {
         let (s, _) = n
             .send(
                 "POST",
+                &format!("/api/v1/cases/{code}/unshare"),
+                &n.caseworker,
+                json!({"org_id": value}),
+            )
+            .await;
+        assert!([403, 404, 422].contains(&s), "unshare: {s}");
+        let (s, _) = n
+            .send(
+                "POST",
                 "/api/v1/reserves",
                 &n.treasurer,
                 json!({"org_id": value, "amount": "10.00", "expires_at": "2026-12-01T00:00:00Z"}),
@@ -628,6 +637,7 @@ async fn path_traversal_in_every_path_parameter(t: TestDb) {
     let routes: &[(&str, &str, &str)] = &[
         ("GET", "/api/v1/cases/{}", &n.caseworker),
         ("POST", "/api/v1/cases/{}/share", &n.caseworker),
+        ("POST", "/api/v1/cases/{}/unshare", &n.caseworker),
         ("POST", "/api/v1/cases/{}/close", &n.caseworker),
         ("POST", "/api/v1/cases/{}/reopen", &n.caseworker),
         ("GET", "/api/v1/requests/{}", &n.treasurer),

@@ -96,11 +96,13 @@ async fn the_log_keeps_no_secrets_tokens_or_case_details(t: TestDb) {
     )
     .await;
     assert_eq!(s, 201);
+    // The server runs on the real clock: today (UTC) is within every date's window.
+    let today = chrono::Utc::now().date_naive().to_string();
     let (s, _) = post(
         &base,
         "/api/v1/donations",
         &tr,
-        json!({"donor_id": donor["id"], "amount": "5000.00", "received_on": "2026-11-29"}),
+        json!({"donor_id": donor["id"], "amount": "5000.00", "received_on": today}),
     )
     .await;
     assert_eq!(s, 201);
@@ -111,8 +113,8 @@ async fn the_log_keeps_no_secrets_tokens_or_case_details(t: TestDb) {
         "/api/v1/requests",
         &cw,
         json!({
-        "case_code": code, "category": "bus", "amount": "64.50", "needed_by": "2026-11-30",
-        "travel_date": "2026-11-30", "reason": "safety", "note": "quiet seat near the driver",
+        "case_code": code, "category": "bus", "amount": "64.50", "needed_by": today,
+        "travel_date": today, "reason": "safety", "note": "quiet seat near the driver",
         "origin": {"city": "Trois-Rivières", "province": "QC"},
         "destination": {"city": "Rimouski", "province": "QC"}}),
     )
@@ -131,8 +133,8 @@ async fn the_log_keeps_no_secrets_tokens_or_case_details(t: TestDb) {
         "/api/v1/requests",
         &cw,
         json!({
-        "case_code": code, "category": "flight", "amount": "612.40", "needed_by": "2026-11-30",
-        "travel_date": "2026-11-30", "reason": "family",
+        "case_code": code, "category": "flight", "amount": "612.40", "needed_by": today,
+        "travel_date": today, "reason": "family",
         "origin": {"city": "Sept-Îles", "province": "QC"},
         "destination": {"city": "Whitehorse", "province": "YT"}}),
     )

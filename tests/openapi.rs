@@ -28,6 +28,7 @@ const OPERATIONS: &[&str] = &[
     "POST /api/v1/cases",
     "GET /api/v1/cases/{code}",
     "POST /api/v1/cases/{code}/share",
+    "POST /api/v1/cases/{code}/unshare",
     "POST /api/v1/cases/{code}/close",
     "POST /api/v1/cases/{code}/reopen",
     "POST /api/v1/donors",
@@ -779,6 +780,15 @@ async fn real_answers_match_their_documented_schemas(t: TestDb) {
     call(
         "POST",
         "/api/v1/cases/{code}/share",
+        case_fill.clone(),
+        cw.clone(),
+        None,
+        Some(json!({"org_id": other_org})),
+    )
+    .await;
+    call(
+        "POST",
+        "/api/v1/cases/{code}/unshare",
         case_fill.clone(),
         cw.clone(),
         None,

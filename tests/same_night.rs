@@ -1320,7 +1320,7 @@ async fn receipts_need_a_reference_and_pocket_money_may_be_attested(t: TestDb) {
         "{e}"
     );
     let (s, ok) = c
-        .post(&food_receipt, &c.mtl, json!({"amount": "38.10", "reference": "R-1", "original_currency": "usd", "original_amount": "27.95", "paid_on": "2026-11-30"}))
+        .post(&food_receipt, &c.mtl, json!({"amount": "38.10", "reference": "R-1", "original_currency": "usd", "original_amount": "27.95", "paid_on": "2026-11-29"}))
         .await;
     assert_eq!((s, ok["status"].as_str()), (200, Some("settled")), "{ok}");
 

@@ -33,7 +33,7 @@ donor="$(api /api/v1/donors -H "authorization: Bearer $treasurer" \
     -d '{"name":"Fondation Exemple","email":"dons@example.org","language":"fr"}' | field id)"
 for k in $(seq 1 50); do
     api /api/v1/donations -H "authorization: Bearer $treasurer" -H "Idempotency-Key: gift-$k" \
-        -d "{\"donor_id\":\"$donor\",\"amount\":\"100000.00\",\"received_on\":\"2026-11-29\"}" >/dev/null
+        -d "{\"donor_id\":\"$donor\",\"amount\":\"100000.00\",\"received_on\":\"$(date -u +%F)\"}" >/dev/null
 done
 api /api/v1/policy -X PUT -H "authorization: Bearer $treasurer" \
     -d '{"case_auto_cap":{"amount":"100000.00","days":7}}' >/dev/null

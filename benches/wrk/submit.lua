@@ -6,6 +6,8 @@ local cases = {}
 for line in io.lines(dir .. "/cases.txt") do cases[#cases + 1] = line end
 local counter = 0
 refused = 0
+-- The server's clock is the real one: needed_by is today (UTC), within its year either side.
+local today = os.date("!%Y-%m-%d")
 local threads = {}
 function setup(thread)
   threads[#threads + 1] = thread
@@ -14,7 +16,7 @@ end
 function request()
   counter = counter + 1
   local code = cases[((counter * 7 + tid) % #cases) + 1]
-  local body = '{"case_code":"' .. code .. '","category":"food","amount":"5.00","needed_by":"2026-11-30"}'
+  local body = '{"case_code":"' .. code .. '","category":"food","amount":"5.00","needed_by":"' .. today .. '"}'
   return wrk.format("POST", "/api/v1/requests", {
     ["Authorization"] = "Bearer " .. token,
     ["Content-Type"] = "application/json",

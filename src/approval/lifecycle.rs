@@ -127,6 +127,9 @@ struct Row {
     reviewed_at: Option<DateTime<Utc>>,
     flagged: bool,
     requested_by_treasurer: bool,
+    /// The organisation of the caseworker who asked (`org_id` is the case's, which on a
+    /// shared case may be another).
+    requester_org: Option<String>,
 }
 
 const SELECT_ROW: &str = "SELECT r.id, r.case_code, r.org_id, r.requested_by, r.category, r.amount,
@@ -134,10 +137,26 @@ const SELECT_ROW: &str = "SELECT r.id, r.case_code, r.org_id, r.requested_by, r.
         r.policy_version, r.automatic, r.hold_id, r.spent, r.created_at, r.decided_at,
         r.reviewed_at, r.flagged, r.requested_by_treasurer,
         (SELECT COUNT(*) FROM request_approvals a WHERE a.request_id = r.id) AS approvals,
-        (SELECT t.expires_at FROM transfers t WHERE t.id = r.hold_id) AS hold_expires_at
+        (SELECT t.expires_at FROM transfers t WHERE t.id = r.hold_id) AS hold_expires_at,
+        (SELECT u.org_id FROM users u WHERE u.id = r.requested_by) AS requester_org
      FROM requests r";
 
 impl Row {
+    /// The request as `staff` may read it: the note of a request another organisation
+    /// made (what it wrote about the person it helps) is left out, see
+    /// [`cases::reads_notes_of`]. Cities are never in a view.
+    fn view_for(self, dual_above: Money, staff: &Staff) -> RequestView {
+        let asker = self
+            .requester_org
+            .clone()
+            .unwrap_or_else(|| self.org_id.clone());
+        let mut view = self.view(dual_above);
+        if !cases::reads_notes_of(staff, &asker) {
+            view.note = None;
+        }
+        view
+    }
+
     fn view(self, dual_above: Money) -> RequestView {
         let needed = if self.amount > dual_above.cents() {
             2
@@ -577,7 +596,7 @@ pub async fn find(
 ) -> Result<RequestView, FlowError> {
     let row = load_for(tx, staff, id).await?;
     let policy = versions::current(tx, now).await?;
-    Ok(row.view(policy.policy.dual_approval_above()))
+    Ok(row.view_for(policy.policy.dual_approval_above(), staff))
 }
 
 /// Marks when a request stopped needing its note and cities: the purge counts from here.
@@ -797,6 +816,12 @@ pub async fn receipt(
     let amount = receipt.amount;
     let row = load_for(tx, staff, id).await?;
     must_be(&row, "approved", "settled")?;
+    crate::domain::dates::paid_between(
+        receipt.paid_on,
+        crate::domain::dates::request_day(row.created_at),
+        now.date_naive(),
+    )
+    .map_err(|e| invalid("paid_on", e))?;
     if receipt.attested && row.category != Category::PocketMoney.as_str() {
         return Err(invalid(
             "attested",
@@ -1018,18 +1043,26 @@ pub async fn list(
     );
     let rows: Vec<Row> =
         on_db!(db, p => sqlx::query_as(&sql).bind(status).bind(org).fetch_all(p).await)?;
-    Ok(rows.into_iter().map(|r| r.view(dual_above)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| r.view_for(dual_above, staff))
+        .collect())
 }
 
-/// The requests of one case, for `GET /api/v1/cases/{code}`.
+/// The requests of one case as `staff` may read them, for `GET /api/v1/cases/{code}` and
+/// the case page; access to the case is the caller's to check.
 pub async fn of_case(
     tx: &mut Tx,
+    staff: &Staff,
     code: &str,
     dual_above: Money,
 ) -> Result<Vec<RequestView>, StoreError> {
     let sql = format!("{SELECT_ROW} WHERE r.case_code = $1 ORDER BY r.created_at");
     let rows: Vec<Row> = on_tx!(tx, c => sqlx::query_as(&sql).bind(code).fetch_all(c).await)?;
-    Ok(rows.into_iter().map(|r| r.view(dual_above)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| r.view_for(dual_above, staff))
+        .collect())
 }
 
 /// The next-day review list: automatic approvals no treasurer has looked at yet, oldest

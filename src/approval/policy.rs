@@ -17,7 +17,6 @@
 use std::collections::BTreeMap;
 
 use chrono::TimeDelta;
-use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -498,13 +497,11 @@ fn floor(v: &Value, path: &str, errors: &mut Vec<FieldError>) -> Option<i64> {
         errors.push(FieldError::new(path, not_a_string_amount(v)));
         return None;
     };
-    match s.parse::<Money>() {
-        Ok(m) => Some(m.cents()),
-        Err(MoneyError::NotPositive)
-            if Decimal::from_str_exact(s.trim()).is_ok_and(|d| d.is_zero()) =>
-        {
-            Some(0)
-        }
+    match crate::domain::money::parse_cents(s).and_then(|c| match c {
+        0 => Ok(0),
+        c => Money::from_cents(c).map(Money::cents),
+    }) {
+        Ok(cents) => Some(cents),
         Err(MoneyError::NotPositive) => {
             errors.push(FieldError::new(
                 path,

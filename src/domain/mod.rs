@@ -1,6 +1,7 @@
 //! Value types that parse, not validate: once one exists it is valid. No I/O here.
 
 pub mod case_code;
+pub mod dates;
 pub mod identity;
 pub mod money;
 pub mod note;

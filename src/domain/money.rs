@@ -14,7 +14,9 @@ pub struct Money(i64);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
-    #[error("is not a number: write an amount such as \"123.45\"")]
+    #[error(
+        "is not a number as Passage writes amounts: digits, then at most two decimals after a point, such as \"123.45\" (no sign, space, separator or exponent)"
+    )]
     NotANumber,
     #[error("has more than two decimals: amounts are exact to the cent")]
     TooPrecise,
@@ -62,12 +64,44 @@ pub fn format_cents(cents: i64) -> String {
     Decimal::new(cents, 2).to_string()
 }
 
+/// Reads the one shape an amount has on the wire and in forms,
+/// `^[0-9]{1,6}(\.[0-9]{1,2})?$`, into cents: `1.000`, `1_000`, `+5`, `5.`, `.5`, ` 5` and
+/// `1e2` are not amounts, whatever a decimal parser would make of them. Returns the cents
+/// (zero included: the reserve floor may be zero) or what is wrong with the text.
+pub fn parse_cents(s: &str) -> Result<i64, MoneyError> {
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    let (whole, fraction) = match s.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (s, None),
+    };
+    let shaped = digits(whole) && fraction.is_none_or(digits);
+    if !shaped {
+        // "-5.00" is an amount below zero rather than no amount at all.
+        return match s.strip_prefix('-') {
+            Some(rest) if parse_cents(rest).is_ok() => Err(MoneyError::NotPositive),
+            _ => Err(MoneyError::NotANumber),
+        };
+    }
+    let fraction = fraction.unwrap_or("");
+    if fraction.len() > 2 {
+        return Err(MoneyError::TooPrecise);
+    }
+    if whole.len() > 6 {
+        return Err(MoneyError::TooLarge);
+    }
+    // At most six digits and two: far inside an i64.
+    let whole: i64 = whole.parse().map_err(|_| MoneyError::NotANumber)?;
+    let cents: i64 = format!("{fraction:0<2}")
+        .parse()
+        .map_err(|_| MoneyError::NotANumber)?;
+    Ok(whole * 100 + cents)
+}
+
 impl FromStr for Money {
     type Err = MoneyError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let d = Decimal::from_str_exact(s.trim()).map_err(|_| MoneyError::NotANumber)?;
-        Money::from_decimal(d)
+        Money::from_cents(parse_cents(s)?)
     }
 }
 
@@ -101,6 +135,22 @@ mod tests {
         assert_eq!("0.01".parse::<Money>().unwrap().cents(), 1);
         assert_eq!("100000.00".parse::<Money>().unwrap().cents(), MAX_CENTS);
         assert_eq!("351.22".parse::<Money>().unwrap().to_string(), "351.22");
+        assert_eq!("007.5".parse::<Money>().unwrap().cents(), 750);
+    }
+
+    #[test]
+    fn an_amount_has_one_shape() {
+        for s in [
+            "1.000", "1_000", "+5", "5.", ".5", " 5", "5 ", "1e2", "0x10", "1,000", "5.0.0",
+            "\u{ff11}", "\u{661}", "5\n", "", ".", "-",
+        ] {
+            assert!(s.parse::<Money>().is_err(), "{s:?}");
+            assert!(parse_cents(s).is_err(), "{s:?}");
+        }
+        assert_eq!("1.000".parse::<Money>(), Err(MoneyError::TooPrecise));
+        assert_eq!("1000000".parse::<Money>(), Err(MoneyError::TooLarge));
+        assert_eq!(parse_cents("0.00"), Ok(0));
+        assert_eq!(parse_cents("-0"), Err(MoneyError::NotPositive));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Cases: open one, read it with its requests, share it, close and reopen it.
+//! Cases: open one, read it with its requests, share it and stop sharing it, close and
+//! reopen it.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -25,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(open))
         .routes(routes!(show))
         .routes(routes!(share))
+        .routes(routes!(unshare))
         .routes(routes!(close))
         .routes(routes!(reopen))
 }
@@ -68,6 +70,13 @@ struct Shared {
     shared_with: String,
 }
 
+#[derive(Serialize, ToSchema)]
+struct Unshared {
+    code: String,
+    /// The organisation that no longer sees the case.
+    unshared_from: String,
+}
+
 pub fn parse_code(raw: &str) -> Result<CaseCode, ApiError> {
     CaseCode::parse(raw).map_err(|e| invalid("code", e))
 }
@@ -102,7 +111,9 @@ async fn open(
     Ok((StatusCode::CREATED, Json(case)))
 }
 
-/// Reads a case with its requests.
+/// Reads a case with its requests. A caseworker reads the notes of their own
+/// organisation's requests only: on a shared case, the other organisations' requests come
+/// without their notes.
 #[utoipa::path(
     get,
     path = "/api/v1/cases/{code}",
@@ -129,7 +140,7 @@ async fn show(
         match cases::load_for(tx, &staff, &code).await {
             Ok(case) => match versions::current(tx, now).await {
                 Ok(policy) => {
-                    lifecycle::of_case(tx, &case.code, policy.policy.dual_approval_above())
+                    lifecycle::of_case(tx, &staff, &case.code, policy.policy.dual_approval_above())
                         .await
                         .map(|requests| (case, requests))
                         .map_err(crate::approval::FlowError::from)
@@ -142,7 +153,8 @@ async fn show(
     Ok(Json(CaseWithRequests { case, requests }))
 }
 
-/// Shares a case with another organisation.
+/// Shares a case with another organisation. Only the organisation that opened the case,
+/// or a treasurer, may: an organisation it was shared with does not pass it on.
 #[utoipa::path(
     post,
     path = "/api/v1/cases/{code}/share",
@@ -179,6 +191,44 @@ async fn share(
     }))
 }
 
+/// Stops sharing a case with an organisation. Only the organisation that opened the case,
+/// or a treasurer, may (as for sharing, closing and reopening).
+#[utoipa::path(
+    post,
+    path = "/api/v1/cases/{code}/unshare",
+    tag = "cases",
+    security(("bearer" = [])),
+    params(("code" = String, Path, description = "The case code")),
+    request_body = ShareBody,
+    responses(
+        (status = 200, body = Unshared),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        TooLarge,
+        Invalid,
+    ),
+)]
+async fn unshare(
+    State(state): State<AppState>,
+    auth: Authorized<CaseworkerOrTreasurer>,
+    Path(code): Path<String>,
+    Json(body): Json<Value>,
+) -> Result<Json<Unshared>, ApiError> {
+    let code = parse_code(&code)?;
+    fields::only_of::<ShareBody>(&body)?;
+    let org = fields::string(&body, "org_id")?.to_string();
+    let now = state.clock.now();
+    let staff = auth.staff();
+    write_tx!(&state.db, |tx| cases::unshare(tx, now, &staff, &code, &org)
+        .await)?;
+    Ok(Json(Unshared {
+        code: code.as_str().to_string(),
+        unshared_from: org,
+    }))
+}
+
 async fn set_open(
     state: AppState,
     auth: Authorized<CaseworkerOrTreasurer>,
@@ -195,7 +245,8 @@ async fn set_open(
     Ok(Json(case))
 }
 
-/// Closes a case: no new requests until it is reopened.
+/// Closes a case: no new requests until it is reopened. Only the organisation that opened
+/// it, or a treasurer, may.
 #[utoipa::path(
     post,
     path = "/api/v1/cases/{code}/close",
@@ -218,7 +269,7 @@ async fn close(
     set_open(state, auth, code, false).await
 }
 
-/// Reopens a closed case.
+/// Reopens a closed case (the organisation that opened it, or a treasurer).
 #[utoipa::path(
     post,
     path = "/api/v1/cases/{code}/reopen",

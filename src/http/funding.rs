@@ -155,12 +155,17 @@ pub(crate) fn parse_donor(body: &Value) -> Result<(String, Email, Language), Api
 }
 
 /// Reads a donation's body (the web page's form arrives as the same body).
-pub(crate) fn parse_donation(body: &Value) -> Result<NewDonation, ApiError> {
+/// `received_on` may not be after `today` (the clock's).
+pub(crate) fn parse_donation(body: &Value, today: NaiveDate) -> Result<NewDonation, ApiError> {
     fields::only_of::<NewDonationBody>(body)?;
     Ok(NewDonation {
         donor_id: fields::string(body, "donor_id")?.to_string(),
         amount: fields::money(body, "amount")?,
-        received_on: fields::date(body, "received_on")?,
+        received_on: crate::domain::dates::not_after_today(
+            fields::date(body, "received_on")?,
+            today,
+        )
+        .map_err(|e| invalid("received_on", e))?,
         in_kind: fields::boolean(body, "in_kind", false)?,
         description: fields::optional_string(body, "description")?
             .map(|d| crate::domain::note::Note::parse(d).map(|n| n.as_str().to_string()))
@@ -194,8 +199,8 @@ async fn record_donation(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let new = parse_donation(&body)?;
     let now = state.clock.now();
+    let new = parse_donation(&body, now.date_naive())?;
     let staff = auth.staff();
     idempotent!(
         state,

@@ -28,6 +28,7 @@ use crate::approval::lifecycle::{self, NewRequest, OriginalAmount, Receipt, Requ
 use crate::approval::together::{self, Submission};
 use crate::approval::{FlowError, versions};
 use crate::cases::Staff;
+use crate::domain::dates;
 use crate::domain::note::Note;
 use crate::domain::place::Place;
 use crate::domain::request::{Category, HotelStay, MAX_NIGHTS, MAX_PARTY_SIZE, Reason, Trip};
@@ -304,23 +305,30 @@ fn place(body: &Value, field: &str) -> Result<Place, ApiError> {
     .map_err(|e| invalid(&format!("{field}.{}", e.field()), e))
 }
 
-fn needed_by(body: &Value) -> Result<String, ApiError> {
+/// A date or a time, a year either side of `today` at most.
+fn needed_by(body: &Value, today: chrono::NaiveDate) -> Result<String, ApiError> {
     let raw = fields::string(body, "needed_by")?.trim();
+    let within = |day| dates::within_a_year(day, today).map_err(|e| invalid("needed_by", e));
     if let Ok(at) = chrono::DateTime::parse_from_rfc3339(raw) {
-        return Ok(at.with_timezone(&chrono::Utc).to_rfc3339());
+        let at = at.with_timezone(&chrono::Utc);
+        within(at.date_naive())?;
+        return Ok(at.to_rfc3339());
     }
-    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .map(|d| d.to_string())
-        .map_err(|_| {
-            invalid(
-                "needed_by",
-                "must be a date (\"2026-11-30\") or a time (\"2026-11-30T08:00:00-05:00\")",
-            )
-        })
+    let day = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
+        invalid(
+            "needed_by",
+            "must be a date (\"2026-11-30\") or a time (\"2026-11-30T08:00:00-05:00\")",
+        )
+    })?;
+    within(day).map(|d| d.to_string())
 }
 
-/// Reads a request body field by field, so each refusal names its field.
-pub(crate) fn parse_request(body: &Value) -> Result<NewRequest, ApiError> {
+/// Reads a request body field by field, so each refusal names its field. Its dates are
+/// checked against `today` (the clock's).
+pub(crate) fn parse_request(
+    body: &Value,
+    today: chrono::NaiveDate,
+) -> Result<NewRequest, ApiError> {
     fields::only_of::<NewRequestBody>(body)?;
     let travel_fields = fields_of_kind::<TravelRequest>();
     let hotel_fields = fields_of_kind::<HotelRequest>();
@@ -350,7 +358,8 @@ pub(crate) fn parse_request(body: &Value) -> Result<NewRequest, ApiError> {
             destination: place(body, "destination")?,
             reason,
         };
-        let date = fields::date(body, "travel_date")?;
+        let date = dates::within_a_year(fields::date(body, "travel_date")?, today)
+            .map_err(|e| invalid("travel_date", e))?;
         (Some((trip, date)), None, fields::money(body, "amount")?)
     } else if category == Category::Hotel {
         if let Some(f) = travel_fields
@@ -391,7 +400,7 @@ pub(crate) fn parse_request(body: &Value) -> Result<NewRequest, ApiError> {
         case_code,
         category,
         amount,
-        needed_by: needed_by(body)?,
+        needed_by: needed_by(body, today)?,
         urgent: fields::boolean(body, "urgent", false)?,
         note,
         trip,
@@ -426,7 +435,7 @@ async fn submit(
     Json(body): Json<Value>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     fields::object(&body)?;
-    let new = parse_request(&body)?;
+    let new = parse_request(&body, state.clock.now().date_naive())?;
     let key = super::idempotency_key(&headers)?;
     submit_grouped(&state, auth.staff(), key, &body, new).await
 }
@@ -713,8 +722,16 @@ pub(crate) fn parse_receipt(body: &Value, today: chrono::NaiveDate) -> Result<Re
             })
             .transpose()
     };
+    // Not after today here; not before the request where the request is read
+    // (`lifecycle::receipt`).
     let paid_on = match fields::optional(body, "paid_on") {
-        Some(_) => fields::date(body, "paid_on")?,
+        Some(_) => dates::paid_between(fields::date(body, "paid_on")?, chrono::NaiveDate::MIN, today)
+            .map_err(|_| {
+                invalid(
+                    "paid_on",
+                    format!("must be {today} (today) or earlier, and not before the day the request was made: the day it was paid"),
+                )
+            })?,
         None => today,
     };
     let original = match (
@@ -745,9 +762,19 @@ pub(crate) fn parse_receipt(body: &Value, today: chrono::NaiveDate) -> Result<Re
                     "must be a three-letter ISO 4217 code other than CAD, such as \"USD\" or \"HTG\"",
                 ));
             }
+            // The schema's shape, `^\d+(\.\d{1,3})?$` (some currencies have three
+            // decimals), and nothing a decimal parser would also take ("+5", "1_000").
+            let shaped = |a: &str| {
+                let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+                match a.split_once('.') {
+                    Some((w, f)) => digits(w) && digits(f) && f.len() <= 3,
+                    None => digits(a),
+                }
+            };
             let amount = amount
                 .as_str()
-                .and_then(|a| rust_decimal::Decimal::from_str_exact(a.trim()).ok())
+                .filter(|a| shaped(a))
+                .and_then(|a| rust_decimal::Decimal::from_str_exact(a).ok())
                 .filter(|a| *a > rust_decimal::Decimal::ZERO && a.scale() <= 3)
                 .ok_or_else(|| {
                     invalid(

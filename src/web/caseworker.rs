@@ -176,7 +176,7 @@ async fn case_page(
             Ok(case) => match versions::current(tx, now).await {
                 Err(e) => Err(e.into()),
                 Ok(policy) => {
-                    lifecycle::of_case(tx, &case.code, policy.policy.dual_approval_above())
+                    lifecycle::of_case(tx, &staff, &case.code, policy.policy.dual_approval_above())
                         .await
                         .map(|requests| (case, requests))
                         .map_err(Into::into)
@@ -391,7 +391,7 @@ async fn ask(
     body["case_code"] = json!(code.as_str());
     body["urgent"] = json!(form.has("urgent"));
     let outcome: Result<(StatusCode, crate::http::error::Json<Value>), ApiError> = async {
-        let new = parse_request(&body)?;
+        let new = parse_request(&body, state.clock.now().date_naive())?;
         submit_grouped(&state, user.staff(), key.clone(), &body, new).await
     }
     .await;

@@ -6,7 +6,7 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use rand::RngCore;
 
@@ -265,14 +265,62 @@ pub fn expired(name: &'static str, secure: bool) -> Cookie<'static> {
         .build()
 }
 
-/// Where to go after signing in, or after a refusal asks for it: only a path on this
-/// server, never another host.
+/// Where to go after signing in, after a language switch or after an action (`next`,
+/// `back`): only a path on this server, else home. Browsers drop tabs and line breaks from
+/// a `Location` and read a backslash as a slash, so `/\t/evil.example` is `//evil.example`,
+/// another host: what is kept is printable ASCII with no space or backslash, starting with
+/// one `/` and not `//`, and the same holds of its path once percent-decoded (a reader
+/// that decodes it again must not find another host either).
 pub fn safe_return(target: &str) -> &str {
-    if target.starts_with('/') && !target.starts_with("//") && !target.contains('\\') {
-        target
-    } else {
-        "/"
+    if is_path_here(target) { target } else { "/" }
+}
+
+fn is_path_here(target: &str) -> bool {
+    let plain = |s: &[u8]| {
+        s.first() == Some(&b'/')
+            && !matches!(s.get(1), Some(b'/' | b'\\'))
+            && s.iter().all(|b| b.is_ascii_graphic() && *b != b'\\')
+    };
+    if !plain(target.as_bytes()) {
+        return false;
     }
+    // The query and fragment are this server's to read; only the path decides the host.
+    let path = target.split(['?', '#']).next().unwrap_or_default();
+    let mut decoded = path.as_bytes().to_vec();
+    for _ in 0..3 {
+        let next = percent_decode(&decoded);
+        if !plain(&next) {
+            return false;
+        }
+        if next == decoded {
+            break;
+        }
+        decoded = next;
+    }
+    true
+}
+
+/// `%XX` escapes turned into their bytes; anything else kept as it is.
+fn percent_decode(s: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'%'
+            && let (Some(hi), Some(lo)) = (
+                s.get(i + 1).copied().and_then(hex),
+                s.get(i + 2).copied().and_then(hex),
+            )
+        {
+            // Two hex digits make at most 255.
+            out.push((hi * 16 + lo) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(s[i]);
+        i += 1;
+    }
+    out
 }
 
 /// An id in a page's path (a request's, a report's): a value that is not one names
@@ -290,8 +338,11 @@ pub fn set_cookie(response: &mut Response, cookie: &Cookie<'_>) {
     }
 }
 
+/// A 303 to a path on this server (home for anything else), never a panic on a value a
+/// header cannot carry.
 pub fn see_other(to: &str) -> Response {
-    Redirect::to(safe_return(to)).into_response()
+    let to = HeaderValue::from_str(safe_return(to)).unwrap_or(HeaderValue::from_static("/"));
+    (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
 }
 
 /// A path parameter of a page. A segment that does not decode (not UTF-8) names nothing
@@ -309,5 +360,43 @@ where
             .await
             .map(|axum::extract::Path(value)| Path(value))
             .map_err(|_| PageError::Refused(StatusCode::NOT_FOUND))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_return;
+
+    #[test]
+    fn a_return_address_is_a_path_here_or_home() {
+        for here in [
+            "/",
+            "/cases",
+            "/cases?after=a%20b",
+            "/requests/1#top",
+            "/a%2Fb",
+        ] {
+            assert_eq!(safe_return(here), here);
+        }
+        for away in [
+            "",
+            "cases",
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/%09/evil.example",
+            "/%2509/evil.example",
+            "/%2F/evil.example",
+            "/%2f%2fevil.example",
+            "/%5Cevil.example",
+            "/ /evil.example",
+            "/\r\nSet-Cookie: a=b",
+            "/%0d%0aSet-Cookie:%20a=b",
+            "/caf\u{e9}",
+            "/\u{7f}",
+            "https://evil.example",
+        ] {
+            assert_eq!(safe_return(away), "/", "{away:?}");
+        }
     }
 }

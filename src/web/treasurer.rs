@@ -390,7 +390,7 @@ async fn add_donation(
     let now = state.clock.now();
     let key = form.idempotency_key()?;
     let outcome: Result<_, ApiError> = async {
-        let new = parse_donation(&body)?;
+        let new = parse_donation(&body, now.date_naive())?;
         idempotent!(
             key = key.clone(),
             state,
