@@ -9,9 +9,8 @@ mod common;
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::Duration;
-use common::fund::Fund;
 use common::TestDb;
-use passage::clock::Clock;
+use common::fund::Fund;
 use passage::mail;
 use passage::store::Db;
 use serde_json::{Value, json};
@@ -97,7 +96,15 @@ async fn markers_on_disk(t: &TestDb) -> Vec<&'static str> {
 }
 
 async fn purged_text_leaves_no_byte_behind(t: TestDb) {
-    let mut f = Fund::with(t, &[("PASSAGE_MAIL_INTERVAL_SECS", "1")]).await;
+    // The test runs the sweeper itself: the app's own runs only once, at start-up.
+    let mut f = Fund::with(
+        t,
+        &[
+            ("PASSAGE_MAIL_INTERVAL_SECS", "1"),
+            ("PASSAGE_SWEEP_INTERVAL_SECS", "86400"),
+        ],
+    )
+    .await;
     let donor = f.donor("Fondation Exemple", "don@example.org", "fr").await;
     f.give(&donor, "5000.00").await;
     let (s, case) = f
@@ -114,7 +121,11 @@ async fn purged_text_leaves_no_byte_behind(t: TestDb) {
         "origin": {"city": ORIGIN, "province": "ON"},
         "destination": {"city": DESTINATION, "province": "BC"}, "note": NOTE_TRIP});
     let (s, asked) = post_keyed(&f, "/api/v1/requests", &f.worker, "flight-1", &flight).await;
-    assert_eq!((s, asked["status"].as_str()), (201, Some("pending")), "{asked}");
+    assert_eq!(
+        (s, asked["status"].as_str()),
+        (201, Some("pending")),
+        "{asked}"
+    );
     let flight_id = asked["id"].as_str().unwrap().to_string();
     let (s, declined) = f
         .send(
@@ -126,7 +137,11 @@ async fn purged_text_leaves_no_byte_behind(t: TestDb) {
                 .json(&json!({"reason": REASON})),
         )
         .await;
-    assert_eq!((s, declined["status"].as_str()), (200, Some("declined")), "{declined}");
+    assert_eq!(
+        (s, declined["status"].as_str()),
+        (200, Some("declined")),
+        "{declined}"
+    );
 
     // A hotel night, settled by a receipt with a vendor and a reference.
     let stay = json!({"case_code": code, "category": "hotel", "nights": 1,
@@ -150,7 +165,11 @@ async fn purged_text_leaves_no_byte_behind(t: TestDb) {
     let receipt = json!({"amount": "120.00", "reference": REFERENCE, "vendor": VENDOR});
     let receipt_path = format!("/api/v1/requests/{stay_id}/receipt");
     let (s, settled) = post_keyed(&f, &receipt_path, &f.worker, "stay-receipt", &receipt).await;
-    assert_eq!((s, settled["status"].as_str()), (200, Some("settled")), "{settled}");
+    assert_eq!(
+        (s, settled["status"].as_str()),
+        (200, Some("settled")),
+        "{settled}"
+    );
     assert_eq!(settled["note"], NOTE_STAY);
 
     // The decision mail goes out (the worker runs every second).
@@ -166,7 +185,10 @@ async fn purged_text_leaves_no_byte_behind(t: TestDb) {
     .fetch_one(p)
     .await)
     .unwrap();
-    assert!(body.contains(REASON), "the decline mail carries the reason: {body}");
+    assert!(
+        body.contains(REASON),
+        "the decline mail carries the reason: {body}"
+    );
 
     // Before the purge every marker is on disk: the test looks at the right bytes.
     assert_eq!(markers_on_disk(&f.app.db).await, MARKERS.to_vec());
@@ -181,7 +203,11 @@ async fn purged_text_leaves_no_byte_behind(t: TestDb) {
     for id in [&flight_id, &stay_id] {
         let (s, r) = f.get(&format!("/api/v1/requests/{id}"), &f.worker).await;
         assert_eq!(s, 200, "{r}");
-        assert_eq!((&r["note"], &r["reason"]), (&Value::Null, &Value::Null), "{r}");
+        assert_eq!(
+            (&r["note"], &r["reason"]),
+            (&Value::Null, &Value::Null),
+            "{r}"
+        );
     }
     assert_eq!(
         markers_on_disk(&f.app.db).await,
@@ -190,13 +216,14 @@ async fn purged_text_leaves_no_byte_behind(t: TestDb) {
     );
 
     // The mail's headers and dedupe key stay; its body is gone.
-    let (subject, text, html): (String, String, Option<String>) = passage::on_db!(&f.app.db.db, p => sqlx::query_as(
+    let (subject, text, html): (String, String, Option<String>) =
+        passage::on_db!(&f.app.db.db, p => sqlx::query_as(
         "SELECT subject, body_text, body_html FROM outbox WHERE dedupe_key = $1"
     )
     .bind(format!("decision:{flight_id}:declined"))
     .fetch_one(p)
     .await)
-    .unwrap();
+        .unwrap();
     assert!(subject.contains(&code), "{subject}");
     assert_eq!((text.as_str(), html), ("", None));
 
