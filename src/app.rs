@@ -139,8 +139,9 @@ pub async fn serve(state: AppState, shutdown: impl Future<Output = ()>) -> Resul
 }
 
 /// One pass of the sweeper: requests' holds first (their status changes with the hold),
-/// then any other hold the ledger still has past its time, then the purge of notes and
-/// cities of requests closed longer than the retention period, then the monthly and
+/// then any other hold the ledger still has past its time, then the purge of the free text
+/// of requests closed longer than the retention period (and of the bodies of mail sent
+/// as long ago), then the monthly and
 /// quarterly report drafts and the reminders to seal them. Public so tests can drive
 /// it with their own clock instead of waiting for the schedule.
 pub async fn sweep_once(state: &AppState) -> Result<usize, String> {
@@ -161,8 +162,13 @@ pub async fn sweep_once(state: &AppState) -> Result<usize, String> {
     let purged = crate::approval::lifecycle::purge_closed(&state.db, now, retention)
         .await
         .map_err(|e| e.to_string())?;
-    if purged > 0 {
-        tracing::info!(purged, "purged notes and cities of closed requests");
+    if purged.any() {
+        tracing::info!(
+            requests = purged.requests,
+            answers = purged.answers,
+            mails = purged.mails,
+            "purged the free text of closed requests and the bodies of sent mail"
+        );
     }
     let drafted = crate::reports::schedule::draft_due(&state.db, &state.config, now)
         .await

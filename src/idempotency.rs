@@ -1,6 +1,11 @@
 //! `Idempotency-Key`: the first answer to a key is stored with a hash of the body, in the
 //! same transaction as the change it answers. The same key and body get that answer
 //! again; the same key with another body is a conflict.
+//!
+//! An answer about a request (the request's view) names that request, so that when the
+//! request's free text is purged its stored answers are rewritten without it: a retry of
+//! the key still gets the same status and id, never the purged text (see
+//! [`forget_purged`]).
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -8,7 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::approval::FlowError;
 use crate::audit::canonical_json;
 use crate::on_tx;
-use crate::store::Tx;
+use crate::store::{StoreError, Tx};
 
 pub const MAX_KEY_CHARS: usize = 200;
 
@@ -92,7 +97,8 @@ pub async fn remember_many(
     }
     on_tx!(tx, c => {
         let mut insert = sqlx::QueryBuilder::new(
-            "INSERT INTO idempotency (user_id, key, route, body_hash, status, response, created_at) ",
+            "INSERT INTO idempotency (user_id, key, route, body_hash, status, response, created_at,
+                                      request_id) ",
         );
         insert.push_values(answers, |mut b, a| {
             b.push_bind(a.user_id)
@@ -101,7 +107,8 @@ pub async fn remember_many(
                 .push_bind(a.hash)
                 .push_bind(i64::from(status))
                 .push_bind(a.response.to_string())
-                .push_bind(now);
+                .push_bind(now)
+                .push_bind(request_of(route, a.response));
         });
         insert.build().execute(c).await.map(|_| ())
     })?;
@@ -133,4 +140,69 @@ pub async fn answered(
         select.build_query_as().fetch_all(c).await
     })?;
     Ok(rows.into_iter().collect())
+}
+
+/// The request an answer speaks of: the routes under `/api/v1/requests` answer with the
+/// request's view, whose `id` is the request's.
+fn request_of<'a>(route: &str, response: &'a serde_json::Value) -> Option<&'a str> {
+    if route.starts_with("POST /api/v1/requests") {
+        response.get("id")?.as_str()
+    } else {
+        None
+    }
+}
+
+/// How many requests' answers are rewritten by one statement's list.
+const PURGE_CHUNK: usize = 500;
+
+/// Rewrites the stored answers about these requests with each of `fields` set to null
+/// (when the answer has it), in the caller's transaction: the purge of the requests' free
+/// text. Status, id and every other field stay, so a retry of the key gets the answer it
+/// would have had, without what was purged. Returns how many answers changed.
+pub async fn forget_purged(
+    tx: &mut Tx,
+    request_ids: &[String],
+    fields: &[&str],
+) -> Result<u64, StoreError> {
+    let mut changed = 0;
+    for ids in request_ids.chunks(PURGE_CHUNK) {
+        let rows: Vec<(String, String, String)> = on_tx!(tx, c => {
+            let mut select = sqlx::QueryBuilder::new(
+                "SELECT user_id, key, response FROM idempotency WHERE request_id IN ",
+            );
+            crate::store::push_list(&mut select, ids.iter().map(String::as_str));
+            select.build_query_as().fetch_all(c).await
+        })?;
+        for (user_id, key, response) in rows {
+            let Ok(mut answer) = serde_json::from_str::<serde_json::Value>(&response) else {
+                continue;
+            };
+            let Some(object) = answer.as_object_mut() else {
+                continue;
+            };
+            let mut touched = false;
+            for field in fields {
+                if let Some(value) = object.get_mut(*field)
+                    && !value.is_null()
+                {
+                    *value = serde_json::Value::Null;
+                    touched = true;
+                }
+            }
+            if !touched {
+                continue;
+            }
+            on_tx!(tx, c => sqlx::query(
+                "UPDATE idempotency SET response = $3 WHERE user_id = $1 AND key = $2"
+            )
+            .bind(&user_id)
+            .bind(&key)
+            .bind(answer.to_string())
+            .execute(c)
+            .await
+            .map(|_| ()))?;
+            changed += 1;
+        }
+    }
+    Ok(changed)
 }

@@ -610,53 +610,88 @@ async fn close(tx: &mut Tx, id: &str, now: DateTime<Utc>) -> Result<(), StoreErr
     Ok(())
 }
 
-/// Purges notes and cities of requests closed more than `retention` ago; provinces,
-/// countries, categories and amounts stay for the books. Returns how many were purged.
+/// What one purge removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Requests whose note, cities, vendor, reference and decision reason were emptied.
+    pub requests: u64,
+    /// Stored first answers to `Idempotency-Key`s rewritten without those fields.
+    pub answers: u64,
+    /// Sent mails whose bodies were emptied.
+    pub mails: u64,
+}
+
+impl Purged {
+    pub fn any(&self) -> bool {
+        self.requests + self.answers + self.mails > 0
+    }
+}
+
+/// The fields of a request's view (and so of a stored answer about it) that the purge
+/// empties.
+const PURGED_FIELDS: &[&str] = &["note", "reason"];
+
+/// The tables a purge rewrites, whose old row versions [`Db::scrub`] removes afterwards.
+const PURGED_TABLES: &[&str] = &["requests", "idempotency", "outbox"];
+
+/// Purges the free text of requests closed more than `retention` ago (note, cities,
+/// vendor, receipt reference, decision reason), the stored first answers about them, and
+/// the bodies of mail sent more than `retention` ago; provinces, countries, categories
+/// and amounts stay for the books, headers and dedupe keys for the outbox. Once committed,
+/// the engine's files are scrubbed of the old row versions ([`Db::scrub`]): after a purge
+/// no byte of the purged text remains in the database's files.
 pub async fn purge_closed(
     db: &Db,
     now: DateTime<Utc>,
     retention: Duration,
-) -> Result<u64, FlowError> {
+) -> Result<Purged, FlowError> {
     let before = now - retention;
-    let purged = crate::write_tx!(db, |tx| {
-        let purged = on_tx!(tx, c => sqlx::query(
-            "UPDATE requests SET note = NULL, origin_city = NULL, destination_city = NULL,
-                                 vendor = NULL, receipt_reference = NULL, decision_reason = NULL
-             WHERE closed_at IS NOT NULL AND closed_at <= $1
-               AND (note IS NOT NULL OR origin_city IS NOT NULL OR destination_city IS NOT NULL
-                    OR vendor IS NOT NULL OR receipt_reference IS NOT NULL
-                    OR decision_reason IS NOT NULL)",
+    let purged = crate::write_tx!(db, |tx| purge_in(tx, now, before).await)?;
+    if purged.any() {
+        db.scrub(PURGED_TABLES).await?;
+    }
+    Ok(purged)
+}
+
+async fn purge_in(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    before: DateTime<Utc>,
+) -> Result<Purged, FlowError> {
+    let ids: Vec<String> = on_tx!(tx, c => sqlx::query_scalar(
+        "UPDATE requests SET note = NULL, origin_city = NULL, destination_city = NULL,
+                             vendor = NULL, receipt_reference = NULL, decision_reason = NULL
+         WHERE closed_at IS NOT NULL AND closed_at <= $1
+           AND (note IS NOT NULL OR origin_city IS NOT NULL OR destination_city IS NOT NULL
+                OR vendor IS NOT NULL OR receipt_reference IS NOT NULL
+                OR decision_reason IS NOT NULL)
+         RETURNING id",
+    )
+    .bind(before)
+    .fetch_all(c)
+    .await)?;
+    // Stored first answers repeat what the request said (its note among it). They are
+    // rewritten, not deleted: a retry of the key must still get the request it made, not
+    // make a second one.
+    let answers = crate::idempotency::forget_purged(tx, &ids, PURGED_FIELDS).await?;
+    let mails = crate::mail::purge_sent_bodies(tx, before).await?;
+    let purged = Purged {
+        requests: u64::try_from(ids.len()).unwrap_or(u64::MAX),
+        answers,
+        mails,
+    };
+    if purged.any() {
+        audit::append(
+            tx,
+            now,
+            &Actor::system(),
+            "request.purge",
+            "requests",
+            &json!({"purged": purged.requests, "answers": purged.answers,
+                    "mails": purged.mails, "closed_before": audit::canonical_time(before)}),
         )
-        .bind(before)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()));
-        // Stored first answers repeat what the request said (its note among it): they
-        // serve retries within minutes, so they go with the same retention.
-        let purged = match purged {
-            Ok(n) => on_tx!(tx, c => sqlx::query("DELETE FROM idempotency WHERE created_at <= $1")
-                .bind(before)
-                .execute(c)
-                .await
-                .map(|r| n + r.rows_affected())),
-            Err(e) => Err(e),
-        };
-        match purged {
-            Ok(0) => Ok(0),
-            Ok(n) => audit::append(
-                tx,
-                now,
-                &Actor::system(),
-                "request.purge",
-                "requests",
-                &json!({"purged": n, "closed_before": audit::canonical_time(before)}),
-            )
-            .await
-            .map(|_| n)
-            .map_err(FlowError::from),
-            Err(e) => Err(FlowError::from(e)),
-        }
-    })?;
+        .await?;
+    }
     Ok(purged)
 }
 

@@ -15,7 +15,7 @@ mod outbox;
 mod transport;
 mod worker;
 
-pub use outbox::{OutboxEntry, enqueue, entries, pending_count};
+pub use outbox::{OutboxEntry, enqueue, entries, pending_count, purge_sent_bodies};
 pub use transport::Mailer;
 pub use worker::{BATCH, LEASE, backoff, deliver_due, deliver_due_with_lease};
 

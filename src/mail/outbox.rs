@@ -42,6 +42,23 @@ pub async fn enqueue(
     Ok(inserted == 1)
 }
 
+/// Empties the bodies of mail sent at or before `sent_before`, in the caller's
+/// transaction: a decline's reason, a link, whatever the text said is not kept once the
+/// retention period has passed. The row stays with its headers (recipient, subject,
+/// Message-ID, extra headers) and its dedupe key, so the same mail is still never sent
+/// twice. Returns how many bodies were emptied.
+pub async fn purge_sent_bodies(tx: &mut Tx, sent_before: DateTime<Utc>) -> Result<u64, StoreError> {
+    Ok(on_tx!(tx, c => sqlx::query(
+        "UPDATE outbox SET body_text = '', body_html = NULL
+         WHERE sent_at IS NOT NULL AND sent_at <= $1
+           AND (body_text <> '' OR body_html IS NOT NULL)",
+    )
+    .bind(sent_before)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?)
+}
+
 /// How many mails wait to be sent (due or backing off).
 pub async fn pending_count(db: &Db) -> Result<i64, StoreError> {
     let n = on_db!(db, p => sqlx::query_scalar::<_, i64>(

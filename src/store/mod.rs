@@ -92,6 +92,11 @@ pub enum StoreError {
     WriterStopped,
     #[error("a write failed on a bug and was rolled back: try again, and report it if it persists")]
     JobPanicked,
+    #[error(
+        "the write-ahead log could not be checkpointed and truncated (a reader held an older \
+         snapshot past the busy timeout): the purged text may remain in it until the next purge"
+    )]
+    CheckpointBusy,
 }
 
 impl StoreError {
@@ -226,6 +231,10 @@ impl Db {
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(30))
+                // Deleted or overwritten content is overwritten with zeros, in the page
+                // and in the write-ahead log, rather than left in free space: what the
+                // purge removes does not stay readable in the file (see [`Db::scrub`]).
+                .pragma("secure_delete", "ON")
                 .pragma("mmap_size", MMAP_BYTES.to_string())
                 .statement_cache_capacity(STATEMENT_CACHE);
             let pool = SqlitePoolOptions::new()
@@ -308,6 +317,45 @@ impl Db {
                     .await?,
             ),
         })
+    }
+
+    /// Removes from the engine's files the old versions of rows that a purge has just
+    /// rewritten in `tables`, once that purge has committed.
+    ///
+    /// SQLite (with `secure_delete`, set on every connection) has already zeroed the old
+    /// content in the pages it rewrote, but earlier versions of those pages may still sit
+    /// in the write-ahead log: a truncating checkpoint copies the latest pages into the
+    /// file and empties the log. It waits for this process's turn to write, then (through
+    /// the busy timeout) for readers still on an older snapshot.
+    ///
+    /// PostgreSQL leaves the old row versions in the table's pages: a plain `VACUUM` only
+    /// marks their space free, and their bytes stay until something else is written over
+    /// them. `VACUUM FULL` writes each table anew and deletes the old file. It cannot run
+    /// inside a transaction, so it runs on a connection of its own, after the commit; it
+    /// holds each table's exclusive lock while it copies the table (short on the tables of
+    /// a fund, and only when a purge removed something).
+    pub async fn scrub(&self, tables: &[&'static str]) -> Result<(), StoreError> {
+        match self {
+            Db::Sqlite(p) => {
+                let _turn = sqlite_turn(p).await?;
+                let (busy, _, _): (i64, i64, i64) =
+                    sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                        .fetch_one(p)
+                        .await?;
+                if busy != 0 {
+                    return Err(StoreError::CheckpointBusy);
+                }
+            }
+            Db::Postgres(p) => {
+                if tables.is_empty() {
+                    return Ok(());
+                }
+                let sql = format!("VACUUM (FULL) {}", tables.join(", "));
+                let mut conn = p.acquire().await?;
+                sqlx::Executor::execute(&mut *conn, sql.as_str()).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Answers whether the database takes a query now.
