@@ -31,6 +31,7 @@ const OPERATIONS: &[&str] = &[
     "POST /api/v1/cases/{code}/close",
     "POST /api/v1/cases/{code}/reopen",
     "POST /api/v1/donors",
+    "POST /api/v1/donors/{id}/links/withdraw",
     "POST /api/v1/donations",
     "GET /api/v1/fund",
     "GET /api/v1/audit/verify",
@@ -58,6 +59,7 @@ const OPERATIONS: &[&str] = &[
     "GET /api/v1/donor/report",
     "GET /api/v1/donor/unsubscribe",
     "POST /api/v1/donor/unsubscribe",
+    "POST /api/v1/donor/resubscribe",
 ];
 
 /// The operations anyone may call without a token.
@@ -69,6 +71,7 @@ const PUBLIC: &[&str] = &[
     "GET /api/v1/donor/report",
     "GET /api/v1/donor/unsubscribe",
     "POST /api/v1/donor/unsubscribe",
+    "POST /api/v1/donor/resubscribe",
 ];
 
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
