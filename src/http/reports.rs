@@ -612,6 +612,7 @@ struct Withdrawn {
     post,
     path = "/api/v1/donors/{id}/links/withdraw",
     tag = "funding",
+    security(("bearer" = [])),
     params(("id" = String, Path, format = "uuid", description = "The donor")),
     responses(
         (status = 200, body = Withdrawn),
