@@ -61,6 +61,8 @@ pub enum ServeError {
     Keys(#[from] IdentityError),
     #[error("cannot prepare mail delivery: {0}")]
     Mail(#[from] MailError),
+    #[error("cannot store the donor links emailed before this release: {0}")]
+    DonorLinks(#[from] crate::store::StoreError),
 }
 
 /// A running server: its address, and a way to stop it and wait until it has stopped.
@@ -77,6 +79,15 @@ impl Running {
     /// port), then serves in the background.
     pub async fn start(state: AppState) -> Result<Running, ServeError> {
         identity::keys::ensure(&state.db, &state.config, state.clock.now()).await?;
+        // Before anything runs: the links already emailed keep opening (see reports::donor).
+        let adopted =
+            crate::reports::donor::adopt_legacy_links(&state.db, state.clock.now()).await?;
+        if adopted > 0 {
+            tracing::info!(
+                links = adopted,
+                "stored the donor links emailed before this release"
+            );
+        }
         let outbox_mailer = Mailer::from_config(&state.config)?;
         tracing::info!(transport = %outbox_mailer.describe(), "mail delivery is ready");
         let listener = TcpListener::bind(state.config.bind)

@@ -152,6 +152,12 @@ const MATRIX: &[Route] = &[
         expect: [Anon, Deny, Allowed, Deny],
     },
     Route {
+        method: "POST",
+        path: "/api/v1/donors/{donor}/links/withdraw",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
         method: "GET",
         path: "/api/v1/fund",
         body: None,
@@ -323,6 +329,12 @@ const MATRIX: &[Route] = &[
     Route {
         method: "POST",
         path: "/api/v1/donor/unsubscribe",
+        body: None,
+        expect: [Anon, Anon, Anon, Anon],
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/donor/resubscribe",
         body: None,
         expect: [Anon, Anon, Anon, Anon],
     },

@@ -652,6 +652,7 @@ async fn path_traversal_in_every_path_parameter(t: TestDb) {
         ("POST", "/api/v1/reports/{}/seal", &n.treasurer),
         ("GET", "/api/v1/reports/{}/verify", &n.treasurer),
         ("POST", "/api/v1/reports/{}/send", &n.treasurer),
+        ("POST", "/api/v1/donors/{}/links/withdraw", &n.treasurer),
         ("POST", "/api/v1/users/{}/deactivate", &n.admin),
         ("POST", "/api/v1/users/{}/reactivate", &n.admin),
         ("PUT", "/api/v1/users/{}/roles", &n.admin),

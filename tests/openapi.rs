@@ -32,6 +32,7 @@ const OPERATIONS: &[&str] = &[
     "POST /api/v1/cases/{code}/close",
     "POST /api/v1/cases/{code}/reopen",
     "POST /api/v1/donors",
+    "POST /api/v1/donors/{id}/links/withdraw",
     "POST /api/v1/donations",
     "GET /api/v1/fund",
     "GET /api/v1/audit/verify",
@@ -60,6 +61,7 @@ const OPERATIONS: &[&str] = &[
     "GET /api/v1/donor/report",
     "GET /api/v1/donor/unsubscribe",
     "POST /api/v1/donor/unsubscribe",
+    "POST /api/v1/donor/resubscribe",
 ];
 
 /// The operations anyone may call without a token.
@@ -71,6 +73,7 @@ const PUBLIC: &[&str] = &[
     "GET /api/v1/donor/report",
     "GET /api/v1/donor/unsubscribe",
     "POST /api/v1/donor/unsubscribe",
+    "POST /api/v1/donor/resubscribe",
 ];
 
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];

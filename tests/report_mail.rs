@@ -12,6 +12,7 @@ use chrono::Duration;
 use common::TestDb;
 use common::fund::Fund;
 use common::smtp::{SmtpSink, free_port};
+use passage::clock::Clock;
 use serde_json::{Value, json};
 
 /// A message parsed by Python's `email` package: decoded headers and parts.
@@ -393,7 +394,8 @@ async fn a_donor_link_opens_its_report_and_nothing_else(t: TestDb) {
     assert_eq!(s, 401, "{e}");
 
     // A link to a report that a correction replaced still opens it, and says so.
-    // An expired link says so clearly.
+    // An expired link says so clearly, in its donor's language (Anne's is French), whatever
+    // the browser's.
     f.app.clock.advance(Duration::days(61));
     let (s, e) = f.get("/api/v1/donor/report", &anne_token).await;
     assert_eq!(s, 401, "{e}");
@@ -410,12 +412,334 @@ async fn a_donor_link_opens_its_report_and_nothing_else(t: TestDb) {
         .unwrap();
     assert_eq!(web.status(), 401);
     let html = web.text().await.unwrap();
+    assert!(html.contains(&fr("donor-link-expired")), "{html}");
+    f.app.stop().await;
+}
+
+/// The report link and the unsubscribe link of the newest donor email to `who`.
+async fn links_of(f: &Fund, who: &str) -> (String, String) {
+    let (text, headers): (String, String) = passage::on_db!(&f.app.db.db, p =>
+        sqlx::query_as("SELECT body_text, headers FROM outbox
+            WHERE dedupe_key LIKE 'report:%' AND to_addr LIKE $1
+            ORDER BY created_at DESC, id LIMIT 1")
+            .bind(format!("{who}%"))
+            .fetch_one(p).await)
+    .unwrap();
+    let report = token_of(&link(&text, "/donor/report?token="));
+    let unsubscribe = token_of(headers.split('"').find(|s| s.contains("token=")).unwrap());
+    (report, unsubscribe)
+}
+
+/// The donor's page for a link, as a browser in English asks for it: (status, html).
+async fn donor_page(f: &Fund, token: &str) -> (u16, String) {
+    let r = f
+        .app
+        .http
+        .get(f.app.url(&format!("/donor/report?token={token}")))
+        .header("accept-language", "en-CA")
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+fn sha256_hex(token: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
+fn fr(key: &str) -> String {
+    passage::web::i18n::text(passage::domain::Language::Fr, key).replace('\'', "&#39;")
+}
+
+async fn audited(f: &Fund, action: &str, subject: &str) -> Vec<Value> {
+    let rows: Vec<String> = passage::on_db!(&f.app.db.db, p =>
+        sqlx::query_scalar("SELECT content FROM audit_events WHERE action = $1 AND subject = $2 ORDER BY seq")
+            .bind(action).bind(subject).fetch_all(p).await)
+    .unwrap();
+    rows.iter()
+        .map(|c| serde_json::from_str(c).unwrap())
+        .collect()
+}
+
+async fn a_treasurer_withdraws_a_donors_links_and_unsubscribing_withdraws_the_report_links(
+    t: TestDb,
+) {
+    let mut f = Fund::new(t).await;
+    let (id, [anne, bob, _]) = sealed_november(&mut f).await;
+    let (s, _) = f
+        .post(
+            &format!("/api/v1/reports/{id}/send"),
+            &f.treasurer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 202);
+    let (anne_report, anne_unsubscribe) = links_of(&f, "anne@").await;
+    let (bob_report, bob_unsubscribe) = links_of(&f, "bob@").await;
+    // A link is a random token, not a JWT signed by the session keys, and only its hash is
+    // stored.
+    for token in [&anne_report, &anne_unsubscribe] {
+        assert!(!token.contains('.'), "not a JWT: {token}");
+        assert!(token.len() >= 43, "32 random bytes at least: {token}");
+        let stored: i64 = passage::on_db!(&f.app.db.db, p =>
+            sqlx::query_scalar("SELECT COUNT(*) FROM donor_links WHERE token_hash = $1")
+                .bind(sha256_hex(token)).fetch_one(p).await)
+        .unwrap();
+        assert_eq!(stored, 1, "its hash is stored");
+    }
+    let (s, _) = f.get("/api/v1/donor/report", &anne_report).await;
+    assert_eq!(s, 200);
+
+    // Only a treasurer withdraws a donor's links; an unknown donor is named as such.
+    let withdraw = format!("/api/v1/donors/{anne}/links/withdraw");
+    let (s, e) = f.post(&withdraw, &f.worker, json!({})).await;
+    assert_eq!(s, 403, "{e}");
+    let (s, e) = f
+        .post(
+            &format!("/api/v1/donors/{}/links/withdraw", uuid::Uuid::new_v4()),
+            &f.treasurer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 404, "{e}");
+    let (s, out) = f.post(&withdraw, &f.treasurer, json!({})).await;
+    assert_eq!(s, 200, "{out}");
+    assert_eq!(
+        out["withdrawn"], 2,
+        "her report link and her unsubscribe link: {out}"
+    );
+    let events = audited(&f, "donor.links.withdraw", &format!("donor:{anne}")).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["links"], 2, "{events:?}");
+
+    // Her report link no longer opens, and says why; her page says so in her language.
+    let (s, e) = f.get("/api/v1/donor/report", &anne_report).await;
+    assert_eq!(s, 401, "{e}");
     assert!(
-        html.contains(&passage::web::i18n::text(
-            passage::domain::Language::En,
-            "donor-link-expired"
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("withdrawn"),
+        "{e}"
+    );
+    let (s, html) = donor_page(&f, &anne_report).await;
+    assert_eq!(s, 401, "{html}");
+    assert!(html.contains(&fr("donor-link-withdrawn")), "{html}");
+    assert!(html.contains("lang=\"fr\""), "{html}");
+    // Bob's links are his own and still open.
+    let (s, page) = f.get("/api/v1/donor/report", &bob_report).await;
+    assert_eq!(s, 200, "{page}");
+    assert_eq!(page["gifts_total"], "7777.77");
+    // Withdrawing again finds nothing more to withdraw.
+    let (s, out) = f.post(&withdraw, &f.treasurer, json!({})).await;
+    assert_eq!(s, 200, "{out}");
+    assert_eq!(out["withdrawn"], 0, "{out}");
+    // Stopping mail is always honoured, even through a withdrawn unsubscribe link; it
+    // cannot subscribe her again.
+    let (s, out) = f
+        .send(f.app.post(
+            &format!("/api/v1/donor/unsubscribe?token={anne_unsubscribe}"),
+            None,
+        ))
+        .await;
+    assert_eq!(s, 200, "{out}");
+    let (s, e) = f
+        .send(f.app.post(
+            &format!("/api/v1/donor/resubscribe?token={anne_unsubscribe}"),
+            None,
+        ))
+        .await;
+    assert_eq!(s, 401, "{e}");
+
+    // Bob unsubscribes: his report links are withdrawn, and his page says why.
+    let (s, out) = f
+        .send(f.app.post(
+            &format!("/api/v1/donor/unsubscribe?token={bob_unsubscribe}"),
+            None,
+        ))
+        .await;
+    assert_eq!(s, 200, "{out}");
+    assert_eq!(out["unsubscribed"], true);
+    let (s, e) = f.get("/api/v1/donor/report", &bob_report).await;
+    assert_eq!(s, 401, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unsubscribed"),
+        "{e}"
+    );
+    let (s, html) = donor_page(&f, &bob_report).await;
+    assert_eq!(s, 401, "{html}");
+    assert!(
+        html.contains(
+            &passage::web::i18n::text(passage::domain::Language::En, "donor-link-unsubscribed")
+                .replace('\'', "&#39;")
+        ),
+        "{html}"
+    );
+    // The unsubscribe link itself stays valid: its page offers to subscribe again.
+    let r = f
+        .app
+        .http
+        .get(f.app.url(&format!(
+            "/api/v1/donor/unsubscribe?token={bob_unsubscribe}"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(&format!(
+            "action=\"/api/v1/donor/resubscribe?token={bob_unsubscribe}\""
         )),
         "{html}"
+    );
+    let (s, out) = f
+        .send(f.app.post(
+            &format!("/api/v1/donor/resubscribe?token={bob_unsubscribe}"),
+            None,
+        ))
+        .await;
+    assert_eq!(s, 200, "{out}");
+    assert_eq!(out["subscribed"], true, "{out}");
+    let subscribed: Option<chrono::DateTime<chrono::Utc>> = passage::on_db!(&f.app.db.db, p =>
+        sqlx::query_scalar("SELECT unsubscribed_at FROM donors WHERE id = $1")
+            .bind(&bob).fetch_one(p).await)
+    .unwrap();
+    assert!(subscribed.is_none(), "Bob gets the reports again");
+    assert_eq!(
+        audited(&f, "donor.resubscribe", &format!("donor:{bob}"))
+            .await
+            .len(),
+        1
+    );
+    // His old report link stays withdrawn: the next email brings a new one.
+    let (s, _) = f.get("/api/v1/donor/report", &bob_report).await;
+    assert_eq!(s, 401);
+    f.app.stop().await;
+}
+
+/// What the release before stored links put in a donor's email: an HS256 JWT signed by
+/// the newest stored session key, with its `kid` (the shape of `reports/donor.rs` then).
+fn jwt_link(kid: &str, secret: &str, claims: &Value) -> String {
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    header.kid = Some(kid.into());
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
+}
+
+async fn a_link_emailed_before_links_were_stored_still_opens_after_the_keys_change(t: TestDb) {
+    let mut f = Fund::new(t).await;
+    let (id, [anne, _, _]) = sealed_november(&mut f).await;
+    // The email the release before wrote: its report_sends row and its outbox row, with
+    // links signed by the session key.
+    let (kid, secret): (String, String) = passage::on_db!(&f.app.db.db, p =>
+        sqlx::query_as("SELECT kid, secret FROM signing_keys ORDER BY seq DESC LIMIT 1")
+            .fetch_one(p).await)
+    .unwrap();
+    let now = f.app.clock.now();
+    let report_link = jwt_link(
+        &kid,
+        &secret,
+        &json!({"scope": "donor_report", "donor": anne, "report": id,
+                "iat": now.timestamp(), "exp": (now + Duration::days(60)).timestamp(),
+                "jti": uuid::Uuid::new_v4().to_string()}),
+    );
+    let unsubscribe_link = jwt_link(
+        &kid,
+        &secret,
+        &json!({"scope": "unsubscribe", "donor": anne,
+                "iat": now.timestamp(), "exp": (now + Duration::days(400)).timestamp(),
+                "jti": uuid::Uuid::new_v4().to_string()}),
+    );
+    let base = "https://passage.example.org";
+    let unsubscribe_url = format!("{base}/api/v1/donor/unsubscribe?token={unsubscribe_link}");
+    let headers = json!([
+        ["List-Unsubscribe", format!("<{unsubscribe_url}>")],
+        ["List-Unsubscribe-Post", "List-Unsubscribe=One-Click"]
+    ])
+    .to_string();
+    let text = format!(
+        "Bonjour Fondation Anne,\n\nVersion web : {base}/donor/report?token={report_link}\n\
+         Pour ne plus recevoir ces rapports : {unsubscribe_url}\n"
+    );
+    let dedupe = format!("report:{id}:donor:{anne}");
+    passage::on_db!(&f.app.db.db, p => async {
+        sqlx::query("INSERT INTO report_sends (report_id, donor_id, dedupe_key, queued_at) VALUES ($1, $2, $3, $4)")
+            .bind(&id).bind(&anne).bind(&dedupe).bind(now).execute(p).await?;
+        sqlx::query("INSERT INTO outbox (id, dedupe_key, message_id, to_addr, subject, body_text,
+                body_html, created_at, next_attempt_at, headers, sent_at)
+             VALUES ($1, $2, $3, 'anne@example.org', 'Rapport', $4, NULL, $5, $5, $6, $5)")
+            .bind(uuid::Uuid::new_v4().to_string()).bind(&dedupe)
+            .bind(format!("<{}@passage.example.org>", uuid::Uuid::new_v4()))
+            .bind(&text).bind(now).bind(&headers).execute(p).await.map(|_| ())
+    }.await)
+    .unwrap();
+
+    // This release starts; the operator then sets a secret of their own and the stored
+    // keys go: no key that signed the old links verifies anything any more.
+    let db = f.app.stop_keeping_db().await;
+    passage::on_db!(&db.db, p => sqlx::query("DELETE FROM signing_keys").execute(p).await.map(|_| ()))
+        .unwrap();
+    f.app = common::TestApp::spawn_with(
+        db,
+        &[(
+            "PASSAGE_JWT_SECRET",
+            "a brand new secret of the operator's own, long enough",
+        )],
+    )
+    .await;
+    f.go_to(2026, 12, 3, 9).await;
+
+    // The link already emailed still opens its report, with Anne's gifts.
+    let (s, page) = f.get("/api/v1/donor/report", &report_link).await;
+    assert_eq!(s, 200, "{page}");
+    assert_eq!(page["id"], id.as_str());
+    assert_eq!(page["gifts_total"], "26234.56");
+    let (s, html) = donor_page(&f, &report_link).await;
+    assert_eq!(s, 200, "{html}");
+    let r = f
+        .app
+        .http
+        .get(f.app.url(&format!(
+            "/api/v1/donor/unsubscribe?token={unsubscribe_link}"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the old unsubscribe link still works");
+    // A mangled old link opens nothing.
+    let mut forged = report_link.clone();
+    forged.pop();
+    forged.push(if report_link.ends_with('A') { 'B' } else { 'A' });
+    let (s, _) = f.get("/api/v1/donor/report", &forged).await;
+    assert_eq!(s, 401);
+
+    // Withdrawn like any link.
+    let (s, out) = f
+        .post(
+            &format!("/api/v1/donors/{anne}/links/withdraw"),
+            &f.treasurer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{out}");
+    assert_eq!(out["withdrawn"], 2, "{out}");
+    let (s, e) = f.get("/api/v1/donor/report", &report_link).await;
+    assert_eq!(s, 401, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("withdrawn"),
+        "{e}"
     );
     f.app.stop().await;
 }
@@ -490,5 +814,7 @@ async fn the_sweeper_drafts_each_month_and_quarter_once_and_reminds_treasurers(t
 on_both_engines!(
     each_donor_gets_the_report_once_in_their_language_and_can_unsubscribe,
     a_donor_link_opens_its_report_and_nothing_else,
+    a_treasurer_withdraws_a_donors_links_and_unsubscribing_withdraws_the_report_links,
+    a_link_emailed_before_links_were_stored_still_opens_after_the_keys_change,
     the_sweeper_drafts_each_month_and_quarter_once_and_reminds_treasurers,
 );

@@ -509,6 +509,20 @@ async fn a_donation_tapped_twice_is_one_gift(t: TestDb) {
         "one gift of $1,500 given: {}",
         fund.body
     );
+    // The links already emailed to a donor are withdrawn with one button of the page.
+    let page = treasurer.get("/donors").await;
+    let action = format!("/donors/{donor_id}/withdraw-links");
+    assert!(
+        page.body.contains(&format!("action=\"{action}\"")),
+        "{}",
+        page.body
+    );
+    assert_eq!(treasurer.post(&action, &[]).await.location(), "/donors");
+    let withdrawals: i64 = passage::on_db!(&app.db.db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_events WHERE action = 'donor.links.withdraw' AND subject = $1")
+        .bind(format!("donor:{donor_id}")).fetch_one(p).await)
+    .unwrap();
+    assert_eq!(withdrawals, 1, "audited");
     app.stop().await;
 }
 

@@ -197,6 +197,8 @@ pub struct DonorLine {
     pub gifts: i64,
     /// Cash and in-kind together, in cents.
     pub given: i64,
+    /// The donor asked not to receive the reports.
+    pub unsubscribed: bool,
 }
 
 pub async fn donors(db: &Db) -> Result<Vec<DonorLine>, StoreError> {
@@ -204,7 +206,8 @@ pub async fn donors(db: &Db) -> Result<Vec<DonorLine>, StoreError> {
         "SELECT d.id, d.name, d.email, d.language,
             (SELECT COUNT(*) FROM donations g WHERE g.donor_id = d.id) AS gifts,
             (SELECT CAST(COALESCE(SUM(g.amount), 0) AS BIGINT) FROM donations g
-                WHERE g.donor_id = d.id) AS given
+                WHERE g.donor_id = d.id) AS given,
+            d.unsubscribed_at IS NOT NULL AS unsubscribed
          FROM donors d ORDER BY d.name LIMIT 1000",
     )
     .fetch_all(p)

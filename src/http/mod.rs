@@ -62,7 +62,7 @@ mod requests;
 pub mod server;
 
 pub(crate) use funding::{parse_donation, parse_donor};
-pub(crate) use reports::{donor_report_for, parse_new_report};
+pub(crate) use reports::{DonorRefusal, donor_report_for, parse_new_report};
 pub(crate) use requests::{parse_receipt, parse_request, submit_grouped};
 mod users;
 

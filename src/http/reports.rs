@@ -1,5 +1,5 @@
-//! Donor reports (treasurers): draft, read, seal and co-sign, verify, send; and what a
-//! donor's signed link opens (see `donor_report`).
+//! Donor reports (treasurers): draft, read, seal and co-sign, verify, send, withdraw a
+//! donor's links; and what a donor's link opens (see `donor_report`).
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -20,7 +20,7 @@ use super::openapi::{
 };
 use crate::app::AppState;
 use crate::domain::money::format_cents;
-use crate::reports::donor::{self, LinkError};
+use crate::reports::donor::{self, LinkError, Opened, Purpose};
 use crate::reports::lifecycle::{self, NewReport, Sealed};
 use crate::reports::send::{self, Gift, SendOutcome};
 use crate::reports::{Period, ReportView, Verification};
@@ -35,6 +35,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(send_report))
         .routes(routes!(donor_report))
         .routes(routes!(unsubscribe, unsubscribe_page))
+        .routes(routes!(resubscribe))
+        .routes(routes!(withdraw_links))
 }
 
 // Read field by field by `create_report`, which takes the fields it accepts from here.
@@ -243,7 +245,7 @@ async fn send_report(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct LinkQuery {
-    /// The signed link's token, as in the email (or send it as `Authorization: Bearer`).
+    /// The link's token, as in the email (or send it as `Authorization: Bearer`).
     #[param(required = false)]
     token: Option<String>,
 }
@@ -301,8 +303,31 @@ fn link_refused(e: LinkError) -> ApiError {
     }
 }
 
-/// What a donor's signed link opens: that report and the donor's own gifts, nothing else.
-/// This JSON is what the donor's web page shows.
+/// Why a donor's report could not be shown: the link itself (which knows its donor's
+/// language, for the page), or anything else.
+pub(crate) enum DonorRefusal {
+    Link(LinkError),
+    Other(ApiError),
+}
+
+impl From<ApiError> for DonorRefusal {
+    fn from(e: ApiError) -> Self {
+        DonorRefusal::Other(e)
+    }
+}
+
+impl From<DonorRefusal> for ApiError {
+    fn from(e: DonorRefusal) -> Self {
+        match e {
+            DonorRefusal::Link(e) => link_refused(e),
+            DonorRefusal::Other(e) => e,
+        }
+    }
+}
+
+/// What a donor's link opens: that report and the donor's own gifts, nothing else.
+/// This JSON is what the donor's web page shows. A withdrawn or expired link is a 401
+/// whose message says so.
 #[utoipa::path(
     get,
     path = "/api/v1/donor/report",
@@ -330,13 +355,13 @@ async fn donor_report(
 pub(crate) async fn donor_report_for(
     state: &AppState,
     token: &str,
-) -> Result<DonorReport, ApiError> {
+) -> Result<DonorReport, DonorRefusal> {
     let now = state.clock.now();
-    let claims = donor::verify(&state.db, &state.config, now, token, donor::REPORT_SCOPE)
+    let link = donor::open(&state.db, now, token, Purpose::Report)
         .await
-        .map_err(link_refused)?;
-    let report_id = claims.report.unwrap_or_default();
-    let mut tx = state.db.begin_snapshot().await?;
+        .map_err(DonorRefusal::Link)?;
+    let report_id = link.report.unwrap_or_default();
+    let mut tx = state.db.begin_snapshot().await.map_err(ApiError::from)?;
     let found = async {
         let row = lifecycle::load(&mut tx, &report_id).await?;
         let Some(row) = row.filter(|r| r.status == "sealed") else {
@@ -347,7 +372,7 @@ pub(crate) async fn donor_report_for(
         let donor: Option<(String, String)> = crate::on_tx!(&mut tx, c => sqlx::query_as(
             "SELECT name, language FROM donors WHERE id = $1"
         )
-        .bind(&claims.donor)
+        .bind(&link.donor)
         .fetch_optional(c)
         .await)
         .map_err(crate::store::StoreError::from)?;
@@ -356,13 +381,15 @@ pub(crate) async fn donor_report_for(
                 "this link's donor is no longer known".into(),
             ));
         };
-        let gifts = send::gifts_in(&mut tx, &row, Some(&claims.donor)).await?;
+        let gifts = send::gifts_in(&mut tx, &row, Some(&link.donor)).await?;
         Ok((row, name, language, gifts))
     }
     .await;
-    tx.rollback().await?;
+    tx.rollback().await.map_err(ApiError::from)?;
     let (row, donor_name, language, gifts) = found?;
-    let verification = lifecycle::verify(&state.db, &report_id).await?;
+    let verification = lifecycle::verify(&state.db, &report_id)
+        .await
+        .map_err(ApiError::from)?;
     Ok(DonorReport {
         id: row.id.clone(),
         period_start: row.period_start.clone(),
@@ -378,8 +405,54 @@ pub(crate) async fn donor_report_for(
     })
 }
 
+/// Opens an unsubscribe link: withdrawn or not (stopping mail is always honoured).
+async fn unsubscribe_link(
+    state: &AppState,
+    query: Result<Query<LinkQuery>, QueryRejection>,
+    headers: &HeaderMap,
+) -> Result<(String, Opened), ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let token = link_token(&query, headers)?;
+    let link = donor::open(&state.db, state.clock.now(), &token, Purpose::Unsubscribe)
+        .await
+        .map_err(link_refused)?;
+    Ok((token, link))
+}
+
+/// A browser (the button of the unsubscribe page) goes back to that page, which shows
+/// where the donor stands now; a mail client's one-click POST gets the JSON.
+fn wants_page(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"))
+}
+
+fn back_to_page(token: &str) -> Response {
+    (
+        StatusCode::SEE_OTHER,
+        [(
+            header::LOCATION,
+            format!("/api/v1/donor/unsubscribe?token={}", url_token(token)),
+        )],
+    )
+        .into_response()
+}
+
+/// A token as it goes back into an address or a page: the characters a link holds only
+/// (a token that opened is one Passage made, but nothing read from a request is written
+/// out unchecked).
+fn url_token(token: &str) -> String {
+    token
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+        .collect()
+}
+
 /// Unsubscribes the link's donor from report emails: the one-click POST of RFC 8058
-/// (`List-Unsubscribe-Post: List-Unsubscribe=One-Click`); any body is accepted.
+/// (`List-Unsubscribe-Post: List-Unsubscribe=One-Click`); any body is accepted. Their
+/// report links are withdrawn; the unsubscribe link stays valid, to subscribe again.
+/// A browser asking for HTML is sent back to the link's page (303).
 #[utoipa::path(
     post,
     path = "/api/v1/donor/unsubscribe",
@@ -387,6 +460,7 @@ pub(crate) async fn donor_report_for(
     params(LinkQuery),
     responses(
         (status = 200, body = Unsubscribed),
+        (status = 303, description = "A browser: back to the link's page"),
         BadRequest,
         Unauthorized,
     ),
@@ -395,27 +469,20 @@ async fn unsubscribe(
     State(state): State<AppState>,
     headers: HeaderMap,
     query: Result<Query<LinkQuery>, QueryRejection>,
-) -> Result<Json<Unsubscribed>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let token = link_token(&query, &headers)?;
+) -> Result<Response, ApiError> {
+    let (token, link) = unsubscribe_link(&state, query, &headers).await?;
     let now = state.clock.now();
-    let claims = donor::verify(
-        &state.db,
-        &state.config,
-        now,
-        &token,
-        donor::UNSUBSCRIBE_SCOPE,
-    )
-    .await
-    .map_err(link_refused)?;
-    let known = write_tx!(&state.db, |tx| send::unsubscribe(tx, now, &claims.donor)
+    let known = write_tx!(&state.db, |tx| send::unsubscribe(tx, now, &link.donor)
         .await)?;
     if !known {
         return Err(ApiError::Unauthorized(
             "this link's donor is no longer known".into(),
         ));
     }
-    Ok(Json(Unsubscribed { unsubscribed: true }))
+    if wants_page(&headers) {
+        return Ok(back_to_page(&token));
+    }
+    Ok(Json(Unsubscribed { unsubscribed: true }).into_response())
 }
 
 #[derive(Serialize, ToSchema)]
@@ -423,8 +490,55 @@ struct Unsubscribed {
     unsubscribed: bool,
 }
 
-/// The unsubscribe link opened in a browser: a one-button page that POSTs to the same
-/// address. Opening it changes nothing (mail scanners open links).
+/// Subscribes the link's donor again, through the unsubscribe link of any of their
+/// emails (not one a treasurer withdrew). The next report's email brings new links; the
+/// report links withdrawn when they unsubscribed stay withdrawn. A browser asking for HTML
+/// is sent back to the link's page (303).
+#[utoipa::path(
+    post,
+    path = "/api/v1/donor/resubscribe",
+    tag = "donor",
+    params(LinkQuery),
+    responses(
+        (status = 200, body = Resubscribed),
+        (status = 303, description = "A browser: back to the link's page"),
+        BadRequest,
+        Unauthorized,
+    ),
+)]
+async fn resubscribe(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<LinkQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let (token, link) = unsubscribe_link(&state, query, &headers).await?;
+    if link.withdrawn.is_some() {
+        return Err(link_refused(LinkError::Withdrawn {
+            language: link.language,
+        }));
+    }
+    let now = state.clock.now();
+    let known = write_tx!(&state.db, |tx| send::resubscribe(tx, now, &link.donor)
+        .await)?;
+    if !known {
+        return Err(ApiError::Unauthorized(
+            "this link's donor is no longer known".into(),
+        ));
+    }
+    if wants_page(&headers) {
+        return Ok(back_to_page(&token));
+    }
+    Ok(Json(Resubscribed { subscribed: true }).into_response())
+}
+
+#[derive(Serialize, ToSchema)]
+struct Resubscribed {
+    subscribed: bool,
+}
+
+/// The unsubscribe link opened in a browser: a page in the donor's language, with one
+/// button that POSTs to unsubscribe, or, once they have, to subscribe again. Opening it
+/// changes nothing (mail scanners open links).
 #[utoipa::path(
     get,
     path = "/api/v1/donor/unsubscribe",
@@ -441,26 +555,88 @@ async fn unsubscribe_page(
     headers: HeaderMap,
     query: Result<Query<LinkQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let token = link_token(&query, &headers)?;
-    let now = state.clock.now();
-    donor::verify(
-        &state.db,
-        &state.config,
-        now,
-        &token,
-        donor::UNSUBSCRIBE_SCOPE,
-    )
-    .await
-    .map_err(link_refused)?;
+    let (token, link) = unsubscribe_link(&state, query, &headers).await?;
+    let token = url_token(&token);
+    let t = |key: &str| html_escape(&crate::web::i18n::text(link.language, key));
+    let body = if link.subscribed {
+        format!(
+            "<form method=\"post\" action=\"/api/v1/donor/unsubscribe?token={token}\">\
+             <input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">\
+             <p>{}</p><button type=\"submit\" style=\"font-size:1.2em;padding:.5em 1em\">{}</button></form>",
+            t("donor-unsubscribe-question"),
+            t("donor-unsubscribe-button"),
+        )
+    } else if link.withdrawn.is_some() {
+        format!(
+            "<p>{}</p><p>{}</p>",
+            t("donor-unsubscribed"),
+            t("donor-link-withdrawn")
+        )
+    } else {
+        format!(
+            "<p>{}</p><form method=\"post\" action=\"/api/v1/donor/resubscribe?token={token}\">\
+             <p>{}</p><button type=\"submit\" style=\"font-size:1.2em;padding:.5em 1em\">{}</button></form>",
+            t("donor-unsubscribed"),
+            t("donor-resubscribe-question"),
+            t("donor-resubscribe-button"),
+        )
+    };
     let page = format!(
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>Passage</title></head>\
-         <body style=\"font-family:sans-serif;max-width:32em;margin:2em auto;padding:0 1em\">\
-         <form method=\"post\" action=\"/api/v1/donor/unsubscribe?token={token}\">\
-         <input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">\
-         <p>Ne plus recevoir les rapports du fonds Passage&nbsp;? / Stop receiving the Passage fund's reports?</p>\
-         <button type=\"submit\" style=\"font-size:1.2em;padding:.5em 1em\">Me désabonner / Unsubscribe</button>\
-         </form></body></html>"
+        "<!DOCTYPE html><html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>Passage</title></head>\
+         <body style=\"font-family:sans-serif;max-width:32em;margin:2em auto;padding:0 1em\">{body}</body></html>",
+        link.language.as_str()
     );
     Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response())
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// What withdrawing a donor's links did.
+#[derive(Serialize, ToSchema)]
+struct Withdrawn {
+    /// How many of the donor's links were still open and are now withdrawn.
+    withdrawn: u64,
+}
+
+/// Withdraws every link already emailed to a donor (report and unsubscribe links): they
+/// stop opening at once, and the donor's page says the fund withdrew them. Unsubscribing
+/// through a withdrawn link still works. The next report's email brings new links.
+/// Audited as `donor.links.withdraw`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/donors/{id}/links/withdraw",
+    tag = "funding",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = "uuid", description = "The donor")),
+    responses(
+        (status = 200, body = Withdrawn),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+    ),
+)]
+async fn withdraw_links(
+    State(state): State<AppState>,
+    auth: Authorized<Treasurer>,
+    Path(id): Path<String>,
+) -> Result<Json<Withdrawn>, ApiError> {
+    let not_found = || ApiError::NotFound("no donor has this id".into());
+    let id = uuid::Uuid::parse_str(&id)
+        .map_err(|_| not_found())?
+        .to_string();
+    let now = state.clock.now();
+    let actor = auth.staff().actor();
+    let withdrawn = write_tx!(&state.db, |tx| donor::withdraw_by_treasurer(
+        tx, now, &actor, &id
+    )
+    .await)?;
+    withdrawn
+        .map(|withdrawn| Json(Withdrawn { withdrawn }))
+        .ok_or_else(not_found)
 }

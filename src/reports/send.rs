@@ -9,19 +9,17 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::donor;
+use super::donor::{self, Purpose, WithdrawnBy};
 use super::lifecycle::{self, Row};
 use crate::approval::FlowError;
 use crate::audit::{self, Actor};
 use crate::config::Config;
 use crate::domain::Language;
 use crate::domain::money::format_cents;
-use crate::identity::IdentityError;
-use crate::identity::keys::SigningKey;
 use crate::mail::{self, OutgoingMail};
 use crate::store::{Db, StoreError, Tx};
 use crate::{on_db, on_tx, write_tx};
@@ -64,13 +62,6 @@ struct Donor {
     unsubscribed_at: Option<DateTime<Utc>>,
 }
 
-pub fn flow_error(e: IdentityError) -> FlowError {
-    match e {
-        IdentityError::Store(e) => FlowError::Store(e),
-        other => FlowError::Conflict(other.to_string()),
-    }
-}
-
 /// The gifts recorded in a report's window, oldest first.
 pub async fn gifts_in(tx: &mut Tx, row: &Row, donor: Option<&str>) -> Result<Vec<Gift>, FlowError> {
     let window = row.window()?;
@@ -95,16 +86,12 @@ pub async fn send(
     actor: &Actor,
     id: &str,
 ) -> Result<SendOutcome, FlowError> {
-    let key = donor::signing_key(db, config, now)
-        .await
-        .map_err(flow_error)?;
-    write_tx!(db, |tx| send_in(tx, config, &key, now, actor, id).await)
+    write_tx!(db, |tx| send_in(tx, config, now, actor, id).await)
 }
 
 async fn send_in(
     tx: &mut Tx,
     config: &Config,
-    key: &SigningKey,
     now: DateTime<Utc>,
     actor: &Actor,
     id: &str,
@@ -168,8 +155,10 @@ async fn send_in(
         .await
         .map(|_| ()))?;
         let language: Language = d.language.parse().unwrap_or_default();
-        let report_token = donor::report_token(key, config, now, &d.id, id).map_err(flow_error)?;
-        let unsubscribe = donor::unsubscribe_token(key, now, &d.id).map_err(flow_error)?;
+        let expires = now + Duration::days(i64::from(config.donor_link_days));
+        let report_token =
+            donor::issue(tx, now, &d.id, Purpose::Report, Some(id), Some(expires)).await?;
+        let unsubscribe = donor::issue(tx, now, &d.id, Purpose::Unsubscribe, None, None).await?;
         let base = config.base_url.trim_end_matches('/');
         let links = Links {
             web: format!("{base}/donor/report?token={report_token}"),
@@ -246,7 +235,8 @@ pub async fn send_unsent(
     Ok(out)
 }
 
-/// Marks a donor unsubscribed (once; again is a no-op). Returns whether they exist.
+/// Marks a donor unsubscribed (once; again is a no-op) and withdraws their report links;
+/// their unsubscribe links stay valid, to subscribe again. Returns whether they exist.
 pub async fn unsubscribe(
     tx: &mut Tx,
     now: DateTime<Utc>,
@@ -260,17 +250,58 @@ pub async fn unsubscribe(
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?;
-    if changed == 1 {
+    let withdrawn = donor::withdraw(
+        tx,
+        now,
+        donor_id,
+        WithdrawnBy::Unsubscribed,
+        Some(Purpose::Report),
+    )
+    .await?;
+    if changed == 1 || withdrawn > 0 {
         audit::append(
             tx,
             now,
             &Actor(format!("donor:{donor_id}")),
             "donor.unsubscribe",
             &format!("donor:{donor_id}"),
+            &json!({ "report_links_withdrawn": withdrawn }),
+        )
+        .await?;
+    }
+    donor_exists(tx, donor_id).await
+}
+
+/// Subscribes a donor again (once; again is a no-op): the next report's email reaches them
+/// with new links; the report links withdrawn when they left stay withdrawn. Returns
+/// whether they exist.
+pub async fn resubscribe(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    donor_id: &str,
+) -> Result<bool, StoreError> {
+    let changed = on_tx!(tx, c => sqlx::query(
+        "UPDATE donors SET unsubscribed_at = NULL WHERE id = $1 AND unsubscribed_at IS NOT NULL"
+    )
+    .bind(donor_id)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if changed == 1 {
+        audit::append(
+            tx,
+            now,
+            &Actor(format!("donor:{donor_id}")),
+            "donor.resubscribe",
+            &format!("donor:{donor_id}"),
             &json!({}),
         )
         .await?;
     }
+    donor_exists(tx, donor_id).await
+}
+
+async fn donor_exists(tx: &mut Tx, donor_id: &str) -> Result<bool, StoreError> {
     let exists: Option<String> = on_tx!(tx, c => sqlx::query_scalar("SELECT id FROM donors WHERE id = $1")
         .bind(donor_id)
         .fetch_optional(c)

@@ -1,10 +1,12 @@
-//! The donor's page: the report a signed link opens, with the donor's own gifts, and a
-//! check made now that the sealed figures still match the ledger. No session: the link is
-//! the key, and it opens this page only.
+//! The donor's page: the report a link opens, with the donor's own gifts, and a check
+//! made now that the sealed figures still match the ledger. No session: the link is the
+//! key, and it opens this page only. A link that no longer opens (expired, withdrawn by
+//! the fund, or by the donor's unsubscribing) says why, in its donor's language.
 
 use askama::Template;
 use axum::Router;
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
@@ -13,8 +15,9 @@ use super::context::{Context, PageError};
 use super::i18n;
 use super::pages::{ChartLine, chart_lines, render, render_with};
 use crate::app::AppState;
-use crate::http::donor_report_for;
 use crate::http::error::ApiError;
+use crate::http::{DonorRefusal, donor_report_for};
+use crate::reports::donor::LinkError;
 use crate::reports::send::{self, Figures};
 
 pub fn router() -> Router<AppState> {
@@ -58,29 +61,31 @@ async fn report(
 ) -> Result<Response, PageError> {
     let token = link.token.unwrap_or_default();
     let found = if token.trim().is_empty() {
-        Err(ApiError::Unauthorized("no token".into()))
+        Err(DonorRefusal::Link(LinkError::Invalid))
     } else {
         donor_report_for(&state, token.trim()).await
     };
     let report = match found {
         Ok(report) => report,
-        Err(e @ (ApiError::Unauthorized(_) | ApiError::Forbidden(_))) => {
-            // The link's own words say whether it expired or is not valid.
-            let key = if e.to_string().contains("expired") {
-                "donor-link-expired"
-            } else {
-                "donor-link-refused"
+        // A link Passage issued says why it no longer opens, in its donor's language.
+        Err(DonorRefusal::Link(e)) => {
+            let key = match &e {
+                LinkError::Store(_) => return Err(ApiError::from(DonorRefusal::Link(e)).into()),
+                LinkError::Invalid => "donor-link-refused",
+                LinkError::Expired { .. } => "donor-link-expired",
+                LinkError::Withdrawn { .. } => "donor-link-withdrawn",
+                LinkError::Unsubscribed { .. } => "donor-link-unsubscribed",
             };
-            return render_with(
-                e.status(),
-                &RefusedPage {
-                    title: c.t("donor-title"),
-                    explanation: c.t(key),
-                    c: &c,
-                },
-            );
+            let mut c = c.clone();
+            if let Some(language) = e.language() {
+                c.language = language;
+            }
+            return refused(&c, StatusCode::UNAUTHORIZED, key);
         }
-        Err(e) => return Err(e.into()),
+        Err(DonorRefusal::Other(e @ ApiError::Forbidden(_))) => {
+            return refused(&c, e.status(), "donor-link-refused");
+        }
+        Err(DonorRefusal::Other(e)) => return Err(e.into()),
     };
     let Figures {
         rows,
@@ -114,6 +119,17 @@ async fn report(
         c: &c,
     };
     render(&page)
+}
+
+fn refused(c: &Context, status: StatusCode, key: &str) -> Result<Response, PageError> {
+    render_with(
+        status,
+        &RefusedPage {
+            title: c.t("donor-title"),
+            explanation: c.t(key),
+            c,
+        },
+    )
 }
 
 fn period_day(c: &Context, day: &str) -> String {

@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/requests/{id}/review", post(review))
         .route("/fund", get(fund))
         .route("/donors", get(donors).post(add_donor))
+        .route("/donors/{id}/withdraw-links", post(withdraw_links))
         .route("/donations", post(add_donation))
         .route("/policy", get(policy).post(save_policy))
         .route("/policy/versions/{version}/cosign", post(cosign_policy))
@@ -249,6 +250,7 @@ pub struct DonorRow {
     pub language: String,
     pub gifts: i64,
     pub given: String,
+    pub unsubscribed: bool,
 }
 
 pub struct DonationRow {
@@ -305,6 +307,7 @@ async fn donors_page(
                 email: d.email,
                 language: d.language,
                 gifts: d.gifts,
+                unsubscribed: d.unsubscribed,
             })
             .collect(),
         donations: donations
@@ -370,6 +373,24 @@ async fn add_donor(
             donors_page(&state, &c, Some(&form), errors).await
         }
     }
+}
+
+/// Withdraws every link already emailed to a donor (`POST /api/v1/donors/{id}/links/withdraw`).
+async fn withdraw_links(
+    State(state): State<AppState>,
+    c: Context,
+    Path(id): Path<String>,
+    _: Submitted,
+) -> Result<Response, PageError> {
+    let user = c.with_role(Role::Treasurer)?;
+    let id = page_id(&id)?;
+    let now = state.clock.now();
+    let actor = user.staff().actor();
+    write_tx!(&state.db, |tx| {
+        crate::reports::donor::withdraw_by_treasurer(tx, now, &actor, &id).await
+    })?
+    .ok_or(PageError::Refused(StatusCode::NOT_FOUND))?;
+    Ok(see_other("/donors"))
 }
 
 async fn add_donation(

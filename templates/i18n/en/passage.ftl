@@ -328,6 +328,17 @@ donor-by-need = Spending by need
 donor-hash = Report fingerprint (SHA-256):
 donor-link-expired = This link has expired. The fund can send you a new one.
 donor-link-refused = This link is not valid. Use the link in the email exactly as it is.
+donor-link-withdrawn = The fund has withdrawn this link. Ask the fund for a new one if you need it.
+donor-link-unsubscribed = You unsubscribed, so the report links of earlier emails no longer open. To receive the reports again, use the unsubscribe link at the bottom of any of those emails.
+donor-unsubscribe-question = Stop receiving the Passage fund's reports?
+donor-unsubscribe-button = Unsubscribe
+donor-unsubscribed = You no longer receive the Passage fund's reports. The report links of earlier emails no longer open.
+donor-resubscribe-question = Receive the reports again?
+donor-resubscribe-button = Subscribe again
+donors-links = Links
+donors-unsubscribed = unsubscribed
+donors-withdraw-links = Withdraw their links
+donors-withdraw-hint = The links in the emails already sent stop opening at once; the next report brings new ones.
 
 nav-reports = Reports
 reports-title = Donor reports

@@ -328,6 +328,17 @@ donor-by-need = Dépenses par besoin
 donor-hash = Empreinte du rapport (SHA-256) :
 donor-link-expired = Ce lien a expiré. Le fonds peut vous en envoyer un nouveau.
 donor-link-refused = Ce lien n'est pas valide. Utilisez le lien du courriel tel quel.
+donor-link-withdrawn = Le fonds a retiré ce lien. Demandez-lui-en un nouveau au besoin.
+donor-link-unsubscribed = Vous vous êtes désabonné : les liens des rapports des courriels précédents ne s'ouvrent plus. Pour recevoir de nouveau les rapports, utilisez le lien de désabonnement au bas de l'un de ces courriels.
+donor-unsubscribe-question = Ne plus recevoir les rapports du fonds Passage ?
+donor-unsubscribe-button = Me désabonner
+donor-unsubscribed = Vous ne recevez plus les rapports du fonds Passage. Les liens des rapports des courriels précédents ne s'ouvrent plus.
+donor-resubscribe-question = Recevoir de nouveau les rapports ?
+donor-resubscribe-button = Me réabonner
+donors-links = Liens
+donors-unsubscribed = désabonné
+donors-withdraw-links = Retirer ses liens
+donors-withdraw-hint = Les liens des courriels déjà envoyés cessent aussitôt de s'ouvrir ; le prochain rapport en apporte de nouveaux.
 
 nav-reports = Rapports
 reports-title = Rapports aux donateurs
