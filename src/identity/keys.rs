@@ -10,9 +10,8 @@
 //! every instance, since whether a key is retired is read on every request (with the
 //! revocation list, in the same query). A secret is never printed nor changed.
 //!
-//! Donor links are signed by the same keys (`reports::donor`) and go on verifying with a
-//! retired key, and with a stored key under a configured secret: links already emailed
-//! must keep working, and a link opens one report for one donor, nothing of the staff's.
+//! Donor links are not signed by these keys: they are random tokens stored hashed
+//! (`reports::donor`), so retiring a key never breaks a link already emailed.
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, RwLock};
