@@ -441,6 +441,8 @@ struct PolicyPage<'a> {
     hotel: Vec<PolicyField>,
     limits: Vec<PolicyField>,
     history: Vec<HistoryRow>,
+    /// `month` or `quarter`: how often the donor report is drafted.
+    cadence: String,
     saved: bool,
     has_errors: bool,
 }
@@ -559,6 +561,10 @@ async fn policy_page(
                 saved_on: i18n::date(c.language, h.created_at.date_naive()),
             })
             .collect(),
+        cadence: values
+            .get("report_cadence")
+            .cloned()
+            .unwrap_or_else(|| "month".into()),
         saved,
         has_errors: !errors.is_empty(),
         c,
@@ -627,6 +633,10 @@ fn document_from(form: &Submitted) -> Value {
         "dual_approval_above": super::forms::amount(form.get("dual_approval_above")),
         "hold_hours": number(form.get("hold_hours")),
         "escalate_after_minutes": number(form.get("escalate_after_minutes")),
+        "report_cadence": match form.get("report_cadence") {
+            "" => "month",
+            typed => typed,
+        },
     })
 }
 
