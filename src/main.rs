@@ -466,7 +466,12 @@ async fn run(command: Command, mut config: Config) -> Result<(), Failure> {
             }
             if v.matches {
                 println!(
-                    "ok: the stored summary is the one that was hashed, and the books are those the report was frozen with"
+                    "ok: the report still matches the ledger (its stored summary is the one that was hashed{})",
+                    if v.method == "recomputed" {
+                        ", and recomputing it gives the same hash"
+                    } else {
+                        ", and the ledger entries it covers are those it was frozen with"
+                    }
                 );
                 Ok(())
             } else {
