@@ -50,6 +50,8 @@ type TransferLine = (
     DateTime<Utc>,
 );
 
+type GiftLine = (String, String, i64, Option<String>, DateTime<Utc>);
+
 type RequestLine = (
     String,
     Option<String>,
@@ -114,7 +116,7 @@ pub async fn lines(tx: &mut Tx, window: Window) -> Result<Vec<String>, StoreErro
     for (id, amount, at) in holds {
         out.push(json!(["open_hold", id, amount, canonical_time(at)]));
     }
-    let gifts: Vec<(String, String, i64, Option<String>, DateTime<Utc>)> = on_tx!(tx, c => sqlx::query_as(
+    let gifts: Vec<GiftLine> = on_tx!(tx, c => sqlx::query_as(
         "SELECT id, kind, amount, restricted_to, created_at FROM donations
          WHERE created_at >= $1 AND created_at <= $2 ORDER BY id"
     )
