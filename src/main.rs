@@ -100,14 +100,17 @@ enum ReportsCommand {
     /// Queue the emails of every sealed report nobody has sent yet (for cron); each donor
     /// gets each report once, however often this runs.
     Send,
-    /// Print the summary a report of a period would show now (JSON), storing nothing.
+    /// Print the summary a report of a period would show now (JSON), storing nothing; the
+    /// period must start where the chain of frozen reports ends.
     Preview {
         /// The first day, such as 2026-11-01.
         start: chrono::NaiveDate,
         /// The last day, included.
         end: chrono::NaiveDate,
     },
-    /// Recompute a sealed report from the ledger; exit 1 if its hash no longer matches.
+    /// Check a frozen report: its stored bytes against its hash, and the ledger entries it
+    /// covers against the digest kept when it was frozen (reports frozen before digests:
+    /// recomputed from the ledger); exit 1 if anything differs.
     Verify {
         /// The report's id.
         id: String,
@@ -563,24 +566,46 @@ async fn run(command: Command, mut config: Config) -> Result<(), Failure> {
             let v = reports::lifecycle::verify(&db, &id).await?;
             println!("report {} ({})", v.id, v.status);
             println!("stored hash      {}", v.hash);
-            println!("recomputed hash  {}", v.recomputed_hash);
-            if v.matches && v.stored_summary_intact {
-                println!("ok: the report still matches the ledger");
+            if let Some(recomputed) = &v.recomputed_hash {
+                println!("recomputed hash  {recomputed}");
+            }
+            if let (Some(kept), Some(now)) = (&v.ledger_digest, &v.recomputed_ledger_digest) {
+                println!("ledger digest    {kept}");
+                println!("recomputed       {now}");
+            }
+            if let Some(note) = &v.note {
+                println!("note: {note}");
+            }
+            if v.matches {
+                println!(
+                    "ok: the report still matches the ledger (its stored summary is the one that was hashed{})",
+                    if v.method == "recomputed" {
+                        ", and recomputing it gives the same hash"
+                    } else {
+                        ", and the ledger entries it covers are those it was frozen with"
+                    }
+                );
                 Ok(())
             } else {
+                let mut why = Vec::new();
+                if !v.stored_summary_intact {
+                    why.push("its stored summary was changed".to_string());
+                }
+                if !v.books_match {
+                    why.push(if v.method == "recomputed" {
+                        format!(
+                            "the ledger gives other figures ({})",
+                            v.differences.join(", ")
+                        )
+                    } else {
+                        "the ledger entries it covers were changed since it was frozen".to_string()
+                    });
+                }
+                if !v.audit_head_intact && v.method != "recomputed" {
+                    why.push("the audit event it names was changed".to_string());
+                }
                 Err(Failure {
-                    message: format!(
-                        "report {} no longer matches: {}",
-                        v.id,
-                        if v.stored_summary_intact {
-                            format!(
-                                "the ledger gives other figures ({})",
-                                v.differences.join(", ")
-                            )
-                        } else {
-                            "its stored summary was changed".to_string()
-                        }
-                    ),
+                    message: format!("report {} no longer matches: {}", v.id, why.join("; ")),
                     code: 1,
                 })
             }

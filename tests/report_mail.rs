@@ -744,18 +744,10 @@ async fn a_link_emailed_before_links_were_stored_still_opens_after_the_keys_chan
     f.app.stop().await;
 }
 
-async fn the_sweeper_drafts_each_month_and_quarter_once_and_reminds_treasurers(t: TestDb) {
-    let mut f = Fund::new(t).await;
-    let donor = f.donor("Fondation Exemple", "dons@example.org", "fr").await;
-    f.give(&donor, "5000.00").await;
-    f.go_to(2027, 1, 2, 6).await;
-    let state = f.app.state();
-    for _ in 0..3 {
-        passage::app::sweep_once(&state).await.unwrap();
-    }
+/// The scheduled reports of the list: (schedule, period_start, period_end).
+async fn scheduled(f: &Fund) -> Vec<(String, String, String)> {
     let (_, list) = f.get("/api/v1/reports", &f.treasurer).await;
-    let scheduled: Vec<(String, String, String)> = list
-        .as_array()
+    list.as_array()
         .unwrap()
         .iter()
         .map(|r| {
@@ -765,25 +757,31 @@ async fn the_sweeper_drafts_each_month_and_quarter_once_and_reminds_treasurers(t
                 r["period_end"].as_str().unwrap().to_string(),
             )
         })
-        .filter(|(s, p, _)| p.as_str() >= "2026-10-01" && s != "manual")
-        .collect();
-    assert!(
-        scheduled.contains(&("monthly".into(), "2026-12-01".into(), "2026-12-31".into())),
-        "{list}"
-    );
-    assert!(
-        scheduled.contains(&("quarterly".into(), "2026-10-01".into(), "2026-12-31".into())),
-        "{list}"
-    );
-    let drafted_dec = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["period_start"] == "2026-12-01")
-        .count();
+        .filter(|(s, _, _)| s != "manual")
+        .collect()
+}
+
+async fn the_sweeper_drafts_the_next_report_of_the_chain_once_at_one_cadence_and_reminds_treasurers(
+    t: TestDb,
+) {
+    let mut f = Fund::new(t).await;
+    let donor = f.donor("Fondation Exemple", "dons@example.org", "fr").await;
+    f.give(&donor, "5000.00").await;
+    f.go_to(2027, 1, 2, 6).await;
+    let state = f.app.state();
+    for _ in 0..3 {
+        passage::app::sweep_once(&state).await.unwrap();
+    }
+    // One cadence (a month by default), from the month of the fund's first event: the
+    // first report of the chain, drafted once however often the sweeper runs; December
+    // waits until November is frozen, and no quarterly report is drafted beside it.
     assert_eq!(
-        drafted_dec, 1,
-        "drafted once however often the sweeper runs"
+        scheduled(&f).await,
+        [(
+            "monthly".to_string(),
+            "2026-11-01".to_string(),
+            "2026-11-30".to_string()
+        )]
     );
     // Every treasurer is reminded, once a week at most.
     let reminders = || async {
@@ -808,6 +806,77 @@ async fn the_sweeper_drafts_each_month_and_quarter_once_and_reminds_treasurers(t
     f.app.clock.advance(Duration::days(7));
     passage::app::sweep_once(&state).await.unwrap();
     assert!(reminders().await.len() > first.len(), "again a week later");
+
+    // Once November is frozen, the next draft starts where it ends.
+    f.go_to(2027, 1, 11, 9).await;
+    let (_, list) = f.get("/api/v1/reports", &f.treasurer).await;
+    let november = list[0]["id"].as_str().unwrap().to_string();
+    f.seal(&november).await;
+    for _ in 0..2 {
+        passage::app::sweep_once(&state).await.unwrap();
+    }
+    let drafts = scheduled(&f).await;
+    assert!(
+        drafts.contains(&(
+            "monthly".to_string(),
+            "2026-12-01".to_string(),
+            "2026-12-31".to_string()
+        )),
+        "{drafts:?}"
+    );
+    assert_eq!(drafts.len(), 2, "{drafts:?}");
+
+    // A fund that reports by quarter: the next draft runs from the chain's end to the end
+    // of the quarter, and no monthly draft is made beside it.
+    let (s, p) = f
+        .send(
+            f.app
+                .http
+                .put(f.app.url("/api/v1/policy"))
+                .bearer_auth(&f.treasurer)
+                .json(&json!({"report_cadence": "quarter"})),
+        )
+        .await;
+    assert_eq!(s, 202, "{p}");
+    // A proposal: in force once a second treasurer co-signs it.
+    let (s, p) = f
+        .send(
+            f.app
+                .http
+                .post(f.app.url(&format!(
+                    "/api/v1/policy/versions/{}/cosign",
+                    p["version"]
+                )))
+                .bearer_auth(&f.second_treasurer),
+        )
+        .await;
+    assert_eq!(s, 200, "{p}");
+    assert_eq!(p["status"], "in_force", "{p}");
+    let (_, list) = f.get("/api/v1/reports", &f.treasurer).await;
+    let december = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["period_start"] == "2026-12-01")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    f.seal(&december).await;
+    f.go_to(2027, 4, 2, 6).await;
+    for _ in 0..2 {
+        passage::app::sweep_once(&state).await.unwrap();
+    }
+    let drafts = scheduled(&f).await;
+    assert!(
+        drafts.contains(&(
+            "quarterly".to_string(),
+            "2027-01-01".to_string(),
+            "2027-03-31".to_string()
+        )),
+        "{drafts:?}"
+    );
+    assert_eq!(drafts.len(), 3, "{drafts:?}");
     f.app.stop().await;
 }
 
@@ -816,5 +885,5 @@ on_both_engines!(
     a_donor_link_opens_its_report_and_nothing_else,
     a_treasurer_withdraws_a_donors_links_and_unsubscribing_withdraws_the_report_links,
     a_link_emailed_before_links_were_stored_still_opens_after_the_keys_change,
-    the_sweeper_drafts_each_month_and_quarter_once_and_reminds_treasurers,
+    the_sweeper_drafts_the_next_report_of_the_chain_once_at_one_cadence_and_reminds_treasurers,
 );

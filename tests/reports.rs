@@ -417,6 +417,319 @@ async fn a_report_is_frozen_by_one_treasurer_cosigned_by_another_and_never_chang
     f.app.stop().await;
 }
 
+/// The report in the way, as a 409 names it: its id and the day the next report starts.
+async fn refused_in_the_chain(f: &Fund, body: Value, in_the_way: &str, expected: &str) {
+    let (s, e) = f.post("/api/v1/reports", &f.treasurer, body.clone()).await;
+    assert_eq!(s, 409, "{body} was accepted: {e}");
+    let message = e["error"]["message"].as_str().unwrap();
+    assert!(message.contains(in_the_way), "{body}: {message}");
+    assert!(message.contains(expected), "{body}: {message}");
+}
+
+/// Two reports of the same day: the second, drafted after two more flights were settled,
+/// covers only what the first did not, so no subtraction of one from the other gives the
+/// two flights. (Before the chain, the second covered the whole day again, and its flight
+/// cell minus the first's was the spending of the two cases.)
+async fn two_reports_of_one_day_never_cover_the_same_moment(t: TestDb) {
+    let mut f = Fund::new(t).await;
+    let donor = f.donor("Fondation Exemple", "dons@example.org", "en").await;
+    f.give(&donor, "60000.00").await;
+    f.go_to(2026, 11, 30, 9).await;
+    for fare in ["412.37", "389.11", "455.29", "401.02", "398.76"] {
+        f.trip("NS", "flight", fare, ("Halifax", "NS"), ("Vancouver", "BC"))
+            .await;
+    }
+    for _ in 0..5 {
+        f.hotel("QC", 2, "150.00").await;
+    }
+    f.go_to(2026, 11, 30, 12).await;
+    let first = f.draft("2026-11-29", "2026-11-30").await;
+    assert_eq!(first["cutoff"], "2026-11-30T12:00:00Z", "{first}");
+    let first = f.seal(first["id"].as_str().unwrap()).await;
+
+    f.go_to(2026, 11, 30, 14).await;
+    let later = ["433.33", "377.71"];
+    for fare in later {
+        f.trip("NS", "flight", fare, ("Halifax", "NS"), ("Vancouver", "BC"))
+            .await;
+    }
+    for _ in 0..5 {
+        f.hotel("QC", 2, "150.00").await;
+    }
+    let two_flights: i64 = later.iter().map(|a| cents(&json!(a)).unwrap()).sum();
+    f.go_to(2026, 12, 1, 9).await;
+    // The day of the first report's cut-off is where the next one starts.
+    let second = f.draft("2026-11-30", "2026-11-30").await;
+    let second = f.seal(second["id"].as_str().unwrap()).await;
+    let s = &second["summary"];
+    assert_eq!(
+        cents(&s["disbursed"]).unwrap(),
+        two_flights + 5 * 30_000,
+        "the second report covers only what happened after the first one's cut-off: {s}"
+    );
+    assert_eq!(
+        s["opening_balance"], first["summary"]["closing_balance"],
+        "{s}"
+    );
+    for (what, value) in every_subtraction(&second, &first) {
+        if what.starts_with("cases") {
+            assert_ne!(value, 2, "{what} gives the number of the later flights");
+        } else {
+            assert_ne!(value, two_flights, "{what} gives the later flights' amount");
+        }
+    }
+    // And the day cannot be reported a third time.
+    refused_in_the_chain(
+        &f,
+        json!({"period_start": "2026-11-29", "period_end": "2026-11-30"}),
+        second["id"].as_str().unwrap(),
+        "2026-12-01",
+    )
+    .await;
+    f.app.stop().await;
+}
+
+/// A wide report, then two that do not overlap each other but each overlaps it: the chain
+/// refuses both, naming the wide report and the day the next report starts; a gap is
+/// refused the same way; a draft made stale by another report frozen first cannot be
+/// sealed; a correction covers exactly the moments of the report it replaces.
+async fn reports_form_one_chain_and_a_refusal_names_the_report_in_the_way(t: TestDb) {
+    let mut f = Fund::new(t).await;
+    let donor = f.donor("Fondation Exemple", "dons@example.org", "en").await;
+    f.give(&donor, "60000.00").await;
+    // The first report starts at the latest on the day of the fund's first event.
+    f.go_to(2026, 12, 2, 9).await;
+    refused_in_the_chain(
+        &f,
+        json!({"period_start": "2026-11-30", "period_end": "2026-11-30"}),
+        "first",
+        "2026-11-29",
+    )
+    .await;
+    for _ in 0..6 {
+        f.hotel("QC", 2, "150.00").await;
+    }
+    f.go_to(2027, 1, 2, 9).await;
+    let wide = f.draft("2026-11-01", "2026-12-31").await;
+    let wide_id = wide["id"].as_str().unwrap().to_string();
+    let wide = f.seal(&wide_id).await;
+    refused_in_the_chain(
+        &f,
+        json!({"period_start": "2026-11-01", "period_end": "2026-11-30"}),
+        &wide_id,
+        "2027-01-01",
+    )
+    .await;
+    refused_in_the_chain(
+        &f,
+        json!({"period_start": "2026-12-01", "period_end": "2026-12-31"}),
+        &wide_id,
+        "2027-01-01",
+    )
+    .await;
+    f.go_to(2027, 1, 6, 9).await;
+    refused_in_the_chain(
+        &f,
+        json!({"period_start": "2027-01-02", "period_end": "2027-01-05"}),
+        &wide_id,
+        "2027-01-01",
+    )
+    .await;
+
+    // Two drafts from the chain's end; the shorter is frozen first, the longer is stale.
+    let long = f.draft("2027-01-01", "2027-01-05").await;
+    let short = f.draft("2027-01-01", "2027-01-02").await;
+    let short_id = short["id"].as_str().unwrap().to_string();
+    let (s, frozen) = f
+        .post(
+            &format!("/api/v1/reports/{short_id}/seal"),
+            &f.treasurer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{frozen}");
+    assert_eq!(frozen["status"], "awaiting_cosign");
+    let (s, e) = f
+        .post(
+            &format!("/api/v1/reports/{}/seal", long["id"].as_str().unwrap()),
+            &f.treasurer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 409, "a stale draft was sealed: {e}");
+    let message = e["error"]["message"].as_str().unwrap();
+    assert!(message.contains(&short_id), "{message}");
+    assert!(message.contains("2027-01-03"), "{message}");
+    // Reading the stale draft says so.
+    let (_, stale) = f
+        .get(
+            &format!("/api/v1/reports/{}", long["id"].as_str().unwrap()),
+            &f.treasurer,
+        )
+        .await;
+    assert!(stale["warnings"].to_string().contains(&short_id), "{stale}");
+    // A report awaiting its co-signature holds its place in the chain.
+    refused_in_the_chain(
+        &f,
+        json!({"period_start": "2027-01-01", "period_end": "2027-01-05"}),
+        &short_id,
+        "2027-01-03",
+    )
+    .await;
+    f.draft("2027-01-03", "2027-01-05").await;
+
+    // A correction covers exactly the moments of the report it replaces.
+    let (s, e) = f
+        .post(
+            "/api/v1/reports",
+            &f.treasurer,
+            json!({"period_start": "2026-12-01", "period_end": "2026-12-31", "supersedes": wide_id}),
+        )
+        .await;
+    assert_eq!(s, 409, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2026-11-01"),
+        "{e}"
+    );
+    let fix = f
+        .post(
+            "/api/v1/reports",
+            &f.treasurer,
+            json!({"period_start": "2026-11-01", "period_end": "2026-12-31", "supersedes": wide_id}),
+        )
+        .await;
+    assert_eq!(fix.0, 201, "{}", fix.1);
+    assert_eq!(fix.1["cutoff"], wide["cutoff"], "{}", fix.1);
+    let fixed = f.seal(fix.1["id"].as_str().unwrap()).await;
+    assert_eq!(fixed["summary"]["disbursed"], wide["summary"]["disbursed"]);
+    assert_eq!(
+        fixed["summary"]["opening_balance"],
+        wide["summary"]["opening_balance"]
+    );
+    assert_eq!(
+        fixed["summary"]["closing_balance"],
+        wide["summary"]["closing_balance"]
+    );
+    f.app.stop().await;
+}
+
+/// Runs SQL on a frozen report with the database's protection lifted, as an intruder would.
+async fn behind_the_triggers(db: &passage::store::Db, sql: &str, id: &str) {
+    match db {
+        passage::store::Db::Sqlite(p) => {
+            sqlx::query("DROP TRIGGER IF EXISTS reports_frozen_never_change")
+                .execute(p)
+                .await
+                .unwrap();
+            sqlx::query(sql).bind(id).execute(p).await.unwrap();
+        }
+        passage::store::Db::Postgres(p) => {
+            sqlx::query("ALTER TABLE reports DISABLE TRIGGER reports_frozen")
+                .execute(p)
+                .await
+                .unwrap();
+            sqlx::query(sql).bind(id).execute(p).await.unwrap();
+        }
+    }
+}
+
+/// A frozen report keeps the digest of the ledger entries it covers: verification checks
+/// the stored bytes against the hash and the books against the digest, and a report frozen
+/// before digests existed is recomputed instead, and the answer says so.
+async fn a_frozen_report_is_verified_by_its_ledger_digest_and_its_stored_bytes(t: TestDb) {
+    let mut f = Fund::new(t).await;
+    let donor = f.donor("Fondation Exemple", "dons@example.org", "en").await;
+    f.give(&donor, "20000.00").await;
+    for _ in 0..5 {
+        f.hotel("QC", 1, "120.00").await;
+    }
+    f.go_to(2026, 12, 1, 8).await;
+    let id = f.draft("2026-11-01", "2026-11-30").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let report = f.seal(&id).await;
+    let digest = report["ledger_digest"].as_str().unwrap().to_string();
+    assert_eq!(digest.len(), 64, "{report}");
+    assert_eq!(
+        report["starts_after"],
+        Value::Null,
+        "the first report of the chain"
+    );
+    let verify = format!("/api/v1/reports/{id}/verify");
+    let (s, v) = f.get(&verify, &f.treasurer).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["method"], "ledger_digest", "{v}");
+    assert_eq!(v["matches"], true, "{v}");
+    assert_eq!(v["recomputed_ledger_digest"], digest.as_str(), "{v}");
+
+    // The stored bytes are what was hashed: the same JSON written differently is caught.
+    let db = f.app.db.db.clone();
+    behind_the_triggers(
+        &db,
+        "UPDATE reports SET summary = summary || ' ' WHERE id = $1",
+        &id,
+    )
+    .await;
+    let (_, v) = f.get(&verify, &f.treasurer).await;
+    assert_eq!(v["stored_summary_intact"], false, "{v}");
+    assert_eq!(v["matches"], false, "{v}");
+    assert_eq!(v["books_match"], true, "{v}");
+    behind_the_triggers(
+        &db,
+        "UPDATE reports SET summary = RTRIM(summary) WHERE id = $1",
+        &id,
+    )
+    .await;
+
+    // A report frozen before digests existed is recomputed, and the answer says so.
+    behind_the_triggers(
+        &db,
+        "UPDATE reports SET ledger_digest = NULL WHERE id = $1",
+        &id,
+    )
+    .await;
+    let (_, v) = f.get(&verify, &f.treasurer).await;
+    assert_eq!(v["method"], "recomputed", "{v}");
+    assert_eq!(v["matches"], true, "{v}");
+    assert!(v["note"].as_str().unwrap().contains("digest"), "{v}");
+    let restore = format!("UPDATE reports SET ledger_digest = '{digest}' WHERE id = $1");
+    behind_the_triggers(&db, &restore, &id).await;
+
+    // The books changed behind the report: the digest says so.
+    match &db {
+        passage::store::Db::Sqlite(p) => {
+            sqlx::query("DROP TRIGGER transfers_refuse_update")
+                .execute(p)
+                .await
+                .unwrap();
+            sqlx::query("UPDATE transfers SET amount = amount + 1 WHERE kind = 'post'")
+                .execute(p)
+                .await
+                .unwrap();
+        }
+        passage::store::Db::Postgres(p) => {
+            sqlx::query("ALTER TABLE transfers DISABLE TRIGGER transfers_append_only")
+                .execute(p)
+                .await
+                .unwrap();
+            sqlx::query("UPDATE transfers SET amount = amount + 1 WHERE kind = 'post'")
+                .execute(p)
+                .await
+                .unwrap();
+        }
+    }
+    let (_, v) = f.get(&verify, &f.treasurer).await;
+    assert_eq!(v["method"], "ledger_digest", "{v}");
+    assert_eq!(v["books_match"], false, "{v}");
+    assert_eq!(v["stored_summary_intact"], true, "{v}");
+    assert_eq!(v["matches"], false, "{v}");
+    f.app.stop().await;
+}
+
 async fn bad_report_requests_are_refused_by_name(t: TestDb) {
     let f = Fund::new(t).await;
     let cases = [
@@ -492,4 +805,7 @@ on_both_engines!(
     three_flights_show_as_fewer_than_five_and_no_subtraction_finds_them,
     a_report_is_frozen_by_one_treasurer_cosigned_by_another_and_never_changes,
     bad_report_requests_are_refused_by_name,
+    two_reports_of_one_day_never_cover_the_same_moment,
+    reports_form_one_chain_and_a_refusal_names_the_report_in_the_way,
+    a_frozen_report_is_verified_by_its_ledger_digest_and_its_stored_bytes,
 );

@@ -1025,6 +1025,31 @@ async fn treasurers_draft_freeze_cosign_and_send_a_report_from_their_phones(t: T
         page.body
             .contains(&as_html(i18n::text(Language::En, "report-matches")))
     );
+    // The next report starts where this one ends: the page proposes that day, and a
+    // period that would cover the same days again is refused under its first day.
+    let cutoff: chrono::DateTime<chrono::Utc> =
+        passage::on_db!(&app.db.db, p => sqlx::query_scalar(
+        "SELECT cutoff FROM reports WHERE hash IS NOT NULL"
+    )
+    .fetch_one(p)
+    .await)
+        .unwrap();
+    let next = passage::reports::next_start_day(cutoff).to_string();
+    let list = second.get("/reports").await;
+    assert!(
+        list.body.contains(&format!("value=\"{next}\"")),
+        "the page proposes {next}: {}",
+        list.body
+    );
+    let again = second
+        .post(
+            "/reports",
+            &[("period_start", "2026-11-01"), ("period_end", "2026-11-29")],
+        )
+        .await;
+    assert_eq!(again.status, 422, "{}", again.body);
+    assert!(again.body.contains("id=\"period_start-error\""));
+    assert!(again.body.contains(&next), "the expected day is said");
     let sent = second.post(&format!("{report}/send"), &[]).await;
     assert_eq!(sent.location(), report);
     let emails: i64 = passage::on_db!(&app.db.db, p => sqlx::query_scalar(

@@ -75,6 +75,26 @@ impl CaseCap {
     }
 }
 
+/// How often the fund drafts its donor reports (DESIGN "Reports form one chain"): one
+/// cadence, never two, so the drafts follow one another in one chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Cadence {
+    /// A report for each calendar month (the default).
+    #[default]
+    Month,
+    /// A report for each calendar quarter.
+    Quarter,
+}
+
+impl Cadence {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Cadence::Month => "month",
+            Cadence::Quarter => "quarter",
+        }
+    }
+}
+
 /// A parsed policy: every limit is present and within its bounds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
@@ -84,19 +104,21 @@ pub struct Policy {
     dual_approval_above: Money,
     hold_hours: u32,
     escalate_after_minutes: u32,
+    report_cadence: Cadence,
 }
 
 pub const HOLD_HOURS_MAX: u32 = 720;
 pub const ESCALATE_AFTER_MINUTES_MAX: u32 = 1440;
 pub const CASE_CAP_DAYS_MAX: u32 = 365;
 
-const TOP_FIELDS: [&str; 6] = [
+const TOP_FIELDS: [&str; 7] = [
     "auto_approve",
     "case_auto_cap",
     "reserve_floor",
     "dual_approval_above",
     "hold_hours",
     "escalate_after_minutes",
+    "report_cadence",
 ];
 
 /// Turns a constant of this file into Money.
@@ -138,6 +160,7 @@ impl Default for Policy {
             dual_approval_above: constant(100_000),
             hold_hours: 72,
             escalate_after_minutes: 20,
+            report_cadence: Cadence::Month,
         }
     }
 }
@@ -215,6 +238,18 @@ impl Policy {
             defaults.escalate_after_minutes,
             &mut errors,
         );
+        let report_cadence = match obj.get("report_cadence") {
+            None => defaults.report_cadence,
+            Some(Value::String(s)) if s == "month" => Cadence::Month,
+            Some(Value::String(s)) if s == "quarter" => Cadence::Quarter,
+            Some(_) => {
+                errors.push(FieldError::new(
+                    "report_cadence",
+                    "must be \"month\" or \"quarter\": how often the fund drafts its donor report",
+                ));
+                defaults.report_cadence
+            }
+        };
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -225,6 +260,7 @@ impl Policy {
             dual_approval_above,
             hold_hours,
             escalate_after_minutes,
+            report_cadence,
         })
     }
 
@@ -262,6 +298,7 @@ impl Policy {
             "dual_approval_above": self.dual_approval_above.to_string(),
             "hold_hours": self.hold_hours,
             "escalate_after_minutes": self.escalate_after_minutes,
+            "report_cadence": self.report_cadence.as_str(),
         })
     }
 
@@ -307,6 +344,11 @@ impl Policy {
 
     pub fn escalate_after(&self) -> TimeDelta {
         TimeDelta::minutes(i64::from(self.escalate_after_minutes))
+    }
+
+    /// How often the sweeper drafts the donor report.
+    pub fn report_cadence(&self) -> Cadence {
+        self.report_cadence
     }
 }
 
@@ -581,7 +623,8 @@ mod tests {
           "reserve_floor": "1000.00",
           "dual_approval_above": "1000.00",
           "hold_hours": 72,
-          "escalate_after_minutes": 20
+          "escalate_after_minutes": 20,
+          "report_cadence": "month"
         })
     }
 
@@ -611,6 +654,17 @@ mod tests {
         assert_eq!(p.hold_hours(), 72);
         assert_eq!(p.hold_duration(), TimeDelta::hours(72));
         assert_eq!(p.escalate_after(), TimeDelta::minutes(20));
+        assert_eq!(p.report_cadence(), Cadence::Month);
+    }
+
+    #[test]
+    fn the_report_cadence_is_a_month_or_a_quarter() {
+        let p = Policy::parse(json!({"report_cadence": "quarter"})).unwrap();
+        assert_eq!(p.report_cadence(), Cadence::Quarter);
+        assert_eq!(p.to_json()["report_cadence"], "quarter");
+        for bad in [json!("monthly"), json!("both"), json!(3), json!(null)] {
+            assert_eq!(fields(json!({"report_cadence": bad})), ["report_cadence"]);
+        }
     }
 
     #[test]

@@ -147,6 +147,16 @@ fn rules() -> Vec<(&'static str, RefOr<Schema>)> {
             "escalate_after_minutes",
             whole(ESCALATE_AFTER_MINUTES_MAX).into(),
         ),
+        (
+            "report_cadence",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["month", "quarter"]))
+                .description(Some(
+                    "How often the fund drafts its donor report, each from where the chain of reports ends; \"month\" by default",
+                ))
+                .into(),
+        ),
     ]
 }
 

@@ -4,14 +4,22 @@
 //! treasurer co-signed it; it may be sent). A correction is a new report that names the
 //! report it supersedes; the old one stays as it was, marked superseded once the
 //! correction is sealed. Each step is one transaction with its audit event.
+//!
+//! Frozen reports form one chain (see the module `reports`): a new report starts on the
+//! day the chain's last cut-off falls on (the next day when that cut-off ends its day),
+//! and covers from the moment after it; the draft and the seal both check this, so a
+//! draft made stale by another report frozen first cannot be sealed. A correction covers
+//! exactly the moments of the report it replaces. Freezing keeps a digest of the ledger
+//! entries the report covers ([`super::digest`]), which verification recomputes.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::Period;
+use super::digest;
 use super::facts::{self, Window};
 use super::summary::{self, Built, Context, Prior};
+use super::{Period, chain_start, next_start_day};
 use crate::approval::FlowError;
 use crate::approval::error::invalid;
 use crate::audit::{self, Actor, GENESIS_HASH};
@@ -39,11 +47,16 @@ pub struct Row {
     pub cosigned_by: Option<String>,
     pub cosigned_at: Option<DateTime<Utc>>,
     pub send_requested_at: Option<DateTime<Utc>>,
+    /// The cut-off of the report before this one in the chain (`None` for the first).
+    pub starts_after: Option<DateTime<Utc>>,
+    /// The digest of the ledger entries a frozen report covers; `None` for a draft and
+    /// for a report frozen before reports kept one.
+    pub ledger_digest: Option<String>,
 }
 
 const SELECT: &str = "SELECT id, period_start, period_end, cutoff, schedule, status, min_cell,
         supersedes, superseded_by, summary, hash, audit_seq, audit_hash, created_at, sealed_by,
-        sealed_at, cosigned_by, cosigned_at, send_requested_at
+        sealed_at, cosigned_by, cosigned_at, send_requested_at, starts_after, ledger_digest
      FROM reports";
 
 impl Row {
@@ -55,17 +68,33 @@ impl Row {
         Ok((parse(&self.period_start)?, parse(&self.period_end)?))
     }
 
+    /// The moments the report covers: from the moment after the previous report's
+    /// cut-off (or the fund's first event) to its own; a report frozen before the chain
+    /// covers from the first moment of its period, as it did then.
     pub fn window(&self) -> Result<Window, FlowError> {
-        let (start, end) = self.period()?;
-        let period = Period { start, end };
+        let (period_start, end) = self.period()?;
+        let start = if self.chained() {
+            chain_start(self.starts_after, period_start)
+        } else {
+            Period {
+                start: period_start,
+                end,
+            }
+            .starts_at()
+        };
         Ok(Window {
-            start: period.starts_at(),
+            start,
             cutoff: self.cutoff,
         })
     }
 
     pub fn frozen(&self) -> bool {
         self.hash.is_some()
+    }
+
+    /// A draft, or a report frozen in the chain (with a ledger digest).
+    pub fn chained(&self) -> bool {
+        !self.frozen() || self.ledger_digest.is_some()
     }
 
     pub fn stored_summary(&self) -> Option<Value> {
@@ -88,6 +117,14 @@ pub struct ReportView {
     pub cutoff: DateTime<Utc>,
     /// `manual`, `monthly` or `quarterly`.
     pub schedule: String,
+    /// The report covers the moments after this one: the cut-off of the frozen report
+    /// before it in the chain. `null` for the first report (it covers from the fund's
+    /// first event) and for reports frozen before the chain (they cover from the first
+    /// moment of `period_start`).
+    pub starts_after: Option<DateTime<Utc>>,
+    /// SHA-256 of the ledger entries a frozen report covers (`reports verify` recomputes
+    /// it); `null` for a draft and for reports frozen before reports kept one.
+    pub ledger_digest: Option<String>,
     pub supersedes: Option<String>,
     pub superseded_by: Option<String>,
     /// SHA-256 of the summary's canonical text, once frozen.
@@ -116,6 +153,8 @@ impl ReportView {
             period_end: row.period_end.clone(),
             cutoff: row.cutoff,
             schedule: row.schedule.clone(),
+            starts_after: row.starts_after,
+            ledger_digest: row.ledger_digest.clone(),
             supersedes: row.supersedes.clone(),
             superseded_by: row.superseded_by.clone(),
             hash: row.hash.clone(),
@@ -149,6 +188,142 @@ async fn must_load(tx: &mut Tx, id: &str) -> Result<Row, FlowError> {
         .ok_or_else(|| FlowError::NotFound("no report has this id".into()))
 }
 
+/// The frozen report with the latest cut-off: where the chain ends.
+async fn chain_end(tx: &mut Tx) -> Result<Option<Row>, StoreError> {
+    let sql =
+        format!("{SELECT} WHERE hash IS NOT NULL ORDER BY cutoff DESC, sealed_at DESC, id LIMIT 1");
+    Ok(on_tx!(tx, c => sqlx::query_as::<_, Row>(&sql).fetch_optional(c).await)?)
+}
+
+/// The moment of the fund's first event (a transfer, a gift or a request), if any.
+async fn first_event(tx: &mut Tx) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let mut first: Option<DateTime<Utc>> = None;
+    for sql in [
+        "SELECT created_at FROM transfers ORDER BY created_at LIMIT 1",
+        "SELECT created_at FROM donations ORDER BY created_at LIMIT 1",
+        "SELECT created_at FROM requests ORDER BY created_at LIMIT 1",
+    ] {
+        let at: Option<DateTime<Utc>> =
+            on_tx!(tx, c => sqlx::query_scalar(sql).fetch_optional(c).await)?;
+        first = match (first, at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    Ok(first)
+}
+
+/// Where the next report of the chain starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainNext {
+    /// No report is frozen yet: the first starts on or before the day of the fund's first
+    /// event (any day when nothing has happened yet).
+    First { first_event_day: Option<NaiveDate> },
+    /// The next report starts on `day`, where the frozen report `report` (labelled
+    /// `period_start` to `period_end`) ends the chain at `cutoff`.
+    After {
+        report: String,
+        period_start: String,
+        period_end: String,
+        status: String,
+        cutoff: DateTime<Utc>,
+        day: NaiveDate,
+    },
+}
+
+impl ChainNext {
+    /// The day a new report should start on (the first report: the first day of the
+    /// month of the fund's first event, or `today` when nothing has happened).
+    pub fn proposed_start(&self, today: NaiveDate) -> NaiveDate {
+        match self {
+            ChainNext::After { day, .. } => *day,
+            ChainNext::First {
+                first_event_day: Some(d),
+            } => d.with_day(1).unwrap_or(*d),
+            ChainNext::First {
+                first_event_day: None,
+            } => today.with_day(1).unwrap_or(today),
+        }
+    }
+}
+
+/// Where the next report of the chain starts, read inside `tx`.
+pub async fn chain_next(tx: &mut Tx) -> Result<ChainNext, StoreError> {
+    Ok(match chain_end(tx).await? {
+        Some(last) => ChainNext::After {
+            day: next_start_day(last.cutoff),
+            report: last.id,
+            period_start: last.period_start,
+            period_end: last.period_end,
+            status: last.status,
+            cutoff: last.cutoff,
+        },
+        None => ChainNext::First {
+            first_event_day: first_event(tx).await?.map(|t| t.date_naive()),
+        },
+    })
+}
+
+/// Where the next report of the chain starts, from a snapshot.
+pub async fn next_in_chain(db: &Db) -> Result<ChainNext, FlowError> {
+    let mut tx = db.begin_snapshot().await?;
+    let next = chain_next(&mut tx).await;
+    tx.rollback().await?;
+    Ok(next?)
+}
+
+/// Checks that a report (not a correction) labelled from `period_start` and cut off at
+/// `cutoff` continues the chain, and returns the cut-off it starts after. The refusal
+/// names the report in the way and the day the next report starts.
+async fn place_in_chain(
+    tx: &mut Tx,
+    period_start: NaiveDate,
+    cutoff: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, FlowError> {
+    match chain_next(tx).await? {
+        ChainNext::After {
+            report,
+            period_start: last_start,
+            period_end: last_end,
+            status,
+            cutoff: last_cutoff,
+            day,
+        } => {
+            let status = if status == "sealed" {
+                "sealed"
+            } else {
+                "frozen, awaiting its co-signature"
+            };
+            let in_the_way = format!(
+                "report {report} ({last_start} to {last_end}, {status}) ends the chain of frozen reports at {}",
+                audit::canonical_time(last_cutoff)
+            );
+            if period_start != day {
+                let how = if period_start < day {
+                    "this period would cover moments it already covers"
+                } else {
+                    "this period would leave the moments between the two uncovered"
+                };
+                return Err(FlowError::Conflict(format!(
+                    "{in_the_way}: {how}, and two reports that overlap or leave a gap can be subtracted from each other; the next report starts on {day}: set period_start to {day}"
+                )));
+            }
+            if cutoff <= last_cutoff {
+                return Err(FlowError::Conflict(format!(
+                    "{in_the_way}: nothing after it can be reported yet; draft the next report (from {day}) later"
+                )));
+            }
+            Ok(Some(last_cutoff))
+        }
+        ChainNext::First {
+            first_event_day: Some(first),
+        } if period_start > first => Err(FlowError::Conflict(format!(
+            "no report is frozen yet and the fund's first event was on {first}: the first report starts on or before {first}, so that no moment is left out; set period_start to {first} or earlier"
+        ))),
+        ChainNext::First { .. } => Ok(None),
+    }
+}
+
 /// The audit chain's last event at or before `at`.
 async fn audit_head_at(tx: &mut Tx, at: DateTime<Utc>) -> Result<(i64, String), StoreError> {
     let head: Option<(i64, String)> = on_tx!(tx, c => sqlx::query_as(
@@ -160,8 +335,9 @@ async fn audit_head_at(tx: &mut Tx, at: DateTime<Utc>) -> Result<(i64, String), 
     Ok(head.unwrap_or((0, GENESIS_HASH.to_string())))
 }
 
-/// The frozen reports this one is compared with: those whose windows overlap its own, and
-/// the one just before it.
+/// The frozen reports this one is compared with: those whose windows overlap its own (the
+/// report a correction replaces), and its neighbours in the chain, just before and just
+/// after it.
 async fn overlapping_frozen(tx: &mut Tx, row: &Row) -> Result<Vec<Row>, FlowError> {
     let sql = format!("{SELECT} WHERE hash IS NOT NULL AND id <> $1 ORDER BY sealed_at, id");
     let rows: Vec<Row> =
@@ -171,6 +347,7 @@ async fn overlapping_frozen(tx: &mut Tx, row: &Row) -> Result<Vec<Row>, FlowErro
     // The latest report (not corrected since) that ended before this one began: the
     // "previous report" a reader would compare with.
     let mut previous: Option<(Window, Row)> = None;
+    let mut next: Option<(Window, Row)> = None;
     for other in rows {
         let w = other.window()?;
         if w.start <= mine.cutoff && mine.start <= w.cutoff {
@@ -180,10 +357,18 @@ async fn overlapping_frozen(tx: &mut Tx, row: &Row) -> Result<Vec<Row>, FlowErro
             && previous.as_ref().is_none_or(|(p, _)| p.cutoff < w.cutoff)
         {
             previous = Some((w, other));
+        } else if w.start > mine.cutoff
+            && other.superseded_by.is_none()
+            && next.as_ref().is_none_or(|(n, _)| w.start < n.start)
+        {
+            next = Some((w, other));
         }
     }
     if let Some((_, row)) = previous {
         out.insert(0, row);
+    }
+    if let Some((_, row)) = next {
+        out.push(row);
     }
     Ok(out)
 }
@@ -278,12 +463,40 @@ pub async fn create(
             ));
         }
     }
+    // A correction covers exactly the moments of the report it replaces; any other
+    // report continues the chain.
+    let (cutoff, starts_after) = match &new.supersedes {
+        Some(old) => {
+            let old = must_load(tx, old).await?;
+            if (old.period_start.as_str(), old.period_end.as_str())
+                != (
+                    new.period.start.to_string().as_str(),
+                    new.period.end.to_string().as_str(),
+                )
+            {
+                return Err(FlowError::Conflict(format!(
+                    "a correction covers exactly the moments of the report it replaces: report {} is labelled {} to {}; give period_start {} and period_end {}",
+                    old.id, old.period_start, old.period_end, old.period_start, old.period_end
+                )));
+            }
+            // The same start: after the same cut-off, or (the first report, or one frozen
+            // before the chain) from the first moment of the same period_start.
+            (old.cutoff, old.starts_after)
+        }
+        None => {
+            let cutoff = new.period.window(now).cutoff;
+            (cutoff, place_in_chain(tx, new.period.start, cutoff).await?)
+        }
+    };
     let id = uuid::Uuid::new_v4().to_string();
-    let window = new.period.window(now);
+    let window = Window {
+        start: chain_start(starts_after, new.period.start),
+        cutoff,
+    };
     on_tx!(tx, c => sqlx::query(
         "INSERT INTO reports (id, period_start, period_end, cutoff, schedule, status, min_cell,
-                              supersedes, created_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, 'draft', $6, $7, $8, $9)",
+                              supersedes, created_by, created_at, starts_after)
+         VALUES ($1, $2, $3, $4, $5, 'draft', $6, $7, $8, $9, $10)",
     )
     .bind(&id)
     .bind(new.period.start.to_string())
@@ -294,6 +507,7 @@ pub async fn create(
     .bind(&new.supersedes)
     .bind(&actor.0)
     .bind(now)
+    .bind(starts_after)
     .execute(c)
     .await
     .map(|_| ()))?;
@@ -305,6 +519,7 @@ pub async fn create(
         &format!("report:{id}"),
         &json!({"period_start": new.period.start.to_string(), "period_end": new.period.end.to_string(),
                 "cutoff": audit::canonical_time(window.cutoff), "schedule": new.schedule,
+                "starts_after": starts_after.map(audit::canonical_time),
                 "min_cell": new.min_cell, "supersedes": new.supersedes}),
     )
     .await?;
@@ -313,14 +528,27 @@ pub async fn create(
 
 /// One report with its figures: a draft's computed now, a frozen one's as stored.
 pub async fn view(tx: &mut Tx, id: &str) -> Result<ReportView, FlowError> {
-    let row = must_load(tx, id).await?;
+    let mut row = must_load(tx, id).await?;
     if row.frozen() {
         let summary = row.stored_summary();
         return Ok(ReportView::of(&row, summary, Vec::new()));
     }
+    // A draft shows what sealing it now would freeze: from where the chain ends now.
+    let mut warnings = Vec::new();
+    if row.supersedes.is_none() {
+        let (start, _) = row.period()?;
+        match place_in_chain(tx, start, row.cutoff).await {
+            Ok(after) => row.starts_after = after,
+            Err(FlowError::Conflict(why)) => warnings.push(format!(
+                "this draft can no longer be sealed, another report was frozen first: {why}; draft the period again"
+            )),
+            Err(e) => return Err(e),
+        }
+    }
     let compared = overlapping_frozen(tx, &row).await?;
     let built = compute(tx, &row, compared, None).await?;
-    Ok(ReportView::of(&row, Some(built.summary), built.warnings))
+    warnings.extend(built.warnings);
+    Ok(ReportView::of(&row, Some(built.summary), warnings))
 }
 
 /// The figures a report of `period` drafted now would show, without storing anything
@@ -351,9 +579,13 @@ pub async fn preview(
         cosigned_by: None,
         cosigned_at: None,
         send_requested_at: None,
+        starts_after: None,
+        ledger_digest: None,
     };
     let mut tx = db.begin_snapshot().await?;
     let built = async {
+        let mut row = row;
+        row.starts_after = place_in_chain(&mut tx, period.start, row.cutoff).await?;
         let compared = overlapping_frozen(&mut tx, &row).await?;
         compute(&mut tx, &row, compared, None).await
     }
@@ -404,17 +636,25 @@ pub async fn seal(
         tx.lock_rows()
     );
     on_tx!(tx, c => sqlx::query_scalar::<_, i32>(&lock).fetch_one(c).await)?;
-    let row = load_locked(tx, id).await?;
+    let mut row = load_locked(tx, id).await?;
     let actor = Actor(format!("user:{treasurer}"));
     match row.status.as_str() {
         "draft" => {
+            // The chain may have moved since the draft was made: checked again, under
+            // the lock that orders sealings.
+            if row.supersedes.is_none() {
+                let (start, _) = row.period()?;
+                row.starts_after = place_in_chain(tx, start, row.cutoff).await?;
+            }
             let compared = overlapping_frozen(tx, &row).await?;
             let built = compute(tx, &row, compared, None).await?;
             let (text, hash) = summary::canonical_and_hash(&built.summary);
+            let ledger_digest = digest::ledger_digest(tx, row.window()?).await?;
             let head = &built.summary["audit_head"];
             on_tx!(tx, c => sqlx::query(
                 "UPDATE reports SET status = 'awaiting_cosign', summary = $2, hash = $3,
-                        audit_seq = $4, audit_hash = $5, sealed_by = $6, sealed_at = $7
+                        audit_seq = $4, audit_hash = $5, sealed_by = $6, sealed_at = $7,
+                        starts_after = $8, ledger_digest = $9
                  WHERE id = $1 AND status = 'draft'",
             )
             .bind(id)
@@ -424,6 +664,8 @@ pub async fn seal(
             .bind(head["hash"].as_str())
             .bind(treasurer)
             .bind(now)
+            .bind(row.starts_after)
+            .bind(&ledger_digest)
             .execute(c)
             .await
             .map(|_| ()))?;
@@ -433,7 +675,9 @@ pub async fn seal(
                 &actor,
                 "report.seal",
                 &format!("report:{id}"),
-                &json!({"hash": hash, "audit_seq": head["seq"], "warnings": built.warnings.len()}),
+                &json!({"hash": hash, "audit_seq": head["seq"], "warnings": built.warnings.len(),
+                        "starts_after": row.starts_after.map(audit::canonical_time),
+                        "ledger_digest": ledger_digest}),
             )
             .await?;
             Ok(Sealed {
@@ -507,16 +751,32 @@ pub struct Verification {
     pub status: String,
     /// The hash stored when the report was frozen.
     pub hash: String,
-    /// The hash of the summary recomputed now from the ledger, with the same cut-off and
-    /// against the same previous reports.
-    pub recomputed_hash: String,
-    /// The recomputed hash equals the stored one.
+    /// How the books were checked: `ledger_digest` (the digest of the ledger entries the
+    /// report covers, recomputed now and compared with the one kept when it was frozen;
+    /// the figures are not recomputed) or `recomputed` (a report frozen before reports
+    /// kept a digest: its summary recomputed from the ledger with today's code).
+    pub method: String,
+    /// Everything holds: the books, the audit head and the stored bytes.
     pub matches: bool,
-    /// The stored summary still hashes to the stored hash.
+    /// The ledger entries the report covers are those it was frozen with.
+    pub books_match: bool,
+    /// The audit event the report names at its cut-off still has the hash it named.
+    pub audit_head_intact: bool,
+    /// The stored summary's bytes still hash to the stored hash.
     pub stored_summary_intact: bool,
-    /// Figures that differ between the stored and the recomputed summary.
+    /// The digest kept when the report was frozen (`ledger_digest` method).
+    pub ledger_digest: Option<String>,
+    /// The same digest recomputed now from the ledger (`ledger_digest` method).
+    pub recomputed_ledger_digest: Option<String>,
+    /// The hash of the summary recomputed now (`recomputed` method).
+    pub recomputed_hash: Option<String>,
+    /// What was found different: figures of the summary (`recomputed` method), or
+    /// `ledger_digest`, `audit_head`, `summary`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub differences: Vec<String>,
+    /// Says how an older report was checked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 fn differences(a: &Value, b: &Value, path: &str, out: &mut Vec<String>) {
@@ -551,13 +811,61 @@ pub async fn verify(db: &Db, id: &str) -> Result<Verification, FlowError> {
 }
 
 async fn verify_in(tx: &mut Tx, id: &str) -> Result<Verification, FlowError> {
+    use sha2::{Digest, Sha256};
     let row = must_load(tx, id).await?;
-    let (Some(hash), Some(stored)) = (row.hash.clone(), row.stored_summary()) else {
+    let (Some(hash), Some(text)) = (row.hash.clone(), row.summary.clone()) else {
         return Err(FlowError::Conflict(
             "this report is a draft: it has no hash until a treasurer seals it".into(),
         ));
     };
-    let (_, stored_hash) = summary::canonical_and_hash(&stored);
+    // The exact bytes that were hashed, as served.
+    let stored_summary_intact = hex::encode(Sha256::digest(text.as_bytes())) == hash;
+    let Some(kept) = row.ledger_digest.clone() else {
+        return verify_recomputed(tx, row, hash, stored_summary_intact).await;
+    };
+    let recomputed = digest::ledger_digest(tx, row.window()?).await?;
+    let books_match = recomputed == kept;
+    let audit_head_intact = match (row.audit_seq, &row.audit_hash) {
+        (Some(seq), Some(named)) => audit_event_hash(tx, seq).await? == *named,
+        _ => false,
+    };
+    let mut differences = Vec::new();
+    if !books_match {
+        differences.push("ledger_digest".to_string());
+    }
+    if !audit_head_intact {
+        differences.push("audit_head".to_string());
+    }
+    if !stored_summary_intact {
+        differences.push("summary".to_string());
+    }
+    Ok(Verification {
+        id: row.id,
+        status: row.status,
+        hash,
+        method: "ledger_digest".into(),
+        matches: books_match && audit_head_intact && stored_summary_intact,
+        books_match,
+        audit_head_intact,
+        stored_summary_intact,
+        ledger_digest: Some(kept),
+        recomputed_ledger_digest: Some(recomputed),
+        recomputed_hash: None,
+        differences,
+        note: None,
+    })
+}
+
+/// A report frozen before reports kept a ledger digest: its summary is recomputed from
+/// the ledger with today's code, with the same cut-off, against the same reports, with
+/// the audit event it named, and its hash compared.
+async fn verify_recomputed(
+    tx: &mut Tx,
+    row: Row,
+    hash: String,
+    stored_summary_intact: bool,
+) -> Result<Verification, FlowError> {
+    let stored = row.stored_summary().unwrap_or(Value::Null);
     let mut compared = Vec::new();
     for prior in stored["compared_with"].as_array().into_iter().flatten() {
         let prior_id = prior.as_str().unwrap_or_default();
@@ -572,13 +880,24 @@ async fn verify_in(tx: &mut Tx, id: &str) -> Result<Verification, FlowError> {
     let (_, recomputed) = summary::canonical_and_hash(&built.summary);
     let mut diff = Vec::new();
     differences(&stored, &built.summary, "", &mut diff);
+    let books_match = recomputed == hash;
     Ok(Verification {
         id: row.id,
         status: row.status,
-        matches: recomputed == hash,
-        stored_summary_intact: stored_hash == hash,
+        method: "recomputed".into(),
+        matches: books_match && stored_summary_intact,
+        books_match,
+        // The audit head is part of the recomputed summary.
+        audit_head_intact: books_match,
+        stored_summary_intact,
         hash,
-        recomputed_hash: recomputed,
+        ledger_digest: None,
+        recomputed_ledger_digest: None,
+        recomputed_hash: Some(recomputed),
         differences: diff,
+        note: Some(
+            "this report was frozen before reports kept a digest of the ledger entries they cover: its figures were recomputed from the ledger with this release's code and their hash compared"
+                .into(),
+        ),
     })
 }

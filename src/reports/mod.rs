@@ -11,8 +11,17 @@
 //! - `send.rs`: the donor emails through the outbox, one per report and donor, and
 //!   unsubscribing;
 //! - `donor.rs`: the signed links that open one report and one donor's own gifts;
-//! - `schedule.rs`: monthly and quarterly drafts, and reminders to seal them.
+//! - `digest.rs`: the digest of the ledger entries a frozen report covers, which
+//!   `reports verify` recomputes;
+//! - `schedule.rs`: drafts at the fund's one cadence (a month or a quarter), each from
+//!   where the chain of frozen reports ends, and reminders to seal them.
+//!
+//! Frozen reports form one chain in time (DESIGN "Reports form one chain"): each covers
+//! from the cut-off of the frozen report before it (the first, from the fund's first
+//! event) to its own cut-off, so no two cover the same moment and no moment falls
+//! between two; `period_start` and `period_end` are the days a report is labelled with.
 
+pub mod digest;
 pub mod donor;
 pub mod facts;
 pub mod lifecycle;
@@ -40,6 +49,22 @@ pub struct Period {
 
 /// How long one report may cover.
 pub const MAX_PERIOD_DAYS: i64 = 400;
+
+/// The first moment covered by a report labelled from `period_start` that starts after
+/// `after` (the cut-off of the report before it in the chain). The first report (`None`)
+/// covers from the first moment of its `period_start`, which is on or before the fund's
+/// first event, so it covers everything from that event on.
+pub fn chain_start(after: Option<DateTime<Utc>>, period_start: NaiveDate) -> DateTime<Utc> {
+    after.map_or(period_start.and_time(NaiveTime::MIN).and_utc(), |t| {
+        t + Duration::microseconds(1)
+    })
+}
+
+/// The `period_start` of the report that follows a report cut off at `cutoff`: the day the
+/// cut-off falls on, or the next day when the cut-off ends its day.
+pub fn next_start_day(cutoff: DateTime<Utc>) -> NaiveDate {
+    (cutoff + Duration::microseconds(1)).date_naive()
+}
 
 impl Period {
     /// A period that has begun by `today` and is at most [`MAX_PERIOD_DAYS`] long.
@@ -111,6 +136,18 @@ mod tests {
         );
         let during = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
         assert_eq!(p.window(during).cutoff, during);
+    }
+
+    #[test]
+    fn the_next_report_starts_on_the_day_of_the_cutoff_or_the_next_one() {
+        let p = Period::new(day("2026-11-01"), day("2026-11-30"), day("2026-12-02")).unwrap();
+        let end = p.ends_at();
+        assert_eq!(next_start_day(end), day("2026-12-01"));
+        let midday = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
+        assert_eq!(next_start_day(midday), day("2026-11-20"));
+        let first = day("2026-12-01").and_time(NaiveTime::MIN).and_utc();
+        assert_eq!(chain_start(Some(end), day("2026-11-30")), first);
+        assert_eq!(chain_start(None, day("2026-12-01")), first);
     }
 
     #[test]

@@ -1,16 +1,18 @@
-//! Schedules: once a month has ended the sweeper drafts its report, once a quarter has
-//! ended its quarterly report, and treasurers are reminded (through the outbox, at most
-//! once a week per report) of reports whose period has ended and that still wait for a
-//! seal or a co-signature. Every instance's sweeper may run this at once: a scheduled
-//! report exists once per period (a unique index), and a reminder is claimed by the
-//! update that stamps `reminded_at`.
+//! Schedules: at the fund's one cadence (`report_cadence` in the policy: a month, or a
+//! quarter), once the period that starts where the chain of frozen reports ends is over,
+//! the sweeper drafts its report; and treasurers are reminded (through the outbox, at
+//! most once a week per report) of reports whose period has ended and that still wait
+//! for a seal or a co-signature. Every instance's sweeper may run this at once: a
+//! scheduled report exists once per schedule and start (a unique index), and a reminder
+//! is claimed by the update that stamps `reminded_at`.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde_json::json;
 
 use super::Period;
-use super::lifecycle::{self, NewReport};
+use super::lifecycle::{self, ChainNext, NewReport};
 use crate::approval::FlowError;
+use crate::approval::policy::Cadence;
 use crate::audit::Actor;
 use crate::config::Config;
 use crate::mail::{self, OutgoingMail};
@@ -20,28 +22,35 @@ use crate::{on_db, on_tx, write_tx};
 /// How often a waiting report is brought up again.
 pub const REMIND_EVERY: Duration = Duration::days(7);
 
-fn first_of_month(d: NaiveDate) -> NaiveDate {
-    d.with_day(1).unwrap_or(d)
+/// The name a scheduled report of this cadence is stored with.
+pub fn schedule_of(cadence: Cadence) -> &'static str {
+    match cadence {
+        Cadence::Month => "monthly",
+        Cadence::Quarter => "quarterly",
+    }
 }
 
-/// The last month and the last quarter that have ended by `today`.
-pub fn ended_periods(today: NaiveDate) -> [(&'static str, Period); 2] {
-    let this_month = first_of_month(today);
-    let last_month_end = this_month - Duration::days(1);
-    let month = Period {
-        start: first_of_month(last_month_end),
-        end: last_month_end,
+/// The period that starts on `start` and ends with its month or its quarter.
+pub fn period_from(start: NaiveDate, cadence: Cadence) -> Period {
+    let months = match cadence {
+        Cadence::Month => 1,
+        Cadence::Quarter => 3 - start.month0() % 3,
     };
-    let quarter_month = (today.month0() / 3) * 3 + 1;
-    let this_quarter = NaiveDate::from_ymd_opt(today.year(), quarter_month, 1).unwrap_or(today);
-    let last_quarter_end = this_quarter - Duration::days(1);
-    let start_month = ((last_quarter_end.month0() / 3) * 3) + 1;
-    let quarter = Period {
-        start: NaiveDate::from_ymd_opt(last_quarter_end.year(), start_month, 1)
-            .unwrap_or(last_quarter_end),
-        end: last_quarter_end,
+    let first = start.with_day(1).unwrap_or(start);
+    let end = first
+        .checked_add_months(chrono::Months::new(months))
+        .map(|d| d - Duration::days(1))
+        .unwrap_or(start);
+    Period { start, end }
+}
+
+/// The first day of the month or quarter that holds `day`.
+fn period_start_of(day: NaiveDate, cadence: Cadence) -> NaiveDate {
+    let month = match cadence {
+        Cadence::Month => day.month(),
+        Cadence::Quarter => day.month0() / 3 * 3 + 1,
     };
-    [("monthly", month), ("quarterly", quarter)]
+    NaiveDate::from_ymd_opt(day.year(), month, 1).unwrap_or(day)
 }
 
 async fn exists(tx: &mut Tx, schedule: &str, start: NaiveDate) -> Result<bool, FlowError> {
@@ -55,45 +64,50 @@ async fn exists(tx: &mut Tx, schedule: &str, start: NaiveDate) -> Result<bool, F
     Ok(found.is_some())
 }
 
-/// Drafts the reports of the last ended month and quarter if they do not exist yet (and
-/// the fund had begun by their end).
-/// Returns how many were drafted.
+/// Drafts the next report of the chain at the fund's cadence, once its period has ended:
+/// from where the chain of frozen reports ends (the first, from the month or quarter of
+/// the fund's first event) to the end of that month or quarter. One draft at a time: the
+/// next one follows once this one is frozen. Returns how many were drafted (0 or 1).
 pub async fn draft_due(db: &Db, config: &Config, now: DateTime<Utc>) -> Result<usize, FlowError> {
-    // No report of a time before the fund's first transfer: a new install, or one that
-    // has not started yet, gets no empty drafts.
-    let first: Option<DateTime<Utc>> = on_db!(db, p => sqlx::query_scalar(
-        "SELECT created_at FROM transfers ORDER BY created_at LIMIT 1"
-    )
-    .fetch_optional(p)
-    .await)?;
-    let Some(first) = first else {
-        return Ok(0);
+    let cadence = crate::approval::versions::in_force(db, now)
+        .await?
+        .policy
+        .report_cadence();
+    let made = write_tx!(db, |tx| draft_next(tx, config, now, cadence).await)?;
+    Ok(usize::from(made))
+}
+
+async fn draft_next(
+    tx: &mut Tx,
+    config: &Config,
+    now: DateTime<Utc>,
+    cadence: Cadence,
+) -> Result<bool, FlowError> {
+    let schedule = schedule_of(cadence);
+    let start = match lifecycle::chain_next(tx).await? {
+        ChainNext::After { day, .. } => day,
+        // No report of a time before the fund's first event: a new install, or one that
+        // has not started yet, gets no empty drafts.
+        ChainNext::First {
+            first_event_day: None,
+        } => return Ok(false),
+        ChainNext::First {
+            first_event_day: Some(first),
+        } => period_start_of(first, cadence),
     };
-    let mut drafted = 0;
-    for (schedule, period) in ended_periods(now.date_naive()) {
-        if period.ends_at() < first {
-            continue;
-        }
-        let new = NewReport {
-            period,
-            schedule,
-            supersedes: None,
-            min_cell: config.report_min_cell,
-        };
-        let made = write_tx!(db, |tx| {
-            match exists(tx, schedule, period.start).await {
-                Ok(true) => Ok(false),
-                Ok(false) => lifecycle::create(tx, now, &Actor::system(), &new)
-                    .await
-                    .map(|_| true),
-                Err(e) => Err(e),
-            }
-        })?;
-        if made {
-            drafted += 1;
-        }
+    let period = period_from(start, cadence);
+    if period.end >= now.date_naive() || exists(tx, schedule, period.start).await? {
+        return Ok(false);
     }
-    Ok(drafted)
+    let new = NewReport {
+        period,
+        schedule,
+        supersedes: None,
+        min_cell: config.report_min_cell,
+    };
+    lifecycle::create(tx, now, &Actor::system(), &new)
+        .await
+        .map(|_| true)
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -102,6 +116,7 @@ struct Waiting {
     period_start: String,
     period_end: String,
     status: String,
+    supersedes: Option<String>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -112,10 +127,12 @@ struct Treasurer {
 
 /// Reminds every active treasurer of each report that waits for a seal or a
 /// co-signature and whose period has ended; at most once per [`REMIND_EVERY`] per report.
+/// A draft that another report frozen first has made stale (it no longer starts where
+/// the chain ends, so it can never be sealed) is not brought up.
 pub async fn remind_due(db: &Db, config: &Config, now: DateTime<Utc>) -> Result<usize, FlowError> {
     let ended = (now.date_naive() - Duration::days(1)).to_string();
     let waiting: Vec<Waiting> = on_db!(db, p => sqlx::query_as::<_, Waiting>(
-        "SELECT id, period_start, period_end, status FROM reports
+        "SELECT id, period_start, period_end, status, supersedes FROM reports
          WHERE status IN ('draft', 'awaiting_cosign') AND period_end <= $1
            AND (reminded_at IS NULL OR reminded_at <= $2)
          ORDER BY period_start, id"
@@ -124,8 +141,21 @@ pub async fn remind_due(db: &Db, config: &Config, now: DateTime<Utc>) -> Result<
     .bind(now - REMIND_EVERY)
     .fetch_all(p)
     .await)?;
+    let next = lifecycle::next_in_chain(db).await?;
     let mut reminded = 0;
     for report in waiting {
+        let stale = report.status == "draft"
+            && report.supersedes.is_none()
+            && match &next {
+                ChainNext::After { day, .. } => report.period_start != day.to_string(),
+                ChainNext::First {
+                    first_event_day: Some(first),
+                } => report.period_start.as_str() > first.to_string().as_str(),
+                ChainNext::First { .. } => false,
+            };
+        if stale {
+            continue;
+        }
         let done = write_tx!(db, |tx| remind_one(tx, config, now, &report).await)?;
         if done {
             reminded += 1;
@@ -235,29 +265,22 @@ mod tests {
     }
 
     #[test]
-    fn the_last_ended_month_and_quarter() {
-        let [(m, month), (q, quarter)] = ended_periods(day("2027-01-02"));
+    fn a_period_runs_from_where_the_chain_ends_to_the_end_of_its_month_or_quarter() {
+        let p = period_from(day("2026-12-01"), Cadence::Month);
+        assert_eq!((p.start, p.end), (day("2026-12-01"), day("2026-12-31")));
+        let p = period_from(day("2028-02-10"), Cadence::Month);
+        assert_eq!((p.start, p.end), (day("2028-02-10"), day("2028-02-29")));
+        let p = period_from(day("2026-10-01"), Cadence::Quarter);
+        assert_eq!((p.start, p.end), (day("2026-10-01"), day("2026-12-31")));
+        let p = period_from(day("2027-02-15"), Cadence::Quarter);
+        assert_eq!((p.start, p.end), (day("2027-02-15"), day("2027-03-31")));
         assert_eq!(
-            (m, month.start, month.end),
-            ("monthly", day("2026-12-01"), day("2026-12-31"))
+            period_start_of(day("2026-11-29"), Cadence::Quarter),
+            day("2026-10-01")
         );
         assert_eq!(
-            (q, quarter.start, quarter.end),
-            ("quarterly", day("2026-10-01"), day("2026-12-31"))
-        );
-        let [(_, month), (_, quarter)] = ended_periods(day("2026-11-29"));
-        assert_eq!(
-            (month.start, month.end),
-            (day("2026-10-01"), day("2026-10-31"))
-        );
-        assert_eq!(
-            (quarter.start, quarter.end),
-            (day("2026-07-01"), day("2026-09-30"))
-        );
-        let [(_, month), _] = ended_periods(day("2028-03-01"));
-        assert_eq!(
-            (month.start, month.end),
-            (day("2028-02-01"), day("2028-02-29"))
+            period_start_of(day("2026-11-29"), Cadence::Month),
+            day("2026-11-01")
         );
     }
 }

@@ -10,16 +10,17 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use chrono::{Datelike, Months};
+use chrono::Datelike;
 
 use super::context::{Context, PageError, Path, page_id, see_other};
 use super::forms::{FieldErrors, Filled, Submitted, field_errors};
+use super::i18n;
 use super::pages::{ChartLine, chart_lines, render_with};
 use crate::app::AppState;
 use crate::domain::Role;
 use crate::http::error::ApiError;
 use crate::http::parse_new_report;
-use crate::reports::lifecycle::{self, ReportView};
+use crate::reports::lifecycle::{self, ChainNext, ReportView};
 use crate::reports::send::{self, Figures};
 use crate::write_tx;
 
@@ -46,6 +47,8 @@ struct ListPage<'a> {
     title: String,
     reports: Vec<ReportLine>,
     form: Filled,
+    /// Where the next report starts, in words.
+    chain: String,
 }
 
 fn line(c: &Context, r: &ReportView) -> ReportLine {
@@ -66,19 +69,25 @@ async fn list_page(
 ) -> Result<Response, PageError> {
     c.with_role(Role::Treasurer)?;
     let reports = lifecycle::list(&state.db).await?;
+    let next = lifecycle::next_in_chain(&state.db).await?;
     let mut values = values;
-    // The last ended month, the report most often drafted by hand.
+    // Where the chain of frozen reports ends, to the end of the last ended month (or to
+    // today, when that month has not ended yet).
     let today = state.clock.now().date_naive();
+    let start = next.proposed_start(today);
     let this_month = today.with_day(1).unwrap_or(today);
-    let last_month = this_month
-        .checked_sub_months(Months::new(1))
-        .unwrap_or(this_month);
+    let last_month_end = this_month - chrono::Duration::days(1);
+    let end = if last_month_end >= start {
+        last_month_end
+    } else {
+        today
+    };
     values
         .entry("period_start".into())
-        .or_insert_with(|| last_month.to_string());
+        .or_insert_with(|| start.to_string());
     values
         .entry("period_end".into())
-        .or_insert_with(|| (this_month - chrono::Duration::days(1)).to_string());
+        .or_insert_with(|| end.to_string());
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
@@ -90,9 +99,40 @@ async fn list_page(
             title: c.t("reports-title"),
             reports: reports.iter().map(|r| line(c, r)).collect(),
             form: Filled { values, errors },
+            chain: chain_words(c, &next, "reports-chain-next", "reports-chain-first"),
             c,
         },
     )
+}
+
+/// Where the next report starts, in the reader's language.
+fn chain_words(c: &Context, next: &ChainNext, after: &str, first: &str) -> String {
+    match next {
+        ChainNext::After {
+            report,
+            period_start,
+            period_end,
+            day,
+            ..
+        } => i18n::text_with(
+            c.language,
+            after,
+            &[
+                ("start", day.to_string()),
+                (
+                    "report",
+                    format!(
+                        "{period_start} → {period_end} ({})",
+                        &report[..8.min(report.len())]
+                    ),
+                ),
+            ],
+        ),
+        ChainNext::First {
+            first_event_day: Some(d),
+        } => i18n::text_with(c.language, first, &[("start", d.to_string())]),
+        ChainNext::First { .. } => String::new(),
+    }
 }
 
 async fn list(State(state): State<AppState>, c: Context) -> Result<Response, PageError> {
@@ -118,6 +158,18 @@ async fn draft(
     .await;
     match outcome {
         Ok(view) => Ok(see_other(&format!("/reports/{}", view.id))),
+        // The period does not continue the chain: said under its first day.
+        Err(ApiError::Conflict(_)) => {
+            let next = lifecycle::next_in_chain(&state.db).await?;
+            let message = chain_words(
+                &c,
+                &next,
+                "reports-chain-refused",
+                "reports-chain-first-refused",
+            );
+            let errors = FieldErrors(HashMap::from([("period_start".to_string(), message)]));
+            list_page(&state, &c, form.values(), errors).await
+        }
         Err(e) => {
             let errors = field_errors(&c, e, "")?;
             list_page(&state, &c, form.values(), errors).await

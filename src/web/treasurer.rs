@@ -480,6 +480,8 @@ struct PolicyPage<'a> {
     proposals: Vec<Proposal>,
     /// What the reader just did: proposed a version, or put one in force.
     notice: Option<String>,
+    /// `month` or `quarter`: how often the donor report is drafted.
+    cadence: String,
     has_errors: bool,
 }
 
@@ -659,6 +661,10 @@ async fn policy_page(
             (None, Some(n)) => Some(c.count("policy-cosigned", n)),
             (None, None) => None,
         },
+        cadence: values
+            .get("report_cadence")
+            .cloned()
+            .unwrap_or_else(|| "month".into()),
         has_errors: !errors.is_empty(),
         c,
     };
@@ -764,6 +770,10 @@ fn document_from(form: &Submitted) -> Value {
         "dual_approval_above": super::forms::amount(form.get("dual_approval_above")),
         "hold_hours": number(form.get("hold_hours")),
         "escalate_after_minutes": number(form.get("escalate_after_minutes")),
+        "report_cadence": match form.get("report_cadence") {
+            "" => "month",
+            typed => typed,
+        },
     })
 }
 
