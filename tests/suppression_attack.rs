@@ -17,7 +17,8 @@
 //! Pointed at the check before issue 15 it finds leaks at once. To see it:
 //! `git checkout 70fb148 -- src/reports/summary.rs src/reports/suppress.rs` then
 //! `cargo test --test suppression_attack` (and `git checkout HEAD -- src/reports` after).
-//! `PASSAGE_ATTACK_LEDGERS=2000` runs more ledgers; `PASSAGE_ATTACK_SEED` another series.
+//! `PASSAGE_ATTACK_LEDGERS=2000` runs more ledgers; `PASSAGE_ATTACK_SEED` another series;
+//! `PASSAGE_ATTACK_DEBUG=1` prints the holds, cases and trips of a leaking ledger's reports.
 
 use std::collections::{BTreeMap, BTreeSet};
 
