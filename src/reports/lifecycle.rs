@@ -336,39 +336,22 @@ async fn audit_head_at(tx: &mut Tx, at: DateTime<Utc>) -> Result<(i64, String), 
 }
 
 /// The frozen reports this one is compared with: those whose windows overlap its own (the
-/// report a correction replaces), and its neighbours in the chain, just before and just
-/// after it.
+/// report a correction replaces) and every other frozen report that no correction has
+/// replaced. Flows of reports that do not overlap add up over disjoint sets, but stocks
+/// (holds outstanding, balances) at one cut-off combine with those at any other, not only
+/// with the neighbour's, so the suppression check is given them all.
 async fn overlapping_frozen(tx: &mut Tx, row: &Row) -> Result<Vec<Row>, FlowError> {
     let sql = format!("{SELECT} WHERE hash IS NOT NULL AND id <> $1 ORDER BY sealed_at, id");
     let rows: Vec<Row> =
         on_tx!(tx, c => sqlx::query_as::<_, Row>(&sql).bind(&row.id).fetch_all(c).await)?;
     let mine = row.window()?;
     let mut out = Vec::new();
-    // The latest report (not corrected since) that ended before this one began: the
-    // "previous report" a reader would compare with.
-    let mut previous: Option<(Window, Row)> = None;
-    let mut next: Option<(Window, Row)> = None;
     for other in rows {
         let w = other.window()?;
-        if w.start <= mine.cutoff && mine.start <= w.cutoff {
+        let overlaps = w.start <= mine.cutoff && mine.start <= w.cutoff;
+        if overlaps || other.superseded_by.is_none() {
             out.push(other);
-        } else if w.cutoff < mine.start
-            && other.superseded_by.is_none()
-            && previous.as_ref().is_none_or(|(p, _)| p.cutoff < w.cutoff)
-        {
-            previous = Some((w, other));
-        } else if w.start > mine.cutoff
-            && other.superseded_by.is_none()
-            && next.as_ref().is_none_or(|(n, _)| w.start < n.start)
-        {
-            next = Some((w, other));
         }
-    }
-    if let Some((_, row)) = previous {
-        out.insert(0, row);
-    }
-    if let Some((_, row)) = next {
-        out.push(row);
     }
     Ok(out)
 }
@@ -648,6 +631,14 @@ pub async fn seal(
             }
             let compared = overlapping_frozen(tx, &row).await?;
             let built = compute(tx, &row, compared, None).await?;
+            // A period too quiet to publish (its spending concerns fewer than k cases) is
+            // never frozen: once it is, the next report's balances give that spending away.
+            if built.summary.get("withheld").is_some_and(|w| !w.is_null()) {
+                let (start, end) = row.period()?;
+                return Err(FlowError::Conflict(format!(
+                    "too few people were helped from {start} to {end} to publish what was spent without identifying them: draft a report for a longer period starting on {start} instead"
+                )));
+            }
             let (text, hash) = summary::canonical_and_hash(&built.summary);
             let ledger_digest = digest::ledger_digest(tx, row.window()?).await?;
             let head = &built.summary["audit_head"];

@@ -265,6 +265,162 @@ fn section(
     json!({"cells": out, "other": other})
 }
 
+/// The holds outstanding of this report (first) and of each prior, as sets of one
+/// numbering: a hold is known by its case and amount (the n-th such hold of a report is
+/// the n-th of another), which merges only holds of equal amounts, so a difference the
+/// numbering hides is one the amounts hide too. Also the case of each hold.
+fn hold_universe(facts: &Facts, priors: &[Prior]) -> (Vec<Vec<u32>>, Vec<Option<u32>>) {
+    let mut index: HashMap<(i64, Option<String>, usize), u32> = HashMap::new();
+    let mut cases: HashMap<String, u32> = HashMap::new();
+    let mut item_case: Vec<Option<u32>> = Vec::new();
+    let mut sets = Vec::new();
+    for holds in std::iter::once(&facts.holds).chain(priors.iter().map(|p| &p.facts.holds)) {
+        let mut seen: HashMap<(i64, Option<String>), usize> = HashMap::new();
+        let mut set = Vec::new();
+        for (amount, case) in holds {
+            let n = seen.entry((*amount, case.clone())).or_default();
+            *n += 1;
+            let key = (*amount, case.clone(), *n);
+            let id = match index.get(&key) {
+                Some(id) => *id,
+                None => {
+                    let id = item_case.len() as u32;
+                    let c = case.as_ref().map(|c| {
+                        let next = cases.len() as u32;
+                        *cases.entry(c.clone()).or_insert(next)
+                    });
+                    item_case.push(c);
+                    index.insert(key, id);
+                    id
+                }
+            };
+            set.push(id);
+        }
+        set.sort_unstable();
+        sets.push(set);
+    }
+    (sets, item_case)
+}
+
+pub const WITHHELD_EN: &str = "Too few people were helped in this period to publish what was spent without identifying them: spending, the closing balance and the figures drawn from them are withheld, and will be counted in a later period's figures.";
+pub const WITHHELD_FR: &str = "Trop peu de personnes ont été aidées pendant cette période pour publier les dépenses sans les identifier : les dépenses, le solde de clôture et les chiffres qui en découlent ne sont pas publiés.";
+
+/// A quiet period publishes less: no spending, nothing drawn from it, and says why.
+fn withhold_spending(summary: &mut Value, k: usize) {
+    for field in [
+        "disbursed",
+        "unassigned",
+        "closing_balance",
+        "runway_months",
+    ] {
+        summary[field] = Value::Null;
+    }
+    for field in ["by_category", "by_province"] {
+        summary[field] = json!({"cells": [], "other": null});
+    }
+    summary["trips"] = json!({"cells": [], "other": null, "total": null});
+    summary["hotel_nights"] = Value::Null;
+    summary["cases_helped"] = json!(small(k));
+    summary["withheld"] = json!({"en": WITHHELD_EN, "fr": WITHHELD_FR});
+}
+
+/// The case counts a summary publishes as numbers: where each is (a JSON pointer) and the
+/// cases it counts.
+fn count_sets(summary: &Value, facts: &Facts) -> Vec<(String, BTreeSet<String>)> {
+    let mut out = Vec::new();
+    let numeric = |v: &Value| v.as_str().is_some_and(|s| s.parse::<u64>().is_ok());
+    let cases_where = |f: &dyn Fn(&Item) -> bool| -> BTreeSet<String> {
+        facts
+            .items
+            .iter()
+            .filter(|i| f(i))
+            .filter_map(|i| i.case_code.clone())
+            .collect()
+    };
+    if numeric(&summary["cases_helped"]) {
+        out.push(("/cases_helped".to_string(), cases_where(&|_| true)));
+    }
+    if numeric(&summary["holds_outstanding"]["cases"]) {
+        let set = facts.holds.iter().filter_map(|(_, c)| c.clone()).collect();
+        out.push(("/holds_outstanding/cases".to_string(), set));
+    }
+    let dims: [(&str, Key); 3] = [
+        ("by_category", category_of),
+        ("by_province", province_of),
+        ("trips", scope_of),
+    ];
+    for (field, key) in dims {
+        let section = &summary[field];
+        for (i, cell) in section["cells"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            if numeric(&cell["cases"]) {
+                let k = cell["key"].as_str().unwrap_or_default().to_string();
+                out.push((
+                    format!("/{field}/cells/{i}/cases"),
+                    cases_where(&|item| key(item).as_deref() == Some(k.as_str())),
+                ));
+            }
+        }
+        let other = &section["other"];
+        if numeric(&other["cases"]) {
+            let members: Vec<String> = other["members"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|m| m.as_str().map(String::from))
+                .collect();
+            out.push((
+                format!("/{field}/other/cases"),
+                cases_where(&|item| key(item).is_some_and(|k| members.contains(&k))),
+            ));
+        }
+    }
+    out.retain(|(_, set)| !set.is_empty());
+    out
+}
+
+/// Hides case counts (shown as `>=k`) until no combination of this report's counts and
+/// the other reports' gives the count of fewer than k cases. Returns what the other
+/// reports' counts give away alone.
+fn protect_counts(summary: &mut Value, facts: &Facts, priors: &[Prior], k: usize) -> Vec<String> {
+    let mut numbering: HashMap<String, u32> = HashMap::new();
+    let mut number = |set: &BTreeSet<String>| -> Vec<u32> {
+        let mut v: Vec<u32> = set
+            .iter()
+            .map(|c| {
+                let next = numbering.len() as u32;
+                *numbering.entry(c.clone()).or_insert(next)
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    let mut fixed = Vec::new();
+    for prior in priors {
+        for (path, set) in count_sets(&prior.summary, &prior.facts) {
+            fixed.push((format!("{}{path}", prior.id), number(&set)));
+        }
+    }
+    let mut mine: Vec<(String, Vec<u32>)> = count_sets(summary, facts)
+        .iter()
+        .map(|(path, set)| (path.clone(), number(set)))
+        .collect();
+    // Hide the smallest counts first, the number of cases helped last.
+    mine.sort_by_key(|(path, set)| (path == "/cases_helped", set.len(), path.clone()));
+    let item_case: Vec<Option<u32>> = (0..numbering.len() as u32).map(Some).collect();
+    let (hidden, residual) = suppress::secure(k, &item_case, &fixed, &mine);
+    for i in hidden {
+        if let Some(v) = summary.pointer_mut(&mine[i].0) {
+            *v = json!(format!(">={k}"));
+        }
+    }
+    residual
+}
+
 /// The months the closing balance lasts at the window's rate of spending, to a tenth.
 fn runway_months(facts: &Facts) -> Value {
     if facts.disbursed <= 0 || facts.closing <= 0 {
@@ -297,6 +453,14 @@ fn median(mut seconds: Vec<i64>) -> i64 {
 /// Builds the summary of `facts` against the previous reports `priors`.
 pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
     let k = ctx.k;
+    // A period whose spending concerns fewer than k cases cannot publish it: its total,
+    // or its total minus what no case accounts for, would be their spending.
+    let spenders: BTreeSet<&str> = facts
+        .items
+        .iter()
+        .filter_map(|i| i.case_code.as_deref())
+        .collect();
+    let quiet = !spenders.is_empty() && spenders.len() < k;
     let mut universe = Universe::new();
     let ids: Vec<u32> = facts.items.iter().map(|i| universe.add(i)).collect();
     let prior_ids: Vec<Vec<u32>> = priors
@@ -480,29 +644,42 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
     } else {
         json!(small(k))
     };
+    // Holds outstanding are a stock: this report's against the other reports' (the same
+    // hold, by case and amount, is one variable in all of them).
+    let (hold_sets, hold_item_case) = hold_universe(facts, priors);
     let hold_cases: BTreeSet<&str> = facts
         .holds
         .iter()
         .filter_map(|(_, c)| c.as_deref())
         .collect();
     let hold_total: i64 = facts.holds.iter().map(|(a, _)| a).sum();
-    let holds = if hold_cases.len() >= k || facts.holds.is_empty() {
+    let mut hold_fixed: Vec<(String, Vec<u32>)> = Vec::new();
+    for (prior, set) in priors.iter().zip(&hold_sets[1..]) {
+        if !prior.summary["holds_outstanding"]["amount"].is_null() {
+            hold_fixed.push((format!("{}.holds_outstanding", prior.id), set.clone()));
+        }
+    }
+    let (hold_hidden, hold_residual) = suppress::secure(
+        k,
+        &hold_item_case,
+        &hold_fixed,
+        &[("holds_outstanding".to_string(), hold_sets[0].clone())],
+    );
+    let holds = if facts.holds.is_empty() {
+        json!({"cases": "0", "amount": format_cents(0)})
+    } else if hold_cases.len() >= k && hold_hidden.is_empty() {
         json!({"cases": hold_cases.len().to_string(), "amount": format_cents(hold_total)})
     } else {
-        json!({"cases": small(k), "amount": null})
+        json!({"cases": count(hold_cases.len(), k), "amount": null})
     };
 
     let mut warnings: Vec<String> = money
         .residual
         .iter()
         .chain(&trips.residual)
+        .chain(&hold_residual)
         .map(|r| format!("{r}: the period's totals, or their difference with an overlapping report, concern fewer than {k} cases and are published all the same"))
         .collect();
-    if helped.len() < k && !helped.is_empty() {
-        warnings.push(format!(
-            "fewer than {k} cases were helped in this period: the total spent can be read from the balances"
-        ));
-    }
     warnings.sort();
     warnings.dedup();
 
@@ -536,6 +713,27 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
         "runway_months": runway_months(facts),
         "notes": {"en": UNDERCOUNT_EN, "fr": UNDERCOUNT_FR},
     });
+    let mut summary = summary;
+    if quiet {
+        withhold_spending(&mut summary, k);
+        warnings.retain(|w| !w.contains("are published all the same"));
+        warnings.push(format!(
+            "fewer than {k} cases were helped in this period: its spending, its closing balance and everything drawn from them are withheld; the next report's opening balance is withheld too"
+        ));
+    }
+    // After a report that withheld its closing balance, the opening balance (the same
+    // figure) is withheld too.
+    if priors.iter().any(|p| {
+        p.facts.window.cutoff < facts.window.start && p.summary["closing_balance"].is_null()
+    }) {
+        summary["opening_balance"] = Value::Null;
+    }
+    let count_residual = protect_counts(&mut summary, facts, priors, k);
+    warnings.extend(count_residual.into_iter().map(|r| {
+        format!("case counts ({r}) give the count of fewer than {k} cases together and are published all the same")
+    }));
+    warnings.sort();
+    warnings.dedup();
     Built { summary, warnings }
 }
 

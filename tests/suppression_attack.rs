@@ -1,0 +1,757 @@
+//! An automated attacker against the donor reports' suppression.
+//!
+//! On many random small ledgers (seeded: every run sees the same ones), it builds the
+//! reports a treasurer could publish — consecutive periods forming one chain, and a
+//! correction of one of them — through the real report builder (`summary::build`, the
+//! code that makes every summary), each compared with every report frozen before it (a
+//! correction with all the others, the report it replaces included). A report the
+//! builder withholds as too quiet is not sealed: the treasurer drafts a longer period
+//! (the lifecycle refuses to seal it). Knowing the true disbursements, holds, gifts and cases behind
+//! each published figure (it checks that it reads every figure right: the published value
+//! must equal the sum over the rows it attributes to it), it tries every ±1 combination
+//! of up to three published figures (four when the figures are few) of each report and
+//! the reports it was built against; any combination that is exactly the spending, the holds, the
+//! trips, the hotel nights or the count of 1 to k−1 cases is a leak, and the test fails
+//! printing the combination.
+//!
+//! Pointed at the check before issue 15 it finds leaks at once. To see it:
+//! `git checkout 70fb148 -- src/reports/summary.rs src/reports/suppress.rs` then
+//! `cargo test --test suppression_attack` (and `git checkout HEAD -- src/reports` after).
+//! `PASSAGE_ATTACK_LEDGERS=2000` runs more ledgers; `PASSAGE_ATTACK_SEED` another series;
+//! `PASSAGE_ATTACK_DEBUG=1` prints the holds, cases and trips of a leaking ledger's reports.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use passage::reports::facts::{Facts, Gifts, Item, Window};
+use passage::reports::summary::{self, Context, Prior};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rust_decimal::Decimal;
+use serde_json::Value;
+
+const CATEGORIES: [&str; 7] = [
+    "hotel",
+    "bus",
+    "flight",
+    "local_transport",
+    "phone_card",
+    "food",
+    "train",
+];
+const TRAVEL: [&str; 4] = ["bus", "train", "flight", "local_transport"];
+const PROVINCES: [&str; 3] = ["QC", "ON", "BC"];
+const SCOPES: [&str; 4] = ["local", "intercity", "interprovincial", "international"];
+
+/// A disbursement: when (day), how much, whose, what.
+#[derive(Debug, Clone)]
+struct Spend {
+    day: i64,
+    amount: i64,
+    case: Option<usize>,
+    category: Option<&'static str>,
+    nights: Option<i64>,
+    scope: Option<&'static str>,
+}
+
+/// A hold: placed on `placed`, resolved (settled or released) on `resolved`, if ever.
+#[derive(Debug, Clone)]
+struct Hold {
+    placed: i64,
+    resolved: Option<i64>,
+    amount: i64,
+    case: usize,
+}
+
+#[derive(Debug, Clone)]
+struct Ledger {
+    k: usize,
+    provinces: Vec<&'static str>,
+    spends: Vec<Spend>,
+    holds: Vec<Hold>,
+    gifts: Vec<(i64, i64)>,
+    /// The first day of each period, and the day after the last one.
+    bounds: Vec<i64>,
+}
+
+fn start_day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()
+}
+
+fn at(day: i64, hour: u32) -> DateTime<Utc> {
+    let d = start_day() + Duration::days(day);
+    Utc.from_utc_datetime(&d.and_hms_opt(hour, 0, 0).unwrap())
+}
+
+fn generate(rng: &mut StdRng) -> Ledger {
+    let k = [5, 5, 5, 4, 3][rng.gen_range(0..5)];
+    let n_cases = rng.gen_range(3..18);
+    let n_prov = rng.gen_range(1..=PROVINCES.len());
+    let provinces: Vec<&'static str> = (0..n_cases)
+        .map(|_| PROVINCES[rng.gen_range(0..n_prov)])
+        .collect();
+    let n_cats = rng.gen_range(2..=CATEGORIES.len());
+    let periods = rng.gen_range(2..=3);
+    let mut bounds = vec![0_i64];
+    for _ in 0..periods {
+        let last = *bounds.last().unwrap();
+        bounds.push(last + rng.gen_range(3..20));
+    }
+    let days = *bounds.last().unwrap();
+    let mut spends = Vec::new();
+    let mut holds = Vec::new();
+    let requests = rng.gen_range(6..40);
+    for _ in 0..requests {
+        let case = rng.gen_range(0..n_cases);
+        let category = CATEGORIES[rng.gen_range(0..n_cats)];
+        let amount = match category {
+            "flight" => rng.gen_range(40_000..90_000),
+            "hotel" => rng.gen_range(8_000..40_000),
+            _ => rng.gen_range(500..6_000),
+        };
+        let placed = rng.gen_range(0..days);
+        let fate = rng.gen_range(0..10);
+        let resolved = if fate < 6 {
+            Some(rng.gen_range(placed..days + 3))
+        } else if fate < 8 {
+            None
+        } else {
+            Some(rng.gen_range(placed..days + 3) + 1000)
+        };
+        holds.push(Hold {
+            placed,
+            resolved: resolved.map(|r| r % 1000),
+            amount,
+            case,
+        });
+        // A settled hold becomes a disbursement on the day it is settled.
+        if let Some(r) = resolved
+            && r < 1000
+        {
+            let travel = TRAVEL.contains(&category);
+            spends.push(Spend {
+                day: r,
+                amount: amount - rng.gen_range(0..3) * 100,
+                case: Some(case),
+                category: Some(category),
+                nights: (category == "hotel").then(|| rng.gen_range(1..5)),
+                scope: travel.then(|| SCOPES[rng.gen_range(0..SCOPES.len())]),
+            });
+        }
+    }
+    // Released holds (the "+ 1000" above) never become spending.
+    for _ in 0..rng.gen_range(0..3) {
+        spends.push(Spend {
+            day: rng.gen_range(0..days),
+            amount: rng.gen_range(100..3_000),
+            case: None,
+            category: None,
+            nights: None,
+            scope: None,
+        });
+    }
+    let gifts = (0..rng.gen_range(1..6))
+        .map(|_| (rng.gen_range(0..days), rng.gen_range(10_000..500_000)))
+        .collect();
+    Ledger {
+        k,
+        provinces,
+        spends,
+        holds,
+        gifts,
+        bounds,
+    }
+}
+
+/// The facts of period `p` (what `facts::read` reads from a real ledger).
+fn facts(ledger: &Ledger, p: usize) -> Facts {
+    let (a, b) = (ledger.bounds[p], ledger.bounds[p + 1]);
+    let within = |d: i64| d >= a && d < b;
+    let before = |d: i64| d < a;
+    let upto = |d: i64| d < b;
+    let money = |f: &dyn Fn(i64) -> bool| -> i64 {
+        ledger
+            .gifts
+            .iter()
+            .filter(|g| f(g.0))
+            .map(|g| g.1)
+            .sum::<i64>()
+            - ledger
+                .spends
+                .iter()
+                .filter(|s| f(s.day))
+                .map(|s| s.amount)
+                .sum::<i64>()
+    };
+    let items = ledger
+        .spends
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| within(s.day))
+        .map(|(i, s)| Item {
+            transfer_id: format!("t{i:04}"),
+            amount: s.amount,
+            case_code: s.case.map(|c| format!("C-{c:03}")),
+            category: s.category.map(String::from),
+            province: s.case.map(|c| ledger.provinces[c].to_string()),
+            nights: s.nights,
+            scope: s.scope.map(String::from),
+        })
+        .collect();
+    let mut holds: Vec<(i64, Option<String>)> = ledger
+        .holds
+        .iter()
+        .filter(|h| upto(h.placed) && h.resolved.is_none_or(|r| !upto(r)))
+        .map(|h| (h.amount, Some(format!("C-{:03}", h.case))))
+        .collect();
+    holds.sort();
+    let received: i64 = ledger
+        .gifts
+        .iter()
+        .filter(|g| within(g.0))
+        .map(|g| g.1)
+        .sum();
+    Facts {
+        window: window(ledger, p),
+        opening: money(&before),
+        closing: money(&upto),
+        received,
+        disbursed: ledger
+            .spends
+            .iter()
+            .filter(|s| within(s.day))
+            .map(|s| s.amount)
+            .sum(),
+        gifts: Gifts {
+            unrestricted: received,
+            restricted: 0,
+            in_kind: 0,
+            count: ledger.gifts.iter().filter(|g| within(g.0)).count() as i64,
+        },
+        items,
+        holds,
+        decisions: Vec::new(),
+    }
+}
+
+fn window(ledger: &Ledger, p: usize) -> Window {
+    Window {
+        start: at(ledger.bounds[p], 0),
+        cutoff: at(ledger.bounds[p + 1], 0) - Duration::microseconds(1),
+    }
+}
+
+/// One published report: which period it covers and its summary.
+struct Report {
+    id: String,
+    period: usize,
+    summary: Value,
+    /// The reports it was built against.
+    priors: Vec<usize>,
+}
+
+fn build(ledger: &Ledger, reports: &[Report], period: usize, priors: Vec<usize>) -> Report {
+    let id = format!("r{}", reports.len());
+    let prior_list: Vec<Prior> = priors
+        .iter()
+        .map(|r| Prior {
+            id: reports[*r].id.clone(),
+            facts: facts(ledger, reports[*r].period),
+            summary: reports[*r].summary.clone(),
+        })
+        .collect();
+    let supersedes = priors
+        .iter()
+        .find(|r| reports[**r].period == period)
+        .map(|r| reports[*r].id.clone());
+    let ctx = Context {
+        period_start: start_day() + Duration::days(ledger.bounds[period]),
+        period_end: start_day() + Duration::days(ledger.bounds[period + 1] - 1),
+        k: ledger.k,
+        supersedes,
+        audit_head: (0, "0".repeat(64)),
+    };
+    let built = summary::build(&ctx, &facts(ledger, period), &prior_list);
+    Report {
+        id,
+        period,
+        summary: built.summary,
+        priors,
+    }
+}
+
+/// The chain a treasurer publishes: one report per period, each against the frozen
+/// reports before it, then a correction of one of them against all the others. A report the builder
+/// marks `withheld` (too quiet) is not sealed: the treasurer extends its period instead.
+fn publish(ledger: &mut Ledger, rng: &mut StdRng) -> Vec<Report> {
+    let mut reports: Vec<Report> = Vec::new();
+    let mut p = 0;
+    while p + 1 < ledger.bounds.len() {
+        // Against every frozen report: flows only meet their neighbours', but a stock
+        // (holds outstanding) at one cut-off combines with the stock at any other.
+        let priors: Vec<usize> = (0..reports.len()).collect();
+        let r = build(ledger, &reports, p, priors);
+        if !r.summary["withheld"].is_null() {
+            // Too quiet to publish: it cannot be sealed, so the treasurer drafts a longer
+            // period from the same start (the last one is not published at all).
+            if p + 2 < ledger.bounds.len() {
+                ledger.bounds.remove(p + 1);
+            } else {
+                ledger.bounds.pop();
+            }
+            continue;
+        }
+        reports.push(r);
+        p += 1;
+    }
+    if reports.is_empty() {
+        return reports;
+    }
+    let fixed = rng.gen_range(0..reports.len());
+    let priors: Vec<usize> = (0..reports.len()).collect();
+    let r = build(ledger, &reports, reports[fixed].period, priors);
+    reports.push(r);
+    reports
+}
+
+/// What a figure measures; figures of different measures are never combined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Measure {
+    /// Money: variables are the disbursements, then the holds, then the gifts.
+    Money,
+    /// Trips: the disbursements (a travel one counts one).
+    Trips,
+    /// Hotel nights: the disbursements (a hotel one counts its nights).
+    Nights,
+    /// Cases: variables are the cases.
+    Cases,
+}
+
+#[derive(Debug, Clone)]
+struct Figure {
+    name: String,
+    measure: Measure,
+    coef: Vec<i8>,
+}
+
+struct Universe<'a> {
+    ledger: &'a Ledger,
+}
+
+impl Universe<'_> {
+    fn money_len(&self) -> usize {
+        self.ledger.spends.len() + self.ledger.holds.len() + self.ledger.gifts.len()
+    }
+
+    fn n_cases(&self) -> usize {
+        self.ledger.provinces.len()
+    }
+
+    /// The case of a money variable (disbursement or hold), `None` for gifts and
+    /// spending no case accounts for.
+    fn money_case(&self, v: usize) -> Option<usize> {
+        let s = self.ledger.spends.len();
+        let h = self.ledger.holds.len();
+        if v < s {
+            self.ledger.spends[v].case
+        } else if v < s + h {
+            Some(self.ledger.holds[v - s].case)
+        } else {
+            None
+        }
+    }
+
+    fn money_value(&self, v: usize) -> i64 {
+        let s = self.ledger.spends.len();
+        let h = self.ledger.holds.len();
+        if v < s {
+            self.ledger.spends[v].amount
+        } else if v < s + h {
+            self.ledger.holds[v - s].amount
+        } else {
+            self.ledger.gifts[v - s - h].1
+        }
+    }
+}
+
+fn cents(v: &Value) -> Option<i64> {
+    let d: Decimal = v.as_str()?.parse().ok()?;
+    (d * Decimal::ONE_HUNDRED).try_into().ok()
+}
+
+fn number(v: &Value) -> Option<i64> {
+    v.as_str()?.parse().ok()
+}
+
+/// Every figure of `report` as a vector over the true rows, each checked against the
+/// published value.
+fn figures(u: &Universe, report: &Report) -> Vec<Figure> {
+    let l = u.ledger;
+    let s = &report.summary;
+    let (a, b) = (l.bounds[report.period], l.bounds[report.period + 1]);
+    let within = |d: i64| d >= a && d < b;
+    let ns = l.spends.len();
+    let nh = l.holds.len();
+    let mut out = Vec::new();
+    let mut push_money = |name: String, coef: Vec<i8>, shown: i64| {
+        let value: i64 = coef
+            .iter()
+            .enumerate()
+            .map(|(v, c)| i64::from(*c) * u.money_value(v))
+            .sum();
+        assert_eq!(value, shown, "the attacker misreads {name}");
+        out.push(Figure {
+            name: format!("{}.{name}", report.id),
+            measure: Measure::Money,
+            coef,
+        });
+    };
+    let spends_where = |f: &dyn Fn(&Spend) -> bool| -> Vec<i8> {
+        let mut coef = vec![0_i8; u.money_len()];
+        for (i, sp) in l.spends.iter().enumerate() {
+            if within(sp.day) && f(sp) {
+                coef[i] = 1;
+            }
+        }
+        coef
+    };
+    let cases_where = |f: &dyn Fn(&Spend) -> bool| -> Vec<i8> {
+        let mut coef = vec![0_i8; u.n_cases()];
+        for sp in &l.spends {
+            if within(sp.day)
+                && f(sp)
+                && let Some(c) = sp.case
+            {
+                coef[c] = 1;
+            }
+        }
+        coef
+    };
+    // Totals and balances.
+    if let Some(v) = cents(&s["disbursed"]) {
+        push_money("disbursed".into(), spends_where(&|_| true), v);
+    }
+    if let Some(v) = cents(&s["unassigned"]) {
+        push_money(
+            "unassigned".into(),
+            spends_where(&|sp| sp.case.is_none()),
+            v,
+        );
+    }
+    for (field, end) in [("opening_balance", a), ("closing_balance", b)] {
+        if let Some(v) = cents(&s[field]) {
+            let mut coef = vec![0_i8; u.money_len()];
+            for (i, sp) in l.spends.iter().enumerate() {
+                if sp.day < end {
+                    coef[i] = -1;
+                }
+            }
+            for (i, g) in l.gifts.iter().enumerate() {
+                if g.0 < end {
+                    coef[ns + nh + i] = 1;
+                }
+            }
+            push_money(field.into(), coef, v);
+        }
+    }
+    if let Some(v) = cents(&s["donations"]["total"]) {
+        let mut coef = vec![0_i8; u.money_len()];
+        for (i, g) in l.gifts.iter().enumerate() {
+            if within(g.0) {
+                coef[ns + nh + i] = 1;
+            }
+        }
+        push_money("donations".into(), coef, v);
+    }
+    // Holds outstanding at the cut-off: a stock.
+    let open: Vec<usize> = l
+        .holds
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.placed < b && h.resolved.is_none_or(|r| r >= b))
+        .map(|(i, _)| i)
+        .collect();
+    if let Some(v) = cents(&s["holds_outstanding"]["amount"]) {
+        let mut coef = vec![0_i8; u.money_len()];
+        for i in &open {
+            coef[ns + i] = 1;
+        }
+        push_money("holds_outstanding".into(), coef, v);
+    }
+    let mut counts: Vec<(String, Measure, Vec<i8>, i64)> = Vec::new();
+    if let Some(v) = number(&s["holds_outstanding"]["cases"]) {
+        let mut coef = vec![0_i8; u.n_cases()];
+        for i in &open {
+            coef[l.holds[*i].case] = 1;
+        }
+        counts.push(("holds_outstanding.cases".into(), Measure::Cases, coef, v));
+    }
+    if let Some(v) = number(&s["cases_helped"]) {
+        counts.push((
+            "cases_helped".into(),
+            Measure::Cases,
+            cases_where(&|_| true),
+            v,
+        ));
+    }
+    // Cells, "other" cells, trips and nights.
+    type Key = fn(&Spend, &Ledger) -> Option<&'static str>;
+    let category: Key = |sp, _| sp.case.and(sp.category);
+    let province: Key = |sp, l| sp.case.map(|c| l.provinces[c]);
+    let scope: Key = |sp, _| sp.case.and(sp.scope);
+    for (field, key, value_field) in [
+        ("by_category", category, "amount"),
+        ("by_province", province, "amount"),
+        ("trips", scope, "trips"),
+    ] {
+        let section = &s[field];
+        let mut groups: Vec<(String, Vec<String>, &Value)> = Vec::new();
+        for cell in section["cells"].as_array().unwrap() {
+            let k = cell["key"].as_str().unwrap().to_string();
+            groups.push((k.clone(), vec![k], cell));
+        }
+        if !section["other"].is_null() {
+            let members = section["other"]["members"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m.as_str().unwrap().to_string())
+                .collect();
+            groups.push(("other".into(), members, &section["other"]));
+        }
+        for (name, members, cell) in groups {
+            let inside = |sp: &Spend| key(sp, l).is_some_and(|k| members.iter().any(|m| m == k));
+            if value_field == "amount" {
+                if let Some(v) = cents(&cell["amount"]) {
+                    push_money(format!("{field}.{name}"), spends_where(&inside), v);
+                }
+            } else if let Some(v) = number(&cell["trips"]) {
+                counts.push((
+                    format!("{field}.{name}.trips"),
+                    Measure::Trips,
+                    spends_where(&inside),
+                    v,
+                ));
+            }
+            if let Some(v) = number(&cell["cases"]) {
+                counts.push((
+                    format!("{field}.{name}.cases"),
+                    Measure::Cases,
+                    cases_where(&inside),
+                    v,
+                ));
+            }
+        }
+    }
+    if let Some(v) = number(&s["trips"]["total"]) {
+        counts.push((
+            "trips.total".into(),
+            Measure::Trips,
+            spends_where(&|sp| scope(sp, l).is_some()),
+            v,
+        ));
+    }
+    if let Some(v) = number(&s["hotel_nights"]) {
+        let mut coef = spends_where(&|sp| sp.case.is_some() && sp.category == Some("hotel"));
+        // Nights are a weight per row: the vector marks the rows, the check below weighs.
+        coef.truncate(ns);
+        counts.push(("hotel_nights".into(), Measure::Nights, coef, v));
+    }
+    for (name, measure, mut coef, shown) in counts {
+        let value: i64 = match measure {
+            Measure::Cases => coef.iter().map(|c| i64::from(*c)).sum(),
+            Measure::Trips => coef
+                .iter()
+                .zip(&l.spends)
+                .map(|(c, sp)| i64::from(*c) * i64::from(sp.scope.is_some() && sp.case.is_some()))
+                .sum(),
+            Measure::Nights => coef
+                .iter()
+                .zip(&l.spends)
+                .map(|(c, sp)| i64::from(*c) * sp.nights.unwrap_or(0))
+                .sum(),
+            Measure::Money => unreachable!(),
+        };
+        assert_eq!(value, shown, "the attacker misreads {}.{name}", report.id);
+        if measure != Measure::Cases {
+            coef.truncate(ns);
+            // Rows that weigh nothing in this measure are not variables of it.
+            for (c, sp) in coef.iter_mut().zip(&l.spends) {
+                let weighs = match measure {
+                    Measure::Trips => sp.scope.is_some() && sp.case.is_some(),
+                    _ => sp.nights.unwrap_or(0) > 0 && sp.case.is_some(),
+                };
+                if !weighs {
+                    *c = 0;
+                }
+            }
+        }
+        out.push(Figure {
+            name: format!("{}.{name}", report.id),
+            measure,
+            coef,
+        });
+    }
+    out
+}
+
+/// The cases a combination's result is exactly the total of, when it is one: every
+/// coefficient 0 or 1 (or every one 0 or −1), on rows that belong to a case.
+fn small_set(u: &Universe, measure: Measure, v: &[i8]) -> Option<BTreeSet<usize>> {
+    let positive = v.iter().any(|c| *c > 0);
+    let negative = v.iter().any(|c| *c < 0);
+    if positive == negative {
+        return None;
+    }
+    let mut cases = BTreeSet::new();
+    for (i, c) in v.iter().enumerate() {
+        match c {
+            0 => {}
+            1 | -1 => {
+                let case = match measure {
+                    Measure::Cases => Some(i),
+                    Measure::Money => u.money_case(i),
+                    Measure::Trips | Measure::Nights => u.ledger.spends[i].case,
+                };
+                cases.insert(case?);
+            }
+            _ => return None,
+        }
+    }
+    (!cases.is_empty() && cases.len() < u.ledger.k).then_some(cases)
+}
+
+/// Every ±1 combination of up to `depth` figures of one measure; the first leak found.
+fn attack(u: &Universe, figs: &[Figure], depth: usize) -> Option<String> {
+    let by_measure: BTreeMap<Measure, Vec<&Figure>> =
+        figs.iter().fold(BTreeMap::new(), |mut m, f| {
+            m.entry(f.measure).or_insert_with(Vec::new).push(f);
+            m
+        });
+    for (measure, list) in by_measure {
+        // One figure per distinct vector (a correction repeats most of its report).
+        let mut seen = BTreeSet::new();
+        let list: Vec<&Figure> = list
+            .into_iter()
+            .filter(|f| f.coef.iter().any(|c| *c != 0) && seen.insert(f.coef.clone()))
+            .collect();
+        if list.is_empty() {
+            continue;
+        }
+        let depth = if list.len() <= 24 {
+            depth.max(4)
+        } else {
+            depth
+        };
+        let mut stack: Vec<(usize, i8)> = Vec::new();
+        let mut sum = vec![0_i8; list[0].coef.len()];
+        if let Some(found) = search(u, measure, &list, depth, 0, &mut stack, &mut sum) {
+            return Some(found);
+        }
+    }
+    None
+}
+
+fn search(
+    u: &Universe,
+    measure: Measure,
+    list: &[&Figure],
+    depth: usize,
+    from: usize,
+    stack: &mut Vec<(usize, i8)>,
+    sum: &mut Vec<i8>,
+) -> Option<String> {
+    if !stack.is_empty()
+        && let Some(cases) = small_set(u, measure, sum)
+    {
+        let terms: Vec<String> = stack
+            .iter()
+            .map(|(i, s)| format!("{}{}", if *s > 0 { "+" } else { "−" }, list[*i].name))
+            .collect();
+        return Some(format!(
+            "{} = the {:?} of {} case(s) {:?} (k = {})",
+            terms.join(" "),
+            measure,
+            cases.len(),
+            cases,
+            u.ledger.k
+        ));
+    }
+    if stack.len() == depth {
+        return None;
+    }
+    for i in from..list.len() {
+        // The first term's sign is +: the other half are the same combinations negated.
+        let signs: &[i8] = if stack.is_empty() { &[1] } else { &[1, -1] };
+        for &sign in signs {
+            for (x, c) in sum.iter_mut().zip(&list[i].coef) {
+                *x += sign * c;
+            }
+            stack.push((i, sign));
+            let found = search(u, measure, list, depth, i + 1, stack, sum);
+            stack.pop();
+            for (x, c) in sum.iter_mut().zip(&list[i].coef) {
+                *x -= sign * c;
+            }
+            if found.is_some() {
+                return found;
+            }
+        }
+    }
+    None
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[test]
+fn no_combination_of_published_figures_reveals_fewer_than_k_cases() {
+    let ledgers = env_u64("PASSAGE_ATTACK_LEDGERS", 250);
+    let seed = env_u64("PASSAGE_ATTACK_SEED", 15);
+    let mut leaks = Vec::new();
+    for n in 0..ledgers {
+        let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(1_000_003).wrapping_add(n));
+        let mut ledger = generate(&mut rng);
+        let reports = publish(&mut ledger, &mut rng);
+        let u = Universe { ledger: &ledger };
+        let all: Vec<Vec<Figure>> = reports.iter().map(|r| figures(&u, r)).collect();
+        // Each report with the reports it was built against: what can be combined.
+        for (i, report) in reports.iter().enumerate() {
+            let mut figs = all[i].clone();
+            for p in &report.priors {
+                figs.extend(all[*p].iter().cloned());
+            }
+            if let Some(leak) = attack(&u, &figs, 3) {
+                if std::env::var("PASSAGE_ATTACK_DEBUG").is_ok() {
+                    for r in &reports {
+                        eprintln!(
+                            "{} {:?} holds {} cases {} trips {}",
+                            r.id,
+                            r.priors,
+                            r.summary["holds_outstanding"],
+                            r.summary["cases_helped"],
+                            r.summary["trips"]
+                        );
+                    }
+                }
+                leaks.push(format!("ledger {n} (against {}): {leak}", report.id));
+                break;
+            }
+        }
+    }
+    assert!(
+        leaks.is_empty(),
+        "{} of {ledgers} ledgers leak; the first ones:\n{}",
+        leaks.len(),
+        leaks
+            .iter()
+            .take(15)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
