@@ -843,10 +843,10 @@ async fn the_sweeper_drafts_the_next_report_of_the_chain_once_at_one_cadence_and
         .send(
             f.app
                 .http
-                .post(f.app.url(&format!(
-                    "/api/v1/policy/versions/{}/cosign",
-                    p["version"]
-                )))
+                .post(
+                    f.app
+                        .url(&format!("/api/v1/policy/versions/{}/cosign", p["version"])),
+                )
                 .bearer_auth(&f.second_treasurer),
         )
         .await;
