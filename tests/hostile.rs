@@ -611,6 +611,11 @@ async fn a_client_still_sending_a_refused_body_reads_the_refusal(t: TestDb) {
         for _ in 0..3 {
             let (s, answer) = raw_while_sending(&n.app.base, request.clone()).await;
             assert_eq!(s, 413, "{answer}");
+            // The body was not read, so the connection cannot carry another request: the
+            // answer says so, or a client would put it back in its pool and lose its next
+            // request to the close (reqwest: IncompleteMessage).
+            let head = answer.split("\r\n\r\n").next().unwrap_or("").to_lowercase();
+            assert!(head.contains("\r\nconnection: close"), "{head}");
         }
     }
     n.app.stop().await;

@@ -145,6 +145,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(CatchPanicLayer::custom(|_| {
                     ApiError::Internal("a handler panicked".into()).into_response()
                 }))
+                .layer(axum::middleware::map_response(close_after_refused_body))
                 .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
                 .layer(DefaultBodyLimit::max(body_limit))
                 .layer(axum::middleware::from_fn(
@@ -175,6 +176,22 @@ async fn refuse_announced_oversize(
         }
         _ => next.run(req).await,
     }
+}
+
+/// A 413 is answered before the body is read (or after reading only part of it), so the
+/// connection cannot carry another request and hyper closes it. `Connection: close` says
+/// so (RFC 9112, 9.6): without it a client puts the connection back in its pool and its
+/// next request meets the close instead of an answer.
+async fn close_after_refused_body(
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
 }
 
 async fn not_found() -> ApiError {
