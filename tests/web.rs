@@ -960,6 +960,57 @@ fn as_html(text: String) -> String {
     text.replace('\'', "&#39;")
 }
 
+/// Five new cases of the demo's caseworker, each given food money that is spent at once
+/// (approved by the rules, then a receipt), through the API.
+async fn five_more_people_helped(app: &TestApp, accounts: &[passage::demo::Account]) {
+    let worker = account(accounts, "caseworker", "fr");
+    let login: serde_json::Value = app
+        .post("/api/v1/auth/login", None)
+        .json(&serde_json::json!({"email": worker.email, "password": worker.password}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().expect("the caseworker signs in");
+    for i in 0..5 {
+        let case: serde_json::Value = app
+            .post("/api/v1/cases", Some(token))
+            .json(&serde_json::json!({"province": "QC"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let asked: serde_json::Value = app
+            .post("/api/v1/requests", Some(token))
+            .header("Idempotency-Key", format!("five-more-{i}"))
+            .json(
+                &serde_json::json!({"case_code": case["code"], "category": "food",
+                                      "amount": "40.00", "needed_by": "2026-11-29"}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(asked["status"], "approved", "{asked}");
+        let r = app
+            .post(
+                &format!("/api/v1/requests/{}/receipt", asked["id"].as_str().unwrap()),
+                Some(token),
+            )
+            .json(&serde_json::json!({"amount": "40.00", "reference": format!("EP-2026-{i}")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    }
+}
+
 async fn treasurers_draft_freeze_cosign_and_send_a_report_from_their_phones(t: TestDb) {
     let (app, accounts) = demo(t).await;
     let mut first = signed_in(&app, &accounts, "treasurer", "fr").await;
@@ -1001,6 +1052,31 @@ async fn treasurers_draft_freeze_cosign_and_send_a_report_from_their_phones(t: T
     assert!(
         !page.body.contains("Halifax") && !page.body.contains("Vancouver"),
         "no city in a report"
+    );
+    // The demo has helped too few people to publish what was spent: the draft says so,
+    // in the reader's language, and offers no freeze.
+    assert!(
+        page.body
+            .contains(&as_html(i18n::text(Language::Fr, "report-too-quiet"))),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains(&format!("action=\"{report}/seal\"")));
+    // Five more people helped that night: the same period can now be published.
+    five_more_people_helped(&app, &accounts).await;
+    let drafted = first
+        .post(
+            "/reports",
+            &[("period_start", "2026-11-01"), ("period_end", "2026-11-29")],
+        )
+        .await;
+    assert_eq!(drafted.status, 303, "{}", drafted.body);
+    let report = drafted.location().to_string();
+    let page = first.get(&report).await;
+    assert!(
+        !page
+            .body
+            .contains(&as_html(i18n::text(Language::Fr, "report-too-quiet")))
     );
     first.post(&format!("{report}/seal"), &[]).await;
     let frozen = first.get(&report).await;

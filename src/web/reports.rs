@@ -192,6 +192,9 @@ struct ReportPage<'a> {
     max: i64,
     hidden: String,
     note: String,
+    /// Why this period is too quiet to publish (the summary's `withheld`, in the reader's
+    /// language): it cannot be frozen, and the page says to draft a longer period.
+    withheld: Option<String>,
     can_seal: bool,
     can_send: bool,
     sent: bool,
@@ -221,6 +224,11 @@ async fn show(
         view.summary.as_ref().unwrap_or(&serde_json::Value::Null),
     );
     let already_signed = view.sealed_by.as_deref() == Some(user.id.as_str());
+    let withheld = view
+        .summary
+        .as_ref()
+        .and_then(|s| s["withheld"][c.language.as_str()].as_str())
+        .map(str::to_string);
     let page = ReportPage {
         title: c.t("report-title"),
         r: line(&c, &view),
@@ -233,7 +241,9 @@ async fn show(
         hidden,
         note,
         can_seal: view.superseded_by.is_none()
-            && (view.status == "draft" || (view.status == "awaiting_cosign" && !already_signed)),
+            && ((view.status == "draft" && withheld.is_none())
+                || (view.status == "awaiting_cosign" && !already_signed)),
+        withheld,
         can_send: view.status == "sealed" && view.superseded_by.is_none(),
         sent: view.send_requested_at.is_some(),
         c: &c,

@@ -372,3 +372,5 @@ report-send-again = Send to new donors
 report-sent = Sending is under way through the outbox: each donor gets one email.
 error-period_start = Enter the first day of the period.
 error-period_end = Enter the last day, on or after the first and not in the future.
+report-too-quiet = Too quiet to publish
+report-too-quiet-what = This period cannot be frozen: draft a report for a longer period, starting on the same day.

@@ -372,3 +372,5 @@ report-send-again = Envoyer aux nouveaux donateurs
 report-sent = L'envoi est en cours par la boîte d'envoi : chaque donateur reçoit un seul courriel.
 error-period_start = Entrez le premier jour de la période.
 error-period_end = Entrez le dernier jour, égal ou postérieur au premier et pas dans le futur.
+report-too-quiet = Trop peu de personnes pour publier
+report-too-quiet-what = Cette période ne peut pas être figée : préparez un rapport pour une période plus longue, à partir du même jour.
