@@ -842,7 +842,68 @@ async fn bad_report_requests_are_refused_by_name(t: TestDb) {
     f.app.stop().await;
 }
 
+/// Finding 6 (dominance): four costly flights by four cases, folded with four cheap local
+/// trips, made a category "other" of 3,648.00 that bounded the flights' 3,600.00 within
+/// 2 %; and the trips' "other" of 8 cases, made of two `<5` scopes, said each was 4.
+async fn an_other_cell_never_pins_the_amount_or_the_count_of_what_it_hides(t: TestDb) {
+    let mut f = Fund::new(t).await;
+    let donor = f.donor("Fondation Exemple", "dons@example.org", "fr").await;
+    f.give(&donor, "60000.00").await;
+    f.go_to(2026, 12, 10, 22).await;
+    for _ in 0..10 {
+        f.hotel("QC", 2, "150.00").await;
+    }
+    let fares = ["898.40", "912.15", "885.90", "903.55"];
+    for fare in fares {
+        f.trip("NS", "flight", fare, ("Halifax", "NS"), ("Vancouver", "BC"))
+            .await;
+    }
+    for _ in 0..4 {
+        f.trip(
+            "QC",
+            "local_transport",
+            "12.00",
+            ("Montréal", "QC"),
+            ("Montréal", "QC"),
+        )
+        .await;
+    }
+    f.secrets
+        .extend(["Halifax", "Vancouver", "Montréal"].map(String::from));
+    let flights: i64 = fares.iter().map(|a| cents(&json!(a)).unwrap()).sum();
+    f.go_to(2027, 1, 2, 9).await;
+    let report = f.draft("2026-11-01", "2026-12-31").await;
+    let report = f.seal(report["id"].as_str().unwrap()).await;
+    let s = &report["summary"];
+    assert_eq!(cell(&s["by_category"], "flight")["cases"], "<5", "{s}");
+    // Amounts are never negative: a published group bounds the flights within [0, group].
+    for section in ["by_category", "by_province"] {
+        let other = &s[section]["other"];
+        if let Some(amount) = cents(&other["amount"]) {
+            assert!(
+                10 * amount > 11 * flights,
+                "{section} other {amount} pins the flights' {flights}: {s}"
+            );
+        }
+        for c in s[section]["cells"].as_array().unwrap() {
+            if let Some(amount) = cents(&c["amount"]) {
+                assert!(
+                    amount < flights || 10 * amount > 11 * flights,
+                    "{section} {} pins the flights: {s}",
+                    c["key"]
+                );
+            }
+        }
+    }
+    // A group made only of `<5` scopes does not publish the count that pins them.
+    let trips = &s["trips"]["other"];
+    assert_eq!(trips["members"], json!(["local", "interprovincial"]), "{s}");
+    assert_eq!(number(&trips["cases"]), None, "{s}");
+    f.app.stop().await;
+}
+
 on_both_engines!(
+    an_other_cell_never_pins_the_amount_or_the_count_of_what_it_hides,
     three_flights_show_as_fewer_than_five_and_no_subtraction_finds_them,
     a_report_is_frozen_by_one_treasurer_cosigned_by_another_and_never_changes,
     bad_report_requests_are_refused_by_name,

@@ -235,9 +235,11 @@ fn section(
     let mut members: Vec<u32> = Vec::new();
     let mut member_keys = Vec::new();
     let mut member_weight = 0_i64;
+    let mut only_small = true;
     for cell in &dimension.cells {
         let n = cases_in(&cell.items, universe);
         if hidden.contains(&cell.key) {
+            only_small &= n < k;
             // A cell hidden only to protect a small one is not small itself: say so.
             let cases = if n < k { small(k) } else { format!(">={k}") };
             out.push(json!({"key": cell.key, "cases": cases, value_field: null}));
@@ -258,7 +260,14 @@ fn section(
             items: members.clone(),
             weight: member_weight,
         };
-        json!({"members": member_keys, "cases": count(cases_in(&members, universe), k), value_field: value(&folded)})
+        // A group made only of `<k` members would pin their counts (two `<5` members in a
+        // group of 8 are each 4): its count is published coarsened.
+        let cases = if only_small {
+            json!(format!(">={k}"))
+        } else {
+            count(cases_in(&members, universe), k)
+        };
+        json!({"members": member_keys, "cases": cases, value_field: value(&folded)})
     } else {
         json!({"members": member_keys, "cases": small(k), value_field: null})
     };
@@ -460,7 +469,7 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
         .iter()
         .filter_map(|i| i.case_code.as_deref())
         .collect();
-    let quiet = !spenders.is_empty() && spenders.len() < k;
+    let few = !spenders.is_empty() && spenders.len() < k;
     let mut universe = Universe::new();
     let ids: Vec<u32> = facts.items.iter().map(|i| universe.add(i)).collect();
     let prior_ids: Vec<Vec<u32>> = priors
@@ -479,6 +488,17 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
         name: "province".into(),
         cells: cells(&facts.items, &ids, province_of, amount, "province"),
     };
+    // The dominance rule: a cell of fewer than k cases that weighs more than 10/11 of
+    // the spending cases account for is pinned by that total (minus what no case accounts
+    // for) within 10 %, however much is folded in with it: the period is as quiet.
+    let assigned: i128 = by_category.cells.iter().map(|c| i128::from(c.weight)).sum();
+    let dominant = [&by_category, &by_province].iter().any(|d| {
+        d.cells.iter().any(|c| {
+            let n = cases_in(&c.items, &universe);
+            n > 0 && n < k && 10 * assigned <= 11 * i128::from(c.weight)
+        })
+    });
+    let quiet = few || dominant;
     let mut all: Vec<u32> = ids.clone();
     all.sort_unstable();
     all.dedup();
@@ -717,9 +737,15 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
     if quiet {
         withhold_spending(&mut summary, k);
         warnings.retain(|w| !w.contains("are published all the same"));
-        warnings.push(format!(
-            "fewer than {k} cases were helped in this period: its spending, its closing balance and everything drawn from them are withheld; the next report's opening balance is withheld too"
-        ));
+        warnings.push(if few {
+            format!(
+                "fewer than {k} cases were helped in this period: its spending, its closing balance and everything drawn from them are withheld; the next report's opening balance is withheld too"
+            )
+        } else {
+            format!(
+                "fewer than {k} cases account for more than 90 % of this period's spending, so its total would give their spending away: its spending, its closing balance and everything drawn from them are withheld; the next report's opening balance is withheld too"
+            )
+        });
     }
     // After a report that withheld its closing balance, the opening balance (the same
     // figure) is withheld too.

@@ -13,13 +13,19 @@
 //! 2. a dimension with suppressed cells publishes them folded into one "other" cell,
 //!    which must hold at least two cells and at least `k` cases: the next smallest cells
 //!    are suppressed until it does (complementary suppression), so the "other" cell never
-//!    *is* one small cell and a total minus the shown cells never gives one;
+//!    *is* one small cell and a total minus the shown cells never gives one; and, since
+//!    amounts are never negative, the "other" cell bounds each member within `[0, other]`:
+//!    it must exceed 110 % of every member with fewer than `k` cases (the dominance rule,
+//!    ±10 %), else more cells are folded in;
 //! 3. then every small set that matters is tested against the span of everything
 //!    published (this report's shown cells and "other" cells, its totals, and the
 //!    previous reports' figures): each suppressed cell with fewer than `k` cases, and each
 //!    *atom* (the items that belong to exactly the same published sets) with fewer than
 //!    `k` cases. If such a set can be computed, the smallest shown cell of this report
-//!    that touches it is suppressed too, and everything is checked again.
+//!    that touches it is suppressed too, and everything is checked again;
+//! 4. the dominance rule across dimensions: a shown cell (or "other" cell) of one
+//!    dimension holding a small cell of another, minus the shown cells of the small cell's
+//!    own dimension inside it, must exceed 110 % of the small cell (`margin_pins`).
 //!
 //! Membership in the span is decided by Gaussian elimination modulo the prime 2^61 − 1
 //! over the atoms (the published sets are unions of atoms, so a set that splits an atom
@@ -444,6 +450,86 @@ impl Span {
     }
 }
 
+/// The dominance rule for one dimension's "other" cell: amounts are never negative, so
+/// anyone bounds a suppressed member's amount `x` within `[0, other]`; that interval must
+/// not lie within ±10 % of `x`, so `other` must exceed 110 % of every member with fewer
+/// than `k` cases (cells hidden to protect others have `k` cases or more).
+fn dominated(dim: &Dimension, suppressed: &BTreeSet<usize>, cases: &[usize], k: usize) -> bool {
+    let total: i128 = suppressed
+        .iter()
+        .map(|i| i128::from(dim.cells[*i].weight))
+        .sum();
+    suppressed
+        .iter()
+        .filter(|i| cases[**i] > 0 && cases[**i] < k)
+        .all(|i| 10 * total > 11 * i128::from(dim.cells[*i].weight))
+}
+
+/// The dominance rule across dimensions (the category × province margins): a small
+/// suppressed cell of one dimension lies inside a published set of another (a shown cell
+/// or that dimension's "other" cell), whose amount minus the shown cells of the small
+/// cell's own dimension that lie inside it bounds the small cell from above. That bound
+/// must exceed 110 % of the small cell's amount; if not, the published set is hidden (a
+/// shown cell) or given more weight (an "other" cell).
+fn margin_pins(
+    dims: &[Dimension],
+    cases: &[Vec<usize>],
+    suppressed: &[BTreeSet<usize>],
+    other_hidden: &[bool],
+    k: usize,
+) -> Option<Owner> {
+    let contains =
+        |outer: &[u32], inner: &[u32]| inner.iter().all(|i| outer.binary_search(i).is_ok());
+    for (d, dim) in dims.iter().enumerate() {
+        for i in suppressed[d].iter().copied() {
+            let small = &dim.cells[i];
+            if cases[d][i] == 0 || cases[d][i] >= k {
+                continue;
+            }
+            for (e, other_dim) in dims.iter().enumerate().filter(|(e, _)| *e != d) {
+                // The published sets of dimension e, with their amounts.
+                let mut sets: Vec<(Owner, Vec<u32>, i128)> = Vec::new();
+                for (j, c) in other_dim.cells.iter().enumerate() {
+                    if !suppressed[e].contains(&j) && cases[e][j] > 0 {
+                        sets.push((Owner::Cell(e, j), c.items.clone(), i128::from(c.weight)));
+                    }
+                }
+                if !suppressed[e].is_empty() && !other_hidden[e] {
+                    let members: Vec<&[u32]> = suppressed[e]
+                        .iter()
+                        .map(|j| other_dim.cells[*j].items.as_slice())
+                        .collect();
+                    let weight = suppressed[e]
+                        .iter()
+                        .map(|j| i128::from(other_dim.cells[*j].weight))
+                        .sum();
+                    sets.push((Owner::Other(e), union(&members), weight));
+                }
+                for (owner, items, weight) in sets {
+                    if !contains(&items, &small.items) {
+                        continue;
+                    }
+                    let known: i128 = dim
+                        .cells
+                        .iter()
+                        .enumerate()
+                        .filter(|(j, c)| {
+                            !suppressed[d].contains(j)
+                                && cases[d][*j] > 0
+                                && contains(&items, &c.items)
+                        })
+                        .map(|(_, c)| i128::from(c.weight))
+                        .sum();
+                    if 10 * (weight - known) <= 11 * i128::from(small.weight) {
+                        return Some(owner);
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
 /// A published set of this report: a shown cell, or a dimension's "other" cell.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Owner {
@@ -498,7 +584,10 @@ pub fn suppress(input: &Input) -> Outcome {
                     .map(|i| dims[d].cells[*i].items.as_slice())
                     .collect();
                 let group_cases = cases_of(&union(&members), &input.item_case);
-                if suppressed[d].len() >= 2 && group_cases >= k {
+                if suppressed[d].len() >= 2
+                    && group_cases >= k
+                    && dominated(&dims[d], &suppressed[d], &cases[d], k)
+                {
                     break;
                 }
                 match smallest_shown(d, &suppressed[d]) {
@@ -569,6 +658,9 @@ pub fn suppress(input: &Input) -> Outcome {
                 }
             }
         });
+        if remedy.is_none() {
+            remedy = margin_pins(dims, &cases, &suppressed, &other_hidden, k);
+        }
         match remedy {
             None => break,
             Some(Owner::Cell(d, i)) => {
@@ -733,6 +825,85 @@ mod tests {
         let out = suppress(&input(5, vec![dim], fixed));
         // total − previous.total = the flights: nothing in this report can hide that.
         assert!(out.residual.iter().any(|r| r.contains("total")), "{out:?}");
+    }
+
+    fn weighed(key: &str, first: u32, n: u32, weight: i64) -> Cell {
+        Cell {
+            weight,
+            ..cell(key, first, n)
+        }
+    }
+
+    /// The group's amount bounds each small member in [0, other]: other must exceed 110 %
+    /// of every member with fewer than k cases.
+    fn dominance_holds(out: &Outcome, dim: &Dimension, k: usize) -> bool {
+        let members: Vec<&Cell> = dim
+            .cells
+            .iter()
+            .filter(|c| out.suppressed[0].contains(&c.key))
+            .collect();
+        let total: i64 = members.iter().map(|c| c.weight).sum();
+        members
+            .iter()
+            .filter(|c| c.items.len() < k)
+            .all(|c| 10 * i128::from(total) > 11 * i128::from(c.weight))
+    }
+
+    #[test]
+    fn costly_flights_are_not_pinned_by_cheap_cells_folded_with_them() {
+        // Four flights of about 1,400.00 by four cases, folded with two phone cards and one
+        // local transport: the "other" cell of 5,650.00 bounded the flights' 5,600.00
+        // within 1 % (finding 6). Now more weight is folded in.
+        let dim = Dimension {
+            name: "category".into(),
+            cells: vec![
+                weighed("flight", 0, 4, 560_000),
+                weighed("phone_card", 4, 2, 3_000),
+                weighed("local_transport", 6, 1, 2_000),
+                weighed("hotel", 7, 10, 500_000),
+                weighed("food", 17, 12, 200_000),
+            ],
+        };
+        let out = suppress(&input(5, vec![dim.clone()], vec![all(29)]));
+        assert!(out.other_shown[0]);
+        assert!(
+            dominance_holds(&out, &dim, 5),
+            "other pins a small member: {:?}",
+            out.suppressed[0]
+        );
+    }
+
+    #[test]
+    fn a_province_margin_does_not_pin_the_flights_either() {
+        // The four flights are all in QC, with one cheap meal: QC's 5,615.00 bounds the
+        // flights' 5,600.00 whatever the category "other" holds.
+        let category = Dimension {
+            name: "category".into(),
+            cells: vec![
+                weighed("flight", 0, 4, 560_000),
+                weighed("phone_card", 4, 2, 3_000),
+                weighed("hotel", 6, 10, 500_000),
+                weighed("food", 16, 12, 200_000),
+            ],
+        };
+        // QC: the four flights and one meal of 15.00; ON: everything else.
+        let province = Dimension {
+            name: "province".into(),
+            cells: vec![
+                Cell {
+                    key: "QC".into(),
+                    items: vec![0, 1, 2, 3, 16],
+                    weight: 561_500,
+                },
+                Cell {
+                    key: "ON".into(),
+                    items: (4..16).chain(17..28).collect(),
+                    weight: 701_500,
+                },
+            ],
+        };
+        let out = suppress(&input(5, vec![category, province], vec![all(28)]));
+        assert!(out.suppressed[1].contains("QC"), "QC published: {out:?}");
     }
 
     #[test]
