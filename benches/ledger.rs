@@ -1,5 +1,5 @@
 //! Ledger throughput beside the engine's raw durable insert rate, on the same machine in
-//! the same run. `cargo bench --bench ledger`; see README "Benchmarks".
+//! the same run. `cargo bench --bench ledger`; see docs/benchmarks.md.
 //!
 //! Settings: PASSAGE_BENCH_SECONDS (default 5) per measurement, PASSAGE_BENCH_POSTGRES_URL
 //! (default postgres://postgres@127.0.0.1:5432/postgres; a scratch database is created on

@@ -3,7 +3,7 @@
 //! waiting for its answer before sending the next. For 1, 16, 64 and 256 clients, on
 //! SQLite and on PostgreSQL: requests/s, p50 and p99 latency, the server's peak memory;
 //! and, in the same run, the engine's raw durable commit rate (one single-row INSERT per
-//! commit) on this machine. `cargo bench --bench load`; see README "Benchmarks".
+//! commit) on this machine. `cargo bench --bench load`; see docs/benchmarks.md.
 //!
 //! Settings: PASSAGE_BENCH_SECONDS (default 5) per level, PASSAGE_BENCH_CLIENTS (default
 //! 1,16,64,256), PASSAGE_BENCH_POSTGRES_URL (default

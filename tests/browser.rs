@@ -1,7 +1,7 @@
 //! The pages in a real browser (Debian's headless Chromium at 360 × 740), in French and in
 //! English: a caseworker asks for two hotel nights and sees the approval, a treasurer
 //! approves a pending flight from the queue, a double submit creates one request. The
-//! screenshots the README shows are taken here, into tests/screenshots/.
+//! screenshots the README and docs/pages.md show are taken here, into tests/screenshots/.
 
 mod common;
 

@@ -299,7 +299,7 @@ async fn two_instances_race_on_approvals_receipts_and_expiries(t: TestDb) {
     // once, each expiry happens once.
     // The mail of the night goes out first: a mail worker's claim is a lease of ten
     // minutes of its instance's clock, and a clock that jumps 73 hours while a message
-    // is being sent would let the other instance send it again (see README, "The
+    // is being sent would let the other instance send it again (see docs/mail.md, "The
     // duplicate window").
     drain_outbox(&a.db.db).await;
     a.clock.advance(Duration::hours(73));
