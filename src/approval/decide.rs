@@ -407,7 +407,7 @@ mod tests {
             "auto_approve.taxi",
             "auto_approve.bus.max_nights",
             "max_amount",
-            "treasurer",
+            "nobody",
         ] {
             assert!(RuleId::parse(unknown).is_err(), "{unknown}");
         }
