@@ -56,8 +56,9 @@ async fn generate(path: &Path, transfers: usize) {
         &format!(
             "BEGIN;
              INSERT INTO orgs (id, name, type, province, created_at) VALUES ('org', 'Bench coalition', 'coalition', 'QC', '{0}');
-             INSERT INTO users (id, email, language, roles, org_id, password_hash, active, created_at)
-                 VALUES ('cw', 'cw@example.org', 'en', 'caseworker', 'org', 'x', TRUE, '{0}');
+             INSERT INTO users (id, email, language, org_id, password_hash, active, created_at)
+                 VALUES ('cw', 'cw@example.org', 'en', 'org', 'x', TRUE, '{0}');
+             INSERT INTO user_roles (user_id, role) VALUES ('cw', 'caseworker');
              INSERT INTO policies (version, document, created_by, created_at) VALUES (1, '{{}}', 'bench', '{0}');
              INSERT INTO donors (id, name, email, language, created_at) VALUES ('donor', 'Bench donor', 'donor@example.org', 'en', '{0}');
              COMMIT;",

@@ -11,7 +11,7 @@ use crate::approval::lifecycle::{self, Receipt};
 use crate::audit::Actor;
 use crate::cases::{self, Staff};
 use crate::domain::note::Note;
-use crate::domain::{Email, Language, OrgType, Password, Province, Roles};
+use crate::domain::{Email, Language, OrgType, Password, Province, Role, Roles};
 use crate::funding::{self, NewDonation, Restriction};
 use crate::identity::{orgs, users};
 use crate::store::Db;
@@ -35,7 +35,7 @@ fn step(e: impl std::fmt::Display) -> DemoError {
 /// An account of the demo, with its password shown once.
 pub struct Account {
     pub email: String,
-    pub roles: &'static str,
+    pub roles: Roles,
     pub language: &'static str,
     pub password: String,
 }
@@ -79,17 +79,17 @@ async fn user(
     db: &Db,
     now: DateTime<Utc>,
     email: &str,
-    roles: &'static str,
+    role: Role,
     language: &'static str,
     org_id: Option<&str>,
     accounts: &mut Vec<Account>,
 ) -> Result<Staff, DemoError> {
     let secret = password();
-    let roles_parsed = Roles::parse_list(roles).map_err(step)?;
+    let roles = Roles::new(vec![role]).map_err(step)?;
     let new = users::NewUser {
         email: Email::parse(email).map_err(step)?,
         password: Password::parse(secret.clone()).map_err(step)?,
-        roles: roles_parsed.clone(),
+        roles: roles.clone(),
         org_id: org_id.map(Into::into),
         language: language.parse::<Language>().map_err(step)?,
         display_name: None,
@@ -99,15 +99,15 @@ async fn user(
         .map_err(step)?;
     accounts.push(Account {
         email: email.into(),
-        roles,
+        roles: roles.clone(),
         language,
         password: secret,
     });
     Ok(Staff {
         user_id: id,
         org_id: org_id.map(Into::into),
-        treasurer: roles.contains("treasurer"),
-        caseworker: roles.contains("caseworker"),
+        treasurer: roles.contains(Role::Treasurer),
+        caseworker: roles.contains(Role::Caseworker),
     })
 }
 
@@ -194,7 +194,7 @@ pub async fn fill(db: &Db, now: DateTime<Utc>, base_url: &str) -> Result<Vec<Acc
         db,
         start,
         "intervenante@example.org",
-        "caseworker",
+        Role::Caseworker,
         "fr",
         Some(&shelter),
         &mut accounts,
@@ -204,7 +204,7 @@ pub async fn fill(db: &Db, now: DateTime<Utc>, base_url: &str) -> Result<Vec<Acc
         db,
         start,
         "caseworker@example.org",
-        "caseworker",
+        Role::Caseworker,
         "en",
         Some(&youth),
         &mut accounts,
@@ -214,7 +214,7 @@ pub async fn fill(db: &Db, now: DateTime<Utc>, base_url: &str) -> Result<Vec<Acc
         db,
         start,
         "clinic@example.org",
-        "caseworker",
+        Role::Caseworker,
         "en",
         Some(&clinic),
         &mut accounts,
@@ -224,7 +224,7 @@ pub async fn fill(db: &Db, now: DateTime<Utc>, base_url: &str) -> Result<Vec<Acc
         db,
         start,
         "tresoriere@example.org",
-        "treasurer",
+        Role::Treasurer,
         "fr",
         None,
         &mut accounts,
@@ -234,7 +234,7 @@ pub async fn fill(db: &Db, now: DateTime<Utc>, base_url: &str) -> Result<Vec<Acc
         db,
         start,
         "treasurer@example.org",
-        "treasurer",
+        Role::Treasurer,
         "en",
         None,
         &mut accounts,
@@ -244,7 +244,7 @@ pub async fn fill(db: &Db, now: DateTime<Utc>, base_url: &str) -> Result<Vec<Acc
         db,
         start,
         "admin@example.org",
-        "admin",
+        Role::Admin,
         "en",
         None,
         &mut accounts,

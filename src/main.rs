@@ -330,7 +330,10 @@ async fn demo(db: Db, config: Config) -> Result<(), Failure> {
     for a in &accounts {
         println!(
             "  {:<11} {}  {:<26} {}",
-            a.roles, a.language, a.email, a.password
+            a.roles.to_list(),
+            a.language,
+            a.email,
+            a.password
         );
     }
     println!(

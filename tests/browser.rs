@@ -149,7 +149,7 @@ fn account<'a>(
 ) -> &'a passage::demo::Account {
     accounts
         .iter()
-        .find(|a| a.roles == roles && a.language == language.as_str())
+        .find(|a| a.roles.to_list() == roles && a.language == language.as_str())
         .expect("the demo has this account")
 }
 

@@ -832,7 +832,8 @@ async fn ten_thousand_transfers_exported_by_the_cli_add_up_to_the_cent(t: TestDb
     let report = passage::reports::lifecycle::preview(db, period, last, 5)
         .await
         .unwrap()
-        .summary;
+        .summary
+        .to_value();
     let cents = |v: &Value| -> i64 {
         let d: rust_decimal::Decimal = v.as_str().expect("a figure").parse().unwrap();
         (d * rust_decimal::Decimal::ONE_HUNDRED).try_into().unwrap()

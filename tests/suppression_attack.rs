@@ -259,7 +259,7 @@ fn build(ledger: &Ledger, reports: &[Report], period: usize, priors: Vec<usize>)
         .map(|r| Prior {
             id: reports[*r].id.clone(),
             facts: facts(ledger, reports[*r].period),
-            summary: reports[*r].summary.clone(),
+            summary: serde_json::from_value(reports[*r].summary.clone()).expect("a summary"),
         })
         .collect();
     let supersedes = priors
@@ -277,7 +277,7 @@ fn build(ledger: &Ledger, reports: &[Report], period: usize, priors: Vec<usize>)
     Report {
         id,
         period,
-        summary: built.summary,
+        summary: built.summary.to_value(),
         priors,
     }
 }

@@ -161,7 +161,7 @@ fn account<'a>(
 ) -> &'a passage::demo::Account {
     accounts
         .iter()
-        .find(|a| a.roles == roles && a.language == language)
+        .find(|a| a.roles.to_list() == roles && a.language == language)
         .unwrap()
 }
 

@@ -80,22 +80,124 @@ pub struct FundState {
     pub available_cents: i64,
 }
 
-/// The outcome, with the rule that decided it (a stable name such as
-/// `auto_approve.bus.max_amount`, recorded with the policy version) and, when the money does
-/// not flow at once, a sentence a caseworker understands.
+/// The rule that decided a request, by its stable name: the path of the limit in the policy
+/// document (`auto_approve.bus.max_amount`) or a name of its own (`available_balance`).
+/// The name is what the API answers, the `requests.rule` column and the audit event hold,
+/// so [`RuleId::as_name`] and [`RuleId::parse`] are the only places it is spelt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RuleId {
+    /// `auto_approve.{category}`: the category's rule allowed it.
+    AutoApprove(Category),
+    /// `auto_approve.{category}.max_amount`: above the category's automatic limit.
+    MaxAmount(Category),
+    /// `auto_approve.hotel.max_nights`.
+    MaxNights,
+    /// `auto_approve.hotel.max_nightly_rate`.
+    MaxNightlyRate,
+    /// `available_balance`: the fund cannot cover it at all.
+    AvailableBalance,
+    /// `category_not_auto_approved`: the category has no automatic rule.
+    NotAutoApproved,
+    /// `case_auto_cap`: the case's automatic cap over its window.
+    CaseAutoCap,
+    /// `reserve_floor`: approving would take the fund under its reserve floor.
+    ReserveFloor,
+    /// `operation_reserve`: the organisation's operation reserve answered.
+    OperationReserve,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not the name of an approval rule")]
+pub struct UnknownRule(pub String);
+
+impl RuleId {
+    const AUTO_APPROVE: &'static str = "auto_approve.";
+    const MAX_AMOUNT: &'static str = ".max_amount";
+
+    /// The stable name, as stored and answered.
+    pub fn as_name(self) -> String {
+        match self {
+            RuleId::AutoApprove(c) => format!("{}{c}", Self::AUTO_APPROVE),
+            RuleId::MaxAmount(c) => format!("{}{c}{}", Self::AUTO_APPROVE, Self::MAX_AMOUNT),
+            other => other.fixed_name().unwrap_or_default().to_string(),
+        }
+    }
+
+    fn fixed_name(self) -> Option<&'static str> {
+        Some(match self {
+            RuleId::MaxNights => "auto_approve.hotel.max_nights",
+            RuleId::MaxNightlyRate => "auto_approve.hotel.max_nightly_rate",
+            RuleId::AvailableBalance => "available_balance",
+            RuleId::NotAutoApproved => "category_not_auto_approved",
+            RuleId::CaseAutoCap => "case_auto_cap",
+            RuleId::ReserveFloor => "reserve_floor",
+            RuleId::OperationReserve => "operation_reserve",
+            RuleId::AutoApprove(_) | RuleId::MaxAmount(_) => return None,
+        })
+    }
+
+    const FIXED: [RuleId; 7] = [
+        RuleId::MaxNights,
+        RuleId::MaxNightlyRate,
+        RuleId::AvailableBalance,
+        RuleId::NotAutoApproved,
+        RuleId::CaseAutoCap,
+        RuleId::ReserveFloor,
+        RuleId::OperationReserve,
+    ];
+
+    /// Reads a stored name back.
+    pub fn parse(name: &str) -> Result<RuleId, UnknownRule> {
+        let unknown = || UnknownRule(name.to_string());
+        if let Some(rule) = Self::FIXED
+            .into_iter()
+            .find(|r| r.fixed_name() == Some(name))
+        {
+            return Ok(rule);
+        }
+        let rest = name.strip_prefix(Self::AUTO_APPROVE).ok_or_else(unknown)?;
+        match rest.strip_suffix(Self::MAX_AMOUNT) {
+            Some(category) => category.parse().map(RuleId::MaxAmount),
+            None => rest.parse().map(RuleId::AutoApprove),
+        }
+        .map_err(|_| unknown())
+    }
+}
+
+impl std::str::FromStr for RuleId {
+    type Err = UnknownRule;
+    fn from_str(s: &str) -> Result<Self, UnknownRule> {
+        RuleId::parse(s)
+    }
+}
+
+impl std::fmt::Display for RuleId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.as_name())
+    }
+}
+
+impl serde::Serialize for RuleId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.as_name())
+    }
+}
+
+/// The outcome, with the rule that decided it (recorded with the policy version) and,
+/// when the money does not flow at once, a sentence a caseworker understands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    Approve { rule: String },
-    Pending { rule: String, why: String },
-    Decline { rule: String, why: String },
+    Approve { rule: RuleId },
+    Pending { rule: RuleId, why: String },
+    Decline { rule: RuleId, why: String },
 }
 
 impl Decision {
-    pub fn rule(&self) -> &str {
+    pub fn rule(&self) -> RuleId {
         match self {
             Decision::Approve { rule }
             | Decision::Pending { rule, .. }
-            | Decision::Decline { rule, .. } => rule,
+            | Decision::Decline { rule, .. } => *rule,
         }
     }
 
@@ -123,23 +225,21 @@ impl serde::Serialize for Decision {
         use serde::ser::SerializeStruct;
         let mut out = s.serialize_struct("Decision", 3)?;
         out.serialize_field("status", self.status())?;
-        out.serialize_field("rule", self.rule())?;
+        out.serialize_field("rule", &self.rule())?;
         out.serialize_field("reason", &self.why())?;
         out.end()
     }
 }
 
-/// Rule names that are not a path in the policy document.
-pub const RULE_AVAILABLE_BALANCE: &str = "available_balance";
-pub const RULE_NOT_AUTO_APPROVED: &str = "category_not_auto_approved";
-pub const RULE_CASE_AUTO_CAP: &str = "case_auto_cap";
-pub const RULE_RESERVE_FLOOR: &str = "reserve_floor";
+/// Rule names that are not a path in the policy document (kept for the callers that name
+/// them so).
+pub const RULE_AVAILABLE_BALANCE: RuleId = RuleId::AvailableBalance;
+pub const RULE_NOT_AUTO_APPROVED: RuleId = RuleId::NotAutoApproved;
+pub const RULE_CASE_AUTO_CAP: RuleId = RuleId::CaseAutoCap;
+pub const RULE_RESERVE_FLOOR: RuleId = RuleId::ReserveFloor;
 
-fn pending(rule: impl Into<String>, why: String) -> Decision {
-    Decision::Pending {
-        rule: rule.into(),
-        why,
-    }
+fn pending(rule: RuleId, why: String) -> Decision {
+    Decision::Pending { rule, why }
 }
 
 pub fn decide(policy: &Policy, proposal: &Proposal, fund: &FundState) -> Decision {
@@ -148,7 +248,7 @@ pub fn decide(policy: &Policy, proposal: &Proposal, fund: &FundState) -> Decisio
 
     if amount > fund.available_cents {
         return Decision::Decline {
-            rule: RULE_AVAILABLE_BALANCE.into(),
+            rule: RULE_AVAILABLE_BALANCE,
             why: format!(
                 "The fund does not have {} available right now, so no treasurer could approve it: look for another source tonight.",
                 proposal.amount
@@ -166,7 +266,7 @@ pub fn decide(policy: &Policy, proposal: &Proposal, fund: &FundState) -> Decisio
     match (rule, proposal.hotel) {
         (Rule::MaxAmount(max), _) if proposal.amount > *max => {
             return pending(
-                format!("auto_approve.{category}.max_amount"),
+                RuleId::MaxAmount(category),
                 format!(
                     "{} requests above {max} wait for a treasurer.",
                     label(category)
@@ -183,19 +283,19 @@ pub fn decide(policy: &Policy, proposal: &Proposal, fund: &FundState) -> Decisio
         ) => {
             if stay.nights() > *max_nights {
                 return pending(
-                    "auto_approve.hotel.max_nights",
+                    RuleId::MaxNights,
                     format!("Hotel stays longer than {max_nights} nights wait for a treasurer."),
                 );
             }
             if stay.nightly_rate() > *max_nightly_rate {
                 return pending(
-                    "auto_approve.hotel.max_nightly_rate",
+                    RuleId::MaxNightlyRate,
                     format!("Hotel rooms above {max_nightly_rate} a night wait for a treasurer."),
                 );
             }
             if let Some(max) = max_amount.filter(|max| proposal.amount > *max) {
                 return pending(
-                    "auto_approve.hotel.max_amount",
+                    RuleId::MaxAmount(Category::Hotel),
                     format!("Hotel stays above {max} in all wait for a treasurer."),
                 );
             }
@@ -236,7 +336,7 @@ pub fn decide(policy: &Policy, proposal: &Proposal, fund: &FundState) -> Decisio
     }
 
     Decision::Approve {
-        rule: format!("auto_approve.{category}"),
+        rule: RuleId::AutoApprove(category),
     }
 }
 
@@ -268,6 +368,50 @@ fn label(category: Category) -> &'static str {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn every_rule_reads_back_from_its_stored_name() {
+        let mut all = vec![
+            RuleId::MaxNights,
+            RuleId::MaxNightlyRate,
+            RuleId::AvailableBalance,
+            RuleId::NotAutoApproved,
+            RuleId::CaseAutoCap,
+            RuleId::ReserveFloor,
+            RuleId::OperationReserve,
+        ];
+        for c in Category::ALL {
+            all.push(RuleId::AutoApprove(c));
+            all.push(RuleId::MaxAmount(c));
+        }
+        for rule in all {
+            assert_eq!(RuleId::parse(&rule.to_string()), Ok(rule), "{rule}");
+            assert_eq!(serde_json::to_value(rule).unwrap(), json!(rule.as_name()));
+        }
+        // The names the API has always answered.
+        assert_eq!(
+            RuleId::MaxAmount(Category::Flight).as_name(),
+            "auto_approve.flight.max_amount"
+        );
+        assert_eq!(
+            RuleId::AutoApprove(Category::LocalTransport).as_name(),
+            "auto_approve.local_transport"
+        );
+        assert_eq!(
+            RuleId::MaxNightlyRate.as_name(),
+            "auto_approve.hotel.max_nightly_rate"
+        );
+        for unknown in [
+            "",
+            "auto_approve.",
+            "auto_approve.taxi",
+            "auto_approve.bus.max_nights",
+            "max_amount",
+            "nobody",
+        ] {
+            assert!(RuleId::parse(unknown).is_err(), "{unknown}");
+        }
+    }
 
     fn money(s: &str) -> Money {
         s.parse().unwrap()
@@ -304,7 +448,7 @@ mod tests {
 
     fn rule_of(policy: &Policy, p: &Proposal, f: &FundState) -> (&'static str, String) {
         let d = decide(policy, p, f);
-        (d.status(), d.rule().to_owned())
+        (d.status(), d.rule().to_string())
     }
 
     #[test]
@@ -316,7 +460,7 @@ mod tests {
         assert_eq!(
             decide(&p, &stay, &f),
             Decision::Approve {
-                rule: "auto_approve.hotel".into()
+                rule: RuleId::AutoApprove(Category::Hotel)
             }
         );
         // The bus comes after the hotel on the same case, same night.
@@ -327,7 +471,7 @@ mod tests {
         assert_eq!(
             decide(&p, &bus, &after_hotel),
             Decision::Approve {
-                rule: "auto_approve.bus".into()
+                rule: RuleId::AutoApprove(Category::Bus)
             }
         );
     }
@@ -337,7 +481,7 @@ mod tests {
         let p = Policy::default();
         let d = decide(&p, &ask(Category::Flight, "612.40"), &fund("5000.00"));
         assert_eq!(d.status(), "pending");
-        assert_eq!(d.rule(), "category_not_auto_approved");
+        assert_eq!(d.rule().to_string(), "category_not_auto_approved");
         assert_eq!(d.why(), Some("Flight requests always go to a treasurer."));
         assert!(!needs_two_treasurers(&p, money("612.40")));
         assert!(needs_two_treasurers(&p, money("1450.00")));
@@ -360,7 +504,7 @@ mod tests {
         ] {
             let d = decide(&p, &proposal, &fund("64.50"));
             assert_eq!(d.status(), "declined");
-            assert_eq!(d.rule(), "available_balance");
+            assert_eq!(d.rule().to_string(), "available_balance");
             assert!(d.why().unwrap().contains("another source"), "{d:?}");
         }
     }
@@ -426,7 +570,10 @@ mod tests {
             let over = Money::from_cents(cents(max) + 1).unwrap();
             let d = decide(&p, &Proposal::new(category, over, 0).unwrap(), &f);
             assert_eq!(d.status(), "pending");
-            assert_eq!(d.rule(), format!("auto_approve.{category}.max_amount"));
+            assert_eq!(
+                d.rule().to_string(),
+                format!("auto_approve.{category}.max_amount")
+            );
             assert!(d.why().unwrap().contains(max), "{d:?}");
         }
     }
@@ -465,7 +612,7 @@ mod tests {
         assert_eq!(rule_of(&p, &at_cap, &f).0, "approved");
         let over = with_window(ask(Category::Bus, "200.01"), "800.00");
         let d = decide(&p, &over, &f);
-        assert_eq!(d.rule(), "case_auto_cap");
+        assert_eq!(d.rule().to_string(), "case_auto_cap");
         assert_eq!(d.status(), "pending");
         let why = d.why().unwrap();
         assert!(
@@ -483,7 +630,7 @@ mod tests {
             "approved"
         );
         let d = decide(&p, &ask(Category::Bus, "100.01"), &fund("1100.00"));
-        assert_eq!(d.rule(), "reserve_floor");
+        assert_eq!(d.rule().to_string(), "reserve_floor");
         assert_eq!(d.status(), "pending");
         assert!(d.why().unwrap().contains("1000.00"));
     }

@@ -458,7 +458,7 @@ pub async fn submit(
         };
     let decision = match &reserve {
         Some(_) => Decision::Approve {
-            rule: "operation_reserve".into(),
+            rule: super::decide::RuleId::OperationReserve,
         },
         None => decide(
             &policy.policy,
@@ -492,7 +492,7 @@ pub async fn submit(
                     "declined",
                     None,
                     Decision::Decline {
-                        rule: super::decide::RULE_AVAILABLE_BALANCE.into(),
+                        rule: super::decide::RULE_AVAILABLE_BALANCE,
                         why: "the fund cannot cover this request now: look for other help tonight"
                             .into(),
                     },

@@ -10,6 +10,8 @@ pub mod reserves;
 pub mod together;
 pub mod versions;
 
-pub use decide::{Decision, FundState, Proposal, ProposalError, decide, needs_two_treasurers};
+pub use decide::{
+    Decision, FundState, Proposal, ProposalError, RuleId, decide, needs_two_treasurers,
+};
 pub use error::FlowError;
 pub use policy::{CaseCap, FieldError, Policy, Rule};

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use super::FlowError;
 use super::lifecycle::RequestView;
+use crate::domain::Role;
 use crate::mail::{self, OutgoingMail};
 use crate::store::{Db, StoreError, Tx};
 use crate::{on_db, on_tx};
@@ -23,10 +24,12 @@ struct Recipient {
 async fn treasurers(tx: &mut Tx, on_call_only: bool) -> Result<Vec<Recipient>, StoreError> {
     Ok(on_tx!(tx, c => sqlx::query_as::<_, Recipient>(
         "SELECT id, email, language FROM users
-         WHERE active AND (',' || roles || ',') LIKE '%,treasurer,%' AND ($1 = FALSE OR on_call)
+         WHERE active AND ($1 = FALSE OR on_call)
+           AND EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = users.id AND r.role = $2)
          ORDER BY email",
     )
     .bind(on_call_only)
+    .bind(Role::Treasurer)
     .fetch_all(c)
     .await)?)
 }

@@ -134,7 +134,8 @@ impl fmt::Display for Role {
     }
 }
 
-/// A non-empty set of roles, sorted, without repeats. Stored as `caseworker,treasurer`.
+/// A non-empty set of roles, sorted, without repeats: one row each in `user_roles`;
+/// `caseworker,treasurer` on the command line and in audit events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct Roles(Vec<Role>);
@@ -157,7 +158,7 @@ impl Roles {
         Ok(Roles(roles))
     }
 
-    /// Parses `caseworker,treasurer` (the CLI's and the database's form).
+    /// Parses `caseworker,treasurer` (the command line's form).
     pub fn parse_list(s: &str) -> Result<Self, RolesError> {
         let roles = s
             .split(',')

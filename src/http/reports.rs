@@ -23,6 +23,7 @@ use crate::domain::money::format_cents;
 use crate::reports::donor::{self, LinkError, Opened, Purpose};
 use crate::reports::lifecycle::{self, NewReport, Sealed};
 use crate::reports::send::{self, Gift, SendOutcome};
+use crate::reports::summary::Summary;
 use crate::reports::{Period, ReportView, Verification};
 use crate::write_tx;
 
@@ -262,7 +263,7 @@ pub(crate) struct DonorReport {
     /// Set when a correction replaced this report.
     pub superseded_by: Option<String>,
     #[schema(value_type = Object)]
-    pub summary: Value,
+    pub summary: Option<Summary>,
     /// The donor's language: `fr` or `en`.
     pub language: String,
     pub donor_name: String,
@@ -396,7 +397,7 @@ pub(crate) async fn donor_report_for(
         period_end: row.period_end.clone(),
         hash: row.hash.clone().unwrap_or_default(),
         superseded_by: row.superseded_by.clone(),
-        summary: row.stored_summary().unwrap_or(Value::Null),
+        summary: row.stored_summary(),
         language,
         donor_name,
         gifts_total: format_cents(gifts.iter().map(|g| g.amount).sum()),

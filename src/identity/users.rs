@@ -7,7 +7,7 @@ use serde_json::json;
 use super::{IdentityError, new_id, orgs, password};
 use crate::audit::{self, Actor};
 use crate::domain::{Email, Language, Password, Role, Roles};
-use crate::store::{Db, StoreError};
+use crate::store::{Db, StoreError, Tx};
 use crate::{on_db, on_tx, write_tx};
 
 #[derive(Debug, Clone)]
@@ -52,39 +52,79 @@ pub struct User {
     pub tokens_not_before: Option<DateTime<Utc>>,
 }
 
+/// One row per role a user holds (`users` joined to `user_roles`), folded into [`User`]s
+/// by [`fold`]; the rows of one user come together because every query orders by user.
 #[derive(sqlx::FromRow)]
 struct UserRow {
     id: String,
     email: String,
     display_name: Option<String>,
     language: String,
-    roles: String,
     org_id: Option<String>,
     active: bool,
     created_at: DateTime<Utc>,
     tokens_not_before: Option<DateTime<Utc>>,
+    role: Option<Role>,
 }
 
-const COLUMNS: &str =
-    "id, email, display_name, language, roles, org_id, active, created_at, tokens_not_before";
+const COLUMNS: &str = "u.id, u.email, u.display_name, u.language, u.org_id, u.active, \
+     u.created_at, u.tokens_not_before, r.role";
 
-impl TryFrom<UserRow> for User {
-    type Error = StoreError;
-    fn try_from(r: UserRow) -> Result<User, StoreError> {
-        let roles = Roles::parse_list(&r.roles)
-            .map_err(|e| StoreError::Sqlx(sqlx::Error::Decode(Box::new(e))))?;
-        Ok(User {
-            id: r.id,
-            email: r.email,
-            display_name: r.display_name,
-            language: r.language,
-            roles,
-            org_id: r.org_id,
-            active: r.active,
-            created_at: r.created_at,
-            tokens_not_before: r.tokens_not_before,
-        })
+/// Users with their roles: `users u` joined to `user_roles r`.
+const FROM: &str = "users u LEFT JOIN user_roles r ON r.user_id = u.id";
+
+/// Folds the rows of [`COLUMNS`] (one per role, a user's rows next to each other) into
+/// users. A user with no role at all cannot be stored by Passage: it is a decode error.
+fn fold(rows: Vec<UserRow>) -> Result<Vec<User>, StoreError> {
+    let mut users: Vec<(UserRow, Vec<Role>)> = Vec::new();
+    for mut row in rows {
+        let role = row.role.take();
+        match users.last_mut() {
+            Some((last, roles)) if last.id == row.id => roles.extend(role),
+            _ => users.push((row, role.into_iter().collect())),
+        }
     }
+    users
+        .into_iter()
+        .map(|(r, roles)| {
+            let roles = Roles::new(roles)
+                .map_err(|e| StoreError::Sqlx(sqlx::Error::Decode(Box::new(e))))?;
+            Ok(User {
+                id: r.id,
+                email: r.email,
+                display_name: r.display_name,
+                language: r.language,
+                roles,
+                org_id: r.org_id,
+                active: r.active,
+                created_at: r.created_at,
+                tokens_not_before: r.tokens_not_before,
+            })
+        })
+        .collect()
+}
+
+/// Takes every role from user `id`.
+async fn clear_roles(tx: &mut Tx, id: &str) -> Result<(), StoreError> {
+    on_tx!(tx, c => sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
+/// Gives user `id` these roles (it holds none yet).
+async fn add_roles(tx: &mut Tx, id: &str, roles: &Roles) -> Result<(), StoreError> {
+    for role in roles.iter() {
+        on_tx!(tx, c => sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
+            .bind(id)
+            .bind(role)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
+    }
+    Ok(())
 }
 
 /// Hashes the password (outside the transaction: it is slow), then stores the user.
@@ -119,14 +159,13 @@ pub async fn create(
             return Err(IdentityError::DuplicateEmail);
         }
         on_tx!(tx, c => sqlx::query(
-            "INSERT INTO users (id, email, display_name, language, roles, org_id, password_hash, active, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, TRUE, $8)"
+            "INSERT INTO users (id, email, display_name, language, org_id, password_hash, active, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, TRUE, $7)"
         )
         .bind(&id)
         .bind(new.email.as_str())
         .bind(&new.display_name)
         .bind(new.language.as_str())
-        .bind(new.roles.to_list())
         .bind(&new.org_id)
         .bind(&hash)
         .bind(now)
@@ -134,6 +173,7 @@ pub async fn create(
         .await
         .map(|_| ()))
         .map_err(StoreError::from)?;
+        add_roles(tx, &id, &new.roles).await?;
         // Never the password or its hash.
         audit::append(
             tx,
@@ -156,10 +196,9 @@ pub async fn create(
 }
 
 pub async fn find(db: &Db, id: &str) -> Result<Option<User>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
-    let row: Option<UserRow> =
-        on_db!(db, p => sqlx::query_as(&sql).bind(id).fetch_optional(p).await)?;
-    row.map(User::try_from).transpose()
+    let sql = format!("SELECT {COLUMNS} FROM {FROM} WHERE u.id = $1 ORDER BY r.role");
+    let rows: Vec<UserRow> = on_db!(db, p => sqlx::query_as(&sql).bind(id).fetch_all(p).await)?;
+    Ok(fold(rows)?.pop())
 }
 
 /// Where a token stands, read on every request.
@@ -190,46 +229,44 @@ pub async fn find_with_revocation(
         "SELECT {COLUMNS}, EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $2) AS revoked,
                 EXISTS (SELECT 1 FROM signing_keys WHERE kid = $3 AND retired_at IS NOT NULL)
                     AS key_retired
-         FROM users WHERE id = $1"
+         FROM {FROM} WHERE u.id = $1 ORDER BY r.role"
     );
-    let row: Option<Row> = on_db!(db, p => sqlx::query_as(&sql)
+    let rows: Vec<Row> = on_db!(db, p => sqlx::query_as(&sql)
         .bind(id)
         .bind(jti)
         .bind(kid)
-        .fetch_optional(p)
+        .fetch_all(p)
         .await)?;
-    row.map(|r| {
-        Ok((
-            User::try_from(r.user)?,
-            TokenStanding {
-                revoked: r.revoked,
-                key_retired: r.key_retired,
-            },
-        ))
-    })
-    .transpose()
+    let Some(standing) = rows.first().map(|r| TokenStanding {
+        revoked: r.revoked,
+        key_retired: r.key_retired,
+    }) else {
+        return Ok(None);
+    };
+    let user = fold(rows.into_iter().map(|r| r.user).collect())?.pop();
+    Ok(user.map(|u| (u, standing)))
 }
 
 /// The user with this email and their password hash, for sign-in only.
 pub async fn find_for_login(db: &Db, email: &Email) -> Result<Option<(User, String)>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM users WHERE email = $1");
-    let row: Option<UserRow> =
-        on_db!(db, p => sqlx::query_as(&sql).bind(email.as_str()).fetch_optional(p).await)?;
-    let Some(row) = row else {
+    let sql = format!("SELECT {COLUMNS} FROM {FROM} WHERE u.email = $1 ORDER BY r.role");
+    let rows: Vec<UserRow> =
+        on_db!(db, p => sqlx::query_as(&sql).bind(email.as_str()).fetch_all(p).await)?;
+    let Some(user) = fold(rows)?.pop() else {
         return Ok(None);
     };
-    let id = row.id.clone();
+    let id = user.id.clone();
     let hash: String = on_db!(db, p => sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
         .bind(&id)
         .fetch_one(p)
         .await)?;
-    Ok(Some((User::try_from(row)?, hash)))
+    Ok(Some((user, hash)))
 }
 
 pub async fn list(db: &Db) -> Result<Vec<User>, StoreError> {
-    let sql = format!("SELECT {COLUMNS} FROM users ORDER BY email");
+    let sql = format!("SELECT {COLUMNS} FROM {FROM} ORDER BY u.email, r.role");
     let rows: Vec<UserRow> = on_db!(db, p => sqlx::query_as(&sql).fetch_all(p).await)?;
-    rows.into_iter().map(User::try_from).collect()
+    fold(rows)
 }
 
 /// Deactivates or reactivates a user. A deactivated user's tokens are refused from the
@@ -352,32 +389,36 @@ pub async fn set_roles(
     }
     write_tx!(db, |tx| {
         async {
-        if let Some(org) = org_id
-            && !orgs::exists(tx, org).await? {
+            if let Some(org) = org_id
+                && !orgs::exists(tx, org).await?
+            {
                 return Err(IdentityError::UnknownOrg(org.to_string()));
             }
-        let changed = on_tx!(tx, c => sqlx::query("UPDATE users SET roles = $1, org_id = $2 WHERE id = $3")
-            .bind(roles.to_list())
+            // The old roles go before the organisation changes and the new ones come after:
+            // the database refuses a caseworker without an organisation at every step.
+            clear_roles(tx, id).await?;
+            let changed = on_tx!(tx, c => sqlx::query("UPDATE users SET org_id = $1 WHERE id = $2")
             .bind(org_id)
             .bind(id)
             .execute(c)
             .await
             .map(|r| r.rows_affected()))?;
-        if changed == 0 {
-            return Err(IdentityError::UnknownUser(id.to_string()));
+            if changed == 0 {
+                return Err(IdentityError::UnknownUser(id.to_string()));
+            }
+            add_roles(tx, id, roles).await?;
+            audit::append(
+                tx,
+                now,
+                actor,
+                "user.roles",
+                &format!("user:{id}"),
+                &json!({"roles": roles.to_list(), "org_id": org_id}),
+            )
+            .await?;
+            Ok(())
         }
-        audit::append(
-            tx,
-            now,
-            actor,
-            "user.roles",
-            &format!("user:{id}"),
-            &json!({"roles": roles.to_list(), "org_id": org_id}),
-        )
-        .await?;
-        Ok(())
-    }
-    .await
+        .await
     })?;
     find(db, id)
         .await?
@@ -386,13 +427,11 @@ pub async fn set_roles(
 
 /// Whether anyone can administer Passage yet.
 pub async fn any_active_admin(db: &Db) -> Result<bool, StoreError> {
-    let rows: Vec<String> = on_db!(db, p => sqlx::query_scalar(
-        "SELECT roles FROM users WHERE active = TRUE"
+    Ok(on_db!(db, p => sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM users u JOIN user_roles r ON r.user_id = u.id
+                        WHERE u.active = TRUE AND r.role = $1)"
     )
-    .fetch_all(p)
-    .await)?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| Roles::parse_list(r).ok())
-        .any(|r| r.contains(Role::Admin)))
+    .bind(Role::Admin)
+    .fetch_one(p)
+    .await)?)
 }

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::digest;
 use super::facts::{self, Window};
-use super::summary::{self, Built, Context, Prior};
+use super::summary::{self, Built, Context, Prior, Summary};
 use super::{Period, chain_start, next_start_day};
 use crate::approval::FlowError;
 use crate::approval::error::invalid;
@@ -97,7 +97,16 @@ impl Row {
         !self.frozen() || self.ledger_digest.is_some()
     }
 
-    pub fn stored_summary(&self) -> Option<Value> {
+    /// The frozen summary, typed; `None` for a draft or a summary this release cannot
+    /// type (see [`Summary::parse`]).
+    pub fn stored_summary(&self) -> Option<Summary> {
+        self.summary.as_deref().and_then(Summary::parse)
+    }
+
+    /// The frozen summary as plain JSON, whatever its shape: what verification reads
+    /// figures from, so a report still verifies on its books even if its summary no
+    /// longer types.
+    fn stored_json(&self) -> Option<Value> {
         self.summary
             .as_deref()
             .and_then(|s| serde_json::from_str(s).ok())
@@ -138,14 +147,14 @@ pub struct ReportView {
     /// The figures (left out of lists): computed now for a draft, as frozen otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
-    pub summary: Option<Value>,
+    pub summary: Option<Summary>,
     /// What suppression could not protect (for treasurers, before they seal).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
 
 impl ReportView {
-    fn of(row: &Row, summary: Option<Value>, warnings: Vec<String>) -> ReportView {
+    fn of(row: &Row, summary: Option<Summary>, warnings: Vec<String>) -> ReportView {
         ReportView {
             id: row.id.clone(),
             status: row.status.clone(),
@@ -633,7 +642,7 @@ pub async fn seal(
             let built = compute(tx, &row, compared, None).await?;
             // A period too quiet to publish (its spending concerns fewer than k cases) is
             // never frozen: once it is, the next report's balances give that spending away.
-            if built.summary.get("withheld").is_some_and(|w| !w.is_null()) {
+            if built.summary.withheld.is_some() {
                 let (start, end) = row.period()?;
                 return Err(FlowError::Conflict(format!(
                     "too few people were helped from {start} to {end} to publish what was spent without identifying them: draft a report for a longer period starting on {start} instead"
@@ -641,7 +650,7 @@ pub async fn seal(
             }
             let (text, hash) = summary::canonical_and_hash(&built.summary);
             let ledger_digest = digest::ledger_digest(tx, row.window()?).await?;
-            let head = &built.summary["audit_head"];
+            let head = &built.summary.audit_head;
             on_tx!(tx, c => sqlx::query(
                 "UPDATE reports SET status = 'awaiting_cosign', summary = $2, hash = $3,
                         audit_seq = $4, audit_hash = $5, sealed_by = $6, sealed_at = $7,
@@ -651,8 +660,8 @@ pub async fn seal(
             .bind(id)
             .bind(&text)
             .bind(&hash)
-            .bind(head["seq"].as_i64())
-            .bind(head["hash"].as_str())
+            .bind(head.seq)
+            .bind(&head.hash)
             .bind(treasurer)
             .bind(now)
             .bind(row.starts_after)
@@ -666,7 +675,7 @@ pub async fn seal(
                 &actor,
                 "report.seal",
                 &format!("report:{id}"),
-                &json!({"hash": hash, "audit_seq": head["seq"], "warnings": built.warnings.len(),
+                &json!({"hash": hash, "audit_seq": head.seq, "warnings": built.warnings.len(),
                         "starts_after": row.starts_after.map(audit::canonical_time),
                         "ledger_digest": ledger_digest}),
             )
@@ -850,7 +859,7 @@ async fn verify_recomputed(
     hash: String,
     stored_summary_intact: bool,
 ) -> Result<Verification, FlowError> {
-    let stored = row.stored_summary().unwrap_or(Value::Null);
+    let stored = row.stored_json().unwrap_or(Value::Null);
     let mut compared = Vec::new();
     for prior in stored["compared_with"].as_array().into_iter().flatten() {
         let prior_id = prior.as_str().unwrap_or_default();
@@ -863,6 +872,7 @@ async fn verify_recomputed(
     }
     let built = compute(tx, &row, compared, row.audit_seq).await?;
     let (_, recomputed) = summary::canonical_and_hash(&built.summary);
+    let rebuilt = built.summary.to_value();
     // The release that sealed it may have hidden other figures than this one would (its
     // suppression rules were older), so a summary rebuilt today need not hash the same.
     // What comes from the books whatever is hidden is compared instead: the balances, the
@@ -870,7 +880,7 @@ async fn verify_recomputed(
     let mut diff = Vec::new();
     if recomputed != hash {
         for path in LEDGER_FIGURES {
-            let (then, now) = (stored.pointer(path), built.summary.pointer(path));
+            let (then, now) = (stored.pointer(path), rebuilt.pointer(path));
             // A figure this release withholds (a period too quiet) is not compared.
             if now.is_some_and(|v| !v.is_null()) && then != now {
                 diff.push(path.trim_start_matches('/').replace('/', "."));
@@ -897,4 +907,19 @@ async fn verify_recomputed(
                 .into(),
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pointer that names no field would compare nothing with nothing and pass.
+    #[test]
+    fn every_ledger_figure_names_a_figure_of_the_summary() {
+        let stored = summary::tests::stored();
+        let typed = Summary::parse(&stored.to_string()).unwrap().to_value();
+        for path in LEDGER_FIGURES {
+            assert!(typed.pointer(path).is_some(), "{path}");
+        }
+    }
 }

@@ -15,6 +15,7 @@ use crate::approval::FlowError;
 use crate::approval::policy::Cadence;
 use crate::audit::Actor;
 use crate::config::Config;
+use crate::domain::Role;
 use crate::mail::{self, OutgoingMail};
 use crate::store::{Db, Tx};
 use crate::{on_db, on_tx, write_tx};
@@ -187,8 +188,11 @@ async fn remind_one(
     }
     let treasurers: Vec<Treasurer> = on_tx!(tx, c => sqlx::query_as::<_, Treasurer>(
         "SELECT email, language FROM users
-         WHERE active AND (',' || roles || ',') LIKE '%,treasurer,%' ORDER BY email"
+         WHERE active
+           AND EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = users.id AND r.role = $1)
+         ORDER BY email"
     )
+    .bind(Role::Treasurer)
     .fetch_all(c)
     .await)?;
     let link = format!(

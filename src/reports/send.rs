@@ -11,10 +11,11 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::donor::{self, Purpose, WithdrawnBy};
 use super::lifecycle::{self, Row};
+use super::summary::{Count, Summary};
 use crate::approval::FlowError;
 use crate::audit::{self, Actor};
 use crate::config::Config;
@@ -365,8 +366,8 @@ fn money(language: Language, figure: &str) -> String {
     }
 }
 
-fn cents_of(v: &Value) -> Option<i64> {
-    let d: rust_decimal::Decimal = v.as_str()?.parse().ok()?;
+fn cents_of(amount: Option<&str>) -> Option<i64> {
+    let d: rust_decimal::Decimal = amount?.parse().ok()?;
     (d * rust_decimal::Decimal::ONE_HUNDRED).try_into().ok()
 }
 
@@ -377,24 +378,20 @@ pub struct Bar {
     pub cases: String,
 }
 
-fn bars(language: Language, summary: &Value) -> Vec<Bar> {
-    let section = &summary["by_category"];
+fn bars(language: Language, summary: &Summary) -> Vec<Bar> {
+    let section = &summary.by_category;
     let mut out = Vec::new();
-    for cell in section["cells"].as_array().into_iter().flatten() {
-        let key = cell["key"].as_str().unwrap_or_default();
+    for cell in &section.cells {
         out.push(Bar {
-            label: category_label(language, key),
-            amount: cents_of(&cell["amount"]),
-            cases: cell["cases"].as_str().unwrap_or_default().to_string(),
+            label: category_label(language, &cell.key),
+            amount: cents_of(cell.amount.as_deref()),
+            cases: cell.cases.to_string(),
         });
     }
-    let other = &section["other"];
-    if !other.is_null() {
-        let members: Vec<String> = other["members"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|m| m.as_str())
+    if let Some(other) = &section.other {
+        let members: Vec<String> = other
+            .members
+            .iter()
             .map(|m| category_label(language, m))
             .collect();
         let label = match language {
@@ -403,8 +400,8 @@ fn bars(language: Language, summary: &Value) -> Vec<Bar> {
         };
         out.push(Bar {
             label,
-            amount: cents_of(&other["amount"]),
-            cases: other["cases"].as_str().unwrap_or_default().to_string(),
+            amount: cents_of(other.amount.as_deref()),
+            cases: other.cases.to_string(),
         });
     }
     out
@@ -423,29 +420,45 @@ pub struct Figures {
     pub hidden: String,
 }
 
-pub fn figures(language: Language, summary: &Value) -> Figures {
+impl Figures {
+    /// Nothing to show: a report without a summary this release can read.
+    pub fn none(language: Language) -> Figures {
+        Figures {
+            rows: Vec::new(),
+            chart: Vec::new(),
+            max: 1,
+            note: String::new(),
+            hidden: hidden_text(language),
+        }
+    }
+}
+
+fn hidden_text(language: Language) -> String {
+    match language {
+        Language::En => "fewer cases than the threshold: counted in \"Together\"".into(),
+        Language::Fr => "moins de dossiers que le seuil : compté dans « Ensemble »".into(),
+    }
+}
+
+pub fn figures(language: Language, summary: &Summary) -> Figures {
     let en = language == Language::En;
     let t = |e: &str, f: &str| if en { e.to_string() } else { f.to_string() };
-    let figure = |v: &Value| money(language, v.as_str().unwrap_or("0.00"));
-    let plain = |v: &Value| v.as_str().map(str::to_string).unwrap_or_else(|| "—".into());
+    let figure = |v: &Option<String>| money(language, v.as_deref().unwrap_or("0.00"));
+    let plain = |v: Option<Count>| v.map(|c| c.to_string()).unwrap_or_else(|| "—".into());
     let scope = |key: &str| -> String {
-        summary["trips"]["cells"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|c| c["key"] == key)
-            .map(|c| {
-                if c["trips"].is_null() {
-                    t("included below a threshold", "inclus sous un seuil")
-                } else {
-                    plain(&c["trips"])
-                }
+        summary
+            .trips
+            .cells
+            .iter()
+            .find(|c| c.key == key)
+            .map(|c| match c.trips {
+                None => t("included below a threshold", "inclus sous un seuil"),
+                trips => plain(trips),
             })
             .unwrap_or_else(|| "0".into())
     };
-    let median = match summary["median_decision_seconds"].as_str() {
-        Some(s) if !s.starts_with('<') => {
-            let secs: i64 = s.parse().unwrap_or(0);
+    let median = match summary.median_decision_seconds {
+        Some(Count::Exactly(secs)) => {
             if secs < 120 {
                 t(&format!("{secs} seconds"), &format!("{secs} secondes"))
             } else {
@@ -458,7 +471,7 @@ pub fn figures(language: Language, summary: &Value) -> Figures {
         Some(s) => s.to_string(),
         None => "—".into(),
     };
-    let runway = match summary["runway_months"].as_str() {
+    let runway = match summary.runway_months.as_deref() {
         Some(m) => t(
             &format!("{m} months"),
             &format!("{} mois", m.replace('.', ",")),
@@ -468,37 +481,39 @@ pub fn figures(language: Language, summary: &Value) -> Figures {
     let rows: Vec<(String, String)> = vec![
         (
             t("Opening balance", "Solde d'ouverture"),
-            figure(&summary["opening_balance"]),
+            figure(&summary.opening_balance),
         ),
         (
             t("Donations received", "Dons reçus"),
-            figure(&summary["donations"]["total"]),
+            money(language, &summary.donations.total),
         ),
         (
             t(
                 "  of which restricted to some needs",
                 "  dont réservés à certains besoins",
             ),
-            figure(&summary["donations"]["restricted"]),
+            money(language, &summary.donations.restricted),
         ),
         (
             t("Gifts in kind (estimated)", "Dons en nature (estimés)"),
-            figure(&summary["in_kind"]),
+            money(language, &summary.in_kind),
         ),
-        (t("Spent", "Dépensé"), figure(&summary["disbursed"])),
+        (t("Spent", "Dépensé"), figure(&summary.disbursed)),
         (
             t("Closing balance", "Solde de clôture"),
-            figure(&summary["closing_balance"]),
+            figure(&summary.closing_balance),
         ),
         (
             t(
                 "Held for approved requests",
                 "Réservé pour des demandes approuvées",
             ),
-            summary["holds_outstanding"]["amount"]
-                .as_str()
+            summary
+                .holds_outstanding
+                .amount
+                .as_deref()
                 .map(|a| money(language, a))
-                .unwrap_or_else(|| plain(&summary["holds_outstanding"]["cases"])),
+                .unwrap_or_else(|| plain(Some(summary.holds_outstanding.cases))),
         ),
         (
             t(
@@ -509,13 +524,13 @@ pub fn figures(language: Language, summary: &Value) -> Figures {
         ),
         (
             t("People helped (cases)", "Personnes aidées (dossiers)"),
-            plain(&summary["cases_helped"]),
+            plain(Some(summary.cases_helped)),
         ),
         (
             t("Hotel nights", "Nuits d'hôtel"),
-            plain(&summary["hotel_nights"]),
+            plain(summary.hotel_nights),
         ),
-        (t("Trips", "Trajets"), plain(&summary["trips"]["total"])),
+        (t("Trips", "Trajets"), plain(summary.trips.total)),
         (
             t("  between provinces", "  entre provinces"),
             scope("interprovincial"),
@@ -536,14 +551,8 @@ pub fn figures(language: Language, summary: &Value) -> Figures {
         .max()
         .unwrap_or(0)
         .max(1);
-    let note = summary["notes"][if en { "en" } else { "fr" }]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let hidden = t(
-        "fewer cases than the threshold: counted in \"Together\"",
-        "moins de dossiers que le seuil : compté dans « Ensemble »",
-    );
+    let note = summary.notes.get(language).to_string();
+    let hidden = hidden_text(language);
     Figures {
         rows,
         chart,
@@ -577,15 +586,15 @@ pub fn gift_line(language: Language, g: &Gift) -> String {
 pub fn render(
     language: Language,
     name: &str,
-    summary: &Value,
+    summary: &Summary,
     hash: &str,
     gifts: &[Gift],
     links: &Links,
 ) -> Letter {
     let en = language == Language::En;
     let t = |e: &str, f: &str| if en { e.to_string() } else { f.to_string() };
-    let start = summary["period"]["start"].as_str().unwrap_or_default();
-    let end = summary["period"]["end"].as_str().unwrap_or_default();
+    let start = summary.period.start;
+    let end = summary.period.end;
     let subject = if en {
         format!("What the Passage fund did, {start} to {end}")
     } else {

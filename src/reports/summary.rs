@@ -6,10 +6,12 @@
 //! than the period or free text is ever read, so none can be written.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::str::FromStr;
 
 use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
-use serde_json::{Value, json};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::facts::{Facts, Item};
 use super::suppress::{self, Cell, Dimension, Input};
@@ -26,13 +28,273 @@ pub const SCOPES: [&str; 4] = ["local", "intercity", "interprovincial", "interna
 pub const UNDERCOUNT_EN: &str = "These figures undercount the need: they show only what reached the fund and was paid through it. Many people are helped in other ways or not at all, and small numbers are hidden to protect the people helped.";
 pub const UNDERCOUNT_FR: &str = "Ces chiffres sous-estiment les besoins : ils ne montrent que ce qui est passé par le fonds. Beaucoup de personnes sont aidées autrement, ou ne le sont pas, et les petits nombres sont masqués pour protéger les personnes aidées.";
 
+/// A report's summary, as frozen and hashed: [`canonical_and_hash`] writes it as canonical
+/// JSON (keys sorted, no whitespace), byte for byte what releases before this type wrote
+/// from untyped JSON, so the hashes of reports frozen then still hold (see
+/// `tests/summary_fixture.rs`).
+///
+/// Fields are declared in the order of their names, so the struct serialised as it is (by
+/// the API) lists them as the canonical text does. Amounts are decimal strings as written
+/// (`"1234.50"`); a figure that can be hidden is `Option`, `None` written as `null`; such a
+/// field must be present when read (`null`, never left out), so a summary that lost a
+/// key does not read as one that hid a figure. Only `withheld` is left out when absent.
+/// Unknown keys are refused: a summary this release cannot type is not a readable one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Summary {
+    /// The audit chain's last event at the cut-off.
+    pub audit_head: AuditHead,
+    pub by_category: Section,
+    pub by_province: Section,
+    pub cases_helped: Count,
+    #[serde(deserialize_with = "present")]
+    pub closing_balance: Option<String>,
+    /// The reports frozen before this one that it was checked against.
+    pub compared_with: Vec<String>,
+    pub currency: String,
+    /// `audit::canonical_time` of the cut-off.
+    pub cutoff: String,
+    #[serde(deserialize_with = "present")]
+    pub disbursed: Option<String>,
+    pub donations: Donations,
+    /// [`FORMAT`].
+    pub format: String,
+    pub holds_outstanding: Holds,
+    #[serde(deserialize_with = "present")]
+    pub hotel_nights: Option<Count>,
+    pub in_kind: String,
+    #[serde(deserialize_with = "present")]
+    pub median_decision_seconds: Option<Count>,
+    pub min_cell: u64,
+    pub notes: Bilingual,
+    #[serde(deserialize_with = "present")]
+    pub opening_balance: Option<String>,
+    pub period: Dates,
+    #[serde(deserialize_with = "present")]
+    pub runway_months: Option<String>,
+    #[serde(deserialize_with = "present")]
+    pub supersedes: Option<String>,
+    pub trips: Trips,
+    #[serde(deserialize_with = "present")]
+    pub unassigned: Option<String>,
+    /// Why a quiet period's spending is not published; absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<Bilingual>,
+}
+
+/// An `Option` that must be in the JSON, as `null` when `None`.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    Option::<T>::deserialize(d)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditHead {
+    pub hash: String,
+    pub seq: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bilingual {
+    pub en: String,
+    pub fr: String,
+}
+
+impl Bilingual {
+    pub fn get(&self, language: crate::domain::Language) -> &str {
+        match language {
+            crate::domain::Language::En => &self.en,
+            crate::domain::Language::Fr => &self.fr,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dates {
+    pub end: NaiveDate,
+    pub start: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Donations {
+    /// How many gifts: never hidden.
+    pub gifts: String,
+    pub restricted: String,
+    pub total: String,
+    pub unrestricted: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Holds {
+    #[serde(deserialize_with = "present")]
+    pub amount: Option<String>,
+    pub cases: Count,
+}
+
+/// Money by category or by province.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Section {
+    pub cells: Vec<MoneyCell>,
+    #[serde(deserialize_with = "present")]
+    pub other: Option<MoneyOther>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoneyCell {
+    #[serde(deserialize_with = "present")]
+    pub amount: Option<String>,
+    pub cases: Count,
+    pub key: String,
+}
+
+/// The cells hidden in a dimension, published together (or not at all).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoneyOther {
+    #[serde(deserialize_with = "present")]
+    pub amount: Option<String>,
+    pub cases: Count,
+    pub members: Vec<String>,
+}
+
+/// Trips by scope, and their total.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trips {
+    pub cells: Vec<TripCell>,
+    #[serde(deserialize_with = "present")]
+    pub other: Option<TripOther>,
+    #[serde(deserialize_with = "present")]
+    pub total: Option<Count>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TripCell {
+    pub cases: Count,
+    pub key: String,
+    #[serde(deserialize_with = "present")]
+    pub trips: Option<Count>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TripOther {
+    pub cases: Count,
+    pub members: Vec<String>,
+    #[serde(deserialize_with = "present")]
+    pub trips: Option<Count>,
+}
+
+/// A figure that may be small, written as a string: a number (`"12"`), fewer than k
+/// (`"<5"`), or at least k (`">=5"`: a count hidden to protect another).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Count {
+    Exactly(i64),
+    FewerThan(u64),
+    AtLeast(u64),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a count of a report: a number such as \"12\", \"<5\" or \">=5\"")]
+pub struct CountError(String);
+
+impl Count {
+    /// `n` cases against the threshold `k`: the number from `k` on, `<k` under it (but
+    /// none is `0`).
+    pub fn of(n: usize, k: usize) -> Count {
+        if n >= k || n == 0 {
+            Count::Exactly(i64::try_from(n).unwrap_or(i64::MAX))
+        } else {
+            Count::FewerThan(k as u64)
+        }
+    }
+
+    /// The number, when it is shown.
+    pub fn exactly(self) -> Option<i64> {
+        match self {
+            Count::Exactly(n) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+/// Digits as written by `to_string`: no sign, no leading zero.
+fn canonical_digits(s: &str) -> Option<u64> {
+    let canonical =
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
+    if canonical { s.parse().ok() } else { None }
+}
+
+impl FromStr for Count {
+    type Err = CountError;
+    fn from_str(s: &str) -> Result<Count, CountError> {
+        let bad = || CountError(s.to_string());
+        if let Some(k) = s.strip_prefix(">=") {
+            return canonical_digits(k).map(Count::AtLeast).ok_or_else(bad);
+        }
+        if let Some(k) = s.strip_prefix('<') {
+            return canonical_digits(k).map(Count::FewerThan).ok_or_else(bad);
+        }
+        let (negative, digits) = match s.strip_prefix('-') {
+            Some(d) if d != "0" => (true, d),
+            _ => (false, s),
+        };
+        let n = canonical_digits(digits)
+            .and_then(|n| i64::try_from(n).ok())
+            .ok_or_else(bad)?;
+        Ok(Count::Exactly(if negative { -n } else { n }))
+    }
+}
+
+impl fmt::Display for Count {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Count::Exactly(n) => write!(f, "{n}"),
+            Count::FewerThan(k) => write!(f, "<{k}"),
+            Count::AtLeast(k) => write!(f, ">={k}"),
+        }
+    }
+}
+
+impl Serialize for Count {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Count, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Summary {
+    /// Reads a stored summary; `None` when it is not one this release can type.
+    pub fn parse(text: &str) -> Option<Summary> {
+        serde_json::from_str(text).ok()
+    }
+
+    /// The summary as a JSON value (keys sorted), for what reads figures by path.
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
 /// A report that was frozen before this one and overlaps its window, with its facts
 /// (recomputed from the ledger) and its published summary.
 #[derive(Debug, Clone)]
 pub struct Prior {
     pub id: String,
     pub facts: Facts,
-    pub summary: Value,
+    pub summary: Summary,
 }
 
 #[derive(Debug, Clone)]
@@ -49,21 +311,145 @@ pub struct Context {
 /// part of the summary).
 #[derive(Debug, Clone)]
 pub struct Built {
-    pub summary: Value,
+    pub summary: Summary,
     pub warnings: Vec<String>,
 }
 
-fn small(k: usize) -> String {
-    format!("<{k}")
+fn small(k: usize) -> Count {
+    Count::FewerThan(k as u64)
 }
 
-fn count(n: usize, k: usize) -> Value {
-    if n >= k {
-        json!(n.to_string())
-    } else if n == 0 {
-        json!("0")
-    } else {
-        json!(small(k))
+fn at_least(k: usize) -> Count {
+    Count::AtLeast(k as u64)
+}
+
+fn count(n: usize, k: usize) -> Count {
+    Count::of(n, k)
+}
+
+/// A dimension as a report published it, whatever its figure: each cell's key and
+/// whether its figure was shown, and the "other" group's members and the same.
+struct Published<'a> {
+    cells: Vec<(&'a str, bool)>,
+    other: Option<(&'a [String], bool)>,
+}
+
+impl Section {
+    fn published(&self) -> Published<'_> {
+        Published {
+            cells: self
+                .cells
+                .iter()
+                .map(|c| (c.key.as_str(), c.amount.is_some()))
+                .collect(),
+            other: self
+                .other
+                .as_ref()
+                .map(|o| (o.members.as_slice(), o.amount.is_some())),
+        }
+    }
+}
+
+impl Trips {
+    fn published(&self) -> Published<'_> {
+        Published {
+            cells: self
+                .cells
+                .iter()
+                .map(|c| (c.key.as_str(), c.trips.is_some()))
+                .collect(),
+            other: self
+                .other
+                .as_ref()
+                .map(|o| (o.members.as_slice(), o.trips.is_some())),
+        }
+    }
+}
+
+/// The three dimensions a summary publishes, by their field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    ByCategory,
+    ByProvince,
+    Trips,
+}
+
+impl Field {
+    const ALL: [Field; 3] = [Field::ByCategory, Field::ByProvince, Field::Trips];
+
+    fn name(self) -> &'static str {
+        match self {
+            Field::ByCategory => "by_category",
+            Field::ByProvince => "by_province",
+            Field::Trips => "trips",
+        }
+    }
+
+    fn key(self) -> Key {
+        match self {
+            Field::ByCategory => category_of,
+            Field::ByProvince => province_of,
+            Field::Trips => scope_of,
+        }
+    }
+
+    fn published(self, summary: &Summary) -> Published<'_> {
+        match self {
+            Field::ByCategory => summary.by_category.published(),
+            Field::ByProvince => summary.by_province.published(),
+            Field::Trips => summary.trips.published(),
+        }
+    }
+}
+
+/// A case count of a summary, named by its JSON pointer in warnings and in the order
+/// counts are hidden.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CountAt {
+    CasesHelped,
+    HoldsOutstanding,
+    Cell(Field, usize),
+    Other(Field),
+}
+
+impl CountAt {
+    fn pointer(self) -> String {
+        match self {
+            CountAt::CasesHelped => "/cases_helped".into(),
+            CountAt::HoldsOutstanding => "/holds_outstanding/cases".into(),
+            CountAt::Cell(f, i) => format!("/{}/cells/{i}/cases", f.name()),
+            CountAt::Other(f) => format!("/{}/other/cases", f.name()),
+        }
+    }
+
+    fn get(self, s: &Summary) -> Option<Count> {
+        match self {
+            CountAt::CasesHelped => Some(s.cases_helped),
+            CountAt::HoldsOutstanding => Some(s.holds_outstanding.cases),
+            CountAt::Cell(Field::ByCategory, i) => s.by_category.cells.get(i).map(|c| c.cases),
+            CountAt::Cell(Field::ByProvince, i) => s.by_province.cells.get(i).map(|c| c.cases),
+            CountAt::Cell(Field::Trips, i) => s.trips.cells.get(i).map(|c| c.cases),
+            CountAt::Other(Field::ByCategory) => s.by_category.other.as_ref().map(|o| o.cases),
+            CountAt::Other(Field::ByProvince) => s.by_province.other.as_ref().map(|o| o.cases),
+            CountAt::Other(Field::Trips) => s.trips.other.as_ref().map(|o| o.cases),
+        }
+    }
+
+    fn get_mut(self, s: &mut Summary) -> Option<&mut Count> {
+        match self {
+            CountAt::CasesHelped => Some(&mut s.cases_helped),
+            CountAt::HoldsOutstanding => Some(&mut s.holds_outstanding.cases),
+            CountAt::Cell(Field::ByCategory, i) => {
+                s.by_category.cells.get_mut(i).map(|c| &mut c.cases)
+            }
+            CountAt::Cell(Field::ByProvince, i) => {
+                s.by_province.cells.get_mut(i).map(|c| &mut c.cases)
+            }
+            CountAt::Cell(Field::Trips, i) => s.trips.cells.get_mut(i).map(|c| &mut c.cases),
+            CountAt::Other(Field::ByCategory) => s.by_category.other.as_mut().map(|o| &mut o.cases),
+            CountAt::Other(Field::ByProvince) => s.by_province.other.as_mut().map(|o| &mut o.cases),
+            CountAt::Other(Field::Trips) => s.trips.other.as_mut().map(|o| &mut o.cases),
+        }
     }
 }
 
@@ -177,33 +563,23 @@ fn published_sets(
     name: &str,
     prior: &Prior,
     ids: &[u32],
-    field: &str,
-    value_field: &str,
-    key: Key,
+    field: Field,
     weight: fn(&Item) -> i64,
 ) -> Vec<(String, Vec<u32>)> {
-    let Some(section) = prior.summary.get(field) else {
-        return Vec::new();
-    };
-    let prior_cells = cells(&prior.facts.items, ids, key, weight, name);
+    let section = field.published(&prior.summary);
+    let prior_cells = cells(&prior.facts.items, ids, field.key(), weight, name);
+    let field = field.name();
     let by_key: HashMap<&str, &Cell> = prior_cells.iter().map(|c| (c.key.as_str(), c)).collect();
     let mut out = Vec::new();
-    for cell in section["cells"].as_array().into_iter().flatten() {
-        let shown = !cell[value_field].is_null();
-        if let (true, Some(k)) = (shown, cell["key"].as_str())
-            && let Some(c) = by_key.get(k)
-        {
+    for (k, shown) in section.cells {
+        if shown && let Some(c) = by_key.get(k) {
             out.push((format!("{}.{}.{}", prior.id, field, k), c.items.clone()));
         }
     }
-    let other = &section["other"];
-    if !other.is_null() && !other[value_field].is_null() {
-        let mut items: Vec<u32> = other["members"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|m| m.as_str())
-            .filter_map(|m| by_key.get(m))
+    if let Some((members, true)) = section.other {
+        let mut items: Vec<u32> = members
+            .iter()
+            .filter_map(|m| by_key.get(m.as_str()))
             .flat_map(|c| c.items.iter().copied())
             .collect();
         items.sort_unstable();
@@ -221,16 +597,57 @@ fn cases_in(items: &[u32], universe: &Universe) -> usize {
         .len()
 }
 
+/// A dimension as published, before it takes its field's shape: each cell's key, cases
+/// and figure (`None`: hidden), and its "other" group's members, cases and figure.
+struct Drawn<V> {
+    cells: Vec<(String, Count, Option<V>)>,
+    other: Option<(Vec<String>, Count, Option<V>)>,
+}
+
+impl Drawn<String> {
+    fn money(self) -> Section {
+        Section {
+            cells: self
+                .cells
+                .into_iter()
+                .map(|(key, cases, amount)| MoneyCell { amount, cases, key })
+                .collect(),
+            other: self.other.map(|(members, cases, amount)| MoneyOther {
+                amount,
+                cases,
+                members,
+            }),
+        }
+    }
+}
+
+impl Drawn<Count> {
+    fn trips(self, total: Count) -> Trips {
+        Trips {
+            cells: self
+                .cells
+                .into_iter()
+                .map(|(key, cases, trips)| TripCell { cases, key, trips })
+                .collect(),
+            other: self.other.map(|(members, cases, trips)| TripOther {
+                cases,
+                members,
+                trips,
+            }),
+            total: Some(total),
+        }
+    }
+}
+
 /// A dimension as published: its cells, and its "other" cell when it has one.
-fn section(
+fn section<V>(
     dimension: &Dimension,
     hidden: &BTreeSet<String>,
     other_shown: bool,
     universe: &Universe,
     k: usize,
-    value_field: &str,
-    value: &dyn Fn(&Cell) -> Value,
-) -> Value {
+    value: &dyn Fn(&Cell) -> V,
+) -> Drawn<V> {
     let mut out = Vec::new();
     let mut members: Vec<u32> = Vec::new();
     let mut member_keys = Vec::new();
@@ -241,19 +658,19 @@ fn section(
         if hidden.contains(&cell.key) {
             only_small &= n < k;
             // A cell hidden only to protect a small one is not small itself: say so.
-            let cases = if n < k { small(k) } else { format!(">={k}") };
-            out.push(json!({"key": cell.key, "cases": cases, value_field: null}));
+            let cases = if n < k { small(k) } else { at_least(k) };
+            out.push((cell.key.clone(), cases, None));
             members.extend(&cell.items);
             member_keys.push(cell.key.clone());
             member_weight += cell.weight;
         } else {
-            out.push(json!({"key": cell.key, "cases": count(n, k), value_field: value(cell)}));
+            out.push((cell.key.clone(), count(n, k), Some(value(cell))));
         }
     }
     members.sort_unstable();
     members.dedup();
     let other = if member_keys.is_empty() {
-        Value::Null
+        None
     } else if other_shown {
         let folded = Cell {
             key: "other".into(),
@@ -263,15 +680,15 @@ fn section(
         // A group made only of `<k` members would pin their counts (two `<5` members in a
         // group of 8 are each 4): its count is published coarsened.
         let cases = if only_small {
-            json!(format!(">={k}"))
+            at_least(k)
         } else {
             count(cases_in(&members, universe), k)
         };
-        json!({"members": member_keys, "cases": cases, value_field: value(&folded)})
+        Some((member_keys, cases, Some(value(&folded))))
     } else {
-        json!({"members": member_keys, "cases": small(k), value_field: null})
+        Some((member_keys, small(k), None))
     };
-    json!({"cells": out, "other": other})
+    Drawn { cells: out, other }
 }
 
 /// The holds outstanding of this report (first) and of each prior, as sets of one
@@ -315,29 +732,34 @@ pub const WITHHELD_EN: &str = "Too few people were helped in this period to publ
 pub const WITHHELD_FR: &str = "Trop peu de personnes ont été aidées pendant cette période pour publier les dépenses sans les identifier : les dépenses, le solde de clôture et les chiffres qui en découlent ne sont pas publiés.";
 
 /// A quiet period publishes less: no spending, nothing drawn from it, and says why.
-fn withhold_spending(summary: &mut Value, k: usize) {
-    for field in [
-        "disbursed",
-        "unassigned",
-        "closing_balance",
-        "runway_months",
-    ] {
-        summary[field] = Value::Null;
-    }
-    for field in ["by_category", "by_province"] {
-        summary[field] = json!({"cells": [], "other": null});
-    }
-    summary["trips"] = json!({"cells": [], "other": null, "total": null});
-    summary["hotel_nights"] = Value::Null;
-    summary["cases_helped"] = json!(small(k));
-    summary["withheld"] = json!({"en": WITHHELD_EN, "fr": WITHHELD_FR});
+fn withhold_spending(summary: &mut Summary, k: usize) {
+    summary.disbursed = None;
+    summary.unassigned = None;
+    summary.closing_balance = None;
+    summary.runway_months = None;
+    let empty = Section {
+        cells: Vec::new(),
+        other: None,
+    };
+    summary.by_category = empty.clone();
+    summary.by_province = empty;
+    summary.trips = Trips {
+        cells: Vec::new(),
+        other: None,
+        total: None,
+    };
+    summary.hotel_nights = None;
+    summary.cases_helped = small(k);
+    summary.withheld = Some(Bilingual {
+        en: WITHHELD_EN.into(),
+        fr: WITHHELD_FR.into(),
+    });
 }
 
-/// The case counts a summary publishes as numbers: where each is (a JSON pointer) and the
-/// cases it counts.
-fn count_sets(summary: &Value, facts: &Facts) -> Vec<(String, BTreeSet<String>)> {
+/// The case counts a summary publishes as numbers: where each is and the cases it counts.
+fn count_sets(summary: &Summary, facts: &Facts) -> Vec<(CountAt, BTreeSet<String>)> {
     let mut out = Vec::new();
-    let numeric = |v: &Value| v.as_str().is_some_and(|s| s.parse::<u64>().is_ok());
+    let numeric = |at: CountAt| at.get(summary).and_then(Count::exactly).is_some();
     let cases_where = |f: &dyn Fn(&Item) -> bool| -> BTreeSet<String> {
         facts
             .items
@@ -346,44 +768,27 @@ fn count_sets(summary: &Value, facts: &Facts) -> Vec<(String, BTreeSet<String>)>
             .filter_map(|i| i.case_code.clone())
             .collect()
     };
-    if numeric(&summary["cases_helped"]) {
-        out.push(("/cases_helped".to_string(), cases_where(&|_| true)));
+    if numeric(CountAt::CasesHelped) {
+        out.push((CountAt::CasesHelped, cases_where(&|_| true)));
     }
-    if numeric(&summary["holds_outstanding"]["cases"]) {
+    if numeric(CountAt::HoldsOutstanding) {
         let set = facts.holds.iter().filter_map(|(_, c)| c.clone()).collect();
-        out.push(("/holds_outstanding/cases".to_string(), set));
+        out.push((CountAt::HoldsOutstanding, set));
     }
-    let dims: [(&str, Key); 3] = [
-        ("by_category", category_of),
-        ("by_province", province_of),
-        ("trips", scope_of),
-    ];
-    for (field, key) in dims {
-        let section = &summary[field];
-        for (i, cell) in section["cells"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            if numeric(&cell["cases"]) {
-                let k = cell["key"].as_str().unwrap_or_default().to_string();
-                out.push((
-                    format!("/{field}/cells/{i}/cases"),
-                    cases_where(&|item| key(item).as_deref() == Some(k.as_str())),
-                ));
+    for field in Field::ALL {
+        let key = field.key();
+        let section = field.published(summary);
+        for (i, (k, _)) in section.cells.iter().enumerate() {
+            let at = CountAt::Cell(field, i);
+            if numeric(at) {
+                out.push((at, cases_where(&|item| key(item).as_deref() == Some(*k))));
             }
         }
-        let other = &section["other"];
-        if numeric(&other["cases"]) {
-            let members: Vec<String> = other["members"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|m| m.as_str().map(String::from))
-                .collect();
+        if let Some((members, _)) = section.other
+            && numeric(CountAt::Other(field))
+        {
             out.push((
-                format!("/{field}/other/cases"),
+                CountAt::Other(field),
                 cases_where(&|item| key(item).is_some_and(|k| members.contains(&k))),
             ));
         }
@@ -395,7 +800,7 @@ fn count_sets(summary: &Value, facts: &Facts) -> Vec<(String, BTreeSet<String>)>
 /// Hides case counts (shown as `>=k`) until no combination of this report's counts and
 /// the other reports' gives the count of fewer than k cases. Returns what the other
 /// reports' counts give away alone.
-fn protect_counts(summary: &mut Value, facts: &Facts, priors: &[Prior], k: usize) -> Vec<String> {
+fn protect_counts(summary: &mut Summary, facts: &Facts, priors: &[Prior], k: usize) -> Vec<String> {
     let mut numbering: HashMap<String, u32> = HashMap::new();
     let mut number = |set: &BTreeSet<String>| -> Vec<u32> {
         let mut v: Vec<u32> = set
@@ -410,30 +815,34 @@ fn protect_counts(summary: &mut Value, facts: &Facts, priors: &[Prior], k: usize
     };
     let mut fixed = Vec::new();
     for prior in priors {
-        for (path, set) in count_sets(&prior.summary, &prior.facts) {
-            fixed.push((format!("{}{path}", prior.id), number(&set)));
+        for (at, set) in count_sets(&prior.summary, &prior.facts) {
+            fixed.push((format!("{}{}", prior.id, at.pointer()), number(&set)));
         }
     }
-    let mut mine: Vec<(String, Vec<u32>)> = count_sets(summary, facts)
+    let mut mine: Vec<(CountAt, String, Vec<u32>)> = count_sets(summary, facts)
         .iter()
-        .map(|(path, set)| (path.clone(), number(set)))
+        .map(|(at, set)| (*at, at.pointer(), number(set)))
         .collect();
     // Hide the smallest counts first, the number of cases helped last.
-    mine.sort_by_key(|(path, set)| (path == "/cases_helped", set.len(), path.clone()));
+    mine.sort_by_key(|(at, path, set)| (*at == CountAt::CasesHelped, set.len(), path.clone()));
+    let (places, mine): (Vec<CountAt>, Vec<(String, Vec<u32>)>) = mine
+        .into_iter()
+        .map(|(at, path, set)| (at, (path, set)))
+        .unzip();
     let item_case: Vec<Option<u32>> = (0..numbering.len() as u32).map(Some).collect();
     let (hidden, residual) = suppress::secure(k, &item_case, &fixed, &mine);
     for i in hidden {
-        if let Some(v) = summary.pointer_mut(&mine[i].0) {
-            *v = json!(format!(">={k}"));
+        if let Some(v) = places[i].get_mut(summary) {
+            *v = at_least(k);
         }
     }
     residual
 }
 
 /// The months the closing balance lasts at the window's rate of spending, to a tenth.
-fn runway_months(facts: &Facts) -> Value {
+fn runway_months(facts: &Facts) -> Option<String> {
     if facts.disbursed <= 0 || facts.closing <= 0 {
-        return Value::Null;
+        return None;
     }
     let seconds = (facts.window.cutoff - facts.window.start)
         .num_seconds()
@@ -441,10 +850,10 @@ fn runway_months(facts: &Facts) -> Value {
     let month = Decimal::from(30 * 86_400);
     let months = Decimal::from(facts.closing) * Decimal::from(seconds)
         / (Decimal::from(facts.disbursed) * month);
-    json!(
+    Some(
         months
             .round_dp_with_strategy(1, RoundingStrategy::MidpointAwayFromZero)
-            .to_string()
+            .to_string(),
     )
 }
 
@@ -531,18 +940,14 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
             "category",
             prior,
             pids,
-            "by_category",
-            "amount",
-            category_of,
+            Field::ByCategory,
             amount,
         ));
         fixed.extend(published_sets(
             "province",
             prior,
             pids,
-            "by_province",
-            "amount",
-            province_of,
+            Field::ByProvince,
             amount,
         ));
     }
@@ -579,16 +984,11 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
             .filter(|(i, _)| scope_of(i).is_some())
             .map(|(_, id)| *id)
             .collect();
-        if !prior.summary["trips"]["total"]
-            .as_str()
-            .unwrap_or("<")
-            .starts_with('<')
-        {
+        // A total shown (a number, or `>=k`) is a set the reader knows.
+        if !matches!(prior.summary.trips.total, None | Some(Count::FewerThan(_))) {
             trip_fixed.push((format!("{}.trips", prior.id), prior_trips));
         }
-        trip_fixed.extend(published_sets(
-            "scope", prior, pids, "trips", "trips", scope_of, one,
-        ));
+        trip_fixed.extend(published_sets("scope", prior, pids, Field::Trips, one));
     }
     let trips = suppress::suppress(&Input {
         k,
@@ -597,40 +997,39 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
         fixed: trip_fixed,
     });
 
-    let money_value = |c: &Cell| json!(format_cents(c.weight));
-    let trips_value = |c: &Cell| json!(c.weight.to_string());
+    let money_value = |c: &Cell| format_cents(c.weight);
+    let trips_value = |c: &Cell| Count::Exactly(c.weight);
     let category = section(
         &by_category,
         &money.suppressed[0],
         money.other_shown[0],
         &universe,
         k,
-        "amount",
         &money_value,
-    );
+    )
+    .money();
     let province = section(
         &by_province,
         &money.suppressed[1],
         money.other_shown[1],
         &universe,
         k,
-        "amount",
         &money_value,
-    );
-    let mut scope = section(
+    )
+    .money();
+    let scope = section(
         &by_scope,
         &trips.suppressed[0],
         trips.other_shown[0],
         &universe,
         k,
-        "trips",
         &trips_value,
-    );
-    scope["total"] = if trip_cases >= k {
-        json!(travel_ids.len().to_string())
+    )
+    .trips(if trip_cases >= k {
+        count(travel_ids.len(), 0)
     } else {
         count(trip_cases, k)
-    };
+    });
 
     // Hotel nights go with the hotel cell: hidden when it is.
     let hotel_shown = by_category
@@ -644,11 +1043,11 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
             .filter(|i| i.case_code.is_some() && i.category.as_deref() == Some("hotel"))
             .filter_map(|i| i.nights)
             .sum();
-        json!(nights.to_string())
+        Count::Exactly(nights)
     } else if by_category.cells.iter().any(|c| c.key == "hotel") {
-        json!(small(k))
+        small(k)
     } else {
-        json!("0")
+        Count::Exactly(0)
     };
 
     let helped: BTreeSet<&str> = facts
@@ -658,11 +1057,13 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
         .collect();
     let decided_cases: BTreeSet<&str> = facts.decisions.iter().map(|(c, _)| c.as_str()).collect();
     let median_decision = if facts.decisions.is_empty() {
-        Value::Null
+        None
     } else if decided_cases.len() >= k {
-        json!(median(facts.decisions.iter().map(|(_, s)| *s).collect()).to_string())
+        Some(Count::Exactly(median(
+            facts.decisions.iter().map(|(_, s)| *s).collect(),
+        )))
     } else {
-        json!(small(k))
+        Some(small(k))
     };
     // Holds outstanding are a stock: this report's against the other reports' (the same
     // hold, by case and amount, is one variable in all of them).
@@ -675,7 +1076,7 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
     let hold_total: i64 = facts.holds.iter().map(|(a, _)| a).sum();
     let mut hold_fixed: Vec<(String, Vec<u32>)> = Vec::new();
     for (prior, set) in priors.iter().zip(&hold_sets[1..]) {
-        if !prior.summary["holds_outstanding"]["amount"].is_null() {
+        if prior.summary.holds_outstanding.amount.is_some() {
             hold_fixed.push((format!("{}.holds_outstanding", prior.id), set.clone()));
         }
     }
@@ -686,11 +1087,20 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
         &[("holds_outstanding".to_string(), hold_sets[0].clone())],
     );
     let holds = if facts.holds.is_empty() {
-        json!({"cases": "0", "amount": format_cents(0)})
+        Holds {
+            cases: Count::Exactly(0),
+            amount: Some(format_cents(0)),
+        }
     } else if hold_cases.len() >= k && hold_hidden.is_empty() {
-        json!({"cases": hold_cases.len().to_string(), "amount": format_cents(hold_total)})
+        Holds {
+            cases: count(hold_cases.len(), 0),
+            amount: Some(format_cents(hold_total)),
+        }
     } else {
-        json!({"cases": count(hold_cases.len(), k), "amount": null})
+        Holds {
+            cases: count(hold_cases.len(), k),
+            amount: None,
+        }
     };
 
     let mut warnings: Vec<String> = money
@@ -703,36 +1113,53 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
     warnings.sort();
     warnings.dedup();
 
-    let summary = json!({
-        "format": FORMAT,
-        "currency": "CAD",
-        "period": {"start": ctx.period_start.to_string(), "end": ctx.period_end.to_string()},
-        "cutoff": crate::audit::canonical_time(facts.window.cutoff),
-        "min_cell": k,
-        "supersedes": ctx.supersedes,
-        "compared_with": priors.iter().map(|p| p.id.clone()).collect::<Vec<_>>(),
-        "audit_head": {"seq": ctx.audit_head.0, "hash": ctx.audit_head.1},
-        "opening_balance": format_cents(facts.opening),
-        "donations": {
-            "total": format_cents(facts.received),
-            "unrestricted": format_cents(facts.gifts.unrestricted),
-            "restricted": format_cents(facts.gifts.restricted),
-            "gifts": facts.gifts.count.to_string(),
+    let summary = Summary {
+        format: FORMAT.into(),
+        currency: "CAD".into(),
+        period: Dates {
+            start: ctx.period_start,
+            end: ctx.period_end,
         },
-        "in_kind": format_cents(facts.gifts.in_kind),
-        "disbursed": format_cents(facts.disbursed),
-        "unassigned": format_cents(facts.items.iter().filter(|i| i.case_code.is_none()).map(|i| i.amount).sum()),
-        "by_category": category,
-        "by_province": province,
-        "hotel_nights": hotel_nights,
-        "trips": scope,
-        "median_decision_seconds": median_decision,
-        "cases_helped": count(helped.len(), k),
-        "holds_outstanding": holds,
-        "closing_balance": format_cents(facts.closing),
-        "runway_months": runway_months(facts),
-        "notes": {"en": UNDERCOUNT_EN, "fr": UNDERCOUNT_FR},
-    });
+        cutoff: crate::audit::canonical_time(facts.window.cutoff),
+        min_cell: k as u64,
+        supersedes: ctx.supersedes.clone(),
+        compared_with: priors.iter().map(|p| p.id.clone()).collect(),
+        audit_head: AuditHead {
+            seq: ctx.audit_head.0,
+            hash: ctx.audit_head.1.clone(),
+        },
+        opening_balance: Some(format_cents(facts.opening)),
+        donations: Donations {
+            total: format_cents(facts.received),
+            unrestricted: format_cents(facts.gifts.unrestricted),
+            restricted: format_cents(facts.gifts.restricted),
+            gifts: facts.gifts.count.to_string(),
+        },
+        in_kind: format_cents(facts.gifts.in_kind),
+        disbursed: Some(format_cents(facts.disbursed)),
+        unassigned: Some(format_cents(
+            facts
+                .items
+                .iter()
+                .filter(|i| i.case_code.is_none())
+                .map(|i| i.amount)
+                .sum(),
+        )),
+        by_category: category,
+        by_province: province,
+        hotel_nights: Some(hotel_nights),
+        trips: scope,
+        median_decision_seconds: median_decision,
+        cases_helped: count(helped.len(), k),
+        holds_outstanding: holds,
+        closing_balance: Some(format_cents(facts.closing)),
+        runway_months: runway_months(facts),
+        notes: Bilingual {
+            en: UNDERCOUNT_EN.into(),
+            fr: UNDERCOUNT_FR.into(),
+        },
+        withheld: None,
+    };
     let mut summary = summary;
     if quiet {
         withhold_spending(&mut summary, k);
@@ -749,10 +1176,11 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
     }
     // After a report that withheld its closing balance, the opening balance (the same
     // figure) is withheld too.
-    if priors.iter().any(|p| {
-        p.facts.window.cutoff < facts.window.start && p.summary["closing_balance"].is_null()
-    }) {
-        summary["opening_balance"] = Value::Null;
+    if priors
+        .iter()
+        .any(|p| p.facts.window.cutoff < facts.window.start && p.summary.closing_balance.is_none())
+    {
+        summary.opening_balance = None;
     }
     let count_residual = protect_counts(&mut summary, facts, priors, k);
     warnings.extend(count_residual.into_iter().map(|r| {
@@ -764,9 +1192,105 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
 }
 
 /// The canonical text of a summary (keys sorted, no whitespace) and its SHA-256 in hex.
-pub fn canonical_and_hash(summary: &Value) -> (String, String) {
+/// Takes a [`Summary`], or any JSON (as a test or a legacy check rewrites one).
+pub fn canonical_and_hash(summary: &impl Serialize) -> (String, String) {
     use sha2::{Digest, Sha256};
-    let text = crate::audit::canonical_json(summary);
+    let value = serde_json::to_value(summary).unwrap_or(serde_json::Value::Null);
+    let text = crate::audit::canonical_json(&value);
     let hash = hex::encode(Sha256::digest(text.as_bytes()));
     (text, hash)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_read_back_as_written_and_refuse_other_forms() {
+        for (text, count) in [
+            ("0", Count::Exactly(0)),
+            ("12", Count::Exactly(12)),
+            ("-3", Count::Exactly(-3)),
+            ("<5", Count::FewerThan(5)),
+            (">=5", Count::AtLeast(5)),
+        ] {
+            assert_eq!(text.parse::<Count>(), Ok(count), "{text}");
+            assert_eq!(count.to_string(), text);
+        }
+        for bad in [
+            "", "007", "+5", "-0", "<", ">=", "<05", "five", "1.5", " 5", "<=5",
+        ] {
+            assert!(bad.parse::<Count>().is_err(), "{bad:?}");
+        }
+        assert_eq!(Count::of(0, 5), Count::Exactly(0));
+        assert_eq!(Count::of(3, 5), Count::FewerThan(5));
+        assert_eq!(Count::of(5, 5), Count::Exactly(5));
+    }
+
+    /// A summary as stored, every field written.
+    pub(crate) fn stored() -> serde_json::Value {
+        serde_json::json!({
+            "audit_head": {"hash": "ab", "seq": 7},
+            "by_category": {"cells": [{"amount": null, "cases": "<5", "key": "flight"}],
+                            "other": {"amount": "12.00", "cases": ">=5", "members": ["flight"]}},
+            "by_province": {"cells": [], "other": null},
+            "cases_helped": "9",
+            "closing_balance": null,
+            "compared_with": ["r1"],
+            "currency": "CAD",
+            "cutoff": "2026-12-02T09:00:00Z",
+            "disbursed": "10.00",
+            "donations": {"gifts": "1", "restricted": "0.00", "total": "5.00", "unrestricted": "5.00"},
+            "format": FORMAT,
+            "holds_outstanding": {"amount": null, "cases": "<5"},
+            "hotel_nights": "0",
+            "in_kind": "0.00",
+            "median_decision_seconds": null,
+            "min_cell": 5,
+            "notes": {"en": UNDERCOUNT_EN, "fr": UNDERCOUNT_FR},
+            "opening_balance": "1.00",
+            "period": {"end": "2026-11-30", "start": "2026-11-01"},
+            "runway_months": "2.5",
+            "supersedes": null,
+            "trips": {"cells": [{"cases": "6", "key": "local", "trips": "7"}], "other": null, "total": "7"},
+            "unassigned": "0.00",
+        })
+    }
+
+    #[test]
+    fn a_summary_reads_back_to_its_canonical_text() {
+        let value = stored();
+        let text = crate::audit::canonical_json(&value);
+        let typed = Summary::parse(&text).expect("a summary of every field");
+        assert_eq!(canonical_and_hash(&typed), canonical_and_hash(&value));
+        // The struct's own order is the canonical one: the API shows it as hashed.
+        assert_eq!(serde_json::to_string(&typed).unwrap(), text);
+        let mut quiet = value.clone();
+        quiet["withheld"] = serde_json::json!({"en": WITHHELD_EN, "fr": WITHHELD_FR});
+        let typed = Summary::parse(&quiet.to_string()).unwrap();
+        assert!(typed.withheld.is_some());
+        assert_eq!(canonical_and_hash(&typed), canonical_and_hash(&quiet));
+    }
+
+    #[test]
+    fn a_summary_that_lost_or_gained_a_key_is_not_read_as_one() {
+        // A figure left out is not a figure hidden: `null` must be written.
+        for pointer in ["disbursed", "trips", "holds_outstanding"] {
+            let mut v = stored();
+            v.as_object_mut().unwrap().remove(pointer);
+            assert!(Summary::parse(&v.to_string()).is_none(), "{pointer}");
+        }
+        let mut v = stored();
+        v["by_category"]["cells"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("amount");
+        assert!(Summary::parse(&v.to_string()).is_none());
+        let mut v = stored();
+        v["trip"] = serde_json::json!("misspelt");
+        assert!(Summary::parse(&v.to_string()).is_none());
+        let mut v = stored();
+        v["cases_helped"] = serde_json::json!(9);
+        assert!(Summary::parse(&v.to_string()).is_none());
+    }
 }

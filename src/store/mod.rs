@@ -7,6 +7,7 @@
 //! starts, which migrations run and how a constraint violation is recognised.
 
 pub mod group;
+pub mod text;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

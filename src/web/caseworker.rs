@@ -20,7 +20,7 @@ use super::i18n;
 use super::pages::{render, render_with, urlencode};
 use crate::app::AppState;
 use crate::approval::lifecycle::{self, RequestView};
-use crate::approval::{notify, versions};
+use crate::approval::{RuleId, notify, versions};
 use crate::cases::{self, CaseLine};
 use crate::domain::case_code::CaseCode;
 use crate::domain::province::PROVINCES;
@@ -85,22 +85,17 @@ pub fn why(c: &Context, r: &RequestView) -> Option<String> {
     if r.status == "approved" && r.automatic {
         return None;
     }
-    let rule = r.rule.as_str();
     let category = c.t(&format!("category-{}", r.category));
-    let key = if rule.ends_with(".max_amount") && rule.starts_with("auto_approve.") {
-        "rule-max-amount"
-    } else if rule == "auto_approve.hotel.max_nights" {
-        "rule-max-nights"
-    } else if rule == "auto_approve.hotel.max_nightly_rate" {
-        "rule-max-nightly-rate"
-    } else {
-        match rule {
-            "available_balance" => "rule-available-balance",
-            "category_not_auto_approved" => "rule-not-auto-approved",
-            "case_auto_cap" => "rule-case-cap",
-            "reserve_floor" => "rule-reserve-floor",
-            _ if r.status == "declined" => return r.reason.clone(),
-            _ => return None,
+    let key = match RuleId::parse(&r.rule) {
+        Ok(RuleId::MaxAmount(_)) => "rule-max-amount",
+        Ok(RuleId::MaxNights) => "rule-max-nights",
+        Ok(RuleId::MaxNightlyRate) => "rule-max-nightly-rate",
+        Ok(RuleId::AvailableBalance) => "rule-available-balance",
+        Ok(RuleId::NotAutoApproved) => "rule-not-auto-approved",
+        Ok(RuleId::CaseAutoCap) => "rule-case-cap",
+        Ok(RuleId::ReserveFloor) => "rule-reserve-floor",
+        Ok(RuleId::AutoApprove(_) | RuleId::OperationReserve) | Err(_) => {
+            return (r.status == "declined").then(|| r.reason.clone()).flatten();
         }
     };
     Some(c.t_with(key, &[("category", category)]))

@@ -93,7 +93,10 @@ async fn report(
         max,
         note,
         hidden,
-    } = send::figures(c.language, &report.summary);
+    } = match &report.summary {
+        Some(summary) => send::figures(c.language, summary),
+        None => send::Figures::none(c.language),
+    };
     let page = ReportPage {
         title: c.t_with(
             "donor-title-period",

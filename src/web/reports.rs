@@ -219,16 +219,16 @@ async fn show(
         max,
         note,
         hidden,
-    } = send::figures(
-        c.language,
-        view.summary.as_ref().unwrap_or(&serde_json::Value::Null),
-    );
+    } = match &view.summary {
+        Some(summary) => send::figures(c.language, summary),
+        None => send::Figures::none(c.language),
+    };
     let already_signed = view.sealed_by.as_deref() == Some(user.id.as_str());
     let withheld = view
         .summary
         .as_ref()
-        .and_then(|s| s["withheld"][c.language.as_str()].as_str())
-        .map(str::to_string);
+        .and_then(|s| s.withheld.as_ref())
+        .map(|w| w.get(c.language).to_string());
     let page = ReportPage {
         title: c.t("report-title"),
         r: line(&c, &view),

@@ -19,8 +19,8 @@ use super::forms::{FieldErrors, Filled, Submitted, field_errors, field_message};
 use super::i18n;
 use super::pages::{render, render_with};
 use crate::app::AppState;
-use crate::approval::lifecycle;
 use crate::approval::versions::{self, HistoryLine};
+use crate::approval::{RuleId, lifecycle};
 use crate::domain::Role;
 use crate::domain::note::Note;
 use crate::domain::request::Category;
@@ -493,7 +493,7 @@ fn policy_fields() -> Vec<(String, String, bool)> {
         .filter(|category| **category != Category::Hotel)
         .map(|category| {
             (
-                format!("auto_approve.{}.max_amount", category.as_str()),
+                RuleId::MaxAmount(*category).as_name(),
                 format!("category-{}", category.as_str()),
                 false,
             )
@@ -542,10 +542,12 @@ const LIMITS: &[(&str, bool)] = &[
     ("escalate_after_minutes", true),
 ];
 
-const HOTEL: &[(&str, bool)] = &[
-    ("auto_approve.hotel.max_nights", true),
-    ("auto_approve.hotel.max_nightly_rate", false),
-    ("auto_approve.hotel.max_amount", false),
+/// The hotel rule's limits, each a path of the document named as the rule it is:
+/// `(rule, numeric)`.
+const HOTEL: [(RuleId, bool); 3] = [
+    (RuleId::MaxNights, true),
+    (RuleId::MaxNightlyRate, false),
+    (RuleId::MaxAmount(Category::Hotel), false),
 ];
 
 async fn policy_page(
@@ -579,7 +581,14 @@ async fn policy_page(
         .collect();
     let hotel = HOTEL
         .iter()
-        .map(|(path, numeric)| field(path, c.t(&format!("policy-{}", form_name(path))), *numeric))
+        .map(|(rule, numeric)| {
+            let path = rule.as_name();
+            field(
+                &path,
+                c.t(&format!("policy-{}", form_name(&path))),
+                *numeric,
+            )
+        })
         .collect();
     let limits = LIMITS
         .iter()
@@ -678,12 +687,13 @@ async fn policy_page(
 
 /// A field's label in the editor, from its form name.
 fn field_label(c: &Context, name: &str) -> String {
-    match name
-        .strip_prefix("auto_approve_")
-        .and_then(|rest| rest.strip_suffix("_max_amount"))
-    {
-        Some(category) if category != "hotel" => c.t(&format!("category-{category}")),
-        _ => c.t(&format!("policy-{name}")),
+    let category = Category::ALL
+        .into_iter()
+        .filter(|category| *category != Category::Hotel)
+        .find(|category| form_name(&RuleId::MaxAmount(*category).as_name()) == name);
+    match category {
+        Some(category) => c.t(&format!("category-{category}")),
+        None => c.t(&format!("policy-{name}")),
     }
 }
 
