@@ -957,7 +957,10 @@ fn period_spends<'a>(l: &'a Ledger, report: &Report) -> Vec<&'a Spend> {
 }
 
 /// A published section's cells and its "other" cell: (key or "other", members, JSON).
-fn groups(section: &Value) -> (Vec<(String, &Value)>, Option<(Vec<String>, &Value)>) {
+/// A section's "other" cell: its members and its JSON.
+type Other<'a> = Option<(Vec<String>, &'a Value)>;
+
+fn groups(section: &Value) -> (Vec<(String, &Value)>, Other<'_>) {
     let cells = section["cells"]
         .as_array()
         .into_iter()
@@ -1226,7 +1229,7 @@ fn count_table(l: &Ledger, report: &Report, field: &str) -> Table {
     let helped_shown = number(&s["cases_helped"]);
     let ub = helped_shown.unwrap_or(UNBOUNDED);
     // A count as published: a number, `<k` (1 to k−1) or `>=k`.
-    let mut count = |t: &mut Table, name: String, value: i64, published: &Value| -> usize {
+    let count = |t: &mut Table, name: String, value: i64, published: &Value| -> usize {
         let shown = number(published);
         assert_eq!(shown.unwrap_or(value), value, "the audit misreads {name}");
         let (lb, hi) = if small_count(published) {

@@ -430,6 +430,81 @@ fn protect_counts(summary: &mut Value, facts: &Facts, priors: &[Prior], k: usize
     residual
 }
 
+/// Counts shown as `<k` are known to lie in 1..k−1; a group whose count is published (an
+/// `other`, or all of a dimension's cells under the cases helped) bounds them further: at
+/// least `U − shown − (others' k−1)` when no member is coarsened (`>=k`, unbounded above);
+/// for provinces, whose counts add up (a case has one province), at most `U − shown −
+/// (other small members' 1) − (coarsened members' k)`. Two `<3` categories under 4 cases
+/// helped are each exactly 2. While a `<k` count is pinned so, the group's smallest
+/// published count is coarsened to `>=k` (its count, when none is left).
+fn unpin_counts(summary: &mut Value, k: usize) {
+    let k = k as i64;
+    let number = |v: &Value| v.as_str().and_then(|s| s.parse::<i64>().ok());
+    let is_small = |v: &Value| v.as_str().is_some_and(|s| s.starts_with('<'));
+    for _round in 0..64 {
+        let mut change: Option<String> = None;
+        'fields: for field in ["by_category", "by_province", "trips"] {
+            let section = &summary[field];
+            let cells: Vec<&Value> = section["cells"].as_array().into_iter().flatten().collect();
+            let index = |key: &str| cells.iter().position(|c| c["key"].as_str() == Some(key));
+            let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+            if let Some(members) = section["other"]["members"].as_array() {
+                let members = members.iter().filter_map(|m| m.as_str()).filter_map(index);
+                groups.push((format!("/{field}/other/cases"), members.collect()));
+            }
+            if field != "trips" && !cells.is_empty() {
+                groups.push(("/cases_helped".into(), (0..cells.len()).collect()));
+            }
+            for (total, members) in groups {
+                let Some(u) = summary.pointer(&total).and_then(number) else {
+                    continue;
+                };
+                let count = |i: &usize| &cells[*i]["cases"];
+                let shown: i64 = members.iter().filter_map(|i| number(count(i))).sum();
+                let small = members.iter().filter(|i| is_small(count(i))).count() as i64;
+                let coarse = members
+                    .iter()
+                    .filter(|i| number(count(i)).is_none() && !is_small(count(i)))
+                    .count() as i64;
+                if small == 0 {
+                    continue;
+                }
+                let rest = u - shown;
+                let lower = if coarse == 0 {
+                    (rest - (small - 1) * (k - 1)).max(1)
+                } else {
+                    1
+                };
+                let upper = if field == "by_province" {
+                    (k - 1).min(rest - (small - 1) - coarse * k)
+                } else {
+                    (k - 1).min(u)
+                };
+                if lower < upper {
+                    continue;
+                }
+                let smallest = members
+                    .iter()
+                    .filter_map(|i| number(count(i)).map(|n| (n, *i)))
+                    .min();
+                change = Some(match smallest {
+                    Some((_, i)) => format!("/{field}/cells/{i}/cases"),
+                    None => total,
+                });
+                break 'fields;
+            }
+        }
+        match change {
+            Some(pointer) => {
+                if let Some(v) = summary.pointer_mut(&pointer) {
+                    *v = json!(format!(">={k}"));
+                }
+            }
+            None => break,
+        }
+    }
+}
+
 /// The months the closing balance lasts at the window's rate of spending, to a tenth.
 fn runway_months(facts: &Facts) -> Value {
     if facts.disbursed <= 0 || facts.closing <= 0 {
@@ -551,6 +626,7 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
         item_case: universe.case.clone(),
         dimensions: vec![by_category.clone(), by_province.clone()],
         fixed,
+        counted: false,
     });
 
     // Trips: counted by scope, against their total and the previous reports' trips.
@@ -579,10 +655,9 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
             .filter(|(i, _)| scope_of(i).is_some())
             .map(|(_, id)| *id)
             .collect();
-        if !prior.summary["trips"]["total"]
+        if prior.summary["trips"]["total"]
             .as_str()
-            .unwrap_or("<")
-            .starts_with('<')
+            .is_some_and(|t| t.parse::<u64>().is_ok())
         {
             trip_fixed.push((format!("{}.trips", prior.id), prior_trips));
         }
@@ -595,6 +670,7 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
         item_case: universe.case.clone(),
         dimensions: vec![by_scope.clone()],
         fixed: trip_fixed,
+        counted: true,
     });
 
     let money_value = |c: &Cell| json!(format_cents(c.weight));
@@ -631,6 +707,13 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
     } else {
         count(trip_cases, k)
     };
+    // Every scope is folded and the "other" still pins a small one (a `<k` scope of 1
+    // trip with one of k cases, so k trips at least, in an "other" of k + 1): neither it
+    // nor the total (the same figure) is published.
+    if trips.pinned[0] {
+        scope["other"]["trips"] = Value::Null;
+        scope["total"] = json!(format!(">={k}"));
+    }
 
     // Hotel nights go with the hotel cell: hidden when it is.
     let hotel_shown = by_category
@@ -755,6 +838,7 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
         summary["opening_balance"] = Value::Null;
     }
     let count_residual = protect_counts(&mut summary, facts, priors, k);
+    unpin_counts(&mut summary, k);
     warnings.extend(count_residual.into_iter().map(|r| {
         format!("case counts ({r}) give the count of fewer than {k} cases together and are published all the same")
     }));
