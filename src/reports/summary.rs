@@ -839,6 +839,144 @@ fn protect_counts(summary: &mut Summary, facts: &Facts, priors: &[Prior], k: usi
     residual
 }
 
+/// Counts shown as `<k` are known to lie in 1..k−1; a group whose count is published (an
+/// `other`, or all of a dimension's cells under the cases helped) bounds them further: at
+/// least `U − shown − (others' k−1)` when no member is coarsened (`>=k`, unbounded above);
+/// for provinces, whose counts add up (a case has one province), at most `U − shown −
+/// (other small members' 1) − (coarsened members' k)`. Two `<3` categories under 4 cases
+/// helped are each exactly 2. While a `<k` count is pinned so, the group's smallest
+/// published count is coarsened to `>=k` (its count, when none is left).
+fn unpin_counts(summary: &mut Summary, k: usize) {
+    /// The count coarsened to `>=k` when a `<k` member is pinned.
+    #[derive(Clone, Copy)]
+    enum Target {
+        Cell(Field, usize),
+        Other(Field),
+        Helped,
+    }
+    #[derive(Clone, Copy, PartialEq)]
+    enum Field {
+        Category,
+        Province,
+        Trips,
+    }
+    fn cells(summary: &Summary, field: Field) -> Vec<(&str, Count)> {
+        match field {
+            Field::Category => &summary.by_category,
+            Field::Province => &summary.by_province,
+            Field::Trips => {
+                return (summary.trips.cells.iter())
+                    .map(|c| (c.key.as_str(), c.cases))
+                    .collect();
+            }
+        }
+        .cells
+        .iter()
+        .map(|c| (c.key.as_str(), c.cases))
+        .collect()
+    }
+    fn other(summary: &Summary, field: Field) -> Option<(Count, &[String])> {
+        match field {
+            Field::Category => {
+                (summary.by_category.other.as_ref()).map(|o| (o.cases, &o.members[..]))
+            }
+            Field::Province => {
+                (summary.by_province.other.as_ref()).map(|o| (o.cases, &o.members[..]))
+            }
+            Field::Trips => (summary.trips.other.as_ref()).map(|o| (o.cases, &o.members[..])),
+        }
+    }
+    fn coarsen(summary: &mut Summary, target: Target, k: u64) {
+        let at_least = Count::AtLeast(k);
+        match target {
+            Target::Helped => summary.cases_helped = at_least,
+            Target::Cell(Field::Category, i) => summary.by_category.cells[i].cases = at_least,
+            Target::Cell(Field::Province, i) => summary.by_province.cells[i].cases = at_least,
+            Target::Cell(Field::Trips, i) => summary.trips.cells[i].cases = at_least,
+            Target::Other(field) => match field {
+                Field::Category => summary
+                    .by_category
+                    .other
+                    .iter_mut()
+                    .for_each(|o| o.cases = at_least),
+                Field::Province => summary
+                    .by_province
+                    .other
+                    .iter_mut()
+                    .for_each(|o| o.cases = at_least),
+                Field::Trips => summary
+                    .trips
+                    .other
+                    .iter_mut()
+                    .for_each(|o| o.cases = at_least),
+            },
+        }
+    }
+    let k = k as i64;
+    let is_small = |c: &Count| matches!(c, Count::FewerThan(_));
+    for _round in 0..64 {
+        let mut change: Option<Target> = None;
+        'fields: for field in [Field::Category, Field::Province, Field::Trips] {
+            let cells = cells(summary, field);
+            let index = |key: &str| cells.iter().position(|(k, _)| *k == key);
+            let mut groups: Vec<(Target, Count, Vec<usize>)> = Vec::new();
+            if let Some((cases, members)) = other(summary, field) {
+                let members = members.iter().filter_map(|m| index(m)).collect();
+                groups.push((Target::Other(field), cases, members));
+            }
+            if field != Field::Trips && !cells.is_empty() {
+                groups.push((
+                    Target::Helped,
+                    summary.cases_helped,
+                    (0..cells.len()).collect(),
+                ));
+            }
+            for (total, group_count, members) in groups {
+                let Some(u) = group_count.exactly() else {
+                    continue;
+                };
+                let count = |i: &usize| cells[*i].1;
+                let shown: i64 = members.iter().filter_map(|i| count(i).exactly()).sum();
+                let small = members.iter().filter(|i| is_small(&count(i))).count() as i64;
+                let coarse = members
+                    .iter()
+                    .filter(|i| count(i).exactly().is_none() && !is_small(&count(i)))
+                    .count() as i64;
+                if small == 0 {
+                    continue;
+                }
+                let rest = u - shown;
+                let lower = if coarse == 0 {
+                    (rest - (small - 1) * (k - 1)).max(1)
+                } else {
+                    1
+                };
+                let upper = if field == Field::Province {
+                    (k - 1).min(rest - (small - 1) - coarse * k)
+                } else {
+                    (k - 1).min(u)
+                };
+                if lower < upper {
+                    continue;
+                }
+                let smallest = members
+                    .iter()
+                    .filter_map(|i| count(i).exactly().map(|n| (n, *i)))
+                    .min();
+                change = Some(match smallest {
+                    Some((_, i)) => Target::Cell(field, i),
+                    None => total,
+                });
+                break 'fields;
+            }
+        }
+        match change {
+            Some(target) => coarsen(summary, target, k as u64),
+            None => break,
+        }
+    }
+}
+
 /// The months the closing balance lasts at the window's rate of spending, to a tenth.
 fn runway_months(facts: &Facts) -> Option<String> {
     if facts.disbursed <= 0 || facts.closing <= 0 {
@@ -956,6 +1094,7 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
         item_case: universe.case.clone(),
         dimensions: vec![by_category.clone(), by_province.clone()],
         fixed,
+        counted: false,
     });
 
     // Trips: counted by scope, against their total and the previous reports' trips.
@@ -984,8 +1123,8 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
             .filter(|(i, _)| scope_of(i).is_some())
             .map(|(_, id)| *id)
             .collect();
-        // A total shown (a number, or `>=k`) is a set the reader knows.
-        if !matches!(prior.summary.trips.total, None | Some(Count::FewerThan(_))) {
+        // Only a total shown as a number is a set the reader knows (`>=k` bounds nothing).
+        if matches!(prior.summary.trips.total, Some(Count::Exactly(_))) {
             trip_fixed.push((format!("{}.trips", prior.id), prior_trips));
         }
         trip_fixed.extend(published_sets("scope", prior, pids, Field::Trips, one));
@@ -995,6 +1134,7 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
         item_case: universe.case.clone(),
         dimensions: vec![by_scope.clone()],
         fixed: trip_fixed,
+        counted: true,
     });
 
     let money_value = |c: &Cell| format_cents(c.weight);
@@ -1017,7 +1157,7 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
         &money_value,
     )
     .money();
-    let scope = section(
+    let mut scope = section(
         &by_scope,
         &trips.suppressed[0],
         trips.other_shown[0],
@@ -1030,6 +1170,15 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
     } else {
         count(trip_cases, k)
     });
+    // Every scope is folded and the "other" still pins a small one (a `<k` scope of 1
+    // trip with one of k cases, so k trips at least, in an "other" of k + 1): neither it
+    // nor the total (the same figure) is published.
+    if trips.pinned[0] {
+        if let Some(other) = scope.other.as_mut() {
+            other.trips = None;
+        }
+        scope.total = Some(Count::AtLeast(k as u64));
+    }
 
     // Hotel nights go with the hotel cell: hidden when it is.
     let hotel_shown = by_category
@@ -1183,6 +1332,7 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
         summary.opening_balance = None;
     }
     let count_residual = protect_counts(&mut summary, facts, priors, k);
+    unpin_counts(&mut summary, k);
     warnings.extend(count_residual.into_iter().map(|r| {
         format!("case counts ({r}) give the count of fewer than {k} cases together and are published all the same")
     }));

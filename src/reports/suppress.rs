@@ -60,6 +60,10 @@ pub struct Input {
     /// Sets whose sums are published whatever this report does (its totals, the previous
     /// reports' figures), each with a name for [`Outcome::residual`].
     pub fixed: Vec<(String, Vec<u32>)>,
+    /// Whether the weights count items (trips), each of a case: then anyone knows a
+    /// suppressed cell published as `<k` cases weighs at least 1, and one of `>=k` cases at
+    /// least k, which the dominance rule must count (amounts weigh at least 0).
+    pub counted: bool,
 }
 
 /// What to hide.
@@ -72,6 +76,9 @@ pub struct Outcome {
     pub other_shown: Vec<bool>,
     /// Small sets that figures outside this report's control still give away.
     pub residual: Vec<String>,
+    /// Per dimension: whether its "other" cell, shown, still bounds a member within ±10 %
+    /// when no cell is left to fold in (the caller hides it, and the total that gives it).
+    pub pinned: Vec<bool>,
 }
 
 const P: u64 = (1 << 61) - 1;
@@ -454,15 +461,34 @@ impl Span {
 /// anyone bounds a suppressed member's amount `x` within `[0, other]`; that interval must
 /// not lie within ±10 % of `x`, so `other` must exceed 110 % of every member with fewer
 /// than `k` cases (cells hidden to protect others have `k` cases or more).
-fn dominated(dim: &Dimension, suppressed: &BTreeSet<usize>, cases: &[usize], k: usize) -> bool {
+///
+/// When the weights count items (`counted`), each other member is known to weigh at least
+/// its floor (1 for a member of fewer than k cases, k for one of k or more), so the bound
+/// is `other` minus the other members' floors: a `<k` scope of 1 trip folded with a
+/// scope of 3 cases (at least 3 trips) in an `other` of 4 trips is exactly 1.
+fn dominated(
+    dim: &Dimension,
+    suppressed: &BTreeSet<usize>,
+    cases: &[usize],
+    k: usize,
+    counted: bool,
+) -> bool {
     let total: i128 = suppressed
         .iter()
         .map(|i| i128::from(dim.cells[*i].weight))
         .sum();
+    let floor = |i: usize| -> i128 {
+        match (counted, cases[i]) {
+            (false, _) | (true, 0) => 0,
+            (true, n) if n < k => 1,
+            (true, _) => k as i128,
+        }
+    };
+    let floors: i128 = suppressed.iter().map(|i| floor(*i)).sum();
     suppressed
         .iter()
         .filter(|i| cases[**i] > 0 && cases[**i] < k)
-        .all(|i| 10 * total > 11 * i128::from(dim.cells[*i].weight))
+        .all(|i| 10 * (total - floors + floor(*i)) > 11 * i128::from(dim.cells[*i].weight))
 }
 
 /// The dominance rule across dimensions (the category × province margins): a small
@@ -586,7 +612,7 @@ pub fn suppress(input: &Input) -> Outcome {
                 let group_cases = cases_of(&union(&members), &input.item_case);
                 if suppressed[d].len() >= 2
                     && group_cases >= k
-                    && dominated(&dims[d], &suppressed[d], &cases[d], k)
+                    && dominated(&dims[d], &suppressed[d], &cases[d], k, input.counted)
                 {
                     break;
                 }
@@ -687,6 +713,13 @@ pub fn suppress(input: &Input) -> Outcome {
             .map(|(s, hidden)| !s.is_empty() && !hidden)
             .collect(),
         residual: residual.into_iter().collect(),
+        pinned: (0..dims.len())
+            .map(|d| {
+                !suppressed[d].is_empty()
+                    && !other_hidden[d]
+                    && !dominated(&dims[d], &suppressed[d], &cases[d], k, input.counted)
+            })
+            .collect(),
     }
 }
 
@@ -715,6 +748,7 @@ mod tests {
             item_case: (0..n as u32).map(Some).collect(),
             dimensions: dims,
             fixed,
+            counted: false,
         }
     }
 
@@ -904,6 +938,36 @@ mod tests {
         };
         let out = suppress(&input(5, vec![category, province], vec![all(28)]));
         assert!(out.suppressed[1].contains("QC"), "QC published: {out:?}");
+    }
+
+    #[test]
+    fn a_small_trip_scope_is_not_pinned_by_what_its_companions_hold_at_least() {
+        // Trips (k = 3): local, 1 case and 1 trip; international, 3 cases and 3 trips;
+        // intercity, 5 cases and 6 trips. Folding local with international alone gave an
+        // `other` of 4 trips, and international holds at least 3 (one per case): local was
+        // exactly 1 (the interval audit found it). Intercity must be folded in too.
+        let scope = Dimension {
+            name: "scope".into(),
+            cells: vec![
+                weighed("local", 0, 1, 1),
+                weighed("international", 1, 3, 3),
+                weighed("intercity", 4, 5, 6),
+            ],
+        };
+        let mut input = input(3, vec![scope], vec![all(9)]);
+        input.counted = true;
+        let out = suppress(&input);
+        assert!(out.other_shown[0], "{out:?}");
+        assert_eq!(out.suppressed[0].len(), 3, "{out:?}");
+        assert_eq!(out.pinned, [false]);
+        // Without intercity nothing is left to fold in: the caller is told.
+        let scope = Dimension {
+            name: "scope".into(),
+            cells: vec![weighed("local", 0, 1, 1), weighed("international", 1, 3, 3)],
+        };
+        let mut input = super::tests::input(3, vec![scope], vec![all(4)]);
+        input.counted = true;
+        assert_eq!(suppress(&input).pinned, [true]);
     }
 
     #[test]
