@@ -9,9 +9,8 @@
 //! 1,16,64,256), PASSAGE_BENCH_POSTGRES_URL (default
 //! postgres://postgres@127.0.0.1:5432/postgres; a scratch database is created on it and
 //! dropped), PASSAGE_BENCH_DIR (default ./bench-data, for the SQLite file),
-//! PASSAGE_BENCH_DECIDE_TOGETHER (default true: the server's PASSAGE_DECIDE_TOGETHER, to
-//! compare), PASSAGE_BENCH_SERVER_LOG (a log filter added to the server's, whose log is
-//! then shown, e.g. `passage::store::group=debug` for each batch).
+//! PASSAGE_BENCH_SERVER_LOG (a log filter added to the server's, whose log is then shown,
+//! e.g. `passage::store::group=debug` for each batch).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
@@ -80,9 +79,8 @@ fn start(database_url: &str, dir: &str) -> (Child, String) {
         .and_then(|l| l.local_addr())
         .unwrap()
         .port();
-    // The server runs on default settings; these two let a run compare or look inside.
+    // The server runs on default settings; this lets a run look inside.
     let log = std::env::var("PASSAGE_BENCH_SERVER_LOG");
-    let together = std::env::var("PASSAGE_BENCH_DECIDE_TOGETHER").unwrap_or("true".into());
     let mut child = passage(database_url, dir)
         .arg("serve")
         .env("PASSAGE_BIND", format!("127.0.0.1:{port}"))
@@ -90,7 +88,6 @@ fn start(database_url: &str, dir: &str) -> (Child, String) {
             "PASSAGE_LOG",
             format!("warn,passage::app=info,{}", log.as_deref().unwrap_or("")),
         )
-        .env("PASSAGE_DECIDE_TOGETHER", together)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

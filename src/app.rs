@@ -9,36 +9,31 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::approval::FlowError;
-use crate::approval::together::{self, Submission};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::identity::{self, IdentityError};
 use crate::ledger;
 use crate::mail::{self, MailError, Mailer};
+pub use crate::state::AppState;
+use crate::state::Grouped;
 use crate::store::Db;
-use crate::store::group::{GroupCommit, Together};
-
-#[derive(Clone)]
-pub struct AppState {
-    pub db: Db,
-    pub clock: SharedClock,
-    pub config: Arc<Config>,
-    /// The instance's group commit for the same-night path (see [`crate::store::group`]).
-    pub grouped: GroupCommit<(u16, serde_json::Value), FlowError, Arc<Submission>>,
-}
+use crate::store::group::Together;
 
 impl AppState {
+    /// The state of one instance. Its group writer decides each batch of submissions
+    /// together, through the same path a submission's own job takes alone (see
+    /// [`crate::http::decide_submissions`]).
     pub fn new(db: Db, clock: SharedClock, config: Arc<Config>) -> AppState {
-        let grouped = if config.decide_together {
-            let clock = clock.clone();
-            let stage: Together<_, _, Arc<Submission>> = Arc::new(move |tx, batch| {
-                Box::pin(together::submit_together(tx, clock.now(), batch))
-            });
-            GroupCommit::with_together(db.clone(), stage)
-        } else {
-            GroupCommit::new(db.clone())
-        };
+        let stage_clock = clock.clone();
+        let base_url: Arc<str> = config.base_url.as_str().into();
+        let stage: Together<_, _, _> = Arc::new(move |tx, batch| {
+            let base_url = base_url.clone();
+            let now = stage_clock.now();
+            Box::pin(
+                async move { crate::http::decide_submissions(tx, now, &base_url, batch).await },
+            )
+        });
+        let grouped = Grouped::with_together(db.clone(), stage);
         AppState {
             grouped,
             db,
@@ -101,7 +96,7 @@ impl Running {
         let sweeper = tokio::spawn(sweep_holds(state.clone(), stopped.clone()));
         let mailer = tokio::spawn(deliver_mail(state.clone(), outbox_mailer, stopped.clone()));
         let header_timeout = Duration::from_secs(state.config.header_timeout_secs);
-        let app = crate::http::router(state);
+        let app = crate::http::router(state.clone(), crate::web::router(state));
         let mut stopped_server = stopped;
         let server = tokio::spawn(crate::http::server::serve(
             listener,

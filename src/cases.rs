@@ -5,12 +5,36 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::approval::FlowError;
 use crate::audit::{self, Actor};
-use crate::domain::Province;
 use crate::domain::case_code::CaseCode;
+use crate::domain::{Province, RequestStatus};
 use crate::on_tx;
 use crate::store::{StoreError, Tx};
+
+/// What can stop a step on a case; the HTTP layer maps each to a status.
+#[derive(Debug, thiserror::Error)]
+pub enum CaseError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for CaseError {
+    fn from(e: sqlx::Error) -> Self {
+        CaseError::Store(e.into())
+    }
+}
+
+impl crate::store::Contention for CaseError {
+    fn is_contention(&self) -> bool {
+        matches!(self, CaseError::Store(e) if e.is_contention())
+    }
+}
 
 /// Who is acting, as the lifecycle needs to know it.
 #[derive(Debug, Clone)]
@@ -40,14 +64,80 @@ pub struct Case {
     pub closed_at: Option<DateTime<Utc>>,
 }
 
-/// The same answer for another organisation's case and for a code that does not exist,
-/// so a caseworker cannot probe for codes.
-fn not_yours() -> FlowError {
-    FlowError::Forbidden("this case is not one of your organisation's: check the code".into())
+/// The status of a case that takes requests.
+pub const OPEN: &str = "open";
+
+/// What a staff member may do with a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Nothing: not even whether it exists.
+    None,
+    /// Ask for it and read it: a case shared with the caseworker's organisation.
+    Works,
+    /// Also share it, stop sharing it, close and reopen it.
+    Owns,
 }
 
-/// Loads a case the staff member may act on, locked until `tx` ends.
-pub async fn load_for(tx: &mut Tx, staff: &Staff, code: &CaseCode) -> Result<Case, FlowError> {
+/// The one rule of who may see and act on a case, given the organisation that opened it
+/// and whether it is shared with the staff member's organisation: a treasurer owns every
+/// case; a caseworker owns their organisation's and works on those shared with it; anyone
+/// else (an admin without the caseworker role) has no access. Every path asks this.
+pub fn access(staff: &Staff, case_org: &str, shared_with_theirs: bool) -> Access {
+    if staff.treasurer {
+        return Access::Owns;
+    }
+    match staff.org_id.as_deref().filter(|_| staff.caseworker) {
+        Some(org) if org == case_org => Access::Owns,
+        Some(_) if shared_with_theirs => Access::Works,
+        _ => Access::None,
+    }
+}
+
+/// [`access`] in SQL, for a list: whether the case `code_col` of organisation `org_col`
+/// is one the caseworker's organisation (the parameter `org_param`) owns or works on.
+/// (Treasurers, who see every case, are not narrowed by it.)
+pub fn visible_sql(code_col: &str, org_col: &str, org_param: &str) -> String {
+    format!(
+        "({org_col} = {org_param}
+          OR {code_col} IN (SELECT case_code FROM case_shares WHERE org_id = {org_param}))"
+    )
+}
+
+/// The refusal of a case the rule gives no access to, or of a code with no case: the
+/// same answer for both, so a caseworker cannot probe for codes (a treasurer, who sees
+/// every case, is told it does not exist).
+pub fn refusal(staff: &Staff, exists: bool) -> CaseError {
+    if staff.treasurer && !exists {
+        CaseError::NotFound("no case has this code: check it".into())
+    } else {
+        CaseError::Forbidden("this case is not one of your organisation's: check the code".into())
+    }
+}
+
+/// Which of these cases are shared with which organisations, in one statement.
+pub async fn shares_of(
+    tx: &mut Tx,
+    codes: &[&str],
+) -> Result<std::collections::HashSet<(String, String)>, StoreError> {
+    if codes.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<(String, String)> = on_tx!(tx, c => {
+        let mut select =
+            sqlx::QueryBuilder::new("SELECT case_code, org_id FROM case_shares WHERE case_code IN ");
+        crate::store::push_list(&mut select, codes.iter().copied());
+        select.build_query_as().fetch_all(c).await
+    })?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Loads a case the staff member may act on, locked until `tx` ends, with the access the
+/// rule gives them.
+async fn load_with_access(
+    tx: &mut Tx,
+    staff: &Staff,
+    code: &CaseCode,
+) -> Result<(Case, Access), CaseError> {
     let sql = format!(
         "SELECT code, org_id, province, status, opened_at, closed_at FROM cases WHERE code = $1{}",
         tx.lock_rows()
@@ -55,42 +145,40 @@ pub async fn load_for(tx: &mut Tx, staff: &Staff, code: &CaseCode) -> Result<Cas
     let case: Option<Case> =
         on_tx!(tx, c => sqlx::query_as(&sql).bind(code.as_str()).fetch_optional(c).await)?;
     let Some(case) = case else {
-        return Err(if staff.treasurer {
-            FlowError::NotFound("no case has this code: check it".into())
-        } else {
-            not_yours()
-        });
+        return Err(refusal(staff, false));
     };
-    if staff.treasurer {
-        return Ok(case);
-    }
-    let Some(org) = staff.org_id.as_deref().filter(|_| staff.caseworker) else {
-        return Err(not_yours());
+    let access = match access(staff, &case.org_id, false) {
+        Access::Owns => Access::Owns,
+        _ => {
+            let shared = match staff.org_id.as_deref() {
+                Some(org) => shares_of(tx, &[case.code.as_str()])
+                    .await?
+                    .contains(&(case.code.clone(), org.to_string())),
+                None => false,
+            };
+            access(staff, &case.org_id, shared)
+        }
     };
-    if case.org_id == org {
-        return Ok(case);
+    match access {
+        Access::None => Err(refusal(staff, true)),
+        _ => Ok((case, access)),
     }
-    let shared: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
-        "SELECT org_id FROM case_shares WHERE case_code = $1 AND org_id = $2"
-    )
-    .bind(&case.code)
-    .bind(org)
-    .fetch_optional(c)
-    .await)?;
-    shared.map(|_| case).ok_or_else(not_yours)
+}
+
+/// Loads a case the staff member may act on, locked until `tx` ends.
+pub async fn load_for(tx: &mut Tx, staff: &Staff, code: &CaseCode) -> Result<Case, CaseError> {
+    Ok(load_with_access(tx, staff, code).await?.0)
 }
 
 /// Loads a case the staff member may share, stop sharing, close or reopen: only its own
 /// organisation's caseworkers and treasurers may. An organisation the case was shared
 /// with works on it (asks, reads) but does not pass it on or close it.
-async fn load_owned(tx: &mut Tx, staff: &Staff, code: &CaseCode) -> Result<Case, FlowError> {
-    let case = load_for(tx, staff, code).await?;
-    if staff.treasurer || staff.org_id.as_deref() == Some(case.org_id.as_str()) {
-        Ok(case)
-    } else {
-        Err(FlowError::Forbidden(
+async fn load_owned(tx: &mut Tx, staff: &Staff, code: &CaseCode) -> Result<Case, CaseError> {
+    match load_with_access(tx, staff, code).await? {
+        (case, Access::Owns) => Ok(case),
+        _ => Err(CaseError::Forbidden(
             "this case was shared with your organisation: only the organisation that opened it, or a treasurer, may share it, stop sharing it, close it or reopen it; ask them".into(),
-        ))
+        )),
     }
 }
 
@@ -126,12 +214,16 @@ pub async fn open(
     now: DateTime<Utc>,
     staff: &Staff,
     province: Province,
-) -> Result<Case, FlowError> {
+) -> Result<Case, CaseError> {
     let org_id = staff.org_id.clone().ok_or_else(|| {
-        FlowError::Forbidden("only a caseworker of an organisation opens cases".into())
+        CaseError::Forbidden("only a caseworker of an organisation opens cases".into())
     })?;
-    let code = CaseCode::generate(province.as_str(), &mut rand::thread_rng())
-        .map_err(|e| crate::approval::error::invalid("province", e))?;
+    let code = CaseCode::generate(province.as_str(), &mut rand::thread_rng()).map_err(|e| {
+        CaseError::Invalid {
+            field: "province".into(),
+            message: e.to_string(),
+        }
+    })?;
     on_tx!(tx, c => sqlx::query(
         "INSERT INTO cases (code, org_id, province, status, opened_at) VALUES ($1, $2, $3, 'open', $4)",
     )
@@ -168,7 +260,7 @@ pub async fn share(
     staff: &Staff,
     code: &CaseCode,
     org_id: &str,
-) -> Result<(), FlowError> {
+) -> Result<(), CaseError> {
     let case = load_owned(tx, staff, code).await?;
     org_must_exist(tx, org_id).await?;
     if case.org_id == org_id {
@@ -196,17 +288,17 @@ pub async fn share(
     Ok(())
 }
 
-async fn org_must_exist(tx: &mut Tx, org_id: &str) -> Result<(), FlowError> {
+async fn org_must_exist(tx: &mut Tx, org_id: &str) -> Result<(), CaseError> {
     let exists: Option<String> = on_tx!(tx, c => sqlx::query_scalar("SELECT id FROM orgs WHERE id = $1")
         .bind(org_id)
         .fetch_optional(c)
         .await)?;
     match exists {
         Some(_) => Ok(()),
-        None => Err(crate::approval::error::invalid(
-            "org_id",
-            "no organisation has this id",
-        )),
+        None => Err(CaseError::Invalid {
+            field: "org_id".into(),
+            message: "no organisation has this id".into(),
+        }),
     }
 }
 
@@ -219,7 +311,7 @@ pub async fn unshare(
     staff: &Staff,
     code: &CaseCode,
     org_id: &str,
-) -> Result<(), FlowError> {
+) -> Result<(), CaseError> {
     let case = load_owned(tx, staff, code).await?;
     org_must_exist(tx, org_id).await?;
     let removed = on_tx!(tx, c => sqlx::query(
@@ -251,7 +343,7 @@ pub async fn set_open(
     staff: &Staff,
     code: &CaseCode,
     open: bool,
-) -> Result<Case, FlowError> {
+) -> Result<Case, CaseError> {
     let mut case = load_owned(tx, staff, code).await?;
     let (status, closed_at, action) = if open {
         ("open", None, "case.reopen")
@@ -294,16 +386,60 @@ pub struct CaseLine {
 /// The cases an organisation works on (its own and those shared with it), open ones
 /// first, newest first.
 pub async fn of_org(db: &crate::store::Db, org_id: &str) -> Result<Vec<CaseLine>, StoreError> {
-    Ok(crate::on_db!(db, p => sqlx::query_as(
+    let sql = format!(
         "SELECT c.code, c.province, c.status, c.opened_at,
             (SELECT COUNT(*) FROM requests r WHERE r.case_code = c.code) AS requests,
             (SELECT COUNT(*) FROM requests r WHERE r.case_code = c.code
-                AND r.status IN ('pending', 'approved')) AS active
+                AND r.status IN ($2, $3)) AS active
          FROM cases c
-         WHERE c.org_id = $1 OR c.code IN (SELECT case_code FROM case_shares WHERE org_id = $1)
+         WHERE {}
          ORDER BY c.status DESC, c.opened_at DESC LIMIT 300",
-    )
+        visible_sql("c.code", "c.org_id", "$1")
+    );
+    Ok(crate::on_db!(db, p => sqlx::query_as(&sql)
     .bind(org_id)
+    .bind(RequestStatus::Pending)
+    .bind(RequestStatus::Approved)
     .fetch_all(p)
     .await)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn staff(org: Option<&str>, treasurer: bool, caseworker: bool) -> Staff {
+        Staff {
+            user_id: "u".into(),
+            org_id: org.map(Into::into),
+            treasurer,
+            caseworker,
+        }
+    }
+
+    #[test]
+    fn one_rule_decides_who_may_see_and_act_on_a_case() {
+        let cw = staff(Some("org-a"), false, true);
+        assert_eq!(access(&cw, "org-a", false), Access::Owns);
+        assert_eq!(access(&cw, "org-b", false), Access::None);
+        assert_eq!(access(&cw, "org-b", true), Access::Works);
+        // Treasurers act on every case; the admin role alone gives none.
+        assert_eq!(
+            access(&staff(None, true, false), "org-b", false),
+            Access::Owns
+        );
+        assert_eq!(
+            access(&staff(Some("org-b"), false, false), "org-b", true),
+            Access::None
+        );
+        // Unknown and foreign codes get the same answer; a treasurer is told plainly.
+        assert_eq!(
+            refusal(&cw, false).to_string(),
+            refusal(&cw, true).to_string()
+        );
+        assert!(matches!(
+            refusal(&staff(None, true, false), false),
+            CaseError::NotFound(_)
+        ));
+    }
 }

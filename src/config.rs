@@ -49,10 +49,11 @@ pub struct Config {
     pub report_min_cell: u32,
     /// How long the link in a donor's report email opens the report.
     pub donor_link_days: u32,
-    /// Whether the group writer decides a batch's plain submissions together (see
-    /// [`crate::approval::together`]); off, each runs its own one-by-one code.
-    pub decide_together: bool,
 }
+
+/// Below this, a report's cell identifies people whatever the configuration says
+/// (`PASSAGE_REPORT_MIN_CELL` may not go lower).
+pub const LOWEST_MIN_CELL: u32 = 3;
 
 /// A secret setting. Its `Debug` prints nothing of it, so a logged `Config` leaks nothing.
 #[derive(Clone, PartialEq, Eq)]
@@ -112,10 +113,6 @@ const SETTINGS: &[Setting] = &[
     Setting {
         name: "PASSAGE_HEADER_TIMEOUT_SECS",
         default: "60",
-    },
-    Setting {
-        name: "PASSAGE_DECIDE_TOGETHER",
-        default: "true",
     },
     Setting {
         name: "PASSAGE_BODY_LIMIT_BYTES",
@@ -265,18 +262,8 @@ impl Config {
             base_url: base_url(&value, bind)?,
             mail_interval_secs: number(&value, "PASSAGE_MAIL_INTERVAL_SECS", 1, 3600)?,
             mail_lease_secs: number(&value, "PASSAGE_MAIL_LEASE_SECS", 30, 86_400)?,
-            report_min_cell: number(
-                &value,
-                "PASSAGE_REPORT_MIN_CELL",
-                crate::reports::LOWEST_MIN_CELL,
-                1000,
-            )?,
+            report_min_cell: number(&value, "PASSAGE_REPORT_MIN_CELL", LOWEST_MIN_CELL, 1000)?,
             donor_link_days: number(&value, "PASSAGE_DONOR_LINK_DAYS", 1, 400)?,
-            decide_together: match value("PASSAGE_DECIDE_TOGETHER").as_str() {
-                "true" => true,
-                "false" => false,
-                other => return Err(invalid("PASSAGE_DECIDE_TOGETHER", "true or false", other)),
-            },
             database_url,
             bind,
             log,

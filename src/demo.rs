@@ -8,6 +8,8 @@ use rand::Rng;
 use serde_json::{Value, json};
 
 use crate::approval::lifecycle::{self, Receipt};
+use crate::approval::submit::{self, Submission};
+use crate::approval::{FlowError, notify};
 use crate::audit::Actor;
 use crate::cases::{self, Staff};
 use crate::domain::note::Note;
@@ -130,8 +132,20 @@ async fn ask(
     base_url: &str,
 ) -> Result<String, DemoError> {
     let new = crate::http::parse_request(&body, at.date_naive()).map_err(step)?;
-    let view = write_tx!(db, |tx| lifecycle::submit(tx, at, staff, &new, base_url)
-        .await)
+    let submission = Submission {
+        staff: staff.clone(),
+        new,
+    };
+    let view = write_tx!(db, |tx| async {
+        let decided = submit::submit(tx, at, &[&submission]).await?;
+        notify::tell(tx, at, base_url, &decided.notices).await?;
+        decided.answers.into_iter().next().unwrap_or_else(|| {
+            Err(FlowError::Conflict(
+                "the demo's request was not decided".into(),
+            ))
+        })
+    }
+    .await)
     .map_err(step)?;
     Ok(view.id)
 }
@@ -399,14 +413,11 @@ pub async fn fill(db: &Db, now: DateTime<Utc>, base_url: &str) -> Result<Vec<Acc
     let help = ask(db, at, &winnipeg, json!({"case_code": case_b, "category": "interpreter", "amount": "400.00", "needed_by": at.date_naive().to_string()}), base_url).await?;
     let reason =
         Note::parse("Covered by the court's interpreter service; ask the clerk").map_err(step)?;
-    write_tx!(db, |tx| lifecycle::decline(
-        tx,
-        at + Duration::hours(2),
-        &second,
-        &help,
-        &reason,
-        base_url
-    )
+    let declined_at = at + Duration::hours(2);
+    write_tx!(db, |tx| async {
+        let stepped = lifecycle::decline(tx, declined_at, &second, &help, &reason).await?;
+        notify::after(tx, declined_at, base_url, stepped).await
+    }
     .await)
     .map_err(step)?;
 
@@ -436,13 +447,11 @@ pub async fn fill(db: &Db, now: DateTime<Utc>, base_url: &str) -> Result<Vec<Acc
     // Approved by a treasurer: clothing for the Halifax case, yesterday.
     let at = now - Duration::days(1);
     let clothes = ask(db, at, &halifax, json!({"case_code": case_c, "category": "clothing", "amount": "120.00", "needed_by": at.date_naive().to_string()}), base_url).await?;
-    write_tx!(db, |tx| lifecycle::approve(
-        tx,
-        at + Duration::minutes(12),
-        &first,
-        &clothes,
-        base_url
-    )
+    let approved_at = at + Duration::minutes(12);
+    write_tx!(db, |tx| async {
+        let stepped = lifecycle::approve(tx, approved_at, &first, &clothes).await?;
+        notify::after(tx, approved_at, base_url, stepped).await
+    }
     .await)
     .map_err(step)?;
 

@@ -2,20 +2,60 @@
 //! same transaction as the change it answers. The same key and body get that answer
 //! again; the same key with another body is a conflict.
 //!
-//! An answer about a request (the request's view) names that request, so that when the
-//! request's free text is purged its stored answers are rewritten without it: a retry of
-//! the key still gets the same status and id, never the purged text (see
-//! [`forget_purged`]).
+//! An answer about a request (the request's view) names that request, as its caller says,
+//! so that when the request's free text is purged its stored answers are rewritten
+//! without it: a retry of the key still gets the same status and id, never the purged
+//! text (see [`forget_purged`]). What an answer holds is the HTTP edge's to serialise:
+//! this module stores a status number and a JSON body, and knows no route.
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::approval::FlowError;
 use crate::audit::canonical_json;
 use crate::on_tx;
-use crate::store::{StoreError, Tx};
+use crate::store::{Contention, StoreError, Tx};
 
 pub const MAX_KEY_CHARS: usize = 200;
+
+/// What can stop the look-up or the storing of an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum IdempotencyError {
+    #[error(
+        "this Idempotency-Key was already used with a different body: use a new key for a new request"
+    )]
+    KeyReused,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for IdempotencyError {
+    fn from(e: sqlx::Error) -> Self {
+        IdempotencyError::Store(e.into())
+    }
+}
+
+impl Contention for IdempotencyError {
+    fn is_contention(&self) -> bool {
+        matches!(self, IdempotencyError::Store(e) if e.is_contention())
+    }
+}
+
+/// An answer as the HTTP edge serialised it: its status and its JSON body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    pub status: u16,
+    pub body: serde_json::Value,
+}
+
+/// An input that comes with its caller's key: who sent it, the key, and the hash of the
+/// body (see [`body_hash`]).
+#[derive(Debug, Clone)]
+pub struct Keyed<T> {
+    pub user_id: String,
+    pub key: String,
+    pub hash: String,
+    pub input: T,
+}
 
 /// A hash of the route and the body's canonical JSON.
 pub fn body_hash(route: &str, body: &serde_json::Value) -> String {
@@ -30,7 +70,7 @@ pub async fn replay(
     user_id: &str,
     key: &str,
     hash: &str,
-) -> Result<Option<(u16, serde_json::Value)>, FlowError> {
+) -> Result<Option<(u16, serde_json::Value)>, IdempotencyError> {
     let row: Option<(String, i64, String)> = on_tx!(tx, c => sqlx::query_as(
         "SELECT body_hash, status, response FROM idempotency WHERE user_id = $1 AND key = $2"
     )
@@ -44,9 +84,7 @@ pub async fn replay(
             let body = serde_json::from_str(&response).unwrap_or(serde_json::Value::Null);
             Ok(Some((u16::try_from(status).unwrap_or(200), body)))
         }
-        Some(_) => Err(FlowError::Conflict(
-            "this Idempotency-Key was already used with a different body: use a new key for a new request".into(),
-        )),
+        Some(_) => Err(IdempotencyError::KeyReused),
     }
 }
 
@@ -60,7 +98,8 @@ pub async fn remember(
     hash: &str,
     status: u16,
     response: &serde_json::Value,
-) -> Result<(), FlowError> {
+    request_id: Option<&str>,
+) -> Result<(), IdempotencyError> {
     remember_many(
         tx,
         now,
@@ -71,6 +110,7 @@ pub async fn remember(
             key,
             hash,
             response,
+            request_id,
         }],
     )
     .await
@@ -82,6 +122,9 @@ pub struct Answer<'a> {
     pub key: &'a str,
     pub hash: &'a str,
     pub response: &'a serde_json::Value,
+    /// The request the answer speaks of, if any: its stored answers are rewritten when
+    /// its free text is purged (see [`forget_purged`]).
+    pub request_id: Option<&'a str>,
 }
 
 /// Stores the answers to several keys of one route, in one statement.
@@ -91,7 +134,7 @@ pub async fn remember_many(
     route: &str,
     status: u16,
     answers: &[Answer<'_>],
-) -> Result<(), FlowError> {
+) -> Result<(), IdempotencyError> {
     if answers.is_empty() {
         return Ok(());
     }
@@ -108,18 +151,19 @@ pub async fn remember_many(
                 .push_bind(i64::from(status))
                 .push_bind(a.response.to_string())
                 .push_bind(now)
-                .push_bind(request_of(route, a.response));
+                .push_bind(a.request_id);
         });
         insert.build().execute(c).await.map(|_| ())
     })?;
     Ok(())
 }
 
-/// Which of these keys (user, key) already have a stored answer, in one statement.
-pub async fn answered(
+/// The stored answers to these keys (user, key) that have one, with the hash of the
+/// body each was first sent with, in one statement.
+pub async fn stored_many(
     tx: &mut Tx,
     keys: &[(&str, &str)],
-) -> Result<std::collections::HashSet<(String, String)>, FlowError> {
+) -> Result<std::collections::HashMap<(String, String), (String, Stored)>, IdempotencyError> {
     if keys.is_empty() {
         return Ok(Default::default());
     }
@@ -128,8 +172,10 @@ pub async fn answered(
     for (user_id, key) in keys {
         by_user.entry(user_id).or_default().push(key);
     }
-    let rows: Vec<(String, String)> = on_tx!(tx, c => {
-        let mut select = sqlx::QueryBuilder::new("SELECT user_id, key FROM idempotency WHERE ");
+    let rows: Vec<(String, String, String, i64, String)> = on_tx!(tx, c => {
+        let mut select = sqlx::QueryBuilder::new(
+            "SELECT user_id, key, body_hash, status, response FROM idempotency WHERE ",
+        );
         for (i, (user_id, keys)) in by_user.iter().enumerate() {
             select.push(if i == 0 { "(user_id = " } else { " OR (user_id = " });
             select.push_bind(*user_id);
@@ -139,17 +185,16 @@ pub async fn answered(
         }
         select.build_query_as().fetch_all(c).await
     })?;
-    Ok(rows.into_iter().collect())
-}
-
-/// The request an answer speaks of: the routes under `/api/v1/requests` answer with the
-/// request's view, whose `id` is the request's.
-fn request_of<'a>(route: &str, response: &'a serde_json::Value) -> Option<&'a str> {
-    if route.starts_with("POST /api/v1/requests") {
-        response.get("id")?.as_str()
-    } else {
-        None
-    }
+    Ok(rows
+        .into_iter()
+        .map(|(user_id, key, hash, status, response)| {
+            let stored = Stored {
+                status: u16::try_from(status).unwrap_or(200),
+                body: serde_json::from_str(&response).unwrap_or(serde_json::Value::Null),
+            };
+            ((user_id, key), (hash, stored))
+        })
+        .collect())
 }
 
 /// How many requests' answers are rewritten by one statement's list.

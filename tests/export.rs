@@ -15,12 +15,13 @@ use common::journals::{Balances, Tools, under};
 use common::{TestApp, TestDb, night};
 use passage::approval::FlowError;
 use passage::approval::lifecycle::{self, NewRequest, Receipt};
+use passage::approval::submit::{self, Submission};
 use passage::audit::Actor;
 use passage::cases::{self, Staff};
 use passage::domain::case_code::CaseCode;
 use passage::domain::place::Place;
 use passage::domain::request::{Category, HotelStay, Reason, Trip};
-use passage::domain::{Money, Province};
+use passage::domain::{Money, Province, RequestStatus};
 use passage::export::CSV_COLUMNS;
 use passage::ledger::{self, DONATIONS, FUND, NewTransfer, Outcome, SPENT, TransferSpec};
 use passage::store::Db;
@@ -727,9 +728,16 @@ async fn a_big_ledger(
             }
             let mut approved = Vec::new();
             for ask in &asks {
-                let view = lifecycle::submit(tx, now, staff, ask, "http://localhost").await?;
-                if view.status == "approved" {
-                    approved.push((view.id, ask.amount.cents()));
+                let submission = Submission {
+                    staff: staff.clone(),
+                    new: ask.clone(),
+                };
+                let decided = submit::submit(tx, now, &[&submission]).await?;
+                for view in decided.answers {
+                    let view = view?;
+                    if view.status == RequestStatus::Approved {
+                        approved.push((view.id, ask.amount.cents()));
+                    }
                 }
             }
             Ok::<_, FlowError>(approved)

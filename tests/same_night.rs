@@ -7,8 +7,15 @@ use common::smtp::{SmtpSink, free_port};
 
 use chrono::Duration;
 use common::{TestApp, TestDb};
+use passage::approval::lifecycle::{NewRequest, Notice};
+use passage::approval::submit::{self, Submission};
+use passage::approval::{FlowError, FundState, Proposal, decide};
 use passage::audit::Actor;
+use passage::cases::Staff;
 use passage::clock::Clock;
+use passage::domain::case_code::CaseCode;
+use passage::domain::request::{Category, HotelStay};
+use passage::domain::{Money, RequestStatus};
 use passage::domain::{OrgType, Province};
 use passage::identity::orgs;
 use serde_json::{Value, json};
@@ -23,6 +30,10 @@ struct Coalition {
     second_treasurer: String,
     treasurer_id: String,
     hfx_org: String,
+    mtl_org: String,
+    mtl_id: String,
+    hfx_id: String,
+    hfx_lead_id: String,
 }
 
 async fn org(app: &TestApp, name: &str, province: &str) -> String {
@@ -65,6 +76,10 @@ async fn coalition_with(t: TestDb, settings: &[(&str, &str)]) -> Coalition {
         second_treasurer: app.token_for(&t2).await,
         treasurer_id: t1,
         hfx_org,
+        mtl_org,
+        mtl_id: mtl,
+        hfx_id: hfx,
+        hfx_lead_id: hfx_both,
         app,
     }
 }
@@ -1630,182 +1645,337 @@ async fn a_restriction_must_name_real_categories_of_a_cash_gift(t: TestDb) {
     assert_eq!(c.fund().await["donated"], "0.00");
 }
 
-/// Leaves out what differs between two databases by construction (generated ids and
-/// codes), anywhere in an answer.
-fn without_ids(mut v: Value) -> Value {
-    match &mut v {
-        Value::Object(map) => {
-            for k in ["id", "requested_by", "org_id", "case_code", "request_id"] {
-                map.remove(k);
-            }
-            for (_, inner) in map.iter_mut() {
-                *inner = without_ids(inner.take());
-            }
-        }
-        Value::Array(items) => {
-            for item in items.iter_mut() {
-                *item = without_ids(item.take());
-            }
-        }
-        _ => {}
-    }
-    v
+/// What the model of the one path knows of a restricted gift.
+#[derive(Debug, Clone)]
+struct ModelGift {
+    id: String,
+    categories: Vec<Category>,
+    remaining: i64,
 }
 
-/// One night's submissions, in order, on a fresh coalition: everything the policy decides
-/// (on the spot, for a treasurer, declined by the case cap, the floor or the balance),
-/// replays, reused keys, closed and foreign cases, an urgent request that mails the
-/// treasurers. Returns every answer and what the database holds afterwards.
-async fn one_night_of_submissions(c: &Coalition) -> (Vec<(u16, Value)>, Value) {
-    c.donate("2000.00").await;
-    let mtl = c.open_case(&c.mtl, "QC").await;
-    let mtl_2 = c.open_case(&c.mtl, "QC").await;
-    let hfx = c.open_case(&c.hfx, "NS").await;
+/// What the model knows of an operation reserve.
+#[derive(Debug, Clone)]
+struct ModelReserve {
+    id: String,
+    org: String,
+    created_by: String,
+    remaining: i64,
+}
+
+/// A simple model of the one path, written apart from it: the fund's available money,
+/// the gifts, the reserves and the cases' windows, and `decide` (the pure rules, tested on
+/// their own) on the figures the model computes.
+struct Model {
+    available: i64,
+    gifts: Vec<ModelGift>,
+    reserves: Vec<ModelReserve>,
+    windows: std::collections::HashMap<String, i64>,
+}
+
+impl Model {
+    /// The status and rule the model expects, and what an approval takes.
+    fn decide(
+        &mut self,
+        policy: &passage::approval::Policy,
+        case: (&str, &str),
+        requester: &str,
+        new: &NewRequest,
+    ) -> (String, String) {
+        let (code, org) = case;
+        let amount = new.amount.cents();
+        let window = self.windows.get(code).copied().unwrap_or(0);
+        let proposal = match new.hotel {
+            Some(stay) => Proposal::hotel(stay, window),
+            None => Proposal::new(new.category, new.amount, window).unwrap(),
+        };
+        let closed: i64 = self
+            .gifts
+            .iter()
+            .filter(|g| !g.categories.contains(&new.category))
+            .map(|g| g.remaining)
+            .sum();
+        let open = self.available - closed;
+        let reserve = self.reserves.iter().position(|r| {
+            r.org == org && r.remaining >= amount && r.created_by != requester && amount <= open
+        });
+        let decision = match reserve {
+            Some(_) => ("approved".to_string(), "operation_reserve".to_string()),
+            None => {
+                let outstanding: i64 = self.reserves.iter().map(|r| r.remaining).sum();
+                let d = decide(
+                    policy,
+                    &proposal,
+                    &FundState {
+                        available_cents: open - outstanding,
+                    },
+                );
+                (d.status().to_string(), d.rule().to_string())
+            }
+        };
+        if decision.0 == "approved" {
+            self.available -= amount;
+            *self.windows.entry(code.to_string()).or_insert(0) += amount;
+            if let Some(i) = reserve {
+                self.reserves[i].remaining -= amount;
+            }
+            // Narrowest gifts first, then the oldest.
+            let mut open: Vec<&mut ModelGift> = self
+                .gifts
+                .iter_mut()
+                .filter(|g| g.categories.contains(&new.category))
+                .collect();
+            open.sort_by_key(|g| g.categories.len());
+            let mut left = amount;
+            for gift in open {
+                let take = left.min(gift.remaining);
+                gift.remaining -= take;
+                left -= take;
+            }
+        }
+        decision
+    }
+}
+
+/// The one path (`approval::submit`) decides random batches as the model does: the same
+/// status and rule for each request, a hold exactly for each approval, and afterwards the
+/// same available money, restricted remainders and reserve draws; the books balance. The
+/// batches mix caseworkers, a caseworker who is also a treasurer, their own cases, a case
+/// shared with another organisation, another organisation's case and a closed one, gifts
+/// restricted to some categories and reserves for each organisation. Seeded, so a failure
+/// replays.
+async fn the_one_path_decides_random_batches_as_the_model_does(t: TestDb) {
+    use rand::{Rng, SeedableRng};
+
+    let c = coalition(t).await;
+    let db = &c.app.db.db;
+    let now = c.app.clock.now();
+    c.donate("2500.00").await;
+    let mut gift_ids = Vec::new();
+    for (amount, categories) in [
+        ("600.00", json!(["hotel"])),
+        ("400.00", json!(["food", "clothing", "hotel"])),
+    ] {
+        let (s, gift) = c.donate_for(amount, categories).await;
+        assert_eq!(s, 201, "{gift}");
+        gift_ids.push(gift["id"].as_str().unwrap().to_string());
+    }
+    let mtl_cases = [
+        c.open_case(&c.mtl, "QC").await,
+        c.open_case(&c.mtl, "QC").await,
+    ];
+    let hfx_cases = [
+        c.open_case(&c.hfx, "NS").await,
+        c.open_case(&c.hfx, "NS").await,
+    ];
     let closed = c.open_case(&c.mtl, "QC").await;
     let (s, body) = c
         .post(&format!("/api/v1/cases/{closed}/close"), &c.mtl, json!({}))
         .await;
     assert_eq!(s, 200, "{body}");
-    let food = |code: &str, amount: &str| json!({"case_code": code, "category": "food", "amount": amount, "needed_by": "2026-11-30"});
-    let mut calls: Vec<(&str, String, Value)> = vec![
-        (&c.mtl, "stay".into(), hotel(&mtl, 2, "189.00")),
-        (
-            &c.mtl,
-            "bus".into(),
-            trip(&mtl, "bus", "45.00", ("Montréal", "QC"), ("Ottawa", "ON")),
-        ),
-        (
-            &c.mtl,
-            "urgent-flight".into(),
-            trip(
-                &mtl,
-                "flight",
-                "612.40",
-                ("Montréal", "QC"),
-                ("Vancouver", "BC"),
-            ),
-        ),
-        (&c.mtl, "long-stay".into(), hotel(&mtl, 5, "120.00")),
-        (&c.hfx, "hfx-food".into(), food(&hfx, "5.00")),
-        (&c.hfx, "hfx-food".into(), food(&hfx, "5.00")),
-        (&c.hfx, "hfx-food".into(), food(&hfx, "6.00")),
-        (&c.mtl, "foreign".into(), food(&hfx, "5.00")),
-        (&c.mtl, "closed".into(), food(&closed, "5.00")),
-        (&c.hfx_lead, "lead".into(), food(&hfx, "12.50")),
-    ];
-    let mut flight = trip(
-        &mtl_2,
-        "flight",
-        "612.40",
-        ("Québec", "QC"),
-        ("Halifax", "NS"),
-    );
-    flight["urgent"] = json!(false);
-    calls.push((&c.mtl, "quiet-flight".into(), flight));
-    for i in 0..6 {
-        calls.push((&c.mtl, format!("cap-{i}"), food(&mtl, "150.00")));
-    }
-    for i in 0..4 {
-        calls.push((&c.hfx, format!("floor-{i}"), food(&hfx, "140.00")));
-    }
-    calls.push((&c.mtl, "too-much".into(), food(&mtl_2, "2500.00")));
-    let mut answers = Vec::new();
-    for (token, key, body) in calls {
-        let (s, answer) = c.post_keyed("/api/v1/requests", token, &key, body).await;
-        answers.push((s, without_ids(answer)));
+    let (s, body) = c
+        .post(
+            &format!("/api/v1/cases/{}/share", hfx_cases[1]),
+            &c.hfx,
+            json!({"org_id": c.mtl_org}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let mut reserve_ids = Vec::new();
+    for (token, org, amount) in [
+        (&c.treasurer, &c.mtl_org, "300.00"),
+        (&c.hfx_lead, &c.hfx_org, "200.00"),
+    ] {
+        let (s, body) = c
+            .post_keyed(
+                "/api/v1/reserves",
+                token,
+                &uuid::Uuid::new_v4().to_string(),
+                json!({"org_id": org, "amount": amount, "expires_at": "2030-01-01T00:00:00Z"}),
+            )
+            .await;
+        assert_eq!(s, 201, "{body}");
+        reserve_ids.push(body["id"].as_str().unwrap().to_string());
     }
 
-    let db = &c.app.db.db;
-    type Stored = (
-        String,
-        i64,
-        String,
-        String,
-        Option<String>,
-        bool,
-        bool,
-        bool,
-    );
-    let requests: Vec<Stored> = passage::on_db!(db, p => sqlx::query_as(
-            "SELECT category, amount, status, rule, decision_reason, automatic,
-                    hold_id IS NULL, closed_at IS NULL
-             FROM requests ORDER BY created_at, category, amount, status, rule",
+    let policy = passage::approval::versions::in_force(db, now)
+        .await
+        .unwrap()
+        .policy;
+    let mut model = Model {
+        available: passage::ledger::fund_balance(db).await.unwrap().available,
+        gifts: vec![
+            ModelGift {
+                id: gift_ids[0].clone(),
+                categories: vec![Category::Hotel],
+                remaining: 60_000,
+            },
+            ModelGift {
+                id: gift_ids[1].clone(),
+                categories: vec![Category::Food, Category::Clothing, Category::Hotel],
+                remaining: 40_000,
+            },
+        ],
+        reserves: vec![
+            ModelReserve {
+                id: reserve_ids[0].clone(),
+                org: c.mtl_org.clone(),
+                created_by: c.treasurer_id.clone(),
+                remaining: 30_000,
+            },
+            ModelReserve {
+                id: reserve_ids[1].clone(),
+                org: c.hfx_org.clone(),
+                created_by: c.hfx_lead_id.clone(),
+                remaining: 20_000,
+            },
+        ],
+        windows: Default::default(),
+    };
+    let staff = |id: &str, org: &str, treasurer: bool| Staff {
+        user_id: id.to_string(),
+        org_id: Some(org.to_string()),
+        treasurer,
+        caseworker: true,
+    };
+    let askers = [
+        staff(&c.mtl_id, &c.mtl_org, false),
+        staff(&c.hfx_id, &c.hfx_org, false),
+        staff(&c.hfx_lead_id, &c.hfx_org, true),
+    ];
+    // Each case, its organisation, and whether it takes requests.
+    let cases: Vec<(&str, &str, bool)> = vec![
+        (&mtl_cases[0], &c.mtl_org, true),
+        (&mtl_cases[1], &c.mtl_org, true),
+        (&hfx_cases[0], &c.hfx_org, true),
+        (&hfx_cases[1], &c.hfx_org, true),
+        (&closed, &c.mtl_org, false),
+    ];
+    let shared = (hfx_cases[1].as_str(), c.mtl_org.as_str());
+    let amounts = [500, 4_500, 15_000, 30_000, 70_000];
+    let categories = [
+        Category::Food,
+        Category::Clothing,
+        Category::PocketMoney,
+        Category::Interpreter,
+        Category::Hotel,
+    ];
+
+    let mut rng = rand::rngs::StdRng::seed_from_u64(16);
+    let mut approvals = 0;
+    for round in 0..10 {
+        let size = rng.gen_range(1..=10);
+        let mut batch = Vec::new();
+        for _ in 0..size {
+            let asker = &askers[rng.gen_range(0..askers.len())];
+            let case = cases[rng.gen_range(0..cases.len())];
+            let category = categories[rng.gen_range(0..categories.len())];
+            let (amount, hotel) = if category == Category::Hotel {
+                let rate = Money::from_cents(amounts[rng.gen_range(0..3)]).unwrap();
+                let stay = HotelStay::new(rng.gen_range(1..=4), rate, 1).unwrap();
+                (stay.amount(), Some(stay))
+            } else {
+                let cents = amounts[rng.gen_range(0..amounts.len())];
+                (Money::from_cents(cents).unwrap(), None)
+            };
+            let new = NewRequest {
+                case_code: CaseCode::parse(case.0).unwrap(),
+                category,
+                amount,
+                needed_by: "2026-11-30".into(),
+                urgent: rng.gen_bool(0.3),
+                note: None,
+                trip: None,
+                hotel,
+            };
+            batch.push((
+                Submission {
+                    staff: asker.clone(),
+                    new,
+                },
+                case,
+            ));
+        }
+        let inputs: Vec<&Submission> = batch.iter().map(|(s, _)| s).collect();
+        let decided = passage::write_tx!(db, |tx| submit::submit(tx, now, &inputs).await)
+            .expect("the batch is written");
+        assert_eq!(decided.answers.len(), batch.len());
+        for (i, ((submission, case), answer)) in batch.iter().zip(&decided.answers).enumerate() {
+            let (code, org, open) = *case;
+            let staff = &submission.staff;
+            let theirs = staff.treasurer
+                || staff.org_id.as_deref() == Some(org)
+                || (code, staff.org_id.as_deref().unwrap_or("")) == shared;
+            let context = format!("round {round}, request {i}: {submission:?}");
+            match (theirs, open, answer) {
+                (false, _, Err(FlowError::Forbidden(_))) => {}
+                (true, false, Err(FlowError::Conflict(_))) => {}
+                (true, true, Ok(view)) => {
+                    let (status, rule) =
+                        model.decide(&policy, (code, org), &staff.user_id, &submission.new);
+                    assert_eq!(
+                        (view.status.as_str(), view.rule.as_str()),
+                        (status.as_str(), rule.as_str()),
+                        "{context}"
+                    );
+                    if status == "approved" {
+                        approvals += 1;
+                    }
+                }
+                (theirs, open, answer) => {
+                    panic!("{context}: theirs {theirs}, open {open}, answered {answer:?}")
+                }
+            }
+        }
+        let waiting = decided
+            .notices
+            .iter()
+            .filter(|n| matches!(n, Notice::Waiting { .. }))
+            .count();
+        let urgent_pending = decided
+            .answers
+            .iter()
+            .zip(&batch)
+            .filter(|(a, (s, _))| {
+                s.new.urgent && a.as_ref().is_ok_and(|v| v.status == RequestStatus::Pending)
+            })
+            .count();
+        assert_eq!(waiting, urgent_pending, "round {round}");
+
+        let fund = passage::ledger::fund_balance(db).await.unwrap();
+        assert_eq!(fund.available, model.available, "round {round}");
+        for gift in &model.gifts {
+            let left: i64 = passage::on_db!(db, p => sqlx::query_scalar(
+                "SELECT restricted_remaining FROM donations WHERE id = $1",
+            )
+            .bind(&gift.id)
+            .fetch_one(p)
+            .await)
+            .unwrap();
+            assert_eq!(left, gift.remaining, "round {round}: gift {gift:?}");
+        }
+        for reserve in &model.reserves {
+            let left: i64 = passage::on_db!(db, p => sqlx::query_scalar(
+                "SELECT amount - drawn FROM reserves WHERE id = $1",
+            )
+            .bind(&reserve.id)
+            .fetch_one(p)
+            .await)
+            .unwrap();
+            assert_eq!(
+                left, reserve.remaining,
+                "round {round}: reserve {reserve:?}"
+            );
+        }
+        let holds: i64 = passage::on_db!(db, p => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM requests WHERE hold_id IS NOT NULL",
         )
-        .fetch_all(p)
-        .await)
-    .unwrap();
-    let holds: Vec<(String, i64, String, String)> = passage::on_db!(db, p => sqlx::query_as(
-        "SELECT kind, amount, code, CAST(expires_at AS TEXT) FROM transfers
-         WHERE kind = 'pending' ORDER BY amount, expires_at",
-    )
-    .fetch_all(p)
-    .await)
-    .unwrap();
-    let actions: Vec<(String, i64)> = passage::on_db!(db, p => sqlx::query_as(
-        "SELECT action, COUNT(*) FROM audit_events GROUP BY action ORDER BY action",
-    )
-    .fetch_all(p)
-    .await)
-    .unwrap();
-    let mail: i64 = passage::on_db!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM outbox")
         .fetch_one(p)
         .await)
-    .unwrap();
-    let alert: Option<bool> = passage::on_db!(db, p => sqlx::query_scalar(
-        "SELECT active FROM alerts WHERE kind = 'low_balance'",
-    )
-    .fetch_optional(p)
-    .await)
-    .unwrap();
-    let books = common::books::check(db).await;
-    let stored = json!({
-        "requests": format!("{requests:?}"),
-        "holds": format!("{holds:?}"),
-        "audit": format!("{actions:?}"),
-        "mail": mail,
-        "low_balance_alert": alert,
-        "books": format!("{books:?}"),
-        "fund": c.fund().await,
-    });
-    (answers, stored)
-}
-
-/// The writer's together stage (approval/together.rs) and the one-by-one code decide the
-/// same night the same way: every answer, every row, every hold, every audit event kind,
-/// every mail; the same night is run on two databases, once with the stage off.
-async fn decided_together_or_one_by_one_the_answers_and_books_agree(t: TestDb) {
-    let other = if t.url.starts_with("sqlite") {
-        TestDb::sqlite().await
-    } else {
-        TestDb::postgres()
-            .await
-            .expect("a second PostgreSQL database")
-    };
-    let together = coalition(t).await;
-    let one_by_one = coalition_with(other, &[("PASSAGE_DECIDE_TOGETHER", "false")]).await;
-    let (answers, stored) = one_night_of_submissions(&together).await;
-    let (expected, expected_stored) = one_night_of_submissions(&one_by_one).await;
-    for (i, (got, want)) in answers.iter().zip(&expected).enumerate() {
-        assert_eq!(got, want, "answer {i} differs");
+        .unwrap();
+        assert_eq!(holds, approvals, "round {round}");
     }
-    assert_eq!(stored, expected_stored);
-    // The night covered every kind of answer, and the stage wrote most of it.
-    let statuses: std::collections::BTreeSet<String> = answers
-        .iter()
-        .map(|(s, a)| format!("{s} {}", a["status"].as_str().unwrap_or("-")))
-        .collect();
-    for kind in [
-        "201 approved",
-        "201 pending",
-        "201 declined",
-        "403 -",
-        "409 -",
-    ] {
-        assert!(statuses.contains(kind), "no {kind} in {statuses:?}");
-    }
-    let counts = together.app.grouped.counts();
-    assert!(counts.written_together >= 15, "{counts:?}");
-    assert_eq!(one_by_one.app.grouped.counts().written_together, 0);
+    assert!(approvals > 5, "the batches approved only {approvals}");
+    common::books::check(db).await;
 }
 
 on_both_engines!(
@@ -1821,7 +1991,7 @@ on_both_engines!(
     a_batch_decides_each_request_after_the_ones_before_it,
     a_case_window_slides_by_the_moment,
     requests_decided_together_each_get_their_own_answer,
-    decided_together_or_one_by_one_the_answers_and_books_agree,
+    the_one_path_decides_random_batches_as_the_model_does,
     an_approval_gets_its_turn_while_submissions_flood_in,
     a_retry_with_the_same_key_never_makes_a_second_hold,
     bad_input_is_refused_by_field_and_writes_nothing,

@@ -9,6 +9,7 @@
 
 use crate::domain::money::{Money, format_cents};
 use crate::domain::request::{Category, HotelStay};
+use crate::domain::states::RequestStatus;
 
 use super::policy::{Policy, Rule};
 
@@ -209,11 +210,11 @@ impl Decision {
     }
 
     /// The request status this decision leads to, as the API shows it.
-    pub fn status(&self) -> &'static str {
+    pub fn status(&self) -> RequestStatus {
         match self {
-            Decision::Approve { .. } => "approved",
-            Decision::Pending { .. } => "pending",
-            Decision::Decline { .. } => "declined",
+            Decision::Approve { .. } => RequestStatus::Approved,
+            Decision::Pending { .. } => RequestStatus::Pending,
+            Decision::Decline { .. } => RequestStatus::Declined,
         }
     }
 }
@@ -224,7 +225,7 @@ impl serde::Serialize for Decision {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let mut out = s.serialize_struct("Decision", 3)?;
-        out.serialize_field("status", self.status())?;
+        out.serialize_field("status", &self.status())?;
         out.serialize_field("rule", &self.rule())?;
         out.serialize_field("reason", &self.why())?;
         out.end()
@@ -448,7 +449,7 @@ mod tests {
 
     fn rule_of(policy: &Policy, p: &Proposal, f: &FundState) -> (&'static str, String) {
         let d = decide(policy, p, f);
-        (d.status(), d.rule().to_string())
+        (d.status().as_str(), d.rule().to_string())
     }
 
     #[test]

@@ -18,6 +18,40 @@ pub enum FlowError {
     Ledger(#[from] LedgerError),
 }
 
+impl From<crate::cases::CaseError> for FlowError {
+    fn from(e: crate::cases::CaseError) -> Self {
+        use crate::cases::CaseError;
+        match e {
+            CaseError::NotFound(m) => FlowError::NotFound(m),
+            CaseError::Forbidden(m) => FlowError::Forbidden(m),
+            CaseError::Invalid { field, message } => FlowError::Invalid { field, message },
+            CaseError::Store(e) => FlowError::Store(e),
+        }
+    }
+}
+
+impl From<crate::idempotency::IdempotencyError> for FlowError {
+    fn from(e: crate::idempotency::IdempotencyError) -> Self {
+        use crate::idempotency::IdempotencyError;
+        match e {
+            IdempotencyError::KeyReused => FlowError::Conflict(e.to_string()),
+            IdempotencyError::Store(e) => FlowError::Store(e),
+        }
+    }
+}
+
+impl From<crate::funding::FundingError> for FlowError {
+    fn from(e: crate::funding::FundingError) -> Self {
+        use crate::funding::FundingError;
+        match e {
+            FundingError::Conflict(m) => FlowError::Conflict(m),
+            FundingError::Invalid { field, message } => FlowError::Invalid { field, message },
+            FundingError::Store(e) => FlowError::Store(e),
+            FundingError::Ledger(e) => FlowError::Ledger(e),
+        }
+    }
+}
+
 impl From<sqlx::Error> for FlowError {
     fn from(e: sqlx::Error) -> Self {
         FlowError::Store(e.into())

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::error::{FlowError, invalid};
-use super::{Decision, FundState, Proposal, decide, needs_two_treasurers, versions};
+use super::{Decision, needs_two_treasurers, versions};
 use crate::audit::{self, Actor};
 use crate::cases::{self, Staff};
 use crate::domain::Money;
@@ -20,6 +20,7 @@ use crate::domain::case_code::CaseCode;
 use crate::domain::money::format_cents;
 use crate::domain::note::Note;
 use crate::domain::request::{Category, HotelStay, Trip};
+use crate::domain::states::RequestStatus;
 use crate::funding::restricted;
 use crate::ledger::{self, FUND, NewTransfer, Outcome, Rejection, SPENT, TransferSpec};
 use crate::store::{Db, StoreError, Tx};
@@ -67,10 +68,9 @@ pub struct RequestView {
     pub org_id: String,
     #[schema(value_type = Category)]
     pub category: String,
-    #[schema(value_type = crate::http::openapi::Figure)]
+    #[schema(value_type = crate::domain::money::Figure)]
     pub amount: String,
-    /// `pending`, `approved`, `declined`, `settled`, `cancelled` or `expired`.
-    pub status: String,
+    pub status: RequestStatus,
     /// The policy rule that decided, or why a treasurer must.
     pub rule: String,
     pub reason: Option<String>,
@@ -83,9 +83,9 @@ pub struct RequestView {
     /// Travel only: `local`, `intercity`, `interprovincial` or `international`.
     pub scope: Option<String>,
     pub nights: Option<i64>,
-    #[schema(value_type = Option<crate::http::openapi::Figure>)]
+    #[schema(value_type = Option<crate::domain::money::Figure>)]
     pub spent: Option<String>,
-    #[schema(value_type = Option<crate::http::openapi::Figure>)]
+    #[schema(value_type = Option<crate::domain::money::Figure>)]
     pub released: Option<String>,
     pub approvals: i64,
     pub approvals_needed: i64,
@@ -98,6 +98,28 @@ pub struct RequestView {
     /// Whoever asked held the treasurer role then: an automatic approval of it is marked
     /// on the review list, since its requester could have written the rules it passed.
     pub requested_by_treasurer: bool,
+}
+
+/// What a change tells people, for the mail module to write in the same transaction
+/// (see `approval::notify::tell`): the lifecycle decides, it does not write mail.
+#[derive(Debug, Clone)]
+pub enum Notice {
+    /// An urgent request waits for a treasurer.
+    Waiting { request: RequestView },
+    /// A treasurer approved or declined a request: its caseworker hears of it.
+    Decided { request: RequestView },
+    /// The fund's available money after the change, against the reserve floor.
+    LowBalance {
+        available_cents: i64,
+        floor_cents: i64,
+    },
+}
+
+/// A step's answer: the request as its actor may read it, and what to tell.
+#[derive(Debug, Clone)]
+pub struct Stepped {
+    pub view: RequestView,
+    pub notices: Vec<Notice>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -113,7 +135,7 @@ struct Row {
     note: Option<String>,
     scope: Option<String>,
     nights: Option<i64>,
-    status: String,
+    status: RequestStatus,
     rule: String,
     decision_reason: Option<String>,
     policy_version: i64,
@@ -205,18 +227,8 @@ async fn lock_fund(tx: &mut Tx) -> Result<i64, StoreError> {
     ledger::lock_fund_available(tx).await
 }
 
-/// What the case has spent or holds within the rolling window.
-async fn case_window_cents(
-    tx: &mut Tx,
-    code: &str,
-    since: DateTime<Utc>,
-) -> Result<i64, StoreError> {
-    let windows = case_windows_cents(tx, &[code], since).await?;
-    Ok(windows.get(code).copied().unwrap_or(0))
-}
-
 /// The hold that reserves an approved request's money until it is settled or expires.
-pub(super) fn hold_for(request_id: &str, amount: Money, expires_at: DateTime<Utc>) -> NewTransfer {
+pub(crate) fn hold_for(request_id: &str, amount: Money, expires_at: DateTime<Utc>) -> NewTransfer {
     NewTransfer {
         id: format!("hold:{request_id}"),
         spec: TransferSpec::Pending {
@@ -248,6 +260,7 @@ pub(super) async fn case_windows_cents(
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map(|d| d.and_utc())
         .unwrap_or(since);
+    let uses_money = RequestStatus::sql_list(&[RequestStatus::Approved, RequestStatus::Settled]);
     let rows: Vec<(String, i64)> = on_tx!(tx, c => {
         let mut select = sqlx::QueryBuilder::new(
             "SELECT case_code, CAST(COALESCE(SUM(cents), 0) AS BIGINT) FROM (
@@ -258,13 +271,13 @@ pub(super) async fn case_windows_cents(
         crate::store::push_list(&mut select, codes.iter().copied());
         // The status is tested in the select list, not the WHERE: there it would let
         // SQLite pick the index by status and read every approved request there is.
-        select.push(
+        select.push(format!(
             " UNION ALL
               SELECT case_code,
-                     CASE WHEN status IN ('approved', 'settled') THEN COALESCE(spent, amount)
+                     CASE WHEN status IN {uses_money} THEN COALESCE(spent, amount)
                           ELSE 0 END
-              FROM requests WHERE decided_at >= ",
-        );
+              FROM requests WHERE decided_at >= "
+        ));
         select.push_bind(since);
         select.push(" AND decided_at < ");
         select.push_bind(next_day);
@@ -335,11 +348,13 @@ pub(super) struct RequestRow<'a> {
     pub decision: &'a Decision,
     pub policy_version: i64,
     pub hold_id: Option<String>,
+    /// The operation reserve that answered for an approval, when one did.
+    pub reserve_id: Option<String>,
     pub now: DateTime<Utc>,
 }
 
 impl RequestRow<'_> {
-    fn status(&self) -> &'static str {
+    fn status(&self) -> RequestStatus {
         self.decision.status()
     }
 
@@ -372,7 +387,7 @@ pub(super) async fn insert_requests(
                 urgent, note, origin_city, origin_province, origin_country, destination_city,
                 destination_province, destination_country, travel_date, reason, scope, nights,
                 nightly_rate, party_size, status, rule, decision_reason, policy_version, automatic,
-                hold_id, created_at, decided_at, closed_at, requested_by_treasurer) ",
+                hold_id, created_at, decided_at, closed_at, requested_by_treasurer, reserve_id) ",
         );
         insert.push_values(rows, |mut b, row| {
             let new = row.new;
@@ -406,149 +421,17 @@ pub(super) async fn insert_requests(
                 .push_bind(row.decision.rule().to_string())
                 .push_bind(row.decision.why().map(str::to_string))
                 .push_bind(row.policy_version)
-                .push_bind(status == "approved")
+                .push_bind(status == RequestStatus::Approved)
                 .push_bind(row.hold_id.clone())
                 .push_bind(row.now)
-                .push_bind((status != "pending").then_some(row.now))
-                .push_bind((status == "declined").then_some(row.now))
-                .push_bind(row.by_treasurer);
+                .push_bind((status != RequestStatus::Pending).then_some(row.now))
+                .push_bind((status == RequestStatus::Declined).then_some(row.now))
+                .push_bind(row.by_treasurer)
+                .push_bind(row.reserve_id.clone());
         });
         insert.build().execute(c).await.map(|_| ())
     })?;
     Ok(())
-}
-
-/// Submits a request and decides it in the same transaction.
-pub async fn submit(
-    tx: &mut Tx,
-    now: DateTime<Utc>,
-    staff: &Staff,
-    new: &NewRequest,
-    base_url: &str,
-) -> Result<RequestView, FlowError> {
-    let case = cases::load_for(tx, staff, &new.case_code).await?;
-    if case.status != "open" {
-        return Err(FlowError::Conflict(
-            "this case is closed: reopen it (POST /api/v1/cases/{code}/reopen) before asking"
-                .into(),
-        ));
-    }
-    let policy = versions::current(tx, now).await?;
-    let available = lock_fund(tx).await?;
-    let window =
-        case_window_cents(tx, &case.code, now - policy.policy.case_auto_cap().window()).await?;
-    let proposal = match new.hotel {
-        Some(stay) => Proposal::hotel(stay, window),
-        None => {
-            Proposal::new(new.category, new.amount, window).map_err(|e| invalid("nights", e))?
-        }
-    };
-    // Gifts restricted to other categories are not this request's to spend.
-    let open_to_it = available - restricted::closed_to(tx, new.category).await?;
-    // The organisation's operation reserve answers first; everyone else's automatic
-    // decisions see the fund without what active reserves still hold. A reserve never
-    // answers for a request of the treasurer who set it aside (DESIGN, "Separation of
-    // duties"): that request goes through the rules like any other.
-    let reserve =
-        match super::reserves::covering(tx, now, &case.org_id, proposal.amount(), &staff.user_id)
-            .await?
-        {
-            Some(reserve) if proposal.amount().cents() <= open_to_it => Some(reserve),
-            _ => None,
-        };
-    let decision = match &reserve {
-        Some(_) => Decision::Approve {
-            rule: super::decide::RuleId::OperationReserve,
-        },
-        None => decide(
-            &policy.policy,
-            &proposal,
-            &FundState {
-                available_cents: open_to_it - super::reserves::outstanding(tx, now).await?,
-            },
-        ),
-    };
-    let id = uuid::Uuid::new_v4().to_string();
-    let actor = staff.actor();
-    let (status, hold_id, decision) = match decision {
-        Decision::Approve { .. } => {
-            match place_hold(
-                tx,
-                now,
-                &actor,
-                &id,
-                proposal.amount(),
-                policy.policy.hold_duration(),
-            )
-            .await?
-            {
-                Some(hold) => {
-                    if let Some(reserve) = &reserve {
-                        super::reserves::draw(tx, reserve, proposal.amount()).await?;
-                    }
-                    ("approved", Some(hold), decision)
-                }
-                None => (
-                    "declined",
-                    None,
-                    Decision::Decline {
-                        rule: super::decide::RULE_AVAILABLE_BALANCE,
-                        why: "the fund cannot cover this request now: look for other help tonight"
-                            .into(),
-                    },
-                ),
-            }
-        }
-        Decision::Pending { .. } => ("pending", None, decision),
-        Decision::Decline { .. } => ("declined", None, decision),
-    };
-    let row = RequestRow {
-        id: &id,
-        case: &case,
-        requested_by: &staff.user_id,
-        by_treasurer: staff.treasurer,
-        new,
-        amount: proposal.amount(),
-        decision: &decision,
-        policy_version: policy.version,
-        hold_id,
-        now,
-    };
-    insert_requests(tx, std::slice::from_ref(&row)).await?;
-    if status == "approved" {
-        restricted::draw(
-            tx,
-            now,
-            &actor,
-            &id,
-            new.category,
-            proposal.amount().cents(),
-        )
-        .await?;
-    }
-    if let (Some(reserve), "approved") = (&reserve, status) {
-        on_tx!(tx, c => sqlx::query("UPDATE requests SET reserve_id = $2 WHERE id = $1")
-            .bind(&id)
-            .bind(reserve)
-            .execute(c)
-            .await
-            .map(|_| ()))?;
-    }
-    audit::append_many(tx, now, &[row.event(&actor)]).await?;
-    let view = load_row(tx, &id)
-        .await?
-        .ok_or_else(|| FlowError::NotFound("the request vanished".into()))?
-        .view(policy.policy.dual_approval_above());
-    if status == "pending" && new.urgent {
-        super::notify::urgent_pending(tx, now, base_url, &view).await?;
-    }
-    if status == "approved" {
-        // The fund's row has been locked since the decision: what it has left is what it
-        // had less this hold, without reading it again.
-        let left = available - proposal.amount().cents();
-        super::notify::low_balance(tx, now, left, policy.policy.reserve_floor_cents()).await?;
-    }
-    Ok(view)
 }
 
 /// A request as the API shows it, without any access check (for notifications).
@@ -698,7 +581,7 @@ async fn purge_in(
 async fn set_status(
     tx: &mut Tx,
     id: &str,
-    status: &str,
+    status: RequestStatus,
     decided_at: Option<DateTime<Utc>>,
     reason: Option<&str>,
 ) -> Result<(), StoreError> {
@@ -717,7 +600,7 @@ async fn set_status(
     Ok(())
 }
 
-fn must_be(row: &Row, status: &str, doing: &str) -> Result<(), FlowError> {
+fn must_be(row: &Row, status: RequestStatus, doing: &str) -> Result<(), FlowError> {
     if row.status == status {
         Ok(())
     } else {
@@ -735,10 +618,9 @@ pub async fn approve(
     now: DateTime<Utc>,
     staff: &Staff,
     id: &str,
-    base_url: &str,
-) -> Result<RequestView, FlowError> {
+) -> Result<Stepped, FlowError> {
     let row = load_for(tx, staff, id).await?;
-    must_be(&row, "pending", "approved")?;
+    must_be(&row, RequestStatus::Pending, "approved")?;
     if row.requested_by == staff.user_id {
         return Err(FlowError::Forbidden(
             "you made this request, so another treasurer must approve it".into(),
@@ -768,6 +650,7 @@ pub async fn approve(
         1
     };
     let actor = staff.actor();
+    let mut notices = Vec::new();
     if row.approvals + 1 >= needed {
         let category: Category = row.category.parse().map_err(|e| invalid("category", e))?;
         let open_to_it = lock_fund(tx).await? - restricted::closed_to(tx, category).await?;
@@ -791,12 +674,14 @@ pub async fn approve(
             .execute(c)
             .await
             .map(|_| ()))?;
-        set_status(tx, id, "approved", Some(now), None).await?;
+        set_status(tx, id, RequestStatus::Approved, Some(now), None).await?;
         restricted::draw(tx, now, &actor, id, category, amount.cents()).await?;
-        let available = lock_fund(tx).await?;
-        super::notify::low_balance(tx, now, available, policy.policy.reserve_floor_cents()).await?;
+        notices.push(Notice::LowBalance {
+            available_cents: lock_fund(tx).await?,
+            floor_cents: policy.policy.reserve_floor_cents(),
+        });
         if let Some(view) = view_of(tx, id, policy.policy.dual_approval_above()).await? {
-            super::notify::decision(tx, now, base_url, &view).await?;
+            notices.push(Notice::Decided { request: view });
         }
     }
     audit::append(
@@ -808,7 +693,10 @@ pub async fn approve(
         &json!({"approvals": row.approvals + 1, "needed": needed}),
     )
     .await?;
-    find(tx, now, staff, id).await
+    Ok(Stepped {
+        view: find(tx, now, staff, id).await?,
+        notices,
+    })
 }
 
 pub async fn decline(
@@ -817,16 +705,24 @@ pub async fn decline(
     staff: &Staff,
     id: &str,
     reason: &Note,
-    base_url: &str,
-) -> Result<RequestView, FlowError> {
+) -> Result<Stepped, FlowError> {
     let row = load_for(tx, staff, id).await?;
-    must_be(&row, "pending", "declined")?;
-    set_status(tx, id, "declined", Some(now), Some(reason.as_str())).await?;
+    must_be(&row, RequestStatus::Pending, "declined")?;
+    set_status(
+        tx,
+        id,
+        RequestStatus::Declined,
+        Some(now),
+        Some(reason.as_str()),
+    )
+    .await?;
     close(tx, id, now).await?;
     let policy = versions::current(tx, now).await?;
-    if let Some(view) = view_of(tx, id, policy.policy.dual_approval_above()).await? {
-        super::notify::decision(tx, now, base_url, &view).await?;
-    }
+    let notices = view_of(tx, id, policy.policy.dual_approval_above())
+        .await?
+        .map(|request| Notice::Decided { request })
+        .into_iter()
+        .collect();
     audit::append(
         tx,
         now,
@@ -836,7 +732,10 @@ pub async fn decline(
         &json!({}),
     )
     .await?;
-    find(tx, now, staff, id).await
+    Ok(Stepped {
+        view: find(tx, now, staff, id).await?,
+        notices,
+    })
 }
 
 /// Settles an approved request for at most its amount; the rest returns to available in
@@ -850,7 +749,7 @@ pub async fn receipt(
 ) -> Result<RequestView, FlowError> {
     let amount = receipt.amount;
     let row = load_for(tx, staff, id).await?;
-    must_be(&row, "approved", "settled")?;
+    must_be(&row, RequestStatus::Approved, "settled")?;
     crate::domain::dates::paid_between(
         receipt.paid_on,
         crate::domain::dates::request_day(row.created_at),
@@ -906,7 +805,7 @@ pub async fn receipt(
         }
     };
     on_tx!(tx, c => sqlx::query(
-        "UPDATE requests SET status = 'settled', spent = $2, settlement_id = $3, vendor = $4,
+        "UPDATE requests SET status = $11, spent = $2, settlement_id = $3, vendor = $4,
                              receipt_reference = $5, closed_at = $6, paid_on = $7,
                              attested = $8, original_currency = $9, original_amount = $10
          WHERE id = $1",
@@ -921,6 +820,7 @@ pub async fn receipt(
     .bind(receipt.attested)
     .bind(receipt.original.as_ref().map(|o| o.currency.clone()))
     .bind(receipt.original.as_ref().map(|o| o.amount.to_string()))
+    .bind(RequestStatus::Settled)
     .execute(c)
     .await
     .map(|_| ()))?;
@@ -945,7 +845,7 @@ pub async fn cancel(
     id: &str,
 ) -> Result<RequestView, FlowError> {
     let row = load_for(tx, staff, id).await?;
-    if row.status != "pending" && row.status != "approved" {
+    if !row.status.is_active() {
         return Err(FlowError::Conflict(format!(
             "this request is {}, so it cannot be cancelled",
             row.status
@@ -970,9 +870,10 @@ pub async fn cancel(
         }
         restricted::release(tx, now, &staff.actor(), id, 0).await?;
     }
-    on_tx!(tx, c => sqlx::query("UPDATE requests SET status = 'cancelled', closed_at = $2 WHERE id = $1")
+    on_tx!(tx, c => sqlx::query("UPDATE requests SET status = $3, closed_at = $2 WHERE id = $1")
         .bind(id)
         .bind(now)
+        .bind(RequestStatus::Cancelled)
         .execute(c)
         .await
         .map(|_| ()))?;
@@ -994,9 +895,10 @@ pub async fn cancel(
 pub async fn expire_due(db: &Db, now: DateTime<Utc>) -> Result<usize, FlowError> {
     let due: Vec<(String, String)> = on_db!(db, p => sqlx::query_as(
         "SELECT r.id, r.hold_id FROM requests r JOIN transfers t ON t.id = r.hold_id
-         WHERE r.status = 'approved' AND t.expires_at <= $1",
+         WHERE r.status = $2 AND t.expires_at <= $1",
     )
     .bind(now)
+    .bind(RequestStatus::Approved)
     .fetch_all(p)
     .await)?;
     let mut expired = 0;
@@ -1033,11 +935,13 @@ async fn expire_one(
         return Ok(false);
     }
     let changed = on_tx!(tx, c => sqlx::query(
-        "UPDATE requests SET status = 'expired', closed_at = $2
-         WHERE id = $1 AND status = 'approved'",
+        "UPDATE requests SET status = $3, closed_at = $2
+         WHERE id = $1 AND status = $4",
     )
     .bind(id)
     .bind(now)
+    .bind(RequestStatus::Expired)
+    .bind(RequestStatus::Approved)
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?;
@@ -1061,7 +965,7 @@ async fn expire_one(
 pub async fn list(
     db: &Db,
     staff: &Staff,
-    status: Option<&str>,
+    status: Option<RequestStatus>,
     dual_above: Money,
 ) -> Result<Vec<RequestView>, StoreError> {
     let org = if staff.treasurer {
@@ -1071,10 +975,9 @@ pub async fn list(
     };
     let sql = format!(
         "{SELECT_ROW}
-         WHERE ($1 IS NULL OR r.status = $1)
-           AND ($2 IS NULL OR r.org_id = $2
-                OR r.case_code IN (SELECT case_code FROM case_shares WHERE org_id = $2))
-         ORDER BY r.urgent DESC, r.created_at DESC LIMIT 500"
+         WHERE ($1 IS NULL OR r.status = $1) AND ($2 IS NULL OR {})
+         ORDER BY r.urgent DESC, r.created_at DESC LIMIT 500",
+        cases::visible_sql("r.case_code", "r.org_id", "$2")
     );
     let rows: Vec<Row> =
         on_db!(db, p => sqlx::query_as(&sql).bind(status).bind(org).fetch_all(p).await)?;

@@ -6,8 +6,7 @@ pub mod error;
 pub mod lifecycle;
 pub mod notify;
 pub mod policy;
-pub mod reserves;
-pub mod together;
+pub mod submit;
 pub mod versions;
 
 pub use decide::{

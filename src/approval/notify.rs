@@ -8,8 +8,8 @@
 use chrono::{DateTime, Utc};
 
 use super::FlowError;
-use super::lifecycle::RequestView;
-use crate::domain::Role;
+use super::lifecycle::{Notice, RequestView, Stepped};
+use crate::domain::{RequestStatus, Role};
 use crate::mail::{self, OutgoingMail};
 use crate::store::{Db, StoreError, Tx};
 use crate::{on_db, on_tx};
@@ -64,6 +64,38 @@ async fn send(
     )
     .await
     .map(|_| ())
+}
+
+/// Writes to the outbox what a lifecycle step's notices tell, in the step's transaction:
+/// committed with the change, or not at all.
+pub async fn tell(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    base_url: &str,
+    notices: &[Notice],
+) -> Result<(), FlowError> {
+    for notice in notices {
+        match notice {
+            Notice::Waiting { request } => urgent_pending(tx, now, base_url, request).await?,
+            Notice::Decided { request } => decision(tx, now, base_url, request).await?,
+            Notice::LowBalance {
+                available_cents,
+                floor_cents,
+            } => low_balance(tx, now, *available_cents, *floor_cents).await?,
+        }
+    }
+    Ok(())
+}
+
+/// A step's answer once its notices are written: the request as its actor reads it.
+pub async fn after(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    base_url: &str,
+    stepped: Stepped,
+) -> Result<RequestView, FlowError> {
+    tell(tx, now, base_url, &stepped.notices).await?;
+    Ok(stepped.view)
 }
 
 /// An urgent request waits for a treasurer: tell those on call now (every treasurer when
@@ -220,10 +252,11 @@ pub async fn escalate_due(db: &Db, now: DateTime<Utc>, base_url: &str) -> Result
     let policy = super::versions::in_force(db, now).await?;
     let since = now - policy.policy.escalate_after();
     let due: Vec<String> = on_db!(db, p => sqlx::query_scalar(
-        "SELECT r.id FROM requests r WHERE r.status = 'pending' AND r.urgent
+        "SELECT r.id FROM requests r WHERE r.status = $2 AND r.urgent
            AND r.escalated_at IS NULL AND r.created_at <= $1 ORDER BY r.created_at",
     )
     .bind(since)
+    .bind(RequestStatus::Pending)
     .fetch_all(p)
     .await)?;
     let mut escalated = 0;
@@ -246,11 +279,12 @@ async fn escalate_one(
     let since = now - policy.policy.escalate_after();
     let marked = on_tx!(tx, c => sqlx::query(
         "UPDATE requests SET escalated_at = $2
-         WHERE id = $1 AND status = 'pending' AND escalated_at IS NULL AND created_at <= $3",
+         WHERE id = $1 AND status = $4 AND escalated_at IS NULL AND created_at <= $3",
     )
     .bind(id)
     .bind(now)
     .bind(since)
+    .bind(RequestStatus::Pending)
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?;

@@ -8,7 +8,9 @@ pub mod note;
 pub mod place;
 pub mod province;
 pub mod request;
+pub mod states;
 
 pub use identity::{Email, Language, OrgType, Password, Role, Roles};
 pub use money::{Money, MoneyError};
 pub use province::Province;
+pub use states::{RequestStatus, TransferKind};

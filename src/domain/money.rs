@@ -124,6 +124,24 @@ impl<'de> Deserialize<'de> for Money {
     }
 }
 
+/// An amount as answers show it ([`format_cents`]): two decimals always; a figure of the
+/// fund may be zero. A name for the API's document only, used as
+/// `#[schema(value_type = Figure)]` on the `String` fields that carry one.
+pub struct Figure;
+
+impl utoipa::PartialSchema for Figure {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .pattern(Some(r"^-?\d+\.\d{2}$"))
+            .description(Some("Canadian dollars, exact to the cent"))
+            .examples([serde_json::json!("189.00")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Figure {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

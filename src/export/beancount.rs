@@ -86,7 +86,7 @@ pub fn entry(out: &mut String, e: &Entry<'_, '_>) -> fmt::Result {
     }
     writeln!(out)?;
     writeln!(out, "  id: {}", string(&row.id))?;
-    writeln!(out, "  kind: {}", string(&row.kind))?;
+    writeln!(out, "  kind: {}", string(row.kind.as_str()))?;
     writeln!(out, "  code: {}", string(&row.code))?;
     writeln!(out, "  time: {}", string(&timestamp(row.created_at)))?;
     if let Some(request) = &row.request_id {

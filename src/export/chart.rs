@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 
 use super::ExportError;
 use crate::domain::request::Category;
-use crate::ledger::{DONATIONS, FUND, SPENT};
+use crate::ledger::{DONATIONS, FUND, SPENT, TransferKind};
 
 /// A journal account's name in both spellings: hledger's (also used by the CSV) and
 /// beancount's, whose components must start with a capital and cannot hold `_`.
@@ -96,7 +96,7 @@ pub struct LedgerAccount {
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct TransferRow {
     pub id: String,
-    pub kind: String,
+    pub kind: TransferKind,
     pub debit_account_id: String,
     pub credit_account_id: String,
     pub amount: i64,
@@ -307,16 +307,16 @@ impl Chart {
         let category = row.category.as_deref();
         let debit = self.main(&row.debit_account_id, category)?;
         let posting = |account, cents| Posting { account, cents };
-        Ok(match row.kind.as_str() {
-            "single" => vec![
+        Ok(match row.kind {
+            TransferKind::Single => vec![
                 posting(self.main(&row.credit_account_id, category)?, row.amount),
                 posting(debit, -row.amount),
             ],
-            "pending" => vec![
+            TransferKind::Pending => vec![
                 posting(self.held(&row.debit_account_id)?, row.amount),
                 posting(debit, -row.amount),
             ],
-            "post" => {
+            TransferKind::Post => {
                 let held = row.hold_amount.ok_or_else(|| {
                     ExportError::Inconsistent(format!(
                         "transfer {} settles a hold the snapshot does not have",
@@ -333,28 +333,22 @@ impl Chart {
                 postings.push(posting(self.held(&row.debit_account_id)?, -held));
                 postings
             }
-            "void" | "expire" => vec![
+            TransferKind::Void | TransferKind::Expire => vec![
                 posting(debit, row.amount),
                 posting(self.held(&row.debit_account_id)?, -row.amount),
             ],
-            other => {
-                return Err(ExportError::Inconsistent(format!(
-                    "transfer {} is of an unknown kind {other:?}",
-                    row.id
-                )));
-            }
         })
     }
 }
 
 /// What the journal calls a transfer: its kind in plain words, and the category it paid.
 pub fn description(row: &TransferRow) -> String {
-    let what = match row.kind.as_str() {
-        "pending" => "hold",
-        "post" => "settlement",
-        "void" => "release",
-        "expire" => "expiry",
-        _ => row.code.as_str(),
+    let what = match row.kind {
+        TransferKind::Pending => "hold",
+        TransferKind::Post => "settlement",
+        TransferKind::Void => "release",
+        TransferKind::Expire => "expiry",
+        TransferKind::Single => row.code.as_str(),
     };
     match &row.category {
         Some(category) => format!("{what}: {}", category.replace('_', " ")),
@@ -381,7 +375,7 @@ mod tests {
     fn row(kind: &str, amount: i64, hold: Option<i64>, category: Option<&str>) -> TransferRow {
         TransferRow {
             id: format!("{kind}:1"),
-            kind: kind.into(),
+            kind: kind.parse().unwrap(),
             debit_account_id: FUND.into(),
             credit_account_id: SPENT.into(),
             amount,

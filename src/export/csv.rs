@@ -34,7 +34,7 @@ pub fn entry(out: &mut String, e: &Entry<'_, '_>) -> fmt::Result {
             &e.date.to_string(),
             &time,
             &row.id,
-            &row.kind,
+            row.kind.as_str(),
             &row.code,
             &p.account.plain,
             &amount,

@@ -2,6 +2,7 @@
 //! ledger; in-kind gifts (a partner airline seat, a donated hotel night) are recorded at an
 //! estimated value and move no cash.
 
+pub mod reserves;
 pub mod restricted;
 
 pub use restricted::Restriction;
@@ -10,13 +11,58 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::approval::FlowError;
-use crate::approval::error::invalid;
 use crate::audit::{self, Actor};
 use crate::domain::{Email, Language, Money};
 use crate::ledger::{self, DONATIONS, FUND, NewTransfer, Outcome, TransferSpec};
 use crate::store::{Db, StoreError, Tx};
 use crate::{on_db, on_tx};
+
+/// What can stop a change to the fund's donors, gifts and reserves; the HTTP layer maps
+/// each to a status.
+#[derive(Debug, thiserror::Error)]
+pub enum FundingError {
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Ledger(#[from] crate::ledger::LedgerError),
+}
+
+impl From<sqlx::Error> for FundingError {
+    fn from(e: sqlx::Error) -> Self {
+        FundingError::Store(e.into())
+    }
+}
+
+impl From<crate::idempotency::IdempotencyError> for FundingError {
+    fn from(e: crate::idempotency::IdempotencyError) -> Self {
+        use crate::idempotency::IdempotencyError;
+        match e {
+            IdempotencyError::KeyReused => FundingError::Conflict(e.to_string()),
+            IdempotencyError::Store(e) => FundingError::Store(e),
+        }
+    }
+}
+
+impl crate::store::Contention for FundingError {
+    fn is_contention(&self) -> bool {
+        match self {
+            FundingError::Store(e) => e.is_contention(),
+            FundingError::Ledger(e) => e.is_contention(),
+            _ => false,
+        }
+    }
+}
+
+pub(crate) fn invalid(field: &str, message: impl std::fmt::Display) -> FundingError {
+    FundingError::Invalid {
+        field: field.into(),
+        message: message.to_string(),
+    }
+}
 
 pub const MAX_DONOR_NAME_CHARS: usize = 200;
 
@@ -27,7 +73,7 @@ pub async fn add_donor(
     name: &str,
     email: &Email,
     language: Language,
-) -> Result<String, FlowError> {
+) -> Result<String, FundingError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_DONOR_NAME_CHARS {
         return Err(invalid(
@@ -75,7 +121,7 @@ pub async fn record_donation(
     now: DateTime<Utc>,
     actor: &Actor,
     new: &NewDonation,
-) -> Result<String, FlowError> {
+) -> Result<String, FundingError> {
     let donor: Option<String> = on_tx!(tx, c => sqlx::query_scalar("SELECT id FROM donors WHERE id = $1")
         .bind(&new.donor_id)
         .fetch_optional(c)
@@ -109,7 +155,7 @@ pub async fn record_donation(
         match ledger::create_transfer(tx, now, actor, &transfer).await? {
             Outcome::Created(t) | Outcome::Exists(t) => Some(t.id),
             Outcome::Rejected(r) => {
-                return Err(FlowError::Conflict(format!(
+                return Err(FundingError::Conflict(format!(
                     "the ledger refused the donation: {}",
                     r.as_str()
                 )));
@@ -165,7 +211,7 @@ pub struct FundFigures {
 /// `available + reserved + held + spent = donated`.
 pub async fn figures(db: &Db, now: DateTime<Utc>) -> Result<FundFigures, StoreError> {
     let balance = ledger::fund_balance(db).await?;
-    let reserved = crate::approval::reserves::outstanding_now(db, now).await?;
+    let reserved = reserves::outstanding_now(db, now).await?;
     let in_kind: i64 = on_db!(db, p => sqlx::query_scalar(
         "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM donations WHERE kind = 'in_kind'"
     )

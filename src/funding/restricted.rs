@@ -54,11 +54,18 @@ impl Restriction {
 }
 
 /// A gift that still holds restricted money.
-#[derive(Debug, Clone, sqlx::FromRow)]
-struct Pool {
-    id: String,
-    restricted_to: String,
-    restricted_remaining: i64,
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Pool {
+    pub id: String,
+    pub restricted_to: String,
+    pub restricted_remaining: i64,
+}
+
+/// Restricted money attributed to a request from one gift.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribution {
+    pub donation_id: String,
+    pub amount: i64,
 }
 
 impl Pool {
@@ -85,12 +92,99 @@ async fn pools(tx: &mut Tx) -> Result<Vec<Pool>, StoreError> {
 /// What restricted gifts still hold, in cents: all of it, and the part a request of
 /// `category` may not use. Callers hold the fund's lock.
 pub async fn closed_to(tx: &mut Tx, category: Category) -> Result<i64, StoreError> {
-    Ok(pools(tx)
-        .await?
+    Ok(closed_to_in(&pools(tx).await?, category))
+}
+
+/// What these gifts hold that a request of `category` may not use.
+pub fn closed_to_in(pools: &[Pool], category: Category) -> i64 {
+    pools
         .iter()
         .filter(|p| !p.open_to(category))
         .map(|p| p.restricted_remaining)
-        .sum())
+        .sum()
+}
+
+/// Attributes `amount_cents` of newly held money of `category` to the gifts open to it,
+/// narrowest then oldest first (`pools` in their stored order, oldest first), taking it
+/// from `pools`; the rest is unrestricted money.
+pub fn attribute(pools: &mut [Pool], category: Category, amount_cents: i64) -> Vec<Attribution> {
+    let mut open: Vec<&mut Pool> = pools.iter_mut().filter(|p| p.open_to(category)).collect();
+    // Stable: among gifts as narrow, the oldest goes first.
+    open.sort_by_key(|p| p.width());
+    let mut left = amount_cents;
+    let mut taken = Vec::new();
+    for pool in open {
+        if left == 0 {
+            break;
+        }
+        let take = left.min(pool.restricted_remaining);
+        if take <= 0 {
+            continue;
+        }
+        pool.restricted_remaining -= take;
+        taken.push(Attribution {
+            donation_id: pool.id.clone(),
+            amount: take,
+        });
+        left -= take;
+    }
+    taken
+}
+
+/// The audit event of a request's attributions, if it has any.
+pub fn draw_event<'a>(
+    actor: &'a Actor,
+    request_id: &str,
+    draws: &[Attribution],
+) -> Option<audit::NewEvent<'a>> {
+    if draws.is_empty() {
+        return None;
+    }
+    let taken: Vec<_> = draws
+        .iter()
+        .map(|d| json!({"donation": d.donation_id, "amount": d.amount}))
+        .collect();
+    Some(audit::NewEvent {
+        actor,
+        action: "restricted.draw",
+        subject: format!("request:{request_id}"),
+        content: json!({"draws": taken}),
+    })
+}
+
+/// Writes the attributions of new requests (none drawn before): the gifts' remainders
+/// in one statement, the draws in another.
+pub async fn record_draws(tx: &mut Tx, draws: &[(&str, &Attribution)]) -> Result<(), StoreError> {
+    if draws.is_empty() {
+        return Ok(());
+    }
+    let mut by_gift: std::collections::BTreeMap<&str, i64> = Default::default();
+    for (_, d) in draws {
+        *by_gift.entry(d.donation_id.as_str()).or_insert(0) += d.amount;
+    }
+    on_tx!(tx, c => {
+        let mut update = sqlx::QueryBuilder::new(
+            "UPDATE donations SET restricted_remaining = restricted_remaining - CASE id",
+        );
+        for (id, cents) in &by_gift {
+            update.push(" WHEN ").push_bind(*id).push(" THEN ").push_bind(*cents);
+        }
+        update.push(" ELSE 0 END WHERE id IN ");
+        crate::store::push_list(&mut update, by_gift.keys().copied());
+        update.build().execute(c).await.map(|_| ())
+    })?;
+    on_tx!(tx, c => {
+        let mut insert = sqlx::QueryBuilder::new(
+            "INSERT INTO restricted_draws (request_id, donation_id, amount) ",
+        );
+        insert.push_values(draws, |mut b, (request_id, d)| {
+            b.push_bind(*request_id)
+                .push_bind(&d.donation_id)
+                .push_bind(d.amount);
+        });
+        insert.build().execute(c).await.map(|_| ())
+    })?;
+    Ok(())
 }
 
 /// All the restricted money the fund still holds, in cents, inside a transaction.
@@ -178,36 +272,14 @@ pub async fn draw(
     category: Category,
     amount_cents: i64,
 ) -> Result<i64, StoreError> {
-    let mut open: Vec<Pool> = pools(tx)
-        .await?
-        .into_iter()
-        .filter(|p| p.open_to(category))
-        .collect();
-    // Stable: among gifts as narrow, the oldest (the query's order) goes first.
-    open.sort_by_key(Pool::width);
-    let mut left = amount_cents;
-    let mut taken = Vec::new();
-    for pool in open {
-        if left == 0 {
-            break;
-        }
-        let take = left.min(pool.restricted_remaining);
-        change(tx, request_id, &pool.id, take).await?;
-        taken.push(json!({"donation": pool.id, "amount": take}));
-        left -= take;
+    let draws = attribute(&mut pools(tx).await?, category, amount_cents);
+    for d in &draws {
+        change(tx, request_id, &d.donation_id, d.amount).await?;
     }
-    if !taken.is_empty() {
-        audit::append(
-            tx,
-            now,
-            actor,
-            "restricted.draw",
-            &format!("request:{request_id}"),
-            &json!({"draws": taken}),
-        )
-        .await?;
+    if let Some(event) = draw_event(actor, request_id, &draws) {
+        audit::append_many(tx, now, &[event]).await?;
     }
-    Ok(amount_cents - left)
+    Ok(draws.iter().map(|d| d.amount).sum())
 }
 
 #[derive(sqlx::FromRow)]
@@ -270,7 +342,7 @@ pub async fn release(
 pub struct RestrictedPool {
     #[schema(value_type = Vec<Category>)]
     pub categories: Vec<String>,
-    #[schema(value_type = crate::http::openapi::Figure)]
+    #[schema(value_type = crate::domain::money::Figure)]
     pub remaining: String,
 }
 

@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 use super::error::{ApiError, Json};
 use super::extractor::{Authorized, Treasurer};
 use super::openapi::{Forbidden, Unauthorized};
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(verify))

@@ -11,9 +11,9 @@ use utoipa_axum::routes;
 use super::error::{ApiError, Json};
 use super::extractor::{AuthUser, ClientIp};
 use super::openapi::{BadRequest, Invalid, TooLarge, TooManyRequests, Unauthorized};
-use crate::app::AppState;
 use crate::domain::Role;
 use crate::identity::{sign_in, tokens};
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -13,12 +13,12 @@ use super::error::{ApiError, Json, Path};
 use super::extractor::{Authorized, Caseworker, CaseworkerOrTreasurer};
 use super::fields::{self, invalid};
 use super::openapi::{BadRequest, Forbidden, Invalid, NotFound, TooLarge, Unauthorized};
-use crate::app::AppState;
 use crate::approval::lifecycle::{self, RequestView};
 use crate::approval::versions;
 use crate::cases::{self, Case};
 use crate::domain::Province;
 use crate::domain::case_code::CaseCode;
+use crate::state::AppState;
 use crate::write_tx;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -147,7 +147,7 @@ async fn show(
                 }
                 Err(e) => Err(e.into()),
             },
-            Err(e) => Err(e),
+            Err(e) => Err(e.into()),
         }
     })?;
     Ok(Json(CaseWithRequests { case, requests }))

@@ -221,6 +221,24 @@ impl From<crate::approval::FlowError> for ApiError {
     }
 }
 
+impl From<crate::funding::FundingError> for ApiError {
+    fn from(e: crate::funding::FundingError) -> Self {
+        crate::approval::FlowError::from(e).into()
+    }
+}
+
+impl From<crate::cases::CaseError> for ApiError {
+    fn from(e: crate::cases::CaseError) -> Self {
+        crate::approval::FlowError::from(e).into()
+    }
+}
+
+impl From<crate::idempotency::IdempotencyError> for ApiError {
+    fn from(e: crate::idempotency::IdempotencyError) -> Self {
+        crate::approval::FlowError::from(e).into()
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         ApiError::Internal(e.to_string())

@@ -16,9 +16,9 @@ use axum::http::request::Parts;
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::error::ApiError;
-use crate::app::AppState;
 use crate::domain::{Role, Roles};
 use crate::identity::tokens;
+use crate::state::AppState;
 
 /// The signed-in user of a request.
 #[derive(Debug, Clone)]
@@ -60,32 +60,6 @@ impl AuthUser {
             org_id: self.org_id.clone(),
             treasurer: self.has(Role::Treasurer),
             caseworker: self.has(Role::Caseworker),
-        }
-    }
-
-    /// Whether this user may see and act on the cases and requests of `org_id`:
-    /// treasurers see every organisation's; a caseworker only their own organisation's.
-    /// Admins manage people, not cases, so the admin role alone gives none.
-    /// Cases shared with an organisation (issue 4) will add to this, here and nowhere else.
-    pub fn can_see_cases_of(&self, org_id: &str) -> bool {
-        self.has(Role::Treasurer)
-            || (self.has(Role::Caseworker) && self.org_id.as_deref() == Some(org_id))
-    }
-
-    /// [`can_see_cases_of`](Self::can_see_cases_of) as an answer, given the organisation
-    /// of the case asked for (`None` when no case has that code). For anyone who cannot
-    /// see every organisation, a case of another organisation and a code that does not
-    /// exist get the same 403, so the answer reveals nothing about other organisations'
-    /// codes; only a treasurer, who sees everything, is told that a code does not exist.
-    pub fn require_cases_of(&self, org_id: Option<&str>) -> Result<(), ApiError> {
-        match org_id {
-            Some(org) if self.can_see_cases_of(org) => Ok(()),
-            None if self.has(Role::Treasurer) => {
-                Err(ApiError::NotFound("no case has this code".into()))
-            }
-            _ => Err(ApiError::Forbidden(
-                "this case is not one of your organisation's".into(),
-            )),
         }
     }
 }
@@ -234,33 +208,6 @@ mod tests {
             jti: "j".into(),
             expires_at: Utc::now(),
         }
-    }
-
-    #[test]
-    fn a_caseworker_sees_only_their_own_organisations_cases() {
-        let a = user(&[Role::Caseworker], Some("org-a"));
-        assert!(a.can_see_cases_of("org-a"));
-        assert!(!a.can_see_cases_of("org-b"));
-        // Unknown and foreign codes get the same answer.
-        assert_eq!(
-            a.require_cases_of(Some("org-b")).unwrap_err().status(),
-            a.require_cases_of(None).unwrap_err().status()
-        );
-        assert!(a.require_cases_of(Some("org-a")).is_ok());
-        let t = user(&[Role::Treasurer], None);
-        assert!(t.require_cases_of(Some("org-b")).is_ok());
-        assert_eq!(
-            t.require_cases_of(None).unwrap_err().status(),
-            axum::http::StatusCode::NOT_FOUND
-        );
-    }
-
-    #[test]
-    fn treasurers_see_every_organisation_and_admins_none() {
-        assert!(user(&[Role::Treasurer], None).can_see_cases_of("org-b"));
-        assert!(!user(&[Role::Admin], None).can_see_cases_of("org-b"));
-        assert!(!user(&[Role::Admin], Some("org-b")).can_see_cases_of("org-b"));
-        assert!(user(&[Role::Admin, Role::Caseworker], Some("org-b")).can_see_cases_of("org-b"));
     }
 
     #[test]

@@ -16,15 +16,19 @@ use super::openapi::{
     BadRequest, Conflict, Created, EmailAddress, Figure, Forbidden, IdempotencyKey, Invalid,
     TooLarge, Unauthorized,
 };
-use crate::app::AppState;
-use crate::approval::reserves::{self, ReserveView};
 use crate::approval::versions;
 use crate::domain::money::format_cents;
 use crate::domain::request::Category;
 use crate::domain::{Email, Language, Money};
+use crate::funding::reserves::{self, ReserveView};
 use crate::funding::restricted::{self, RestrictedPool};
 use crate::funding::{self, NewDonation, Restriction};
+use crate::state::AppState;
 use crate::write_tx;
+
+/// The key a recorded donation keeps its stored answer under: the API's handler and the
+/// donors page both use it.
+pub(crate) const DONATIONS_ROUTE: &str = "POST /api/v1/donations";
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -206,7 +210,7 @@ async fn record_donation(
         state,
         staff,
         headers,
-        "POST /api/v1/donations",
+        DONATIONS_ROUTE,
         body,
         StatusCode::CREATED,
         |tx| {

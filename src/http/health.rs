@@ -6,7 +6,7 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, Json};
 use super::openapi::Unavailable;
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(healthz))

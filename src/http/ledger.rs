@@ -17,8 +17,8 @@ use super::error::ApiError;
 use super::extractor::{Authorized, Treasurer};
 use super::fields::invalid;
 use super::openapi::{BadRequest, Forbidden, Invalid, Unauthorized};
-use crate::app::AppState;
 use crate::export::{Export, ExportError, Format};
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(export))

@@ -12,7 +12,7 @@ macro_rules! idempotent {
         let now = $state.clock.now();
         let (code, value): (u16, serde_json::Value) = $crate::write_tx!(&$state.db, |$tx| {
             match $crate::idempotency::replay($tx, &$staff.user_id, &key, &hash).await {
-                Err(e) => Err(e),
+                Err(e) => Err(e.into()),
                 Ok(Some(previous)) => Ok(previous),
                 Ok(None) => match $change {
                     Err(e) => Err(e),
@@ -25,9 +25,11 @@ macro_rules! idempotent {
                         &hash,
                         $status.as_u16(),
                         &value,
+                        $crate::http::request_of($route, &value),
                     )
                     .await
-                    .map(|_| ($status.as_u16(), value)),
+                    .map(|_| ($status.as_u16(), value))
+                    .map_err(Into::into),
                 },
             }
         })?;
@@ -61,9 +63,11 @@ mod reports;
 mod requests;
 pub mod server;
 
-pub(crate) use funding::{parse_donation, parse_donor};
+pub(crate) use funding::{DONATIONS_ROUTE, parse_donation, parse_donor};
 pub(crate) use reports::{DonorRefusal, donor_report_for, parse_new_report};
-pub(crate) use requests::{parse_receipt, parse_request, submit_grouped};
+pub(crate) use requests::{
+    decide_submissions, parse_receipt, parse_request, route_key, submit_grouped,
+};
 mod users;
 
 use std::time::Duration;
@@ -82,8 +86,18 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
+use crate::state::AppState;
 use error::ApiError;
+
+/// The request an answer stored under an `Idempotency-Key` speaks of: the routes under
+/// `/api/v1/requests` answer with the request's view, whose `id` is the request's.
+pub(crate) fn request_of<'a>(route: &str, response: &'a serde_json::Value) -> Option<&'a str> {
+    if route.starts_with("POST /api/v1/requests") {
+        response.get("id")?.as_str()
+    } else {
+        None
+    }
+}
 
 /// The `Idempotency-Key` header, required on routes that move money.
 pub fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<String, ApiError> {
@@ -120,12 +134,15 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(reports::router())
 }
 
-pub fn router(state: AppState) -> Router {
+/// The API's routes with `pages` (the web pages, which the caller builds: the pages use
+/// the API's parsing and errors, so the API does not name them), behind the middleware
+/// every request goes through.
+pub fn router(state: AppState, pages: Router<AppState>) -> Router {
     let timeout = Duration::from_secs(state.config.request_timeout_secs);
     let body_limit = state.config.body_limit_bytes;
     let (routes, _) = api().split_for_parts();
     routes
-        .merge(crate::web::router(state.clone()))
+        .merge(pages)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(

@@ -142,23 +142,7 @@ impl ToSchema for crate::domain::Province {
     }
 }
 
-/// An amount as answers show it (`format_cents`): two decimals always; a figure of the fund
-/// may be zero. A name for the document only, used as `#[schema(value_type = Figure)]` on
-/// the `String` fields that carry one.
-pub struct Figure;
-
-impl PartialSchema for Figure {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .pattern(Some(r"^-?\d+\.\d{2}$"))
-            .description(Some("Canadian dollars, exact to the cent"))
-            .examples([json!("189.00")])
-            .into()
-    }
-}
-
-impl ToSchema for Figure {}
+pub use crate::domain::money::Figure;
 
 /// `\u` escapes with four digits read the same in ECMA-262, Python and the regex crate.
 const EMAIL_PATTERN: &str = concat!(

@@ -10,10 +10,10 @@ use utoipa_axum::routes;
 use super::error::{ApiError, Json};
 use super::extractor::{Admin, AdminOrTreasurer, Authorized};
 use super::openapi::{BadRequest, Conflict, Forbidden, Invalid, TooLarge, Unauthorized};
-use crate::app::AppState;
 use crate::audit::Actor;
 use crate::domain::{OrgType, Province};
 use crate::identity::orgs::{self, NewOrg, Org};
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(create, list))

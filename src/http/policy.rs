@@ -19,11 +19,11 @@ use super::openapi::{
     AMOUNT_OR_ZERO_PATTERN, BadRequest, Conflict, Forbidden, Invalid, NotFound, TooLarge,
     Unauthorized,
 };
-use crate::app::AppState;
 use crate::approval::policy::{CASE_CAP_DAYS_MAX, ESCALATE_AFTER_MINUTES_MAX, HOLD_HOURS_MAX};
 use crate::approval::{FlowError, Policy, Rule, versions};
 use crate::domain::Money;
 use crate::domain::request::{Category, MAX_NIGHTS};
+use crate::state::AppState;
 use crate::write_tx;
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -18,13 +18,13 @@ use super::fields::{self, invalid};
 use super::openapi::{
     BadRequest, Conflict, Figure, Forbidden, Invalid, NotFound, TooLarge, Unauthorized,
 };
-use crate::app::AppState;
 use crate::domain::money::format_cents;
 use crate::reports::donor::{self, LinkError, Opened, Purpose};
 use crate::reports::lifecycle::{self, NewReport, Sealed};
 use crate::reports::send::{self, Gift, SendOutcome};
 use crate::reports::summary::Summary;
 use crate::reports::{Period, ReportView, Verification};
+use crate::state::AppState;
 use crate::write_tx;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -558,7 +558,7 @@ async fn unsubscribe_page(
 ) -> Result<Response, ApiError> {
     let (token, link) = unsubscribe_link(&state, query, &headers).await?;
     let token = url_token(&token);
-    let t = |key: &str| html_escape(&crate::web::i18n::text(link.language, key));
+    let t = |key: &str| html_escape(&crate::i18n::text(link.language, key));
     let body = if link.subscribed {
         format!(
             "<form method=\"post\" action=\"/api/v1/donor/unsubscribe?token={token}\">\

@@ -2,6 +2,7 @@
 //! receipt, cancel.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -23,16 +24,19 @@ use super::openapi::{
     BadRequest, Conflict, Forbidden, IdempotencyKey, Invalid, NotFound, OptionalIdempotencyKey,
     TooLarge, Unauthorized,
 };
-use crate::app::AppState;
 use crate::approval::lifecycle::{self, NewRequest, OriginalAmount, Receipt, RequestView};
-use crate::approval::together::{self, Submission};
-use crate::approval::{FlowError, versions};
+use crate::approval::submit::{self, Submission};
+use crate::approval::{FlowError, notify, versions};
 use crate::cases::Staff;
+use crate::domain::RequestStatus;
 use crate::domain::dates;
 use crate::domain::note::Note;
 use crate::domain::place::Place;
 use crate::domain::request::{Category, HotelStay, MAX_NIGHTS, MAX_PARTY_SIZE, Reason, Trip};
 use crate::domain::{Money, Province};
+use crate::idempotency::{Keyed, Stored};
+use crate::state::AppState;
+use crate::store::Tx;
 use crate::store::group::Job;
 use crate::write_tx;
 
@@ -440,12 +444,21 @@ async fn submit(
     submit_grouped(&state, auth.staff(), key, &body, new).await
 }
 
+/// The key a step on a request keeps its stored answer under (`POST
+/// /api/v1/requests/{id}/{step}`): the API's handler and the page that makes the same
+/// change both key it so, and a retry from either gets the first answer.
+pub(crate) fn route_key(id: &str, step: &str) -> String {
+    format!("POST /api/v1/requests/{id}/{step}")
+}
+
+/// The route a submission's stored answer is kept under, and the status it answers with.
+const SUBMIT_ROUTE: &str = "POST /api/v1/requests";
+const CREATED: StatusCode = StatusCode::CREATED;
+
 /// Submits a request through the instance's group commit, under its Idempotency-Key: the
-/// API's route and the caseworker's form both come here. What [`super::idempotent!`] does
-/// happens in one job (the stored answer looked for, the request made, its answer
-/// remembered), so a batch rolled back and run again cannot answer a key twice; the
-/// writer's together stage may make the same change for the whole batch instead
-/// (`approval::together`).
+/// API's route and the caseworker's form both come here. The writer decides the batch it
+/// falls in with [`decide_submissions`]; should the batch be given up, the submission's
+/// own job runs the same function on a batch of one.
 pub(crate) async fn submit_grouped(
     state: &AppState,
     staff: Staff,
@@ -453,45 +466,101 @@ pub(crate) async fn submit_grouped(
     body: &Value,
     new: NewRequest,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let submission = Arc::new(Submission {
-        staff,
-        new,
+    let submission = Arc::new(Keyed {
+        user_id: staff.user_id.clone(),
         key,
-        body_hash: crate::idempotency::body_hash(together::ROUTE, body),
+        hash: crate::idempotency::body_hash(SUBMIT_ROUTE, body),
+        input: Submission { staff, new },
     });
     let base_url: Arc<str> = state.config.base_url.as_str().into();
     let clock = state.clock.clone();
-    let job: Job<(u16, Value), FlowError> = {
+    let job: Job<Stored, FlowError> = {
         let submission = submission.clone();
         Arc::new(move |tx| {
             let (s, base_url) = (submission.clone(), base_url.clone());
             let now = clock.now();
             Box::pin(async move {
-                let (user_id, key, hash) = (&s.staff.user_id, &s.key, &s.body_hash);
-                if let Some(previous) = crate::idempotency::replay(tx, user_id, key, hash).await? {
-                    return Ok(previous);
-                }
-                let view = json!(lifecycle::submit(tx, now, &s.staff, &s.new, &base_url).await?);
-                crate::idempotency::remember(
-                    tx,
-                    now,
-                    user_id,
-                    key,
-                    together::ROUTE,
-                    hash,
-                    together::CREATED,
-                    &view,
-                )
-                .await?;
-                Ok((together::CREATED, view))
+                decide_submissions(tx, now, &base_url, vec![Some(&s)])
+                    .await?
+                    .pop()
+                    .flatten()
+                    .unwrap_or_else(|| Err(FlowError::Conflict("the submission was not decided: send it again with the same Idempotency-Key".into())))
             })
         })
     };
-    let (code, value) = state.grouped.run_with(job, Some(submission)).await?;
+    let stored = state.grouped.run_with(job, Some(submission)).await?;
     Ok((
-        StatusCode::from_u16(code).unwrap_or(StatusCode::CREATED),
-        Json(value),
+        StatusCode::from_u16(stored.status).unwrap_or(CREATED),
+        Json(stored.body),
     ))
+}
+
+/// Decides a batch of keyed submissions in `tx` (`None` for an entry that came without
+/// one): a key already answered gets its answer again, a key reused with another body is
+/// refused, and the others go through [`submit::submit`] together; their answers are
+/// stored under their keys and their notices written to the outbox, in `tx`. A key sent
+/// twice in the batch is left to its job (`None`), which runs after in the same
+/// transaction and finds the first answer.
+pub(crate) async fn decide_submissions(
+    tx: &mut Tx,
+    now: chrono::DateTime<chrono::Utc>,
+    base_url: &str,
+    batch: Vec<Option<&Arc<Keyed<Submission>>>>,
+) -> Result<Vec<Option<Result<Stored, FlowError>>>, FlowError> {
+    let mut answers: Vec<Option<Result<Stored, FlowError>>> = batch.iter().map(|_| None).collect();
+    let keys: Vec<(&str, &str)> = batch
+        .iter()
+        .flatten()
+        .map(|s| (s.user_id.as_str(), s.key.as_str()))
+        .collect();
+    let stored = crate::idempotency::stored_many(tx, &keys).await?;
+    let mut seen = HashSet::new();
+    let mut fresh = Vec::new();
+    for (slot, s) in batch.iter().enumerate() {
+        let Some(s) = s else { continue };
+        let key = (s.user_id.clone(), s.key.clone());
+        if let Some((hash, answer)) = stored.get(&key) {
+            answers[slot] = Some(if *hash == s.hash {
+                Ok(answer.clone())
+            } else {
+                Err(crate::idempotency::IdempotencyError::KeyReused.into())
+            });
+        } else if seen.insert(key) {
+            fresh.push((slot, &***s));
+        }
+    }
+    if fresh.is_empty() {
+        return Ok(answers);
+    }
+    let inputs: Vec<&Submission> = fresh.iter().map(|(_, s)| &s.input).collect();
+    let decided = submit::submit(tx, now, &inputs).await?;
+    let bodies: Vec<Option<Value>> = decided
+        .answers
+        .iter()
+        .map(|a| a.as_ref().ok().map(|view| json!(view)))
+        .collect();
+    let remembered: Vec<crate::idempotency::Answer> = fresh
+        .iter()
+        .zip(&bodies)
+        .filter_map(|((_, s), body)| {
+            body.as_ref().map(|response| crate::idempotency::Answer {
+                user_id: &s.user_id,
+                key: &s.key,
+                hash: &s.hash,
+                response,
+                request_id: response.get("id").and_then(Value::as_str),
+            })
+        })
+        .collect();
+    crate::idempotency::remember_many(tx, now, SUBMIT_ROUTE, CREATED.as_u16(), &remembered).await?;
+    notify::tell(tx, now, base_url, &decided.notices).await?;
+    for (((slot, _), answer), body) in fresh.iter().zip(decided.answers).zip(bodies) {
+        answers[*slot] = Some(answer.map(|_| Stored {
+            status: CREATED.as_u16(),
+            body: body.unwrap_or(Value::Null),
+        }));
+    }
+    Ok(answers)
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -501,27 +570,6 @@ struct ListQuery {
     #[param(value_type = Option<RequestStatus>, inline)]
     status: Option<String>,
 }
-
-/// The statuses a list may be narrowed to.
-struct RequestStatus;
-impl PartialSchema for RequestStatus {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .enum_values(Some(STATUSES))
-            .into()
-    }
-}
-impl ToSchema for RequestStatus {}
-
-const STATUSES: [&str; 6] = [
-    "pending",
-    "approved",
-    "declined",
-    "settled",
-    "cancelled",
-    "expired",
-];
 
 /// Lists requests, urgent first: a treasurer sees all, a caseworker their organisation's.
 #[utoipa::path(
@@ -543,18 +591,23 @@ async fn list(
     auth: Authorized<CaseworkerOrTreasurer>,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Vec<RequestView>>, ApiError> {
-    if let Some(s) = query.status.as_deref().filter(|s| !STATUSES.contains(s)) {
-        return Err(invalid(
-            "status",
-            format!("{s:?} is not a status: use one of {}", STATUSES.join(", ")),
-        ));
-    }
+    let status = query
+        .status
+        .as_deref()
+        .map(str::parse::<RequestStatus>)
+        .transpose()
+        .map_err(|e| {
+            invalid(
+                "status",
+                format!("{:?} is not a status: use one of {}", e.word, e.choices),
+            )
+        })?;
     let now = state.clock.now();
     let policy = versions::in_force(&state.db, now).await?;
     let views = lifecycle::list(
         &state.db,
         &auth.staff(),
-        query.status.as_deref(),
+        status,
         policy.policy.dual_approval_above(),
     )
     .await?;
@@ -621,9 +674,13 @@ async fn approve(
     let id = request_id(&id)?;
     let now = state.clock.now();
     let staff = auth.staff();
-    let route = format!("POST /api/v1/requests/{id}/approve");
+    let route = route_key(&id, "approve");
+    let base_url = &state.config.base_url;
     money_step!(state, staff, headers, &route, json!({}), |tx| {
-        lifecycle::approve(tx, now, &staff, &id, &state.config.base_url)
+        async {
+            let stepped = lifecycle::approve(tx, now, &staff, &id).await?;
+            notify::after(tx, now, base_url, stepped).await
+        }
     })
 }
 
@@ -657,14 +714,11 @@ async fn decline(
     let reason = Note::parse(fields::string(&body, "reason")?).map_err(|e| invalid("reason", e))?;
     let now = state.clock.now();
     let staff = auth.staff();
-    let view = write_tx!(&state.db, |tx| lifecycle::decline(
-        tx,
-        now,
-        &staff,
-        &id,
-        &reason,
-        &state.config.base_url
-    )
+    let base_url = &state.config.base_url;
+    let view = write_tx!(&state.db, |tx| async {
+        let stepped = lifecycle::decline(tx, now, &staff, &id, &reason).await?;
+        notify::after(tx, now, base_url, stepped).await
+    }
     .await)?;
     Ok(Json(view))
 }
@@ -700,7 +754,7 @@ async fn receipt(
     let receipt = parse_receipt(&body, state.clock.now().date_naive())?;
     let now = state.clock.now();
     let staff = auth.staff();
-    let route = format!("POST /api/v1/requests/{id}/receipt");
+    let route = route_key(&id, "receipt");
     money_step!(
         state,
         staff,
@@ -827,7 +881,7 @@ async fn cancel(
     let id = request_id(&id)?;
     let now = state.clock.now();
     let staff = auth.staff();
-    let route = format!("POST /api/v1/requests/{id}/cancel");
+    let route = route_key(&id, "cancel");
     money_step!(state, staff, headers, &route, json!({}), |tx| {
         lifecycle::cancel(tx, now, &staff, &id)
     })

@@ -15,10 +15,10 @@ use super::openapi::{
     BadRequest, Conflict, Created, EmailAddress, Forbidden, Invalid, NotFound, TooLarge,
     Unauthorized,
 };
-use crate::app::AppState;
 use crate::audit::Actor;
 use crate::domain::{Email, Language, Password, Role, Roles};
 use crate::identity::users::{self, NewUser, User};
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

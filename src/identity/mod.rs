@@ -23,7 +23,7 @@ pub enum IdentityError {
     #[error("an organisation with this name already exists")]
     DuplicateOrg,
     #[error(
-        "no organisation has the id {0:?}: create it first (POST /api/v1/orgs or `passage org add`)"
+        "no organisation has the id {0:?}: create it first (`passage org add`, or the API's orgs route)"
     )]
     UnknownOrg(String),
     #[error("no user has the id {0:?}")]

@@ -2,6 +2,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::domain::states::{RequestStatus, TransferKind};
 use crate::store::{Db, StoreError};
 use crate::{on_db, on_tx};
 
@@ -34,25 +35,30 @@ pub struct LedgerCheck {
 pub async fn check(db: &Db) -> Result<LedgerCheck, StoreError> {
     // A hold counts as pending until a transfer resolves it; posted amounts come from
     // single transfers and posts. CAST keeps PostgreSQL's SUM(bigint) an integer.
-    let accounts: Vec<AccountCheck> = on_db!(db, p => sqlx::query_as(
+    let (pending, posted) = (
+        TransferKind::Pending.sql(),
+        TransferKind::sql_list(&[TransferKind::Single, TransferKind::Post]),
+    );
+    let sql = format!(
         "SELECT a.id, a.debits_must_not_exceed_credits,
                 a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted,
                 CAST(COALESCE((SELECT SUM(t.amount) FROM transfers t
-                      WHERE t.debit_account_id = a.id AND t.kind = 'pending'
+                      WHERE t.debit_account_id = a.id AND t.kind = {pending}
                         AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = t.id)), 0)
                      AS BIGINT) AS derived_debits_pending,
                 CAST(COALESCE((SELECT SUM(t.amount) FROM transfers t
-                      WHERE t.debit_account_id = a.id AND t.kind IN ('single', 'post')), 0)
+                      WHERE t.debit_account_id = a.id AND t.kind IN {posted}), 0)
                      AS BIGINT) AS derived_debits_posted,
                 CAST(COALESCE((SELECT SUM(t.amount) FROM transfers t
-                      WHERE t.credit_account_id = a.id AND t.kind = 'pending'
+                      WHERE t.credit_account_id = a.id AND t.kind = {pending}
                         AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = t.id)), 0)
                      AS BIGINT) AS derived_credits_pending,
                 CAST(COALESCE((SELECT SUM(t.amount) FROM transfers t
-                      WHERE t.credit_account_id = a.id AND t.kind IN ('single', 'post')), 0)
+                      WHERE t.credit_account_id = a.id AND t.kind IN {posted}), 0)
                      AS BIGINT) AS derived_credits_posted
-         FROM accounts a ORDER BY a.id",
-    )
+         FROM accounts a ORDER BY a.id"
+    );
+    let accounts: Vec<AccountCheck> = on_db!(db, p => sqlx::query_as(&sql)
     .fetch_all(p)
     .await)?;
 
@@ -114,8 +120,9 @@ async fn case_day_problems(db: &Db) -> Result<Vec<String>, StoreError> {
     };
     let derived_sql = format!(
         "SELECT case_code, {day_decided}, CAST(SUM(COALESCE(spent, amount)) AS BIGINT)
-         FROM requests WHERE status IN ('approved', 'settled') AND decided_at IS NOT NULL
-         GROUP BY case_code, {day_decided}"
+         FROM requests WHERE status IN {uses_money} AND decided_at IS NOT NULL
+         GROUP BY case_code, {day_decided}",
+        uses_money = RequestStatus::sql_list(&[RequestStatus::Approved, RequestStatus::Settled]),
     );
     // One snapshot for both reads: a request written between them on a live database
     // would otherwise show as a difference.

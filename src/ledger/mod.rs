@@ -29,6 +29,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::audit::{self, Actor};
+pub use crate::domain::states::TransferKind;
 use crate::on_tx;
 use crate::store::{Contention, Db, StoreError, Tx};
 
@@ -76,7 +77,7 @@ pub struct NewTransfer {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct Transfer {
     pub id: String,
-    pub kind: String,
+    pub kind: TransferKind,
     pub debit_account_id: String,
     pub credit_account_id: String,
     pub amount: i64,
@@ -195,7 +196,7 @@ impl NewTransfer {
                 credit,
                 amount,
             } => {
-                json!({"kind": "single", "debit": debit, "credit": credit, "amount": amount})
+                json!({"kind": TransferKind::Single, "debit": debit, "credit": credit, "amount": amount})
             }
             TransferSpec::Pending {
                 debit,
@@ -203,15 +204,17 @@ impl NewTransfer {
                 amount,
                 expires_at,
             } => json!({
-                "kind": "pending", "debit": debit, "credit": credit, "amount": amount,
+                "kind": TransferKind::Pending, "debit": debit, "credit": credit, "amount": amount,
                 "expires_at": audit::canonical_time(*expires_at),
             }),
             TransferSpec::Post { pending_id, amount } => {
-                json!({"kind": "post", "pending_id": pending_id, "amount": amount})
+                json!({"kind": TransferKind::Post, "pending_id": pending_id, "amount": amount})
             }
-            TransferSpec::Void { pending_id } => json!({"kind": "void", "pending_id": pending_id}),
+            TransferSpec::Void { pending_id } => {
+                json!({"kind": TransferKind::Void, "pending_id": pending_id})
+            }
             TransferSpec::Expire { pending_id } => {
-                json!({"kind": "expire", "pending_id": pending_id})
+                json!({"kind": TransferKind::Expire, "pending_id": pending_id})
             }
         };
         let content = json!({"spec": spec, "code": self.code, "reference": self.reference});
@@ -372,84 +375,51 @@ pub async fn transfer_batch(
 }
 
 /// Places new holds (pending transfers) that all move money between the same two accounts,
-/// with their audit events, in five statements however many there are: for a batch of
-/// decisions already checked against the locked debit account. It answers `None`, having
-/// written nothing, when any of them would be refused or is not a new hold; the caller then
-/// makes them one by one with [`create_transfer`], which records why.
+/// with their audit events, in five statements however many there are. Each is checked by
+/// [`check_movement`], the same checks as one transfer's, and the limit is tested on their
+/// sum by the statement that raises it: if the sum passes, each hold in turn did. Any
+/// refusal leaves `tx` as it found it and is answered for the whole batch; holds not
+/// between one pair of accounts, or resolutions, are refused as not new holds.
 pub(crate) async fn place_holds(
     tx: &mut Tx,
     now: DateTime<Utc>,
     holds: &[(&Actor, NewTransfer)],
-) -> Result<Option<Vec<Transfer>>, StoreError> {
-    let mut rows = Vec::with_capacity(holds.len());
+) -> Result<Result<Vec<Transfer>, Rejection>, StoreError> {
+    let mut movements = Vec::with_capacity(holds.len());
     for (_, new) in holds {
-        let TransferSpec::Pending {
-            debit,
-            credit,
-            amount,
-            expires_at,
-        } = &new.spec
-        else {
-            return Ok(None);
+        let Some(movement) = Movement::of(new) else {
+            return Ok(Err(Rejection::PendingTransferNotPending));
         };
-        let same_accounts = rows.first().is_none_or(|first: &Transfer| {
-            first.debit_account_id == *debit && first.credit_account_id == *credit
-        });
-        if *amount <= 0 || debit == credit || *expires_at <= now || !same_accounts {
-            return Ok(None);
+        if !movement.pending
+            || movements.first().is_some_and(|first: &Movement| {
+                (first.debit, first.credit) != (movement.debit, movement.credit)
+            })
+        {
+            return Ok(Err(Rejection::PendingTransferNotPending));
         }
-        rows.push(Transfer {
-            id: new.id.clone(),
-            kind: "pending".into(),
-            debit_account_id: debit.clone(),
-            credit_account_id: credit.clone(),
-            amount: *amount,
-            pending_id: None,
-            expires_at: Some(*expires_at),
-            code: new.code.clone(),
-            reference: new.reference.clone(),
-            request_hash: new.request_hash(),
-            created_at: now,
-        });
+        movements.push(movement);
     }
-    let Some(first) = rows.first() else {
-        return Ok(Some(rows));
+    let Some(first) = movements.first() else {
+        return Ok(Ok(Vec::new()));
     };
-    let total: i64 = rows.iter().map(|r| r.amount).sum();
-    // The same test as one hold's, on the sum: if the sum passes, each hold in turn did.
-    let raised = on_tx!(tx, c => sqlx::query(
-        "UPDATE accounts SET debits_pending = debits_pending + $2
-         WHERE id = $1 AND (NOT debits_must_not_exceed_credits
-             OR debits_pending + debits_posted + $2 <= credits_posted)",
-    )
-    .bind(&first.debit_account_id)
-    .bind(total)
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected()))?;
-    if raised == 0 {
-        return Ok(None);
+    let total: i64 = movements.iter().map(|m| m.amount).sum();
+    let batch = Movement {
+        amount: total,
+        ..*first
+    };
+    for movement in &movements {
+        if let Err(rejection) = movement.check(now) {
+            return Ok(Err(rejection));
+        }
     }
-    let credited = on_tx!(tx, c => sqlx::query(
-        "UPDATE accounts SET credits_pending = credits_pending + $2 WHERE id = $1"
-    )
-    .bind(&first.credit_account_id)
-    .bind(total)
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected()))?;
-    if credited == 0 {
-        // The credit account is missing: undo the debit, as a refused hold leaves nothing.
-        on_tx!(tx, c => sqlx::query(
-            "UPDATE accounts SET debits_pending = debits_pending - $2 WHERE id = $1"
-        )
-        .bind(&first.debit_account_id)
-        .bind(total)
-        .execute(c)
-        .await
-        .map(|_| ()))?;
-        return Ok(None);
+    if let Err(rejection) = batch.raise(tx).await? {
+        return Ok(Err(rejection));
     }
+    let rows: Vec<Transfer> = holds
+        .iter()
+        .zip(&movements)
+        .map(|((_, new), m)| m.transfer(new, now, &new.request_hash()))
+        .collect();
     insert_transfers(tx, &rows).await?;
     let events: Vec<_> = rows
         .iter()
@@ -457,7 +427,127 @@ pub(crate) async fn place_holds(
         .map(|(row, (actor, _))| row.event(actor))
         .collect();
     audit::append_many(tx, now, &events).await?;
-    Ok(Some(rows))
+    Ok(Ok(rows))
+}
+
+/// A transfer that moves money between two accounts (at once, or held): what the ledger's
+/// one check of such a transfer reads.
+#[derive(Debug, Clone, Copy)]
+struct Movement<'a> {
+    debit: &'a str,
+    credit: &'a str,
+    amount: i64,
+    pending: bool,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+impl<'a> Movement<'a> {
+    fn of(new: &'a NewTransfer) -> Option<Movement<'a>> {
+        match &new.spec {
+            TransferSpec::Single {
+                debit,
+                credit,
+                amount,
+            } => Some(Movement {
+                debit,
+                credit,
+                amount: *amount,
+                pending: false,
+                expires_at: None,
+            }),
+            TransferSpec::Pending {
+                debit,
+                credit,
+                amount,
+                expires_at,
+            } => Some(Movement {
+                debit,
+                credit,
+                amount: *amount,
+                pending: true,
+                expires_at: Some(*expires_at),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The checks that need no storage; [`Movement::raise`] makes the others.
+    fn check(&self, now: DateTime<Utc>) -> Result<(), Rejection> {
+        if self.amount <= 0 {
+            return Err(Rejection::AmountMustBePositive);
+        }
+        if self.debit == self.credit {
+            return Err(Rejection::AccountsMustBeDifferent);
+        }
+        if self.expires_at.is_some_and(|at| at <= now) {
+            return Err(Rejection::ExpiryMustBeInTheFuture);
+        }
+        Ok(())
+    }
+
+    /// Checks that both accounts exist and raises their totals by `amount`; the limit is
+    /// tested by the same statement that raises the debit, so two concurrent transfers
+    /// cannot both pass it. Nothing is written when it answers a rejection.
+    async fn raise(&self, tx: &mut Tx) -> Result<Result<(), Rejection>, StoreError> {
+        let (debit_exists, credit_exists) = accounts_exist(tx, self.debit, self.credit).await?;
+        if !debit_exists {
+            return Ok(Err(Rejection::DebitAccountNotFound));
+        }
+        if !credit_exists {
+            return Ok(Err(Rejection::CreditAccountNotFound));
+        }
+        let (debit_sql, credit_sql) = if self.pending {
+            (
+                "UPDATE accounts SET debits_pending = debits_pending + $2
+                 WHERE id = $1 AND (NOT debits_must_not_exceed_credits
+                     OR debits_pending + debits_posted + $2 <= credits_posted)",
+                "UPDATE accounts SET credits_pending = credits_pending + $2 WHERE id = $1",
+            )
+        } else {
+            (
+                "UPDATE accounts SET debits_posted = debits_posted + $2
+                 WHERE id = $1 AND (NOT debits_must_not_exceed_credits
+                     OR debits_pending + debits_posted + $2 <= credits_posted)",
+                "UPDATE accounts SET credits_posted = credits_posted + $2 WHERE id = $1",
+            )
+        };
+        let raised = on_tx!(tx, c => sqlx::query(debit_sql)
+            .bind(self.debit)
+            .bind(self.amount)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+        if raised == 0 {
+            return Ok(Err(Rejection::ExceedsCredits));
+        }
+        on_tx!(tx, c => sqlx::query(credit_sql)
+            .bind(self.credit)
+            .bind(self.amount)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
+        Ok(Ok(()))
+    }
+
+    fn transfer(&self, new: &NewTransfer, now: DateTime<Utc>, request_hash: &str) -> Transfer {
+        Transfer {
+            id: new.id.clone(),
+            kind: if self.pending {
+                TransferKind::Pending
+            } else {
+                TransferKind::Single
+            },
+            debit_account_id: self.debit.to_string(),
+            credit_account_id: self.credit.to_string(),
+            amount: self.amount,
+            pending_id: None,
+            expires_at: self.expires_at,
+            code: new.code.clone(),
+            reference: new.reference.clone(),
+            request_hash: request_hash.into(),
+            created_at: now,
+        }
+    }
 }
 
 /// Whether the debit and the credit account exist, in one round trip.
@@ -485,103 +575,44 @@ async fn apply(
     new: &NewTransfer,
     request_hash: &str,
 ) -> Result<Result<Transfer, Rejection>, StoreError> {
-    let row = match &new.spec {
-        TransferSpec::Single {
-            debit,
-            credit,
-            amount,
+    let row = match (Movement::of(new), &new.spec) {
+        (Some(movement), _) => {
+            if let Err(rejection) = movement.check(now) {
+                return Ok(Err(rejection));
+            }
+            if let Err(rejection) = movement.raise(tx).await? {
+                return Ok(Err(rejection));
+            }
+            movement.transfer(new, now, request_hash)
         }
-        | TransferSpec::Pending {
-            debit,
-            credit,
-            amount,
-            ..
-        } => {
-            let pending = matches!(new.spec, TransferSpec::Pending { .. });
-            if *amount <= 0 {
-                return Ok(Err(Rejection::AmountMustBePositive));
-            }
-            if debit == credit {
-                return Ok(Err(Rejection::AccountsMustBeDifferent));
-            }
-            let (debit_exists, credit_exists) = accounts_exist(tx, debit, credit).await?;
-            if !debit_exists {
-                return Ok(Err(Rejection::DebitAccountNotFound));
-            }
-            if !credit_exists {
-                return Ok(Err(Rejection::CreditAccountNotFound));
-            }
-            let expires_at = match &new.spec {
-                TransferSpec::Pending { expires_at, .. } if *expires_at <= now => {
-                    return Ok(Err(Rejection::ExpiryMustBeInTheFuture));
-                }
-                TransferSpec::Pending { expires_at, .. } => Some(*expires_at),
-                _ => None,
-            };
-            // The limit is tested by the same statement that raises the total, so two
-            // concurrent holds cannot both pass it.
-            let (debit_sql, credit_sql) = if pending {
-                (
-                    "UPDATE accounts SET debits_pending = debits_pending + $2
-                     WHERE id = $1 AND (NOT debits_must_not_exceed_credits
-                         OR debits_pending + debits_posted + $2 <= credits_posted)",
-                    "UPDATE accounts SET credits_pending = credits_pending + $2 WHERE id = $1",
-                )
-            } else {
-                (
-                    "UPDATE accounts SET debits_posted = debits_posted + $2
-                     WHERE id = $1 AND (NOT debits_must_not_exceed_credits
-                         OR debits_pending + debits_posted + $2 <= credits_posted)",
-                    "UPDATE accounts SET credits_posted = credits_posted + $2 WHERE id = $1",
-                )
-            };
-            let raised = on_tx!(tx, c => sqlx::query(debit_sql)
-                .bind(debit)
-                .bind(amount)
-                .execute(c)
-                .await
-                .map(|r| r.rows_affected()))?;
-            if raised == 0 {
-                return Ok(Err(Rejection::ExceedsCredits));
-            }
-            on_tx!(tx, c => sqlx::query(credit_sql)
-                .bind(credit)
-                .bind(amount)
-                .execute(c)
-                .await
-                .map(|_| ()))?;
-            Transfer {
-                id: new.id.clone(),
-                kind: if pending { "pending" } else { "single" }.into(),
-                debit_account_id: debit.clone(),
-                credit_account_id: credit.clone(),
-                amount: *amount,
-                pending_id: None,
-                expires_at,
-                code: new.code.clone(),
-                reference: new.reference.clone(),
-                request_hash: request_hash.into(),
-                created_at: now,
-            }
+        (None, TransferSpec::Single { .. } | TransferSpec::Pending { .. }) => {
+            unreachable!("a single transfer or a hold is a movement")
         }
-        TransferSpec::Post { pending_id, .. }
-        | TransferSpec::Void { pending_id }
-        | TransferSpec::Expire { pending_id } => {
+        (
+            None,
+            TransferSpec::Post { pending_id, .. }
+            | TransferSpec::Void { pending_id }
+            | TransferSpec::Expire { pending_id },
+        ) => {
             let Some(hold) = lock_hold(tx, pending_id).await? else {
                 return Ok(Err(Rejection::PendingTransferNotFound));
             };
-            if hold.kind != "pending" {
+            if hold.kind != TransferKind::Pending {
                 return Ok(Err(Rejection::PendingTransferNotPending));
             }
-            let resolved: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
+            let resolved: Option<TransferKind> = on_tx!(tx, c => sqlx::query_scalar(
                 "SELECT kind FROM transfers WHERE pending_id = $1"
             )
             .bind(pending_id)
             .fetch_optional(c)
             .await)?;
-            match resolved.as_deref() {
-                Some("post") => return Ok(Err(Rejection::PendingTransferAlreadyPosted)),
-                Some("void") => return Ok(Err(Rejection::PendingTransferAlreadyVoided)),
+            match resolved {
+                Some(TransferKind::Post) => {
+                    return Ok(Err(Rejection::PendingTransferAlreadyPosted));
+                }
+                Some(TransferKind::Void) => {
+                    return Ok(Err(Rejection::PendingTransferAlreadyVoided));
+                }
                 Some(_) => return Ok(Err(Rejection::PendingTransferExpired)),
                 None => {}
             }
@@ -590,9 +621,9 @@ async fn apply(
                 TransferSpec::Expire { .. } if !expired => {
                     return Ok(Err(Rejection::PendingTransferNotExpired));
                 }
-                TransferSpec::Expire { .. } => ("expire", hold.amount),
+                TransferSpec::Expire { .. } => (TransferKind::Expire, hold.amount),
                 _ if expired => return Ok(Err(Rejection::PendingTransferExpired)),
-                TransferSpec::Void { .. } => ("void", hold.amount),
+                TransferSpec::Void { .. } => (TransferKind::Void, hold.amount),
                 TransferSpec::Post { amount, .. } => {
                     let amount = amount.unwrap_or(hold.amount);
                     if amount <= 0 {
@@ -601,11 +632,15 @@ async fn apply(
                     if amount > hold.amount {
                         return Ok(Err(Rejection::ExceedsPendingTransferAmount));
                     }
-                    ("post", amount)
+                    (TransferKind::Post, amount)
                 }
                 _ => unreachable!("only resolutions of a hold reach this arm"),
             };
-            let posted = if kind == "post" { amount } else { 0 };
+            let posted = if kind == TransferKind::Post {
+                amount
+            } else {
+                0
+            };
             on_tx!(tx, c => sqlx::query(
                 "UPDATE accounts SET debits_pending = debits_pending - $2,
                                      debits_posted = debits_posted + $3
@@ -630,7 +665,7 @@ async fn apply(
             .map(|_| ()))?;
             Transfer {
                 id: new.id.clone(),
-                kind: kind.into(),
+                kind,
                 debit_account_id: hold.debit_account_id,
                 credit_account_id: hold.credit_account_id,
                 amount,
@@ -657,7 +692,7 @@ pub(crate) async fn insert_transfers(tx: &mut Tx, rows: &[Transfer]) -> Result<(
         let mut insert = sqlx::QueryBuilder::new(format!("INSERT INTO transfers ({TRANSFER_COLUMNS}) "));
         insert.push_values(rows, |mut b, row| {
             b.push_bind(&row.id)
-                .push_bind(&row.kind)
+                .push_bind(row.kind)
                 .push_bind(&row.debit_account_id)
                 .push_bind(&row.credit_account_id)
                 .push_bind(row.amount)
@@ -734,10 +769,12 @@ pub async fn fund_balance(db: &Db) -> Result<FundBalance, StoreError> {
 /// What the fund paid out (receipts posted to `spent`) since `since`, for the runway at
 /// the recent spending rate.
 pub async fn spent_since(db: &Db, since: DateTime<Utc>) -> Result<i64, StoreError> {
-    Ok(crate::on_db!(db, p => sqlx::query_scalar(
+    let sql = format!(
         "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM transfers
-         WHERE credit_account_id = $1 AND kind IN ('post', 'single') AND created_at >= $2",
-    )
+         WHERE credit_account_id = $1 AND kind IN {} AND created_at >= $2",
+        TransferKind::sql_list(&[TransferKind::Post, TransferKind::Single])
+    );
+    Ok(crate::on_db!(db, p => sqlx::query_scalar(&sql)
     .bind(SPENT)
     .bind(since)
     .fetch_one(p)

@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
 
-use super::{LedgerError, NewTransfer, Outcome, TransferSpec, transfer};
+use super::{LedgerError, NewTransfer, Outcome, TransferKind, TransferSpec, transfer};
 use crate::audit::Actor;
 use crate::on_db;
 use crate::store::Db;
@@ -12,11 +12,12 @@ use crate::store::Db;
 pub async fn sweep_expired(db: &Db, now: DateTime<Utc>) -> Result<usize, LedgerError> {
     let due: Vec<String> = on_db!(db, p => sqlx::query_scalar(
         "SELECT t.id FROM transfers t
-         WHERE t.kind = 'pending' AND t.expires_at <= $1
+         WHERE t.kind = $2 AND t.expires_at <= $1
            AND NOT EXISTS (SELECT 1 FROM transfers r WHERE r.pending_id = t.id)
          ORDER BY t.expires_at",
     )
     .bind(now)
+    .bind(TransferKind::Pending)
     .fetch_all(p)
     .await)?;
     let mut expired = 0;

@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 
 use super::facts::Window;
 use crate::audit::canonical_time;
-use crate::ledger::FUND;
+use crate::ledger::{FUND, TransferKind};
 use crate::on_tx;
 use crate::store::{StoreError, Tx};
 
@@ -105,12 +105,13 @@ pub async fn lines(tx: &mut Tx, window: Window) -> Result<Vec<String>, StoreErro
     }
     let holds: Vec<(String, i64, DateTime<Utc>)> = on_tx!(tx, c => sqlx::query_as(
         "SELECT h.id, h.amount, h.created_at FROM transfers h
-         WHERE h.kind = 'pending' AND h.debit_account_id = $1 AND h.created_at <= $2
+         WHERE h.kind = $3 AND h.debit_account_id = $1 AND h.created_at <= $2
            AND NOT EXISTS (SELECT 1 FROM transfers x WHERE x.pending_id = h.id AND x.created_at <= $2)
          ORDER BY h.id"
     )
     .bind(FUND)
     .bind(window.cutoff)
+    .bind(TransferKind::Pending)
     .fetch_all(c)
     .await)?;
     for (id, amount, at) in holds {

@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 
-use crate::ledger::FUND;
+use crate::ledger::{FUND, TransferKind};
 use crate::on_tx;
 use crate::store::{StoreError, Tx};
 
@@ -118,11 +118,12 @@ pub async fn read(tx: &mut Tx, window: Window) -> Result<Facts, StoreError> {
     let holds: Vec<(i64, Option<String>)> = on_tx!(tx, c => sqlx::query_as(
         "SELECT h.amount, r.case_code FROM transfers h
          LEFT JOIN requests r ON r.hold_id = h.id
-         WHERE h.kind = 'pending' AND h.debit_account_id = $1 AND h.created_at <= $2
+         WHERE h.kind = $3 AND h.debit_account_id = $1 AND h.created_at <= $2
            AND NOT EXISTS (SELECT 1 FROM transfers x WHERE x.pending_id = h.id AND x.created_at <= $2)",
     )
     .bind(FUND)
     .bind(window.cutoff)
+    .bind(TransferKind::Pending)
     .fetch_all(c)
     .await)?;
     let decided: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = on_tx!(tx, c => sqlx::query_as(

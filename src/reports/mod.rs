@@ -37,8 +37,7 @@ pub use lifecycle::{ReportView, Verification};
 
 /// The smallest number of cases a published cell may hold, unless configured.
 pub const DEFAULT_MIN_CELL: u32 = 5;
-/// Below this, a cell identifies people whatever the configuration says.
-pub const LOWEST_MIN_CELL: u32 = 3;
+pub use crate::config::LOWEST_MIN_CELL;
 
 /// A report's period: whole UTC days, both ends included.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -195,11 +195,7 @@ async fn remind_one(
     .bind(Role::Treasurer)
     .fetch_all(c)
     .await)?;
-    let link = format!(
-        "{}/api/v1/reports/{}",
-        config.base_url.trim_end_matches('/'),
-        report.id
-    );
+    let link = crate::links::report(&config.base_url, &report.id);
     let (start, end) = (&report.period_start, &report.period_end);
     for t in treasurers {
         let (subject, text) = match (t.language.as_str(), report.status.as_str()) {

@@ -42,7 +42,7 @@ pub struct Gift {
     #[serde(skip)]
     pub donor_id: String,
     #[serde(serialize_with = "as_figure")]
-    #[schema(value_type = crate::http::openapi::Figure)]
+    #[schema(value_type = crate::domain::money::Figure)]
     pub amount: i64,
     /// `cash` or `in_kind`.
     pub kind: String,
@@ -163,7 +163,7 @@ async fn send_in(
         let base = config.base_url.trim_end_matches('/');
         let links = Links {
             web: format!("{base}/donor/report?token={report_token}"),
-            unsubscribe: format!("{base}/api/v1/donor/unsubscribe?token={unsubscribe}"),
+            unsubscribe: crate::links::donor_unsubscribe(base, &unsubscribe),
             link_days: config.donor_link_days,
         };
         let own = gifts.get(&d.id).map(Vec::as_slice).unwrap_or_default();

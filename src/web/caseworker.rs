@@ -18,16 +18,17 @@ use super::context::{Context, PageError, Path, page_id, see_other};
 use super::forms::{FieldErrors, Filled, Submitted, field_errors};
 use super::i18n;
 use super::pages::{render, render_with, urlencode};
-use crate::app::AppState;
 use crate::approval::lifecycle::{self, RequestView};
 use crate::approval::{RuleId, notify, versions};
 use crate::cases::{self, CaseLine};
+use crate::domain::RequestStatus;
 use crate::domain::case_code::CaseCode;
 use crate::domain::province::PROVINCES;
 use crate::domain::request::{Category, Reason};
 use crate::domain::{Province, Role};
 use crate::http::error::ApiError;
 use crate::http::{idempotent, parse_receipt, parse_request, submit_grouped};
+use crate::state::AppState;
 use crate::write_tx;
 
 pub fn router() -> Router<AppState> {
@@ -66,7 +67,7 @@ impl Line {
             case_code: r.case_code.clone(),
             category: c.t(&format!("category-{}", r.category)),
             amount: c.amount(&r.amount),
-            status: r.status.clone(),
+            status: r.status.to_string(),
             status_label: c.t(&format!("status-{}", r.status)),
             urgent: r.urgent,
             scope: r.scope.as_ref().map(|s| c.t(&format!("scope-{s}"))),
@@ -82,7 +83,7 @@ impl Line {
 /// Why a request is where it is, in the reader's language: a treasurer's own words for a
 /// decline they typed, otherwise the rule that decided, by its stable name.
 pub fn why(c: &Context, r: &RequestView) -> Option<String> {
-    if r.status == "approved" && r.automatic {
+    if r.status == RequestStatus::Approved && r.automatic {
         return None;
     }
     let category = c.t(&format!("category-{}", r.category));
@@ -95,7 +96,9 @@ pub fn why(c: &Context, r: &RequestView) -> Option<String> {
         Ok(RuleId::CaseAutoCap) => "rule-case-cap",
         Ok(RuleId::ReserveFloor) => "rule-reserve-floor",
         Ok(RuleId::AutoApprove(_) | RuleId::OperationReserve) | Err(_) => {
-            return (r.status == "declined").then(|| r.reason.clone()).flatten();
+            return (r.status == RequestStatus::Declined)
+                .then(|| r.reason.clone())
+                .flatten();
         }
     };
     Some(c.t_with(key, &[("category", category)]))
@@ -167,7 +170,7 @@ async fn case_page(
     let now = state.clock.now();
     let (case, requests) = write_tx!(&state.db, |tx| {
         match cases::load_for(tx, &staff, &code).await {
-            Err(e) => Err(e),
+            Err(e) => Err(crate::approval::FlowError::from(e)),
             Ok(case) => match versions::current(tx, now).await {
                 Err(e) => Err(e.into()),
                 Ok(policy) => {
@@ -425,15 +428,15 @@ fn explain(
     let wait = |at: chrono::DateTime<chrono::Utc>| {
         i18n::waited(c.language, (at - now).num_seconds().abs())
     };
-    match r.status.as_str() {
-        "approved" => {
+    match r.status {
+        RequestStatus::Approved => {
             let mut lines = vec![c.t("answer-approved-next")];
             if let Some(until) = r.hold_expires_at {
                 lines.push(c.t_with("answer-held-for", &[("time", wait(until))]));
             }
             lines
         }
-        "pending" => {
+        RequestStatus::Pending => {
             let mut lines = vec![c.t_with(
                 "answer-waiting-since",
                 &[
@@ -449,8 +452,8 @@ fn explain(
             }
             lines
         }
-        "declined" => vec![c.t("answer-declined-next")],
-        "settled" => vec![c.t_with(
+        RequestStatus::Declined => vec![c.t("answer-declined-next")],
+        RequestStatus::Settled => vec![c.t_with(
             "answer-settled",
             &[
                 ("spent", c.amount(r.spent.as_deref().unwrap_or("0"))),
@@ -547,7 +550,7 @@ async fn receipt(
     let staff = user.staff();
     let now = state.clock.now();
     let key = form.idempotency_key()?;
-    let route = format!("POST /api/v1/requests/{id}/receipt");
+    let route = crate::http::route_key(&id, "receipt");
     let outcome: Result<_, ApiError> = async {
         let receipt = parse_receipt(&body, now.date_naive())?;
         idempotent!(

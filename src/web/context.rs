@@ -11,10 +11,10 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use rand::RngCore;
 
 use super::i18n;
-use crate::app::AppState;
 use crate::domain::{Language, Role};
 use crate::http::error::ApiError;
 use crate::http::extractor::{AuthUser, authenticate};
+use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "passage_session";
 pub const CSRF_COOKIE: &str = "passage_csrf";
@@ -111,6 +111,12 @@ impl From<ApiError> for PageError {
 
 impl From<crate::approval::FlowError> for PageError {
     fn from(e: crate::approval::FlowError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+impl From<crate::cases::CaseError> for PageError {
+    fn from(e: crate::cases::CaseError) -> Self {
         ApiError::from(e).into()
     }
 }

@@ -14,11 +14,11 @@ use serde::Deserialize;
 use super::context::{Context, PageError};
 use super::i18n;
 use super::pages::{ChartLine, chart_lines, render, render_with};
-use crate::app::AppState;
 use crate::http::error::ApiError;
 use crate::http::{DonorRefusal, donor_report_for};
 use crate::reports::donor::LinkError;
 use crate::reports::send::{self, Figures};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/donor/report", get(report))

@@ -9,8 +9,8 @@ use serde_json::{Map, Value};
 
 use super::context::{Context, PageError};
 use super::i18n;
-use crate::app::AppState;
 use crate::http::error::ApiError;
+use crate::state::AppState;
 
 /// Fields that hold dollars: a French keyboard types `189,50` and some people type the
 /// dollar sign; both are read as the API's `189.50`.

@@ -7,7 +7,7 @@ mod caseworker;
 pub mod context;
 mod donor;
 mod forms;
-pub mod i18n;
+pub use crate::i18n;
 mod pages;
 mod reports;
 mod session;
@@ -17,7 +17,7 @@ use axum::Router;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()

@@ -16,12 +16,12 @@ use super::context::{Context, PageError, Path, page_id, see_other};
 use super::forms::{FieldErrors, Filled, Submitted, field_errors};
 use super::i18n;
 use super::pages::{ChartLine, chart_lines, render_with};
-use crate::app::AppState;
 use crate::domain::Role;
 use crate::http::error::ApiError;
 use crate::http::parse_new_report;
 use crate::reports::lifecycle::{self, ChainNext, ReportView};
 use crate::reports::send::{self, Figures};
+use crate::state::AppState;
 use crate::write_tx;
 
 pub fn router() -> Router<AppState> {

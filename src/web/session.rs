@@ -14,11 +14,11 @@ use super::context::{
 };
 use super::forms::Submitted;
 use super::pages::{render, render_with};
-use crate::app::AppState;
 use crate::domain::{Language, Role};
 use crate::http::extractor::ClientIp;
 use crate::identity::sign_in::{SignInError, sign_in};
 use crate::identity::{tokens, users};
+use crate::state::AppState;
 
 /// The first page of each role.
 pub async fn home(c: Context) -> Result<Response, PageError> {

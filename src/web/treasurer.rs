@@ -18,15 +18,16 @@ use super::context::{Context, PageError, Path, page_id, see_other};
 use super::forms::{FieldErrors, Filled, Submitted, field_errors, field_message};
 use super::i18n;
 use super::pages::{render, render_with};
-use crate::app::AppState;
 use crate::approval::versions::{self, HistoryLine};
-use crate::approval::{RuleId, lifecycle};
+use crate::approval::{RuleId, lifecycle, notify};
+use crate::domain::RequestStatus;
 use crate::domain::Role;
 use crate::domain::note::Note;
 use crate::domain::request::Category;
 use crate::funding::{self, DonationLine, DonorLine};
 use crate::http::error::ApiError;
 use crate::http::{idempotent, parse_donation, parse_donor};
+use crate::state::AppState;
 use crate::write_tx;
 
 pub fn router() -> Router<AppState> {
@@ -70,7 +71,7 @@ async fn queue(State(state): State<AppState>, c: Context) -> Result<Response, Pa
     let pending = lifecycle::list(
         &state.db,
         &user.staff(),
-        Some("pending"),
+        Some(RequestStatus::Pending),
         policy.policy.dual_approval_above(),
     )
     .await?;
@@ -103,7 +104,7 @@ async fn approve(
     let staff = user.staff();
     let now = state.clock.now();
     let key = form.idempotency_key()?;
-    let route = format!("POST /api/v1/requests/{id}/approve");
+    let route = crate::http::route_key(&id, "approve");
     let outcome: Result<_, ApiError> = async {
         idempotent!(
             key = key.clone(),
@@ -113,9 +114,12 @@ async fn approve(
             json!({}),
             StatusCode::OK,
             |tx| {
-                lifecycle::approve(tx, now, &staff, &id, &state.config.base_url)
-                    .await
-                    .map(|view| json!(view))
+                async {
+                    let stepped = lifecycle::approve(tx, now, &staff, &id).await?;
+                    notify::after(tx, now, &state.config.base_url, stepped).await
+                }
+                .await
+                .map(|view| json!(view))
             }
         )
     }
@@ -140,14 +144,10 @@ async fn decline(
         Note::parse(&typed).map_err(|_| PageError::Refused(StatusCode::UNPROCESSABLE_ENTITY))?;
     let staff = user.staff();
     let now = state.clock.now();
-    write_tx!(&state.db, |tx| lifecycle::decline(
-        tx,
-        now,
-        &staff,
-        &id,
-        &reason,
-        &state.config.base_url
-    )
+    write_tx!(&state.db, |tx| async {
+        let stepped = lifecycle::decline(tx, now, &staff, &id, &reason).await?;
+        notify::after(tx, now, &state.config.base_url, stepped).await
+    }
     .await)?;
     Ok(back(&form, &format!("/requests/{id}")))
 }
@@ -416,7 +416,7 @@ async fn add_donation(
             key = key.clone(),
             state,
             staff,
-            "POST /api/v1/donations",
+            crate::http::DONATIONS_ROUTE,
             body,
             StatusCode::CREATED,
             |tx| {

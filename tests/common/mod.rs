@@ -189,11 +189,7 @@ pub struct TestApp {
     /// Where the app writes mail when the test sets no `PASSAGE_SMTP_URL`.
     pub mail_dir: tempfile::TempDir,
     /// The running app's group writer, to read what it did.
-    pub grouped: passage::store::group::GroupCommit<
-        (u16, serde_json::Value),
-        passage::approval::FlowError,
-        Arc<passage::approval::together::Submission>,
-    >,
+    pub grouped: passage::state::Grouped,
     running: Running,
 }
 

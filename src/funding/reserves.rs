@@ -11,8 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
-use super::FlowError;
-use super::error::invalid;
+use super::{FundingError, invalid};
 use crate::audit;
 use crate::cases::Staff;
 use crate::domain::Money;
@@ -24,11 +23,11 @@ use crate::{on_db, on_tx};
 pub struct ReserveView {
     pub id: String,
     pub org_id: String,
-    #[schema(value_type = crate::http::openapi::Figure)]
+    #[schema(value_type = crate::domain::money::Figure)]
     pub amount: String,
-    #[schema(value_type = crate::http::openapi::Figure)]
+    #[schema(value_type = crate::domain::money::Figure)]
     pub drawn: String,
-    #[schema(value_type = crate::http::openapi::Figure)]
+    #[schema(value_type = crate::domain::money::Figure)]
     pub remaining: String,
     pub expires_at: DateTime<Utc>,
     pub active: bool,
@@ -70,37 +69,24 @@ pub async fn outstanding_now(db: &Db, now: DateTime<Utc>) -> Result<i64, StoreEr
     Ok(on_db!(db, p => sqlx::query_scalar(OUTSTANDING).bind(now).fetch_one(p).await)?)
 }
 
-/// The active reserve of `org_id` that can cover `amount`, soonest to expire first, among
-/// those `requester` did not set aside: a treasurer who also asks for cases cannot approve
-/// their own request by setting money aside for it. Callers hold the fund's lock, so the
-/// answer stays true until they draw.
-pub async fn covering(
-    tx: &mut Tx,
-    now: DateTime<Utc>,
-    org_id: &str,
-    amount: Money,
-    requester: &str,
-) -> Result<Option<String>, StoreError> {
-    Ok(on_tx!(tx, c => sqlx::query_scalar(
-        "SELECT id FROM reserves WHERE org_id = $1 AND expires_at > $2 AND amount - drawn >= $3
-           AND created_by <> $4
-         ORDER BY expires_at, id LIMIT 1",
-    )
-    .bind(org_id)
-    .bind(now)
-    .bind(amount.cents())
-    .bind(requester)
-    .fetch_optional(c)
-    .await)?)
-}
-
-pub async fn draw(tx: &mut Tx, reserve_id: &str, amount: Money) -> Result<(), StoreError> {
-    on_tx!(tx, c => sqlx::query("UPDATE reserves SET drawn = drawn + $2 WHERE id = $1")
-        .bind(reserve_id)
-        .bind(amount.cents())
-        .execute(c)
-        .await
-        .map(|_| ()))?;
+/// Draws on reserves for new approvals, (reserve, cents) each, in one statement.
+pub async fn draw_many(tx: &mut Tx, draws: &[(&str, i64)]) -> Result<(), StoreError> {
+    if draws.is_empty() {
+        return Ok(());
+    }
+    let mut by_reserve: std::collections::BTreeMap<&str, i64> = Default::default();
+    for (id, cents) in draws {
+        *by_reserve.entry(id).or_insert(0) += cents;
+    }
+    on_tx!(tx, c => {
+        let mut update = sqlx::QueryBuilder::new("UPDATE reserves SET drawn = drawn + CASE id");
+        for (id, cents) in &by_reserve {
+            update.push(" WHEN ").push_bind(*id).push(" THEN ").push_bind(*cents);
+        }
+        update.push(" ELSE 0 END WHERE id IN ");
+        crate::store::push_list(&mut update, by_reserve.keys().copied());
+        update.build().execute(c).await.map(|_| ())
+    })?;
     Ok(())
 }
 
@@ -113,7 +99,7 @@ pub async fn create(
     org_id: &str,
     amount: Money,
     expires_at: DateTime<Utc>,
-) -> Result<ReserveView, FlowError> {
+) -> Result<ReserveView, FundingError> {
     if expires_at <= now {
         return Err(invalid("expires_at", "must be in the future"));
     }
@@ -129,7 +115,7 @@ pub async fn create(
     let free =
         available - outstanding(tx, now).await? - crate::funding::restricted::remaining(tx).await?;
     if amount.cents() > free {
-        return Err(FlowError::Conflict(format!(
+        return Err(FundingError::Conflict(format!(
             "only {} of unrestricted money is free to set aside now: record a donation or set aside less",
             format_cents(free.max(0))
         )));

@@ -45,8 +45,8 @@ pub fn text_with(language: Language, key: &str, args: &[(&'static str, String)])
     CATALOGUES.lookup_with_args(id(language), key, &args)
 }
 
-const EN_SOURCE: &str = include_str!("../../templates/i18n/en/passage.ftl");
-const FR_SOURCE: &str = include_str!("../../templates/i18n/fr/passage.ftl");
+const EN_SOURCE: &str = include_str!("../templates/i18n/en/passage.ftl");
+const FR_SOURCE: &str = include_str!("../templates/i18n/fr/passage.ftl");
 
 /// Whether the catalogue of `language` has `key` (read from the catalogue's text: the
 /// loader tells a missing message from a message looked up without its arguments only by

@@ -1,0 +1,227 @@
+//! The closed sets of states Passage stores as text: a request's status and a ledger
+//! transfer's kind. Each is an enum here, stored through sqlx as TEXT on both engines (the
+//! same words as before, so no migration), and written into SQL text only by
+//! [`RequestStatus::sql`] / [`TransferKind::sql`]: no other module spells them.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Implements sqlx's `Type`, `Encode` and `Decode` for a text enum on any engine whose
+/// strings do, through `as_str` and `FromStr`.
+macro_rules! text_column {
+    ($t:ty) => {
+        impl<DB: sqlx::Database> sqlx::Type<DB> for $t
+        where
+            String: sqlx::Type<DB>,
+        {
+            fn type_info() -> DB::TypeInfo {
+                <String as sqlx::Type<DB>>::type_info()
+            }
+
+            fn compatible(ty: &DB::TypeInfo) -> bool {
+                <String as sqlx::Type<DB>>::compatible(ty)
+            }
+        }
+
+        impl<'q, DB: sqlx::Database> sqlx::Encode<'q, DB> for $t
+        where
+            &'q str: sqlx::Encode<'q, DB>,
+        {
+            fn encode_by_ref(
+                &self,
+                buf: &mut <DB as sqlx::Database>::ArgumentBuffer<'q>,
+            ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+                <&'q str as sqlx::Encode<'q, DB>>::encode(self.as_str(), buf)
+            }
+        }
+
+        impl<'r, DB: sqlx::Database> sqlx::Decode<'r, DB> for $t
+        where
+            &'r str: sqlx::Decode<'r, DB>,
+        {
+            fn decode(
+                value: <DB as sqlx::Database>::ValueRef<'r>,
+            ) -> Result<Self, sqlx::error::BoxDynError> {
+                let text = <&'r str as sqlx::Decode<'r, DB>>::decode(value)?;
+                Ok(text.parse::<$t>()?)
+            }
+        }
+
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl PartialEq<&str> for $t {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+    };
+}
+
+/// An unknown word where a state was expected (a row written by hand, a bad query).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{word:?} is not {what}: use one of {choices}")]
+pub struct UnknownState {
+    pub word: String,
+    pub what: &'static str,
+    pub choices: String,
+}
+
+/// A request's status: submitted → approved (a hold) | pending | declined; a pending one is
+/// approved or declined; an approved one is settled, cancelled or expires.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestStatus {
+    Pending,
+    Approved,
+    Declined,
+    Settled,
+    Cancelled,
+    Expired,
+}
+
+impl RequestStatus {
+    pub const ALL: [RequestStatus; 6] = [
+        RequestStatus::Pending,
+        RequestStatus::Approved,
+        RequestStatus::Declined,
+        RequestStatus::Settled,
+        RequestStatus::Cancelled,
+        RequestStatus::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestStatus::Pending => "pending",
+            RequestStatus::Approved => "approved",
+            RequestStatus::Declined => "declined",
+            RequestStatus::Settled => "settled",
+            RequestStatus::Cancelled => "cancelled",
+            RequestStatus::Expired => "expired",
+        }
+    }
+
+    /// The status as an SQL literal (`'approved'`), for a condition an index depends on.
+    pub fn sql(self) -> String {
+        format!("'{}'", self.as_str())
+    }
+
+    /// Statuses as an SQL list (`('approved', 'settled')`).
+    pub fn sql_list(statuses: &[RequestStatus]) -> String {
+        let words: Vec<String> = statuses.iter().map(|s| s.sql()).collect();
+        format!("({})", words.join(", "))
+    }
+
+    /// Whether the request holds or spent the fund's money (what counts against a case's
+    /// rolling window).
+    pub fn uses_money(self) -> bool {
+        matches!(self, RequestStatus::Approved | RequestStatus::Settled)
+    }
+
+    /// Whether the request is still open: pending or holding money.
+    pub fn is_active(self) -> bool {
+        matches!(self, RequestStatus::Pending | RequestStatus::Approved)
+    }
+}
+
+impl FromStr for RequestStatus {
+    type Err = UnknownState;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        RequestStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| UnknownState {
+                word: s.into(),
+                what: "a request status",
+                choices: RequestStatus::ALL.map(RequestStatus::as_str).join(", "),
+            })
+    }
+}
+
+text_column!(RequestStatus);
+
+/// What a ledger transfer does: moves money at once, holds it, or resolves a hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferKind {
+    Single,
+    Pending,
+    Post,
+    Void,
+    Expire,
+}
+
+impl TransferKind {
+    pub const ALL: [TransferKind; 5] = [
+        TransferKind::Single,
+        TransferKind::Pending,
+        TransferKind::Post,
+        TransferKind::Void,
+        TransferKind::Expire,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferKind::Single => "single",
+            TransferKind::Pending => "pending",
+            TransferKind::Post => "post",
+            TransferKind::Void => "void",
+            TransferKind::Expire => "expire",
+        }
+    }
+
+    /// The kind as an SQL literal (`'pending'`).
+    pub fn sql(self) -> String {
+        format!("'{}'", self.as_str())
+    }
+
+    /// Kinds as an SQL list (`('post', 'single')`).
+    pub fn sql_list(kinds: &[TransferKind]) -> String {
+        let words: Vec<String> = kinds.iter().map(|k| k.sql()).collect();
+        format!("({})", words.join(", "))
+    }
+}
+
+impl FromStr for TransferKind {
+    type Err = UnknownState;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        TransferKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == s)
+            .ok_or_else(|| UnknownState {
+                word: s.into(),
+                what: "a transfer kind",
+                choices: TransferKind::ALL.map(TransferKind::as_str).join(", "),
+            })
+    }
+}
+
+text_column!(TransferKind);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_state_reads_back_from_its_word() {
+        for s in RequestStatus::ALL {
+            assert_eq!(s.as_str().parse::<RequestStatus>(), Ok(s));
+        }
+        for k in TransferKind::ALL {
+            assert_eq!(k.as_str().parse::<TransferKind>(), Ok(k));
+        }
+        assert!("approve".parse::<RequestStatus>().is_err());
+        assert!("hold".parse::<TransferKind>().is_err());
+        assert_eq!(
+            RequestStatus::sql_list(&[RequestStatus::Approved, RequestStatus::Settled]),
+            "('approved', 'settled')"
+        );
+    }
+}

@@ -1,0 +1,28 @@
+//! The addresses Passage puts in the mail it writes, for a reader to follow: the HTTP edge
+//! serves them, and the modules that write mail build them here, so that none of them
+//! names a route of its own.
+
+fn base(base_url: &str) -> &str {
+    base_url.trim_end_matches('/')
+}
+
+/// Where a donor stops receiving reports, with their unsubscribe token.
+pub fn donor_unsubscribe(base_url: &str, token: &str) -> String {
+    format!("{}/api/v1/donor/unsubscribe?token={token}", base(base_url))
+}
+
+/// A donor report as the API serves it to a treasurer.
+pub fn report(base_url: &str, report_id: &str) -> String {
+    format!("{}/api/v1/reports/{report_id}", base(base_url))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn links_join_the_base_once() {
+        assert_eq!(
+            super::report("https://x.example.org/", "r1"),
+            "https://x.example.org/api/v1/reports/r1"
+        );
+    }
+}
