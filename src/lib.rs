@@ -12,6 +12,7 @@ pub mod domain;
 pub mod export;
 pub mod funding;
 pub mod http;
+pub mod i18n;
 pub mod idempotency;
 pub mod identity;
 pub mod ledger;

@@ -7,7 +7,7 @@ mod caseworker;
 pub mod context;
 mod donor;
 mod forms;
-pub mod i18n;
+pub use crate::i18n;
 mod pages;
 mod reports;
 mod session;
