@@ -1,6 +1,7 @@
-//! The words of the pages: Fluent catalogues in `templates/i18n/{en,fr}`, compiled into the
-//! binary, and the formats of amounts, counts and waits for each language. Every user-facing
-//! word of a page comes through here; the language is chosen per request, never global.
+//! The words of the pages and the emails: Fluent catalogues in `templates/i18n/{en,fr}`
+//! (`passage.ftl` for the pages, `email.ftl` for the emails), compiled into the binary, and
+//! the formats of amounts, counts and waits for each language. Every user-facing word of a
+//! page or an email comes through here; the language is chosen per reader, never global.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -45,19 +46,26 @@ pub fn text_with(language: Language, key: &str, args: &[(&'static str, String)])
     CATALOGUES.lookup_with_args(id(language), key, &args)
 }
 
-const EN_SOURCE: &str = include_str!("../templates/i18n/en/passage.ftl");
-const FR_SOURCE: &str = include_str!("../templates/i18n/fr/passage.ftl");
+const EN_SOURCES: [&str; 2] = [
+    include_str!("../templates/i18n/en/passage.ftl"),
+    include_str!("../templates/i18n/en/email.ftl"),
+];
+const FR_SOURCES: [&str; 2] = [
+    include_str!("../templates/i18n/fr/passage.ftl"),
+    include_str!("../templates/i18n/fr/email.ftl"),
+];
 
 /// Whether the catalogue of `language` has `key` (read from the catalogue's text: the
 /// loader tells a missing message from a message looked up without its arguments only by
 /// an error type it does not export).
 pub fn has(language: Language, key: &str) -> bool {
-    let source = match language {
-        Language::Fr => FR_SOURCE,
-        Language::En => EN_SOURCE,
+    let sources = match language {
+        Language::Fr => &FR_SOURCES,
+        Language::En => &EN_SOURCES,
     };
-    source
-        .lines()
+    sources
+        .iter()
+        .flat_map(|s| s.lines())
         .any(|line| line.split_once(" = ").is_some_and(|(name, _)| name == key))
 }
 

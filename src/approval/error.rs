@@ -16,6 +16,9 @@ pub enum FlowError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
+    /// An email could not be written (a template failed): the change is not made.
+    #[error(transparent)]
+    Mail(#[from] crate::mail::compose::ComposeError),
 }
 
 impl From<crate::cases::CaseError> for FlowError {

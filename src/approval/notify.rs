@@ -3,13 +3,16 @@
 //! once and to every treasurer after `escalate_after_minutes`; the caseworker hears of a
 //! treasurer's decision; treasurers hear once when the fund falls under its reserve floor.
 //!
-//! Emails name the case code, the category and amounts, never more: no note, no city.
+//! Who is told, when, and once is decided here; what they read is written by
+//! [`crate::mail::compose`] from templates. Emails name the case code, the category and
+//! amounts, never more: no note, no city.
 
 use chrono::{DateTime, Utc};
 
 use super::FlowError;
 use super::lifecycle::{Notice, RequestView, Stepped};
-use crate::domain::{RequestStatus, Role};
+use crate::domain::{Language, RequestStatus, Role};
+use crate::mail::compose::{ComposeError, Decision, LowBalance, Urgent, Written};
 use crate::mail::{self, OutgoingMail};
 use crate::store::{Db, StoreError, Tx};
 use crate::{on_db, on_tx};
@@ -34,8 +37,10 @@ async fn treasurers(tx: &mut Tx, on_call_only: bool) -> Result<Vec<Recipient>, S
     .await)?)
 }
 
-fn french(r: &Recipient) -> bool {
-    r.language == "fr"
+/// The recipient's language (anything but French reads English, as before languages
+/// were checked).
+fn language(r: &Recipient) -> Language {
+    r.language.parse().unwrap_or(Language::En)
 }
 
 fn link(base_url: &str, request: &RequestView) -> String {
@@ -47,17 +52,16 @@ async fn send(
     now: DateTime<Utc>,
     to: &Recipient,
     key: String,
-    subject: String,
-    text: String,
+    written: Written,
 ) -> Result<(), StoreError> {
     mail::enqueue(
         tx,
         now,
         &OutgoingMail {
             to: to.email.clone(),
-            subject,
-            text,
-            html: None,
+            subject: written.subject,
+            text: written.text,
+            html: Some(written.html),
             dedupe_key: key,
             headers: Vec::new(),
         },
@@ -113,14 +117,13 @@ pub async fn urgent_pending(
         told.retain(|t| t.id != request.requested_by);
     }
     for t in &told {
-        let (subject, text) = waiting_message(t, base_url, request, false);
+        let written = waiting_message(t, base_url, request, false)?;
         send(
             tx,
             now,
             t,
             format!("urgent:{}:{}", request.id, t.id),
-            subject,
-            text,
+            written,
         )
         .await?;
     }
@@ -132,45 +135,17 @@ fn waiting_message(
     base_url: &str,
     r: &RequestView,
     escalated: bool,
-) -> (String, String) {
-    let why = r.reason.clone().unwrap_or_default();
-    if french(t) {
-        (
-            format!(
-                "{}Urgent : {} {} $ pour le dossier {}",
-                if escalated { "[Relance] " } else { "" },
-                r.category,
-                r.amount,
-                r.case_code
-            ),
-            format!(
-                "Une demande urgente attend une décision.\n\nDossier : {}\nCatégorie : {}\nMontant : {} $\nPourquoi un trésorier : {}\n\nDécider : {}\n",
-                r.case_code,
-                r.category,
-                r.amount,
-                why,
-                link(base_url, r)
-            ),
-        )
-    } else {
-        (
-            format!(
-                "{}Urgent: {} ${} for case {}",
-                if escalated { "[Escalated] " } else { "" },
-                r.category,
-                r.amount,
-                r.case_code
-            ),
-            format!(
-                "An urgent request is waiting for a decision.\n\nCase: {}\nCategory: {}\nAmount: ${}\nWhy a treasurer: {}\n\nDecide: {}\n",
-                r.case_code,
-                r.category,
-                r.amount,
-                why,
-                link(base_url, r)
-            ),
-        )
+) -> Result<Written, ComposeError> {
+    Urgent {
+        language: language(t),
+        escalated,
+        case_code: r.case_code.clone(),
+        category: r.category.clone(),
+        amount: r.amount.clone(),
+        why: r.reason.clone().unwrap_or_default(),
+        link: link(base_url, r),
     }
+    .write()
 }
 
 /// Tells the requester what a treasurer decided.
@@ -187,61 +162,22 @@ pub async fn decision(
     .fetch_optional(c)
     .await)?;
     let Some(to) = to else { return Ok(()) };
-    let (subject, text) = match (request.status.as_str(), french(&to)) {
-        ("approved", true) => (
-            format!(
-                "Approuvé : {} {} $ pour le dossier {}",
-                request.category, request.amount, request.case_code
-            ),
-            format!(
-                "La demande est approuvée et l'argent est réservé.\n\nDossier : {}\nMontant : {} $\nAprès l'achat, saisissez le reçu : {}\n",
-                request.case_code,
-                request.amount,
-                link(base_url, request)
-            ),
-        ),
-        ("approved", false) => (
-            format!(
-                "Approved: {} ${} for case {}",
-                request.category, request.amount, request.case_code
-            ),
-            format!(
-                "The request is approved and the money is held.\n\nCase: {}\nAmount: ${}\nAfter the purchase, record the receipt: {}\n",
-                request.case_code,
-                request.amount,
-                link(base_url, request)
-            ),
-        ),
-        (_, true) => (
-            format!(
-                "Refusé : {} {} $ pour le dossier {}",
-                request.category, request.amount, request.case_code
-            ),
-            format!(
-                "La demande est refusée.\n\nDossier : {}\nRaison : {}\n",
-                request.case_code,
-                request.reason.clone().unwrap_or_default()
-            ),
-        ),
-        (_, false) => (
-            format!(
-                "Declined: {} ${} for case {}",
-                request.category, request.amount, request.case_code
-            ),
-            format!(
-                "The request is declined.\n\nCase: {}\nReason: {}\n",
-                request.case_code,
-                request.reason.clone().unwrap_or_default()
-            ),
-        ),
-    };
+    let written = Decision {
+        language: language(&to),
+        approved: request.status == RequestStatus::Approved,
+        case_code: request.case_code.clone(),
+        category: request.category.clone(),
+        amount: request.amount.clone(),
+        reason: request.reason.clone().unwrap_or_default(),
+        link: link(base_url, request),
+    }
+    .write()?;
     send(
         tx,
         now,
         &to,
         format!("decision:{}:{}", request.id, request.status),
-        subject,
-        text,
+        written,
     )
     .await?;
     Ok(())
@@ -298,14 +234,13 @@ async fn escalate_one(
         if t.id == request.requested_by {
             continue;
         }
-        let (subject, text) = waiting_message(&t, base_url, &request, true);
+        let written = waiting_message(&t, base_url, &request, true)?;
         send(
             tx,
             now,
             &t,
             format!("escalate:{}:{}", request.id, t.id),
-            subject,
-            text,
+            written,
         )
         .await?;
     }
@@ -341,31 +276,19 @@ pub async fn low_balance(
     if !below {
         return Ok(());
     }
-    let available = crate::domain::money::format_cents(available);
-    let floor = crate::domain::money::format_cents(floor);
     for t in treasurers(tx, false).await? {
-        let (subject, text) = if french(&t) {
-            (
-                format!("Fonds bas : {available} $ disponibles"),
-                format!(
-                    "Le fonds est passé sous son plancher de réserve.\n\nDisponible : {available} $\nPlancher : {floor} $\n"
-                ),
-            )
-        } else {
-            (
-                format!("Low fund: ${available} available"),
-                format!(
-                    "The fund has fallen under its reserve floor.\n\nAvailable: ${available}\nReserve floor: ${floor}\n"
-                ),
-            )
-        };
+        let written = LowBalance {
+            language: language(&t),
+            available_cents: available,
+            floor_cents: floor,
+        }
+        .write()?;
         send(
             tx,
             now,
             &t,
             format!("low-balance:{}:{}", now.timestamp_micros(), t.id),
-            subject,
-            text,
+            written,
         )
         .await?;
     }

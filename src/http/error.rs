@@ -217,6 +217,7 @@ impl From<crate::approval::FlowError> for ApiError {
                 ApiError::Conflict(format!("transfer {id} was already made differently"))
             }
             FlowError::Ledger(e) => ApiError::Internal(e.to_string()),
+            FlowError::Mail(e) => ApiError::Internal(e.to_string()),
         }
     }
 }

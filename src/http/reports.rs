@@ -1,6 +1,7 @@
 //! Donor reports (treasurers): draft, read, seal and co-sign, verify, send, withdraw a
 //! donor's links; and what a donor's link opens (see `donor_report`).
 
+use askama::Template;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -557,45 +558,33 @@ async fn unsubscribe_page(
     query: Result<Query<LinkQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let (token, link) = unsubscribe_link(&state, query, &headers).await?;
-    let token = url_token(&token);
-    let t = |key: &str| html_escape(&crate::i18n::text(link.language, key));
-    let body = if link.subscribed {
-        format!(
-            "<form method=\"post\" action=\"/api/v1/donor/unsubscribe?token={token}\">\
-             <input type=\"hidden\" name=\"List-Unsubscribe\" value=\"One-Click\">\
-             <p>{}</p><button type=\"submit\" style=\"font-size:1.2em;padding:.5em 1em\">{}</button></form>",
-            t("donor-unsubscribe-question"),
-            t("donor-unsubscribe-button"),
-        )
-    } else if link.withdrawn.is_some() {
-        format!(
-            "<p>{}</p><p>{}</p>",
-            t("donor-unsubscribed"),
-            t("donor-link-withdrawn")
-        )
-    } else {
-        format!(
-            "<p>{}</p><form method=\"post\" action=\"/api/v1/donor/resubscribe?token={token}\">\
-             <p>{}</p><button type=\"submit\" style=\"font-size:1.2em;padding:.5em 1em\">{}</button></form>",
-            t("donor-unsubscribed"),
-            t("donor-resubscribe-question"),
-            t("donor-resubscribe-button"),
-        )
-    };
-    let page = format!(
-        "<!DOCTYPE html><html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>Passage</title></head>\
-         <body style=\"font-family:sans-serif;max-width:32em;margin:2em auto;padding:0 1em\">{body}</body></html>",
-        link.language.as_str()
-    );
+    let page = UnsubscribePage {
+        lang: link.language.as_str(),
+        language: link.language,
+        token: url_token(&token),
+        subscribed: link.subscribed,
+        withdrawn: link.withdrawn.is_some(),
+    }
+    .render()
+    .map_err(|e| ApiError::Internal(format!("the unsubscribe page: {e}")))?;
     Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response())
 }
 
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
+/// The unsubscribe page (`templates/donor_unsubscribe.html`): no session, no script.
+#[derive(Template)]
+#[template(path = "donor_unsubscribe.html")]
+struct UnsubscribePage {
+    lang: &'static str,
+    language: crate::domain::Language,
+    token: String,
+    subscribed: bool,
+    withdrawn: bool,
+}
+
+impl UnsubscribePage {
+    fn t(&self, key: &str) -> String {
+        crate::i18n::text(self.language, key)
+    }
 }
 
 /// What withdrawing a donor's links did.

@@ -2,6 +2,8 @@
 //! it tells about ([`enqueue`]), and a background worker delivers it later
 //! ([`deliver_due`]), over SMTP or into a folder of `.eml` files.
 //!
+//! - `compose/`: every email's subject, text part and HTML part, from the templates in
+//!   `templates/email/` and the words of the Fluent catalogues.
 //! - `outbox.rs`: the table: enqueue, claim with a lease, mark sent or failed.
 //! - `transport.rs`: the [`Mailer`]: lettre's SMTP or file transport, and building a
 //!   message (text, or text + HTML).
@@ -11,6 +13,7 @@
 //! it, never loses it; two deliverers never take the same row; a message is marked sent
 //! right after the server accepts it. One window remains, see [`worker`].
 
+pub mod compose;
 mod outbox;
 mod transport;
 mod worker;

@@ -15,7 +15,8 @@ use crate::approval::FlowError;
 use crate::approval::policy::Cadence;
 use crate::audit::Actor;
 use crate::config::Config;
-use crate::domain::Role;
+use crate::domain::{Language, Role};
+use crate::mail::compose::{ReportReminder, ReportStep};
 use crate::mail::{self, OutgoingMail};
 use crate::store::{Db, Tx};
 use crate::{on_db, on_tx, write_tx};
@@ -196,42 +197,29 @@ async fn remind_one(
     .fetch_all(c)
     .await)?;
     let link = crate::links::report(&config.base_url, &report.id);
-    let (start, end) = (&report.period_start, &report.period_end);
+    let step = if report.status == "draft" {
+        ReportStep::Seal
+    } else {
+        ReportStep::Cosign
+    };
     for t in treasurers {
-        let (subject, text) = match (t.language.as_str(), report.status.as_str()) {
-            ("fr", "draft") => (
-                format!("Rapport aux donateurs à sceller : du {start} au {end}"),
-                format!(
-                    "Le rapport du {start} au {end} attend d'être scellé par un·e trésorier·ère, puis contresigné par un·e autre.\n\nLe relire et le sceller : {link}\n"
-                ),
-            ),
-            ("fr", _) => (
-                format!("Rapport aux donateurs à contresigner : du {start} au {end}"),
-                format!(
-                    "Le rapport du {start} au {end} est scellé et attend la contresignature d'un·e second·e trésorier·ère.\n\nLe relire et le contresigner : {link}\n"
-                ),
-            ),
-            (_, "draft") => (
-                format!("Donor report to seal: {start} to {end}"),
-                format!(
-                    "The report for {start} to {end} is waiting for a treasurer to seal it, and a second one to co-sign it.\n\nReview and seal it: {link}\n"
-                ),
-            ),
-            _ => (
-                format!("Donor report to co-sign: {start} to {end}"),
-                format!(
-                    "The report for {start} to {end} is sealed and waiting for a second treasurer's co-signature.\n\nReview and co-sign it: {link}\n"
-                ),
-            ),
-        };
+        let written = ReportReminder {
+            // As before languages were checked: anything but French reads English.
+            language: t.language.parse().unwrap_or(Language::En),
+            step,
+            start: report.period_start.clone(),
+            end: report.period_end.clone(),
+            link: link.clone(),
+        }
+        .write()?;
         mail::enqueue(
             tx,
             now,
             &OutgoingMail {
                 to: t.email.clone(),
-                subject,
-                text,
-                html: None,
+                subject: written.subject,
+                text: written.text,
+                html: Some(written.html),
                 dedupe_key: format!(
                     "report:{}:remind:{}:{}:{}",
                     report.id,

@@ -7,7 +7,6 @@
 //! working `List-Unsubscribe` / `List-Unsubscribe-Post` headers (RFC 8058).
 
 use std::collections::{BTreeSet, HashMap};
-use std::fmt::Write as _;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -21,6 +20,8 @@ use crate::audit::{self, Actor};
 use crate::config::Config;
 use crate::domain::Language;
 use crate::domain::money::format_cents;
+use crate::i18n;
+use crate::mail::compose::{ComposeError, DonorReport, Written};
 use crate::mail::{self, OutgoingMail};
 use crate::store::{Db, StoreError, Tx};
 use crate::{on_db, on_tx, write_tx};
@@ -167,7 +168,7 @@ async fn send_in(
             link_days: config.donor_link_days,
         };
         let own = gifts.get(&d.id).map(Vec::as_slice).unwrap_or_default();
-        let letter = render(language, &d.name, &summary, &hash, own, &links);
+        let letter = render(language, &d.name, &summary, &hash, own, &links)?;
         mail::enqueue(
             tx,
             now,
@@ -310,72 +311,21 @@ async fn donor_exists(tx: &mut Tx, donor_id: &str) -> Result<bool, StoreError> {
     Ok(exists.is_some())
 }
 
-pub struct Links {
-    pub web: String,
-    pub unsubscribe: String,
-    pub link_days: u32,
-}
+pub use crate::mail::compose::{Bar, Figures, Links};
 
-pub struct Letter {
-    pub subject: String,
-    pub text: String,
-    pub html: String,
-}
-
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
+/// A category's name as the reports write it (`flight` → `Flights` / `Avion`).
 pub fn category_label(language: Language, key: &str) -> String {
-    let (en, fr) = match key {
-        "bus" => ("Bus", "Autobus"),
-        "train" => ("Train", "Train"),
-        "flight" => ("Flights", "Avion"),
-        "local_transport" => ("Local transport", "Transport local"),
-        "hotel" => ("Hotel", "Hôtel"),
-        "phone_card" => ("Phone cards", "Cartes téléphoniques"),
-        "food" => ("Food", "Nourriture"),
-        "clothing" => ("Clothing", "Vêtements"),
-        "hygiene" => ("Hygiene", "Hygiène"),
-        "pocket_money" => ("Pocket money", "Argent de poche"),
-        "interpreter" => ("Interpreters", "Interprètes"),
-        "other" => ("Other needs", "Autres besoins"),
-        other => (other, other),
-    };
-    match language {
-        Language::En => en.into(),
-        Language::Fr => fr.into(),
-    }
-}
-
-fn money(language: Language, figure: &str) -> String {
-    match language {
-        Language::En => format!("${figure}"),
-        Language::Fr => format!("{} $", figure.replace('.', ",")),
+    let message = format!("need-{key}");
+    if i18n::has(language, &message) {
+        i18n::text(language, &message)
+    } else {
+        key.to_string()
     }
 }
 
 fn cents_of(amount: Option<&str>) -> Option<i64> {
     let d: rust_decimal::Decimal = amount?.parse().ok()?;
     (d * rust_decimal::Decimal::ONE_HUNDRED).try_into().ok()
-}
-
-/// A bar of the chart: label, amount shown (or `None` when suppressed), cases shown.
-pub struct Bar {
-    pub label: String,
-    pub amount: Option<i64>,
-    pub cases: String,
 }
 
 fn bars(language: Language, summary: &Summary) -> Vec<Bar> {
@@ -394,12 +344,12 @@ fn bars(language: Language, summary: &Summary) -> Vec<Bar> {
             .iter()
             .map(|m| category_label(language, m))
             .collect();
-        let label = match language {
-            Language::En => format!("Together: {}", members.join(", ")),
-            Language::Fr => format!("Ensemble : {}", members.join(", ")),
-        };
         out.push(Bar {
-            label,
+            label: i18n::text_with(
+                language,
+                "figure-together",
+                &[("members", members.join(", "))],
+            ),
             amount: cents_of(other.amount.as_deref()),
             cases: other.cases.to_string(),
         });
@@ -407,43 +357,25 @@ fn bars(language: Language, summary: &Summary) -> Vec<Bar> {
     out
 }
 
+/// Nothing to show: a report whose stored summary this release cannot read.
+pub fn no_figures(language: Language) -> Figures {
+    Figures {
+        rows: Vec::new(),
+        chart: Vec::new(),
+        max: 1,
+        note: String::new(),
+        hidden: i18n::text(language, "figure-hidden"),
+    }
+}
+
 /// The sealed summary as lines and bars in a language: what the email and the donor's
 /// web page both show.
-pub struct Figures {
-    pub rows: Vec<(String, String)>,
-    pub chart: Vec<Bar>,
-    /// The largest bar, for scaling the others.
-    pub max: i64,
-    /// That the figures undercount the need.
-    pub note: String,
-    /// What a suppressed bar says instead of its amount.
-    pub hidden: String,
-}
-
-impl Figures {
-    /// Nothing to show: a report without a summary this release can read.
-    pub fn none(language: Language) -> Figures {
-        Figures {
-            rows: Vec::new(),
-            chart: Vec::new(),
-            max: 1,
-            note: String::new(),
-            hidden: hidden_text(language),
-        }
-    }
-}
-
-fn hidden_text(language: Language) -> String {
-    match language {
-        Language::En => "fewer cases than the threshold: counted in \"Together\"".into(),
-        Language::Fr => "moins de dossiers que le seuil : compté dans « Ensemble »".into(),
-    }
-}
-
 pub fn figures(language: Language, summary: &Summary) -> Figures {
-    let en = language == Language::En;
-    let t = |e: &str, f: &str| if en { e.to_string() } else { f.to_string() };
-    let figure = |v: &Option<String>| money(language, v.as_deref().unwrap_or("0.00"));
+    let t = |key: &str| i18n::text(language, key);
+    let n = |key: &str, n: String| i18n::text_with(language, key, &[("n", n)]);
+    // A line that details the one before it.
+    let detail = |key: &str| format!("  {}", t(key));
+    let figure = |v: &Option<String>| i18n::money_str(language, v.as_deref().unwrap_or("0.00"));
     let plain = |v: Option<Count>| v.map(|c| c.to_string()).unwrap_or_else(|| "—".into());
     let scope = |key: &str| -> String {
         summary
@@ -452,7 +384,7 @@ pub fn figures(language: Language, summary: &Summary) -> Figures {
             .iter()
             .find(|c| c.key == key)
             .map(|c| match c.trips {
-                None => t("included below a threshold", "inclus sous un seuil"),
+                None => t("figure-below-threshold"),
                 trips => plain(trips),
             })
             .unwrap_or_else(|| "0".into())
@@ -460,89 +392,57 @@ pub fn figures(language: Language, summary: &Summary) -> Figures {
     let median = match summary.median_decision_seconds {
         Some(Count::Exactly(secs)) => {
             if secs < 120 {
-                t(&format!("{secs} seconds"), &format!("{secs} secondes"))
+                n("figure-seconds", secs.to_string())
             } else {
-                t(
-                    &format!("{} minutes", secs / 60),
-                    &format!("{} minutes", secs / 60),
-                )
+                n("figure-minutes", (secs / 60).to_string())
             }
         }
         Some(s) => s.to_string(),
         None => "—".into(),
     };
     let runway = match summary.runway_months.as_deref() {
-        Some(m) => t(
-            &format!("{m} months"),
-            &format!("{} mois", m.replace('.', ",")),
-        ),
+        Some(m) if language == Language::Fr => n("figure-months", m.replace('.', ",")),
+        Some(m) => n("figure-months", m.to_string()),
         None => "—".into(),
     };
     let rows: Vec<(String, String)> = vec![
         (
-            t("Opening balance", "Solde d'ouverture"),
+            t("figure-opening-balance"),
             figure(&summary.opening_balance),
         ),
         (
-            t("Donations received", "Dons reçus"),
-            money(language, &summary.donations.total),
+            t("figure-donations"),
+            i18n::money_str(language, &summary.donations.total),
         ),
         (
-            t(
-                "  of which restricted to some needs",
-                "  dont réservés à certains besoins",
-            ),
-            money(language, &summary.donations.restricted),
+            detail("figure-restricted"),
+            i18n::money_str(language, &summary.donations.restricted),
         ),
         (
-            t("Gifts in kind (estimated)", "Dons en nature (estimés)"),
-            money(language, &summary.in_kind),
+            t("figure-in-kind"),
+            i18n::money_str(language, &summary.in_kind),
         ),
-        (t("Spent", "Dépensé"), figure(&summary.disbursed)),
+        (t("figure-spent"), figure(&summary.disbursed)),
         (
-            t("Closing balance", "Solde de clôture"),
+            t("figure-closing-balance"),
             figure(&summary.closing_balance),
         ),
         (
-            t(
-                "Held for approved requests",
-                "Réservé pour des demandes approuvées",
-            ),
+            t("figure-held"),
             summary
                 .holds_outstanding
                 .amount
                 .as_deref()
-                .map(|a| money(language, a))
+                .map(|a| i18n::money_str(language, a))
                 .unwrap_or_else(|| plain(Some(summary.holds_outstanding.cases))),
         ),
-        (
-            t(
-                "Runway at this period's pace",
-                "Autonomie au rythme de la période",
-            ),
-            runway,
-        ),
-        (
-            t("People helped (cases)", "Personnes aidées (dossiers)"),
-            plain(Some(summary.cases_helped)),
-        ),
-        (
-            t("Hotel nights", "Nuits d'hôtel"),
-            plain(summary.hotel_nights),
-        ),
-        (t("Trips", "Trajets"), plain(summary.trips.total)),
-        (
-            t("  between provinces", "  entre provinces"),
-            scope("interprovincial"),
-        ),
-        (t("  abroad", "  vers l'étranger"), scope("international")),
-        (
-            t(
-                "Median time from request to decision",
-                "Délai médian entre demande et décision",
-            ),
-            median,
-        ),
+        (t("figure-runway"), runway),
+        (t("figure-cases-helped"), plain(Some(summary.cases_helped))),
+        (t("figure-hotel-nights"), plain(summary.hotel_nights)),
+        (t("figure-trips"), plain(summary.trips.total)),
+        (detail("figure-interprovincial"), scope("interprovincial")),
+        (detail("figure-international"), scope("international")),
+        (t("figure-median"), median),
     ];
     let chart = bars(language, summary);
     let max = chart
@@ -552,37 +452,35 @@ pub fn figures(language: Language, summary: &Summary) -> Figures {
         .unwrap_or(0)
         .max(1);
     let note = summary.notes.get(language).to_string();
-    let hidden = hidden_text(language);
     Figures {
         rows,
         chart,
         max,
         note,
-        hidden,
+        hidden: t("figure-hidden"),
     }
 }
 
 /// One of the donor's gifts as a line: amount, in kind, restricted to.
 pub fn gift_line(language: Language, g: &Gift) -> String {
-    let en = language == Language::En;
-    let t = |e: &str, f: &str| if en { e.to_string() } else { f.to_string() };
-    let mut line = money(language, &format_cents(g.amount));
+    let mut line = i18n::money(language, g.amount);
     if g.kind == "in_kind" {
-        line.push_str(&t(" (in kind)", " (en nature)"));
+        line.push(' ');
+        line.push_str(&i18n::text(language, "gift-in-kind"));
     }
     if let Some(r) = &g.restricted_to {
         let cats: Vec<String> = r.split(',').map(|c| category_label(language, c)).collect();
-        line.push_str(&if en {
-            format!(" (for {})", cats.join(", "))
-        } else {
-            format!(" (pour {})", cats.join(", "))
-        });
+        line.push(' ');
+        line.push_str(&i18n::text_with(
+            language,
+            "gift-for",
+            &[("categories", cats.join(", "))],
+        ));
     }
     line
 }
 
-/// The email of one donor. Everything in it comes from the sealed summary and the
-/// donor's own gifts: no case, city, vendor, date finer than the period or free text.
+/// The email of one donor, in their language.
 pub fn render(
     language: Language,
     name: &str,
@@ -590,250 +488,22 @@ pub fn render(
     hash: &str,
     gifts: &[Gift],
     links: &Links,
-) -> Letter {
-    let en = language == Language::En;
-    let t = |e: &str, f: &str| if en { e.to_string() } else { f.to_string() };
-    let start = summary.period.start;
-    let end = summary.period.end;
-    let subject = if en {
-        format!("What the Passage fund did, {start} to {end}")
-    } else {
-        format!("Ce que le fonds Passage a permis, du {start} au {end}")
-    };
-    let own_total: i64 = gifts.iter().map(|g| g.amount).sum();
-    let gift_line = |g: &Gift| gift_line(language, g);
-    let Figures {
-        rows,
-        chart,
-        max,
-        note,
-        hidden,
-    } = figures(language, summary);
-
-    // Text.
-    let mut text = String::new();
-    let _ = writeln!(text, "{} {name},\n", t("Hello", "Bonjour"));
-    let _ = writeln!(
-        text,
-        "{}\n",
-        if en {
-            format!("Here is what the Passage emergency fund did from {start} to {end}.")
-        } else {
-            format!("Voici ce que le fonds d'urgence Passage a permis du {start} au {end}.")
-        }
+) -> Result<Written, ComposeError> {
+    let figures = figures(language, summary);
+    let (start, end) = (
+        summary.period.start.to_string(),
+        summary.period.end.to_string(),
     );
-    if gifts.is_empty() {
-        let _ = writeln!(
-            text,
-            "{}\n",
-            t(
-                "You made no gift in this period: thank you for your support.",
-                "Vous n'avez pas fait de don pendant cette période : merci de votre soutien."
-            )
-        );
-    } else {
-        let _ = writeln!(
-            text,
-            "{}",
-            t(
-                "Your gifts in this period:",
-                "Vos dons pendant cette période :"
-            )
-        );
-        for g in gifts {
-            let _ = writeln!(text, "  - {}", gift_line(g));
-        }
-        let _ = writeln!(
-            text,
-            "  {} {}\n",
-            t("Total:", "Total :"),
-            money(language, &format_cents(own_total))
-        );
+    DonorReport {
+        language,
+        name,
+        start: &start,
+        end: &end,
+        gifts: gifts.iter().map(|g| gift_line(language, g)).collect(),
+        gifts_total_cents: gifts.iter().map(|g| g.amount).sum(),
+        figures: &figures,
+        hash,
+        links,
     }
-    let _ = writeln!(text, "{}", t("The fund:", "Le fonds :"));
-    for (label, value) in &rows {
-        let _ = writeln!(text, "  {label}: {value}");
-    }
-    let _ = writeln!(
-        text,
-        "\n{}",
-        t("Spending by need:", "Dépenses par besoin :")
-    );
-    for b in &chart {
-        match b.amount {
-            Some(a) => {
-                let width = usize::try_from(a * 30 / max).unwrap_or(0).max(1);
-                let _ = writeln!(
-                    text,
-                    "  {:<28} {} {} ({})",
-                    b.label,
-                    "#".repeat(width),
-                    money(language, &format_cents(a)),
-                    b.cases
-                );
-            }
-            None => {
-                let _ = writeln!(text, "  {:<28} {} ({hidden})", b.label, b.cases);
-            }
-        }
-    }
-    let _ = writeln!(text, "\n{note}\n");
-    let _ = writeln!(text, "{} {}", t("Web version:", "Version web :"), links.web);
-    let _ = writeln!(
-        text,
-        "{}",
-        if en {
-            format!("(this link works for {} days)", links.link_days)
-        } else {
-            format!("(ce lien fonctionne {} jours)", links.link_days)
-        }
-    );
-    let _ = writeln!(
-        text,
-        "{} {hash}",
-        t(
-            "Report fingerprint (SHA-256):",
-            "Empreinte du rapport (SHA-256) :"
-        )
-    );
-    let _ = writeln!(
-        text,
-        "\n{} {}",
-        t(
-            "To stop receiving these reports:",
-            "Pour ne plus recevoir ces rapports :"
-        ),
-        links.unsubscribe
-    );
-
-    // HTML: inline styles only, no image, nothing fetched from elsewhere.
-    let mut html = String::new();
-    let _ = write!(
-        html,
-        "<!DOCTYPE html><html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{}</title></head>",
-        if en { "en" } else { "fr" },
-        escape(&subject)
-    );
-    let _ = write!(
-        html,
-        "<body style=\"font-family:Arial,Helvetica,sans-serif;color:#1a202c;max-width:640px;margin:0 auto;padding:16px\">"
-    );
-    let _ = write!(html, "<p>{} {},</p>", t("Hello", "Bonjour"), escape(name));
-    let _ = write!(
-        html,
-        "<p>{}</p>",
-        escape(&if en {
-            format!("Here is what the Passage emergency fund did from {start} to {end}.")
-        } else {
-            format!("Voici ce que le fonds d'urgence Passage a permis du {start} au {end}.")
-        })
-    );
-    if gifts.is_empty() {
-        let _ = write!(
-            html,
-            "<p>{}</p>",
-            t(
-                "You made no gift in this period: thank you for your support.",
-                "Vous n'avez pas fait de don pendant cette période : merci de votre soutien."
-            )
-        );
-    } else {
-        let _ = write!(
-            html,
-            "<h2 style=\"font-size:18px\">{}</h2><ul>",
-            t(
-                "Your gifts in this period",
-                "Vos dons pendant cette période"
-            )
-        );
-        for g in gifts {
-            let _ = write!(html, "<li>{}</li>", escape(&gift_line(g)));
-        }
-        let _ = write!(
-            html,
-            "</ul><p><strong>{} {}</strong></p>",
-            t("Total:", "Total :"),
-            escape(&money(language, &format_cents(own_total)))
-        );
-    }
-    let _ = write!(
-        html,
-        "<h2 style=\"font-size:18px\">{}</h2><table role=\"presentation\" style=\"border-collapse:collapse;width:100%\">",
-        t("The fund", "Le fonds")
-    );
-    for (label, value) in &rows {
-        let _ = write!(
-            html,
-            "<tr><td style=\"padding:4px 8px 4px 0\">{}</td><td style=\"padding:4px 0;text-align:right\">{}</td></tr>",
-            escape(label.trim()),
-            escape(value)
-        );
-    }
-    let _ = write!(
-        html,
-        "</table><h2 style=\"font-size:18px\">{}</h2><table role=\"presentation\" class=\"chart\" style=\"border-collapse:collapse;width:100%\">",
-        t("Spending by need", "Dépenses par besoin")
-    );
-    for b in &chart {
-        match b.amount {
-            Some(a) => {
-                let percent = (a * 100 / max).clamp(1, 100);
-                let _ = write!(
-                    html,
-                    "<tr><td style=\"padding:4px 8px 4px 0;width:35%\">{}</td><td style=\"padding:4px 0\"><div class=\"bar\" style=\"background:#2b6cb0;height:14px;width:{percent}%\"></div></td><td style=\"padding:4px 0 4px 8px;text-align:right;white-space:nowrap\">{} ({})</td></tr>",
-                    escape(&b.label),
-                    escape(&money(language, &format_cents(a))),
-                    escape(&b.cases)
-                );
-            }
-            None => {
-                let _ = write!(
-                    html,
-                    "<tr><td style=\"padding:4px 8px 4px 0;width:35%\">{}</td><td colspan=\"2\" style=\"padding:4px 0;color:#4a5568\">{} ({})</td></tr>",
-                    escape(&b.label),
-                    escape(&b.cases),
-                    escape(&hidden)
-                );
-            }
-        }
-    }
-    let _ = write!(
-        html,
-        "</table><p style=\"color:#4a5568\">{}</p>",
-        escape(&note)
-    );
-    let _ = write!(
-        html,
-        "<p><a href=\"{}\">{}</a> ({})</p>",
-        escape(&links.web),
-        t("Read this report on the web", "Lire ce rapport sur le web"),
-        escape(&if en {
-            format!("this link works for {} days", links.link_days)
-        } else {
-            format!("ce lien fonctionne {} jours", links.link_days)
-        })
-    );
-    let _ = write!(
-        html,
-        "<p style=\"font-size:12px;color:#4a5568\">{} <code>{}</code></p>",
-        t(
-            "Report fingerprint (SHA-256):",
-            "Empreinte du rapport (SHA-256) :"
-        ),
-        escape(hash)
-    );
-    let _ = write!(
-        html,
-        "<p style=\"font-size:12px\"><a href=\"{}\">{}</a></p></body></html>",
-        escape(&links.unsubscribe),
-        t(
-            "Stop receiving these reports",
-            "Ne plus recevoir ces rapports"
-        )
-    );
-    Letter {
-        subject,
-        text,
-        html,
-    }
+    .write()
 }

@@ -95,7 +95,7 @@ async fn report(
         hidden,
     } = match &report.summary {
         Some(summary) => send::figures(c.language, summary),
-        None => send::Figures::none(c.language),
+        None => send::no_figures(c.language),
     };
     let page = ReportPage {
         title: c.t_with(

@@ -221,7 +221,7 @@ async fn show(
         hidden,
     } = match &view.summary {
         Some(summary) => send::figures(c.language, summary),
-        None => send::Figures::none(c.language),
+        None => send::no_figures(c.language),
     };
     let already_signed = view.sealed_by.as_deref() == Some(user.id.as_str());
     let withheld = view

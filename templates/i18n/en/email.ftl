@@ -1,0 +1,52 @@
+# Passage emails, English. Every key here has a twin in ../fr/email.ftl (a test checks).
+# The bodies' layout is in templates/email/; these are their words.
+
+email-case = Case:
+email-category = Category:
+email-amount = Amount:
+email-reason = Reason:
+
+email-urgent-subject = Urgent: { $category } { $amount } for case { $case }
+email-escalated-subject = [Escalated] Urgent: { $category } { $amount } for case { $case }
+email-urgent-intro = An urgent request is waiting for a decision.
+email-urgent-why = Why a treasurer:
+email-urgent-decide = Decide:
+email-urgent-decide-link = Open the request to decide
+
+email-approved-subject = Approved: { $category } { $amount } for case { $case }
+email-approved-intro = The request is approved and the money is held.
+email-approved-receipt = After the purchase, record the receipt:
+email-approved-receipt-link = Record the receipt after the purchase
+email-declined-subject = Declined: { $category } { $amount } for case { $case }
+email-declined-intro = The request is declined.
+
+email-low-subject = Low fund: { $available } available
+email-low-intro = The fund has fallen under its reserve floor.
+email-low-available = Available:
+email-low-floor = Reserve floor:
+
+email-seal-subject = Donor report to seal: { $start } to { $end }
+email-seal-intro = The report for { $start } to { $end } is waiting for a treasurer to seal it, and a second one to co-sign it.
+email-seal-link = Review and seal it:
+email-cosign-subject = Donor report to co-sign: { $start } to { $end }
+email-cosign-intro = The report for { $start } to { $end } is sealed and waiting for a second treasurer's co-signature.
+email-cosign-link = Review and co-sign it:
+
+email-donor-subject = What the Passage fund did, { $start } to { $end }
+email-donor-hello = Hello { $name },
+email-donor-intro = Here is what the Passage emergency fund did from { $start } to { $end }.
+email-donor-no-gift = You made no gift in this period: thank you for your support.
+email-donor-your-gifts = Your gifts in this period
+email-donor-your-gifts-text = Your gifts in this period:
+email-donor-total = Total:
+email-donor-fund = The fund
+email-donor-fund-text = The fund:
+email-donor-row = { $label }: { $value }
+email-donor-by-need = Spending by need
+email-donor-by-need-text = Spending by need:
+email-donor-web = Web version:
+email-donor-web-link = Read this report on the web
+email-donor-link-days = this link works for { $days } days
+email-donor-hash = Report fingerprint (SHA-256):
+email-donor-stop = To stop receiving these reports:
+email-donor-stop-link = Stop receiving these reports

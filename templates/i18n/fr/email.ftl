@@ -1,0 +1,52 @@
+# Passage emails, French. Every key here has a twin in ../en/email.ftl (a test checks).
+# The bodies' layout is in templates/email/; these are their words.
+
+email-case = Dossier :
+email-category = Catégorie :
+email-amount = Montant :
+email-reason = Raison :
+
+email-urgent-subject = Urgent : { $category } { $amount } pour le dossier { $case }
+email-escalated-subject = [Relance] Urgent : { $category } { $amount } pour le dossier { $case }
+email-urgent-intro = Une demande urgente attend une décision.
+email-urgent-why = Pourquoi un trésorier :
+email-urgent-decide = Décider :
+email-urgent-decide-link = Ouvrir la demande pour décider
+
+email-approved-subject = Approuvé : { $category } { $amount } pour le dossier { $case }
+email-approved-intro = La demande est approuvée et l'argent est réservé.
+email-approved-receipt = Après l'achat, saisissez le reçu :
+email-approved-receipt-link = Saisir le reçu après l'achat
+email-declined-subject = Refusé : { $category } { $amount } pour le dossier { $case }
+email-declined-intro = La demande est refusée.
+
+email-low-subject = Fonds bas : { $available } disponibles
+email-low-intro = Le fonds est passé sous son plancher de réserve.
+email-low-available = Disponible :
+email-low-floor = Plancher :
+
+email-seal-subject = Rapport aux donateurs à sceller : du { $start } au { $end }
+email-seal-intro = Le rapport du { $start } au { $end } attend d'être scellé par un·e trésorier·ère, puis contresigné par un·e autre.
+email-seal-link = Le relire et le sceller :
+email-cosign-subject = Rapport aux donateurs à contresigner : du { $start } au { $end }
+email-cosign-intro = Le rapport du { $start } au { $end } est scellé et attend la contresignature d'un·e second·e trésorier·ère.
+email-cosign-link = Le relire et le contresigner :
+
+email-donor-subject = Ce que le fonds Passage a permis, du { $start } au { $end }
+email-donor-hello = Bonjour { $name },
+email-donor-intro = Voici ce que le fonds d'urgence Passage a permis du { $start } au { $end }.
+email-donor-no-gift = Vous n'avez pas fait de don pendant cette période : merci de votre soutien.
+email-donor-your-gifts = Vos dons pendant cette période
+email-donor-your-gifts-text = Vos dons pendant cette période :
+email-donor-total = Total :
+email-donor-fund = Le fonds
+email-donor-fund-text = Le fonds :
+email-donor-row = { $label } : { $value }
+email-donor-by-need = Dépenses par besoin
+email-donor-by-need-text = Dépenses par besoin :
+email-donor-web = Version web :
+email-donor-web-link = Lire ce rapport sur le web
+email-donor-link-days = ce lien fonctionne { $days } jours
+email-donor-hash = Empreinte du rapport (SHA-256) :
+email-donor-stop = Pour ne plus recevoir ces rapports :
+email-donor-stop-link = Ne plus recevoir ces rapports

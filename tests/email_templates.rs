@@ -1,0 +1,394 @@
+//! Every kind of email Passage sends, written in both languages from its templates: each
+//! has a subject, a text part and an HTML part; no message is missing from a catalogue
+//! (no message id, no `{ $placeholder }` left), and the HTML part escapes what it shows
+//! (a reason, a name or a note holding `<script>` stays text).
+
+use passage::domain::Language;
+use passage::i18n;
+use passage::mail::compose::{Decision, LowBalance, ReportReminder, ReportStep, Urgent, Written};
+use passage::reports::send::{Gift, Links, render};
+use passage::reports::summary::Summary;
+use serde_json::json;
+
+const SCRIPT: &str = "<script>alert('x')</script>";
+
+fn summary() -> Summary {
+    let value = json!({
+        "audit_head": {"hash": "ab12", "seq": 40},
+        "by_category": {
+            "cells": [
+                {"key": "hotel", "amount": "450.00", "cases": "7"},
+                {"key": "bus", "amount": null, "cases": "<5"}
+            ],
+            "other": {"members": ["flight", "food"], "amount": "239.00", "cases": "5"}
+        },
+        "by_province": {"cells": [], "other": null},
+        "cases_helped": "12",
+        "closing_balance": "26595.56",
+        "compared_with": [],
+        "currency": "CAD",
+        "cutoff": "2026-12-01T00:00:00Z",
+        "disbursed": "689.00",
+        "donations": {"gifts": "3", "restricted": "1234.56", "total": "26234.56", "unrestricted": "25000.00"},
+        "format": "passage-report/1",
+        "holds_outstanding": {"amount": "120.00", "cases": "3"},
+        "hotel_nights": "9",
+        "in_kind": "50.00",
+        "median_decision_seconds": "420",
+        "min_cell": 5,
+        "notes": {"en": format!("These figures undercount the need. {SCRIPT}"),
+                  "fr": format!("Ces chiffres sous-estiment le besoin. {SCRIPT}")},
+        "opening_balance": "1000.00",
+        "period": {"end": "2026-11-30", "start": "2026-11-01"},
+        "runway_months": "38.6",
+        "supersedes": null,
+        "trips": {"cells": [
+            {"key": "interprovincial", "cases": "6", "trips": "6"},
+            {"key": "international", "cases": "<5", "trips": null}
+        ], "other": null, "total": "14"},
+        "unassigned": "0.00"
+    });
+    Summary::parse(&value.to_string()).expect("a whole summary")
+}
+
+/// What a browser shows of escaped HTML text (the references askama writes).
+fn unescaped(html: &str) -> String {
+    html.replace("&#60;", "<")
+        .replace("&lt;", "<")
+        .replace("&#62;", ">")
+        .replace("&gt;", ">")
+        .replace("&#39;", "'")
+        .replace("&#34;", "\"")
+        .replace("&quot;", "\"")
+        .replace("&#38;", "&")
+        .replace("&amp;", "&")
+}
+
+/// Every kind of email, in `language`, with `<script>` wherever free text goes.
+fn every_email(language: Language) -> Vec<(&'static str, Written)> {
+    let link = "https://passage.example.org/requests/8b0c".to_string();
+    let urgent = |escalated| Urgent {
+        language,
+        escalated,
+        case_code: "QC-7K4M-X2P9".into(),
+        category: "flight".into(),
+        amount: "1612.40".into(),
+        why: format!("flight requests above 500.00 wait {SCRIPT}"),
+        link: link.clone(),
+    };
+    let decision = |approved| Decision {
+        language,
+        approved,
+        case_code: "QC-7K4M-X2P9".into(),
+        category: "hotel".into(),
+        amount: "689.00".into(),
+        reason: if approved {
+            String::new()
+        } else {
+            SCRIPT.into()
+        },
+        link: link.clone(),
+    };
+    let reminder = |step| ReportReminder {
+        language,
+        step,
+        start: "2026-11-01".into(),
+        end: "2026-11-30".into(),
+        link: "https://passage.example.org/api/v1/reports/41".into(),
+    };
+    let links = Links {
+        web: "https://passage.example.org/donor/report?token=abc".into(),
+        unsubscribe: "https://passage.example.org/api/v1/donor/unsubscribe?token=def".into(),
+        link_days: 60,
+    };
+    let gifts = [
+        Gift {
+            donor_id: "d".into(),
+            amount: 123_456,
+            kind: "cash".into(),
+            restricted_to: Some("hotel,bus".into()),
+        },
+        Gift {
+            donor_id: "d".into(),
+            amount: 2_500_000,
+            kind: "in_kind".into(),
+            restricted_to: None,
+        },
+    ];
+    let name = format!("Fondation {SCRIPT}");
+    let donor =
+        |gifts: &[Gift]| render(language, &name, &summary(), "ab12", gifts, &links).unwrap();
+    vec![
+        ("urgent", urgent(false).write().unwrap()),
+        ("escalated", urgent(true).write().unwrap()),
+        ("approved", decision(true).write().unwrap()),
+        ("declined", decision(false).write().unwrap()),
+        (
+            "low balance",
+            LowBalance {
+                language,
+                available_cents: 68_900,
+                floor_cents: 100_000,
+            }
+            .write()
+            .unwrap(),
+        ),
+        ("to seal", reminder(ReportStep::Seal).write().unwrap()),
+        ("to co-sign", reminder(ReportStep::Cosign).write().unwrap()),
+        ("donor report", donor(&gifts)),
+        ("donor report without gifts", donor(&[])),
+    ]
+}
+
+#[test]
+fn every_email_has_both_parts_in_both_languages_with_every_word_translated() {
+    for language in [Language::En, Language::Fr] {
+        for (kind, mail) in every_email(language) {
+            let what = format!("{kind} ({language:?})");
+            assert!(!mail.subject.trim().is_empty(), "{what}: no subject");
+            assert!(mail.text.ends_with('\n'), "{what}: {:?}", mail.text);
+            assert!(
+                mail.html.starts_with("<!DOCTYPE html>")
+                    && mail
+                        .html
+                        .contains(&format!("<html lang=\"{}\">", language.as_str()))
+                    && mail.html.trim_end().ends_with("</html>"),
+                "{what}: {}",
+                mail.html
+            );
+            for (part, body) in [
+                ("subject", &mail.subject),
+                ("text", &mail.text),
+                ("html", &mail.html),
+            ] {
+                assert!(
+                    !body.contains("Unknown localization"),
+                    "{what} {part}: a message is missing: {body}"
+                );
+                // A message id (email-…, figure-…, need-…, gift-…) shown as such.
+                for prefix in ["email-", "figure-", "need-", "gift-", "category-"] {
+                    assert!(
+                        !body.contains(prefix),
+                        "{what} {part}: an untranslated {prefix}… id: {body}"
+                    );
+                }
+                // A placeholder Fluent could not fill, or a template left unrendered.
+                assert!(
+                    !body.contains('{') && !body.contains('}'),
+                    "{what} {part}: a placeholder is left: {body}"
+                );
+            }
+            // The HTML part escapes free text; the text part is plain text.
+            assert!(!mail.html.contains("<script"), "{what}: {}", mail.html);
+            if mail.text.contains(SCRIPT) {
+                assert!(
+                    unescaped(&mail.html).contains(SCRIPT),
+                    "{what}: {}",
+                    mail.html
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_free_text_of_each_email_reaches_both_parts() {
+    for language in [Language::En, Language::Fr] {
+        let mails = every_email(language);
+        let text_of = |kind: &str| &mails.iter().find(|(k, _)| *k == kind).unwrap().1;
+        for kind in [
+            "urgent",
+            "escalated",
+            "declined",
+            "donor report",
+            "donor report without gifts",
+        ] {
+            let mail = text_of(kind);
+            assert!(mail.text.contains(SCRIPT), "{kind}: {}", mail.text);
+            assert!(
+                !mail.html.contains("<script") && unescaped(&mail.html).contains(SCRIPT),
+                "{kind}: {}",
+                mail.html
+            );
+        }
+    }
+}
+
+/// French emails speak French: the category's name and the amounts as French writes them
+/// (issue 17: "Catégorie : flight", "689.00 $" before).
+#[test]
+fn french_emails_name_categories_and_amounts_in_french() {
+    let fr = every_email(Language::Fr);
+    let en = every_email(Language::En);
+    let get = |mails: &[(&'static str, Written)], kind: &str| {
+        mails.iter().find(|(k, _)| *k == kind).unwrap().1.clone()
+    };
+    let urgent = get(&fr, "urgent");
+    assert_eq!(
+        urgent.subject,
+        "Urgent : Avion 1\u{a0}612,40\u{a0}$ pour le dossier QC-7K4M-X2P9"
+    );
+    assert!(
+        urgent.text.starts_with(
+            "Une demande urgente attend une décision.\n\nDossier : QC-7K4M-X2P9\n\
+             Catégorie : Avion\nMontant : 1\u{a0}612,40\u{a0}$\n"
+        ),
+        "{}",
+        urgent.text
+    );
+    assert!(
+        urgent
+            .text
+            .ends_with("\n\nDécider : https://passage.example.org/requests/8b0c\n"),
+        "{}",
+        urgent.text
+    );
+    assert!(
+        get(&fr, "escalated")
+            .subject
+            .starts_with("[Relance] Urgent : Avion")
+    );
+    let declined = get(&fr, "declined");
+    assert_eq!(
+        declined.subject,
+        "Refusé : Hôtel 689,00\u{a0}$ pour le dossier QC-7K4M-X2P9"
+    );
+    assert_eq!(
+        declined.text,
+        format!("La demande est refusée.\n\nDossier : QC-7K4M-X2P9\nRaison : {SCRIPT}\n")
+    );
+    let low = get(&fr, "low balance");
+    assert_eq!(low.subject, "Fonds bas : 689,00\u{a0}$ disponibles");
+    assert_eq!(
+        low.text,
+        "Le fonds est passé sous son plancher de réserve.\n\n\
+         Disponible : 689,00\u{a0}$\nPlancher : 1\u{a0}000,00\u{a0}$\n"
+    );
+
+    // English stays as it was, with the category's name and grouped thousands.
+    let urgent = get(&en, "urgent");
+    assert_eq!(
+        urgent.subject,
+        "Urgent: Flight $1,612.40 for case QC-7K4M-X2P9"
+    );
+    let approved = get(&en, "approved");
+    assert_eq!(
+        approved.subject,
+        "Approved: Hotel $689.00 for case QC-7K4M-X2P9"
+    );
+    assert_eq!(
+        approved.text,
+        "The request is approved and the money is held.\n\nCase: QC-7K4M-X2P9\n\
+         Amount: $689.00\nAfter the purchase, record the receipt: \
+         https://passage.example.org/requests/8b0c\n"
+    );
+    let seal = get(&en, "to seal");
+    assert_eq!(
+        seal.subject,
+        "Donor report to seal: 2026-11-01 to 2026-11-30"
+    );
+    assert_eq!(
+        seal.text,
+        "The report for 2026-11-01 to 2026-11-30 is waiting for a treasurer to seal it, \
+         and a second one to co-sign it.\n\n\
+         Review and seal it: https://passage.example.org/api/v1/reports/41\n"
+    );
+}
+
+/// The donor's email in French: their gifts, the fund's figures and the chart, in the
+/// catalogue's words and the French number format.
+#[test]
+fn the_donor_email_reads_as_before_in_each_language() {
+    let fr = every_email(Language::Fr);
+    let donor = &fr.iter().find(|(k, _)| *k == "donor report").unwrap().1;
+    assert_eq!(
+        donor.subject,
+        "Ce que le fonds Passage a permis, du 2026-11-01 au 2026-11-30"
+    );
+    let text = &donor.text;
+    for line in [
+        format!("Bonjour Fondation {SCRIPT},\n\n"),
+        "Voici ce que le fonds d'urgence Passage a permis du 2026-11-01 au 2026-11-30.\n\n"
+            .to_string(),
+        "Vos dons pendant cette période :\n".into(),
+        "  - 1\u{a0}234,56\u{a0}$ (pour Hôtel, Autobus)\n".into(),
+        "  - 25\u{a0}000,00\u{a0}$ (en nature)\n".into(),
+        "  Total : 26\u{a0}234,56\u{a0}$\n\nLe fonds :\n".into(),
+        "  Solde d'ouverture : 1\u{a0}000,00\u{a0}$\n".into(),
+        "    dont réservés à certains besoins : 1\u{a0}234,56\u{a0}$\n".into(),
+        "  Autonomie au rythme de la période : 38,6 mois\n".into(),
+        "    vers l'étranger : inclus sous un seuil\n".into(),
+        "  Délai médian entre demande et décision : 7 minutes\n\nDépenses par besoin :\n".into(),
+        format!("  {:<28} {} 450,00\u{a0}$ (7)\n", "Hôtel", "#".repeat(30)),
+        format!(
+            "  {:<28} <5 (moins de dossiers que le seuil : compté dans « Ensemble »)\n",
+            "Autobus"
+        ),
+        format!(
+            "  {:<28} {} 239,00\u{a0}$ (5)\n",
+            "Ensemble : Avion, Nourriture",
+            "#".repeat(15)
+        ),
+        "\nVersion web : https://passage.example.org/donor/report?token=abc\n\
+         (ce lien fonctionne 60 jours)\nEmpreinte du rapport (SHA-256) : ab12\n\n\
+         Pour ne plus recevoir ces rapports : \
+         https://passage.example.org/api/v1/donor/unsubscribe?token=def\n"
+            .into(),
+    ] {
+        assert!(text.contains(&line), "{line:?} not in\n{text}");
+    }
+    let html = &donor.html;
+    assert!(html.contains("class=\"bar\""), "{html}");
+    assert!(html.contains("width:100%\"></div>"), "{html}");
+    assert!(
+        html.contains("<a href=\"https://passage.example.org/donor/report?token=abc\">"),
+        "{html}"
+    );
+    let en = every_email(Language::En);
+    let donor = &en
+        .iter()
+        .find(|(k, _)| *k == "donor report without gifts")
+        .unwrap()
+        .1;
+    assert!(
+        donor.text.contains(
+            "You made no gift in this period: thank you for your support.\n\nThe fund:\n  \
+             Opening balance: $1,000.00\n"
+        ),
+        "{}",
+        donor.text
+    );
+    assert!(
+        donor.text.contains("  Together: Flights, Food     "),
+        "{}",
+        donor.text
+    );
+}
+
+/// Every message of the emails' catalogue exists in both languages.
+#[test]
+fn both_email_catalogues_hold_the_same_messages() {
+    let keys = |language: &str| -> std::collections::BTreeSet<String> {
+        let path = format!(
+            "{}/templates/i18n/{language}/email.ftl",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.starts_with(' ') && l.contains(" = "))
+            .map(|l| l.split(" = ").next().unwrap().to_string())
+            .collect()
+    };
+    let (fr, en) = (keys("fr"), keys("en"));
+    assert_eq!(
+        fr.symmetric_difference(&en).collect::<Vec<_>>(),
+        Vec::<&String>::new()
+    );
+    for key in &en {
+        assert!(
+            i18n::has(Language::Fr, key) && i18n::has(Language::En, key),
+            "{key}"
+        );
+    }
+}
