@@ -44,8 +44,26 @@ macro_rules! on_tx {
 /// is rolled back and the body runs again from the start, against what the winner
 /// committed. A macro rather than a function taking a closure, because a closure that
 /// borrows the transaction cannot name the lifetime of the future it returns.
+///
+/// Its second form names the body's result type and takes an `async` block, so that `?`
+/// inside the body leaves the body, not the function around it: the transaction is then
+/// rolled back, and run again when the error is a lost race, like any other `Err`.
+///
+/// ```ignore
+/// let case = write_tx!(db, |tx| -> Result<Case, FlowError> async {
+///     let case = cases::open(tx, now, &staff, province).await?;
+///     audit::append(tx, now, &actor, "case.note", &case.code, &json!({})).await?;
+///     Ok(case)
+/// })?;
+/// ```
 #[macro_export]
 macro_rules! write_tx {
+    ($db:expr, |$tx:ident| -> Result<$t:ty, $e:ty> async { $($body:tt)* }) => {
+        $crate::write_tx!($db, |$tx| {
+            let result: ::core::result::Result<$t, $e> = async { $($body)* }.await;
+            result
+        })
+    };
     ($db:expr, |$tx:ident| $body:expr) => {{
         let db: &$crate::store::Db = $db;
         let mut attempt = 0_usize;
