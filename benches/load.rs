@@ -5,8 +5,17 @@
 //! and, in the same run, the engine's raw durable commit rate (one single-row INSERT per
 //! commit) on this machine. `cargo bench --bench load`; see docs/benchmarks.md.
 //!
-//! Settings: PASSAGE_BENCH_SECONDS (default 5) per level, PASSAGE_BENCH_CLIENTS (default
-//! 1,16,64,256), PASSAGE_BENCH_POSTGRES_URL (default
+//! Then, with readers: while PASSAGE_BENCH_MIXED_WRITERS clients (default 64) keep
+//! submitting, PASSAGE_BENCH_READERS clients (default 8; 0 leaves this part out) read,
+//! one after the other, a request and a case through the API (`GET /api/v1/requests/{id}`,
+//! `GET /api/v1/cases/{code}`) and as pages (`/requests/{id}`, `/cases/{code}`), each its
+//! own case of a few requests; the second table gives the readers' p50 and p99 beside the
+//! writers'.
+//!
+//! Settings: PASSAGE_BENCH_SECONDS (default 5) per level and for the readers' run (1 for a
+//! quick check that the bench works), PASSAGE_BENCH_CLIENTS (default
+//! 1,16,64,256), PASSAGE_BENCH_READERS and PASSAGE_BENCH_MIXED_WRITERS (above),
+//! PASSAGE_BENCH_POSTGRES_URL (default
 //! postgres://postgres@127.0.0.1:5432/postgres; a scratch database is created on it and
 //! dropped), PASSAGE_BENCH_DIR (default ./bench-data, for the SQLite file),
 //! PASSAGE_BENCH_SERVER_LOG (a log filter added to the server's, whose log is then shown,
@@ -39,6 +48,30 @@ fn levels() -> Vec<usize> {
         .split(',')
         .filter_map(|n| n.trim().parse().ok())
         .collect()
+}
+
+fn setting(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(default)
+}
+
+fn readers() -> usize {
+    setting("PASSAGE_BENCH_READERS", 8)
+}
+
+fn mixed_writers() -> usize {
+    setting("PASSAGE_BENCH_MIXED_WRITERS", 64)
+}
+
+/// The `p` quantile of sorted latencies, in milliseconds.
+fn quantile_ms(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i].as_secs_f64() * 1000.0
 }
 
 fn passage(database_url: &str, dir: &str) -> Command {
@@ -162,6 +195,151 @@ async fn raw_commits(db: &Db, clients: usize) -> f64 {
     next.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
 }
 
+/// Clients that each submit into their own case, waiting for each answer, until `stop_at`:
+/// the latency of every submission, and how many were not approved in `refused`.
+fn spawn_writers(
+    http: &reqwest::Client,
+    base: &str,
+    cw: &str,
+    cases: &[String],
+    tag: &str,
+    stop_at: Instant,
+    refused: &Arc<AtomicU64>,
+) -> Vec<tokio::task::JoinHandle<Vec<Duration>>> {
+    let mut tasks = Vec::new();
+    for code in cases {
+        let (http, base, cw, code, refused, tag) = (
+            http.clone(),
+            base.to_string(),
+            cw.to_string(),
+            code.clone(),
+            refused.clone(),
+            tag.to_string(),
+        );
+        // The server runs on the real clock: needed today (UTC), within its window.
+        let today = chrono::Utc::now().date_naive().to_string();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut i = 0_u64;
+            while Instant::now() < stop_at {
+                i += 1;
+                let body = json!({"case_code": code, "category": "food", "amount": "5.00",
+                                  "needed_by": today});
+                let sent = Instant::now();
+                let (s, b) = post(
+                    &http,
+                    format!("{base}/api/v1/requests"),
+                    &cw,
+                    Some(format!("{code}-{tag}-{i}")),
+                    body,
+                )
+                .await;
+                latencies.push(sent.elapsed());
+                if s != 201 || b["status"] != "approved" {
+                    refused.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            latencies
+        }));
+    }
+    tasks
+}
+
+/// What a reader reads, in turn: a request and a case, through the API and as pages.
+#[derive(Clone, Copy)]
+enum Read {
+    ApiRequest,
+    ApiCase,
+    RequestPage,
+    CasePage,
+}
+
+const READS: [Read; 4] = [
+    Read::ApiRequest,
+    Read::ApiCase,
+    Read::RequestPage,
+    Read::CasePage,
+];
+
+/// Clients that each read their own case and one of its requests until `stop_at`: the
+/// latency of every read, and how many did not answer 200 in `failed`.
+fn spawn_readers(
+    http: &reqwest::Client,
+    base: &str,
+    cw: &str,
+    read: &[(String, String)],
+    stop_at: Instant,
+    failed: &Arc<AtomicU64>,
+) -> Vec<tokio::task::JoinHandle<Vec<Duration>>> {
+    let mut tasks = Vec::new();
+    for (code, id) in read {
+        let (http, base, cw, code, id, failed) = (
+            http.clone(),
+            base.to_string(),
+            cw.to_string(),
+            code.clone(),
+            id.clone(),
+            failed.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut turn = 0_usize;
+            while Instant::now() < stop_at {
+                let what = READS[turn % READS.len()];
+                turn += 1;
+                let request = match what {
+                    Read::ApiRequest => http
+                        .get(format!("{base}/api/v1/requests/{id}"))
+                        .bearer_auth(&cw),
+                    Read::ApiCase => http
+                        .get(format!("{base}/api/v1/cases/{code}"))
+                        .bearer_auth(&cw),
+                    // The pages take the same token from the session cookie.
+                    Read::RequestPage => http
+                        .get(format!("{base}/requests/{id}"))
+                        .header("Cookie", format!("passage_session={cw}")),
+                    Read::CasePage => http
+                        .get(format!("{base}/cases/{code}"))
+                        .header("Cookie", format!("passage_session={cw}")),
+                };
+                let sent = Instant::now();
+                let res = request.send().await.unwrap();
+                let ok = res.status().as_u16() == 200;
+                let _ = res.bytes().await;
+                latencies.push(sent.elapsed());
+                if !ok {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            latencies
+        }));
+    }
+    tasks
+}
+
+async fn joined(tasks: Vec<tokio::task::JoinHandle<Vec<Duration>>>) -> Vec<Duration> {
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort();
+    all
+}
+
+/// The run with readers: writers' and readers' rate and latencies.
+struct Mixed {
+    writers: usize,
+    readers: usize,
+    writes_per_second: f64,
+    write_p50_ms: f64,
+    write_p99_ms: f64,
+    refused: u64,
+    reads_per_second: f64,
+    read_p50_ms: f64,
+    read_p99_ms: f64,
+    failed: u64,
+}
+
 struct Level {
     clients: usize,
     per_second: f64,
@@ -171,7 +349,7 @@ struct Level {
     peak_mib: f64,
 }
 
-async fn bench_engine(engine: &str, database_url: &str, dir: &str) {
+async fn bench_engine(engine: &str, database_url: &str, dir: &str) -> Option<Mixed> {
     let db = Db::connect(database_url, 16).await.unwrap();
     db.migrate().await.unwrap();
     let raw = [raw_commits(&db, 1).await, raw_commits(&db, 16).await];
@@ -239,7 +417,11 @@ async fn bench_engine(engine: &str, database_url: &str, dir: &str) {
     );
     let (mut server, base) = start(database_url, dir);
     let pid = server.id();
-    let max = levels().into_iter().max().unwrap_or(1);
+    let max = levels()
+        .into_iter()
+        .max()
+        .unwrap_or(1)
+        .max(if readers() > 0 { mixed_writers() } else { 0 });
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(max)
         .timeout(Duration::from_secs(60))
@@ -299,65 +481,95 @@ async fn bench_engine(engine: &str, database_url: &str, dir: &str) {
         cases.push(c["code"].as_str().unwrap().to_string());
     }
 
+    // The readers' cases, apart from the writers': a few requests each, so a page stays
+    // the same size whatever the writers add.
+    let mut read = Vec::new();
+    for _ in 0..readers() {
+        let (s, c) = post(
+            &http,
+            format!("{base}/api/v1/cases"),
+            &cw,
+            None,
+            json!({"province": "QC"}),
+        )
+        .await;
+        assert_eq!(s, 201, "{c}");
+        let code = c["code"].as_str().unwrap().to_string();
+        let mut id = String::new();
+        for k in 0..5 {
+            let (s, r) = post(
+                &http,
+                format!("{base}/api/v1/requests"),
+                &cw,
+                Some(format!("{code}-read-{k}")),
+                json!({"case_code": code, "category": "food", "amount": "5.00",
+                       "needed_by": chrono::Utc::now().date_naive().to_string()}),
+            )
+            .await;
+            assert_eq!(s, 201, "{r}");
+            id = r["id"].as_str().unwrap().to_string();
+        }
+        read.push((code, id));
+    }
+
     let mut results = Vec::new();
     for clients in levels() {
         let stop_at = Instant::now() + seconds();
         let started = Instant::now();
         let refused = Arc::new(AtomicU64::new(0));
-        let mut tasks = Vec::new();
-        for code in cases.iter().take(clients) {
-            let (http, base, cw, code, refused) = (
-                http.clone(),
-                base.clone(),
-                cw.clone(),
-                code.clone(),
-                refused.clone(),
-            );
-            // The server runs on the real clock: needed today (UTC), within its window.
-            let today = chrono::Utc::now().date_naive().to_string();
-            tasks.push(tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                let mut i = 0_u64;
-                while Instant::now() < stop_at {
-                    i += 1;
-                    let body = json!({"case_code": code, "category": "food", "amount": "5.00",
-                                      "needed_by": today});
-                    let sent = Instant::now();
-                    let (s, b) = post(
-                        &http,
-                        format!("{base}/api/v1/requests"),
-                        &cw,
-                        Some(format!("{code}-{clients}-{i}")),
-                        body,
-                    )
-                    .await;
-                    latencies.push(sent.elapsed());
-                    if s != 201 || b["status"] != "approved" {
-                        refused.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                latencies
-            }));
-        }
-        let mut all = Vec::new();
-        for t in tasks {
-            all.extend(t.await.unwrap());
-        }
+        let tasks = spawn_writers(
+            &http,
+            &base,
+            &cw,
+            &cases[..clients.min(cases.len())],
+            &clients.to_string(),
+            stop_at,
+            &refused,
+        );
+        let all = joined(tasks).await;
         let elapsed = started.elapsed().as_secs_f64();
-        all.sort();
-        let pct = |p: f64| {
-            let i = ((all.len() as f64 * p).ceil() as usize).clamp(1, all.len()) - 1;
-            all[i].as_secs_f64() * 1000.0
-        };
         results.push(Level {
             clients,
             per_second: all.len() as f64 / elapsed,
-            p50_ms: pct(0.50),
-            p99_ms: pct(0.99),
+            p50_ms: quantile_ms(&all, 0.50),
+            p99_ms: quantile_ms(&all, 0.99),
             refused: refused.load(Ordering::Relaxed),
             peak_mib: peak_mib(pid),
         });
     }
+
+    let mixed = if read.is_empty() {
+        None
+    } else {
+        let writers = mixed_writers().min(cases.len());
+        let stop_at = Instant::now() + seconds();
+        let started = Instant::now();
+        let (refused, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let writing = spawn_writers(
+            &http,
+            &base,
+            &cw,
+            &cases[..writers],
+            "mixed",
+            stop_at,
+            &refused,
+        );
+        let reading = spawn_readers(&http, &base, &cw, &read, stop_at, &failed);
+        let (written, reads) = (joined(writing).await, joined(reading).await);
+        let elapsed = started.elapsed().as_secs_f64();
+        Some(Mixed {
+            writers,
+            readers: read.len(),
+            writes_per_second: written.len() as f64 / elapsed,
+            write_p50_ms: quantile_ms(&written, 0.50),
+            write_p99_ms: quantile_ms(&written, 0.99),
+            refused: refused.load(Ordering::Relaxed),
+            reads_per_second: reads.len() as f64 / elapsed,
+            read_p50_ms: quantile_ms(&reads, 0.50),
+            read_p99_ms: quantile_ms(&reads, 0.99),
+            failed: failed.load(Ordering::Relaxed),
+        })
+    };
     let _ = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status();
@@ -383,6 +595,40 @@ async fn bench_engine(engine: &str, database_url: &str, dir: &str) {
             },
         );
     }
+    mixed
+}
+
+fn print_mixed(engine: &str, m: &Mixed) {
+    let mut warn = String::new();
+    if m.refused > 0 {
+        warn.push_str(&format!(" {} not approved!", m.refused));
+    }
+    if m.failed > 0 {
+        warn.push_str(&format!(" {} reads not answered 200!", m.failed));
+    }
+    println!(
+        "| {engine} | {} | {:.0} | {:.1} | {:.1} | {} | {:.0} | {:.1} | {:.1} |{warn}",
+        m.writers,
+        m.writes_per_second,
+        m.write_p50_ms,
+        m.write_p99_ms,
+        m.readers,
+        m.reads_per_second,
+        m.read_p50_ms,
+        m.read_p99_ms,
+    );
+}
+
+fn print_mixed_header() {
+    println!();
+    println!(
+        "while writers submit, readers read requests and cases (API and pages), {} s",
+        seconds().as_secs()
+    );
+    println!(
+        "| engine | writers | writes/s | write p50 ms | write p99 ms | readers | reads/s | read p50 ms | read p99 ms |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
 }
 
 #[tokio::main]
@@ -411,12 +657,21 @@ async fn main() {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{file}{suffix}"));
     }
-    bench_engine("SQLite", &format!("sqlite://{file}"), &dir).await;
+    let mut mixed = Vec::new();
+    if let Some(m) = bench_engine("SQLite", &format!("sqlite://{file}"), &dir).await {
+        mixed.push(("SQLite", m));
+    }
 
     let admin_url = std::env::var("PASSAGE_BENCH_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await else {
         println!("PostgreSQL at {admin_url} cannot be reached: its rows are missing");
+        if !mixed.is_empty() {
+            print_mixed_header();
+        }
+        for (engine, m) in &mixed {
+            print_mixed(engine, m);
+        }
         return;
     };
     let name = format!("passage_load_{}", std::process::id());
@@ -426,9 +681,17 @@ async fn main() {
         .unwrap();
     let mut url = url::Url::parse(&admin_url).unwrap();
     url.set_path(&name);
-    bench_engine("PostgreSQL", url.as_str(), &dir).await;
+    if let Some(m) = bench_engine("PostgreSQL", url.as_str(), &dir).await {
+        mixed.push(("PostgreSQL", m));
+    }
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
         .execute(&mut admin)
         .await
         .unwrap();
+    if !mixed.is_empty() {
+        print_mixed_header();
+    }
+    for (engine, m) in &mixed {
+        print_mixed(engine, m);
+    }
 }

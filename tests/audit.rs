@@ -136,7 +136,8 @@ async fn an_intact_chain_verifies(t: TestDb) {
     write_events(&t, 5).await;
     let (ok, text) = verify_cli(&t);
     assert!(ok, "{text}");
-    assert!(text.contains("5 events"), "{text}");
+    // Event 1 is the defaults' `policy.apply`, stored by migration 0022.
+    assert!(text.contains("6 events"), "{text}");
 }
 
 async fn a_changed_event_is_named(t: TestDb) {
@@ -161,10 +162,11 @@ async fn a_deleted_event_is_named(t: TestDb) {
 
 async fn a_removed_tail_is_named(t: TestDb) {
     write_events(&t, 5).await;
-    as_an_intruder(&t, "DELETE FROM audit_events WHERE seq = 5").await;
+    // The tail is event 6: event 1 is the defaults' (migration 0022).
+    as_an_intruder(&t, "DELETE FROM audit_events WHERE seq = 6").await;
     let (ok, text) = verify_cli(&t);
     assert!(!ok, "verify passed a truncated chain: {text}");
-    assert!(text.contains("event 5"), "{text}");
+    assert!(text.contains("event 6"), "{text}");
 }
 
 async fn the_trail_refuses_updates_while_its_triggers_stand(t: TestDb) {

@@ -102,22 +102,21 @@ fn stored(row: StoredRow) -> Result<PolicyVersion, StoreError> {
     })
 }
 
-/// The policy in force. On a new database the DESIGN defaults become version 1.
-pub async fn current(tx: &mut Tx, now: DateTime<Utc>) -> Result<PolicyVersion, StoreError> {
+/// The policy in force: a read, in a read transaction as well as in a write one. Every
+/// database has one: migration 0022 stores the DESIGN defaults as version 1 (by `system`,
+/// in force since 1970-01-01, audited as `policy.apply`) in a database without any.
+/// `_now` is what the defaults were once stored at, on first read; it is no longer used.
+pub async fn current(tx: &mut Tx, _now: DateTime<Utc>) -> Result<PolicyVersion, StoreError> {
     let sql = format!(
         "{SELECT} WHERE in_force_at IS NOT NULL ORDER BY in_force_at DESC, version DESC LIMIT 1"
     );
-    let row: Option<StoredRow> = on_tx!(tx, c => sqlx::query_as(&sql).fetch_optional(c).await)?;
-    match row {
-        Some(row) => stored(row),
-        None => apply(tx, now, &Actor::system(), Policy::default()).await,
-    }
+    let row: StoredRow = on_tx!(tx, c => sqlx::query_as(&sql).fetch_one(c).await)?;
+    stored(row)
 }
 
-/// The policy in force, for readers outside any transaction. A write transaction still:
-/// on a new database the defaults are stored as version 1 on first read.
+/// The policy in force, for readers outside any transaction.
 pub async fn in_force(db: &Db, now: DateTime<Utc>) -> Result<PolicyVersion, StoreError> {
-    crate::write_tx!(db, |tx| current(tx, now).await)
+    crate::read_tx!(db, |tx| current(tx, now).await)
 }
 
 pub async fn find(tx: &mut Tx, version: i64) -> Result<Option<PolicyVersion>, StoreError> {
@@ -190,8 +189,7 @@ pub async fn propose(
 }
 
 /// Puts a new version in force at once, with no second signature: for the server's shell
-/// (`passage policy apply`, actor `cli`), the defaults on a new database, and tests that
-/// set up a fund.
+/// (`passage policy apply`, actor `cli`) and tests that set up a fund.
 pub async fn apply(
     tx: &mut Tx,
     now: DateTime<Utc>,
@@ -210,7 +208,6 @@ pub async fn cosign(
     actor: &Actor,
     version: i64,
 ) -> Result<PolicyVersion, FlowError> {
-    // Read the version in force first: on a new database it stores the defaults.
     let in_force = current(tx, now).await?;
     let sql = format!("{SELECT} WHERE version = $1{}", tx.lock_rows());
     let row: Option<StoredRow> =

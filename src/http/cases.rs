@@ -136,7 +136,7 @@ async fn show(
     let code = parse_code(&code)?;
     let now = state.clock.now();
     let staff = auth.staff();
-    let (case, requests) = write_tx!(&state.db, |tx| {
+    let (case, requests) = crate::read_tx!(&state.db, |tx| {
         match cases::load_for(tx, &staff, &code).await {
             Ok(case) => match versions::current(tx, now).await {
                 Ok(policy) => {

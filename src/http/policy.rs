@@ -315,7 +315,7 @@ async fn version(
         message: "must be a whole number".into(),
     })?;
     let now = state.clock.now();
-    let found = write_tx!(&state.db, |tx| {
+    let found = crate::read_tx!(&state.db, |tx| {
         match versions::current(tx, now).await {
             Ok(_) => versions::find(tx, number).await,
             Err(e) => Err(e),

@@ -643,7 +643,7 @@ async fn show(
     let id = request_id(&id)?;
     let now = state.clock.now();
     let staff = auth.staff();
-    let view = write_tx!(&state.db, |tx| lifecycle::find(tx, now, &staff, &id).await)?;
+    let view = crate::read_tx!(&state.db, |tx| lifecycle::find(tx, now, &staff, &id).await)?;
     Ok(Json(view))
 }
 

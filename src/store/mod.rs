@@ -19,7 +19,9 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Connection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
+use sqlx::{
+    Connection, Executor, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction,
+};
 
 /// Runs `$body` with `$conn` bound to the transaction's connection, whatever the engine.
 /// Both arms must produce the same type: map driver-specific results inside the body.
@@ -45,8 +47,26 @@ macro_rules! on_tx {
 /// is rolled back and the body runs again from the start, against what the winner
 /// committed. A macro rather than a function taking a closure, because a closure that
 /// borrows the transaction cannot name the lifetime of the future it returns.
+///
+/// Its second form names the body's result type and takes an `async` block, so that `?`
+/// inside the body leaves the body, not the function around it: the transaction is then
+/// rolled back, and run again when the error is a lost race, like any other `Err`.
+///
+/// ```ignore
+/// let case = write_tx!(db, |tx| -> Result<Case, FlowError> async {
+///     let case = cases::open(tx, now, &staff, province).await?;
+///     audit::append(tx, now, &actor, "case.note", &case.code, &json!({})).await?;
+///     Ok(case)
+/// })?;
+/// ```
 #[macro_export]
 macro_rules! write_tx {
+    ($db:expr, |$tx:ident| -> Result<$t:ty, $e:ty> async { $($body:tt)* }) => {
+        $crate::write_tx!($db, |$tx| {
+            let result: ::core::result::Result<$t, $e> = async { $($body)* }.await;
+            result
+        })
+    };
     ($db:expr, |$tx:ident| $body:expr) => {{
         let db: &$crate::store::Db = $db;
         let mut attempt = 0_usize;
@@ -66,12 +86,41 @@ macro_rules! write_tx {
     }};
 }
 
-/// Like [`on_tx!`], for a read outside any transaction, straight from the pool.
+/// Runs `$body` with `$tx` bound to a new read transaction (see [`Db::read`]) and ends it.
+/// It never waits for a writer's turn: pages and GET routes read through it. A statement
+/// that writes fails in it. Like [`write_tx!`], a second form takes an `async` block with
+/// its result type named, so `?` inside ends the body.
+#[macro_export]
+macro_rules! read_tx {
+    ($db:expr, |$tx:ident| -> Result<$t:ty, $e:ty> async { $($body:tt)* }) => {
+        $crate::read_tx!($db, |$tx| {
+            let result: ::core::result::Result<$t, $e> = async { $($body)* }.await;
+            result
+        })
+    };
+    ($db:expr, |$tx:ident| $body:expr) => {{
+        let db: &$crate::store::Db = $db;
+        match db.read().await {
+            Err(e) => Err(e.into()),
+            Ok(mut open) => {
+                let $tx = &mut open;
+                let result = $body;
+                $crate::store::finish_read(open, result).await
+            }
+        }
+    }};
+}
+
+/// Like [`on_tx!`], for a statement outside any transaction, straight from the pool (the
+/// writers' pool on SQLite).
 #[macro_export]
 macro_rules! on_db {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
-            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Sqlite(pools) => {
+                let $pool = &pools.write;
+                $body
+            }
             $crate::store::Db::Postgres($pool) => $body,
         }
     };
@@ -120,19 +169,100 @@ pub enum Engine {
 
 #[derive(Debug, Clone)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePools),
     Postgres(PgPool),
+}
+
+/// A SQLite file's two pools: the writers take turns on `write` (see [`Db::begin_write`]);
+/// readers use `read`, opened read-only, whose deferred transactions read a snapshot of
+/// the write-ahead log without waiting for any writer (see [`Db::read`]).
+#[derive(Debug, Clone)]
+pub struct SqlitePools {
+    pub write: SqlitePool,
+    pub read: SqlitePool,
+}
+
+/// A statement run straight on a `Db::Sqlite`'s pools runs on the writers' pool, as it
+/// did when there was one pool: the CLI's and tests' raw statements may write.
+impl<'c> sqlx::Executor<'c> for &'c SqlitePools {
+    type Database = Sqlite;
+
+    fn fetch_many<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> futures_util::stream::BoxStream<
+        'e,
+        Result<sqlx::Either<sqlx::sqlite::SqliteQueryResult, sqlx::sqlite::SqliteRow>, sqlx::Error>,
+    >
+    where
+        'c: 'e,
+        E: 'q + sqlx::Execute<'q, Sqlite>,
+    {
+        (&self.write).fetch_many(query)
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> futures_util::future::BoxFuture<'e, Result<Option<sqlx::sqlite::SqliteRow>, sqlx::Error>>
+    where
+        'c: 'e,
+        E: 'q + sqlx::Execute<'q, Sqlite>,
+    {
+        (&self.write).fetch_optional(query)
+    }
+
+    fn prepare_with<'e, 'q: 'e>(
+        self,
+        sql: &'q str,
+        parameters: &'e [sqlx::sqlite::SqliteTypeInfo],
+    ) -> futures_util::future::BoxFuture<'e, Result<sqlx::sqlite::SqliteStatement<'q>, sqlx::Error>>
+    where
+        'c: 'e,
+    {
+        (&self.write).prepare_with(sql, parameters)
+    }
+
+    fn describe<'e, 'q: 'e>(
+        self,
+        sql: &'q str,
+    ) -> futures_util::future::BoxFuture<'e, Result<sqlx::Describe<Sqlite>, sqlx::Error>>
+    where
+        'c: 'e,
+    {
+        (&self.write).describe(sql)
+    }
 }
 
 pub enum Tx {
     Sqlite(SqliteTx),
-    Postgres(Transaction<'static, Postgres>),
+    Postgres(PgTx),
 }
 
 /// A SQLite transaction, with this process's turn to write when it writes.
 pub struct SqliteTx {
     tx: Transaction<'static, Sqlite>,
     _turn: Option<OwnedMutexGuard<()>>,
+    read_only: bool,
+}
+
+/// A PostgreSQL transaction, and whether it was opened read-only.
+pub struct PgTx {
+    tx: Transaction<'static, Postgres>,
+    read_only: bool,
+}
+
+impl std::ops::Deref for PgTx {
+    type Target = sqlx::PgConnection;
+    fn deref(&self) -> &sqlx::PgConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for PgTx {
+    fn deref_mut(&mut self) -> &mut sqlx::PgConnection {
+        &mut self.tx
+    }
 }
 
 impl std::ops::Deref for SqliteTx {
@@ -238,13 +368,22 @@ impl Db {
                 .pragma("secure_delete", "ON")
                 .pragma("mmap_size", MMAP_BYTES.to_string())
                 .statement_cache_capacity(STATEMENT_CACHE);
-            let pool = SqlitePoolOptions::new()
+            let write = SqlitePoolOptions::new()
                 .max_connections(max_connections)
                 .acquire_timeout(Duration::from_secs(30))
-                .connect_with(options)
+                .connect_with(options.clone())
                 .await
                 .map_err(connect_err)?;
-            Ok(Db::Sqlite(pool))
+            // The readers' own connections, opened read-only once the writers' pool has
+            // made the file and put it in WAL mode (which lasts in the file): a reader
+            // never queues for a connection behind writers, nor for their turn.
+            let read = SqlitePoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect_with(options.create_if_missing(false).read_only(true))
+                .await
+                .map_err(connect_err)?;
+            Ok(Db::Sqlite(SqlitePools { write, read }))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url)
                 .map_err(connect_err)?
@@ -278,7 +417,7 @@ impl Db {
 
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            Db::Sqlite(p) => SQLITE_MIGRATIONS.run(p).await?,
+            Db::Sqlite(p) => SQLITE_MIGRATIONS.run(&p.write).await?,
             Db::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
         }
         Ok(())
@@ -292,13 +431,40 @@ impl Db {
     pub async fn begin_write(&self) -> Result<Tx, StoreError> {
         Ok(match self {
             Db::Sqlite(p) => {
-                let turn = sqlite_turn(p).await?;
+                let turn = sqlite_turn(&p.write).await?;
                 Tx::Sqlite(SqliteTx {
-                    tx: p.begin_with("BEGIN IMMEDIATE").await?,
+                    tx: p.write.begin_with("BEGIN IMMEDIATE").await?,
                     _turn: Some(turn),
+                    read_only: false,
                 })
             }
-            Db::Postgres(p) => Tx::Postgres(p.begin().await?),
+            Db::Postgres(p) => Tx::Postgres(PgTx {
+                tx: p.begin().await?,
+                read_only: false,
+            }),
+        })
+    }
+
+    /// Starts a read transaction: what pages and GET routes read from. All its reads see
+    /// the database as it was at one moment, however long they take and whatever is
+    /// written meanwhile, and it never waits for a writer. On SQLite it is a deferred
+    /// `BEGIN` on the read-only pool: in WAL mode it reads its snapshot beside the writer
+    /// and the group commit, without taking this process's turn to write. On PostgreSQL it
+    /// is `REPEATABLE READ, READ ONLY`. A statement that writes fails in it, and
+    /// [`Tx::lock_rows`] locks nothing in it.
+    pub async fn read(&self) -> Result<Tx, StoreError> {
+        Ok(match self {
+            Db::Sqlite(p) => Tx::Sqlite(SqliteTx {
+                tx: p.read.begin().await?,
+                _turn: None,
+                read_only: true,
+            }),
+            Db::Postgres(p) => Tx::Postgres(PgTx {
+                tx: p
+                    .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .await?,
+                read_only: true,
+            }),
         })
     }
 
@@ -307,17 +473,9 @@ impl Db {
     /// must not show a settlement without its hold, nor closing balances of another time.
     /// SQLite in WAL mode gives a deferred transaction that snapshot from its first read
     /// on, without blocking writers; PostgreSQL needs REPEATABLE READ for it.
+    /// The same transaction as [`Db::read`], by its older name.
     pub async fn begin_snapshot(&self) -> Result<Tx, StoreError> {
-        Ok(match self {
-            Db::Sqlite(p) => Tx::Sqlite(SqliteTx {
-                tx: p.begin().await?,
-                _turn: None,
-            }),
-            Db::Postgres(p) => Tx::Postgres(
-                p.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                    .await?,
-            ),
-        })
+        self.read().await
     }
 
     /// Removes from the engine's files the old versions of rows that a purge has just
@@ -338,10 +496,10 @@ impl Db {
     pub async fn scrub(&self, tables: &[&'static str]) -> Result<(), StoreError> {
         match self {
             Db::Sqlite(p) => {
-                let _turn = sqlite_turn(p).await?;
+                let _turn = sqlite_turn(&p.write).await?;
                 let (busy, _, _): (i64, i64, i64) =
                     sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
-                        .fetch_one(p)
+                        .fetch_one(&p.write)
                         .await?;
                 if busy != 0 {
                     return Err(StoreError::CheckpointBusy);
@@ -353,7 +511,7 @@ impl Db {
                 }
                 let sql = format!("VACUUM (FULL) {}", tables.join(", "));
                 let mut conn = p.acquire().await?;
-                sqlx::Executor::execute(&mut *conn, sql.as_str()).await?;
+                conn.execute(sql.as_str()).await?;
             }
         }
         Ok(())
@@ -366,7 +524,13 @@ impl Db {
     }
 
     pub async fn close(&self) {
-        on_db!(self, p => p.close().await)
+        match self {
+            Db::Sqlite(p) => {
+                p.read.close().await;
+                p.write.close().await;
+            }
+            Db::Postgres(p) => p.close().await,
+        }
     }
 }
 
@@ -404,6 +568,18 @@ where
     }
 }
 
+/// Ends what [`read_tx!`] ran. A read transaction has nothing to keep: it is rolled back.
+pub async fn finish_read<T, E>(tx: Tx, result: Result<T, E>) -> Result<T, E>
+where
+    E: From<StoreError>,
+{
+    let ended = tx.rollback().await;
+    match (result, ended) {
+        (Ok(_), Err(e)) => Err(e.into()),
+        (result, _) => result,
+    }
+}
+
 /// Errors that can tell a lost race from a real failure.
 pub trait Contention {
     fn is_contention(&self) -> bool;
@@ -418,10 +594,22 @@ impl Contention for StoreError {
 impl Tx {
     /// The clause that locks the rows a SELECT reads until the transaction ends. SQLite
     /// needs none: `BEGIN IMMEDIATE` already holds the whole database for the writer.
+    ///
+    /// A read transaction locks nothing: it changes nothing, and PostgreSQL refuses
+    /// `FOR UPDATE` in it.
     pub fn lock_rows(&self) -> &'static str {
         match self {
             Tx::Sqlite(_) => "",
+            Tx::Postgres(t) if t.read_only => "",
             Tx::Postgres(_) => " FOR UPDATE",
+        }
+    }
+
+    /// Whether this is a read transaction (see [`Db::read`]).
+    pub fn is_read_only(&self) -> bool {
+        match self {
+            Tx::Sqlite(t) => t.read_only,
+            Tx::Postgres(t) => t.read_only,
         }
     }
 
@@ -431,6 +619,7 @@ impl Tx {
     pub fn lock_rows_skip_locked(&self) -> &'static str {
         match self {
             Tx::Sqlite(_) => "",
+            Tx::Postgres(t) if t.read_only => "",
             Tx::Postgres(_) => " FOR UPDATE SKIP LOCKED",
         }
     }
@@ -438,7 +627,7 @@ impl Tx {
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
             Tx::Sqlite(t) => t.tx.commit().await?,
-            Tx::Postgres(t) => t.commit().await?,
+            Tx::Postgres(t) => t.tx.commit().await?,
         }
         Ok(())
     }
@@ -446,7 +635,7 @@ impl Tx {
     pub async fn rollback(self) -> Result<(), StoreError> {
         match self {
             Tx::Sqlite(t) => t.tx.rollback().await?,
-            Tx::Postgres(t) => t.rollback().await?,
+            Tx::Postgres(t) => t.tx.rollback().await?,
         }
         Ok(())
     }

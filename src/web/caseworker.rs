@@ -168,7 +168,7 @@ async fn case_page(
     let code = parse_code(&code)?;
     let staff = user.staff();
     let now = state.clock.now();
-    let (case, requests) = write_tx!(&state.db, |tx| {
+    let (case, requests) = crate::read_tx!(&state.db, |tx| {
         match cases::load_for(tx, &staff, &code).await {
             Err(e) => Err(crate::approval::FlowError::from(e)),
             Ok(case) => match versions::current(tx, now).await {
@@ -301,7 +301,7 @@ async fn ask_form(
     let code = parse_code(&code)?;
     let staff = user.staff();
     // The form is only for a case the caseworker may act on.
-    write_tx!(&state.db, |tx| cases::load_for(tx, &staff, &code).await)?;
+    crate::read_tx!(&state.db, |tx| cases::load_for(tx, &staff, &code).await)?;
     let category = q.category.as_deref().and_then(category_of);
     let today = state.clock.now().date_naive().to_string();
     let mut values = HashMap::from([
@@ -492,7 +492,7 @@ async fn answer_page(
     let id = page_id(id)?;
     let staff = user.staff();
     let now = state.clock.now();
-    let request = write_tx!(&state.db, |tx| lifecycle::find(tx, now, &staff, &id).await)?;
+    let request = crate::read_tx!(&state.db, |tx| lifecycle::find(tx, now, &staff, &id).await)?;
     let told: Vec<String> = notify::told(&state.db, &request.id)
         .await?
         .into_iter()

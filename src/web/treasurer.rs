@@ -608,7 +608,7 @@ async fn policy_page(
         .iter()
         .filter(|h| h.in_force_at.is_none() && h.version > current.version)
     {
-        let proposed = write_tx!(&state.db, |tx| versions::find(tx, h.version).await)?;
+        let proposed = crate::read_tx!(&state.db, |tx| versions::find(tx, h.version).await)?;
         let Some(proposed) = proposed else { continue };
         let values = document_values(&proposed.policy.to_json());
         let mut names: Vec<&String> = values.keys().chain(in_force_values.keys()).collect();
