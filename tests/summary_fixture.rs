@@ -25,7 +25,7 @@ async fn behind_the_triggers(db: &passage::store::Db, sql: &str) {
     let passage::store::Db::Sqlite(p) = db else {
         panic!("the fixture is a SQLite file");
     };
-    let mut c = p.begin().await.unwrap();
+    let mut c = p.write.begin().await.unwrap();
     let trigger: String = sqlx::query_scalar(
         "SELECT sql FROM sqlite_master WHERE name = 'reports_frozen_never_change'",
     )
