@@ -19,7 +19,9 @@
 //! postgres://postgres@127.0.0.1:5432/postgres; a scratch database is created on it and
 //! dropped), PASSAGE_BENCH_DIR (default ./bench-data, for the SQLite file),
 //! PASSAGE_BENCH_SERVER_LOG (a log filter added to the server's, whose log is then shown,
-//! e.g. `passage::store::group=debug` for each batch).
+//! e.g. `passage::store::group=debug` for each batch), PASSAGE_BENCH_BINARY (the server
+//! binary to run instead of this build's, e.g. an earlier release's, to compare before and
+//! after a change in one sitting).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
@@ -74,8 +76,14 @@ fn quantile_ms(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1000.0
 }
 
+/// The server under test: this build's, or `PASSAGE_BENCH_BINARY` (an earlier release's
+/// binary, to compare before and after a change on the same machine in one sitting).
+fn binary() -> String {
+    std::env::var("PASSAGE_BENCH_BINARY").unwrap_or_else(|_| env!("CARGO_BIN_EXE_passage").into())
+}
+
 fn passage(database_url: &str, dir: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_passage"));
+    let mut cmd = Command::new(binary());
     for (key, _) in std::env::vars() {
         if key.starts_with("PASSAGE_") {
             cmd.env_remove(key);
@@ -350,8 +358,9 @@ struct Level {
 }
 
 async fn bench_engine(engine: &str, database_url: &str, dir: &str) -> Option<Mixed> {
+    // The binary under test migrates: an earlier release's must not meet a newer schema.
+    cli(database_url, dir, &["migrate"], None);
     let db = Db::connect(database_url, 16).await.unwrap();
-    db.migrate().await.unwrap();
     let raw = [raw_commits(&db, 1).await, raw_commits(&db, 16).await];
     db.close().await;
 
