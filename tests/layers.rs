@@ -3,7 +3,9 @@
 //! This reads every `crate::` path in `src/` (comments left out) and fails on an import
 //! cycle between top-level modules, or between the submodules of `approval`, printing the
 //! cycle; and on a module below the HTTP edge that names axum, a status code, `crate::http`
-//! or an `/api/v1` route. Run it alone with `cargo test --test layers`.
+//! or an `/api/v1` route; and on a request status, transfer kind or role written as a string
+//! outside its enum's module (or compared as text in a template). Run it alone with
+//! `cargo test --test layers`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -276,6 +278,77 @@ fn nothing_below_the_http_edge_speaks_http() {
         "modules below the HTTP edge name HTTP:\n{}",
         found.join("\n")
     );
+}
+
+/// The texts of the closed sets that are enums (`RequestStatus`, `TransferKind`, `Role`):
+/// written only by their own modules, so a misspelt state cannot compile.
+const STATE_TEXTS: &[&str] = &[
+    "pending",
+    "approved",
+    "declined",
+    "settled",
+    "cancelled",
+    "expired",
+    "single",
+    "post",
+    "void",
+    "expire",
+    "caseworker",
+    "treasurer",
+    "admin",
+];
+
+/// The modules allowed to spell them: the enums' own, and `reports::donor`, whose
+/// `WithdrawnBy` enum writes who withdrew a link (`treasurer`) as its own text.
+const STATE_MODULES: &[&str] = &["domain/states.rs", "domain/identity.rs", "reports/donor.rs"];
+
+#[test]
+fn no_state_is_written_as_a_string_outside_its_enum() {
+    let mut found = Vec::new();
+    for source in sources() {
+        if STATE_MODULES.contains(&source.path.as_str()) {
+            continue;
+        }
+        for (n, line) in source.code.lines().enumerate() {
+            for text in STATE_TEXTS {
+                if line.contains(&format!("\"{text}\"")) {
+                    found.push(format!("src/{}:{}: {}", source.path, n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    // The pages compare states through the enum's methods, not its text.
+    let templates = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    let mut pages = Vec::new();
+    html_files(&templates, &mut pages);
+    for page in pages {
+        let text = std::fs::read_to_string(&page).expect("a readable template");
+        for (n, line) in text.lines().enumerate() {
+            for state in STATE_TEXTS {
+                for op in ["==", "!="] {
+                    if line.replace(' ', "").contains(&format!("{op}\"{state}\"")) {
+                        found.push(format!("{}:{}: {}", page.display(), n + 1, line.trim()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "states written as strings outside their enum (use RequestStatus, TransferKind or Role):\n{}",
+        found.join("\n")
+    );
+}
+
+fn html_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("templates/ can be read") {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            html_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "html" || e == "txt") {
+            out.push(path);
+        }
+    }
 }
 
 #[test]

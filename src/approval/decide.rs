@@ -447,9 +447,9 @@ mod tests {
         Policy::parse(doc).unwrap()
     }
 
-    fn rule_of(policy: &Policy, p: &Proposal, f: &FundState) -> (&'static str, String) {
+    fn rule_of(policy: &Policy, p: &Proposal, f: &FundState) -> (RequestStatus, String) {
         let d = decide(policy, p, f);
-        (d.status().as_str(), d.rule().to_string())
+        (d.status(), d.rule().to_string())
     }
 
     #[test]
@@ -481,7 +481,7 @@ mod tests {
     fn design_example_a_flight_waits_and_a_large_one_needs_two_treasurers() {
         let p = Policy::default();
         let d = decide(&p, &ask(Category::Flight, "612.40"), &fund("5000.00"));
-        assert_eq!(d.status(), "pending");
+        assert_eq!(d.status(), RequestStatus::Pending);
         assert_eq!(d.rule().to_string(), "category_not_auto_approved");
         assert_eq!(d.why(), Some("Flight requests always go to a treasurer."));
         assert!(!needs_two_treasurers(&p, money("612.40")));
@@ -504,7 +504,7 @@ mod tests {
             hotel(1, "64.51"),
         ] {
             let d = decide(&p, &proposal, &fund("64.50"));
-            assert_eq!(d.status(), "declined");
+            assert_eq!(d.status(), RequestStatus::Declined);
             assert_eq!(d.rule().to_string(), "available_balance");
             assert!(d.why().unwrap().contains("another source"), "{d:?}");
         }
@@ -515,7 +515,7 @@ mod tests {
         let no_floor = policy(json!({"reserve_floor": "0.00"}));
         assert_eq!(
             rule_of(&no_floor, &ask(Category::Bus, "64.50"), &fund("64.50")),
-            ("approved", "auto_approve.bus".into())
+            (RequestStatus::Approved, "auto_approve.bus".into())
         );
         // With the default floor it waits for a treasurer, who may spend the reserve.
         assert_eq!(
@@ -524,7 +524,7 @@ mod tests {
                 &ask(Category::Bus, "64.50"),
                 &fund("64.50")
             ),
-            ("pending", "reserve_floor".into())
+            (RequestStatus::Pending, "reserve_floor".into())
         );
     }
 
@@ -541,14 +541,14 @@ mod tests {
         ] {
             assert_eq!(
                 rule_of(&p, &ask(category, "1.00"), &fund("5000.00")),
-                ("pending", "category_not_auto_approved".into()),
+                (RequestStatus::Pending, "category_not_auto_approved".into()),
                 "{category}"
             );
         }
         let only_bus = policy(json!({"auto_approve": {"bus": {"max_amount": "250.00"}}}));
         assert_eq!(
             rule_of(&only_bus, &hotel(1, "50.00"), &fund("5000.00")),
-            ("pending", "category_not_auto_approved".into())
+            (RequestStatus::Pending, "category_not_auto_approved".into())
         );
     }
 
@@ -565,12 +565,12 @@ mod tests {
         ] {
             assert_eq!(
                 rule_of(&p, &ask(category, max), &f).0,
-                "approved",
+                RequestStatus::Approved,
                 "{category}"
             );
             let over = Money::from_cents(cents(max) + 1).unwrap();
             let d = decide(&p, &Proposal::new(category, over, 0).unwrap(), &f);
-            assert_eq!(d.status(), "pending");
+            assert_eq!(d.status(), RequestStatus::Pending);
             assert_eq!(
                 d.rule().to_string(),
                 format!("auto_approve.{category}.max_amount")
@@ -583,14 +583,23 @@ mod tests {
     fn a_hotel_stay_is_weighed_by_nights_and_nightly_rate() {
         let p = Policy::default();
         let f = fund("5000.00");
-        assert_eq!(rule_of(&p, &hotel(3, "225.00"), &f).0, "approved");
+        assert_eq!(
+            rule_of(&p, &hotel(3, "225.00"), &f).0,
+            RequestStatus::Approved
+        );
         assert_eq!(
             rule_of(&p, &hotel(4, "100.00"), &f),
-            ("pending", "auto_approve.hotel.max_nights".into())
+            (
+                RequestStatus::Pending,
+                "auto_approve.hotel.max_nights".into()
+            )
         );
         assert_eq!(
             rule_of(&p, &hotel(1, "225.01"), &f),
-            ("pending", "auto_approve.hotel.max_nightly_rate".into())
+            (
+                RequestStatus::Pending,
+                "auto_approve.hotel.max_nightly_rate".into()
+            )
         );
     }
 
@@ -598,10 +607,16 @@ mod tests {
     fn a_hotel_total_cap_applies_when_the_policy_sets_one() {
         let p = policy(json!({"auto_approve": {"hotel": {"max_amount": "400.00"}}}));
         let f = fund("5000.00");
-        assert_eq!(rule_of(&p, &hotel(2, "200.00"), &f).0, "approved");
+        assert_eq!(
+            rule_of(&p, &hotel(2, "200.00"), &f).0,
+            RequestStatus::Approved
+        );
         assert_eq!(
             rule_of(&p, &hotel(2, "200.01"), &f),
-            ("pending", "auto_approve.hotel.max_amount".into())
+            (
+                RequestStatus::Pending,
+                "auto_approve.hotel.max_amount".into()
+            )
         );
     }
 
@@ -610,11 +625,11 @@ mod tests {
         let p = Policy::default();
         let f = fund("5000.00");
         let at_cap = with_window(ask(Category::Bus, "200.00"), "800.00");
-        assert_eq!(rule_of(&p, &at_cap, &f).0, "approved");
+        assert_eq!(rule_of(&p, &at_cap, &f).0, RequestStatus::Approved);
         let over = with_window(ask(Category::Bus, "200.01"), "800.00");
         let d = decide(&p, &over, &f);
         assert_eq!(d.rule().to_string(), "case_auto_cap");
-        assert_eq!(d.status(), "pending");
+        assert_eq!(d.status(), RequestStatus::Pending);
         let why = d.why().unwrap();
         assert!(
             why.contains("800.00") && why.contains("7 days") && why.contains("1000.00"),
@@ -628,11 +643,11 @@ mod tests {
         // 1100.00 available, floor 1000.00: 100.00 may go automatically, not 100.01.
         assert_eq!(
             rule_of(&p, &ask(Category::Bus, "100.00"), &fund("1100.00")).0,
-            "approved"
+            RequestStatus::Approved
         );
         let d = decide(&p, &ask(Category::Bus, "100.01"), &fund("1100.00"));
         assert_eq!(d.rule().to_string(), "reserve_floor");
-        assert_eq!(d.status(), "pending");
+        assert_eq!(d.status(), RequestStatus::Pending);
         assert!(d.why().unwrap().contains("1000.00"));
     }
 
@@ -683,8 +698,8 @@ mod tests {
             };
             let asked = proposal.amount().cents();
             let d = decide(&p, &proposal, &FundState { available_cents: available });
-            proptest::prop_assert_eq!(d.status() == "declined", asked > available);
-            if d.status() == "approved" {
+            proptest::prop_assert_eq!(d.status() == RequestStatus::Declined, asked > available);
+            if d.status() == RequestStatus::Approved {
                 proptest::prop_assert!(available - asked >= floor);
                 proptest::prop_assert!(window + asked <= p.case_auto_cap().amount().cents());
                 match p.rule_for(category) {
@@ -708,13 +723,13 @@ mod tests {
         let d = decide(&p, &ask(Category::Bus, "64.50"), &fund("5000.00"));
         assert_eq!(
             serde_json::to_value(&d).unwrap(),
-            json!({"status": "approved", "rule": "auto_approve.bus", "reason": null})
+            json!({"status": RequestStatus::Approved.as_str(), "rule": "auto_approve.bus", "reason": null})
         );
         let d = decide(&p, &ask(Category::Flight, "612.40"), &fund("5000.00"));
         assert_eq!(
             serde_json::to_value(&d).unwrap(),
             json!({
-                "status": "pending",
+                "status": RequestStatus::Pending.as_str(),
                 "rule": "category_not_auto_approved",
                 "reason": "Flight requests always go to a treasurer."
             })

@@ -600,12 +600,12 @@ async fn set_status(
     Ok(())
 }
 
-fn must_be(row: &Row, status: RequestStatus, doing: &str) -> Result<(), FlowError> {
+fn must_be(row: &Row, status: RequestStatus, then: RequestStatus) -> Result<(), FlowError> {
     if row.status == status {
         Ok(())
     } else {
         Err(FlowError::Conflict(format!(
-            "this request is {}, so it cannot be {doing}",
+            "this request is {}, so it cannot be {then}",
             row.status
         )))
     }
@@ -620,7 +620,7 @@ pub async fn approve(
     id: &str,
 ) -> Result<Stepped, FlowError> {
     let row = load_for(tx, staff, id).await?;
-    must_be(&row, RequestStatus::Pending, "approved")?;
+    must_be(&row, RequestStatus::Pending, RequestStatus::Approved)?;
     if row.requested_by == staff.user_id {
         return Err(FlowError::Forbidden(
             "you made this request, so another treasurer must approve it".into(),
@@ -707,7 +707,7 @@ pub async fn decline(
     reason: &Note,
 ) -> Result<Stepped, FlowError> {
     let row = load_for(tx, staff, id).await?;
-    must_be(&row, RequestStatus::Pending, "declined")?;
+    must_be(&row, RequestStatus::Pending, RequestStatus::Declined)?;
     set_status(
         tx,
         id,
@@ -749,7 +749,7 @@ pub async fn receipt(
 ) -> Result<RequestView, FlowError> {
     let amount = receipt.amount;
     let row = load_for(tx, staff, id).await?;
-    must_be(&row, RequestStatus::Approved, "settled")?;
+    must_be(&row, RequestStatus::Approved, RequestStatus::Settled)?;
     crate::domain::dates::paid_between(
         receipt.paid_on,
         crate::domain::dates::request_day(row.created_at),

@@ -123,6 +123,16 @@ impl RequestStatus {
         matches!(self, RequestStatus::Approved | RequestStatus::Settled)
     }
 
+    /// Waiting for a treasurer (the pages ask this rather than compare text).
+    pub fn is_pending(self) -> bool {
+        self == RequestStatus::Pending
+    }
+
+    /// Approved, its hold waiting for a receipt.
+    pub fn is_approved(self) -> bool {
+        self == RequestStatus::Approved
+    }
+
     /// Whether the request is still open: pending or holding money.
     pub fn is_active(self) -> bool {
         matches!(self, RequestStatus::Pending | RequestStatus::Approved)

@@ -372,10 +372,15 @@ mod tests {
         }
     }
 
-    fn row(kind: &str, amount: i64, hold: Option<i64>, category: Option<&str>) -> TransferRow {
+    fn row(
+        kind: TransferKind,
+        amount: i64,
+        hold: Option<i64>,
+        category: Option<&str>,
+    ) -> TransferRow {
         TransferRow {
             id: format!("{kind}:1"),
-            kind: kind.parse().unwrap(),
+            kind,
             debit_account_id: FUND.into(),
             credit_account_id: SPENT.into(),
             amount,
@@ -410,7 +415,10 @@ mod tests {
     #[test]
     fn a_hold_moves_money_from_available_to_held() {
         assert_eq!(
-            lines(&chart(), &row("pending", 37_800, None, Some("hotel"))),
+            lines(
+                &chart(),
+                &row(TransferKind::Pending, 37_800, None, Some("hotel"))
+            ),
             [
                 ("assets:fund:held".into(), 37_800),
                 ("assets:fund:available".into(), -37_800)
@@ -421,7 +429,10 @@ mod tests {
     #[test]
     fn a_settlement_below_the_hold_spends_the_receipt_and_releases_the_rest() {
         assert_eq!(
-            lines(&chart(), &row("post", 35_122, Some(37_800), Some("hotel"))),
+            lines(
+                &chart(),
+                &row(TransferKind::Post, 35_122, Some(37_800), Some("hotel"))
+            ),
             [
                 ("expenses:spent:hotel".into(), 35_122),
                 ("assets:fund:available".into(), 2_678),
@@ -429,7 +440,10 @@ mod tests {
             ]
         );
         assert_eq!(
-            lines(&chart(), &row("post", 37_800, Some(37_800), None)),
+            lines(
+                &chart(),
+                &row(TransferKind::Post, 37_800, Some(37_800), None)
+            ),
             [
                 ("expenses:spent:unassigned".into(), 37_800),
                 ("assets:fund:held".into(), -37_800)
@@ -439,7 +453,7 @@ mod tests {
 
     #[test]
     fn a_void_or_an_expiry_returns_the_hold_to_available() {
-        for kind in ["void", "expire"] {
+        for kind in [TransferKind::Void, TransferKind::Expire] {
             assert_eq!(
                 lines(&chart(), &row(kind, 6_450, Some(6_450), Some("bus"))),
                 [
