@@ -71,7 +71,9 @@ pub struct UnknownState {
 }
 
 /// A request's status: submitted → approved (a hold) | pending | declined; a pending one is
-/// approved or declined; an approved one is settled, cancelled or expires.
+/// approved or declined, or sent back to its caseworker with a question (info_requested,
+/// back to pending with the answer); an approved one is settled, cancelled or expires; a
+/// receipt for an expired one waits for a treasurer (receipt_pending → settled | expired).
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
 )]
@@ -83,16 +85,20 @@ pub enum RequestStatus {
     Settled,
     Cancelled,
     Expired,
+    InfoRequested,
+    ReceiptPending,
 }
 
 impl RequestStatus {
-    pub const ALL: [RequestStatus; 6] = [
+    pub const ALL: [RequestStatus; 8] = [
         RequestStatus::Pending,
         RequestStatus::Approved,
         RequestStatus::Declined,
         RequestStatus::Settled,
         RequestStatus::Cancelled,
         RequestStatus::Expired,
+        RequestStatus::InfoRequested,
+        RequestStatus::ReceiptPending,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -103,6 +109,8 @@ impl RequestStatus {
             RequestStatus::Settled => "settled",
             RequestStatus::Cancelled => "cancelled",
             RequestStatus::Expired => "expired",
+            RequestStatus::InfoRequested => "info_requested",
+            RequestStatus::ReceiptPending => "receipt_pending",
         }
     }
 
@@ -133,9 +141,16 @@ impl RequestStatus {
         self == RequestStatus::Approved
     }
 
-    /// Whether the request is still open: pending or holding money.
+    /// Whether the request is still open: waiting for a treasurer or its caseworker, or
+    /// holding money.
     pub fn is_active(self) -> bool {
-        matches!(self, RequestStatus::Pending | RequestStatus::Approved)
+        matches!(
+            self,
+            RequestStatus::Pending
+                | RequestStatus::Approved
+                | RequestStatus::InfoRequested
+                | RequestStatus::ReceiptPending
+        )
     }
 }
 
