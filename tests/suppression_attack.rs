@@ -1373,24 +1373,32 @@ fn run_audit(python: &std::path::Path, tables: &[Table]) -> Vec<Vec<(usize, f64,
 /// Whether a suppressed cell is protected. An amount: the interval the audit leaves it
 /// must reach 10 % below and 10 % above its true value (tau-argus's protection levels;
 /// 0 is known beforehand, so a small amount is protected below when the interval reaches
-/// 0). A count (trips, nights, cases): it cannot be deduced, the interval rounded inward to
-/// whole numbers holds two of them at least.
+/// 0). A case count shown as `<k`: the interval rounded inward to whole numbers is all of
+/// 1..k−1, what `<k` says (the issue's finding: `<5` counts bounded to 3..4). Trips and
+/// nights (no upper bound known beforehand): they cannot be deduced, the interval holds
+/// two whole numbers at least.
 fn protected(cell: &TCell, p: Protect, min: f64, max: f64) -> bool {
     let v = cell.value as f64;
     if p.integer {
-        return (max + 1e-6).floor() > (min - 1e-6).ceil();
+        let (lo, hi) = ((min - 1e-6).ceil() as i64, (max + 1e-6).floor() as i64);
+        if p.hi < UNBOUNDED {
+            return lo <= p.lo && hi >= p.hi;
+        }
+        return hi > lo;
     }
     let need_lo = (0.9 * v).max(p.lo as f64);
     let need_hi = (1.1 * v).min(p.hi as f64);
     min <= need_lo + 0.5 && max >= need_hi - 0.5
 }
 
-/// Whether a count's interval stops at its true value on one side, short of what was
-/// known beforehand (a `<5` count of 3 bounded to 3..4): not a deduction, but narrower
-/// than the design would like; counted and printed.
+/// Whether a trip or night count's interval stops at its true value on one side (at
+/// least 3 trips, when there were 3): not a deduction, and not about how many people, so
+/// counted and printed rather than failed (`<k` case counts must keep all of 1..k−1, see
+/// [`protected`]).
 fn narrowed(cell: &TCell, p: Protect, min: f64, max: f64) -> bool {
     let (lo, hi) = ((min - 1e-6).ceil() as i64, (max + 1e-6).floor() as i64);
     p.integer
+        && p.hi == UNBOUNDED
         && ((lo == cell.value && cell.value > p.lo) || (hi == cell.value && cell.value < p.hi))
 }
 
@@ -1448,7 +1456,7 @@ fn tau_argus_audit_bounds_no_suppressed_figure_within_its_protection() {
     }
     eprintln!(
         "tau-argus audit: {} tables of {ledgers} ledgers, {audited} suppressed figures to protect, \
-         {} unprotected in {} ledgers; {narrowed_counts} counts (trips, nights, `<k` cases) bounded on one side at their true value",
+         {} unprotected in {} ledgers; {narrowed_counts} trip and night counts bounded on one side at their true value",
         list.len(),
         leaks.len(),
         leaking_ledgers.len()

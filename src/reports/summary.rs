@@ -844,8 +844,10 @@ fn protect_counts(summary: &mut Summary, facts: &Facts, priors: &[Prior], k: usi
 /// least `U − shown − (others' k−1)` when no member is coarsened (`>=k`, unbounded above);
 /// for provinces, whose counts add up (a case has one province), at most `U − shown −
 /// (other small members' 1) − (coarsened members' k)`. Two `<3` categories under 4 cases
-/// helped are each exactly 2. While a `<k` count is pinned so, the group's smallest
-/// published count is coarsened to `>=k` (its count, when none is left).
+/// helped are each exactly 2; two `<5` provinces under 7 cases left by the shown ones are
+/// each 3 or 4. A `<k` count says 1 to k−1 and no more: while a group narrows one below
+/// that whole interval (pinned or not), the group's smallest published count is coarsened
+/// to `>=k` (its count, when none is left).
 fn unpin_counts(summary: &mut Summary, k: usize) {
     /// The count coarsened to `>=k` when a `<k` member is pinned.
     #[derive(Clone, Copy)]
@@ -914,7 +916,8 @@ fn unpin_counts(summary: &mut Summary, k: usize) {
     }
     let k = k as i64;
     let is_small = |c: &Count| matches!(c, Count::FewerThan(_));
-    for _round in 0..64 {
+    // Each round coarsens one count, and a summary has a few dozen at most.
+    for _round in 0..256 {
         let mut change: Option<Target> = None;
         'fields: for field in [Field::Category, Field::Province, Field::Trips] {
             let cells = cells(summary, field);
@@ -956,7 +959,7 @@ fn unpin_counts(summary: &mut Summary, k: usize) {
                 } else {
                     (k - 1).min(u)
                 };
-                if lower < upper {
+                if lower <= 1 && upper >= k - 1 {
                     continue;
                 }
                 let smallest = members
