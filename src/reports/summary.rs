@@ -1426,6 +1426,23 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_count_shown_as_fewer_than_k_keeps_all_of_one_to_k_minus_one() {
+        // 17 cases helped minus Québec's 10 leave 7 for two `<5` provinces: each would be 3
+        // or 4 (narrowed, not pinned) unless Québec's count is coarsened.
+        let mut v = stored();
+        v["by_category"] = serde_json::json!({"cells": [], "other": null});
+        v["by_province"] = serde_json::json!({"cells": [
+            {"amount": null, "cases": "10", "key": "QC"},
+            {"amount": null, "cases": "<5", "key": "ON"},
+            {"amount": null, "cases": "<5", "key": "BC"}], "other": null});
+        v["cases_helped"] = serde_json::json!("17");
+        let mut summary = Summary::parse(&v.to_string()).unwrap();
+        unpin_counts(&mut summary, 5);
+        assert_eq!(summary.by_province.cells[0].cases, Count::AtLeast(5));
+        assert_eq!(summary.cases_helped, Count::Exactly(17));
+    }
+
+    #[test]
     fn a_summary_that_lost_or_gained_a_key_is_not_read_as_one() {
         // A figure left out is not a figure hidden: `null` must be written.
         for pointer in ["disbursed", "trips", "holds_outstanding"] {
