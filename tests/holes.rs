@@ -642,9 +642,31 @@ async fn only_the_owning_organisation_shares_closes_and_reopens_a_case(t: TestDb
             "{path}: the refusal says who may: {message}"
         );
     }
+    // Nor settles or cancels the owner's request: only its organisation (or a treasurer).
+    for (action, body) in [
+        (
+            "receipt",
+            json!({"amount": "40.00", "vendor": "grocery", "reference": "GR-AB"}),
+        ),
+        ("cancel", json!({})),
+    ] {
+        let path = format!("/api/v1/requests/{owners_request}/{action}");
+        let (s, b) = c.post(&path, &c.guest, body).await;
+        assert_eq!(s, 403, "{path}: {b}");
+        let message = b["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("organisation that asked"),
+            "{path}: {message}"
+        );
+    }
     let (s, b) = c.get(&format!("/api/v1/cases/{code}"), &c.guest).await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["status"], "open", "the guest closed nothing: {b}");
+    assert!(
+        (b["requests"].as_array().unwrap().iter())
+            .all(|r| r["id"] != owners_request.as_str() || r["status"] == "approved"),
+        "the owner's request is untouched: {b}"
+    );
 
     // The guest sees the owner's request, not its note; its own request whole.
     let requests = b["requests"].as_array().unwrap();

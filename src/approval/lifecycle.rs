@@ -471,6 +471,20 @@ async fn load_for(tx: &mut Tx, staff: &Staff, id: &str) -> Result<Row, FlowError
     load_row(tx, id).await?.ok_or_else(not_yours)
 }
 
+/// Settling or cancelling a request is its organisation's act (or a treasurer's): an
+/// organisation the case is shared with reads the case's other requests, without their
+/// notes, and acts only on its own.
+fn must_be_its_org(row: &Row, staff: &Staff) -> Result<(), FlowError> {
+    if staff.treasurer || staff.org_id.as_deref() == Some(row.org_id.as_str()) {
+        return Ok(());
+    }
+    Err(FlowError::Forbidden(
+        "only the organisation that asked for this request (or a treasurer) can record its \
+         receipt or cancel it; ask that organisation"
+            .into(),
+    ))
+}
+
 pub async fn find(
     tx: &mut Tx,
     now: DateTime<Utc>,
@@ -749,6 +763,7 @@ pub async fn receipt(
 ) -> Result<RequestView, FlowError> {
     let amount = receipt.amount;
     let row = load_for(tx, staff, id).await?;
+    must_be_its_org(&row, staff)?;
     must_be(&row, RequestStatus::Approved, RequestStatus::Settled)?;
     crate::domain::dates::paid_between(
         receipt.paid_on,
@@ -845,6 +860,7 @@ pub async fn cancel(
     id: &str,
 ) -> Result<RequestView, FlowError> {
     let row = load_for(tx, staff, id).await?;
+    must_be_its_org(&row, staff)?;
     if !row.status.is_active() {
         return Err(FlowError::Conflict(format!(
             "this request is {}, so it cannot be cancelled",
