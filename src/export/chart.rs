@@ -123,7 +123,11 @@ pub const TRANSFERS_IN_ORDER: &str =
      LEFT JOIN transfers h ON h.id = t.pending_id
      LEFT JOIN requests r ON r.hold_id = COALESCE(t.pending_id, t.id)
      ORDER BY t.created_at,
-        CASE t.kind WHEN 'single' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END, t.id";
+        CASE t.kind WHEN $1 THEN 0 WHEN $2 THEN 1 ELSE 2 END, t.id";
+
+/// The kinds [`TRANSFERS_IN_ORDER`] binds as `$1` and `$2`: at one moment, money in before
+/// holds placed before what resolves them.
+pub const TRANSFERS_ORDER_KINDS: [TransferKind; 2] = [TransferKind::Single, TransferKind::Pending];
 
 pub const ACCOUNTS: &str =
     "SELECT id, debits_pending, debits_posted, credits_pending, credits_posted, created_at

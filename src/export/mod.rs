@@ -219,7 +219,10 @@ impl Export {
         let mut transfers = 0_u64;
         let mut last_date = None;
         on_tx!(&mut tx, c => {
-            let mut rows = sqlx::query_as::<_, TransferRow>(chart::TRANSFERS_IN_ORDER).fetch(c);
+            let mut rows = sqlx::query_as::<_, TransferRow>(chart::TRANSFERS_IN_ORDER)
+                .bind(chart::TRANSFERS_ORDER_KINDS[0])
+                .bind(chart::TRANSFERS_ORDER_KINDS[1])
+                .fetch(c);
             while let Some(row) = rows.try_next().await? {
                 let date = row.created_at.date_naive();
                 let postings = chart.postings(&row)?;

@@ -71,15 +71,7 @@ pub async fn lines(tx: &mut Tx, window: Window) -> Result<Vec<String>, StoreErro
         canonical_time(window.start),
         canonical_time(window.cutoff)
     ])];
-    let opening: i64 = on_tx!(tx, c => sqlx::query_scalar(
-        "SELECT CAST(COALESCE(SUM(CASE WHEN credit_account_id = $1 AND kind = 'single' THEN amount ELSE 0 END), 0) AS BIGINT)
-              - CAST(COALESCE(SUM(CASE WHEN debit_account_id = $1 AND kind IN ('single', 'post') THEN amount ELSE 0 END), 0) AS BIGINT)
-         FROM transfers WHERE created_at < $2"
-    )
-    .bind(FUND)
-    .bind(window.start)
-    .fetch_one(c)
-    .await)?;
+    let opening = super::facts::fund_money_before(tx, window.start, false).await?;
     out.push(json!(["opening", opening]));
     let transfers: Vec<TransferLine> = on_tx!(tx, c => sqlx::query_as(
         "SELECT id, kind, debit_account_id, credit_account_id, amount, pending_id, expires_at, code, created_at

@@ -62,18 +62,27 @@ pub struct Facts {
     pub decisions: Vec<(String, i64)>,
 }
 
-async fn fund_money_before(
+/// The fund's money (what came in as gifts, less what went out as spending) before `at`,
+/// or up to it when `inclusive`: the report's opening and closing balances, and the
+/// digest's opening line, from this one query.
+pub(crate) async fn fund_money_before(
     tx: &mut Tx,
     at: DateTime<Utc>,
     inclusive: bool,
 ) -> Result<i64, StoreError> {
     let op = if inclusive { "<=" } else { "<" };
     let sql = format!(
-        "SELECT CAST(COALESCE(SUM(CASE WHEN credit_account_id = $1 AND kind = 'single' THEN amount ELSE 0 END), 0) AS BIGINT)
-              - CAST(COALESCE(SUM(CASE WHEN debit_account_id = $1 AND kind IN ('single', 'post') THEN amount ELSE 0 END), 0) AS BIGINT)
+        "SELECT CAST(COALESCE(SUM(CASE WHEN credit_account_id = $1 AND kind = $3 THEN amount ELSE 0 END), 0) AS BIGINT)
+              - CAST(COALESCE(SUM(CASE WHEN debit_account_id = $1 AND kind IN ($3, $4) THEN amount ELSE 0 END), 0) AS BIGINT)
          FROM transfers WHERE created_at {op} $2"
     );
-    Ok(on_tx!(tx, c => sqlx::query_scalar::<_, i64>(&sql).bind(FUND).bind(at).fetch_one(c).await)?)
+    Ok(on_tx!(tx, c => sqlx::query_scalar::<_, i64>(&sql)
+        .bind(FUND)
+        .bind(at)
+        .bind(TransferKind::Single)
+        .bind(TransferKind::Post)
+        .fetch_one(c)
+        .await)?)
 }
 
 /// Reads the facts of `window` inside `tx` (a snapshot or the sealing transaction).
@@ -81,13 +90,15 @@ pub async fn read(tx: &mut Tx, window: Window) -> Result<Facts, StoreError> {
     let opening = fund_money_before(tx, window.start, false).await?;
     let closing = fund_money_before(tx, window.cutoff, true).await?;
     let (received, disbursed): (i64, i64) = on_tx!(tx, c => sqlx::query_as(
-        "SELECT CAST(COALESCE(SUM(CASE WHEN credit_account_id = $1 AND kind = 'single' THEN amount ELSE 0 END), 0) AS BIGINT),
-                CAST(COALESCE(SUM(CASE WHEN debit_account_id = $1 AND kind IN ('single', 'post') THEN amount ELSE 0 END), 0) AS BIGINT)
+        "SELECT CAST(COALESCE(SUM(CASE WHEN credit_account_id = $1 AND kind = $4 THEN amount ELSE 0 END), 0) AS BIGINT),
+                CAST(COALESCE(SUM(CASE WHEN debit_account_id = $1 AND kind IN ($4, $5) THEN amount ELSE 0 END), 0) AS BIGINT)
          FROM transfers WHERE created_at >= $2 AND created_at <= $3",
     )
     .bind(FUND)
     .bind(window.start)
     .bind(window.cutoff)
+    .bind(TransferKind::Single)
+    .bind(TransferKind::Post)
     .fetch_one(c)
     .await)?;
     let gifts: (i64, i64, i64, i64) = on_tx!(tx, c => sqlx::query_as(
@@ -104,14 +115,16 @@ pub async fn read(tx: &mut Tx, window: Window) -> Result<Facts, StoreError> {
     let items: Vec<Item> = on_tx!(tx, c => sqlx::query_as::<_, Item>(
         "SELECT t.id AS transfer_id, t.amount, r.case_code, r.category, k.province, r.nights, r.scope
          FROM transfers t
-         LEFT JOIN requests r ON t.kind = 'post' AND r.hold_id = t.pending_id
+         LEFT JOIN requests r ON t.kind = $5 AND r.hold_id = t.pending_id
          LEFT JOIN cases k ON k.code = r.case_code
-         WHERE t.debit_account_id = $1 AND t.kind IN ('single', 'post')
+         WHERE t.debit_account_id = $1 AND t.kind IN ($4, $5)
            AND t.created_at >= $2 AND t.created_at <= $3",
     )
     .bind(FUND)
     .bind(window.start)
     .bind(window.cutoff)
+    .bind(TransferKind::Single)
+    .bind(TransferKind::Post)
     .fetch(c)
     .try_collect()
     .await)?;
