@@ -444,7 +444,10 @@ async fn scroll_to(browser: &Client, id: &str) {
 }
 
 /// What the database holds of a request's destination, and its scope.
-async fn destination_of(app: &TestApp, code: &str) -> Vec<(Option<String>, Option<String>, Option<String>)> {
+async fn destination_of(
+    app: &TestApp,
+    code: &str,
+) -> Vec<(Option<String>, Option<String>, Option<String>)> {
     passage::on_db!(&app.db.db, p => sqlx::query_as(
         "SELECT destination_province, destination_country, scope FROM requests
           WHERE case_code = $1",
@@ -498,16 +501,24 @@ async fn travel(language: Language) {
     expect_text(
         &browser,
         "#destination_suggested",
-        &i18n::text_with(language, "place-hint-suggested", &[("province", t("province-ON"))]),
+        &i18n::text_with(
+            language,
+            "place-hint-suggested",
+            &[("province", t("province-ON"))],
+        ),
     )
     .await;
     scroll_to(&browser, "destination_city").await;
     screenshot(&browser, language, "travel-bus-ottawa").await;
     click(&browser, "#send").await;
-    expect_text(&browser, "#itinerary", &format!(
-        "Montréal, QC → Ottawa, ON · {}",
-        t("trip-scope-interprovincial")
-    ))
+    expect_text(
+        &browser,
+        "#itinerary",
+        &format!(
+            "Montréal, QC → Ottawa, ON · {}",
+            t("trip-scope-interprovincial")
+        ),
+    )
     .await;
     screenshot(&browser, language, "travel-bus-answer").await;
     let stored = destination_of(&app, &code).await;
@@ -540,10 +551,14 @@ async fn travel(language: Language) {
     scroll_to(&browser, "destination_country").await;
     screenshot(&browser, language, "travel-flight-haiti").await;
     click(&browser, "#send").await;
-    expect_text(&browser, "#itinerary", &format!(
-        "Montréal, QC → Port-au-Prince, HT · {}",
-        t("trip-scope-international")
-    ))
+    expect_text(
+        &browser,
+        "#itinerary",
+        &format!(
+            "Montréal, QC → Port-au-Prince, HT · {}",
+            t("trip-scope-international")
+        ),
+    )
     .await;
     expect_text(&browser, "#answer-title", &t("answer-title-pending")).await;
     screenshot(&browser, language, "travel-flight-answer").await;

@@ -162,7 +162,9 @@ fn the_gazetteer_knows_where_canadian_cities_are() {
             found == [*province]
         };
         if !right {
-            wrong.push(format!("{city}: {found:?}, expected {province} (homonym: {homonym})"));
+            wrong.push(format!(
+                "{city}: {found:?}, expected {province} (homonym: {homonym})"
+            ));
         }
         assert_eq!(gazetteer::check(city, province), Verdict::Agrees, "{city}");
     }
@@ -173,12 +175,21 @@ fn the_gazetteer_knows_where_canadian_cities_are() {
 fn homonyms_are_reported_in_every_province_that_has_one() {
     let richmond = gazetteer::provinces_of("Richmond");
     for province in ["BC", "ON", "QC"] {
-        assert!(richmond.contains(&province), "Richmond {province}: {richmond:?}");
+        assert!(
+            richmond.contains(&province),
+            "Richmond {province}: {richmond:?}"
+        );
         assert_eq!(gazetteer::check("Richmond", province), Verdict::Agrees);
     }
-    assert_eq!(richmond[0], "BC", "the largest Richmond first: {richmond:?}");
+    assert_eq!(
+        richmond[0], "BC",
+        "the largest Richmond first: {richmond:?}"
+    );
     let hamilton = gazetteer::provinces_of("Hamilton");
-    assert!(hamilton.contains(&"ON") && hamilton.contains(&"BC"), "{hamilton:?}");
+    assert!(
+        hamilton.contains(&"ON") && hamilton.contains(&"BC"),
+        "{hamilton:?}"
+    );
     assert_eq!(hamilton[0], "ON", "{hamilton:?}");
     // Saint John is New Brunswick's; St. John's is Newfoundland's: not homonyms.
     assert_eq!(gazetteer::provinces_of("Saint John"), ["NB"]);
@@ -203,7 +214,10 @@ fn a_city_known_only_elsewhere_is_a_warning_and_an_unknown_one_is_taken_as_typed
 #[test]
 fn suggestions_begin_like_what_is_typed_exact_names_and_big_places_first() {
     let otta: Vec<_> = gazetteer::suggest("otta", 8);
-    assert_eq!(otta.first().map(|k| (k.name, k.province)), Some(("Ottawa", "ON")));
+    assert_eq!(
+        otta.first().map(|k| (k.name, k.province)),
+        Some(("Ottawa", "ON"))
+    );
     let mont = gazetteer::suggest("montre", 5);
     assert_eq!(mont[0].name, "Montréal", "{mont:?}");
     let richmond = gazetteer::suggest("Richmond", 8);
@@ -231,11 +245,18 @@ fn the_gazetteer_holds_every_place_of_a_thousand_people_and_says_where_it_comes_
         assert!(header.contains(words), "the header names {words}: {header}");
     }
     // Compiled in: small enough to ship in the binary.
-    assert!(gazetteer::SOURCE.len() < 100 * 1024, "{} bytes", gazetteer::SOURCE.len());
+    assert!(
+        gazetteer::SOURCE.len() < 100 * 1024,
+        "{} bytes",
+        gazetteer::SOURCE.len()
+    );
     for line in gazetteer::SOURCE.lines().filter(|l| !l.starts_with('#')) {
         let parts: Vec<&str> = line.split('\t').collect();
         assert_eq!(parts.len(), 3, "{line:?}");
-        assert!(passage::domain::Province::parse(parts[1]).is_ok(), "{line:?}");
+        assert!(
+            passage::domain::Province::parse(parts[1]).is_ok(),
+            "{line:?}"
+        );
         assert!(parts[2].parse::<u32>().is_ok(), "{line:?}");
     }
 }
@@ -286,7 +307,12 @@ fn trip(code: &str, today: &str, category: &str, amount: &str, to: Value) -> Val
     })
 }
 
-type Stored = (Option<String>, Option<String>, Option<String>, Option<String>);
+type Stored = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
 
 async fn stored(app: &TestApp, id: &str) -> Stored {
     passage::on_db!(&app.db.db, p => sqlx::query_as(
@@ -304,13 +330,23 @@ async fn a_trip_is_stored_with_its_places_and_the_scope_they_give(t: TestDb) {
     let (token, code) = caseworker(&app).await;
     let today = app.clock.now().date_naive().to_string();
 
-    let bus = trip(&code, &today, "bus", "64.50", json!({"city": "Ottawa", "province": "ON"}));
+    let bus = trip(
+        &code,
+        &today,
+        "bus",
+        "64.50",
+        json!({"city": "Ottawa", "province": "ON"}),
+    );
     let (status, r) = post(&app, &token, "/api/v1/requests", bus).await;
     assert_eq!(status, 201, "{r}");
     assert_eq!(r["scope"], "interprovincial", "{r}");
     let (city, province, country, scope) = stored(&app, r["id"].as_str().unwrap()).await;
     assert_eq!(city.as_deref(), Some("Ottawa"));
-    assert_eq!(province.as_deref(), Some("ON"), "stored as Ontario, not the caseworker's QC");
+    assert_eq!(
+        province.as_deref(),
+        Some("ON"),
+        "stored as Ontario, not the caseworker's QC"
+    );
     assert_eq!(country, None);
     assert_eq!(scope.as_deref(), Some("interprovincial"));
 

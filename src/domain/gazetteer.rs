@@ -36,7 +36,9 @@ static GAZETTEER: LazyLock<Gazetteer> = LazyLock::new(|| {
         .filter_map(|line| {
             let mut parts = line.split('\t');
             let name = parts.next()?;
-            let province = super::province::Province::parse(parts.next()?).ok()?.as_str();
+            let province = super::province::Province::parse(parts.next()?)
+                .ok()?
+                .as_str();
             let population = parts.next()?.parse().ok()?;
             Some((
                 fold_city(name),
@@ -83,7 +85,7 @@ pub fn lookup(city: &str) -> Vec<Known> {
             None => found.push(*known),
         }
     }
-    found.sort_by(|a, b| b.population.cmp(&a.population));
+    found.sort_by_key(|k| std::cmp::Reverse(k.population));
     found
 }
 
@@ -112,7 +114,10 @@ pub fn check(city: &str, province: &str) -> Verdict {
     let provinces = provinces_of(city);
     if provinces.is_empty() {
         Verdict::Unknown
-    } else if provinces.iter().any(|p| p.eq_ignore_ascii_case(province.trim())) {
+    } else if provinces
+        .iter()
+        .any(|p| p.eq_ignore_ascii_case(province.trim()))
+    {
         Verdict::Agrees
     } else {
         Verdict::Elsewhere(provinces)
@@ -134,9 +139,7 @@ pub fn suggest(typed: &str, limit: usize) -> Vec<Known> {
         .map(|(name, known)| (*name == key, *known))
         .collect();
     found.sort_by(|(exact_a, a), (exact_b, b)| {
-        exact_b
-            .cmp(exact_a)
-            .then(b.population.cmp(&a.population))
+        exact_b.cmp(exact_a).then(b.population.cmp(&a.population))
     });
     found.dedup_by(|(_, a), (_, b)| a.name == b.name && a.province == b.province);
     found.into_iter().take(limit).map(|(_, k)| k).collect()

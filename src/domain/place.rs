@@ -301,7 +301,11 @@ pub fn fold_city(s: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
     use unicode_normalization::char::is_combining_mark;
     let mut flat = String::with_capacity(s.len());
-    for c in s.nfkd().filter(|c| !is_combining_mark(*c)).flat_map(char::to_lowercase) {
+    for c in s
+        .nfkd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+    {
         match c {
             'æ' => flat.push_str("ae"),
             'œ' => flat.push_str("oe"),

@@ -170,7 +170,10 @@ pub struct SuggestQuery {
 /// script; `exact` lists the provinces that know the name as typed.
 pub async fn suggest(c: Context, Query(q): Query<SuggestQuery>) -> Result<Response, PageError> {
     c.with_role(Role::Caseworker)?;
-    let typed: String = q.q.chars().take(crate::domain::place::CITY_MAX_CHARS).collect();
+    let typed: String =
+        q.q.chars()
+            .take(crate::domain::place::CITY_MAX_CHARS)
+            .collect();
     let places: Vec<_> = gazetteer::suggest(&typed, SUGGESTIONS)
         .into_iter()
         .map(|k| json!({"city": k.name, "province": k.province}))
