@@ -391,3 +391,194 @@ async fn the_request_form_is_small_and_loads_nothing_from_elsewhere() {
     browser.close().await.expect("the browser closes");
     app.stop().await;
 }
+
+/// The value of the form control `id` (a select's chosen option), once it reads `expected`.
+async fn expect_value(browser: &Client, id: &str, expected: &str) {
+    let mut seen = None;
+    for _ in 0..100 {
+        seen = match browser.find(Locator::Id(id)).await {
+            Ok(element) => element.prop("value").await.ok().flatten(),
+            Err(_) => None,
+        };
+        if seen.as_deref() == Some(expected) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{id} reads {seen:?}, not {expected:?}");
+}
+
+/// Chooses a radio button, closing first any list of suggestions a city field opened over
+/// it (a tap on the list would pick a city instead), and waits until it is checked.
+async fn choose(browser: &Client, id: &str) {
+    for _ in 0..20 {
+        if let Ok(active) = browser.active_element().await {
+            // Escape closes the list of suggestions, if one is open.
+            let _ = active.send_keys("\u{e00c}").await;
+        }
+        click(browser, &format!("#{id}")).await;
+        let checked = browser
+            .find(Locator::Id(id))
+            .await
+            .expect("the radio button")
+            .prop("checked")
+            .await
+            .ok()
+            .flatten();
+        if checked.as_deref() == Some("true") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{id} could not be chosen");
+}
+
+async fn scroll_to(browser: &Client, id: &str) {
+    browser
+        .execute(
+            "document.getElementById(arguments[0]).scrollIntoView({block: 'center'});",
+            vec![Value::from(id)],
+        )
+        .await
+        .expect("the page scrolls");
+}
+
+/// What the database holds of a request's destination, and its scope.
+async fn destination_of(
+    app: &TestApp,
+    code: &str,
+) -> Vec<(Option<String>, Option<String>, Option<String>)> {
+    passage::on_db!(&app.db.db, p => sqlx::query_as(
+        "SELECT destination_province, destination_country, scope FROM requests
+          WHERE case_code = $1",
+    )
+    .bind(code)
+    .fetch_all(p)
+    .await)
+    .expect("the requests are read")
+}
+
+/// A caseworker asks for a bus from Montréal to Ottawa (the province suggested as Ottawa is
+/// typed, stored as Ontario, between provinces) and for a flight to Port-au-Prince, Haiti,
+/// without touching a province control.
+async fn travel(language: Language) {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (app, accounts) = coalition().await;
+    let t = |key: &str| i18n::text(language, key);
+    let browser = driver.browser(language).await;
+    let caseworker = account(&accounts, "caseworker", language);
+    sign_in(&browser, &app, &caseworker.email, &caseworker.password).await;
+    expect_text(&browser, "h1", &t("cases-title")).await;
+    click(&browser, "form[action='/cases'] button[type=submit]").await;
+    let code = wait_for_path(&browser, |p| p.starts_with("/cases/"))
+        .await
+        .trim_start_matches("/cases/")
+        .to_string();
+
+    // The bus: "in Canada" for both ends, and the gazetteer names Ottawa's province.
+    browser
+        .goto(&app.url(&format!("/cases/{code}/ask?category=bus")))
+        .await
+        .expect("the form opens");
+    text_of(&browser, "#destination_city").await;
+    let destination_province = browser
+        .find(Locator::Id("destination_province"))
+        .await
+        .expect("a province control");
+    assert!(
+        !destination_province.is_displayed().await.unwrap(),
+        "no side of the border chosen for the destination: neither province nor country shows"
+    );
+    screenshot(&browser, language, "travel-form").await;
+    fill(&browser, "amount", "64.50").await;
+    fill(&browser, "origin_city", "Montréal").await;
+    expect_value(&browser, "origin_province", "QC").await;
+    choose(&browser, "destination_where_canada").await;
+    fill(&browser, "destination_city", "Ottawa").await;
+    expect_value(&browser, "destination_province", "ON").await;
+    expect_text(
+        &browser,
+        "#destination_suggested",
+        &i18n::text_with(
+            language,
+            "place-hint-suggested",
+            &[("province", t("province-ON"))],
+        ),
+    )
+    .await;
+    scroll_to(&browser, "destination_city").await;
+    screenshot(&browser, language, "travel-bus-ottawa").await;
+    click(&browser, "#send").await;
+    expect_text(
+        &browser,
+        "#itinerary",
+        &format!(
+            "Montréal, QC → Ottawa, ON · {}",
+            t("trip-scope-interprovincial")
+        ),
+    )
+    .await;
+    screenshot(&browser, language, "travel-bus-answer").await;
+    let stored = destination_of(&app, &code).await;
+    assert_eq!(
+        stored,
+        [(Some("ON".into()), None, Some("interprovincial".into()))],
+        "stored in Ontario, between provinces"
+    );
+
+    // The flight: "outside Canada", a city and HT; no province control is touched.
+    browser
+        .goto(&app.url(&format!("/cases/{code}/ask?category=flight")))
+        .await
+        .expect("the form opens");
+    text_of(&browser, "#destination_city").await;
+    fill(&browser, "amount", "1450.00").await;
+    fill(&browser, "origin_city", "Montréal").await;
+    expect_value(&browser, "origin_province", "QC").await;
+    choose(&browser, "destination_where_abroad").await;
+    fill(&browser, "destination_city", "Port-au-Prince").await;
+    fill(&browser, "destination_country", "HT").await;
+    let destination_province = browser
+        .find(Locator::Id("destination_province"))
+        .await
+        .expect("a province control");
+    assert!(
+        !destination_province.is_displayed().await.unwrap(),
+        "outside Canada shows no province"
+    );
+    scroll_to(&browser, "destination_country").await;
+    screenshot(&browser, language, "travel-flight-haiti").await;
+    click(&browser, "#send").await;
+    expect_text(
+        &browser,
+        "#itinerary",
+        &format!(
+            "Montréal, QC → Port-au-Prince, HT · {}",
+            t("trip-scope-international")
+        ),
+    )
+    .await;
+    expect_text(&browser, "#answer-title", &t("answer-title-pending")).await;
+    screenshot(&browser, language, "travel-flight-answer").await;
+    let stored = destination_of(&app, &code).await;
+    // The test's clock stands still: both requests have one time, so look for it.
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    assert!(
+        stored.contains(&(None, Some("HT".into()), Some("international".into()))),
+        "abroad: a country, no province: {stored:?}"
+    );
+    browser.close().await.expect("the browser closes");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn travel_places_in_french() {
+    travel(Language::Fr).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn travel_places_in_english() {
+    travel(Language::En).await;
+}

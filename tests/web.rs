@@ -526,6 +526,215 @@ async fn a_donation_tapped_twice_is_one_gift(t: TestDb) {
     app.stop().await;
 }
 
+/// How many requests a case holds, read through the API with a treasurer's `token`.
+async fn cases_requests(app: &TestApp, token: &str, code: &str) -> usize {
+    let case: serde_json::Value = app
+        .get(&format!("/api/v1/cases/{code}"), Some(token))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    case["requests"].as_array().map(Vec::len).unwrap_or(0)
+}
+
+async fn send_form(v: &mut Visitor, path: &str, pairs: &[(String, String)]) -> Page {
+    let borrowed: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    v.post(path, &borrowed).await
+}
+
+/// The travel form without its script: no default destination, the province suggested
+/// by the gazetteer, a homonym to choose, another province to confirm, a country abroad
+/// whatever the province control says, and the answer's itinerary with its scope.
+async fn the_travel_form_has_no_default_destination_and_reads_places_without_javascript(t: TestDb) {
+    let (app, accounts) = demo(t).await;
+    let counter = app
+        .token_for(
+            &app.seed_user("places-counter@example.org", "treasurer", None)
+                .await,
+        )
+        .await;
+    let mut v = signed_in(&app, &accounts, "caseworker", "en").await;
+    let code = open_case(&mut v, "QC").await;
+    let en = |key: &str| as_html(i18n::text(Language::En, key));
+    let form = v.get(&format!("/cases/{code}/ask?category=bus")).await;
+    assert!(
+        !form.body.contains("id=\"destination_where_canada\" name=\"destination_where\" value=\"canada\" required checked"),
+        "the destination has no default side"
+    );
+    let select = form
+        .body
+        .split("id=\"destination_province\"")
+        .nth(1)
+        .unwrap_or_default();
+    let select = select.split("</select>").next().unwrap_or_default();
+    assert!(
+        !select.is_empty() && !select.contains(" selected"),
+        "nor a default province: {select}"
+    );
+    let key = form.hidden("idempotency_key");
+    let ask = |dest: Vec<(&'static str, &'static str)>| {
+        let mut fields = vec![
+            ("category", "bus"),
+            ("amount", "64.50"),
+            ("origin_where", "canada"),
+            ("origin_city", "Montréal"),
+            ("origin_province", "QC"),
+            ("travel_date", "2026-11-30"),
+            ("reason", "safety"),
+            ("needed_by", "2026-11-30"),
+        ];
+        fields.extend(dest);
+        fields
+    };
+    let with_key = |fields: &[(&'static str, &'static str)], key: &str| {
+        let mut all: Vec<(String, String)> = fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        all.push(("idempotency_key".into(), key.to_string()));
+        all
+    };
+    let path = format!("/cases/{code}/ask");
+    // No destination at all: refused with its own message, nothing stored.
+    let page = send_form(&mut v, &path, &with_key(&ask(vec![]), &key)).await;
+    assert_eq!(page.status, 422);
+    assert!(
+        page.body.contains(&en("place-destination-required")),
+        "{}",
+        page.body
+    );
+    assert_eq!(cases_requests(&app, &counter, &code).await, 0);
+
+    // Ottawa without a province: the gazetteer fills Ontario in, to check and send again.
+    let ottawa = ask(vec![
+        ("destination_where", "canada"),
+        ("destination_city", "Ottawa"),
+    ]);
+    let page = send_form(&mut v, &path, &with_key(&ottawa, &key)).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("<option value=\"ON\" selected>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("id=\"destination-notice\""),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        cases_requests(&app, &counter, &code).await,
+        0,
+        "a suggestion sends nothing"
+    );
+    let mut ottawa_on = ottawa.clone();
+    ottawa_on.push(("destination_province", "ON"));
+    let page = send_form(&mut v, &path, &with_key(&ottawa_on, &key)).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let answer = v.get(page.location()).await;
+    assert!(
+        answer
+            .body
+            .contains("Montréal, QC → Ottawa, ON · between provinces"),
+        "{}",
+        answer.body
+    );
+
+    // Richmond: one in several provinces, the caseworker chooses.
+    let key = v
+        .get(&format!("/cases/{code}/ask?category=bus"))
+        .await
+        .hidden("idempotency_key");
+    let richmond = ask(vec![
+        ("destination_where", "canada"),
+        ("destination_city", "Richmond"),
+    ]);
+    let page = send_form(&mut v, &path, &with_key(&richmond, &key)).await;
+    assert_eq!(page.status, 422);
+    assert!(
+        page.body.contains("id=\"destination_province-error\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("British Columbia"), "{}", page.body);
+
+    // Ottawa, Quebec: a warning to confirm, then it goes as the caseworker said.
+    let ottawa_qc = ask(vec![
+        ("destination_where", "canada"),
+        ("destination_city", "Ottawa"),
+        ("destination_province", "QC"),
+    ]);
+    let page = send_form(&mut v, &path, &with_key(&ottawa_qc, &key)).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("name=\"destination_confirm\""),
+        "{}",
+        page.body
+    );
+    assert_eq!(cases_requests(&app, &counter, &code).await, 1);
+    let mut confirmed = ottawa_qc.clone();
+    confirmed.push(("destination_confirm", "on"));
+    let page = send_form(&mut v, &path, &with_key(&confirmed, &key)).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    assert_eq!(cases_requests(&app, &counter, &code).await, 2);
+
+    // Abroad: the country counts, a province left in the other control does not.
+    let key = v
+        .get(&format!("/cases/{code}/ask?category=bus"))
+        .await
+        .hidden("idempotency_key");
+    let haiti = ask(vec![
+        ("destination_where", "abroad"),
+        ("destination_city", "Port-au-Prince"),
+        ("destination_province", "QC"),
+        ("destination_country", "ht"),
+    ]);
+    let page = send_form(&mut v, &path, &with_key(&haiti, &key)).await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let answer = v.get(page.location()).await;
+    assert!(
+        answer
+            .body
+            .contains("Montréal, QC → Port-au-Prince, HT · outside Canada"),
+        "{}",
+        answer.body
+    );
+
+    // A city the gazetteer does not know goes as typed; in French, the scope in French.
+    let mut fr = signed_in(&app, &accounts, "caseworker", "fr").await;
+    let code = open_case(&mut fr, "QC").await;
+    let key = fr
+        .get(&format!("/cases/{code}/ask?category=bus"))
+        .await
+        .hidden("idempotency_key");
+    let hamlet = ask(vec![
+        ("destination_where", "canada"),
+        ("destination_city", "Hameau-Inconnu"),
+        ("destination_province", "NB"),
+    ]);
+    let page = send_form(
+        &mut fr,
+        &format!("/cases/{code}/ask"),
+        &with_key(&hamlet, &key),
+    )
+    .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    let answer = fr.get(page.location()).await;
+    assert!(
+        answer
+            .body
+            .contains("Montréal, QC → Hameau-Inconnu, NB · entre provinces"),
+        "{}",
+        answer.body
+    );
+    app.stop().await;
+}
+
 on_both_engines!(
     treasurers_draft_freeze_cosign_and_send_a_report_from_their_phones,
     receipts_cancels_declines_and_reviews_go_through_the_pages,
@@ -533,6 +742,7 @@ on_both_engines!(
     a_resubmitted_request_form_creates_one_request,
     errors_appear_next_to_their_field_and_nothing_typed_is_lost,
     the_hotel_total_is_computed_without_javascript,
+    the_travel_form_has_no_default_destination_and_reads_places_without_javascript,
 );
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 
 pub mod decide;
 pub mod error;
+pub mod itinerary;
 pub mod lifecycle;
 pub mod notify;
 pub mod policy;

@@ -2,6 +2,7 @@
 
 pub mod case_code;
 pub mod dates;
+pub mod gazetteer;
 pub mod identity;
 pub mod money;
 pub mod note;

@@ -204,8 +204,12 @@ fn parse_city(raw: &str) -> Result<String, PlaceError> {
     if city.chars().any(char::is_control) {
         return Err(PlaceError::CityControl);
     }
-    // The city is free text too: someone pressed for time may type the shelter's street
-    // address there. The note's detectors catch that; "100 Mile House" still passes.
+    // A name the gazetteer knows is a place. Any other is free text too: someone pressed
+    // for time may type the shelter's street address there, so the note's detectors read
+    // it ("100 Mile House" passes them, known or not).
+    if super::gazetteer::knows(city) {
+        return Ok(city.to_owned());
+    }
     let found = note::personal_data(city);
     if !found.is_empty() {
         return Err(PlaceError::CityPersonalData(note::what_to_remove(&found)));
@@ -290,20 +294,23 @@ fn same_city(a: &str, b: &str) -> bool {
     fold_city(a) == fold_city(b)
 }
 
-fn fold_city(s: &str) -> String {
+/// A city's name as it is compared: lower case, without accents (also when typed as
+/// combining marks), hyphens, dots and apostrophes read as spaces, "St"/"Ste" read as
+/// "Saint"/"Sainte". The gazetteer looks names up by this key.
+pub fn fold_city(s: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_normalization::char::is_combining_mark;
     let mut flat = String::with_capacity(s.len());
-    for c in s.chars().flat_map(char::to_lowercase) {
+    for c in s
+        .nfkd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+    {
         match c {
-            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => flat.push('a'),
             'æ' => flat.push_str("ae"),
-            'ç' => flat.push('c'),
-            'è' | 'é' | 'ê' | 'ë' => flat.push('e'),
-            'ì' | 'í' | 'î' | 'ï' => flat.push('i'),
-            'ñ' => flat.push('n'),
-            'ò' | 'ó' | 'ô' | 'õ' | 'ö' => flat.push('o'),
             'œ' => flat.push_str("oe"),
-            'ù' | 'ú' | 'û' | 'ü' => flat.push('u'),
-            'ý' | 'ÿ' => flat.push('y'),
+            'ø' => flat.push('o'),
+            'ß' => flat.push_str("ss"),
             c if c.is_alphanumeric() => flat.push(c),
             _ => flat.push(' '),
         }

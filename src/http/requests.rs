@@ -31,7 +31,7 @@ use crate::cases::Staff;
 use crate::domain::RequestStatus;
 use crate::domain::dates;
 use crate::domain::note::Note;
-use crate::domain::place::Place;
+use crate::domain::place::{Place, PlaceError};
 use crate::domain::request::{Category, HotelStay, MAX_NIGHTS, MAX_PARTY_SIZE, Reason, Trip};
 use crate::domain::{Money, Province};
 use crate::idempotency::{Keyed, Stored};
@@ -286,7 +286,13 @@ macro_rules! money_step {
 }
 
 fn place(body: &Value, field: &str) -> Result<Place, ApiError> {
-    let v = fields::required(body, field)?;
+    // A trip has no default end: a missing place is named, with the two shapes it takes.
+    let v = fields::optional(body, field).ok_or_else(|| {
+        invalid(
+            field,
+            "is required (there is no default): give {\"city\": \"Ottawa\", \"province\": \"ON\"} in Canada or {\"city\": \"Port-au-Prince\", \"country\": \"HT\"} outside Canada",
+        )
+    })?;
     if !v.is_object() {
         return Err(invalid(
             field,
@@ -301,12 +307,21 @@ fn place(body: &Value, field: &str) -> Result<Place, ApiError> {
         fields::optional_string(v, name)
             .map_err(|_| invalid(&format!("{field}.{name}"), "must be a string"))
     };
-    Place::parse(
-        sub("city")?.unwrap_or(""),
-        sub("province")?,
-        sub("country")?,
-    )
-    .map_err(|e| invalid(&format!("{field}.{}", e.field()), e))
+    let city = sub("city")?.unwrap_or("");
+    Place::parse(city, sub("province")?, sub("country")?).map_err(|e| {
+        // A Canadian city without its province: say where the gazetteer knows it.
+        let known = crate::domain::gazetteer::provinces_of(city);
+        if e == PlaceError::RegionMissing && !known.is_empty() {
+            return invalid(
+                &format!("{field}.province"),
+                format!(
+                    "is required: give the province (Passage knows {city} in {}), or a country code outside Canada",
+                    known.join(", ")
+                ),
+            );
+        }
+        invalid(&format!("{field}.{}", e.field()), e)
+    })
 }
 
 /// A date or a time, a year either side of `today` at most.

@@ -18,6 +18,7 @@ use super::context::{Context, PageError, Path, page_id, see_other};
 use super::forms::{FieldErrors, Filled, Submitted, field_errors};
 use super::i18n;
 use super::pages::{render, render_with, urlencode};
+use super::places::{self, Checked};
 use crate::approval::lifecycle::{self, RequestView};
 use crate::approval::{RuleId, notify, versions};
 use crate::cases::{self, CaseLine};
@@ -239,6 +240,28 @@ struct AskPage<'a> {
     provinces: &'static [&'static str],
     reasons: Vec<Choice>,
     idempotency_key: String,
+    /// What the server made of the travel places: notices by end, ends to confirm.
+    places: Checked,
+    /// The origin's province is the organisation's, not the caseworker's choice: the
+    /// script may replace it by the gazetteer's.
+    auto_province: bool,
+    /// The script's words for a suggested province and for a homonym.
+    hint_suggested: String,
+    hint_several: String,
+}
+
+impl AskPage<'_> {
+    fn notice(&self, end: &str) -> Option<&String> {
+        self.places.notices.get(end)
+    }
+
+    fn auto(&self, end: &str) -> bool {
+        self.auto_province && end == "origin"
+    }
+
+    fn confirming(&self, end: &str) -> bool {
+        self.places.confirming.iter().any(|e| e == end)
+    }
 }
 
 #[derive(Deserialize)]
@@ -259,6 +282,7 @@ fn ask_page<'a>(
     errors: FieldErrors,
     hotel_total: Option<String>,
     idempotency_key: String,
+    places: Checked,
 ) -> AskPage<'a> {
     AskPage {
         title: c.t("ask-title"),
@@ -287,6 +311,10 @@ fn ask_page<'a>(
             })
             .collect(),
         idempotency_key,
+        places,
+        auto_province: false,
+        hint_suggested: c.t_with("place-hint-suggested", &[("province", "{province}".into())]),
+        hint_several: c.t_with("place-hint-several", &[("provinces", "{provinces}".into())]),
         c,
     }
 }
@@ -310,11 +338,15 @@ async fn ask_form(
         ("nights".to_string(), "1".to_string()),
         ("party_size".to_string(), "1".to_string()),
     ]);
-    if let Some(home) = home_province(&state, &staff).await? {
+    // The trip most often starts where the organisation is; where it goes has no
+    // default (a destination in the caseworker's own province would silently make a trip
+    // to Ottawa from Montréal "intercity").
+    let home = home_province(&state, &staff).await?;
+    if let Some(home) = &home {
+        values.insert("origin_where".into(), places::IN_CANADA.into());
         values.insert("origin_province".into(), home.clone());
-        values.insert("destination_province".into(), home);
     }
-    render(&ask_page(
+    let mut page = ask_page(
         &c,
         code.as_str(),
         category,
@@ -322,7 +354,10 @@ async fn ask_form(
         FieldErrors::default(),
         None,
         uuid::Uuid::new_v4().to_string(),
-    ))
+        Checked::default(),
+    );
+    page.auto_province = home.is_some();
+    render(&page)
 }
 
 async fn home_province(
@@ -355,13 +390,23 @@ async fn ask(
     State(state): State<AppState>,
     c: Context,
     Path(code): Path<String>,
-    form: Submitted,
+    mut form: Submitted,
 ) -> Result<Response, PageError> {
     let user = c.with_role(Role::Caseworker)?;
     let code = parse_code(&code)?;
     let category = category_of(form.get("category"));
     let key = form.get("idempotency_key").to_string();
-    let again = |errors: FieldErrors, status: StatusCode| {
+    let computing = form.get("action") == "compute" || category.is_none();
+    // The places are read on the server, so the form works without its script: the side
+    // of the border, a province suggested, a homonym or another province to confirm.
+    let checked = if category.is_some_and(|cat| cat.is_travel()) && !computing {
+        let checked = places::check(&c, &form);
+        checked.apply(&mut form);
+        checked
+    } else {
+        Checked::default()
+    };
+    let again = |errors: FieldErrors, status: StatusCode, checked: Checked| {
         render_with(
             status,
             &ask_page(
@@ -372,13 +417,22 @@ async fn ask(
                 errors,
                 hotel_total(&c, &form),
                 key.clone(),
+                checked,
             ),
         )
     };
-    if form.get("action") == "compute" || category.is_none() {
-        return again(FieldErrors::default(), StatusCode::OK);
+    if computing {
+        return again(FieldErrors::default(), StatusCode::OK, checked);
     }
     form.idempotency_key()?;
+    if !checked.ready() {
+        let status = if checked.errors.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
+        return again(checked.field_errors(), status, checked);
+    }
     let mut names: Vec<&str> = COMMON_FIELDS.to_vec();
     match category {
         Some(Category::Hotel) => names.extend(HOTEL_FIELDS),
@@ -398,7 +452,11 @@ async fn ask(
             let id = view["id"].as_str().unwrap_or_default();
             Ok(see_other(&format!("/requests/{}", urlencode(id))))
         }
-        Err(e) => again(field_errors(&c, e, "")?, StatusCode::UNPROCESSABLE_ENTITY),
+        Err(e) => again(
+            field_errors(&c, e, "")?,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            checked,
+        ),
     }
 }
 
@@ -416,6 +474,27 @@ struct AnswerPage<'a> {
     receipt: Filled,
     idempotency_key: String,
     pocket_money: bool,
+    /// "Montréal, QC → Ottawa, ON · between provinces", for a trip.
+    itinerary: Option<String>,
+}
+
+/// A place as the pages write it: "Ottawa, ON", "Port-au-Prince, HT".
+fn place_line(p: &crate::domain::place::Place) -> String {
+    match (p.province(), p.country()) {
+        (Some(province), _) => format!("{}, {province}", p.city()),
+        (None, Some(country)) => format!("{}, {country}", p.city()),
+        (None, None) => p.city().to_string(),
+    }
+}
+
+/// A trip in one line, its scope in the reader's words.
+fn itinerary_line(c: &Context, trip: &crate::approval::itinerary::Itinerary) -> String {
+    format!(
+        "{} → {} · {}",
+        place_line(&trip.origin),
+        place_line(&trip.destination),
+        c.t(&format!("trip-scope-{}", trip.scope()))
+    )
 }
 
 /// The sentences under an answer's title: what happened and what to do now.
@@ -492,7 +571,12 @@ async fn answer_page(
     let id = page_id(id)?;
     let staff = user.staff();
     let now = state.clock.now();
-    let request = crate::read_tx!(&state.db, |tx| lifecycle::find(tx, now, &staff, &id).await)?;
+    type Read = (RequestView, Option<crate::approval::itinerary::Itinerary>);
+    let (request, trip) = crate::read_tx!(&state.db, |tx| -> Result<Read, crate::approval::FlowError> async {
+        let request = lifecycle::find(tx, now, &staff, &id).await?;
+        let trip = crate::approval::itinerary::of(tx, &request.id).await?;
+        Ok((request, trip))
+    })?;
     let told: Vec<String> = notify::told(&state.db, &request.id)
         .await?
         .into_iter()
@@ -525,6 +609,7 @@ async fn answer_page(
         can_act: user.has(Role::Caseworker) || user.has(Role::Treasurer),
         treasurer: user.has(Role::Treasurer) && request.requested_by != user.id,
         pocket_money: request.category == "pocket_money",
+        itinerary: trip.as_ref().map(|trip| itinerary_line(c, trip)),
         receipt: Filled {
             values: receipt_values,
             errors,

@@ -21,8 +21,9 @@ pub const CSRF_COOKIE: &str = "passage_csrf";
 pub const LANGUAGE_COOKIE: &str = "passage_lang";
 
 /// No inline script or style anywhere: the pages load one stylesheet and one script from
-/// this server and nothing else, and may not be framed.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; script-src 'self'; \
+/// this server and nothing else (the script fetches only from it: the travel form's
+/// suggestions), and may not be framed.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; \
      img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 #[derive(Clone)]

@@ -72,6 +72,13 @@ impl Submitted {
         !self.get(name).is_empty()
     }
 
+    /// Sets a field as if it had been sent so (an empty value as if it had not been).
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.fields.insert(name.to_string(), value.to_string());
+        self.pairs.retain(|(n, _)| n != name);
+        self.pairs.push((name.to_string(), value.to_string()));
+    }
+
     /// The typed values, to fill the form again.
     pub fn values(&self) -> HashMap<String, String> {
         self.fields.clone()

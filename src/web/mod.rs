@@ -9,6 +9,7 @@ mod donor;
 mod forms;
 pub use crate::i18n;
 mod pages;
+mod places;
 mod reports;
 mod session;
 mod treasurer;
@@ -25,6 +26,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/signin", get(session::form).post(session::submit))
         .route("/signout", post(session::sign_out))
         .route("/language", post(session::switch_language))
+        .route("/places", get(places::suggest))
         .merge(caseworker::router())
         .merge(treasurer::router())
         .merge(donor::router())

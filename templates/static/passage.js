@@ -1,4 +1,4 @@
-// The pages work without this script; it only adds two comforts on a phone.
+// The pages work without this script; it only adds three comforts on a phone.
 "use strict";
 
 // The hotel total as nights and rate are typed, in whole cents (never floating point).
@@ -49,7 +49,85 @@ function submitOnce() {
   });
 }
 
+// Travel places: show the province for a place in Canada and the country for a place
+// abroad (the other one is disabled, so it is not sent), and suggest the province of a
+// Canadian city from the gazetteer as it is typed. The server checks all of it again.
+function places() {
+  document.querySelectorAll("fieldset[data-place]").forEach(function (set) {
+    var end = set.dataset.place;
+    var city = document.getElementById(end + "_city");
+    var province = document.getElementById(end + "_province");
+    var list = document.getElementById(end + "_places");
+    var hint = document.getElementById(end + "_suggested");
+    function side() {
+      var checked = set.querySelector("input[name='" + end + "_where']:checked");
+      return checked ? checked.value : "";
+    }
+    function show() {
+      var now = side();
+      set.querySelectorAll("[data-when]").forEach(function (part) {
+        var on = part.dataset.when === now;
+        part.hidden = !on;
+        part.querySelectorAll("input, select").forEach(function (input) {
+          input.disabled = !on;
+        });
+      });
+    }
+    set.querySelectorAll("input[name='" + end + "_where']").forEach(function (radio) {
+      radio.addEventListener("change", show);
+    });
+    show();
+    // A province the page chose (the organisation's own) may be replaced by the
+    // gazetteer's; one the caseworker chose is never touched.
+    province.addEventListener("change", function () {
+      delete province.dataset.auto;
+    });
+    var asked = "";
+    var timer = null;
+    function lookUp() {
+      var typed = city.value.trim();
+      if (side() === "abroad" || typed.length < 2 || typed === asked) return;
+      asked = typed;
+      fetch("/places?q=" + encodeURIComponent(typed), { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (found) {
+          if (!found || city.value.trim() !== typed) return;
+          list.textContent = "";
+          found.places.forEach(function (p) {
+            var option = document.createElement("option");
+            option.value = p.city;
+            option.label = p.city + ", " + p.province;
+            list.appendChild(option);
+          });
+          hint.textContent = "";
+          if (found.exact.length === 1) {
+            if (!province.value || province.dataset.auto) {
+              province.value = found.exact[0];
+              province.dataset.auto = "1";
+            }
+            if (province.value === found.exact[0]) {
+              hint.textContent = hint.dataset.suggested.replace("{province}", province.selectedOptions[0].text);
+            }
+          } else if (found.exact.length > 1) {
+            if (province.dataset.auto) {
+              province.value = "";
+              delete province.dataset.auto;
+            }
+            hint.textContent = hint.dataset.several.replace("{provinces}", found.exact.join(", "));
+          }
+        })
+        .catch(function () {});
+    }
+    city.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(lookUp, 200);
+    });
+    city.addEventListener("change", lookUp);
+  });
+}
+
 document.addEventListener("DOMContentLoaded", function () {
   hotelTotal();
   submitOnce();
+  places();
 });
