@@ -8,9 +8,11 @@ pub mod context;
 mod donor;
 mod forms;
 pub use crate::i18n;
+mod oversight;
 mod pages;
 mod reports;
 mod session;
+mod sharing;
 mod treasurer;
 
 use axum::Router;
@@ -26,6 +28,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/signout", post(session::sign_out))
         .route("/language", post(session::switch_language))
         .merge(caseworker::router())
+        .merge(sharing::router())
+        .merge(oversight::router())
         .merge(treasurer::router())
         .merge(donor::router())
         .merge(reports::router())
