@@ -1315,7 +1315,10 @@ async fn receipts_in_another_currency_and_pocket_money_by_attestation(t: TestDb)
         Language::En,
         "error-receipt_original_amount"
     ))));
-    assert!(refused.body.contains("value=\"usd\""), "what was typed stays");
+    assert!(
+        refused.body.contains("value=\"usd\""),
+        "what was typed stays"
+    );
     let settled = caseworker
         .post(
             &format!("{bus}/receipt"),
@@ -1364,7 +1367,10 @@ async fn receipts_in_another_currency_and_pocket_money_by_attestation(t: TestDb)
         .await;
     let token = app.token_for(&approver).await;
     let approved = app
-        .post(&format!("/api/v1/requests/{pocket_id}/approve"), Some(&token))
+        .post(
+            &format!("/api/v1/requests/{pocket_id}/approve"),
+            Some(&token),
+        )
         .send()
         .await
         .unwrap();
@@ -1416,10 +1422,7 @@ async fn a_flag_carries_its_reason_to_the_flagged_list_until_it_is_cleared(t: Te
     let id = bus.trim_start_matches("/requests/").to_string();
     assert_eq!(caseworker.get("/review/flagged").await.status, 403);
     assert_eq!(
-        caseworker
-            .post(&format!("{bus}/unflag"), &[])
-            .await
-            .status,
+        caseworker.post(&format!("{bus}/unflag"), &[]).await.status,
         403
     );
 
@@ -1444,7 +1447,10 @@ async fn a_flag_carries_its_reason_to_the_flagged_list_until_it_is_cleared(t: Te
                 .contains(&as_html(i18n::text(Language::En, "error-flag_reason")))
         );
     }
-    assert_eq!(audited(&app, "request.flag", &format!("request:{id}")).await, 0);
+    assert_eq!(
+        audited(&app, "request.flag", &format!("request:{id}")).await,
+        0
+    );
 
     // Flagged with a reason (a retry flags it once): it leaves the review list for the
     // flagged list, with its reason and who flagged it, in either language.
@@ -1458,17 +1464,26 @@ async fn a_flag_carries_its_reason_to_the_flagged_list_until_it_is_cleared(t: Te
             .await;
         assert_eq!(flagged.location(), "/review", "{}", flagged.body);
     }
-    assert_eq!(audited(&app, "request.flag", &format!("request:{id}")).await, 1);
+    assert_eq!(
+        audited(&app, "request.flag", &format!("request:{id}")).await,
+        1
+    );
     assert!(!treasurer.get("/review").await.body.contains(&id));
     let list = treasurer.get("/review/flagged").await;
     assert_eq!(list.status, 200);
     assert!(list.body.contains(&format!("id=\"flagged-{id}\"")));
     assert!(list.body.contains(reason), "{}", list.body);
-    assert!(list.body.contains("treasurer@example.org"), "who flagged it");
+    assert!(
+        list.body.contains("treasurer@example.org"),
+        "who flagged it"
+    );
     let mut other = signed_in(&app, &accounts, "treasurer", "fr").await;
     let list = other.get("/review/flagged").await;
     assert!(list.body.contains(reason));
-    assert!(list.body.contains(&i18n::text(Language::Fr, "flagged-clear")));
+    assert!(
+        list.body
+            .contains(&i18n::text(Language::Fr, "flagged-clear"))
+    );
     let events: Vec<String> = passage::on_db!(&app.db.db, p => sqlx::query_scalar(
         "SELECT content FROM audit_events WHERE subject = $1")
         .bind(format!("request:{id}")).fetch_all(p).await)
@@ -1529,7 +1544,10 @@ async fn the_audit_page_lists_the_events_newest_first_a_page_at_a_time(t: TestDb
 
     // Five at a time: the next page starts where this one ends.
     let first = treasurer.get("/audit?limit=5").await;
-    assert_eq!(event_seqs(&first), (last - 4..=last).rev().collect::<Vec<_>>());
+    assert_eq!(
+        event_seqs(&first),
+        (last - 4..=last).rev().collect::<Vec<_>>()
+    );
     let older = format!("/audit?after={}&#38;limit=5", last - 4);
     assert!(first.body.contains(&older), "{}", first.body);
     let second = treasurer.get(&older.replace("&#38;", "&")).await;
@@ -1548,7 +1566,11 @@ async fn the_audit_page_lists_the_events_newest_first_a_page_at_a_time(t: TestDb
         filtered.body.matches("<code>case.open</code>").count() as i64,
         opened
     );
-    assert!(filtered.body.contains("<option value=\"case.open\" selected>"));
+    assert!(
+        filtered
+            .body
+            .contains("<option value=\"case.open\" selected>")
+    );
 
     // A cursor, a size or an action that is not one is a 400 page, never a 500.
     for bad in [
@@ -1596,7 +1618,10 @@ async fn treasurers_go_on_call_themselves_and_admins_put_anyone_on_call(t: TestD
     );
     for _ in 0..2 {
         let on = treasurer
-            .post("/on-call", &[("user_id", english.as_str()), ("on_call", "true")])
+            .post(
+                "/on-call",
+                &[("user_id", english.as_str()), ("on_call", "true")],
+            )
             .await;
         assert_eq!(on.location(), "/on-call");
     }
@@ -1609,7 +1634,10 @@ async fn treasurers_go_on_call_themselves_and_admins_put_anyone_on_call(t: TestD
             .contains(&i18n::text(Language::En, "on-call-you-are"))
     );
     let refused = treasurer
-        .post("/on-call", &[("user_id", french.as_str()), ("on_call", "false")])
+        .post(
+            "/on-call",
+            &[("user_id", french.as_str()), ("on_call", "false")],
+        )
         .await;
     assert_eq!(refused.status, 403, "a treasurer sets only themselves");
     assert!(on_call(&app, "tresoriere@example.org").await);
@@ -1624,12 +1652,18 @@ async fn treasurers_go_on_call_themselves_and_admins_put_anyone_on_call(t: TestD
     assert!(page.body.contains(&format!("id=\"on-call-{french}\"")));
     assert!(page.body.contains(&format!("id=\"on-call-{english}\"")));
     let off = v
-        .post("/on-call", &[("user_id", french.as_str()), ("on_call", "false")])
+        .post(
+            "/on-call",
+            &[("user_id", french.as_str()), ("on_call", "false")],
+        )
         .await;
     assert_eq!(off.location(), "/on-call");
     assert!(!on_call(&app, "tresoriere@example.org").await);
     let garbled = v
-        .post("/on-call", &[("user_id", french.as_str()), ("on_call", "maybe")])
+        .post(
+            "/on-call",
+            &[("user_id", french.as_str()), ("on_call", "maybe")],
+        )
         .await;
     assert_eq!(garbled.status, 422);
 

@@ -287,8 +287,7 @@ async fn set_on_call(
 ) -> Result<Json<OnCall>, ApiError> {
     if !users::may_set_on_call(&auth.id, &auth.roles, &id) {
         return Err(ApiError::Forbidden(
-            "a treasurer puts only themselves on call: ask an admin to change someone else"
-                .into(),
+            "a treasurer puts only themselves on call: ask an admin to change someone else".into(),
         ));
     }
     fields::only_of::<OnCallBody>(&body)?;

@@ -54,7 +54,9 @@ fn who(c: &Context, names: &std::collections::HashMap<String, String>, actor: &s
     }
 }
 
-async fn user_names(state: &AppState) -> Result<std::collections::HashMap<String, String>, PageError> {
+async fn user_names(
+    state: &AppState,
+) -> Result<std::collections::HashMap<String, String>, PageError> {
     Ok(users::list(&state.db)
         .await?
         .into_iter()

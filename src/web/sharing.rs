@@ -100,7 +100,12 @@ async fn unshare(
     Ok(see_other(&format!("/cases/{}", code.as_str())))
 }
 
-async fn set_open(state: &AppState, c: &Context, code: &str, open: bool) -> Result<Response, PageError> {
+async fn set_open(
+    state: &AppState,
+    c: &Context,
+    code: &str,
+    open: bool,
+) -> Result<Response, PageError> {
     let staff = c.user()?.staff();
     let code = parse_code(code)?;
     let now = state.clock.now();

@@ -211,7 +211,10 @@ async fn review(
     let id = page_id(&id)?;
     let flag = form.get("flag") == "true";
     let reason = if flag {
-        match Note::parse(form.get("reason")).ok().filter(|_| form.has("reason")) {
+        match Note::parse(form.get("reason"))
+            .ok()
+            .filter(|_| form.has("reason"))
+        {
             Some(reason) => Some(reason),
             None => {
                 let error = FlagError {
