@@ -456,6 +456,16 @@ async fn flagged_items(language: Language) {
     screenshot(&browser, language, "pages-review").await;
     click(&browser, &format!("#review-{id} button.danger")).await;
     // Back on the review list, without the item; then on the flagged list, with its reason.
+    let item = format!("#review-{id}");
+    let mut gone = false;
+    for _ in 0..100 {
+        if browser.find(Locator::Css(&item)).await.is_err() {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(gone, "the flagged item left the review list");
     click(&browser, "#to-flagged").await;
     wait_for_path(&browser, |p| p == "/review/flagged").await;
     expect_text(&browser, &format!("#flagged-{id} .flag-reason"), reason).await;
