@@ -321,3 +321,57 @@ pub async fn verify(db: &Db) -> Result<Verification, StoreError> {
         broken,
     })
 }
+
+/// A page of the audit trail, newest first.
+#[derive(Debug, Clone)]
+pub struct EventPage {
+    pub items: Vec<Event>,
+    /// The cursor of the next (older) page: the last event's sequence number, when older
+    /// events remain.
+    pub next: Option<i64>,
+}
+
+/// The events of the trail, newest first: those of `action` only when it is given, older
+/// than the event `after` when it is given (the cursor the page before ended on), at most
+/// `limit` of them. Read in one snapshot (migration 0026 indexes `(action, seq)`).
+pub async fn events(
+    db: &Db,
+    action: Option<&str>,
+    after: Option<i64>,
+    limit: i64,
+) -> Result<EventPage, StoreError> {
+    let limit = limit.max(1);
+    let mut items = crate::read_tx!(db, |tx| -> Result<Vec<Event>, StoreError> async {
+        Ok(on_tx!(tx, c => sqlx::query_as(
+            "SELECT seq, at, actor, action, subject, content, prev_hash, hash FROM audit_events
+             WHERE ($1 IS NULL OR action = $1) AND ($2 IS NULL OR seq < $2)
+             ORDER BY seq DESC LIMIT $3",
+        )
+        .bind(action)
+        .bind(after)
+        .bind(limit + 1)
+        .fetch_all(c)
+        .await)?)
+    })?;
+    let more = i64::try_from(items.len()).unwrap_or(i64::MAX) > limit;
+    items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok(EventPage {
+        next: if more {
+            items.last().map(|e| e.seq)
+        } else {
+            None
+        },
+        items,
+    })
+}
+
+/// The actions the trail holds, in order, to filter it by.
+pub async fn actions(db: &Db) -> Result<Vec<String>, StoreError> {
+    crate::read_tx!(db, |tx| -> Result<Vec<String>, StoreError> async {
+        Ok(on_tx!(tx, c => sqlx::query_scalar(
+            "SELECT DISTINCT action FROM audit_events ORDER BY action"
+        )
+        .fetch_all(c)
+        .await)?)
+    })
+}

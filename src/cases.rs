@@ -170,6 +170,27 @@ pub async fn load_for(tx: &mut Tx, staff: &Staff, code: &CaseCode) -> Result<Cas
     Ok(load_with_access(tx, staff, code).await?.0)
 }
 
+/// A case as its page shows it to `staff`: the case, what they may do with it, and, when
+/// they own it, the organisations it is shared with (in the order they were added).
+pub async fn load_for_page(
+    tx: &mut Tx,
+    staff: &Staff,
+    code: &CaseCode,
+) -> Result<(Case, Access, Vec<String>), CaseError> {
+    let (case, access) = load_with_access(tx, staff, code).await?;
+    let shared_with = if access == Access::Owns {
+        on_tx!(tx, c => sqlx::query_scalar(
+            "SELECT org_id FROM case_shares WHERE case_code = $1 ORDER BY shared_at, org_id"
+        )
+        .bind(&case.code)
+        .fetch_all(c)
+        .await)?
+    } else {
+        Vec::new()
+    };
+    Ok((case, access, shared_with))
+}
+
 /// Loads a case the staff member may share, stop sharing, close or reopen: only its own
 /// organisation's caseworkers and treasurers may. An organisation the case was shared
 /// with works on it (asks, reads) but does not pass it on or close it.
@@ -266,7 +287,8 @@ pub async fn share(
     if case.org_id == org_id {
         return Ok(());
     }
-    on_tx!(tx, c => sqlx::query(
+    // Sharing what is already shared (a retried form) changes nothing.
+    let added = on_tx!(tx, c => sqlx::query(
         "INSERT INTO case_shares (case_code, org_id, shared_at) VALUES ($1, $2, $3)
          ON CONFLICT (case_code, org_id) DO NOTHING",
     )
@@ -275,16 +297,18 @@ pub async fn share(
     .bind(now)
     .execute(c)
     .await
-    .map(|_| ()))?;
-    audit::append(
-        tx,
-        now,
-        &staff.actor(),
-        "case.share",
-        &format!("case:{}", case.code),
-        &json!({"org_id": org_id}),
-    )
-    .await?;
+    .map(|r| r.rows_affected()))?;
+    if added > 0 {
+        audit::append(
+            tx,
+            now,
+            &staff.actor(),
+            "case.share",
+            &format!("case:{}", case.code),
+            &json!({"org_id": org_id}),
+        )
+        .await?;
+    }
     Ok(())
 }
 
@@ -345,6 +369,10 @@ pub async fn set_open(
     open: bool,
 ) -> Result<Case, CaseError> {
     let mut case = load_owned(tx, staff, code).await?;
+    // Closing a closed case (or reopening an open one: a retried form) changes nothing.
+    if (case.status == OPEN) == open {
+        return Ok(case);
+    }
     let (status, closed_at, action) = if open {
         ("open", None, "case.reopen")
     } else {

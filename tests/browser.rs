@@ -582,3 +582,139 @@ async fn travel_places_in_french() {
 async fn travel_places_in_english() {
     travel(Language::En).await;
 }
+
+/// The pages that were missing (issue 17), on a phone: a treasurer flags an automatically
+/// approved item with a reason, finds it on the flagged list and clears the flag; the
+/// case page's sharing, the audit events and the on-call page, photographed.
+async fn flagged_items(language: Language) {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (app, accounts) = coalition().await;
+    let t = |key: &str| i18n::text(language, key);
+
+    // An automatic approval waiting for the next-day review: food for a case of an
+    // organisation of the test's own, asked through the API.
+    let org = app.seed_org("Night Shelter").await;
+    let asker = app
+        .seed_user("night-caseworker@example.org", "caseworker", Some(&org))
+        .await;
+    let token = app.token_for(&asker).await;
+    let case: Value = app
+        .post("/api/v1/cases", Some(&token))
+        .json(&serde_json::json!({"province": "QC"}))
+        .send()
+        .await
+        .expect("the API answers")
+        .json()
+        .await
+        .expect("a case");
+    let code = case["code"].as_str().expect("a code").to_string();
+    let food: Value = app
+        .post("/api/v1/requests", Some(&token))
+        .header("idempotency-key", "night-food")
+        .json(&serde_json::json!({"case_code": code, "category": "food",
+                                  "amount": "45.00", "needed_by": "2026-11-30"}))
+        .send()
+        .await
+        .expect("the API answers")
+        .json()
+        .await
+        .expect("a request");
+    assert_eq!(food["status"], "approved", "{food}");
+    let id = food["id"].as_str().expect("an id").to_string();
+
+    let browser = driver.browser(language).await;
+    let treasurer = account(&accounts, "treasurer", language);
+    sign_in(&browser, &app, &treasurer.email, &treasurer.password).await;
+    browser
+        .goto(&app.url("/review"))
+        .await
+        .expect("the review opens");
+    expect_text(&browser, "h1", &t("review-title")).await;
+    let reason = match language {
+        Language::Fr => "Deuxième repas ce soir pour ce dossier",
+        Language::En => "Second meal tonight for this case",
+    };
+    fill(&browser, &format!("flag-reason-{id}"), reason).await;
+    browser
+        .execute(
+            "document.getElementById(arguments[0]).scrollIntoView({block: 'center'});",
+            vec![Value::from(format!("review-{id}"))],
+        )
+        .await
+        .expect("the item scrolls into view");
+    screenshot(&browser, language, "pages-review").await;
+    click(&browser, &format!("#review-{id} button.danger")).await;
+    // Back on the review list, without the item; then on the flagged list, with its reason.
+    let item = format!("#review-{id}");
+    let mut gone = false;
+    for _ in 0..100 {
+        if browser.find(Locator::Css(&item)).await.is_err() {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(gone, "the flagged item left the review list");
+    click(&browser, "#to-flagged").await;
+    wait_for_path(&browser, |p| p == "/review/flagged").await;
+    expect_text(&browser, &format!("#flagged-{id} .flag-reason"), reason).await;
+    assert!(
+        text_of(&browser, &format!("#flagged-{id}"))
+            .await
+            .contains(&treasurer.email),
+        "who flagged it"
+    );
+    screenshot(&browser, language, "pages-flagged").await;
+    click(&browser, &format!("#flagged-{id} button")).await;
+    expect_text(&browser, "#flagged-empty", &t("flagged-empty")).await;
+
+    // The case page of a treasurer (who owns every case): sharing, closing.
+    browser
+        .goto(&app.url(&format!("/cases/{code}")))
+        .await
+        .expect("the case opens");
+    expect_text(&browser, "#sharing-title", &t("case-sharing-title")).await;
+    browser
+        .execute(
+            "document.getElementById('sharing').scrollIntoView();",
+            vec![],
+        )
+        .await
+        .expect("the sharing scrolls into view");
+    screenshot(&browser, language, "pages-case").await;
+
+    // The audit events, newest first: the flag and its clearing on top.
+    click(&browser, "nav a[href='/audit']").await;
+    wait_for_path(&browser, |p| p == "/audit").await;
+    expect_text(&browser, "ol.events li:first-child code", "request.unflag").await;
+    screenshot(&browser, language, "pages-audit").await;
+
+    // On call: the treasurer switches themselves.
+    browser
+        .goto(&app.url("/on-call"))
+        .await
+        .expect("the on-call page opens");
+    // The demo's French treasurer is on call, the English one is not: each switches.
+    let (now, then) = match language {
+        Language::Fr => ("on-call-you-are", "on-call-you-are-not"),
+        Language::En => ("on-call-you-are-not", "on-call-you-are"),
+    };
+    expect_text(&browser, "#my-on-call", &t(now)).await;
+    click(&browser, "form[action='/on-call'] button").await;
+    expect_text(&browser, "#my-on-call", &t(then)).await;
+    screenshot(&browser, language, "pages-on-call").await;
+    browser.close().await.expect("the browser closes");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_missing_pages_in_french() {
+    flagged_items(Language::Fr).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_missing_pages_in_english() {
+    flagged_items(Language::En).await;
+}

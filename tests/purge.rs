@@ -1,8 +1,8 @@
 //! Purge means gone: once the retention period has passed, the notes, cities, vendors,
-//! references and decline reasons of closed requests leave no byte behind, in the
-//! database files (SQLite's file and its write-ahead log; PostgreSQL's table files), in
-//! the stored first answers of `Idempotency-Key`s, or in the bodies of the mail that was
-//! sent about them. On both engines.
+//! references, decline reasons and review flags' reasons of closed requests leave no byte
+//! behind, in the database files (SQLite's file and its write-ahead log; PostgreSQL's table
+//! files), in the stored first answers of `Idempotency-Key`s, or in the bodies of the mail
+//! that was sent about them. On both engines.
 
 mod common;
 
@@ -23,7 +23,8 @@ const DESTINATION: &str = "Kestrelmouth";
 const REASON: &str = "kestrelreason budget spent this week";
 const VENDOR: &str = "Kestrelinn";
 const REFERENCE: &str = "KSTRLREF-42";
-const MARKERS: [&str; 7] = [
+const FLAG: &str = "kestrelflag paid twice maybe";
+const MARKERS: [&str; 8] = [
     NOTE_TRIP,
     NOTE_STAY,
     ORIGIN,
@@ -31,6 +32,7 @@ const MARKERS: [&str; 7] = [
     REASON,
     VENDOR,
     REFERENCE,
+    FLAG,
 ];
 
 async fn post_keyed(f: &Fund, path: &str, token: &str, key: &str, body: &Value) -> (u16, Value) {
@@ -171,6 +173,17 @@ async fn purged_text_leaves_no_byte_behind(t: TestDb) {
         "{settled}"
     );
     assert_eq!(settled["note"], NOTE_STAY);
+
+    // The next day a treasurer flags the automatic approval of the stay, with a reason.
+    assert_eq!(stay_status, "approved", "approved without a treasurer");
+    let (s, flagged) = f
+        .post(
+            &format!("/api/v1/requests/{stay_id}/review"),
+            &f.treasurer,
+            json!({"flag": true, "reason": FLAG}),
+        )
+        .await;
+    assert_eq!((s, &flagged["flagged"]), (200, &json!(true)), "{flagged}");
 
     // The decision mail goes out (the worker runs every second).
     let deadline = Instant::now() + StdDuration::from_secs(30);

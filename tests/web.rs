@@ -452,7 +452,11 @@ async fn receipts_cancels_declines_and_reviews_go_through_the_pages(t: TestDb) {
     let reviewed = treasurer
         .post(
             &format!("{bus}/review"),
-            &[("flag", "true"), ("back", "/review")],
+            &[
+                ("flag", "true"),
+                ("reason", "Bus bought twice?"),
+                ("back", "/review"),
+            ],
         )
         .await;
     assert_eq!(reviewed.location(), "/review");
@@ -743,6 +747,11 @@ on_both_engines!(
     errors_appear_next_to_their_field_and_nothing_typed_is_lost,
     the_hotel_total_is_computed_without_javascript,
     the_travel_form_has_no_default_destination_and_reads_places_without_javascript,
+    owners_share_close_and_reopen_a_case_and_a_guest_cannot,
+    receipts_in_another_currency_and_pocket_money_by_attestation,
+    a_flag_carries_its_reason_to_the_flagged_list_until_it_is_cleared,
+    the_audit_page_lists_the_events_newest_first_a_page_at_a_time,
+    treasurers_go_on_call_themselves_and_admins_put_anyone_on_call,
 );
 
 #[tokio::test]
@@ -1345,5 +1354,542 @@ async fn treasurers_draft_freeze_cosign_and_send_a_report_from_their_phones(t: T
     .await)
     .unwrap();
     assert_eq!(emails, 3, "one email per donor of the demo");
+    app.stop().await;
+}
+
+// The pages that were missing (issue 17): sharing, closing and reopening a case; receipts
+// in another currency and by attestation; flagged review items; the audit events; on call.
+
+/// The value of the `<option>` that shows `label`.
+fn option_value(page: &Page, label: &str) -> String {
+    let end = page
+        .body
+        .find(&format!("\">{label}</option>"))
+        .unwrap_or_else(|| panic!("an option {label}: {}", page.body));
+    let start = page.body[..end].rfind("value=\"").unwrap() + "value=\"".len();
+    page.body[start..end].to_string()
+}
+
+/// How many audit events of `action` are about `subject`.
+async fn audited(app: &TestApp, action: &str, subject: &str) -> i64 {
+    passage::on_db!(&app.db.db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_events WHERE action = $1 AND subject = $2")
+        .bind(action).bind(subject).fetch_one(p).await)
+    .unwrap()
+}
+
+async fn case_status(app: &TestApp, code: &str) -> String {
+    passage::on_db!(&app.db.db, p => sqlx::query_scalar("SELECT status FROM cases WHERE code = $1")
+        .bind(code).fetch_one(p).await)
+    .unwrap()
+}
+
+async fn owners_share_close_and_reopen_a_case_and_a_guest_cannot(t: TestDb) {
+    let (app, accounts) = demo(t).await;
+    let mut montreal = signed_in(&app, &accounts, "caseworker", "fr").await;
+    let code = open_case(&mut montreal, "QC").await;
+    let path = format!("/cases/{code}");
+    let subject = format!("case:{code}");
+    let page = montreal.get(&path).await;
+    assert!(
+        page.body
+            .contains(&i18n::text(Language::Fr, "case-shared-with-none"))
+    );
+    let youth = option_value(&page, "Harbour Youth Outreach");
+    let clinic = option_value(&page, "Prairie Legal Clinic");
+
+    // Shared with the Halifax organisation; a retried form shares it once.
+    for _ in 0..2 {
+        let shared = montreal
+            .post(&format!("{path}/share"), &[("org_id", youth.as_str())])
+            .await;
+        assert_eq!(shared.location(), path, "{}", shared.body);
+    }
+    assert_eq!(audited(&app, "case.share", &subject).await, 1);
+    let page = montreal.get(&path).await;
+    assert!(
+        page.body
+            .contains(&format!("name=\"org_id\" value=\"{youth}\"")),
+        "the stop-sharing button names Halifax"
+    );
+
+    // The guest organisation reads it and may ask, without the owner's buttons, and is
+    // refused when it posts them anyway.
+    let mut halifax = signed_in(&app, &accounts, "caseworker", "en").await;
+    let guest = halifax.get(&path).await;
+    assert_eq!(guest.status, 200, "{}", guest.body);
+    assert!(
+        guest
+            .body
+            .contains(&i18n::text(Language::En, "case-shared-with-you"))
+    );
+    assert!(guest.body.contains(&format!("href=\"{path}/ask\"")));
+    for action in ["share", "unshare", "close", "reopen"] {
+        assert!(!guest.body.contains(&format!("action=\"{path}/{action}\"")));
+    }
+    for (action, org) in [
+        ("close", ""),
+        ("share", clinic.as_str()),
+        ("unshare", youth.as_str()),
+    ] {
+        let refused = halifax
+            .post(&format!("{path}/{action}"), &[("org_id", org)])
+            .await;
+        assert_eq!(refused.status, 403, "a guest may not {action}");
+        assert!(
+            refused
+                .body
+                .contains(&i18n::text(Language::En, "failure-forbidden-title"))
+        );
+    }
+    assert_eq!(case_status(&app, &code).await, "open");
+    assert_eq!(audited(&app, "case.close", &subject).await, 0);
+
+    // The owner closes it (a retry changes nothing more): no more requests; and reopens it.
+    for _ in 0..2 {
+        let closed = montreal.post(&format!("{path}/close"), &[]).await;
+        assert_eq!(closed.location(), path);
+    }
+    assert_eq!(audited(&app, "case.close", &subject).await, 1);
+    let page = montreal.get(&path).await;
+    assert!(page.body.contains(&i18n::text(Language::Fr, "case-closed")));
+    assert!(!page.body.contains(&format!("href=\"{path}/ask\"")));
+    assert!(page.body.contains(&format!("action=\"{path}/reopen\"")));
+    assert_eq!(case_status(&app, &code).await, "closed");
+    let reopened = montreal.post(&format!("{path}/reopen"), &[]).await;
+    assert_eq!(reopened.location(), path);
+    assert_eq!(case_status(&app, &code).await, "open");
+
+    // A treasurer owns every case.
+    let mut treasurer = signed_in(&app, &accounts, "treasurer", "en").await;
+    let page = treasurer.get(&path).await;
+    assert!(page.body.contains(&format!("action=\"{path}/close\"")));
+    treasurer.post(&format!("{path}/close"), &[]).await;
+    assert_eq!(case_status(&app, &code).await, "closed");
+    treasurer.post(&format!("{path}/reopen"), &[]).await;
+    assert_eq!(case_status(&app, &code).await, "open");
+
+    // An organisation that is not one names nothing to share with.
+    let bad = montreal
+        .post(&format!("{path}/share"), &[("org_id", "no-such-org")])
+        .await;
+    assert_eq!(bad.status, 422);
+
+    // Once it stops sharing, the guest no longer sees the case.
+    let unshared = montreal
+        .post(&format!("{path}/unshare"), &[("org_id", youth.as_str())])
+        .await;
+    assert_eq!(unshared.location(), path);
+    assert_eq!(audited(&app, "case.unshare", &subject).await, 1);
+    assert_eq!(halifax.get(&path).await.status, 403);
+    app.stop().await;
+}
+
+/// The receipt's columns of a request, as stored.
+async fn stored_receipt(
+    app: &TestApp,
+    id: &str,
+) -> (Option<String>, Option<String>, bool, Option<String>) {
+    passage::on_db!(&app.db.db, p => sqlx::query_as(
+        "SELECT original_currency, original_amount, attested, receipt_reference FROM requests WHERE id = $1")
+        .bind(id).fetch_one(p).await)
+    .unwrap()
+}
+
+async fn receipts_in_another_currency_and_pocket_money_by_attestation(t: TestDb) {
+    let (app, accounts) = demo(t).await;
+    let mut caseworker = signed_in(&app, &accounts, "caseworker", "en").await;
+    let code = open_case(&mut caseworker, "NS").await;
+
+    // A fare paid in US dollars: the currency without its amount is refused under the
+    // amount, and what was typed stays.
+    let bus = ask_for_bus(&mut caseworker, &code, "64.50").await;
+    let bus_id = bus.trim_start_matches("/requests/").to_string();
+    let answer = caseworker.get(&bus).await;
+    assert!(answer.body.contains("name=\"original_currency\""));
+    let key = answer.hidden("idempotency_key");
+    let refused = caseworker
+        .post(
+            &format!("{bus}/receipt"),
+            &[
+                ("idempotency_key", key.as_str()),
+                ("amount", "60.00"),
+                ("reference", "HX-2026-0101"),
+                ("original_currency", "usd"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body.contains("id=\"original_amount-error\""));
+    assert!(refused.body.contains(&as_html(i18n::text(
+        Language::En,
+        "error-receipt_original_amount"
+    ))));
+    assert!(
+        refused.body.contains("value=\"usd\""),
+        "what was typed stays"
+    );
+    let settled = caseworker
+        .post(
+            &format!("{bus}/receipt"),
+            &[
+                ("idempotency_key", key.as_str()),
+                ("amount", "60.00"),
+                ("reference", "HX-2026-0101"),
+                ("original_currency", "usd"),
+                ("original_amount", "44,10"),
+            ],
+        )
+        .await;
+    assert_eq!(settled.location(), bus, "{}", settled.body);
+    assert_eq!(
+        stored_receipt(&app, &bus_id).await,
+        (
+            Some("USD".into()),
+            Some("44.10".into()),
+            false,
+            Some("HX-2026-0101".into())
+        )
+    );
+
+    // Pocket money waits for a treasurer, then is settled by the caseworker's attestation:
+    // no vendor receipt, no reference.
+    let form = caseworker
+        .get(&format!("/cases/{code}/ask?category=pocket_money"))
+        .await;
+    let key = form.hidden("idempotency_key");
+    let asked = caseworker
+        .post(
+            &format!("/cases/{code}/ask"),
+            &[
+                ("idempotency_key", key.as_str()),
+                ("category", "pocket_money"),
+                ("amount", "40.00"),
+                ("needed_by", "2026-11-30"),
+            ],
+        )
+        .await;
+    assert_eq!(asked.status, 303, "{}", asked.body);
+    let pocket = asked.location().to_string();
+    let pocket_id = pocket.trim_start_matches("/requests/").to_string();
+    let approver = app
+        .seed_user("approver@example.org", "treasurer", None)
+        .await;
+    let token = app.token_for(&approver).await;
+    let approved = app
+        .post(
+            &format!("/api/v1/requests/{pocket_id}/approve"),
+            Some(&token),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(approved.status(), 200);
+    let answer = caseworker.get(&pocket).await;
+    assert!(answer.body.contains("name=\"attested\""));
+    let key = answer.hidden("idempotency_key");
+    let refused = caseworker
+        .post(
+            &format!("{pocket}/receipt"),
+            &[("idempotency_key", key.as_str()), ("amount", "40.00")],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.body.contains("id=\"reference-error\""),
+        "neither an attestation nor a reference: said where it can be fixed"
+    );
+    let settled = caseworker
+        .post(
+            &format!("{pocket}/receipt"),
+            &[
+                ("idempotency_key", key.as_str()),
+                ("amount", "40.00"),
+                ("attested", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(settled.location(), pocket, "{}", settled.body);
+    assert!(
+        caseworker
+            .get(&pocket)
+            .await
+            .body
+            .contains(&i18n::text(Language::En, "answer-title-settled"))
+    );
+    assert_eq!(
+        stored_receipt(&app, &pocket_id).await,
+        (None, None, true, None)
+    );
+    app.stop().await;
+}
+
+async fn a_flag_carries_its_reason_to_the_flagged_list_until_it_is_cleared(t: TestDb) {
+    let (app, accounts) = demo(t).await;
+    let mut caseworker = signed_in(&app, &accounts, "caseworker", "fr").await;
+    let code = open_case(&mut caseworker, "QC").await;
+    let bus = ask_for_bus(&mut caseworker, &code, "64.50").await;
+    let id = bus.trim_start_matches("/requests/").to_string();
+    assert_eq!(caseworker.get("/review/flagged").await.status, 403);
+    assert_eq!(
+        caseworker.post(&format!("{bus}/unflag"), &[]).await.status,
+        403
+    );
+
+    let mut treasurer = signed_in(&app, &accounts, "treasurer", "en").await;
+    let review = treasurer.get("/review").await;
+    assert!(review.body.contains(&format!("id=\"flag-reason-{id}\"")));
+
+    // A reason is required and goes through the personal-data scan: refused next to the
+    // field, with what was typed, and nothing is flagged.
+    for typed in ["", "call her at 902-555-0123"] {
+        let refused = treasurer
+            .post(
+                &format!("{bus}/review"),
+                &[("flag", "true"), ("reason", typed), ("back", "/review")],
+            )
+            .await;
+        assert_eq!(refused.status, 422, "{typed:?}: {}", refused.body);
+        assert!(refused.body.contains(&format!("id=\"flag-error-{id}\"")));
+        assert!(
+            refused
+                .body
+                .contains(&as_html(i18n::text(Language::En, "error-flag_reason")))
+        );
+    }
+    assert_eq!(
+        audited(&app, "request.flag", &format!("request:{id}")).await,
+        0
+    );
+
+    // Flagged with a reason (a retry flags it once): it leaves the review list for the
+    // flagged list, with its reason and who flagged it, in either language.
+    let reason = "Second bus for this case tonight";
+    for _ in 0..2 {
+        let flagged = treasurer
+            .post(
+                &format!("{bus}/review"),
+                &[("flag", "true"), ("reason", reason), ("back", "/review")],
+            )
+            .await;
+        assert_eq!(flagged.location(), "/review", "{}", flagged.body);
+    }
+    assert_eq!(
+        audited(&app, "request.flag", &format!("request:{id}")).await,
+        1
+    );
+    assert!(!treasurer.get("/review").await.body.contains(&id));
+    let list = treasurer.get("/review/flagged").await;
+    assert_eq!(list.status, 200);
+    assert!(list.body.contains(&format!("id=\"flagged-{id}\"")));
+    assert!(list.body.contains(reason), "{}", list.body);
+    assert!(
+        list.body.contains("treasurer@example.org"),
+        "who flagged it"
+    );
+    let mut other = signed_in(&app, &accounts, "treasurer", "fr").await;
+    let list = other.get("/review/flagged").await;
+    assert!(list.body.contains(reason));
+    assert!(
+        list.body
+            .contains(&i18n::text(Language::Fr, "flagged-clear"))
+    );
+    let events: Vec<String> = passage::on_db!(&app.db.db, p => sqlx::query_scalar(
+        "SELECT content FROM audit_events WHERE subject = $1")
+        .bind(format!("request:{id}")).fetch_all(p).await)
+    .unwrap();
+    assert!(
+        events.iter().all(|e| !e.contains("Second bus")),
+        "the audit trail, which is never purged, keeps no typed reason: {events:?}"
+    );
+
+    // Cleared (a retry changes nothing more): off the list, the reason gone.
+    for _ in 0..2 {
+        let cleared = other.post(&format!("{bus}/unflag"), &[]).await;
+        assert_eq!(cleared.location(), "/review/flagged");
+    }
+    assert_eq!(
+        audited(&app, "request.unflag", &format!("request:{id}")).await,
+        1
+    );
+    let list = other.get("/review/flagged").await;
+    assert!(!list.body.contains(&id));
+    let reason_left: Option<String> = passage::on_db!(&app.db.db, p => sqlx::query_scalar(
+        "SELECT flag_reason FROM requests WHERE id = $1")
+        .bind(&id).fetch_one(p).await)
+    .unwrap();
+    assert_eq!(reason_left, None);
+    app.stop().await;
+}
+
+/// The sequence numbers of the events a page of the audit trail lists, in order.
+fn event_seqs(page: &Page) -> Vec<i64> {
+    page.body
+        .split("id=\"event-")
+        .skip(1)
+        .map(|rest| rest[..rest.find('"').unwrap()].parse().unwrap())
+        .collect()
+}
+
+async fn the_audit_page_lists_the_events_newest_first_a_page_at_a_time(t: TestDb) {
+    let (app, accounts) = demo(t).await;
+    let mut caseworker = signed_in(&app, &accounts, "caseworker", "en").await;
+    assert_eq!(caseworker.get("/audit").await.status, 403);
+    open_case(&mut caseworker, "NS").await;
+    let last: i64 = passage::on_db!(&app.db.db, p => sqlx::query_scalar(
+        "SELECT MAX(seq) FROM audit_events").fetch_one(p).await)
+    .unwrap();
+
+    let mut treasurer = signed_in(&app, &accounts, "treasurer", "fr").await;
+    let page = treasurer.get("/audit").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(&i18n::text_with(
+        Language::Fr,
+        "audit-ok",
+        &[("n", last.to_string())]
+    )));
+    let seqs = event_seqs(&page);
+    assert_eq!(seqs.first(), Some(&last), "newest first");
+    assert!(seqs.windows(2).all(|w| w[0] > w[1]));
+
+    // Five at a time: the next page starts where this one ends.
+    let first = treasurer.get("/audit?limit=5").await;
+    assert_eq!(
+        event_seqs(&first),
+        (last - 4..=last).rev().collect::<Vec<_>>()
+    );
+    let older = format!("/audit?after={}&#38;limit=5", last - 4);
+    assert!(first.body.contains(&older), "{}", first.body);
+    let second = treasurer.get(&older.replace("&#38;", "&")).await;
+    assert_eq!(
+        event_seqs(&second),
+        (last - 9..=last - 5).rev().collect::<Vec<_>>()
+    );
+
+    // One action only.
+    let opened: i64 = passage::on_db!(&app.db.db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_events WHERE action = 'case.open'").fetch_one(p).await)
+    .unwrap();
+    let filtered = treasurer.get("/audit?action=case.open").await;
+    assert_eq!(event_seqs(&filtered).len() as i64, opened);
+    assert_eq!(
+        filtered.body.matches("<code>case.open</code>").count() as i64,
+        opened
+    );
+    assert!(
+        filtered
+            .body
+            .contains("<option value=\"case.open\" selected>")
+    );
+
+    // A cursor, a size or an action that is not one is a 400 page, never a 500.
+    for bad in [
+        "/audit?after=abc",
+        "/audit?limit=0",
+        "/audit?limit=100000",
+        "/audit?action=no.such.action",
+    ] {
+        let page = treasurer.get(bad).await;
+        assert_eq!(page.status, 400, "{bad}");
+    }
+    app.stop().await;
+}
+
+async fn on_call(app: &TestApp, email: &str) -> bool {
+    passage::on_db!(&app.db.db, p => sqlx::query_scalar("SELECT on_call FROM users WHERE email = $1")
+        .bind(email).fetch_one(p).await)
+    .unwrap()
+}
+
+async fn user_id(app: &TestApp, email: &str) -> String {
+    passage::on_db!(&app.db.db, p => sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+        .bind(email).fetch_one(p).await)
+    .unwrap()
+}
+
+async fn treasurers_go_on_call_themselves_and_admins_put_anyone_on_call(t: TestDb) {
+    let (app, accounts) = demo(t).await;
+    let mut caseworker = signed_in(&app, &accounts, "caseworker", "en").await;
+    assert_eq!(caseworker.get("/on-call").await.status, 403);
+
+    // The demo's French treasurer is on call, the English one is not.
+    let french = user_id(&app, "tresoriere@example.org").await;
+    let english = user_id(&app, "treasurer@example.org").await;
+    let mut treasurer = signed_in(&app, &accounts, "treasurer", "en").await;
+    let page = treasurer.get("/on-call").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains(&i18n::text(Language::En, "on-call-you-are-not"))
+    );
+    assert!(
+        !page.body.contains(&format!("value=\"{french}\"")),
+        "a treasurer sees only themselves"
+    );
+    for _ in 0..2 {
+        let on = treasurer
+            .post(
+                "/on-call",
+                &[("user_id", english.as_str()), ("on_call", "true")],
+            )
+            .await;
+        assert_eq!(on.location(), "/on-call");
+    }
+    assert!(on_call(&app, "treasurer@example.org").await);
+    assert!(
+        treasurer
+            .get("/on-call")
+            .await
+            .body
+            .contains(&i18n::text(Language::En, "on-call-you-are"))
+    );
+    let refused = treasurer
+        .post(
+            "/on-call",
+            &[("user_id", french.as_str()), ("on_call", "false")],
+        )
+        .await;
+    assert_eq!(refused.status, 403, "a treasurer sets only themselves");
+    assert!(on_call(&app, "tresoriere@example.org").await);
+
+    // The admin lands on the page and sets anyone.
+    let admin = account(&accounts, "admin", "en");
+    let mut v = Visitor::new(&app, "en");
+    let signed = v.sign_in(&admin.email, &admin.password).await;
+    let home = v.get(signed.location()).await;
+    assert_eq!(home.location(), "/on-call", "the admin's first page");
+    let page = v.get("/on-call").await;
+    assert!(page.body.contains(&format!("id=\"on-call-{french}\"")));
+    assert!(page.body.contains(&format!("id=\"on-call-{english}\"")));
+    let off = v
+        .post(
+            "/on-call",
+            &[("user_id", french.as_str()), ("on_call", "false")],
+        )
+        .await;
+    assert_eq!(off.location(), "/on-call");
+    assert!(!on_call(&app, "tresoriere@example.org").await);
+    let garbled = v
+        .post(
+            "/on-call",
+            &[("user_id", french.as_str()), ("on_call", "maybe")],
+        )
+        .await;
+    assert_eq!(garbled.status, 422);
+
+    // The API follows the same rule.
+    let token = app.token_for(&english).await;
+    for (target, expected) in [(&english, 200), (&french, 403)] {
+        let answer = app
+            .http
+            .put(app.url(&format!("/api/v1/users/{target}/on-call")))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"on_call": false}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), expected, "{target}");
+    }
+    assert!(!on_call(&app, "treasurer@example.org").await);
     app.stop().await;
 }

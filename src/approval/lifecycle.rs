@@ -510,7 +510,8 @@ async fn close(tx: &mut Tx, id: &str, now: DateTime<Utc>) -> Result<(), StoreErr
 /// What one purge removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Purged {
-    /// Requests whose note, cities, vendor, reference and decision reason were emptied.
+    /// Requests whose note, cities, vendor, reference, decision reason and flag reason were
+    /// emptied.
     pub requests: u64,
     /// Stored first answers to `Idempotency-Key`s rewritten without those fields.
     pub answers: u64,
@@ -532,7 +533,7 @@ const PURGED_FIELDS: &[&str] = &["note", "reason"];
 const PURGED_TABLES: &[&str] = &["requests", "idempotency", "outbox"];
 
 /// Purges the free text of requests closed more than `retention` ago (note, cities,
-/// vendor, receipt reference, decision reason), the stored first answers about them, and
+/// vendor, receipt reference, decision reason, a review flag's reason), the stored first answers about them, and
 /// the bodies of mail sent more than `retention` ago; provinces, countries, categories
 /// and amounts stay for the books, headers and dedupe keys for the outbox. Once committed,
 /// the engine's files are scrubbed of the old row versions ([`Db::scrub`]): after a purge
@@ -557,11 +558,12 @@ async fn purge_in(
 ) -> Result<Purged, FlowError> {
     let ids: Vec<String> = on_tx!(tx, c => sqlx::query_scalar(
         "UPDATE requests SET note = NULL, origin_city = NULL, destination_city = NULL,
-                             vendor = NULL, receipt_reference = NULL, decision_reason = NULL
+                             vendor = NULL, receipt_reference = NULL, decision_reason = NULL,
+                             flag_reason = NULL
          WHERE closed_at IS NOT NULL AND closed_at <= $1
            AND (note IS NOT NULL OR origin_city IS NOT NULL OR destination_city IS NOT NULL
                 OR vendor IS NOT NULL OR receipt_reference IS NOT NULL
-                OR decision_reason IS NOT NULL)
+                OR decision_reason IS NOT NULL OR flag_reason IS NOT NULL)
          RETURNING id",
     )
     .bind(before)
@@ -1029,14 +1031,17 @@ pub async fn awaiting_review(db: &Db, dual_above: Money) -> Result<Vec<RequestVi
     Ok(rows.into_iter().map(|r| r.view(dual_above)).collect())
 }
 
-/// Marks an automatic approval reviewed, or flags it for the treasurers to look into. The
-/// money is never touched: review does not block what was approved.
+/// Marks an automatic approval reviewed, or flags it for the treasurers to look into, with
+/// the reason the treasurer typed (kept with the request, purged with its other free text,
+/// never in the audit trail). The money is never touched: review does not block what was
+/// approved. Reviewing it again as it already stands (a retried form) changes nothing.
 pub async fn review(
     tx: &mut Tx,
     now: DateTime<Utc>,
     staff: &Staff,
     id: &str,
     flag: bool,
+    reason: Option<&Note>,
 ) -> Result<RequestView, FlowError> {
     let row = load_for(tx, staff, id).await?;
     if !row.automatic {
@@ -1044,13 +1049,19 @@ pub async fn review(
             "only automatic approvals go through the next-day review".into(),
         ));
     }
+    if row.reviewed_at.is_some() && row.flagged == flag {
+        return find(tx, now, staff, id).await;
+    }
+    let reason = reason.filter(|_| flag).map(|r| r.as_str().to_string());
     on_tx!(tx, c => sqlx::query(
-        "UPDATE requests SET reviewed_at = $2, reviewed_by = $3, flagged = $4 WHERE id = $1"
+        "UPDATE requests SET reviewed_at = $2, reviewed_by = $3, flagged = $4, flag_reason = $5
+         WHERE id = $1"
     )
     .bind(id)
     .bind(now)
     .bind(&staff.user_id)
     .bind(flag)
+    .bind(reason)
     .execute(c)
     .await
     .map(|_| ()))?;
@@ -1067,5 +1078,74 @@ pub async fn review(
         &json!({}),
     )
     .await?;
+    find(tx, now, staff, id).await
+}
+
+/// A flagged automatic approval, as the treasurers' list of flags shows it.
+#[derive(Debug, Clone)]
+pub struct Flagged {
+    pub view: RequestView,
+    /// What the treasurer typed when flagging (purged with the request's other free text).
+    pub reason: Option<String>,
+    pub flagged_by: Option<String>,
+    pub flagged_at: Option<DateTime<Utc>>,
+}
+
+/// The automatic approvals a treasurer flagged and nobody has cleared, newest flag first.
+pub async fn flagged(db: &Db, dual_above: Money) -> Result<Vec<Flagged>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct FlagRow {
+        #[sqlx(flatten)]
+        row: Row,
+        flag_reason: Option<String>,
+        reviewed_by: Option<String>,
+    }
+    let sql = format!(
+        "{} , r.flag_reason, r.reviewed_by FROM requests r
+         WHERE r.flagged ORDER BY r.reviewed_at DESC LIMIT 500",
+        SELECT_ROW.trim_end_matches("FROM requests r").trim_end()
+    );
+    let rows: Vec<FlagRow> = crate::read_tx!(db, |tx| -> Result<Vec<FlagRow>, StoreError> async {
+        Ok(on_tx!(tx, c => sqlx::query_as(&sql).fetch_all(c).await)?)
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(|f| Flagged {
+            flagged_at: f.row.reviewed_at,
+            view: f.row.view(dual_above),
+            reason: f.flag_reason,
+            flagged_by: f.reviewed_by,
+        })
+        .collect())
+}
+
+/// Clears a flag once the treasurers have looked into it: the request stays reviewed, the
+/// reason is gone. Clearing a flag that is not there (already cleared: a retry) changes
+/// nothing.
+pub async fn clear_flag(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    staff: &Staff,
+    id: &str,
+) -> Result<RequestView, FlowError> {
+    let row = load_for(tx, staff, id).await?;
+    if row.flagged {
+        on_tx!(tx, c => sqlx::query(
+            "UPDATE requests SET flagged = FALSE, flag_reason = NULL WHERE id = $1"
+        )
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+        audit::append(
+            tx,
+            now,
+            &staff.actor(),
+            "request.unflag",
+            &format!("request:{id}"),
+            &json!({}),
+        )
+        .await?;
+    }
     find(tx, now, staff, id).await
 }

@@ -262,6 +262,10 @@ struct ReceiptBody {
 struct ReviewBody {
     /// Flag the approval for the treasurers to look at again; false when left out.
     flag: Option<bool>,
+    /// Why it is flagged (with `flag: true`): free text, refused when it looks like
+    /// personal data, purged with the request's notes.
+    #[schema(min_length = 1, max_length = 280)]
+    reason: Option<String>,
 }
 
 /// Runs a step that moves money: under its `Idempotency-Key` when the client sends one
@@ -948,11 +952,13 @@ async fn review(
     let id = request_id(&id)?;
     fields::only_of::<ReviewBody>(&body)?;
     let flag = fields::boolean(&body, "flag", false)?;
+    let reason = fields::optional_string(&body, "reason")?
+        .map(|r| Note::parse(r).map_err(|e| invalid("reason", e)))
+        .transpose()?;
     let now = state.clock.now();
     let staff = auth.staff();
-    let view = write_tx!(&state.db, |tx| lifecycle::review(
-        tx, now, &staff, &id, flag
-    )
-    .await)?;
+    let view = write_tx!(&state.db, |tx| -> Result<RequestView, FlowError> async {
+        lifecycle::review(tx, now, &staff, &id, flag, reason.as_ref()).await
+    })?;
     Ok(Json(view))
 }

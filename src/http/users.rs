@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, Json, Path};
-use super::extractor::{Admin, Authorized};
+use super::extractor::{Admin, AdminOrTreasurer, Authorized};
 use super::fields;
 use super::openapi::{
     BadRequest, Conflict, Created, EmailAddress, Forbidden, Invalid, NotFound, TooLarge,
@@ -260,7 +260,8 @@ async fn reactivate(
 }
 
 /// Puts a treasurer on call or off: urgent requests that wait are emailed to on-call
-/// treasurers at once, and to every treasurer after `escalate_after_minutes`.
+/// treasurers at once, and to every treasurer after `escalate_after_minutes`. An admin sets
+/// anyone; a treasurer sets themselves only (`users::may_set_on_call`, as the page does).
 #[utoipa::path(
     put,
     path = "/api/v1/users/{id}/on-call",
@@ -280,10 +281,15 @@ async fn reactivate(
 )]
 async fn set_on_call(
     State(state): State<AppState>,
-    auth: Authorized<Admin>,
+    auth: Authorized<AdminOrTreasurer>,
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> Result<Json<OnCall>, ApiError> {
+    if !users::may_set_on_call(&auth.id, &auth.roles, &id) {
+        return Err(ApiError::Forbidden(
+            "a treasurer puts only themselves on call: ask an admin to change someone else".into(),
+        ));
+    }
     fields::only_of::<OnCallBody>(&body)?;
     let on_call = fields::optional(&body, "on_call")
         .and_then(Value::as_bool)

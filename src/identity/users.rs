@@ -354,6 +354,37 @@ pub async fn set_on_call(
     .await)
 }
 
+/// Whether `actor_id`, holding `actor_roles`, may put `target_id` on call or take them
+/// off: an admin anyone, a treasurer themselves. The API and the pages both ask this.
+pub fn may_set_on_call(actor_id: &str, actor_roles: &Roles, target_id: &str) -> bool {
+    actor_roles.contains(Role::Admin)
+        || (actor_roles.contains(Role::Treasurer) && actor_id == target_id)
+}
+
+/// A treasurer on the on-call page.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OnCallLine {
+    pub id: String,
+    /// The display name, else the email.
+    pub name: String,
+    pub on_call: bool,
+}
+
+/// The active treasurers and whether each is on call, by name.
+pub async fn on_call_roster(db: &Db) -> Result<Vec<OnCallLine>, StoreError> {
+    crate::read_tx!(db, |tx| -> Result<Vec<OnCallLine>, StoreError> async {
+        Ok(on_tx!(tx, c => sqlx::query_as(
+            "SELECT u.id, COALESCE(u.display_name, u.email) AS name, u.on_call FROM users u
+             WHERE u.active
+               AND EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = $1)
+             ORDER BY name",
+        )
+        .bind(Role::Treasurer)
+        .fetch_all(c)
+        .await)?)
+    })
+}
+
 /// Sets the language a user reads the pages and their mail in (a user's own choice, so
 /// no audit event: it moves no money and changes no right).
 pub async fn set_language(db: &Db, id: &str, language: Language) -> Result<(), IdentityError> {

@@ -158,6 +158,10 @@ struct CasePage<'a> {
     province: String,
     open: bool,
     requests: Vec<Line>,
+    /// Sharing, closing and reopening: for the organisation that owns it, or a treasurer.
+    controls: Option<super::sharing::Controls>,
+    /// The case was shared with the reader's organisation by the one that owns it.
+    guest: bool,
 }
 
 async fn case_page(
@@ -169,21 +173,31 @@ async fn case_page(
     let code = parse_code(&code)?;
     let staff = user.staff();
     let now = state.clock.now();
-    let (case, requests) = crate::read_tx!(&state.db, |tx| {
-        match cases::load_for(tx, &staff, &code).await {
+    let (case, access, shared_with, requests) = crate::read_tx!(&state.db, |tx| {
+        match cases::load_for_page(tx, &staff, &code).await {
             Err(e) => Err(crate::approval::FlowError::from(e)),
-            Ok(case) => match versions::current(tx, now).await {
+            Ok((case, access, shared_with)) => match versions::current(tx, now).await {
                 Err(e) => Err(e.into()),
                 Ok(policy) => {
                     lifecycle::of_case(tx, &staff, &case.code, policy.policy.dual_approval_above())
                         .await
-                        .map(|requests| (case, requests))
+                        .map(|requests| (case, access, shared_with, requests))
                         .map_err(Into::into)
                 }
             },
         }
     })?;
+    let controls = match access {
+        cases::Access::Owns => Some(super::sharing::Controls::new(
+            &case.org_id,
+            &shared_with,
+            crate::identity::orgs::list(&state.db).await?,
+        )),
+        _ => None,
+    };
     render(&CasePage {
+        guest: access == cases::Access::Works,
+        controls,
         title: c.t_with("case-title", &[("code", case.code.clone())]),
         requests: requests
             .iter()
@@ -628,7 +642,16 @@ async fn receipt(
 ) -> Result<Response, PageError> {
     let user = c.user()?;
     let id = page_id(&id)?;
-    let mut body = form.as_json(&["amount", "reference", "vendor"], &[]);
+    let mut body = form.as_json(
+        &[
+            "amount",
+            "reference",
+            "vendor",
+            "original_currency",
+            "original_amount",
+        ],
+        &[],
+    );
     if form.has("attested") {
         body["attested"] = json!(true);
     }

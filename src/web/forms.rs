@@ -12,9 +12,10 @@ use super::i18n;
 use crate::http::error::ApiError;
 use crate::state::AppState;
 
-/// Fields that hold dollars: a French keyboard types `189,50` and some people type the
-/// dollar sign; both are read as the API's `189.50`.
-const AMOUNT_FIELDS: &[&str] = &["amount", "nightly_rate"];
+/// Fields that hold dollars (or, for `original_amount`, another currency): a French
+/// keyboard types `189,50` and some people type the dollar sign; both are read as the
+/// API's `189.50`.
+const AMOUNT_FIELDS: &[&str] = &["amount", "nightly_rate", "original_amount"];
 
 /// An amount as typed (`1 234,50 $`, `$189.50`) in the API's form (`1234.50`).
 /// With both a comma and a point (`1,234.50`) the comma groups thousands.

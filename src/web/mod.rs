@@ -8,10 +8,12 @@ pub mod context;
 mod donor;
 mod forms;
 pub use crate::i18n;
+mod oversight;
 mod pages;
 mod places;
 mod reports;
 mod session;
+mod sharing;
 mod treasurer;
 
 use axum::Router;
@@ -28,6 +30,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/language", post(session::switch_language))
         .route("/places", get(places::suggest))
         .merge(caseworker::router())
+        .merge(sharing::router())
+        .merge(oversight::router())
         .merge(treasurer::router())
         .merge(donor::router())
         .merge(reports::router())

@@ -61,6 +61,9 @@ impl Context {
                 ("/audit", "nav-audit"),
             ]);
         }
+        if user.has(Role::Treasurer) || user.has(Role::Admin) {
+            items.push(("/on-call", "nav-on-call"));
+        }
         let path = self.here.split('?').next().unwrap_or("/");
         items
             .into_iter()

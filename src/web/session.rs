@@ -27,6 +27,8 @@ pub async fn home(c: Context) -> Result<Response, PageError> {
         see_other("/cases")
     } else if user.has(Role::Treasurer) {
         see_other("/queue")
+    } else if user.has(Role::Admin) {
+        see_other("/on-call")
     } else {
         return Err(PageError::Refused(StatusCode::FORBIDDEN));
     })

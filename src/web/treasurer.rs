@@ -1,6 +1,7 @@
 //! The treasurer's pages: the queue of pending requests, the next-day review, the fund at a
-//! glance, donors and donations, the policy editor and the audit chain's state. Each
-//! action calls the same lifecycle and funding steps as the API.
+//! glance, donors and donations and the policy editor (the flagged items, the audit events
+//! and on call are in `oversight.rs`). Each action calls the same lifecycle and funding
+//! steps as the API.
 
 use std::collections::HashMap;
 
@@ -43,7 +44,6 @@ pub fn router() -> Router<AppState> {
         .route("/donations", post(add_donation))
         .route("/policy", get(policy).post(save_policy))
         .route("/policy/versions/{version}/cosign", post(cosign_policy))
-        .route("/audit", get(audit))
 }
 
 /// After an action, back to the page it was taken from (the queue, or the request).
@@ -158,21 +158,49 @@ struct ReviewPage<'a> {
     c: &'a Context,
     title: String,
     requests: Vec<Line>,
+    /// A flag refused for its reason, shown under that item's field.
+    flag_error: Option<FlagError>,
+}
+
+/// A flag's reason refused: which item, why, and what was typed.
+pub struct FlagError {
+    pub id: String,
+    pub message: String,
+    pub typed: String,
 }
 
 async fn review_list(State(state): State<AppState>, c: Context) -> Result<Response, PageError> {
+    review_page(&state, &c, None).await
+}
+
+async fn review_page(
+    state: &AppState,
+    c: &Context,
+    flag_error: Option<FlagError>,
+) -> Result<Response, PageError> {
     c.with_role(Role::Treasurer)?;
     let now = state.clock.now();
     let policy = versions::in_force(&state.db, now).await?;
     let waiting =
         lifecycle::awaiting_review(&state.db, policy.policy.dual_approval_above()).await?;
-    render(&ReviewPage {
-        title: c.t("review-title"),
-        requests: waiting.iter().map(|r| Line::of(&c, r, now)).collect(),
-        c: &c,
-    })
+    let status = if flag_error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    render_with(
+        status,
+        &ReviewPage {
+            title: c.t("review-title"),
+            requests: waiting.iter().map(|r| Line::of(c, r, now)).collect(),
+            flag_error,
+            c,
+        },
+    )
 }
 
+/// Marks an automatic approval reviewed, or flags it with the reason typed (required on
+/// the page, and scanned for personal data as a note is).
 async fn review(
     State(state): State<AppState>,
     c: Context,
@@ -182,12 +210,29 @@ async fn review(
     let user = c.with_role(Role::Treasurer)?;
     let id = page_id(&id)?;
     let flag = form.get("flag") == "true";
+    let reason = if flag {
+        match Note::parse(form.get("reason"))
+            .ok()
+            .filter(|_| form.has("reason"))
+        {
+            Some(reason) => Some(reason),
+            None => {
+                let error = FlagError {
+                    message: field_message(&c, "flag_reason"),
+                    typed: form.get("reason").to_string(),
+                    id,
+                };
+                return review_page(&state, &c, Some(error)).await;
+            }
+        }
+    } else {
+        None
+    };
     let staff = user.staff();
     let now = state.clock.now();
-    write_tx!(&state.db, |tx| lifecycle::review(
-        tx, now, &staff, &id, flag
-    )
-    .await)?;
+    write_tx!(&state.db, |tx| -> Result<lifecycle::RequestView, crate::approval::FlowError> async {
+        lifecycle::review(tx, now, &staff, &id, flag, reason.as_ref()).await
+    })?;
     Ok(back(&form, "/review"))
 }
 
@@ -828,28 +873,4 @@ async fn save_policy(
             policy_page(&state, &c, form.values(), &errors, &Done::default()).await
         }
     }
-}
-
-#[derive(Template)]
-#[template(path = "audit.html")]
-struct AuditPage<'a> {
-    c: &'a Context,
-    title: String,
-    ok: bool,
-    events: i64,
-    head: String,
-    broken_at: Option<i64>,
-}
-
-async fn audit(State(state): State<AppState>, c: Context) -> Result<Response, PageError> {
-    c.with_role(Role::Treasurer)?;
-    let verification = crate::audit::verify(&state.db).await?;
-    render(&AuditPage {
-        title: c.t("audit-title"),
-        ok: verification.ok,
-        events: verification.events,
-        head: verification.head,
-        broken_at: verification.broken.map(|b| b.seq),
-        c: &c,
-    })
 }
