@@ -460,6 +460,11 @@ fn explain(
                 ("released", c.amount(r.released.as_deref().unwrap_or("0"))),
             ],
         )],
+        RequestStatus::Expired => vec![c.t("answer-expired"), c.t("answer-expired-late")],
+        RequestStatus::ReceiptPending => vec![c.t_with(
+            "answer-receipt_pending",
+            &[("paid", c.amount(r.spent.as_deref().unwrap_or("0")))],
+        )],
         other => vec![c.t(&format!("answer-{other}"))],
     }
 }
@@ -561,9 +566,12 @@ async fn receipt(
             body,
             StatusCode::OK,
             |tx| {
-                lifecycle::receipt(tx, now, &staff, &id, &receipt)
-                    .await
-                    .map(|view| json!(view))
+                async {
+                    let stepped = lifecycle::receipt(tx, now, &staff, &id, &receipt).await?;
+                    notify::after(tx, now, &state.config.base_url, stepped).await
+                }
+                .await
+                .map(|view| json!(view))
             }
         )
     }
