@@ -84,7 +84,7 @@ pub(super) async fn enter(
         &staff.actor(),
         "request.late_receipt",
         &format!("request:{id}"),
-        &json!({"amount": receipt.amount.cents(), "approved": row.amount}),
+        &json!({"amount": receipt.amount.cents(), "hold_amount": row.amount}),
     )
     .await?;
     let dual_above = versions::current(tx, now).await?.policy.dual_approval_above();
