@@ -331,12 +331,16 @@ async fn a_late_receipt(language: Language) {
         .json()
         .await
         .expect("a case");
-    let today = passage::clock::Clock::now(&app.clock).date_naive().to_string();
+    let today = passage::clock::Clock::now(&app.clock)
+        .date_naive()
+        .to_string();
     let asked: Value = app
         .post("/api/v1/requests", Some(&token))
         .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
-        .json(&serde_json::json!({"case_code": case["code"], "category": "hotel", "nights": 1,
-            "nightly_rate": "120.00", "party_size": 1, "needed_by": today}))
+        .json(
+            &serde_json::json!({"case_code": case["code"], "category": "hotel", "nights": 1,
+            "nightly_rate": "120.00", "party_size": 1, "needed_by": today}),
+        )
         .send()
         .await
         .expect("the API answers")
@@ -362,7 +366,12 @@ async fn a_late_receipt(language: Language) {
     fill(&browser, "reference", "RF-LATE-1").await;
     screenshot(&browser, language, "late-receipt-form").await;
     click(&browser, "form[action$='/receipt'] button").await;
-    expect_text(&browser, "#answer-title", &t("answer-title-receipt_pending")).await;
+    expect_text(
+        &browser,
+        "#answer-title",
+        &t("answer-title-receipt_pending"),
+    )
+    .await;
     screenshot(&browser, language, "late-receipt-pending").await;
     click(&browser, "form[action='/signout'] button").await;
     wait_for_path(&browser, |p| p == "/signin").await;
@@ -377,7 +386,10 @@ async fn a_late_receipt(language: Language) {
     expect_text(&browser, "#late-title", &t("late-title")).await;
     let card = text_of(&browser, &format!("#late-{id}")).await;
     assert!(card.contains(&t("late-tag")), "{card}");
-    assert!(card.contains(&plain(&i18n::money(language, 11500))), "{card}");
+    assert!(
+        card.contains(&plain(&i18n::money(language, 11500))),
+        "{card}"
+    );
     expect_text(&browser, "#holds-title", &t("holds-title")).await;
     browser
         .execute(
@@ -387,7 +399,11 @@ async fn a_late_receipt(language: Language) {
         .await
         .expect("the card scrolls into view");
     screenshot(&browser, language, "late-queue").await;
-    click(&browser, &format!("#late-{id} form[action$='/approve'] button")).await;
+    click(
+        &browser,
+        &format!("#late-{id} form[action$='/approve'] button"),
+    )
+    .await;
     wait_for_path(&browser, |p| p == "/queue").await;
     for _ in 0..100 {
         if browser

@@ -130,7 +130,10 @@ async fn a_reserve_that_brings_usable_money_under_the_floor_alerts_treasurers(t:
     assert_eq!(told.len(), 2, "each treasurer once: {told:?}");
     let (_, subject, text) = mail(&f.app, &told[0]).await;
     assert!(subject.contains("900.00"), "{subject}");
-    assert!(text.contains("1,000.00") || text.contains("1000.00"), "{text}");
+    assert!(
+        text.contains("1,000.00") || text.contains("1000.00"),
+        "{text}"
+    );
     // Still under: no second alert.
     let (s, _) = f
         .post(
@@ -166,9 +169,7 @@ async fn a_late_receipt_is_approved_by_another_treasurer_and_settles(t: TestDb) 
     let own = hotel(&f, &f.app.token_for(&both).await, 1, "120.00").await;
     let own_id = own["id"].as_str().unwrap().to_string();
     past_the_holds(&mut f).await;
-    let (s, v) = f
-        .get(&format!("/api/v1/requests/{id}"), &f.worker)
-        .await;
+    let (s, v) = f.get(&format!("/api/v1/requests/{id}"), &f.worker).await;
     assert_eq!((s, v["status"].as_str()), (200, Some("expired")), "{v}");
     let fund_before = passage::ledger::fund_balance(&f.app.db.db).await.unwrap();
 
@@ -193,7 +194,11 @@ async fn a_late_receipt_is_approved_by_another_treasurer_and_settles(t: TestDb) 
     assert_eq!(v["spent"], "280.00", "{v}");
     // Nobody is on call: every treasurer hears of it, as of an urgent request.
     let told = mail_keys(&f.app, &format!("late:{id}:")).await;
-    assert_eq!(told.len(), 3, "t1, t2 and the caseworker-treasurer: {told:?}");
+    assert_eq!(
+        told.len(),
+        3,
+        "t1, t2 and the caseworker-treasurer: {told:?}"
+    );
     let (_, subject, text) = mail(&f.app, &told[0]).await;
     assert!(subject.starts_with("Late receipt: Hotel"), "{subject}");
     assert!(text.contains("280.00"), "{text}");
@@ -218,7 +223,11 @@ async fn a_late_receipt_is_approved_by_another_treasurer_and_settles(t: TestDb) 
             receipt("120.00"),
         )
         .await;
-    assert_eq!((s, v["status"].as_str()), (200, Some("receipt_pending")), "{v}");
+    assert_eq!(
+        (s, v["status"].as_str()),
+        (200, Some("receipt_pending")),
+        "{v}"
+    );
     let (s, e) = f
         .post(
             &format!("/api/v1/requests/{own_id}/approve"),
@@ -313,7 +322,11 @@ async fn a_declined_late_receipt_leaves_the_request_expired(t: TestDb) {
             receipt("100.00"),
         )
         .await;
-    assert_eq!((s, v["status"].as_str()), (200, Some("receipt_pending")), "{v}");
+    assert_eq!(
+        (s, v["status"].as_str()),
+        (200, Some("receipt_pending")),
+        "{v}"
+    );
     let before = passage::ledger::fund_balance(&f.app.db.db).await.unwrap();
     let (s, v) = f
         .post(
@@ -387,7 +400,11 @@ async fn a_late_receipt_that_would_cross_the_floor_is_refused(t: TestDb) {
             receipt("300.00"),
         )
         .await;
-    assert_eq!((s, v["status"].as_str()), (200, Some("receipt_pending")), "{v}");
+    assert_eq!(
+        (s, v["status"].as_str()),
+        (200, Some("receipt_pending")),
+        "{v}"
+    );
     let before = passage::ledger::fund_balance(&f.app.db.db).await.unwrap();
     let (s, e) = f
         .post(
@@ -445,7 +462,11 @@ async fn a_late_receipt_larger_than_available_is_refused(t: TestDb) {
     let big_id = big["id"].as_str().unwrap();
     for token in [&f.treasurer, &f.second_treasurer] {
         let (s, v) = f
-            .post(&format!("/api/v1/requests/{big_id}/approve"), token, json!({}))
+            .post(
+                &format!("/api/v1/requests/{big_id}/approve"),
+                token,
+                json!({}),
+            )
             .await;
         assert_eq!(s, 200, "{v}");
     }
@@ -456,9 +477,17 @@ async fn a_late_receipt_larger_than_available_is_refused(t: TestDb) {
             receipt("200.00"),
         )
         .await;
-    assert_eq!((s, v["status"].as_str()), (200, Some("receipt_pending")), "{v}");
+    assert_eq!(
+        (s, v["status"].as_str()),
+        (200, Some("receipt_pending")),
+        "{v}"
+    );
     let (s, e) = f
-        .post(&format!("/api/v1/requests/{id}/approve"), &f.treasurer, json!({}))
+        .post(
+            &format!("/api/v1/requests/{id}/approve"),
+            &f.treasurer,
+            json!({}),
+        )
         .await;
     assert_eq!(s, 409, "{e}");
     let message = e["error"]["message"].as_str().unwrap();
@@ -519,7 +548,10 @@ async fn the_receipt_reminder_goes_once_twelve_hours_before_expiry(t: TestDb) {
     expected.sort();
     assert_eq!(sent, expected);
     let (_, subject, text) = mail(&f.app, &expected[0]).await;
-    assert!(subject.starts_with("Receipt still missing: Hotel"), "{subject}");
+    assert!(
+        subject.starts_with("Receipt still missing: Hotel"),
+        "{subject}"
+    );
     assert!(text.contains(&format!("/requests/{waiting_id}")), "{text}");
     // Later sweeps, here and on another instance of the same database, send nothing more.
     f.app.clock.advance(Duration::hours(2));
@@ -573,7 +605,10 @@ async fn the_holds_waiting_for_receipts_are_listed_oldest_first(t: TestDb) {
     let ids: Vec<&str> = holds.iter().map(|h| h.id.as_str()).collect();
     assert_eq!(
         ids,
-        vec![first["id"].as_str().unwrap(), second["id"].as_str().unwrap()]
+        vec![
+            first["id"].as_str().unwrap(),
+            second["id"].as_str().unwrap()
+        ]
     );
     assert_eq!(holds[0].amount, 10_100);
     assert_eq!(holds[0].category, "hotel");

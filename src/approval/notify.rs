@@ -359,7 +359,14 @@ async fn remind_hold(
             link: format!("{}/requests/{}", base_url.trim_end_matches('/'), hold.id),
         }
         .write()?;
-        send(tx, now, t, format!("hold-reminder:{}:{}", hold.id, t.id), written).await?;
+        send(
+            tx,
+            now,
+            t,
+            format!("hold-reminder:{}:{}", hold.id, t.id),
+            written,
+        )
+        .await?;
     }
     crate::audit::append(
         tx,

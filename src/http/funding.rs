@@ -321,7 +321,8 @@ async fn create_reserve(
         StatusCode::CREATED,
         |tx| {
             async {
-                let reserve = reserves::create(tx, now, &staff, &org_id, amount, expires_at).await?;
+                let reserve =
+                    reserves::create(tx, now, &staff, &org_id, amount, expires_at).await?;
                 // Money set aside is money automatic decisions cannot use: the alert watches it.
                 crate::approval::notify::low_balance_now(tx, now).await?;
                 Ok::<_, crate::approval::FlowError>(json!(reserve))

@@ -101,7 +101,10 @@ impl LateSection {
         now: chrono::DateTime<chrono::Utc>,
         dual_above: crate::domain::Money,
     ) -> Result<LateSection, PageError> {
-        type Read = (Vec<lifecycle::RequestView>, Vec<lifecycle::late::WaitingHold>);
+        type Read = (
+            Vec<lifecycle::RequestView>,
+            Vec<lifecycle::late::WaitingHold>,
+        );
         let (receipts, holds) = crate::read_tx!(&state.db, |tx| -> Result<Read, StoreError> async {
             Ok((
                 lifecycle::late::waiting(tx, dual_above).await?,

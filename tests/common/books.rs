@@ -52,8 +52,7 @@ pub async fn check(db: &Db) -> Books {
         held: 0,
         spent: 0,
     };
-    for (id, status, amount, spent, hold_kind, hold_amount, resolutions, resolved_by, late) in
-        &rows
+    for (id, status, amount, spent, hold_kind, hold_amount, resolutions, resolved_by, late) in &rows
     {
         let what = format!("request {id} ({status})");
         assert!(
@@ -73,12 +72,19 @@ pub async fn check(db: &Db) -> Books {
                 assert_eq!(hold_kind.as_deref(), Some("pending"), "{what}: no hold");
                 // A late receipt's own hold is what the receipt paid, posted in full; the
                 // hold that expired was the request's amount.
-                let held = if late.is_some() { *spent } else { Some(*amount) };
+                let held = if late.is_some() {
+                    *spent
+                } else {
+                    Some(*amount)
+                };
                 assert_eq!(*hold_amount, held, "{what}: a hold of another amount");
             }
         }
         if let Some(late) = late {
-            assert_eq!(late, "expire", "{what}: paid late, but its first hold did not expire");
+            assert_eq!(
+                late, "expire",
+                "{what}: paid late, but its first hold did not expire"
+            );
             assert_eq!(status, "settled", "{what}: a second hold, but not settled");
         }
         match status.as_str() {

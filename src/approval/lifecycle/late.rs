@@ -15,7 +15,8 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::{
-    Notice, Receipt, Row, Stepped, close, find, open_to, set_status, usable_cents, versions, view_of,
+    Notice, Receipt, Row, Stepped, close, find, open_to, set_status, usable_cents, versions,
+    view_of,
 };
 use crate::approval::error::{FlowError, invalid};
 use crate::audit;
@@ -27,8 +28,8 @@ use crate::domain::request::Category;
 use crate::domain::states::RequestStatus;
 use crate::funding::{reserves, restricted};
 use crate::ledger::{self, FUND, NewTransfer, Outcome, Rejection, SPENT, TransferSpec};
-use crate::store::{StoreError, Tx};
 use crate::on_tx;
+use crate::store::{StoreError, Tx};
 
 /// Records a receipt for an expired request as a late receipt, for a treasurer to decide.
 /// The receipt has passed the checks of any receipt.
@@ -87,7 +88,10 @@ pub(super) async fn enter(
         &json!({"amount": receipt.amount.cents(), "hold_amount": row.amount}),
     )
     .await?;
-    let dual_above = versions::current(tx, now).await?.policy.dual_approval_above();
+    let dual_above = versions::current(tx, now)
+        .await?
+        .policy
+        .dual_approval_above();
     let notices = view_of(tx, id, dual_above)
         .await?
         .map(|request| Notice::LateReceipt { request })
@@ -261,7 +265,10 @@ pub(super) async fn decline(
         &json!({}),
     )
     .await?;
-    let dual_above = versions::current(tx, now).await?.policy.dual_approval_above();
+    let dual_above = versions::current(tx, now)
+        .await?
+        .policy
+        .dual_approval_above();
     let notices = view_of(tx, id, dual_above)
         .await?
         .map(|request| Notice::LateDecided { request })
@@ -303,7 +310,10 @@ pub async fn holds_waiting(tx: &mut Tx) -> Result<Vec<WaitingHold>, StoreError> 
 }
 
 /// Late receipts waiting for a treasurer, oldest first.
-pub async fn waiting(tx: &mut Tx, dual_above: Money) -> Result<Vec<super::RequestView>, StoreError> {
+pub async fn waiting(
+    tx: &mut Tx,
+    dual_above: Money,
+) -> Result<Vec<super::RequestView>, StoreError> {
     let sql = format!(
         "{} WHERE r.status = $1 ORDER BY r.late_receipt_at, r.id LIMIT 500",
         super::SELECT_ROW
