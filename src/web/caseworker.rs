@@ -416,6 +416,8 @@ struct AnswerPage<'a> {
     receipt: Filled,
     idempotency_key: String,
     pocket_money: bool,
+    /// A treasurer declined this expired request's late receipt: no receipt form again.
+    late_declined: bool,
 }
 
 /// The sentences under an answer's title: what happened and what to do now.
@@ -521,7 +523,20 @@ async fn answer_page(
     receipt_values
         .entry("amount".into())
         .or_insert_with(|| request.amount.clone());
-    let explanation = explain(c, &request, now, !told.is_empty());
+    let late_declined = request.status == RequestStatus::Expired
+        && crate::read_tx!(&state.db, |tx| -> Result<bool, crate::store::StoreError> async {
+            lifecycle::late::declined(tx, &request.id).await
+        })?;
+    let mut explanation = explain(c, &request, now, !told.is_empty());
+    if late_declined {
+        explanation = vec![
+            c.t("answer-expired"),
+            c.t_with(
+                "answer-late-declined",
+                &[("reason", request.reason.clone().unwrap_or_default())],
+            ),
+        ];
+    }
     let page = AnswerPage {
         title: c.t(&format!("answer-title-{}", request.status)),
         r: Line::of(c, &request, now),
@@ -530,6 +545,7 @@ async fn answer_page(
         can_act: user.has(Role::Caseworker) || user.has(Role::Treasurer),
         treasurer: user.has(Role::Treasurer) && request.requested_by != user.id,
         pocket_money: request.category == "pocket_money",
+        late_declined,
         receipt: Filled {
             values: receipt_values,
             errors,

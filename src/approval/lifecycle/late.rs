@@ -280,6 +280,17 @@ pub(super) async fn decline(
     })
 }
 
+/// Whether a treasurer declined a late receipt for this request (it takes no other).
+pub async fn declined(tx: &mut Tx, id: &str) -> Result<bool, StoreError> {
+    let at: Option<Option<DateTime<Utc>>> = on_tx!(tx, c => sqlx::query_scalar(
+        "SELECT late_declined_at FROM requests WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_optional(c)
+    .await)?;
+    Ok(at.flatten().is_some())
+}
+
 /// A hold that waits for its receipt, for the treasurers' list.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct WaitingHold {

@@ -169,6 +169,7 @@ status-receipt_pending = late receipt, waiting for a treasurer
 answer-title-receipt_pending = Late receipt: waiting for a treasurer
 answer-receipt_pending = The receipt ({ $paid }) came after the hold expired: a treasurer decides whether the fund pays it. You will get an email either way.
 answer-expired-late = If it was already paid, enter the receipt below: it goes to a treasurer as a late receipt.
+answer-late-declined = A treasurer declined the late receipt: { $reason }
 late-title = Late receipts
 late-tag = late receipt
 late-hold-was = Paid after its hold of { $amount } expired.

@@ -169,6 +169,7 @@ status-receipt_pending = reçu en retard, en attente de la trésorerie
 answer-title-receipt_pending = Reçu en retard : en attente de la trésorerie
 answer-receipt_pending = Le reçu ({ $paid }) est arrivé après l'expiration de la réservation : la trésorerie décide si le fonds le paie. Vous recevrez un courriel dans les deux cas.
 answer-expired-late = Si l'achat a déjà été payé, saisissez le reçu ci-dessous : il ira à la trésorerie comme reçu en retard.
+answer-late-declined = La trésorerie a refusé le reçu en retard : { $reason }
 late-title = Reçus en retard
 late-tag = reçu en retard
 late-hold-was = Payé après l'expiration de sa réservation de { $amount }.
