@@ -164,6 +164,16 @@ pub async fn sweep_once(state: &AppState) -> Result<usize, String> {
     if escalated > 0 {
         tracing::info!(escalated, "escalated urgent requests to every treasurer");
     }
+    let reminded_holds =
+        crate::approval::notify::remind_holds_due(&state.db, now, &state.config.base_url)
+            .await
+            .map_err(|e| e.to_string())?;
+    if reminded_holds > 0 {
+        tracing::info!(
+            reminded_holds,
+            "reminded organisations of receipts missing before their holds expire"
+        );
+    }
     let retention = chrono::Duration::days(i64::from(state.config.retention_days));
     let purged = crate::approval::lifecycle::purge_closed(&state.db, now, retention)
         .await

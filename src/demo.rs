@@ -352,14 +352,9 @@ pub async fn fill(db: &Db, now: DateTime<Utc>, base_url: &str) -> Result<Vec<Acc
     )
     .await?;
     let receipt = paid("61.75", at, "MP-2026-0141")?;
-    write_tx!(db, |tx| lifecycle::receipt(
-        tx,
-        at + Duration::hours(3),
-        &montreal,
-        &bus,
-        &receipt
-    )
-    .await)
+    write_tx!(db, |tx| -> Result<lifecycle::Stepped, FlowError> async {
+        lifecycle::receipt(tx, at + Duration::hours(3), &montreal, &bus, &receipt).await
+    })
     .map_err(step)?;
 
     // Expired: a train approved four days ago and never used (its 72-hour hold lapsed).

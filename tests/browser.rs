@@ -302,6 +302,142 @@ async fn journeys(language: Language) {
     app.stop().await;
 }
 
+/// A late receipt (issue 17): the hotel's hold expired before the receipt came; the
+/// caseworker enters it all the same, it waits for a treasurer, who pays it from the queue,
+/// where the holds waiting for receipts are listed too.
+async fn a_late_receipt(language: Language) {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (app, accounts) = coalition().await;
+    let t = |key: &str| i18n::text(language, key);
+    let caseworker = account(&accounts, "caseworker", language);
+    let login: Value = app
+        .post("/api/v1/auth/login", None)
+        .json(&serde_json::json!({"email": caseworker.email, "password": caseworker.password}))
+        .send()
+        .await
+        .expect("the API answers")
+        .json()
+        .await
+        .expect("a token");
+    let token = login["token"].as_str().expect("a token").to_string();
+    let case: Value = app
+        .post("/api/v1/cases", Some(&token))
+        .json(&serde_json::json!({"province": "QC"}))
+        .send()
+        .await
+        .expect("the API answers")
+        .json()
+        .await
+        .expect("a case");
+    let today = passage::clock::Clock::now(&app.clock)
+        .date_naive()
+        .to_string();
+    let asked: Value = app
+        .post("/api/v1/requests", Some(&token))
+        .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
+        .json(
+            &serde_json::json!({"case_code": case["code"], "category": "hotel", "nights": 1,
+            "nightly_rate": "120.00", "party_size": 1, "needed_by": today}),
+        )
+        .send()
+        .await
+        .expect("the API answers")
+        .json()
+        .await
+        .expect("a request");
+    assert_eq!(asked["status"], "approved", "{asked}");
+    let id = asked["id"].as_str().unwrap().to_string();
+    // Three days later the hold has expired; the paper receipt arrives.
+    app.clock.advance(chrono::Duration::hours(73));
+    passage::app::sweep_once(&app.state())
+        .await
+        .expect("the sweeper runs");
+
+    let browser = driver.browser(language).await;
+    sign_in(&browser, &app, &caseworker.email, &caseworker.password).await;
+    browser
+        .goto(&app.url(&format!("/requests/{id}")))
+        .await
+        .expect("the request opens");
+    expect_text(&browser, "#answer-title", &t("answer-title-expired")).await;
+    fill(&browser, "amount", "115.00").await;
+    fill(&browser, "reference", "RF-LATE-1").await;
+    screenshot(&browser, language, "late-receipt-form").await;
+    click(&browser, "form[action$='/receipt'] button").await;
+    expect_text(
+        &browser,
+        "#answer-title",
+        &t("answer-title-receipt_pending"),
+    )
+    .await;
+    screenshot(&browser, language, "late-receipt-pending").await;
+    click(&browser, "form[action='/signout'] button").await;
+    wait_for_path(&browser, |p| p == "/signin").await;
+
+    // A treasurer finds it on the queue, marked late, with the holds still waiting.
+    let treasurer = account(&accounts, "treasurer", language);
+    sign_in(&browser, &app, &treasurer.email, &treasurer.password).await;
+    browser
+        .goto(&app.url("/queue"))
+        .await
+        .expect("the queue opens");
+    expect_text(&browser, "#late-title", &t("late-title")).await;
+    let card = text_of(&browser, &format!("#late-{id}")).await;
+    assert!(card.contains(&t("late-tag")), "{card}");
+    assert!(
+        card.contains(&plain(&i18n::money(language, 11500))),
+        "{card}"
+    );
+    expect_text(&browser, "#holds-title", &t("holds-title")).await;
+    browser
+        .execute(
+            &format!("document.getElementById('late-{id}').scrollIntoView();"),
+            vec![],
+        )
+        .await
+        .expect("the card scrolls into view");
+    screenshot(&browser, language, "late-queue").await;
+    click(
+        &browser,
+        &format!("#late-{id} form[action$='/approve'] button"),
+    )
+    .await;
+    wait_for_path(&browser, |p| p == "/queue").await;
+    for _ in 0..100 {
+        if browser
+            .find(Locator::Id(&format!("late-{id}")))
+            .await
+            .is_err()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    browser
+        .goto(&app.url(&format!("/requests/{id}")))
+        .await
+        .expect("the request opens");
+    expect_text(&browser, "#answer-title", &t("answer-title-settled")).await;
+    screenshot(&browser, language, "late-settled").await;
+    let settled = requests_of_case(&app, case["code"].as_str().unwrap()).await;
+    assert_eq!(settled[0]["status"], "settled", "{settled:?}");
+    assert_eq!(settled[0]["spent"], "115.00", "{settled:?}");
+    browser.close().await.expect("the browser closes");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_receipt_in_french() {
+    a_late_receipt(Language::Fr).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_receipt_in_english() {
+    a_late_receipt(Language::En).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_night_in_french() {
     journeys(Language::Fr).await;

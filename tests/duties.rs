@@ -164,7 +164,6 @@ async fn one_person_cannot_rewrite_the_rules_and_pay_their_own_request(t: TestDb
 
 /// Every route by which a person who holds both roles could move money for a request
 /// they made, tried in turn: each is refused or needs a second person.
-/// (Late receipts, a receipt recorded after its hold expired, do not exist yet.)
 async fn nobody_moves_money_for_their_own_request_by_any_route(t: TestDb) {
     let f = fund(t).await;
     let code = f.open_case().await;
@@ -263,6 +262,44 @@ async fn nobody_moves_money_for_their_own_request_by_any_route(t: TestDb) {
     );
     let (_, in_force) = f.get("/api/v1/policy", &f.treasurer).await;
     assert_eq!(in_force["version"].as_i64(), Some(n), "{in_force}");
+
+    // 5. A late receipt: the food's hold expires unused, the lead enters the receipt after
+    //    all; they cannot pay it themselves, another treasurer can.
+    f.app.clock.advance(Duration::hours(73));
+    passage::app::sweep_once(&f.app.state())
+        .await
+        .expect("the sweeper runs");
+    let lead_id: String = {
+        let db = &f.app.db.db;
+        passage::on_db!(db, p => sqlx::query_scalar("SELECT id FROM users WHERE email = 'lead@example.org'")
+            .fetch_one(p)
+            .await)
+        .unwrap()
+    };
+    let lead = f.app.token_for(&lead_id).await;
+    let food_id = food["id"].as_str().unwrap();
+    let (s, late) = f
+        .post(
+            &format!("/api/v1/requests/{food_id}/receipt"),
+            &lead,
+            json!({"amount": "100.00", "reference": "HS-2026-0008"}),
+        )
+        .await;
+    assert_eq!(
+        (s, late["status"].as_str()),
+        (200, Some("receipt_pending")),
+        "{late}"
+    );
+    let (s, e) = f
+        .post(
+            &format!("/api/v1/requests/{food_id}/approve"),
+            &lead,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 403, "{e}");
+    let money = f.get("/api/v1/fund", &lead).await.1;
+    assert_eq!(money["spent"].as_str(), Some("0.00"), "{money}");
     f.app.stop().await;
 }
 

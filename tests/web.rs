@@ -739,6 +739,79 @@ async fn the_travel_form_has_no_default_destination_and_reads_places_without_jav
     app.stop().await;
 }
 
+/// A late receipt through the pages: the hold expired, the caseworker enters the receipt
+/// all the same, a treasurer declines it from the queue, and the caseworker's page then says
+/// why and offers no receipt form again.
+async fn a_declined_late_receipt_shows_its_reason_and_no_form(t: TestDb) {
+    let (app, accounts) = demo(t).await;
+    let mut caseworker = signed_in(&app, &accounts, "caseworker", "en").await;
+    let code = open_case(&mut caseworker, "QC").await;
+    let bus = ask_for_bus(&mut caseworker, &code, "40.00").await;
+    app.clock.advance(chrono::Duration::hours(73));
+    passage::app::sweep_once(&app.state())
+        .await
+        .expect("the sweeper runs");
+    let t = |key: &str| i18n::text(Language::En, key);
+    let mut caseworker = signed_in(&app, &accounts, "caseworker", "en").await;
+    let page = caseworker.get(&bus).await;
+    assert!(
+        page.body.contains(&t("answer-title-expired")),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(&t("answer-expired-late")),
+        "{}",
+        page.body
+    );
+    let key = page.hidden("idempotency_key");
+    let entered = caseworker
+        .post(
+            &format!("{bus}/receipt"),
+            &[
+                ("idempotency_key", key.as_str()),
+                ("amount", "40.00"),
+                ("reference", "HX-2026-0099"),
+            ],
+        )
+        .await;
+    assert_eq!(entered.location(), bus, "{}", entered.body);
+    let page = caseworker.get(&bus).await;
+    assert!(
+        page.body.contains(&t("answer-title-receipt_pending")),
+        "{}",
+        page.body
+    );
+    let mut treasurer = signed_in(&app, &accounts, "treasurer", "en").await;
+    let queue = treasurer.get("/queue").await;
+    assert!(queue.body.contains(&t("late-title")), "{}", queue.body);
+    let declined = treasurer
+        .post(
+            &format!("{bus}/decline"),
+            &[("reason", "bought without calling"), ("back", "/queue")],
+        )
+        .await;
+    assert_eq!(declined.location(), "/queue", "{}", declined.body);
+    let page = caseworker.get(&bus).await;
+    assert!(
+        page.body.contains(&t("answer-title-expired")),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("bought without calling"),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains(&format!("action=\"{bus}/receipt\"")),
+        "no receipt form again: {}",
+        page.body
+    );
+    app.stop().await;
+}
+
+
 on_both_engines!(
     treasurers_draft_freeze_cosign_and_send_a_report_from_their_phones,
     receipts_cancels_declines_and_reviews_go_through_the_pages,
@@ -746,6 +819,7 @@ on_both_engines!(
     a_resubmitted_request_form_creates_one_request,
     errors_appear_next_to_their_field_and_nothing_typed_is_lost,
     the_hotel_total_is_computed_without_javascript,
+    a_declined_late_receipt_shows_its_reason_and_no_form,
     the_travel_form_has_no_default_destination_and_reads_places_without_javascript,
     owners_share_close_and_reopen_a_case_and_a_guest_cannot,
     receipts_in_another_currency_and_pocket_money_by_attestation,

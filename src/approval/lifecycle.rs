@@ -26,6 +26,8 @@ use crate::ledger::{self, FUND, NewTransfer, Outcome, Rejection, SPENT, Transfer
 use crate::store::{Db, StoreError, Tx};
 use crate::{on_db, on_tx};
 
+pub mod late;
+
 #[derive(Debug, Clone)]
 pub struct NewRequest {
     pub case_code: CaseCode,
@@ -108,7 +110,12 @@ pub enum Notice {
     Waiting { request: RequestView },
     /// A treasurer approved or declined a request: its caseworker hears of it.
     Decided { request: RequestView },
-    /// The fund's available money after the change, against the reserve floor.
+    /// A receipt came after its hold expired: a treasurer on call decides on it.
+    LateReceipt { request: RequestView },
+    /// A treasurer approved or declined a late receipt: its organisation hears of it.
+    LateDecided { request: RequestView },
+    /// What automatic decisions can use after the change (available money less what
+    /// active operation reserves hold), against the reserve floor.
     LowBalance {
         available_cents: i64,
         floor_cents: i64,
@@ -225,6 +232,18 @@ async fn load_row(tx: &mut Tx, id: &str) -> Result<Option<Row>, StoreError> {
 /// other can never cross the reserve floor together.
 async fn lock_fund(tx: &mut Tx) -> Result<i64, StoreError> {
     ledger::lock_fund_available(tx).await
+}
+
+/// What automatic decisions can use now: available money less what active operation
+/// reserves still hold, read under the fund's lock. The low-balance alert watches it.
+pub async fn usable_cents(tx: &mut Tx, now: DateTime<Utc>) -> Result<i64, StoreError> {
+    Ok(lock_fund(tx).await? - crate::funding::reserves::outstanding(tx, now).await?)
+}
+
+/// What the fund may spend on `category` now, under its lock: available money less what
+/// gifts restricted to other categories hold.
+async fn open_to(tx: &mut Tx, category: Category) -> Result<i64, StoreError> {
+    Ok(lock_fund(tx).await? - restricted::closed_to(tx, category).await?)
 }
 
 /// The hold that reserves an approved request's money until it is settled or expires.
@@ -636,6 +655,9 @@ pub async fn approve(
     id: &str,
 ) -> Result<Stepped, FlowError> {
     let row = load_for(tx, staff, id).await?;
+    if row.status == RequestStatus::ReceiptPending {
+        return late::approve(tx, now, staff, row).await;
+    }
     must_be(&row, RequestStatus::Pending, RequestStatus::Approved)?;
     if row.requested_by == staff.user_id {
         return Err(FlowError::Forbidden(
@@ -669,7 +691,7 @@ pub async fn approve(
     let mut notices = Vec::new();
     if row.approvals + 1 >= needed {
         let category: Category = row.category.parse().map_err(|e| invalid("category", e))?;
-        let open_to_it = lock_fund(tx).await? - restricted::closed_to(tx, category).await?;
+        let open_to_it = open_to(tx, category).await?;
         if amount.cents() > open_to_it {
             return Err(FlowError::Conflict(format!(
                 "the fund holds only {} that may be spent on {category} (unrestricted money and gifts restricted to it): record a donation or decline it",
@@ -693,7 +715,7 @@ pub async fn approve(
         set_status(tx, id, RequestStatus::Approved, Some(now), None).await?;
         restricted::draw(tx, now, &actor, id, category, amount.cents()).await?;
         notices.push(Notice::LowBalance {
-            available_cents: lock_fund(tx).await?,
+            available_cents: usable_cents(tx, now).await?,
             floor_cents: policy.policy.reserve_floor_cents(),
         });
         if let Some(view) = view_of(tx, id, policy.policy.dual_approval_above()).await? {
@@ -723,6 +745,9 @@ pub async fn decline(
     reason: &Note,
 ) -> Result<Stepped, FlowError> {
     let row = load_for(tx, staff, id).await?;
+    if row.status == RequestStatus::ReceiptPending {
+        return late::decline(tx, now, staff, row, reason).await;
+    }
     must_be(&row, RequestStatus::Pending, RequestStatus::Declined)?;
     set_status(
         tx,
@@ -755,18 +780,42 @@ pub async fn decline(
 }
 
 /// Settles an approved request for at most its amount; the rest returns to available in
-/// the same transaction.
+/// the same transaction. A receipt for a request whose hold expired is a late receipt: it
+/// waits for a treasurer ([`late::enter`]).
 pub async fn receipt(
     tx: &mut Tx,
     now: DateTime<Utc>,
     staff: &Staff,
     id: &str,
     receipt: &Receipt,
-) -> Result<RequestView, FlowError> {
-    let amount = receipt.amount;
-    let row = load_for(tx, staff, id).await?;
+) -> Result<Stepped, FlowError> {
+    let mut row = load_for(tx, staff, id).await?;
     must_be_its_org(&row, staff)?;
+    if row.status == RequestStatus::Approved
+        && row.hold_expires_at.is_some_and(|at| at <= now)
+        && let Some(hold) = row.hold_id.clone()
+    {
+        // Past its time but not yet swept: expired now, so the receipt is a late one.
+        expire_one(tx, now, id, &hold).await?;
+        row = load_row(tx, id)
+            .await?
+            .ok_or_else(|| FlowError::NotFound("no request has this id".into()))?;
+    }
+    if row.status == RequestStatus::Expired {
+        check_receipt(&row, receipt, now)?;
+        return late::enter(tx, now, staff, row, receipt).await;
+    }
     must_be(&row, RequestStatus::Approved, RequestStatus::Settled)?;
+    check_receipt(&row, receipt, now)?;
+    Ok(Stepped {
+        view: settle(tx, now, staff, row, receipt).await?,
+        notices: Vec::new(),
+    })
+}
+
+/// What any receipt must be: paid since the request was made, a reference (or, for pocket
+/// money, an attestation), and at most the amount approved.
+fn check_receipt(row: &Row, receipt: &Receipt, now: DateTime<Utc>) -> Result<(), FlowError> {
     crate::domain::dates::paid_between(
         receipt.paid_on,
         crate::domain::dates::request_day(row.created_at),
@@ -785,7 +834,7 @@ pub async fn receipt(
             "is required: give your organisation's reference for the paper receipt (or, for pocket money, \"attested\": true)",
         ));
     }
-    if amount.cents() > row.amount {
+    if receipt.amount.cents() > row.amount {
         return Err(invalid(
             "amount",
             format!(
@@ -794,6 +843,19 @@ pub async fn receipt(
             ),
         ));
     }
+    Ok(())
+}
+
+/// Posts an approved request's hold for the receipt's amount.
+async fn settle(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    staff: &Staff,
+    row: Row,
+    receipt: &Receipt,
+) -> Result<RequestView, FlowError> {
+    let amount = receipt.amount;
+    let id = row.id.as_str();
     let hold = row
         .hold_id
         .clone()
@@ -868,6 +930,11 @@ pub async fn cancel(
             "this request is {}, so it cannot be cancelled",
             row.status
         )));
+    }
+    if row.status == RequestStatus::ReceiptPending {
+        return Err(FlowError::Conflict(
+            "its hold expired and its late receipt waits for a treasurer, who approves or declines it: there is nothing to cancel".into(),
+        ));
     }
     if let Some(hold) = &row.hold_id {
         let void = NewTransfer {

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use super::FlowError;
 use super::lifecycle::{Notice, RequestView, Stepped};
 use crate::domain::{Language, RequestStatus, Role};
-use crate::mail::compose::{ComposeError, Decision, LowBalance, Urgent, Written};
+use crate::mail::compose::{ComposeError, Decision, Late, LateStep, LowBalance, Urgent, Written};
 use crate::mail::{self, OutgoingMail};
 use crate::store::{Db, StoreError, Tx};
 use crate::{on_db, on_tx};
@@ -82,6 +82,8 @@ pub async fn tell(
         match notice {
             Notice::Waiting { request } => urgent_pending(tx, now, base_url, request).await?,
             Notice::Decided { request } => decision(tx, now, base_url, request).await?,
+            Notice::LateReceipt { request } => late_waiting(tx, now, base_url, request).await?,
+            Notice::LateDecided { request } => late_decided(tx, now, base_url, request).await?,
             Notice::LowBalance {
                 available_cents,
                 floor_cents,
@@ -181,6 +183,213 @@ pub async fn decision(
     )
     .await?;
     Ok(())
+}
+
+/// A late receipt waits: the treasurers on call are told as for an urgent request (every
+/// treasurer when nobody is on call), never whoever asked or entered it.
+async fn late_waiting(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    base_url: &str,
+    request: &RequestView,
+) -> Result<(), FlowError> {
+    let entered_by: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
+        "SELECT late_receipt_by FROM requests WHERE id = $1"
+    )
+    .bind(&request.id)
+    .fetch_one(c)
+    .await)?;
+    let left_out = |t: &Recipient| {
+        t.id == request.requested_by || Some(t.id.as_str()) == entered_by.as_deref()
+    };
+    let mut told = treasurers(tx, true).await?;
+    told.retain(|t| !left_out(t));
+    if told.is_empty() {
+        told = treasurers(tx, false).await?;
+        told.retain(|t| !left_out(t));
+    }
+    for t in &told {
+        let written = late_fields(t, base_url, request, LateStep::Waiting).write()?;
+        send(tx, now, t, format!("late:{}:{}", request.id, t.id), written).await?;
+    }
+    Ok(())
+}
+
+/// A treasurer decided on a late receipt: whoever asked, and whoever entered the receipt,
+/// hear of it.
+async fn late_decided(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    base_url: &str,
+    request: &RequestView,
+) -> Result<(), FlowError> {
+    let to: Vec<Recipient> = on_tx!(tx, c => sqlx::query_as::<_, Recipient>(
+        "SELECT id, email, language FROM users
+         WHERE active AND (id = $1 OR id = (SELECT late_receipt_by FROM requests WHERE id = $2))
+         ORDER BY email",
+    )
+    .bind(&request.requested_by)
+    .bind(&request.id)
+    .fetch_all(c)
+    .await)?;
+    let step = if request.status == RequestStatus::Settled {
+        LateStep::Approved
+    } else {
+        LateStep::Declined
+    };
+    for t in &to {
+        // A declined late receipt's amount is gone (`spent` is emptied): the request's is said.
+        let written = late_fields(t, base_url, request, step).write()?;
+        send(
+            tx,
+            now,
+            t,
+            format!("late-decision:{}:{}:{}", request.id, request.status, t.id),
+            written,
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+fn late_fields(to: &Recipient, base_url: &str, r: &RequestView, step: LateStep) -> Late {
+    Late {
+        language: language(to),
+        step,
+        case_code: r.case_code.clone(),
+        category: r.category.clone(),
+        amount: r.spent.clone().unwrap_or_else(|| r.amount.clone()),
+        expires_in: String::new(),
+        reason: r.reason.clone().unwrap_or_default(),
+        link: link(base_url, r),
+    }
+}
+
+/// How long before a hold expires its organisation is reminded of the missing receipt.
+pub const HOLD_REMINDER_BEFORE: chrono::Duration = chrono::Duration::hours(12);
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Expiring {
+    id: String,
+    org_id: String,
+    case_code: String,
+    category: String,
+    amount: i64,
+    expires_at: DateTime<Utc>,
+}
+
+/// Holds that expire within [`HOLD_REMINDER_BEFORE`] without a receipt: their
+/// organisation's caseworkers are reminded, once. The reminder is claimed by the update that
+/// stamps `hold_reminded_at`, in the transaction that writes its mail, so a restart or a
+/// second instance never sends it twice.
+pub async fn remind_holds_due(
+    db: &Db,
+    now: DateTime<Utc>,
+    base_url: &str,
+) -> Result<usize, FlowError> {
+    let due: Vec<String> = on_db!(db, p => sqlx::query_scalar(
+        "SELECT r.id FROM requests r JOIN transfers t ON t.id = r.hold_id
+         WHERE r.status = $1 AND r.hold_reminded_at IS NULL
+           AND t.expires_at > $2 AND t.expires_at <= $3
+         ORDER BY t.expires_at, r.id",
+    )
+    .bind(RequestStatus::Approved)
+    .bind(now)
+    .bind(now + HOLD_REMINDER_BEFORE)
+    .fetch_all(p)
+    .await)?;
+    let mut reminded = 0;
+    for id in due {
+        let done = crate::write_tx!(db, |tx| -> Result<bool, FlowError> async {
+            remind_hold(tx, now, base_url, &id).await
+        })?;
+        if done {
+            reminded += 1;
+        }
+    }
+    Ok(reminded)
+}
+
+async fn remind_hold(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    base_url: &str,
+    id: &str,
+) -> Result<bool, FlowError> {
+    let claimed = on_tx!(tx, c => sqlx::query(
+        "UPDATE requests SET hold_reminded_at = $2
+         WHERE id = $1 AND status = $3 AND hold_reminded_at IS NULL",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(RequestStatus::Approved)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if claimed == 0 {
+        return Ok(false);
+    }
+    let hold: Expiring = on_tx!(tx, c => sqlx::query_as::<_, Expiring>(
+        "SELECT r.id, r.org_id, r.case_code, r.category, r.amount, t.expires_at
+         FROM requests r JOIN transfers t ON t.id = r.hold_id WHERE r.id = $1",
+    )
+    .bind(id)
+    .fetch_one(c)
+    .await)?;
+    let caseworkers: Vec<Recipient> = on_tx!(tx, c => sqlx::query_as::<_, Recipient>(
+        "SELECT id, email, language FROM users
+         WHERE active AND org_id = $1
+           AND EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = users.id AND r.role = $2)
+         ORDER BY email",
+    )
+    .bind(&hold.org_id)
+    .bind(Role::Caseworker)
+    .fetch_all(c)
+    .await)?;
+    for t in &caseworkers {
+        let lang = language(t);
+        let written = Late {
+            language: lang,
+            step: LateStep::Reminder,
+            case_code: hold.case_code.clone(),
+            category: hold.category.clone(),
+            amount: crate::domain::money::format_cents(hold.amount),
+            expires_in: crate::i18n::waited(lang, (hold.expires_at - now).num_seconds()),
+            reason: String::new(),
+            link: format!("{}/requests/{}", base_url.trim_end_matches('/'), hold.id),
+        }
+        .write()?;
+        send(
+            tx,
+            now,
+            t,
+            format!("hold-reminder:{}:{}", hold.id, t.id),
+            written,
+        )
+        .await?;
+    }
+    crate::audit::append(
+        tx,
+        now,
+        &crate::audit::Actor::system(),
+        "request.remind_receipt",
+        &format!("request:{id}"),
+        &serde_json::json!({"caseworkers": caseworkers.len()}),
+    )
+    .await?;
+    Ok(true)
+}
+
+/// Checks what automatic decisions can use against the reserve floor after a change made
+/// outside a request's step (an operation reserve set aside), and tells treasurers once
+/// when it crossed under.
+pub async fn low_balance_now(tx: &mut Tx, now: DateTime<Utc>) -> Result<(), FlowError> {
+    let usable = super::lifecycle::usable_cents(tx, now).await?;
+    let floor = super::versions::current(tx, now)
+        .await?
+        .policy
+        .reserve_floor_cents();
+    low_balance(tx, now, usable, floor).await
 }
 
 /// Urgent requests still waiting after `escalate_after`: every treasurer is told, once.

@@ -317,7 +317,7 @@ pub async fn submit(
     }
     if !holds.is_empty() {
         notices.push(Notice::LowBalance {
-            available_cents: fold.available_cents,
+            available_cents: fold.available_cents - fold.outstanding(),
             floor_cents: policy.policy.reserve_floor_cents(),
         });
     }

@@ -141,6 +141,16 @@ impl RequestStatus {
         self == RequestStatus::Approved
     }
 
+    /// Takes a receipt: approved, or expired (a late receipt, which a treasurer decides on).
+    pub fn takes_receipt(self) -> bool {
+        matches!(self, RequestStatus::Approved | RequestStatus::Expired)
+    }
+
+    /// A late receipt waiting for a treasurer.
+    pub fn is_receipt_pending(self) -> bool {
+        self == RequestStatus::ReceiptPending
+    }
+
     /// Whether the request is still open: waiting for a treasurer or its caseworker, or
     /// holding money.
     pub fn is_active(self) -> bool {

@@ -320,9 +320,14 @@ async fn create_reserve(
         body,
         StatusCode::CREATED,
         |tx| {
-            reserves::create(tx, now, &staff, &org_id, amount, expires_at)
-                .await
-                .map(|r| json!(r))
+            async {
+                let reserve =
+                    reserves::create(tx, now, &staff, &org_id, amount, expires_at).await?;
+                // Money set aside is money automatic decisions cannot use: the alert watches it.
+                crate::approval::notify::low_balance_now(tx, now).await?;
+                Ok::<_, crate::approval::FlowError>(json!(reserve))
+            }
+            .await
         }
     )
 }

@@ -743,7 +743,8 @@ async fn decline(
 }
 
 /// Settles an approved request by its receipt: what was spent is paid from the hold and
-/// the rest goes back to the fund.
+/// the rest goes back to the fund. A receipt for a request whose hold expired is a late
+/// receipt: it answers `receipt_pending` and waits for a treasurer's approve or decline.
 #[utoipa::path(
     post,
     path = "/api/v1/requests/{id}/receipt",
@@ -774,14 +775,13 @@ async fn receipt(
     let now = state.clock.now();
     let staff = auth.staff();
     let route = route_key(&id, "receipt");
-    money_step!(
-        state,
-        staff,
-        headers,
-        &route,
-        body,
-        |tx| lifecycle::receipt(tx, now, &staff, &id, &receipt)
-    )
+    let base_url = &state.config.base_url;
+    money_step!(state, staff, headers, &route, body, |tx| {
+        async {
+            let stepped = lifecycle::receipt(tx, now, &staff, &id, &receipt).await?;
+            notify::after(tx, now, base_url, stepped).await
+        }
+    })
 }
 
 pub(crate) fn parse_receipt(body: &Value, today: chrono::NaiveDate) -> Result<Receipt, ApiError> {

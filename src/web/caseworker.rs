@@ -488,6 +488,8 @@ struct AnswerPage<'a> {
     receipt: Filled,
     idempotency_key: String,
     pocket_money: bool,
+    /// A treasurer declined this expired request's late receipt: no receipt form again.
+    late_declined: bool,
     /// "Montréal, QC → Ottawa, ON · between provinces", for a trip.
     itinerary: Option<String>,
 }
@@ -553,6 +555,11 @@ fn explain(
                 ("released", c.amount(r.released.as_deref().unwrap_or("0"))),
             ],
         )],
+        RequestStatus::Expired => vec![c.t("answer-expired"), c.t("answer-expired-late")],
+        RequestStatus::ReceiptPending => vec![c.t_with(
+            "answer-receipt_pending",
+            &[("paid", c.amount(r.spent.as_deref().unwrap_or("0")))],
+        )],
         other => vec![c.t(&format!("answer-{other}"))],
     }
 }
@@ -614,7 +621,20 @@ async fn answer_page(
     receipt_values
         .entry("amount".into())
         .or_insert_with(|| request.amount.clone());
-    let explanation = explain(c, &request, now, !told.is_empty());
+    let late_declined = request.status == RequestStatus::Expired
+        && crate::read_tx!(&state.db, |tx| -> Result<bool, crate::store::StoreError> async {
+            lifecycle::late::declined(tx, &request.id).await
+        })?;
+    let mut explanation = explain(c, &request, now, !told.is_empty());
+    if late_declined {
+        explanation = vec![
+            c.t("answer-expired"),
+            c.t_with(
+                "answer-late-declined",
+                &[("reason", request.reason.clone().unwrap_or_default())],
+            ),
+        ];
+    }
     let page = AnswerPage {
         title: c.t(&format!("answer-title-{}", request.status)),
         r: Line::of(c, &request, now),
@@ -624,6 +644,7 @@ async fn answer_page(
         treasurer: user.has(Role::Treasurer) && request.requested_by != user.id,
         pocket_money: request.category == "pocket_money",
         itinerary: trip.as_ref().map(|trip| itinerary_line(c, trip)),
+        late_declined,
         receipt: Filled {
             values: receipt_values,
             errors,
@@ -669,9 +690,12 @@ async fn receipt(
             body,
             StatusCode::OK,
             |tx| {
-                lifecycle::receipt(tx, now, &staff, &id, &receipt)
-                    .await
-                    .map(|view| json!(view))
+                async {
+                    let stepped = lifecycle::receipt(tx, now, &staff, &id, &receipt).await?;
+                    notify::after(tx, now, &state.config.base_url, stepped).await
+                }
+                .await
+                .map(|view| json!(view))
             }
         )
     }

@@ -29,6 +29,7 @@ use crate::funding::{self, DonationLine, DonorLine};
 use crate::http::error::ApiError;
 use crate::http::{idempotent, parse_donation, parse_donor};
 use crate::state::AppState;
+use crate::store::StoreError;
 use crate::write_tx;
 
 pub fn router() -> Router<AppState> {
@@ -62,6 +63,80 @@ struct QueuePage<'a> {
     /// Each request, and whether the reader asked for it (nobody approves their own).
     items: Vec<(Line, bool)>,
     decline_reason: String,
+    /// Late receipts waiting for a treasurer, and the holds waiting for their receipts
+    /// (`templates/late_receipts.html`).
+    late: LateSection,
+}
+
+/// A late receipt on the queue: the request, what the receipt says was paid, and whether
+/// the reader may not approve it (they asked for it).
+pub struct LateLine {
+    pub r: Line,
+    pub paid: String,
+    /// "The hold was 318,00 $ and expired."
+    pub was: String,
+    pub own: bool,
+}
+
+/// A hold that waits for its receipt, as the queue lists it.
+pub struct HoldLine {
+    pub id: String,
+    pub case_code: String,
+    pub category: String,
+    pub amount: String,
+    pub org: String,
+    pub expires: String,
+}
+
+pub struct LateSection {
+    pub receipts: Vec<LateLine>,
+    pub holds: Vec<HoldLine>,
+}
+
+impl LateSection {
+    async fn read(
+        state: &AppState,
+        c: &Context,
+        user_id: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        dual_above: crate::domain::Money,
+    ) -> Result<LateSection, PageError> {
+        type Read = (
+            Vec<lifecycle::RequestView>,
+            Vec<lifecycle::late::WaitingHold>,
+        );
+        let (receipts, holds) = crate::read_tx!(&state.db, |tx| -> Result<Read, StoreError> async {
+            Ok((
+                lifecycle::late::waiting(tx, dual_above).await?,
+                lifecycle::late::holds_waiting(tx).await?,
+            ))
+        })?;
+        Ok(LateSection {
+            receipts: receipts
+                .iter()
+                .map(|r| LateLine {
+                    r: Line::of(c, r, now),
+                    paid: c.amount(r.spent.as_deref().unwrap_or(&r.amount)),
+                    was: c.t_with("late-hold-was", &[("amount", c.amount(&r.amount))]),
+                    own: r.requested_by == user_id,
+                })
+                .collect(),
+            holds: holds
+                .into_iter()
+                .map(|h| HoldLine {
+                    category: c.t(&format!("category-{}", h.category)),
+                    amount: c.money(h.amount),
+                    expires: c.t_time(
+                        "holds-expires",
+                        &i18n::waited(c.language, (h.expires_at - now).num_seconds().max(0)),
+                    ),
+                    id: h.id,
+                    case_code: h.case_code,
+                    org: h.org_name,
+                })
+                .collect(),
+        })
+    }
 }
 
 async fn queue(State(state): State<AppState>, c: Context) -> Result<Response, PageError> {
@@ -89,6 +164,14 @@ async fn queue(State(state): State<AppState>, c: Context) -> Result<Response, Pa
             .map(|r| (Line::of(&c, r, now), r.requested_by == user.id))
             .collect(),
         decline_reason: c.t("decline-default-reason"),
+        late: LateSection::read(
+            &state,
+            &c,
+            &user.id,
+            now,
+            policy.policy.dual_approval_above(),
+        )
+        .await?,
         c: &c,
     })
 }

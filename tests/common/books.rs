@@ -20,7 +20,9 @@ pub struct Books {
 /// rows when one fails.
 pub async fn check(db: &Db) -> Books {
     // Each request against its hold: (request id, status, amount, spent, hold kind,
-    // hold amount, how many transfers resolve the hold, the kind resolving it).
+    // hold amount, how many transfers resolve the hold, the kind resolving it, and for a
+    // late receipt paid by a hold of its own, the kind that resolved the hold that
+    // expired).
     type Row = (
         String,
         String,
@@ -30,11 +32,13 @@ pub async fn check(db: &Db) -> Books {
         Option<i64>,
         i64,
         Option<String>,
+        Option<String>,
     );
     let rows: Vec<Row> = on_db!(db, p => sqlx::query_as(
         "SELECT r.id, r.status, r.amount, r.spent, h.kind, h.amount,
                 (SELECT COUNT(*) FROM transfers x WHERE x.pending_id = r.hold_id),
-                (SELECT MIN(x.kind) FROM transfers x WHERE x.pending_id = r.hold_id)
+                (SELECT MIN(x.kind) FROM transfers x WHERE x.pending_id = r.hold_id),
+                (SELECT MIN(x.kind) FROM transfers x WHERE x.pending_id = r.expired_hold_id)
          FROM requests r LEFT JOIN transfers h ON h.id = r.hold_id
          ORDER BY r.id",
     )
@@ -48,7 +52,8 @@ pub async fn check(db: &Db) -> Books {
         held: 0,
         spent: 0,
     };
-    for (id, status, amount, spent, hold_kind, hold_amount, resolutions, resolved_by) in &rows {
+    for (id, status, amount, spent, hold_kind, hold_amount, resolutions, resolved_by, late) in &rows
+    {
         let what = format!("request {id} ({status})");
         assert!(
             *resolutions <= 1,
@@ -58,19 +63,29 @@ pub async fn check(db: &Db) -> Books {
             "pending" | "declined" => assert!(hold_kind.is_none(), "{what} holds money"),
             _ if !matches!(
                 status.as_str(),
-                "approved" | "settled" | "cancelled" | "expired"
+                "approved" | "settled" | "cancelled" | "expired" | "receipt_pending"
             ) =>
             {
                 panic!("{what}: unknown status")
             }
             _ => {
                 assert_eq!(hold_kind.as_deref(), Some("pending"), "{what}: no hold");
-                assert_eq!(
-                    *hold_amount,
-                    Some(*amount),
-                    "{what}: a hold of another amount"
-                );
+                // A late receipt's own hold is what the receipt paid, posted in full; the
+                // hold that expired was the request's amount.
+                let held = if late.is_some() {
+                    *spent
+                } else {
+                    Some(*amount)
+                };
+                assert_eq!(*hold_amount, held, "{what}: a hold of another amount");
             }
+        }
+        if let Some(late) = late {
+            assert_eq!(
+                late, "expire",
+                "{what}: paid late, but its first hold did not expire"
+            );
+            assert_eq!(status, "settled", "{what}: a second hold, but not settled");
         }
         match status.as_str() {
             "approved" => {
@@ -84,7 +99,9 @@ pub async fn check(db: &Db) -> Books {
                 books.spent += spent.unwrap_or_else(|| panic!("{what}: no amount spent"));
             }
             "cancelled" => assert_eq!(resolved_by.as_deref(), Some("void"), "{what}"),
-            "expired" => assert_eq!(resolved_by.as_deref(), Some("expire"), "{what}"),
+            "expired" | "receipt_pending" => {
+                assert_eq!(resolved_by.as_deref(), Some("expire"), "{what}")
+            }
             _ => {}
         }
     }
@@ -93,7 +110,8 @@ pub async fn check(db: &Db) -> Books {
     let orphans: Vec<String> = on_db!(db, p => sqlx::query_scalar(
         "SELECT t.id FROM transfers t
          WHERE t.kind = 'pending' AND t.code = 'disbursement'
-           AND NOT EXISTS (SELECT 1 FROM requests r WHERE r.hold_id = t.id)",
+           AND NOT EXISTS (SELECT 1 FROM requests r
+                           WHERE r.hold_id = t.id OR r.expired_hold_id = t.id)",
     )
     .fetch_all(p)
     .await)

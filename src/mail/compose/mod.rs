@@ -7,16 +7,20 @@
 //!
 //! - `request.rs`: the same-night emails: an urgent request waiting (or escalated), a
 //!   treasurer's decision, the fund under its reserve floor.
+//! - `late.rs`: a late receipt waiting, approved or declined, and the reminder of a hold
+//!   about to expire without its receipt.
 //! - `report.rs`: the donor reports, and the reminders of a report waiting for a seal.
 //!
 //! Nothing here reads the database or decides who is told: the code that sends an email
 //! fills its struct and enqueues what it writes.
 
+mod late;
 mod report;
 mod request;
 
 use askama::Template;
 
+pub use late::{Late, LateStep};
 pub use report::{Bar, DonorReport, Figures, Links, ReportReminder, ReportStep};
 pub use request::{Decision, LowBalance, Urgent};
 

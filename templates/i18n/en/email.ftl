@@ -25,6 +25,16 @@ email-low-intro = The fund has fallen under its reserve floor.
 email-low-available = Available:
 email-low-floor = Reserve floor:
 
+email-late-waiting-subject = Late receipt: { $category } { $amount } for case { $case }
+email-late-waiting-intro = A receipt came in after its hold expired: the organisation has already paid. Approve it to pay it from the fund, or decline it.
+email-late-approved-subject = Late receipt approved: { $category } { $amount } for case { $case }
+email-late-approved-intro = A treasurer approved the late receipt: the fund pays it.
+email-late-declined-subject = Late receipt declined: { $category } { $amount } for case { $case }
+email-late-declined-intro = A treasurer declined the late receipt: the fund does not pay it and the request stays expired.
+email-late-open-link = Open the request
+email-hold-reminder-subject = Receipt still missing: { $category } { $amount } for case { $case }
+email-hold-reminder-intro = The money held for this request goes back to the fund in { $time } unless its receipt is entered.
+
 email-seal-subject = Donor report to seal: { $start } to { $end }
 email-seal-intro = The report for { $start } to { $end } is waiting for a treasurer to seal it, and a second one to co-sign it.
 email-seal-link = Review and seal it:

@@ -25,6 +25,16 @@ email-low-intro = Le fonds est passé sous son plancher de réserve.
 email-low-available = Disponible :
 email-low-floor = Plancher :
 
+email-late-waiting-subject = Reçu en retard : { $category } { $amount } pour le dossier { $case }
+email-late-waiting-intro = Un reçu est arrivé après l'expiration de sa réservation : l'organisme a déjà payé. Approuvez-le pour que le fonds le paie, ou refusez-le.
+email-late-approved-subject = Reçu en retard approuvé : { $category } { $amount } pour le dossier { $case }
+email-late-approved-intro = Un·e trésorier·ère a approuvé le reçu en retard : le fonds le paie.
+email-late-declined-subject = Reçu en retard refusé : { $category } { $amount } pour le dossier { $case }
+email-late-declined-intro = Un·e trésorier·ère a refusé le reçu en retard : le fonds ne le paie pas et la demande reste expirée.
+email-late-open-link = Ouvrir la demande
+email-hold-reminder-subject = Reçu manquant : { $category } { $amount } pour le dossier { $case }
+email-hold-reminder-intro = L'argent réservé pour cette demande retourne au fonds dans { $time } si son reçu n'est pas saisi.
+
 email-seal-subject = Rapport aux donateurs à sceller : du { $start } au { $end }
 email-seal-intro = Le rapport du { $start } au { $end } attend d'être scellé par un·e trésorier·ère, puis contresigné par un·e autre.
 email-seal-link = Le relire et le sceller :
