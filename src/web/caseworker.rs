@@ -19,8 +19,8 @@ use super::forms::{FieldErrors, Filled, Submitted, field_errors};
 use super::i18n;
 use super::pages::{render, render_with, urlencode};
 use crate::approval::lifecycle::{self, RequestView};
-use crate::approval::{RuleId, notify, versions};
-use crate::cases::{self, CaseLine};
+use crate::approval::{FlowError, RuleId, notify, versions};
+use crate::cases::{self, Case, CaseError, CaseLine};
 use crate::domain::RequestStatus;
 use crate::domain::case_code::CaseCode;
 use crate::domain::province::PROVINCES;
@@ -140,7 +140,9 @@ async fn open_case(
         .map_err(|_| PageError::Refused(StatusCode::UNPROCESSABLE_ENTITY))?;
     let staff = user.staff();
     let now = state.clock.now();
-    let case = write_tx!(&state.db, |tx| cases::open(tx, now, &staff, province).await)?;
+    let case = write_tx!(&state.db, |tx| -> Result<Case, CaseError> async {
+        cases::open(tx, now, &staff, province).await
+    })?;
     Ok(see_other(&format!("/cases/{}", case.code)))
 }
 
@@ -168,19 +170,12 @@ async fn case_page(
     let code = parse_code(&code)?;
     let staff = user.staff();
     let now = state.clock.now();
-    let (case, requests) = crate::read_tx!(&state.db, |tx| {
-        match cases::load_for(tx, &staff, &code).await {
-            Err(e) => Err(crate::approval::FlowError::from(e)),
-            Ok(case) => match versions::current(tx, now).await {
-                Err(e) => Err(e.into()),
-                Ok(policy) => {
-                    lifecycle::of_case(tx, &staff, &case.code, policy.policy.dual_approval_above())
-                        .await
-                        .map(|requests| (case, requests))
-                        .map_err(Into::into)
-                }
-            },
-        }
+    let (case, requests) = crate::read_tx!(&state.db, |tx| -> Result<(Case, Vec<RequestView>), FlowError> async {
+        let case = cases::load_for(tx, &staff, &code).await?;
+        let policy = versions::current(tx, now).await?;
+        let dual_above = policy.policy.dual_approval_above();
+        let requests = lifecycle::of_case(tx, &staff, &case.code, dual_above).await?;
+        Ok((case, requests))
     })?;
     render(&CasePage {
         title: c.t_with("case-title", &[("code", case.code.clone())]),
@@ -301,7 +296,9 @@ async fn ask_form(
     let code = parse_code(&code)?;
     let staff = user.staff();
     // The form is only for a case the caseworker may act on.
-    crate::read_tx!(&state.db, |tx| cases::load_for(tx, &staff, &code).await)?;
+    crate::read_tx!(&state.db, |tx| -> Result<Case, CaseError> async {
+        cases::load_for(tx, &staff, &code).await
+    })?;
     let category = q.category.as_deref().and_then(category_of);
     let today = state.clock.now().date_naive().to_string();
     let mut values = HashMap::from([
@@ -492,7 +489,9 @@ async fn answer_page(
     let id = page_id(id)?;
     let staff = user.staff();
     let now = state.clock.now();
-    let request = crate::read_tx!(&state.db, |tx| lifecycle::find(tx, now, &staff, &id).await)?;
+    let request = crate::read_tx!(&state.db, |tx| -> Result<RequestView, FlowError> async {
+        lifecycle::find(tx, now, &staff, &id).await
+    })?;
     let told: Vec<String> = notify::told(&state.db, &request.id)
         .await?
         .into_iter()
@@ -560,10 +559,8 @@ async fn receipt(
             &route,
             body,
             StatusCode::OK,
-            |tx| {
-                lifecycle::receipt(tx, now, &staff, &id, &receipt)
-                    .await
-                    .map(|view| json!(view))
+            |tx| -> Result<RequestView, FlowError> async {
+                lifecycle::receipt(tx, now, &staff, &id, &receipt).await
             }
         )
     }
@@ -595,7 +592,8 @@ async fn cancel(
     let id = page_id(&id)?;
     let staff = user.staff();
     let now = state.clock.now();
-    write_tx!(&state.db, |tx| lifecycle::cancel(tx, now, &staff, &id)
-        .await)?;
+    write_tx!(&state.db, |tx| -> Result<RequestView, FlowError> async {
+        lifecycle::cancel(tx, now, &staff, &id).await
+    })?;
     Ok(see_other(&format!("/requests/{id}")))
 }
