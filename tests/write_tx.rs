@@ -1,6 +1,6 @@
-//! `?` that stays inside a write transaction (issue 16): `write_tx!`'s `async` form, whose
-//! body names its result type, rolls back on `?` and still runs its body again after a
-//! lost race.
+//! `?` that stays inside a write transaction (issue 16): `write_tx!`'s one form, an
+//! `async` body whose result type is named, rolls back on `?` and still runs its body
+//! again after a lost race.
 
 mod common;
 
@@ -54,7 +54,7 @@ async fn a_question_mark_inside_write_tx_rolls_back(t: TestDb) {
     assert!(ids(db).await.is_empty(), "the row before the `?` was kept");
 
     // A store error met by `?` becomes the named error type, and is rolled back alike.
-    write_tx!(db, |tx| insert(tx, 5).await).unwrap();
+    write_tx!(db, |tx| -> Result<(), StoreError> async { insert(tx, 5).await }).unwrap();
     let failed = write_tx!(db, |tx| -> Result<(), FlowError> async {
         on_tx!(tx, c => sqlx::query("DELETE FROM scratch").execute(c).await.map(|_| ()))
             .map_err(StoreError::from)?;
@@ -79,7 +79,7 @@ async fn a_question_mark_inside_write_tx_rolls_back(t: TestDb) {
 async fn a_lost_race_inside_the_async_form_runs_the_body_again(t: TestDb) {
     let db = &t.db;
     scratch(db).await;
-    write_tx!(db, |tx| insert(tx, 7).await).unwrap();
+    write_tx!(db, |tx| -> Result<(), StoreError> async { insert(tx, 7).await }).unwrap();
     let attempts = AtomicUsize::new(0);
     let done = write_tx!(db, |tx| -> Result<usize, FlowError> async {
         let attempt = attempts.fetch_add(1, Ordering::SeqCst) + 1;
