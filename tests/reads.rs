@@ -6,36 +6,13 @@ mod common;
 use std::time::Duration;
 
 use common::TestDb;
+use common::scratch::{ids, insert, scratch};
 use passage::approval::versions;
-use passage::store::{Db, StoreError};
-use passage::{on_db, on_tx, read_tx, write_tx};
+use passage::store::StoreError;
+use passage::{on_tx, read_tx, write_tx};
 
 /// Long enough for anything that does not wait, short enough to fail a test that does.
 const DEADLINE: Duration = Duration::from_secs(10);
-
-async fn scratch(db: &Db) {
-    on_db!(db, p => sqlx::query("CREATE TABLE scratch (id BIGINT PRIMARY KEY)")
-        .execute(p)
-        .await
-        .map(|_| ()))
-    .unwrap();
-}
-
-async fn ids(db: &Db) -> Vec<i64> {
-    on_db!(db, p => sqlx::query_scalar("SELECT id FROM scratch ORDER BY id")
-        .fetch_all(p)
-        .await)
-    .unwrap()
-}
-
-async fn insert(tx: &mut passage::store::Tx, id: i64) -> Result<(), StoreError> {
-    on_tx!(tx, c => sqlx::query("INSERT INTO scratch (id) VALUES ($1)")
-        .bind(id)
-        .execute(c)
-        .await
-        .map(|_| ()))?;
-    Ok(())
-}
 
 async fn count_in(tx: &mut passage::store::Tx) -> Result<i64, StoreError> {
     Ok(

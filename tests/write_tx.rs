@@ -7,33 +7,10 @@ mod common;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::TestDb;
+use common::scratch::{ids, insert, scratch};
 use passage::approval::FlowError;
-use passage::store::{Db, StoreError};
-use passage::{on_db, on_tx, write_tx};
-
-async fn scratch(db: &Db) {
-    on_db!(db, p => sqlx::query("CREATE TABLE scratch (id BIGINT PRIMARY KEY)")
-        .execute(p)
-        .await
-        .map(|_| ()))
-    .unwrap();
-}
-
-async fn ids(db: &Db) -> Vec<i64> {
-    on_db!(db, p => sqlx::query_scalar("SELECT id FROM scratch ORDER BY id")
-        .fetch_all(p)
-        .await)
-    .unwrap()
-}
-
-async fn insert(tx: &mut passage::store::Tx, id: i64) -> Result<(), StoreError> {
-    on_tx!(tx, c => sqlx::query("INSERT INTO scratch (id) VALUES ($1)")
-        .bind(id)
-        .execute(c)
-        .await
-        .map(|_| ()))?;
-    Ok(())
-}
+use passage::store::StoreError;
+use passage::{on_tx, write_tx};
 
 /// `?` inside the `async` form leaves the body with its error: what the body wrote before
 /// is rolled back, and the error comes out converted to the type the form names.
@@ -52,6 +29,23 @@ async fn a_question_mark_inside_write_tx_rolls_back(t: TestDb) {
         other => panic!("expected the body's conflict, got {other:?}"),
     }
     assert!(ids(db).await.is_empty(), "the row before the `?` was kept");
+
+    // `return` inside the body ends the body, not the function around it: rolled back alike.
+    let returned = write_tx!(db, |tx| -> Result<i64, FlowError> async {
+        insert(tx, 3).await?;
+        if std::hint::black_box(true) {
+            return Err(FlowError::Conflict("returned".into()));
+        }
+        Ok(3)
+    });
+    assert!(
+        matches!(returned, Err(FlowError::Conflict(_))),
+        "{returned:?}"
+    );
+    assert!(
+        ids(db).await.is_empty(),
+        "the row before the `return` was kept"
+    );
 
     // A store error met by `?` becomes the named error type, and is rolled back alike.
     write_tx!(db, |tx| -> Result<(), StoreError> async { insert(tx, 5).await }).unwrap();
