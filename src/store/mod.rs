@@ -49,10 +49,12 @@ macro_rules! on_tx {
 /// lifetime of the future it returns.
 ///
 /// It has one form: the body is an `async` block and its result type is named. So `?`
-/// inside the body leaves the body, not the function around it, and any `Err` (from `?`
-/// or returned) rolls the transaction back, and runs the body again when it is a lost
-/// race. An `Err` never escapes past the rollback, and every call site reads the same;
-/// `tests/layers.rs` fails on a call written otherwise.
+/// (or `return`) inside the body leaves the body, not the function around it: any `Err`
+/// rolls the transaction back, and runs the body again when it is a lost race. A bare
+/// expression body, the form this replaced, let `?` leave the function around the macro,
+/// past the retry, so each body worked around it in its own way (match ladders, an
+/// `async` block awaited inside, a flag to break a loop); with one form every body is
+/// plain code with `?`. `tests/layers.rs` fails on a call in `src/` written otherwise.
 ///
 /// ```ignore
 /// let case = write_tx!(db, |tx| -> Result<Case, FlowError> async {
