@@ -120,7 +120,10 @@ async fn open_case(
     province: &str,
 ) -> Result<String, DemoError> {
     let province = Province::parse(province).map_err(step)?;
-    let case = write_tx!(db, |tx| cases::open(tx, at, staff, province).await).map_err(step)?;
+    let case = write_tx!(db, |tx| -> Result<cases::Case, cases::CaseError> async {
+        cases::open(tx, at, staff, province).await
+    })
+    .map_err(step)?;
     Ok(case.code)
 }
 
@@ -136,7 +139,7 @@ async fn ask(
         staff: staff.clone(),
         new,
     };
-    let view = write_tx!(db, |tx| async {
+    let view = write_tx!(db, |tx| -> Result<lifecycle::RequestView, FlowError> async {
         let decided = submit::submit(tx, at, &[&submission]).await?;
         notify::tell(tx, at, base_url, &decided.notices).await?;
         decided.answers.into_iter().next().unwrap_or_else(|| {
@@ -144,8 +147,7 @@ async fn ask(
                 "the demo's request was not decided".into(),
             ))
         })
-    }
-    .await)
+    })
     .map_err(step)?;
     Ok(view.id)
 }
@@ -285,10 +287,9 @@ pub async fn fill(db: &Db, now: DateTime<Utc>, base_url: &str) -> Result<Vec<Acc
     let mut donor_ids = Vec::new();
     for (name, email, language) in donors {
         let email = Email::parse(email).map_err(step)?;
-        let id = write_tx!(db, |tx| funding::add_donor(
-            tx, start, &actor, name, &email, language
-        )
-        .await)
+        let id = write_tx!(db, |tx| -> Result<String, funding::FundingError> async {
+            funding::add_donor(tx, start, &actor, name, &email, language).await
+        })
         .map_err(step)?;
         donor_ids.push(id);
     }
@@ -324,8 +325,9 @@ pub async fn fill(db: &Db, now: DateTime<Utc>, base_url: &str) -> Result<Vec<Acc
                 .transpose()
                 .map_err(step)?,
         };
-        write_tx!(db, |tx| funding::record_donation(tx, start, &actor, &new)
-            .await)
+        write_tx!(db, |tx| -> Result<String, funding::FundingError> async {
+            funding::record_donation(tx, start, &actor, &new).await
+        })
         .map_err(step)?;
     }
 
@@ -395,13 +397,9 @@ pub async fn fill(db: &Db, now: DateTime<Utc>, base_url: &str) -> Result<Vec<Acc
         base_url,
     )
     .await?;
-    write_tx!(db, |tx| lifecycle::cancel(
-        tx,
-        at + Duration::hours(1),
-        &montreal,
-        &spare
-    )
-    .await)
+    write_tx!(db, |tx| -> Result<lifecycle::RequestView, FlowError> async {
+        lifecycle::cancel(tx, at + Duration::hours(1), &montreal, &spare).await
+    })
     .map_err(step)?;
 
     // Declined by a treasurer: interpreter hours for the clinic's case.
@@ -409,11 +407,10 @@ pub async fn fill(db: &Db, now: DateTime<Utc>, base_url: &str) -> Result<Vec<Acc
     let reason =
         Note::parse("Covered by the court's interpreter service; ask the clerk").map_err(step)?;
     let declined_at = at + Duration::hours(2);
-    write_tx!(db, |tx| async {
+    write_tx!(db, |tx| -> Result<lifecycle::RequestView, FlowError> async {
         let stepped = lifecycle::decline(tx, declined_at, &second, &help, &reason).await?;
         notify::after(tx, declined_at, base_url, stepped).await
-    }
-    .await)
+    })
     .map_err(step)?;
 
     // Declined at once: more than the fund holds.
@@ -443,11 +440,10 @@ pub async fn fill(db: &Db, now: DateTime<Utc>, base_url: &str) -> Result<Vec<Acc
     let at = now - Duration::days(1);
     let clothes = ask(db, at, &halifax, json!({"case_code": case_c, "category": "clothing", "amount": "120.00", "needed_by": at.date_naive().to_string()}), base_url).await?;
     let approved_at = at + Duration::minutes(12);
-    write_tx!(db, |tx| async {
+    write_tx!(db, |tx| -> Result<lifecycle::RequestView, FlowError> async {
         let stepped = lifecycle::approve(tx, approved_at, &first, &clothes).await?;
         notify::after(tx, approved_at, base_url, stepped).await
-    }
-    .await)
+    })
     .map_err(step)?;
 
     // Pending, urgent: a flight home from Halifax to Vancouver, waiting for a treasurer.

@@ -11,7 +11,7 @@ use passage::config::Config;
 use passage::domain::{Email, Language, OrgType, Password, Province, Roles};
 use passage::export::{Export, Format};
 use passage::identity::{keys, orgs, users};
-use passage::store::Db;
+use passage::store::{Db, StoreError};
 use passage::{audit, ledger, reports};
 
 /// Passage: a pooled emergency fund for organisations that help people leaving human
@@ -301,11 +301,9 @@ async fn apply_policy(db: &Db, file: &Path) -> Result<(), Failure> {
         )
     })?;
     let now = SystemClock.now();
-    let applied = passage::write_tx!(db, |tx| {
-        match versions::current(tx, now).await {
-            Ok(_) => versions::apply(tx, now, &Actor::cli(), policy.clone()).await,
-            Err(e) => Err(e),
-        }
+    let applied = passage::write_tx!(db, |tx| -> Result<versions::PolicyVersion, StoreError> async {
+        versions::current(tx, now).await?;
+        versions::apply(tx, now, &Actor::cli(), policy.clone()).await
     })?;
     println!(
         "policy version {} is in force (applied from the server's shell, audited as cli)",

@@ -472,8 +472,9 @@ async fn an_account_beyond_the_three_exports_under_its_own_name(t: TestDb) {
     let app = TestApp::spawn(t).await;
     let db = &app.db.db;
     let now = night();
-    write_tx!(db, |tx| ledger::ensure_account(tx, now, "Bank A", false)
-        .await)
+    write_tx!(db, |tx| -> Result<(), passage::store::StoreError> async {
+        ledger::ensure_account(tx, now, "Bank A", false).await
+    })
     .expect("an account of the ledger's own");
     let actor = Actor::system();
     let transfer = |id: &str, spec| NewTransfer {
@@ -616,15 +617,14 @@ async fn a_big_ledger(
     at_least: i64,
 ) -> DateTime<Utc> {
     let mut rng = StdRng::seed_from_u64(6);
-    let codes: Vec<CaseCode> = write_tx!(db, |tx| async {
+    let codes: Vec<CaseCode> = write_tx!(db, |tx| -> Result<Vec<CaseCode>, FlowError> async {
         let mut codes = Vec::new();
         for _ in 0..300 {
             let case = cases::open(tx, start, staff, Province::parse("QC").unwrap()).await?;
             codes.push(CaseCode::parse(&case.code).expect("a generated code"));
         }
-        Ok::<_, FlowError>(codes)
-    }
-    .await)
+        Ok(codes)
+    })
     .expect("cases open");
     let gift = |id: String, cents: i64| NewTransfer {
         id,
@@ -705,7 +705,7 @@ async fn a_big_ledger(
         let asks: Vec<NewRequest> = (0..12)
             .map(|i| request(&mut rng, &codes[(round * 12 + i) % codes.len()], now))
             .collect();
-        requests = write_tx!(db, |tx| async {
+        requests = write_tx!(db, |tx| -> Result<Vec<(String, i64)>, FlowError> async {
             for ((id, amount), (roll, spent)) in previous.iter().zip(&rolls) {
                 match roll {
                     0..=5 => {
@@ -740,9 +740,8 @@ async fn a_big_ledger(
                     }
                 }
             }
-            Ok::<_, FlowError>(approved)
-        }
-        .await)
+            Ok(approved)
+        })
         .expect("the requests go through");
         lifecycle::expire_due(db, now)
             .await

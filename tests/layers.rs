@@ -4,8 +4,9 @@
 //! cycle between top-level modules, or between the submodules of `approval`, printing the
 //! cycle; and on a module below the HTTP edge that names axum, a status code, `crate::http`
 //! or an `/api/v1` route; and on a request status, transfer kind or role written as a string
-//! outside its enum's module (or compared as text in a template). Run it alone with
-//! `cargo test --test layers`.
+//! outside its enum's module (or compared as text in a template); and on a `write_tx!` or
+//! `read_tx!` not written in its one form, `|tx| -> Result<T, E> async { ... }`. Run it
+//! alone with `cargo test --test layers`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -338,6 +339,41 @@ fn no_state_is_written_as_a_string_outside_its_enum() {
     assert!(
         found.is_empty(),
         "states written as strings outside their enum (use RequestStatus, TransferKind or Role):\n{}",
+        found.join("\n")
+    );
+}
+
+/// Every transaction in `src/` is written one way, `write_tx!(db, |tx| -> Result<T, E>
+/// async { ... })` (and the same for `read_tx!`): the body an `async` block whose result
+/// type is named, so that `?` inside it ends the body and rolls the transaction back.
+#[test]
+fn every_transaction_is_written_in_the_async_form() {
+    let mut found = Vec::new();
+    let mut calls = 0;
+    for source in sources() {
+        for name in ["write_tx!(", "read_tx!("] {
+            for (at, _) in source.code.match_indices(name) {
+                calls += 1;
+                let rest = &source.code[at + name.len()..];
+                let form = rest
+                    .split_once('|')
+                    .and_then(|(_, after)| after.split_once('|'))
+                    .map(|(_, after)| after.trim_start());
+                if !form.is_some_and(|f| f.starts_with("-> Result<")) {
+                    let line = source.code[..at].lines().count();
+                    let text = source.code[at..].lines().next().unwrap_or_default();
+                    found.push(format!("src/{}:{line}: {}", source.path, text.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        calls > 50,
+        "the scan found only {calls} transactions in src/"
+    );
+    assert!(
+        found.is_empty(),
+        "transactions not written as `|tx| -> Result<T, E> async {{ ... }}`:\n{}",
         found.join("\n")
     );
 }

@@ -27,8 +27,9 @@ fn mail(key: &str, html: bool) -> OutgoingMail {
 
 /// Enqueues in a transaction of its own, as a request handler would with its change.
 async fn enqueue(db: &Db, at: DateTime<Utc>, m: &OutgoingMail) -> bool {
-    let new: Result<bool, passage::store::StoreError> =
-        write_tx!(db, |tx| mail::enqueue(tx, at, m).await);
+    let new = write_tx!(db, |tx| -> Result<bool, passage::store::StoreError> async {
+        mail::enqueue(tx, at, m).await
+    });
     new.expect("the outbox takes the mail")
 }
 

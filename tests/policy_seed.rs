@@ -49,13 +49,9 @@ async fn the_defaults_are_stored_by_a_migration(t: TestDb) {
     assert_eq!(verified.events, 1);
 
     // A version put in force later replaces it, whatever the clock says.
-    let cli = write_tx!(db, |tx| versions::apply(
-        tx,
-        common::night(),
-        &Actor::cli(),
-        Policy::default()
-    )
-    .await)
+    let cli = write_tx!(db, |tx| -> Result<versions::PolicyVersion, StoreError> async {
+        versions::apply(tx, common::night(), &Actor::cli(), Policy::default()).await
+    })
     .unwrap();
     assert_eq!(cli.version, 2);
     assert_eq!(

@@ -6,36 +6,13 @@ mod common;
 use std::time::Duration;
 
 use common::TestDb;
+use common::scratch::{ids, insert, scratch};
 use passage::approval::versions;
-use passage::store::{Db, StoreError};
-use passage::{on_db, on_tx, read_tx, write_tx};
+use passage::store::StoreError;
+use passage::{on_tx, read_tx, write_tx};
 
 /// Long enough for anything that does not wait, short enough to fail a test that does.
 const DEADLINE: Duration = Duration::from_secs(10);
-
-async fn scratch(db: &Db) {
-    on_db!(db, p => sqlx::query("CREATE TABLE scratch (id BIGINT PRIMARY KEY)")
-        .execute(p)
-        .await
-        .map(|_| ()))
-    .unwrap();
-}
-
-async fn ids(db: &Db) -> Vec<i64> {
-    on_db!(db, p => sqlx::query_scalar("SELECT id FROM scratch ORDER BY id")
-        .fetch_all(p)
-        .await)
-    .unwrap()
-}
-
-async fn insert(tx: &mut passage::store::Tx, id: i64) -> Result<(), StoreError> {
-    on_tx!(tx, c => sqlx::query("INSERT INTO scratch (id) VALUES ($1)")
-        .bind(id)
-        .execute(c)
-        .await
-        .map(|_| ()))?;
-    Ok(())
-}
 
 async fn count_in(tx: &mut passage::store::Tx) -> Result<i64, StoreError> {
     Ok(
@@ -52,10 +29,11 @@ async fn a_read_does_not_wait_for_a_writer(t: TestDb) {
     scratch(db).await;
     let mut writer = db.begin_write().await.unwrap();
     insert(&mut writer, 1).await.unwrap();
-    let seen: Result<i64, StoreError> =
-        tokio::time::timeout(DEADLINE, async { read_tx!(db, |tx| count_in(tx).await) })
-            .await
-            .expect("a read waited for the writer");
+    let seen: Result<i64, StoreError> = tokio::time::timeout(DEADLINE, async {
+        read_tx!(db, |tx| -> Result<i64, StoreError> async { count_in(tx).await })
+    })
+    .await
+    .expect("a read waited for the writer");
     assert_eq!(seen.unwrap(), 0, "a read saw an uncommitted row");
     // The policy, which pages read on every load, is read without waiting too.
     let policy = tokio::time::timeout(DEADLINE, versions::in_force(db, common::night()))
@@ -64,7 +42,7 @@ async fn a_read_does_not_wait_for_a_writer(t: TestDb) {
         .unwrap();
     assert_eq!(policy.version, 1);
     writer.commit().await.unwrap();
-    let seen: i64 = read_tx!(db, |tx| count_in(tx).await).unwrap();
+    let seen = read_tx!(db, |tx| -> Result<i64, StoreError> async { count_in(tx).await }).unwrap();
     assert_eq!(seen, 1);
 }
 
@@ -75,7 +53,7 @@ async fn a_read_sees_one_moment(t: TestDb) {
     scratch(db).await;
     let mut reader = db.read().await.unwrap();
     assert_eq!(count_in(&mut reader).await.unwrap(), 0);
-    write_tx!(db, |tx| insert(tx, 1).await).unwrap();
+    write_tx!(db, |tx| -> Result<(), StoreError> async { insert(tx, 1).await }).unwrap();
     assert_eq!(ids(db).await, [1]);
     assert_eq!(
         count_in(&mut reader).await.unwrap(),
@@ -83,14 +61,15 @@ async fn a_read_sees_one_moment(t: TestDb) {
         "a read transaction saw a row committed after its first read"
     );
     reader.rollback().await.unwrap();
-    assert_eq!(read_tx!(db, |tx| count_in(tx).await).unwrap(), 1);
+    let seen = read_tx!(db, |tx| -> Result<i64, StoreError> async { count_in(tx).await });
+    assert_eq!(seen.unwrap(), 1);
 }
 
 /// A read transaction cannot change anything, and locks nothing.
 async fn a_read_transaction_refuses_to_write(t: TestDb) {
     let db = &t.db;
     scratch(db).await;
-    let refused: Result<(), StoreError> = read_tx!(db, |tx| insert(tx, 1).await);
+    let refused = read_tx!(db, |tx| -> Result<(), StoreError> async { insert(tx, 1).await });
     assert!(refused.is_err(), "a read transaction wrote a row");
     assert!(ids(db).await.is_empty());
     let reader = db.read().await.unwrap();

@@ -1896,8 +1896,10 @@ async fn the_one_path_decides_random_batches_as_the_model_does(t: TestDb) {
             ));
         }
         let inputs: Vec<&Submission> = batch.iter().map(|(s, _)| s).collect();
-        let decided = passage::write_tx!(db, |tx| submit::submit(tx, now, &inputs).await)
-            .expect("the batch is written");
+        let decided = passage::write_tx!(db, |tx| -> Result<submit::Decided, FlowError> async {
+            submit::submit(tx, now, &inputs).await
+        })
+        .expect("the batch is written");
         assert_eq!(decided.answers.len(), batch.len());
         for (i, ((submission, case), answer)) in batch.iter().zip(&decided.answers).enumerate() {
             let (code, org, open) = *case;

@@ -1,39 +1,16 @@
-//! `?` that stays inside a write transaction (issue 16): `write_tx!`'s `async` form, whose
-//! body names its result type, rolls back on `?` and still runs its body again after a
-//! lost race.
+//! `?` that stays inside a write transaction (issue 16): `write_tx!`'s one form, an
+//! `async` body whose result type is named, rolls back on `?` and still runs its body
+//! again after a lost race.
 
 mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use common::TestDb;
+use common::scratch::{ids, insert, scratch};
 use passage::approval::FlowError;
-use passage::store::{Db, StoreError};
-use passage::{on_db, on_tx, write_tx};
-
-async fn scratch(db: &Db) {
-    on_db!(db, p => sqlx::query("CREATE TABLE scratch (id BIGINT PRIMARY KEY)")
-        .execute(p)
-        .await
-        .map(|_| ()))
-    .unwrap();
-}
-
-async fn ids(db: &Db) -> Vec<i64> {
-    on_db!(db, p => sqlx::query_scalar("SELECT id FROM scratch ORDER BY id")
-        .fetch_all(p)
-        .await)
-    .unwrap()
-}
-
-async fn insert(tx: &mut passage::store::Tx, id: i64) -> Result<(), StoreError> {
-    on_tx!(tx, c => sqlx::query("INSERT INTO scratch (id) VALUES ($1)")
-        .bind(id)
-        .execute(c)
-        .await
-        .map(|_| ()))?;
-    Ok(())
-}
+use passage::store::StoreError;
+use passage::{on_tx, write_tx};
 
 /// `?` inside the `async` form leaves the body with its error: what the body wrote before
 /// is rolled back, and the error comes out converted to the type the form names.
@@ -53,8 +30,25 @@ async fn a_question_mark_inside_write_tx_rolls_back(t: TestDb) {
     }
     assert!(ids(db).await.is_empty(), "the row before the `?` was kept");
 
+    // `return` inside the body ends the body, not the function around it: rolled back alike.
+    let returned = write_tx!(db, |tx| -> Result<i64, FlowError> async {
+        insert(tx, 3).await?;
+        if std::hint::black_box(true) {
+            return Err(FlowError::Conflict("returned".into()));
+        }
+        Ok(3)
+    });
+    assert!(
+        matches!(returned, Err(FlowError::Conflict(_))),
+        "{returned:?}"
+    );
+    assert!(
+        ids(db).await.is_empty(),
+        "the row before the `return` was kept"
+    );
+
     // A store error met by `?` becomes the named error type, and is rolled back alike.
-    write_tx!(db, |tx| insert(tx, 5).await).unwrap();
+    write_tx!(db, |tx| -> Result<(), StoreError> async { insert(tx, 5).await }).unwrap();
     let failed = write_tx!(db, |tx| -> Result<(), FlowError> async {
         on_tx!(tx, c => sqlx::query("DELETE FROM scratch").execute(c).await.map(|_| ()))
             .map_err(StoreError::from)?;
@@ -79,7 +73,7 @@ async fn a_question_mark_inside_write_tx_rolls_back(t: TestDb) {
 async fn a_lost_race_inside_the_async_form_runs_the_body_again(t: TestDb) {
     let db = &t.db;
     scratch(db).await;
-    write_tx!(db, |tx| insert(tx, 7).await).unwrap();
+    write_tx!(db, |tx| -> Result<(), StoreError> async { insert(tx, 7).await }).unwrap();
     let attempts = AtomicUsize::new(0);
     let done = write_tx!(db, |tx| -> Result<usize, FlowError> async {
         let attempt = attempts.fetch_add(1, Ordering::SeqCst) + 1;

@@ -563,7 +563,9 @@ pub async fn purge_closed(
     retention: Duration,
 ) -> Result<Purged, FlowError> {
     let before = now - retention;
-    let purged = crate::write_tx!(db, |tx| purge_in(tx, now, before).await)?;
+    let purged = crate::write_tx!(db, |tx| -> Result<Purged, FlowError> async {
+        purge_in(tx, now, before).await
+    })?;
     if purged.any() {
         db.scrub(PURGED_TABLES).await?;
     }
@@ -988,8 +990,10 @@ pub async fn expire_due(db: &Db, now: DateTime<Utc>) -> Result<usize, FlowError>
     .await)?;
     let mut expired = 0;
     for (id, hold) in due {
-        let done = crate::write_tx!(db, |tx| expire_one(tx, now, &id, &hold).await);
-        if done? {
+        let done = crate::write_tx!(db, |tx| -> Result<bool, FlowError> async {
+            expire_one(tx, now, &id, &hold).await
+        })?;
+        if done {
             expired += 1;
         }
     }

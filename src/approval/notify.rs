@@ -406,7 +406,9 @@ pub async fn escalate_due(db: &Db, now: DateTime<Utc>, base_url: &str) -> Result
     .await)?;
     let mut escalated = 0;
     for id in due {
-        let done: bool = crate::write_tx!(db, |tx| escalate_one(tx, now, base_url, &id).await)?;
+        let done = crate::write_tx!(db, |tx| -> Result<bool, FlowError> async {
+            escalate_one(tx, now, base_url, &id).await
+        })?;
         if done {
             escalated += 1;
         }

@@ -116,7 +116,9 @@ pub async fn current(tx: &mut Tx, _now: DateTime<Utc>) -> Result<PolicyVersion, 
 
 /// The policy in force, for readers outside any transaction.
 pub async fn in_force(db: &Db, now: DateTime<Utc>) -> Result<PolicyVersion, StoreError> {
-    crate::read_tx!(db, |tx| current(tx, now).await)
+    crate::read_tx!(db, |tx| -> Result<PolicyVersion, StoreError> async {
+        current(tx, now).await
+    })
 }
 
 pub async fn find(tx: &mut Tx, version: i64) -> Result<Option<PolicyVersion>, StoreError> {

@@ -14,8 +14,8 @@ use super::extractor::{Authorized, Caseworker, CaseworkerOrTreasurer};
 use super::fields::{self, invalid};
 use super::openapi::{BadRequest, Forbidden, Invalid, NotFound, TooLarge, Unauthorized};
 use crate::approval::lifecycle::{self, RequestView};
-use crate::approval::versions;
-use crate::cases::{self, Case};
+use crate::approval::{FlowError, versions};
+use crate::cases::{self, Case, CaseError};
 use crate::domain::Province;
 use crate::domain::case_code::CaseCode;
 use crate::state::AppState;
@@ -107,7 +107,9 @@ async fn open(
         Province::parse(fields::string(&body, "province")?).map_err(|e| invalid("province", e))?;
     let now = state.clock.now();
     let staff = auth.staff();
-    let case = write_tx!(&state.db, |tx| cases::open(tx, now, &staff, province).await)?;
+    let case = write_tx!(&state.db, |tx| -> Result<Case, CaseError> async {
+        cases::open(tx, now, &staff, province).await
+    })?;
     Ok((StatusCode::CREATED, Json(case)))
 }
 
@@ -136,19 +138,12 @@ async fn show(
     let code = parse_code(&code)?;
     let now = state.clock.now();
     let staff = auth.staff();
-    let (case, requests) = crate::read_tx!(&state.db, |tx| {
-        match cases::load_for(tx, &staff, &code).await {
-            Ok(case) => match versions::current(tx, now).await {
-                Ok(policy) => {
-                    lifecycle::of_case(tx, &staff, &case.code, policy.policy.dual_approval_above())
-                        .await
-                        .map(|requests| (case, requests))
-                        .map_err(crate::approval::FlowError::from)
-                }
-                Err(e) => Err(e.into()),
-            },
-            Err(e) => Err(e.into()),
-        }
+    let (case, requests) = crate::read_tx!(&state.db, |tx| -> Result<(Case, Vec<RequestView>), FlowError> async {
+        let case = cases::load_for(tx, &staff, &code).await?;
+        let policy = versions::current(tx, now).await?;
+        let dual_above = policy.policy.dual_approval_above();
+        let requests = lifecycle::of_case(tx, &staff, &case.code, dual_above).await?;
+        Ok((case, requests))
     })?;
     Ok(Json(CaseWithRequests { case, requests }))
 }
@@ -183,8 +178,9 @@ async fn share(
     let org = fields::string(&body, "org_id")?.to_string();
     let now = state.clock.now();
     let staff = auth.staff();
-    write_tx!(&state.db, |tx| cases::share(tx, now, &staff, &code, &org)
-        .await)?;
+    write_tx!(&state.db, |tx| -> Result<(), CaseError> async {
+        cases::share(tx, now, &staff, &code, &org).await
+    })?;
     Ok(Json(Shared {
         code: code.as_str().to_string(),
         shared_with: org,
@@ -221,8 +217,9 @@ async fn unshare(
     let org = fields::string(&body, "org_id")?.to_string();
     let now = state.clock.now();
     let staff = auth.staff();
-    write_tx!(&state.db, |tx| cases::unshare(tx, now, &staff, &code, &org)
-        .await)?;
+    write_tx!(&state.db, |tx| -> Result<(), CaseError> async {
+        cases::unshare(tx, now, &staff, &code, &org).await
+    })?;
     Ok(Json(Unshared {
         code: code.as_str().to_string(),
         unshared_from: org,
@@ -238,10 +235,9 @@ async fn set_open(
     let code = parse_code(&code)?;
     let now = state.clock.now();
     let staff = auth.staff();
-    let case = write_tx!(&state.db, |tx| cases::set_open(
-        tx, now, &staff, &code, open
-    )
-    .await)?;
+    let case = write_tx!(&state.db, |tx| -> Result<Case, CaseError> async {
+        cases::set_open(tx, now, &staff, &code, open).await
+    })?;
     Ok(Json(case))
 }
 

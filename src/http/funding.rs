@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -139,10 +139,9 @@ async fn add_donor(
     let (name, email, language) = parse_donor(&body)?;
     let now = state.clock.now();
     let actor = auth.staff().actor();
-    let id = write_tx!(&state.db, |tx| funding::add_donor(
-        tx, now, &actor, &name, &email, language
-    )
-    .await)?;
+    let id = write_tx!(&state.db, |tx| -> Result<String, funding::FundingError> async {
+        funding::add_donor(tx, now, &actor, &name, &email, language).await
+    })?;
     Ok((StatusCode::CREATED, Json(Created { id })))
 }
 
@@ -213,10 +212,9 @@ async fn record_donation(
         DONATIONS_ROUTE,
         body,
         StatusCode::CREATED,
-        |tx| {
-            funding::record_donation(tx, now, &staff.actor(), &new)
-                .await
-                .map(|id| json!(Created { id }))
+        |tx| -> Result<Created, funding::FundingError> async {
+            let id = funding::record_donation(tx, now, &staff.actor(), &new).await?;
+            Ok(Created { id })
         }
     )
 }
@@ -319,15 +317,11 @@ async fn create_reserve(
         "POST /api/v1/reserves",
         body,
         StatusCode::CREATED,
-        |tx| {
-            async {
-                let reserve =
-                    reserves::create(tx, now, &staff, &org_id, amount, expires_at).await?;
-                // Money set aside is money automatic decisions cannot use: the alert watches it.
-                crate::approval::notify::low_balance_now(tx, now).await?;
-                Ok::<_, crate::approval::FlowError>(json!(reserve))
-            }
-            .await
+        |tx| -> Result<ReserveView, crate::approval::FlowError> async {
+            let reserve = reserves::create(tx, now, &staff, &org_id, amount, expires_at).await?;
+            // Money set aside is money automatic decisions cannot use: the alert watches it.
+            crate::approval::notify::low_balance_now(tx, now).await?;
+            Ok(reserve)
         }
     )
 }

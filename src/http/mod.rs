@@ -5,43 +5,45 @@
 /// body and the answer are stored in the same transaction as the change; the same key and
 /// body get the first answer again, another body with that key is 409.
 /// The web pages pass the key their form carried: `idempotent!(key = KEY, state, ...)`.
+/// The change is written like a [`crate::write_tx!`] body, an `async` block with its
+/// result type named (`|tx| -> Result<RequestView, FlowError> async { ... }`): `?` inside
+/// it rolls the whole transaction back; its value is the answer, as JSON.
 macro_rules! idempotent {
-    (key = $key:expr, $state:expr, $staff:expr, $route:expr, $body:expr, $status:expr, |$tx:ident| $change:expr) => {{
+    (key = $key:expr, $state:expr, $staff:expr, $route:expr, $body:expr, $status:expr, |$tx:ident| -> Result<$t:ty, $e:ty> async { $($change:tt)* }) => {{
         let key: String = $key;
         let hash = $crate::idempotency::body_hash($route, &$body);
         let now = $state.clock.now();
-        let (code, value): (u16, serde_json::Value) = $crate::write_tx!(&$state.db, |$tx| {
-            match $crate::idempotency::replay($tx, &$staff.user_id, &key, &hash).await {
-                Err(e) => Err(e.into()),
-                Ok(Some(previous)) => Ok(previous),
-                Ok(None) => match $change {
-                    Err(e) => Err(e),
-                    Ok(value) => $crate::idempotency::remember(
-                        $tx,
-                        now,
-                        &$staff.user_id,
-                        &key,
-                        $route,
-                        &hash,
-                        $status.as_u16(),
-                        &value,
-                        $crate::http::request_of($route, &value),
-                    )
-                    .await
-                    .map(|_| ($status.as_u16(), value))
-                    .map_err(Into::into),
-                },
+        let (code, value) = $crate::write_tx!(&$state.db, |$tx| -> Result<(u16, serde_json::Value), $e> async {
+            let replayed =
+                $crate::idempotency::replay($tx, &$staff.user_id, &key, &hash).await?;
+            if let Some(previous) = replayed {
+                return Ok(previous);
             }
+            let changed: Result<$t, $e> = async { $($change)* }.await;
+            let value = serde_json::json!(changed?);
+            $crate::idempotency::remember(
+                $tx,
+                now,
+                &$staff.user_id,
+                &key,
+                $route,
+                &hash,
+                $status.as_u16(),
+                &value,
+                $crate::http::request_of($route, &value),
+            )
+            .await?;
+            Ok(($status.as_u16(), value))
         })?;
         Ok((
             axum::http::StatusCode::from_u16(code).unwrap_or($status),
             $crate::http::error::Json(value),
         ))
     }};
-    ($state:expr, $staff:expr, $headers:expr, $route:expr, $body:expr, $status:expr, |$tx:ident| $change:expr) => {{
+    ($state:expr, $staff:expr, $headers:expr, $route:expr, $body:expr, $status:expr, |$tx:ident| -> Result<$t:ty, $e:ty> async { $($change:tt)* }) => {{
         let key = $crate::http::idempotency_key(&$headers)?;
-        $crate::http::idempotent!(key = key, $state, $staff, $route, $body, $status, |$tx| {
-            $change
+        $crate::http::idempotent!(key = key, $state, $staff, $route, $body, $status, |$tx| -> Result<$t, $e> async {
+            $($change)*
         })
     }};
 }

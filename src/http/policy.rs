@@ -20,10 +20,12 @@ use super::openapi::{
     Unauthorized,
 };
 use crate::approval::policy::{CASE_CAP_DAYS_MAX, ESCALATE_AFTER_MINUTES_MAX, HOLD_HOURS_MAX};
-use crate::approval::{FlowError, Policy, Rule, versions};
+use crate::approval::versions::{self, PolicyVersion};
+use crate::approval::{FlowError, Policy, Rule};
 use crate::domain::Money;
 use crate::domain::request::{Category, MAX_NIGHTS};
 use crate::state::AppState;
+use crate::store::StoreError;
 use crate::write_tx;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -50,8 +52,8 @@ struct PolicyStanding {
     status: PolicyStatus,
 }
 
-impl From<&versions::PolicyVersion> for PolicyStanding {
-    fn from(v: &versions::PolicyVersion) -> Self {
+impl From<&PolicyVersion> for PolicyStanding {
+    fn from(v: &PolicyVersion) -> Self {
         PolicyStanding {
             version: v.version,
             status: match v.standing() {
@@ -315,11 +317,9 @@ async fn version(
         message: "must be a whole number".into(),
     })?;
     let now = state.clock.now();
-    let found = crate::read_tx!(&state.db, |tx| {
-        match versions::current(tx, now).await {
-            Ok(_) => versions::find(tx, number).await,
-            Err(e) => Err(e),
-        }
+    let found = crate::read_tx!(&state.db, |tx| -> Result<Option<PolicyVersion>, StoreError> async {
+        versions::current(tx, now).await?;
+        versions::find(tx, number).await
     })?;
     found
         .map(|p| Json(p.to_json()))
@@ -362,13 +362,10 @@ async fn replace(
     })?;
     let now = state.clock.now();
     let actor = auth.staff().actor();
-    let proposed = write_tx!(&state.db, |tx| {
+    let proposed = write_tx!(&state.db, |tx| -> Result<PolicyVersion, FlowError> async {
         // The version in force first: on a new database the defaults become version 1.
-        match versions::current(tx, now).await {
-            Ok(_) => versions::propose(tx, now, &actor, policy.clone()).await,
-            Err(e) => Err(e),
-        }
-        .map_err(FlowError::from)
+        versions::current(tx, now).await?;
+        Ok(versions::propose(tx, now, &actor, policy.clone()).await?)
     })?;
     Ok((StatusCode::ACCEPTED, Json(PolicyStanding::from(&proposed))))
 }
@@ -401,7 +398,8 @@ async fn cosign(
     })?;
     let now = state.clock.now();
     let actor = auth.staff().actor();
-    let signed = write_tx!(&state.db, |tx| versions::cosign(tx, now, &actor, number)
-        .await)?;
+    let signed = write_tx!(&state.db, |tx| -> Result<PolicyVersion, FlowError> async {
+        versions::cosign(tx, now, &actor, number).await
+    })?;
     Ok(Json(PolicyStanding::from(&signed)))
 }

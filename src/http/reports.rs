@@ -19,6 +19,7 @@ use super::fields::{self, invalid};
 use super::openapi::{
     BadRequest, Conflict, Figure, Forbidden, Invalid, NotFound, TooLarge, Unauthorized,
 };
+use crate::approval::FlowError;
 use crate::domain::money::format_cents;
 use crate::reports::donor::{self, LinkError, Opened, Purpose};
 use crate::reports::lifecycle::{self, NewReport, Sealed};
@@ -26,6 +27,7 @@ use crate::reports::send::{self, Gift, SendOutcome};
 use crate::reports::summary::Summary;
 use crate::reports::{Period, ReportView, Verification};
 use crate::state::AppState;
+use crate::store::StoreError;
 use crate::write_tx;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -91,8 +93,9 @@ async fn create_report(
     let now = state.clock.now();
     let new = parse_new_report(&body, now, state.config.report_min_cell)?;
     let actor = auth.staff().actor();
-    let view = write_tx!(&state.db, |tx| lifecycle::create(tx, now, &actor, &new)
-        .await)?;
+    let view = write_tx!(&state.db, |tx| -> Result<ReportView, FlowError> async {
+        lifecycle::create(tx, now, &actor, &new).await
+    })?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -185,8 +188,9 @@ async fn seal_report(
     let id = report_id(&id)?;
     let now = state.clock.now();
     let treasurer = auth.id.clone();
-    let sealed = write_tx!(&state.db, |tx| lifecycle::seal(tx, now, &treasurer, &id)
-        .await)?;
+    let sealed = write_tx!(&state.db, |tx| -> Result<Sealed, FlowError> async {
+        lifecycle::seal(tx, now, &treasurer, &id).await
+    })?;
     Ok(Json(sealed))
 }
 
@@ -474,8 +478,9 @@ async fn unsubscribe(
 ) -> Result<Response, ApiError> {
     let (token, link) = unsubscribe_link(&state, query, &headers).await?;
     let now = state.clock.now();
-    let known = write_tx!(&state.db, |tx| send::unsubscribe(tx, now, &link.donor)
-        .await)?;
+    let known = write_tx!(&state.db, |tx| -> Result<bool, StoreError> async {
+        send::unsubscribe(tx, now, &link.donor).await
+    })?;
     if !known {
         return Err(ApiError::Unauthorized(
             "this link's donor is no longer known".into(),
@@ -520,8 +525,9 @@ async fn resubscribe(
         }));
     }
     let now = state.clock.now();
-    let known = write_tx!(&state.db, |tx| send::resubscribe(tx, now, &link.donor)
-        .await)?;
+    let known = write_tx!(&state.db, |tx| -> Result<bool, StoreError> async {
+        send::resubscribe(tx, now, &link.donor).await
+    })?;
     if !known {
         return Err(ApiError::Unauthorized(
             "this link's donor is no longer known".into(),
@@ -622,10 +628,9 @@ async fn withdraw_links(
         .to_string();
     let now = state.clock.now();
     let actor = auth.staff().actor();
-    let withdrawn = write_tx!(&state.db, |tx| donor::withdraw_by_treasurer(
-        tx, now, &actor, &id
-    )
-    .await)?;
+    let withdrawn = write_tx!(&state.db, |tx| -> Result<Option<u64>, StoreError> async {
+        donor::withdraw_by_treasurer(tx, now, &actor, &id).await
+    })?;
     withdrawn
         .map(|withdrawn| Json(Withdrawn { withdrawn }))
         .ok_or_else(not_found)

@@ -271,7 +271,7 @@ struct ReviewBody {
 /// Runs a step that moves money: under its `Idempotency-Key` when the client sends one
 /// (a retry then gets the first answer), as a plain transaction otherwise.
 macro_rules! money_step {
-    ($state:expr, $staff:expr, $headers:expr, $route:expr, $body:expr, |$tx:ident| $step:expr) => {{
+    ($state:expr, $staff:expr, $headers:expr, $route:expr, $body:expr, |$tx:ident| -> Result<$t:ty, $e:ty> async { $($step:tt)* }) => {{
         if $headers.contains_key("idempotency-key") {
             idempotent!(
                 $state,
@@ -280,10 +280,10 @@ macro_rules! money_step {
                 $route,
                 $body,
                 StatusCode::OK,
-                |$tx| { $step.await.map(|view| json!(view)) }
+                |$tx| -> Result<$t, $e> async { $($step)* }
             )
         } else {
-            let view = write_tx!(&$state.db, |$tx| $step.await)?;
+            let view = write_tx!(&$state.db, |$tx| -> Result<$t, $e> async { $($step)* })?;
             Ok((StatusCode::OK, Json(json!(view))))
         }
     }};
@@ -662,7 +662,9 @@ async fn show(
     let id = request_id(&id)?;
     let now = state.clock.now();
     let staff = auth.staff();
-    let view = crate::read_tx!(&state.db, |tx| lifecycle::find(tx, now, &staff, &id).await)?;
+    let view = crate::read_tx!(&state.db, |tx| -> Result<RequestView, FlowError> async {
+        lifecycle::find(tx, now, &staff, &id).await
+    })?;
     Ok(Json(view))
 }
 
@@ -695,12 +697,17 @@ async fn approve(
     let staff = auth.staff();
     let route = route_key(&id, "approve");
     let base_url = &state.config.base_url;
-    money_step!(state, staff, headers, &route, json!({}), |tx| {
-        async {
+    money_step!(
+        state,
+        staff,
+        headers,
+        &route,
+        json!({}),
+        |tx| -> Result<RequestView, FlowError> async {
             let stepped = lifecycle::approve(tx, now, &staff, &id).await?;
             notify::after(tx, now, base_url, stepped).await
         }
-    })
+    )
 }
 
 /// Declines a pending request, with the reason the caseworker is told.
@@ -734,11 +741,10 @@ async fn decline(
     let now = state.clock.now();
     let staff = auth.staff();
     let base_url = &state.config.base_url;
-    let view = write_tx!(&state.db, |tx| async {
+    let view = write_tx!(&state.db, |tx| -> Result<RequestView, FlowError> async {
         let stepped = lifecycle::decline(tx, now, &staff, &id, &reason).await?;
         notify::after(tx, now, base_url, stepped).await
-    }
-    .await)?;
+    })?;
     Ok(Json(view))
 }
 
@@ -776,12 +782,17 @@ async fn receipt(
     let staff = auth.staff();
     let route = route_key(&id, "receipt");
     let base_url = &state.config.base_url;
-    money_step!(state, staff, headers, &route, body, |tx| {
-        async {
+    money_step!(
+        state,
+        staff,
+        headers,
+        &route,
+        body,
+        |tx| -> Result<RequestView, FlowError> async {
             let stepped = lifecycle::receipt(tx, now, &staff, &id, &receipt).await?;
             notify::after(tx, now, base_url, stepped).await
         }
-    })
+    )
 }
 
 pub(crate) fn parse_receipt(body: &Value, today: chrono::NaiveDate) -> Result<Receipt, ApiError> {
@@ -901,9 +912,14 @@ async fn cancel(
     let now = state.clock.now();
     let staff = auth.staff();
     let route = route_key(&id, "cancel");
-    money_step!(state, staff, headers, &route, json!({}), |tx| {
-        lifecycle::cancel(tx, now, &staff, &id)
-    })
+    money_step!(
+        state,
+        staff,
+        headers,
+        &route,
+        json!({}),
+        |tx| -> Result<RequestView, FlowError> async { lifecycle::cancel(tx, now, &staff, &id).await }
+    )
 }
 
 /// The automatic approvals no treasurer has reviewed yet.

@@ -123,21 +123,18 @@ pub async fn ensure(db: &Db, config: &Config, now: DateTime<Utc>) -> Result<(), 
     if config.jwt_secret.is_some() {
         return Ok(());
     }
-    let made: Option<String> = crate::write_tx!(db, |tx| {
-        async {
-            let any: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
-                "SELECT kid FROM signing_keys WHERE retired_at IS NULL LIMIT 1"
-            )
-            .fetch_optional(c)
-            .await)?;
-            match any {
-                Some(_) => Ok::<_, IdentityError>(None),
-                None => Ok(Some(
-                    insert(tx, now, &Actor::system(), "key.generate").await?,
-                )),
-            }
+    let made = crate::write_tx!(db, |tx| -> Result<Option<String>, IdentityError> async {
+        let any: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
+            "SELECT kid FROM signing_keys WHERE retired_at IS NULL LIMIT 1"
+        )
+        .fetch_optional(c)
+        .await)?;
+        match any {
+            Some(_) => Ok(None),
+            None => Ok(Some(
+                insert(tx, now, &Actor::system(), "key.generate").await?,
+            )),
         }
-        .await
     })?;
     if let Some(kid) = made {
         tracing::warn!(
@@ -158,10 +155,9 @@ pub async fn rotate(
     if config.jwt_secret.is_some() {
         return Err(IdentityError::KeysFromConfig);
     }
-    crate::write_tx!(db, |tx| async {
-        Ok::<_, IdentityError>(insert(tx, now, actor, "key.rotate").await?)
-    }
-    .await)
+    crate::write_tx!(db, |tx| -> Result<String, IdentityError> async {
+        Ok(insert(tx, now, actor, "key.rotate").await?)
+    })
 }
 
 /// What [`retire`] did.
@@ -189,51 +185,48 @@ pub async fn retire(
     if kid == CONFIG_KID {
         return Err(IdentityError::RetireConfigKey);
     }
-    crate::write_tx!(db, |tx| {
-        async {
-            // Claims the key: of two retirements at once, one retires it.
-            let claimed: Option<i64> = on_tx!(tx, c => sqlx::query_scalar(
-                "UPDATE signing_keys SET retired_at = $2 WHERE kid = $1 AND retired_at IS NULL RETURNING seq"
+    crate::write_tx!(db, |tx| -> Result<Retirement, IdentityError> async {
+        // Claims the key: of two retirements at once, one retires it.
+        let claimed: Option<i64> = on_tx!(tx, c => sqlx::query_scalar(
+            "UPDATE signing_keys SET retired_at = $2 WHERE kid = $1 AND retired_at IS NULL RETURNING seq"
+        )
+        .bind(kid)
+        .bind(now)
+        .fetch_optional(c)
+        .await)?;
+        let Some(seq) = claimed else {
+            let retired: Option<Option<DateTime<Utc>>> = on_tx!(tx, c => sqlx::query_scalar(
+                "SELECT retired_at FROM signing_keys WHERE kid = $1"
             )
             .bind(kid)
-            .bind(now)
             .fetch_optional(c)
             .await)?;
-            let Some(seq) = claimed else {
-                let retired: Option<Option<DateTime<Utc>>> = on_tx!(tx, c => sqlx::query_scalar(
-                    "SELECT retired_at FROM signing_keys WHERE kid = $1"
-                )
-                .bind(kid)
-                .fetch_optional(c)
-                .await)?;
-                return match retired {
-                    Some(Some(at)) => Ok(Retirement::Already(at)),
-                    _ => Err(IdentityError::UnknownKey(kid.to_string())),
-                };
+            return match retired {
+                Some(Some(at)) => Ok(Retirement::Already(at)),
+                _ => Err(IdentityError::UnknownKey(kid.to_string())),
             };
-            let newer: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
-                "SELECT kid FROM signing_keys WHERE retired_at IS NULL AND seq > $1 LIMIT 1"
-            )
-            .bind(seq)
-            .fetch_optional(c)
-            .await)?;
-            let signing = if newer.is_none() && config.jwt_secret.is_none() {
-                Some(insert(tx, now, actor, "key.rotate").await?)
-            } else {
-                None
-            };
-            audit::append(
-                tx,
-                now,
-                actor,
-                "key.retire",
-                &format!("key:{kid}"),
-                &json!({"kid": kid, "signing": signing}),
-            )
-            .await?;
-            Ok::<_, IdentityError>(Retirement::Retired { signing })
-        }
-        .await
+        };
+        let newer: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
+            "SELECT kid FROM signing_keys WHERE retired_at IS NULL AND seq > $1 LIMIT 1"
+        )
+        .bind(seq)
+        .fetch_optional(c)
+        .await)?;
+        let signing = if newer.is_none() && config.jwt_secret.is_none() {
+            Some(insert(tx, now, actor, "key.rotate").await?)
+        } else {
+            None
+        };
+        audit::append(
+            tx,
+            now,
+            actor,
+            "key.retire",
+            &format!("key:{kid}"),
+            &json!({"kid": kid, "signing": signing}),
+        )
+        .await?;
+        Ok(Retirement::Retired { signing })
     })
 }
 

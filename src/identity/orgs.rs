@@ -59,8 +59,7 @@ pub async fn create(
     new: &NewOrg,
 ) -> Result<Org, IdentityError> {
     let id = new_id();
-    write_tx!(db, |tx| {
-        async {
+    write_tx!(db, |tx| -> Result<Org, IdentityError> async {
         let taken: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
             "SELECT id FROM orgs WHERE name = $1"
         )
@@ -99,8 +98,6 @@ pub async fn create(
             province: new.province.as_str().into(),
             created_at: now,
         })
-    }
-    .await
     })
 }
 

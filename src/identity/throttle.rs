@@ -64,7 +64,7 @@ pub async fn admit(
 ) -> Result<Verdict, StoreError> {
     let since = now - window(config);
     let attempt = uuid::Uuid::new_v4().to_string();
-    write_tx!(db, |tx| async {
+    write_tx!(db, |tx| -> Result<Verdict, StoreError> async {
         on_tx!(tx, c => sqlx::query("UPDATE login_throttle_lock SET id = 1 WHERE id = 1")
             .execute(c)
             .await
@@ -111,26 +111,24 @@ pub async fn admit(
             .await
             .map(|_| ()))?;
         }
-        Ok::<_, StoreError>(Verdict::Admitted {
+        Ok(Verdict::Admitted {
             attempt: attempt.clone(),
             failures: most,
         })
-    }
-    .await)
+    })
 }
 
 /// The attempt succeeded: it is not a failure, and its email starts afresh.
 pub async fn succeeded(db: &Db, attempt: &str, email_scope: &Scope) -> Result<(), StoreError> {
-    write_tx!(db, |tx| async {
+    write_tx!(db, |tx| -> Result<(), StoreError> async {
         on_tx!(tx, c => sqlx::query("DELETE FROM login_failures WHERE attempt = $1 OR scope = $2")
             .bind(attempt)
             .bind(&email_scope.key)
             .execute(c)
             .await
             .map(|_| ()))?;
-        Ok::<_, StoreError>(())
-    }
-    .await)
+        Ok(())
+    })
 }
 
 /// How long a failed attempt waits before answering, given the failures before it.

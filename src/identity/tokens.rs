@@ -158,8 +158,7 @@ pub async fn revoke(
     jti: &str,
     expires_at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    write_tx!(db, |tx| {
-        async {
+    write_tx!(db, |tx| -> Result<(), StoreError> async {
         crate::on_tx!(tx, c => sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1")
             .bind(now)
             .execute(c)
@@ -173,9 +172,7 @@ pub async fn revoke(
         .execute(c)
         .await
         .map(|_| ()))?;
-        Ok::<_, StoreError>(())
-    }
-    .await
+        Ok(())
     })
 }
 

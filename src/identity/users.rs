@@ -142,8 +142,7 @@ pub async fn create(
     }
     let hash = password::hash(new.password.clone()).await?;
     let id = new_id();
-    write_tx!(db, |tx| {
-        async {
+    write_tx!(db, |tx| -> Result<String, IdentityError> async {
         if let Some(org) = &new.org_id
             && !orgs::exists(tx, org).await? {
                 return Err(IdentityError::UnknownOrg(org.clone()));
@@ -190,8 +189,6 @@ pub async fn create(
         )
         .await?;
         Ok(id.clone())
-    }
-    .await
     })
 }
 
@@ -282,7 +279,7 @@ pub async fn set_active(
     if !active && actor_id == Some(id) {
         return Err(IdentityError::SelfDeactivation);
     }
-    write_tx!(db, |tx| async {
+    write_tx!(db, |tx| -> Result<(), IdentityError> async {
         // Reactivation starts afresh: tokens from before it stay refused.
         let changed = on_tx!(tx, c => sqlx::query(
             "UPDATE users SET active = $1,
@@ -314,8 +311,7 @@ pub async fn set_active(
         )
         .await?;
         Ok(())
-    }
-    .await)?;
+    })?;
     find(db, id)
         .await?
         .ok_or_else(|| IdentityError::UnknownUser(id.to_string()))
@@ -329,7 +325,7 @@ pub async fn set_on_call(
     id: &str,
     on_call: bool,
 ) -> Result<(), IdentityError> {
-    write_tx!(db, |tx| async {
+    write_tx!(db, |tx| -> Result<(), IdentityError> async {
         let changed = on_tx!(tx, c => sqlx::query("UPDATE users SET on_call = $1 WHERE id = $2")
             .bind(on_call)
             .bind(id)
@@ -350,8 +346,7 @@ pub async fn set_on_call(
         )
         .await?;
         Ok(())
-    }
-    .await)
+    })
 }
 
 /// Whether `actor_id`, holding `actor_roles`, may put `target_id` on call or take them
@@ -418,38 +413,35 @@ pub async fn set_roles(
     if actor_id == Some(id) && !roles.contains(Role::Admin) {
         return Err(IdentityError::SelfDemotion);
     }
-    write_tx!(db, |tx| {
-        async {
-            if let Some(org) = org_id
-                && !orgs::exists(tx, org).await?
-            {
-                return Err(IdentityError::UnknownOrg(org.to_string()));
-            }
-            // The old roles go before the organisation changes and the new ones come after:
-            // the database refuses a caseworker without an organisation at every step.
-            clear_roles(tx, id).await?;
-            let changed = on_tx!(tx, c => sqlx::query("UPDATE users SET org_id = $1 WHERE id = $2")
-            .bind(org_id)
-            .bind(id)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))?;
-            if changed == 0 {
-                return Err(IdentityError::UnknownUser(id.to_string()));
-            }
-            add_roles(tx, id, roles).await?;
-            audit::append(
-                tx,
-                now,
-                actor,
-                "user.roles",
-                &format!("user:{id}"),
-                &json!({"roles": roles.to_list(), "org_id": org_id}),
-            )
-            .await?;
-            Ok(())
+    write_tx!(db, |tx| -> Result<(), IdentityError> async {
+        if let Some(org) = org_id
+            && !orgs::exists(tx, org).await?
+        {
+            return Err(IdentityError::UnknownOrg(org.to_string()));
         }
+        // The old roles go before the organisation changes and the new ones come after:
+        // the database refuses a caseworker without an organisation at every step.
+        clear_roles(tx, id).await?;
+        let changed = on_tx!(tx, c => sqlx::query("UPDATE users SET org_id = $1 WHERE id = $2")
+        .bind(org_id)
+        .bind(id)
+        .execute(c)
         .await
+        .map(|r| r.rows_affected()))?;
+        if changed == 0 {
+            return Err(IdentityError::UnknownUser(id.to_string()));
+        }
+        add_roles(tx, id, roles).await?;
+        audit::append(
+            tx,
+            now,
+            actor,
+            "user.roles",
+            &format!("user:{id}"),
+            &json!({"roles": roles.to_list(), "org_id": org_id}),
+        )
+        .await?;
+        Ok(())
     })?;
     find(db, id)
         .await?

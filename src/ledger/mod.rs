@@ -344,7 +344,9 @@ pub async fn transfer(
     actor: &Actor,
     new: &NewTransfer,
 ) -> Result<Outcome, LedgerError> {
-    crate::write_tx!(db, |tx| create_transfer(tx, now, actor, new).await)
+    crate::write_tx!(db, |tx| -> Result<Outcome, LedgerError> async {
+        create_transfer(tx, now, actor, new).await
+    })
 }
 
 /// Makes several transfers in one transaction and one durable commit, in order; each
@@ -355,22 +357,12 @@ pub async fn transfer_batch(
     actor: &Actor,
     batch: &[NewTransfer],
 ) -> Result<Vec<Outcome>, LedgerError> {
-    crate::write_tx!(db, |tx| {
+    crate::write_tx!(db, |tx| -> Result<Vec<Outcome>, LedgerError> async {
         let mut outcomes = Vec::with_capacity(batch.len());
-        let mut failed = None;
         for new in batch {
-            match create_transfer(tx, now, actor, new).await {
-                Ok(outcome) => outcomes.push(outcome),
-                Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
-            }
+            outcomes.push(create_transfer(tx, now, actor, new).await?);
         }
-        match failed {
-            None => Ok(outcomes),
-            Some(e) => Err(e),
-        }
+        Ok(outcomes)
     })
 }
 

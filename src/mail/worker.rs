@@ -59,10 +59,8 @@ pub async fn deliver_due_with_lease(
 ) -> Result<usize, MailError> {
     let token = uuid::Uuid::new_v4().simple().to_string();
     let lease_until = now + lease;
-    let claimed: Vec<Claimed> = write_tx!(db, |tx| {
-        outbox::claim(tx, now, lease_until, &token, BATCH)
-            .await
-            .map_err(MailError::from)
+    let claimed: Vec<Claimed> = write_tx!(db, |tx| -> Result<Vec<Claimed>, MailError> async {
+        Ok(outbox::claim(tx, now, lease_until, &token, BATCH).await?)
     })?;
     let mut sent = 0;
     // A row is only sent while its claim surely outlasts the conversation: past that,

@@ -394,8 +394,7 @@ pub async fn adopt_legacy_links(db: &Db, now: DateTime<Utc>) -> Result<u64, Stor
     if links.is_empty() {
         return Ok(0);
     }
-    write_tx!(db, |tx| {
-        async {
+    write_tx!(db, |tx| -> Result<u64, StoreError> async {
         let mut added = 0u64;
         for (token_hash, donor, purpose, report, created_at, expires_at) in &links {
             // A donor who had unsubscribed has their report links withdrawn, as
@@ -433,9 +432,7 @@ pub async fn adopt_legacy_links(db: &Db, now: DateTime<Utc>) -> Result<u64, Stor
             )
             .await?;
         }
-        Ok::<_, StoreError>(added)
-    }
-    .await
+        Ok(added)
     })
 }
 

@@ -75,7 +75,9 @@ pub async fn draft_due(db: &Db, config: &Config, now: DateTime<Utc>) -> Result<u
         .await?
         .policy
         .report_cadence();
-    let made = write_tx!(db, |tx| draft_next(tx, config, now, cadence).await)?;
+    let made = write_tx!(db, |tx| -> Result<bool, FlowError> async {
+        draft_next(tx, config, now, cadence).await
+    })?;
     Ok(usize::from(made))
 }
 
@@ -158,7 +160,9 @@ pub async fn remind_due(db: &Db, config: &Config, now: DateTime<Utc>) -> Result<
         if stale {
             continue;
         }
-        let done = write_tx!(db, |tx| remind_one(tx, config, now, &report).await)?;
+        let done = write_tx!(db, |tx| -> Result<bool, FlowError> async {
+            remind_one(tx, config, now, &report).await
+        })?;
         if done {
             reminded += 1;
         }

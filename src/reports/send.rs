@@ -88,7 +88,9 @@ pub async fn send(
     actor: &Actor,
     id: &str,
 ) -> Result<SendOutcome, FlowError> {
-    write_tx!(db, |tx| send_in(tx, config, now, actor, id).await)
+    write_tx!(db, |tx| -> Result<SendOutcome, FlowError> async {
+        send_in(tx, config, now, actor, id).await
+    })
 }
 
 async fn send_in(

@@ -339,10 +339,12 @@ where
     let mut results = Vec::with_capacity(entries.len());
     for entry in entries {
         let job = &entry.job;
-        let result = AssertUnwindSafe(async { crate::write_tx!(db, |tx| job(tx).await) })
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|_| Err(E::from(StoreError::JobPanicked)));
+        let result = AssertUnwindSafe(async {
+            crate::write_tx!(db, |tx| -> Result<T, E> async { job(tx).await })
+        })
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| Err(E::from(StoreError::JobPanicked)));
         results.push(result);
     }
     results

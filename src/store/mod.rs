@@ -41,16 +41,20 @@ macro_rules! on_tx {
     };
 }
 
-/// Runs `$body` (an expression that may `.await`, of type `Result<T, E>`) with `$tx`
-/// bound to a new write transaction, and commits it. When the body or the commit loses a
-/// race against a concurrent writer (see [`StoreError::is_contention`]), the transaction
-/// is rolled back and the body runs again from the start, against what the winner
-/// committed. A macro rather than a function taking a closure, because a closure that
-/// borrows the transaction cannot name the lifetime of the future it returns.
+/// Runs `$body` with `$tx` bound to a new write transaction, and commits it. When the
+/// body or the commit loses a race against a concurrent writer (see
+/// [`StoreError::is_contention`]), the transaction is rolled back and the body runs again
+/// from the start, against what the winner committed. A macro rather than a function
+/// taking a closure, because a closure that borrows the transaction cannot name the
+/// lifetime of the future it returns.
 ///
-/// Its second form names the body's result type and takes an `async` block, so that `?`
-/// inside the body leaves the body, not the function around it: the transaction is then
-/// rolled back, and run again when the error is a lost race, like any other `Err`.
+/// It has one form: the body is an `async` block and its result type is named. So `?`
+/// (or `return`) inside the body leaves the body, not the function around it: any `Err`
+/// rolls the transaction back, and runs the body again when it is a lost race. A bare
+/// expression body, the form this replaced, let `?` leave the function around the macro,
+/// past the retry, so each body worked around it in its own way (match ladders, an
+/// `async` block awaited inside, a flag to break a loop); with one form every body is
+/// plain code with `?`. `tests/layers.rs` fails on a call in `src/` written otherwise.
 ///
 /// ```ignore
 /// let case = write_tx!(db, |tx| -> Result<Case, FlowError> async {
@@ -61,23 +65,17 @@ macro_rules! on_tx {
 /// ```
 #[macro_export]
 macro_rules! write_tx {
-    ($db:expr, |$tx:ident| -> Result<$t:ty, $e:ty> async { $($body:tt)* }) => {
-        $crate::write_tx!($db, |$tx| {
-            let result: ::core::result::Result<$t, $e> = async { $($body)* }.await;
-            result
-        })
-    };
-    ($db:expr, |$tx:ident| $body:expr) => {{
+    ($db:expr, |$tx:ident| -> Result<$t:ty, $e:ty> async { $($body:tt)* }) => {{
         let db: &$crate::store::Db = $db;
         let mut attempt = 0_usize;
         loop {
             attempt += 1;
             let mut open = match db.begin_write().await {
                 Ok(tx) => tx,
-                Err(e) => break Err(e.into()),
+                Err(e) => break ::core::result::Result::<$t, $e>::Err(e.into()),
             };
             let $tx = &mut open;
-            let result = $body;
+            let result: ::core::result::Result<$t, $e> = async { $($body)* }.await;
             match $crate::store::finish(open, result, attempt).await {
                 $crate::store::Finish::Done(result) => break result,
                 $crate::store::Finish::Retry => continue,
@@ -88,23 +86,17 @@ macro_rules! write_tx {
 
 /// Runs `$body` with `$tx` bound to a new read transaction (see [`Db::read`]) and ends it.
 /// It never waits for a writer's turn: pages and GET routes read through it. A statement
-/// that writes fails in it. Like [`write_tx!`], a second form takes an `async` block with
-/// its result type named, so `?` inside ends the body.
+/// that writes fails in it. Written like [`write_tx!`], in its one form: an `async` body
+/// with its result type named, so `?` inside ends the body.
 #[macro_export]
 macro_rules! read_tx {
-    ($db:expr, |$tx:ident| -> Result<$t:ty, $e:ty> async { $($body:tt)* }) => {
-        $crate::read_tx!($db, |$tx| {
-            let result: ::core::result::Result<$t, $e> = async { $($body)* }.await;
-            result
-        })
-    };
-    ($db:expr, |$tx:ident| $body:expr) => {{
+    ($db:expr, |$tx:ident| -> Result<$t:ty, $e:ty> async { $($body:tt)* }) => {{
         let db: &$crate::store::Db = $db;
         match db.read().await {
-            Err(e) => Err(e.into()),
+            Err(e) => ::core::result::Result::<$t, $e>::Err(e.into()),
             Ok(mut open) => {
                 let $tx = &mut open;
-                let result = $body;
+                let result: ::core::result::Result<$t, $e> = async { $($body)* }.await;
                 $crate::store::finish_read(open, result).await
             }
         }

@@ -20,8 +20,8 @@ use super::i18n;
 use super::pages::{render, render_with, urlencode};
 use super::places::{self, Checked};
 use crate::approval::lifecycle::{self, RequestView};
-use crate::approval::{RuleId, notify, versions};
-use crate::cases::{self, CaseLine};
+use crate::approval::{FlowError, RuleId, notify, versions};
+use crate::cases::{self, Case, CaseError, CaseLine};
 use crate::domain::RequestStatus;
 use crate::domain::case_code::CaseCode;
 use crate::domain::province::PROVINCES;
@@ -141,7 +141,9 @@ async fn open_case(
         .map_err(|_| PageError::Refused(StatusCode::UNPROCESSABLE_ENTITY))?;
     let staff = user.staff();
     let now = state.clock.now();
-    let case = write_tx!(&state.db, |tx| cases::open(tx, now, &staff, province).await)?;
+    let case = write_tx!(&state.db, |tx| -> Result<Case, CaseError> async {
+        cases::open(tx, now, &staff, province).await
+    })?;
     Ok(see_other(&format!("/cases/{}", case.code)))
 }
 
@@ -173,19 +175,13 @@ async fn case_page(
     let code = parse_code(&code)?;
     let staff = user.staff();
     let now = state.clock.now();
-    let (case, access, shared_with, requests) = crate::read_tx!(&state.db, |tx| {
-        match cases::load_for_page(tx, &staff, &code).await {
-            Err(e) => Err(crate::approval::FlowError::from(e)),
-            Ok((case, access, shared_with)) => match versions::current(tx, now).await {
-                Err(e) => Err(e.into()),
-                Ok(policy) => {
-                    lifecycle::of_case(tx, &staff, &case.code, policy.policy.dual_approval_above())
-                        .await
-                        .map(|requests| (case, access, shared_with, requests))
-                        .map_err(Into::into)
-                }
-            },
-        }
+    type Read = (Case, cases::Access, Vec<String>, Vec<RequestView>);
+    let (case, access, shared_with, requests) = crate::read_tx!(&state.db, |tx| -> Result<Read, FlowError> async {
+        let (case, access, shared_with) = cases::load_for_page(tx, &staff, &code).await?;
+        let policy = versions::current(tx, now).await?;
+        let dual_above = policy.policy.dual_approval_above();
+        let requests = lifecycle::of_case(tx, &staff, &case.code, dual_above).await?;
+        Ok((case, access, shared_with, requests))
     })?;
     let controls = match access {
         cases::Access::Owns => Some(super::sharing::Controls::new(
@@ -343,7 +339,9 @@ async fn ask_form(
     let code = parse_code(&code)?;
     let staff = user.staff();
     // The form is only for a case the caseworker may act on.
-    crate::read_tx!(&state.db, |tx| cases::load_for(tx, &staff, &code).await)?;
+    crate::read_tx!(&state.db, |tx| -> Result<Case, CaseError> async {
+        cases::load_for(tx, &staff, &code).await
+    })?;
     let category = q.category.as_deref().and_then(category_of);
     let today = state.clock.now().date_naive().to_string();
     let mut values = HashMap::from([
@@ -593,7 +591,7 @@ async fn answer_page(
     let staff = user.staff();
     let now = state.clock.now();
     type Read = (RequestView, Option<crate::approval::itinerary::Itinerary>);
-    let (request, trip) = crate::read_tx!(&state.db, |tx| -> Result<Read, crate::approval::FlowError> async {
+    let (request, trip) = crate::read_tx!(&state.db, |tx| -> Result<Read, FlowError> async {
         let request = lifecycle::find(tx, now, &staff, &id).await?;
         let trip = crate::approval::itinerary::of(tx, &request.id).await?;
         Ok((request, trip))
@@ -689,13 +687,9 @@ async fn receipt(
             &route,
             body,
             StatusCode::OK,
-            |tx| {
-                async {
-                    let stepped = lifecycle::receipt(tx, now, &staff, &id, &receipt).await?;
-                    notify::after(tx, now, &state.config.base_url, stepped).await
-                }
-                .await
-                .map(|view| json!(view))
+            |tx| -> Result<RequestView, FlowError> async {
+                let stepped = lifecycle::receipt(tx, now, &staff, &id, &receipt).await?;
+                notify::after(tx, now, &state.config.base_url, stepped).await
             }
         )
     }
@@ -727,7 +721,8 @@ async fn cancel(
     let id = page_id(&id)?;
     let staff = user.staff();
     let now = state.clock.now();
-    write_tx!(&state.db, |tx| lifecycle::cancel(tx, now, &staff, &id)
-        .await)?;
+    write_tx!(&state.db, |tx| -> Result<RequestView, FlowError> async {
+        lifecycle::cancel(tx, now, &staff, &id).await
+    })?;
     Ok(see_other(&format!("/requests/{id}")))
 }

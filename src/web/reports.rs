@@ -16,6 +16,7 @@ use super::context::{Context, PageError, Path, page_id, see_other};
 use super::forms::{FieldErrors, Filled, Submitted, field_errors};
 use super::i18n;
 use super::pages::{ChartLine, chart_lines, render_with};
+use crate::approval::FlowError;
 use crate::domain::Role;
 use crate::http::error::ApiError;
 use crate::http::parse_new_report;
@@ -150,10 +151,10 @@ async fn draft(
     let actor = user.staff().actor();
     let outcome: Result<ReportView, ApiError> = async {
         let new = parse_new_report(&body, now, state.config.report_min_cell)?;
-        Ok(write_tx!(&state.db, |tx| lifecycle::create(
-            tx, now, &actor, &new
-        )
-        .await)?)
+        let view = write_tx!(&state.db, |tx| -> Result<ReportView, FlowError> async {
+            lifecycle::create(tx, now, &actor, &new).await
+        })?;
+        Ok(view)
     }
     .await;
     match outcome {
@@ -261,8 +262,9 @@ async fn seal(
     let id = page_id(&id)?;
     let now = state.clock.now();
     let treasurer = user.id.clone();
-    write_tx!(&state.db, |tx| lifecycle::seal(tx, now, &treasurer, &id)
-        .await)?;
+    write_tx!(&state.db, |tx| -> Result<lifecycle::Sealed, FlowError> async {
+        lifecycle::seal(tx, now, &treasurer, &id).await
+    })?;
     Ok(see_other(&format!("/reports/{id}")))
 }
 

@@ -19,8 +19,8 @@ use super::context::{Context, PageError, Path, page_id, see_other};
 use super::forms::{FieldErrors, Filled, Submitted, field_errors, field_message};
 use super::i18n;
 use super::pages::{render, render_with};
-use crate::approval::versions::{self, HistoryLine};
-use crate::approval::{RuleId, lifecycle, notify};
+use crate::approval::versions::{self, HistoryLine, PolicyVersion};
+use crate::approval::{FlowError, RuleId, lifecycle, notify};
 use crate::domain::RequestStatus;
 use crate::domain::Role;
 use crate::domain::note::Note;
@@ -196,13 +196,9 @@ async fn approve(
             &route,
             json!({}),
             StatusCode::OK,
-            |tx| {
-                async {
-                    let stepped = lifecycle::approve(tx, now, &staff, &id).await?;
-                    notify::after(tx, now, &state.config.base_url, stepped).await
-                }
-                .await
-                .map(|view| json!(view))
+            |tx| -> Result<lifecycle::RequestView, FlowError> async {
+                let stepped = lifecycle::approve(tx, now, &staff, &id).await?;
+                notify::after(tx, now, &state.config.base_url, stepped).await
             }
         )
     }
@@ -227,11 +223,10 @@ async fn decline(
         Note::parse(&typed).map_err(|_| PageError::Refused(StatusCode::UNPROCESSABLE_ENTITY))?;
     let staff = user.staff();
     let now = state.clock.now();
-    write_tx!(&state.db, |tx| async {
+    write_tx!(&state.db, |tx| -> Result<lifecycle::RequestView, FlowError> async {
         let stepped = lifecycle::decline(tx, now, &staff, &id, &reason).await?;
         notify::after(tx, now, &state.config.base_url, stepped).await
-    }
-    .await)?;
+    })?;
     Ok(back(&form, &format!("/requests/{id}")))
 }
 
@@ -313,7 +308,7 @@ async fn review(
     };
     let staff = user.staff();
     let now = state.clock.now();
-    write_tx!(&state.db, |tx| -> Result<lifecycle::RequestView, crate::approval::FlowError> async {
+    write_tx!(&state.db, |tx| -> Result<lifecycle::RequestView, FlowError> async {
         lifecycle::review(tx, now, &staff, &id, flag, reason.as_ref()).await
     })?;
     Ok(back(&form, "/review"))
@@ -488,10 +483,10 @@ async fn add_donor(
     let actor = user.staff().actor();
     let outcome: Result<String, ApiError> = async {
         let (name, email, language) = parse_donor(&body)?;
-        Ok(write_tx!(&state.db, |tx| funding::add_donor(
-            tx, now, &actor, &name, &email, language
-        )
-        .await)?)
+        let id = write_tx!(&state.db, |tx| -> Result<String, funding::FundingError> async {
+            funding::add_donor(tx, now, &actor, &name, &email, language).await
+        })?;
+        Ok(id)
     }
     .await;
     match outcome {
@@ -514,7 +509,7 @@ async fn withdraw_links(
     let id = page_id(&id)?;
     let now = state.clock.now();
     let actor = user.staff().actor();
-    write_tx!(&state.db, |tx| {
+    write_tx!(&state.db, |tx| -> Result<Option<u64>, StoreError> async {
         crate::reports::donor::withdraw_by_treasurer(tx, now, &actor, &id).await
     })?
     .ok_or(PageError::Refused(StatusCode::NOT_FOUND))?;
@@ -547,10 +542,9 @@ async fn add_donation(
             crate::http::DONATIONS_ROUTE,
             body,
             StatusCode::CREATED,
-            |tx| {
-                funding::record_donation(tx, now, &staff.actor(), &new)
-                    .await
-                    .map(|id| json!({ "id": id }))
+            |tx| -> Result<Value, funding::FundingError> async {
+                let id = funding::record_donation(tx, now, &staff.actor(), &new).await?;
+                Ok(json!({ "id": id }))
             }
         )
     }
@@ -736,7 +730,9 @@ async fn policy_page(
         .iter()
         .filter(|h| h.in_force_at.is_none() && h.version > current.version)
     {
-        let proposed = crate::read_tx!(&state.db, |tx| versions::find(tx, h.version).await)?;
+        let proposed = crate::read_tx!(&state.db, |tx| -> Result<Option<PolicyVersion>, StoreError> async {
+            versions::find(tx, h.version).await
+        })?;
         let Some(proposed) = proposed else { continue };
         let values = document_values(&proposed.policy.to_json());
         let mut names: Vec<&String> = values.keys().chain(in_force_values.keys()).collect();
@@ -863,8 +859,9 @@ async fn cosign_policy(
         .map_err(|_| PageError::Refused(StatusCode::NOT_FOUND))?;
     let now = state.clock.now();
     let actor = user.staff().actor();
-    write_tx!(&state.db, |tx| versions::cosign(tx, now, &actor, version)
-        .await)?;
+    write_tx!(&state.db, |tx| -> Result<PolicyVersion, FlowError> async {
+        versions::cosign(tx, now, &actor, version).await
+    })?;
     Ok(see_other(&format!("/policy?cosigned={version}")))
 }
 
@@ -934,14 +931,11 @@ async fn save_policy(
         Ok(policy) => {
             let now = state.clock.now();
             let actor = user.staff().actor();
-            let proposed = write_tx!(&state.db, |tx| {
+            let proposed = write_tx!(&state.db, |tx| -> Result<PolicyVersion, FlowError> async {
                 // The version in force first: on a new database the defaults become
                 // version 1, and the proposal follows them.
-                match versions::current(tx, now).await {
-                    Ok(_) => versions::propose(tx, now, &actor, policy.clone()).await,
-                    Err(e) => Err(e),
-                }
-                .map_err(crate::approval::FlowError::from)
+                versions::current(tx, now).await?;
+                Ok(versions::propose(tx, now, &actor, policy.clone()).await?)
             })?;
             Ok(see_other(&format!("/policy?proposed={}", proposed.version)))
         }

@@ -6,6 +6,7 @@ pub mod books;
 pub mod browser;
 pub mod fund;
 pub mod journals;
+pub mod scratch;
 pub mod server;
 pub mod smtp;
 
