@@ -3,6 +3,7 @@
 
 pub mod decide;
 pub mod error;
+pub mod excess;
 pub mod lifecycle;
 pub mod notify;
 pub mod policy;

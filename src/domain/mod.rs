@@ -2,6 +2,7 @@
 
 pub mod case_code;
 pub mod dates;
+pub mod deciding;
 pub mod identity;
 pub mod money;
 pub mod note;

@@ -86,6 +86,10 @@ pub fn why(c: &Context, r: &RequestView) -> Option<String> {
     if r.status == RequestStatus::Approved && r.automatic {
         return None;
     }
+    // A treasurer's decline: the reason they typed, not the rule that sent it to them.
+    if r.status == RequestStatus::Declined && r.decided_by.is_some() {
+        return r.reason.clone();
+    }
     let category = c.t(&format!("category-{}", r.category));
     let key = match RuleId::parse(&r.rule) {
         Ok(RuleId::MaxAmount(_)) => "rule-max-amount",
@@ -412,9 +416,18 @@ struct AnswerPage<'a> {
     explanation: Vec<String>,
     told: Vec<String>,
     can_act: bool,
-    treasurer: bool,
+    /// The request whole (see `web::deciding`).
+    d: super::deciding::Detail,
+    /// A treasurer (not its requester) may ask or decline; approve unless they already did.
+    can_decide: bool,
+    may_approve: bool,
+    /// Its caseworker may answer the treasurer's question.
+    may_answer: bool,
+    codes: Vec<super::deciding::CodeChoice>,
     receipt: Filled,
     idempotency_key: String,
+    /// The question form's own key (the approve form has the page's).
+    ask_key: String,
     pocket_money: bool,
 }
 
@@ -492,7 +505,8 @@ async fn answer_page(
     let id = page_id(id)?;
     let staff = user.staff();
     let now = state.clock.now();
-    let request = crate::read_tx!(&state.db, |tx| lifecycle::find(tx, now, &staff, &id).await)?;
+    let request =
+        crate::read_tx!(&state.db, |tx| lifecycle::deciding(tx, now, &staff, &id).await)?;
     let told: Vec<String> = notify::told(&state.db, &request.id)
         .await?
         .into_iter()
@@ -517,19 +531,31 @@ async fn answer_page(
         .entry("amount".into())
         .or_insert_with(|| request.amount.clone());
     let explanation = explain(c, &request, now, !told.is_empty());
+    let mut d = super::deciding::Detail::of(c, &request, &user.id, now);
+    // The rule's sentence is the page's own line under its title.
+    d.rule = None;
+    let treasurer = user.has(Role::Treasurer) && request.requested_by.id != user.id;
+    let waits = request.status.is_pending() || request.status == RequestStatus::InfoRequested;
     let page = AnswerPage {
+        can_decide: treasurer && waits,
+        may_approve: treasurer && request.status.is_pending() && !d.approved_by_me,
+        may_answer: request.status == RequestStatus::InfoRequested
+            && user.has(Role::Caseworker)
+            && user.org_id.is_some(),
+        codes: super::deciding::code_choices(c, ""),
+        d,
         title: c.t(&format!("answer-title-{}", request.status)),
         r: Line::of(c, &request, now),
         explanation,
         told,
         can_act: user.has(Role::Caseworker) || user.has(Role::Treasurer),
-        treasurer: user.has(Role::Treasurer) && request.requested_by != user.id,
         pocket_money: request.category == "pocket_money",
         receipt: Filled {
             values: receipt_values,
             errors,
         },
         idempotency_key: uuid::Uuid::new_v4().to_string(),
+        ask_key: uuid::Uuid::new_v4().to_string(),
         c,
     };
     render_with(status, &page)

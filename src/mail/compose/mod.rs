@@ -18,7 +18,7 @@ mod request;
 use askama::Template;
 
 pub use report::{Bar, DonorReport, Figures, Links, ReportReminder, ReportStep};
-pub use request::{Decision, LowBalance, Urgent};
+pub use request::{Decision, LowBalance, Question, TripFacts, Urgent};
 
 use crate::domain::Language;
 use crate::i18n;
