@@ -360,7 +360,7 @@ async fn a_question_and_its_answer_put_the_request_back_in_its_first_place(t: Te
     n.app.clock.advance(Duration::minutes(30));
     let answer = format!("/api/v1/requests/{first}/answer");
     let (s, b) = n
-        .post(&answer, &n.worker, json!({"answer": "Marie Tremblay can go on Friday"}))
+        .post(&answer, &n.worker, json!({"answer": "call her at 514-555-0100 on Friday"}))
         .await;
     assert_eq!((s, b["error"]["field"].as_str()), (422, Some("answer")), "{b}");
     let (s, _) = n.post(&answer, &n.t1, json!({"answer": "yes"})).await;
