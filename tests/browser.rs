@@ -548,7 +548,12 @@ async fn deciding(language: Language) {
     // The caseworker reads the question and answers it.
     sign_in(&browser, &app, &caseworker.email, &caseworker.password).await;
     open(&browser, &app, &page).await;
-    expect_text(&browser, "#question-text", "Is a later date possible this week?").await;
+    expect_text(
+        &browser,
+        "#question-text",
+        "Is a later date possible this week?",
+    )
+    .await;
     scroll_to(&browser, ".question").await;
     screenshot(&browser, language, "decide-question").await;
     fill(&browser, "answer", "No: the hearing is on Monday").await;
@@ -628,7 +633,10 @@ async fn deciding(language: Language) {
         "rule-max-amount",
         &[("category", t("category-train"))],
     );
-    assert!(!main.contains(&plain(&rule)), "not the policy's sentence: {main}");
+    assert!(
+        !main.contains(&plain(&rule)),
+        "not the policy's sentence: {main}"
+    );
     screenshot(&browser, language, "decide-declined").await;
     browser.close().await.expect("the browser closes");
     app.stop().await;

@@ -123,10 +123,12 @@ impl Night {
     async fn flight(&self, amount: &str, urgent: bool) -> String {
         let today = self.today();
         let r = self
-            .ask_for(json!({"category": "flight", "amount": amount, "urgent": urgent,
+            .ask_for(
+                json!({"category": "flight", "amount": amount, "urgent": urgent,
                 "origin": {"city": "Montréal", "province": "QC"},
                 "destination": {"city": "Port-au-Prince", "country": "HT"},
-                "travel_date": today, "reason": "family", "note": NOTE}))
+                "travel_date": today, "reason": "family", "note": NOTE}),
+            )
             .await;
         assert_eq!(r["status"], "pending", "{r}");
         r["id"].as_str().unwrap().to_string()
@@ -216,13 +218,18 @@ async fn a_treasurer_reads_the_request_whole_and_another_organisation_does_not(t
     // Past the case cap: by how much, from the policy and the figures the rule read.
     let today = n.today();
     let bus = n
-        .ask_for(json!({"category": "bus", "amount": "150.00", "travel_date": today,
+        .ask_for(
+            json!({"category": "bus", "amount": "150.00", "travel_date": today,
             "reason": "safety", "origin": {"city": "Montréal", "province": "QC"},
-            "destination": {"city": "Ottawa", "province": "ON"}}))
+            "destination": {"city": "Ottawa", "province": "ON"}}),
+        )
         .await;
     assert_eq!(bus["rule"], "case_auto_cap", "{bus}");
     let (s, b) = n
-        .get(&format!("/api/v1/requests/{}", bus["id"].as_str().unwrap()), &n.t2)
+        .get(
+            &format!("/api/v1/requests/{}", bus["id"].as_str().unwrap()),
+            &n.t2,
+        )
         .await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(
@@ -233,12 +240,17 @@ async fn a_treasurer_reads_the_request_whole_and_another_organisation_does_not(t
     );
     // Above a category's limit.
     let train = n
-        .ask_for(json!({"category": "train", "amount": "420.00", "travel_date": today,
+        .ask_for(
+            json!({"category": "train", "amount": "420.00", "travel_date": today,
             "reason": "court", "origin": {"city": "Montréal", "province": "QC"},
-            "destination": {"city": "Toronto", "province": "ON"}}))
+            "destination": {"city": "Toronto", "province": "ON"}}),
+        )
         .await;
     let (_, b) = n
-        .get(&format!("/api/v1/requests/{}", train["id"].as_str().unwrap()), &n.t2)
+        .get(
+            &format!("/api/v1/requests/{}", train["id"].as_str().unwrap()),
+            &n.t2,
+        )
         .await;
     assert_eq!(b["excess"]["value"], "420.00", "{b}");
     assert_eq!(b["excess"]["limit"], "350.00", "{b}");
@@ -254,14 +266,24 @@ async fn a_decline_takes_a_code_and_a_scanned_reason(t: TestDb) {
             json!({"reason": "call her at 514-555-0100", "reason_code": "other"}),
             "reason",
         ),
-        (json!({"reason": "a bus is cheaper", "reason_code": "cheaper"}), "reason_code"),
+        (
+            json!({"reason": "a bus is cheaper", "reason_code": "cheaper"}),
+            "reason_code",
+        ),
         (json!({"reason_code": "duplicate"}), "reason"),
     ] {
         let (s, b) = n.post(&path, &n.t1, body.clone()).await;
-        assert_eq!((s, b["error"]["field"].as_str()), (422, Some(field)), "{body}: {b}");
+        assert_eq!(
+            (s, b["error"]["field"].as_str()),
+            (422, Some(field)),
+            "{body}: {b}"
+        );
     }
     let (s, r) = n.get(&format!("/api/v1/requests/{id}"), &n.worker).await;
-    assert_eq!(r["status"], "pending", "a refused decline changed nothing: {s} {r}");
+    assert_eq!(
+        r["status"], "pending",
+        "a refused decline changed nothing: {s} {r}"
+    );
 
     let body = json!({"reason": "The 7:05 bus costs 89.00: ask for it instead",
         "reason_code": "cheaper_option"});
@@ -315,9 +337,17 @@ async fn a_question_and_its_answer_put_the_request_back_in_its_first_place(t: Te
     // its caseworker and leaves the queue.
     let ask = format!("/api/v1/requests/{first}/ask");
     let (s, b) = n
-        .post(&ask, &n.t1, json!({"question": "her phone is 514-555-0100?"}))
+        .post(
+            &ask,
+            &n.t1,
+            json!({"question": "her phone is 514-555-0100?"}),
+        )
         .await;
-    assert_eq!((s, b["error"]["field"].as_str()), (422, Some("question")), "{b}");
+    assert_eq!(
+        (s, b["error"]["field"].as_str()),
+        (422, Some("question")),
+        "{b}"
+    );
     let (s, b) = n.post(&ask, &n.worker, json!({"question": "why?"})).await;
     assert_eq!(s, 403, "a caseworker does not ask: {b}");
     let (s, b) = n
@@ -327,13 +357,21 @@ async fn a_question_and_its_answer_put_the_request_back_in_its_first_place(t: Te
             json!({"question": "Is there a cheaper date in the same week?"}),
         )
         .await;
-    assert_eq!((s, b["status"].as_str()), (200, Some("info_requested")), "{b}");
+    assert_eq!(
+        (s, b["status"].as_str()),
+        (200, Some("info_requested")),
+        "{b}"
+    );
     let (_, waiting) = n.get("/api/v1/requests?status=pending", &n.t1).await;
     assert_eq!(queue(&waiting), vec![second.clone()]);
     let (s, b) = n.post(&ask, &n.t2, json!({"question": "again?"})).await;
     assert_eq!(s, 409, "asked already: {b}");
     let (s, b) = n
-        .post(&format!("/api/v1/requests/{first}/approve"), &n.t2, json!({}))
+        .post(
+            &format!("/api/v1/requests/{first}/approve"),
+            &n.t2,
+            json!({}),
+        )
         .await;
     assert_eq!(s, 409, "not approved while it waits for an answer: {b}");
 
@@ -353,26 +391,45 @@ async fn a_question_and_its_answer_put_the_request_back_in_its_first_place(t: Te
     );
     assert_eq!(r["question"]["asked_by"]["name"], "t1@example.org", "{r}");
     let (_, g) = n.get(&format!("/api/v1/requests/{first}"), &n.guest).await;
-    assert!(g.get("question").is_none(), "not for another organisation: {g}");
+    assert!(
+        g.get("question").is_none(),
+        "not for another organisation: {g}"
+    );
 
     // The answer: scanned, from its organisation only, then back in the queue in the
     // place it had.
     n.app.clock.advance(Duration::minutes(30));
     let answer = format!("/api/v1/requests/{first}/answer");
     let (s, b) = n
-        .post(&answer, &n.worker, json!({"answer": "call her at 514-555-0100 on Friday"}))
+        .post(
+            &answer,
+            &n.worker,
+            json!({"answer": "call her at 514-555-0100 on Friday"}),
+        )
         .await;
-    assert_eq!((s, b["error"]["field"].as_str()), (422, Some("answer")), "{b}");
+    assert_eq!(
+        (s, b["error"]["field"].as_str()),
+        (422, Some("answer")),
+        "{b}"
+    );
     let (s, _) = n.post(&answer, &n.t1, json!({"answer": "yes"})).await;
     assert_eq!(s, 403, "a treasurer does not answer for the caseworker");
     let (s, b) = n
-        .post(&answer, &n.worker, json!({"answer": "Friday is 120.00 less; tonight is safer"}))
+        .post(
+            &answer,
+            &n.worker,
+            json!({"answer": "Friday is 120.00 less; tonight is safer"}),
+        )
         .await;
     assert_eq!((s, b["status"].as_str()), (200, Some("pending")), "{b}");
     let (s, b) = n.post(&answer, &n.worker, json!({"answer": "again"})).await;
     assert_eq!(s, 409, "no question waits: {b}");
     let (_, after) = n.get("/api/v1/requests?status=pending", &n.t1).await;
-    assert_eq!(queue(&after), before, "the same order as before the question");
+    assert_eq!(
+        queue(&after),
+        before,
+        "the same order as before the question"
+    );
     let (_, r) = n.get(&format!("/api/v1/requests/{first}"), &n.t1).await;
     assert_eq!(
         r["question"]["answer"], "Friday is 120.00 less; tonight is safer",
@@ -437,16 +494,24 @@ async fn the_urgent_email_tells_the_trip_but_no_note_and_no_city(t: TestDb) {
     users::set_on_call(&n.app.db.db, n.app.clock.now(), &Actor::cli(), &fr, true)
         .await
         .unwrap();
-    users::set_on_call(&n.app.db.db, n.app.clock.now(), &Actor::cli(), &n.t1_id, true)
-        .await
-        .unwrap();
+    users::set_on_call(
+        &n.app.db.db,
+        n.app.clock.now(),
+        &Actor::cli(),
+        &n.t1_id,
+        true,
+    )
+    .await
+    .unwrap();
     n.fill_the_window().await;
     let today = n.today();
     let bus = n
-        .ask_for(json!({"category": "bus", "amount": "150.00", "travel_date": today,
+        .ask_for(
+            json!({"category": "bus", "amount": "150.00", "travel_date": today,
             "urgent": true, "reason": "safety", "note": NOTE,
             "origin": {"city": "Montréal", "province": "QC"},
-            "destination": {"city": "Ottawa", "province": "ON"}}))
+            "destination": {"city": "Ottawa", "province": "ON"}}),
+        )
         .await;
     assert_eq!(bus["status"], "pending", "{bus}");
     let id = bus["id"].as_str().unwrap();
@@ -483,7 +548,10 @@ async fn the_urgent_email_tells_the_trip_but_no_note_and_no_city(t: TestDb) {
                 "cw@example.org",
                 org_label,
             ] {
-                assert!(part.contains(expected), "{language:?}: {expected:?} in {part}");
+                assert!(
+                    part.contains(expected),
+                    "{language:?}: {expected:?} in {part}"
+                );
             }
             for secret in [NOTE, "Montréal", "Ottawa", "Montr&#233;al"] {
                 assert!(!part.contains(secret), "{language:?}: {secret:?} in {part}");

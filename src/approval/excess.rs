@@ -4,8 +4,8 @@
 //! the case's window and the money open to it), so the treasurer reads what the rule saw.
 
 use super::{Policy, Rule, RuleId};
-use crate::domain::money::format_cents;
 use crate::domain::deciding::{Excess, Limit, Unit};
+use crate::domain::money::format_cents;
 use crate::domain::request::Category;
 
 /// The request's figures as the decision read them.
@@ -37,10 +37,20 @@ fn money(rule: RuleId, kind: Limit, value: i64, limit: i64, days: Option<u32>) -
 pub fn of(policy: &Policy, rule: RuleId, f: &Figures) -> Option<Excess> {
     match rule {
         RuleId::MaxAmount(category) => match policy.rule_for(category)? {
-            Rule::MaxAmount(max) => Some(money(rule, Limit::CategoryAmount, f.amount_cents, max.cents(), None)),
-            Rule::Hotel { max_amount, .. } => {
-                Some(money(rule, Limit::CategoryAmount, f.amount_cents, max_amount.as_ref()?.cents(), None))
-            }
+            Rule::MaxAmount(max) => Some(money(
+                rule,
+                Limit::CategoryAmount,
+                f.amount_cents,
+                max.cents(),
+                None,
+            )),
+            Rule::Hotel { max_amount, .. } => Some(money(
+                rule,
+                Limit::CategoryAmount,
+                f.amount_cents,
+                max_amount.as_ref()?.cents(),
+                None,
+            )),
         },
         RuleId::MaxNights => match policy.rule_for(Category::Hotel)? {
             Rule::Hotel { max_nights, .. } => Some(Excess {
@@ -122,7 +132,10 @@ mod tests {
             ..Figures::default()
         };
         let e = of(&policy(), RuleId::CaseAutoCap, &f).expect("an excess");
-        assert_eq!((e.value.as_str(), e.limit.as_str(), e.days), ("1120.00", "1000.00", Some(7)));
+        assert_eq!(
+            (e.value.as_str(), e.limit.as_str(), e.days),
+            ("1120.00", "1000.00", Some(7))
+        );
     }
 
     #[test]
@@ -140,11 +153,17 @@ mod tests {
             ..Figures::default()
         };
         let e = of(&p, RuleId::MaxNights, &stay).unwrap();
-        assert_eq!((e.unit, e.value.as_str(), e.limit.as_str()), (Unit::Nights, "4", "3"));
+        assert_eq!(
+            (e.unit, e.value.as_str(), e.limit.as_str()),
+            (Unit::Nights, "4", "3")
+        );
         let e = of(&p, RuleId::MaxNightlyRate, &stay).unwrap();
         assert_eq!((e.value.as_str(), e.limit.as_str()), ("250.00", "225.00"));
         assert!(of(&p, RuleId::NotAutoApproved, &stay).is_none());
-        assert!(of(&p, RuleId::CaseAutoCap, &stay).is_none(), "no window stored");
+        assert!(
+            of(&p, RuleId::CaseAutoCap, &stay).is_none(),
+            "no window stored"
+        );
     }
 
     #[test]

@@ -367,13 +367,12 @@ impl Row {
         } else {
             1
         };
-        let place = |city: Option<String>, province: Option<String>, country: Option<String>| {
-            PlaceView {
+        let place =
+            |city: Option<String>, province: Option<String>, country: Option<String>| PlaceView {
                 city,
                 province,
                 country,
-            }
-        };
+            };
         let trip = (self.travel_date.is_some()
             || self.origin_province.is_some()
             || self.origin_country.is_some())
@@ -1126,7 +1125,9 @@ pub async fn approvals_of(
         select.build_query_as().fetch_all(c).await
     })?;
     for (request, id, name, at) in rows {
-        out.entry(request).or_default().push(Approval { id, name, at });
+        out.entry(request)
+            .or_default()
+            .push(Approval { id, name, at });
     }
     Ok(out)
 }

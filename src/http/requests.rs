@@ -671,8 +671,8 @@ async fn show(
     let id = request_id(&id)?;
     let now = state.clock.now();
     let staff = auth.staff();
-    let view =
-        crate::read_tx!(&state.db, |tx| lifecycle::deciding(tx, now, &staff, &id).await)?;
+    let view = crate::read_tx!(&state.db, |tx| lifecycle::deciding(tx, now, &staff, &id)
+        .await)?;
     Ok(Json(view))
 }
 
@@ -831,8 +831,7 @@ async fn answer(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let id = request_id(&id)?;
     fields::only_of::<AnswerBody>(&body)?;
-    let answer =
-        Note::parse(fields::string(&body, "answer")?).map_err(|e| invalid("answer", e))?;
+    let answer = Note::parse(fields::string(&body, "answer")?).map_err(|e| invalid("answer", e))?;
     let now = state.clock.now();
     let staff = auth.staff();
     let route = route_key(&id, "answer");

@@ -505,8 +505,8 @@ async fn answer_page(
     let id = page_id(id)?;
     let staff = user.staff();
     let now = state.clock.now();
-    let request =
-        crate::read_tx!(&state.db, |tx| lifecycle::deciding(tx, now, &staff, &id).await)?;
+    let request = crate::read_tx!(&state.db, |tx| lifecycle::deciding(tx, now, &staff, &id)
+        .await)?;
     let told: Vec<String> = notify::told(&state.db, &request.id)
         .await?
         .into_iter()

@@ -170,8 +170,8 @@ impl Detail {
             .and_then(crate::approval::excess::message_key)
             .filter(|_| waits)
             .map(|key| c.t_with(key, &[("category", category.clone())]));
-        let declined = (r.status == RequestStatus::Declined && r.decided_by.is_some()).then(|| {
-            DeclineRow {
+        let declined =
+            (r.status == RequestStatus::Declined && r.decided_by.is_some()).then(|| DeclineRow {
                 code: r
                     .reason_code
                     .map(|code| c.t(&format!("decline-code-{}", code.as_str()))),
@@ -181,8 +181,7 @@ impl Detail {
                         &[("who", who.name.clone()), ("email", who.email.clone())],
                     )
                 }),
-            }
-        });
+            });
         Detail {
             rows,
             note: r.note.clone(),

@@ -14,8 +14,8 @@ use chrono::Duration;
 use serde_json::{Map, Value, json};
 
 use super::caseworker::Line;
-use super::deciding::Detail;
 use super::context::{Context, PageError, Path, page_id, see_other};
+use super::deciding::Detail;
 use super::forms::{FieldErrors, Filled, Submitted, field_errors, field_message};
 use super::i18n;
 use super::pages::{render, render_with};
