@@ -408,7 +408,15 @@ pub async fn fill(db: &Db, now: DateTime<Utc>, base_url: &str) -> Result<Vec<Acc
         Note::parse("Covered by the court's interpreter service; ask the clerk").map_err(step)?;
     let declined_at = at + Duration::hours(2);
     write_tx!(db, |tx| -> Result<lifecycle::RequestView, FlowError> async {
-        let stepped = lifecycle::decline(tx, declined_at, &second, &help, &reason).await?;
+        let stepped = lifecycle::decline(
+            tx,
+            declined_at,
+            &second,
+            &help,
+            &reason,
+            Some(crate::domain::deciding::DeclineCode::NotCovered),
+        )
+        .await?;
         notify::after(tx, declined_at, base_url, stepped).await
     })
     .map_err(step)?;

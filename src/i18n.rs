@@ -128,6 +128,29 @@ pub fn money_str(language: Language, amount: &str) -> String {
         .unwrap_or_else(|| amount.to_string())
 }
 
+/// By how much a request goes past a rule, in the language: "Case cap: $1,120.00 of
+/// $1,000.00 in 7 days". `category` is the category's name in that language.
+pub fn excess_line(
+    language: Language,
+    excess: &crate::domain::deciding::Excess,
+    category: &str,
+) -> String {
+    let figure = |v: &str| match excess.unit {
+        crate::domain::deciding::Unit::Money => money_str(language, v),
+        crate::domain::deciding::Unit::Nights => v.to_string(),
+    };
+    text_with(
+        language,
+        excess.kind.key(),
+        &[
+            ("category", category.to_string()),
+            ("value", figure(&excess.value)),
+            ("limit", figure(&excess.limit)),
+            ("days", excess.days.unwrap_or_default().to_string()),
+        ],
+    )
+}
+
 /// How long something has waited, in the largest unit that reads naturally.
 pub fn waited(language: Language, seconds: i64) -> String {
     let minutes = (seconds.max(0) / 60).max(0);

@@ -235,6 +235,18 @@ const MATRIX: &[Route] = &[
     },
     Route {
         method: "POST",
+        path: "/api/v1/requests/{request}/ask",
+        body: Some(r#"{"question": "is a later date possible?"}"#),
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/requests/{request}/answer",
+        body: Some(r#"{"answer": "no, tonight only"}"#),
+        expect: [Anon, Allowed, Deny, Deny],
+    },
+    Route {
+        method: "POST",
         path: "/api/v1/requests/{request}/receipt",
         body: Some(r#"{"amount": "1.00"}"#),
         expect: [Anon, Allowed, Allowed, Deny],

@@ -67,7 +67,8 @@ async fn expect_text(browser: &Client, css: &str, expected: &str) {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("{css} reads {seen:?}, not {expected:?}");
+    let main = text_of(browser, "main").await;
+    panic!("{css} reads {seen:?}, not {expected:?}, on a page that reads: {main}");
 }
 
 /// Waits until the page's path satisfies `ok`, and returns it.
@@ -569,7 +570,7 @@ async fn choose(browser: &Client, id: &str) {
     panic!("{id} could not be chosen");
 }
 
-async fn scroll_to(browser: &Client, id: &str) {
+async fn scroll_to_id(browser: &Client, id: &str) {
     browser
         .execute(
             "document.getElementById(arguments[0]).scrollIntoView({block: 'center'});",
@@ -644,7 +645,7 @@ async fn travel(language: Language) {
         ),
     )
     .await;
-    scroll_to(&browser, "destination_city").await;
+    scroll_to_id(&browser, "destination_city").await;
     screenshot(&browser, language, "travel-bus-ottawa").await;
     click(&browser, "#send").await;
     expect_text(
@@ -684,7 +685,7 @@ async fn travel(language: Language) {
         !destination_province.is_displayed().await.unwrap(),
         "outside Canada shows no province"
     );
-    scroll_to(&browser, "destination_country").await;
+    scroll_to_id(&browser, "destination_country").await;
     screenshot(&browser, language, "travel-flight-haiti").await;
     click(&browser, "#send").await;
     expect_text(
@@ -853,4 +854,263 @@ async fn the_missing_pages_in_french() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_missing_pages_in_english() {
     flagged_items(Language::En).await;
+}
+
+/// Signs in through the API with a demo account's password.
+async fn api_token(app: &TestApp, email: &str, password: &str) -> String {
+    let b: Value = app
+        .http
+        .post(app.url("/api/v1/auth/login"))
+        .json(&serde_json::json!({"email": email, "password": password}))
+        .send()
+        .await
+        .expect("the app answers")
+        .json()
+        .await
+        .expect("a token");
+    b["token"].as_str().expect("a token").to_string()
+}
+
+/// Signs out by submitting the sign-out form itself (on a narrow French page the
+/// navigation wraps, and a tap at the button's centre can land on a link beside it).
+async fn sign_out(browser: &Client) {
+    submit(browser, "form[action='/signout'] button").await;
+    wait_for_path(browser, |p| p == "/signin").await;
+}
+
+/// Submits the form of the button matching `css`, as a tap on it would.
+async fn submit(browser: &Client, css: &str) {
+    browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} appears: {e}"));
+    browser
+        .execute(
+            "const b = document.querySelector(arguments[0]); b.form.requestSubmit(b);",
+            vec![serde_json::json!(css)],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{css} submits: {e}"));
+}
+
+/// Opens a page and waits until it is there.
+async fn open(browser: &Client, app: &TestApp, path: &str) {
+    // A navigation still running from the step before (the redirects after signing in)
+    // can land after this one: go again until the page is the one asked for.
+    for _ in 0..20 {
+        browser.goto(&app.url(path)).await.expect("the page opens");
+        if self::path(browser).await == path {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if self::path(browser).await == path {
+                return;
+            }
+        }
+    }
+    wait_for_path(browser, |p| p == path).await;
+}
+
+/// Brings the element matching `css` to the top of the phone's screen.
+async fn scroll_to(browser: &Client, css: &str) {
+    browser
+        .execute(
+            "document.querySelector(arguments[0]).scrollIntoView(true);",
+            vec![serde_json::json!(css)],
+        )
+        .await
+        .expect("the page scrolls");
+}
+
+/// A treasurer reads the request whole on the queue, asks a question, the caseworker
+/// answers, the treasurer gives the first of two approvals and a second treasurer the
+/// other; then a decline with its typed reason, which the caseworker reads.
+async fn deciding(language: Language) {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (app, accounts) = coalition().await;
+    let t = |key: &str| i18n::text(language, key);
+    let other = match language {
+        Language::Fr => Language::En,
+        Language::En => Language::Fr,
+    };
+    let caseworker = account(&accounts, "caseworker", language);
+    let treasurer = account(&accounts, "treasurer", language);
+    let second = account(&accounts, "treasurer", other);
+    let note = "two children, one stroller";
+
+    // The caseworker asks, through the API, for a flight past the two-treasurer line.
+    let token = api_token(&app, &caseworker.email, &caseworker.password).await;
+    let case: Value = app
+        .post("/api/v1/cases", Some(&token))
+        .header("Idempotency-Key", "case-1")
+        .json(&serde_json::json!({"province": "QC"}))
+        .send()
+        .await
+        .expect("the API answers")
+        .json()
+        .await
+        .expect("a case");
+    let code = case["code"].as_str().expect("a code").to_string();
+    let today = passage::clock::Clock::now(&app.clock)
+        .date_naive()
+        .to_string();
+    let ask_for = |key: &'static str, body: Value| {
+        let (app, token) = (&app, &token);
+        async move {
+            let r: Value = app
+                .post("/api/v1/requests", Some(token))
+                .header("Idempotency-Key", key)
+                .json(&body)
+                .send()
+                .await
+                .expect("the API answers")
+                .json()
+                .await
+                .expect("a request");
+            assert_eq!(r["status"], "pending", "{r}");
+            r["id"].as_str().expect("an id").to_string()
+        }
+    };
+    let flight = ask_for(
+        "flight-1",
+        serde_json::json!({"case_code": code, "category": "flight", "amount": "1450.00",
+            "needed_by": today, "travel_date": today, "reason": "family", "note": note,
+            "origin": {"city": "Montréal", "province": "QC"},
+            "destination": {"city": "Port-au-Prince", "country": "HT"}}),
+    )
+    .await;
+    let page = format!("/requests/{flight}");
+
+    // The treasurer reads the request whole on the queue.
+    let browser = driver.browser(language).await;
+    sign_in(&browser, &app, &treasurer.email, &treasurer.password).await;
+    expect_text(&browser, "h1", &t("queue-title")).await;
+    let card = plain(&text_of(&browser, &format!("#request-{flight}")).await);
+    for expected in [
+        "Montréal, QC → Port-au-Prince, HT".to_string(),
+        t("scope-international"),
+        t("reason-family"),
+        note.to_string(),
+        caseworker.email.clone(),
+        plain(&i18n::money(language, 145_000)),
+    ] {
+        assert!(card.contains(&expected), "{expected:?} on the card: {card}");
+    }
+    scroll_to(&browser, &format!("#request-{flight}")).await;
+    screenshot(&browser, language, "decide-queue").await;
+
+    // ...asks the caseworker a question from the request's page.
+    open(&browser, &app, &page).await;
+    fill(&browser, "question", "Is a later date possible this week?").await;
+    submit(&browser, "#ask").await;
+    expect_text(&browser, "#answer-title", &t("answer-title-info_requested")).await;
+    sign_out(&browser).await;
+
+    // The caseworker reads the question and answers it.
+    sign_in(&browser, &app, &caseworker.email, &caseworker.password).await;
+    open(&browser, &app, &page).await;
+    expect_text(
+        &browser,
+        "#question-text",
+        "Is a later date possible this week?",
+    )
+    .await;
+    scroll_to(&browser, ".question").await;
+    screenshot(&browser, language, "decide-question").await;
+    fill(&browser, "answer", "No: the hearing is on Monday").await;
+    submit(&browser, "#send-answer").await;
+    expect_text(&browser, "#answer-title", &t("answer-title-pending")).await;
+    sign_out(&browser).await;
+
+    // The treasurer gives the first approval, and is told a second treasurer must.
+    sign_in(&browser, &app, &treasurer.email, &treasurer.password).await;
+    open(&browser, &app, &page).await;
+    expect_text(&browser, "#answer-text", "No: the hearing is on Monday").await;
+    submit(&browser, "#approve").await;
+    expect_text(&browser, "#approved-by-me", &t("decide-approved-waiting")).await;
+    assert!(
+        browser.find(Locator::Css("#approve")).await.is_err(),
+        "no approve button after one's own approval"
+    );
+    scroll_to(&browser, "#decide-title").await;
+    screenshot(&browser, language, "decide-first-approval").await;
+    sign_out(&browser).await;
+
+    // The second treasurer approves it.
+    sign_in(&browser, &app, &second.email, &second.password).await;
+    open(&browser, &app, &page).await;
+    submit(&browser, "#approve").await;
+    expect_text(
+        &browser,
+        "#answer-title",
+        &i18n::text(other, "answer-title-approved"),
+    )
+    .await;
+    sign_out(&browser).await;
+
+    // A decline: why, the words, a confirmation.
+    let train = ask_for(
+        "train-1",
+        serde_json::json!({"case_code": code, "category": "train", "amount": "420.00",
+            "needed_by": today, "travel_date": today, "reason": "court",
+            "origin": {"city": "Montréal", "province": "QC"},
+            "destination": {"city": "Toronto", "province": "ON"}}),
+    )
+    .await;
+    let train_page = format!("/requests/{train}");
+    let reason = "The 7:05 bus costs 89.00: ask for it instead";
+    sign_in(&browser, &app, &treasurer.email, &treasurer.password).await;
+    open(&browser, &app, &train_page).await;
+    browser
+        .execute(
+            "document.getElementById('code-cheaper_option').checked = true;",
+            vec![],
+        )
+        .await
+        .expect("the reason's code is chosen");
+    fill(&browser, "reason", reason).await;
+    submit(&browser, "#decline").await;
+    expect_text(&browser, "#decline-title", &t("decline-confirm-title")).await;
+    expect_text(&browser, "#confirm-reason", reason).await;
+    screenshot(&browser, language, "decide-decline-confirm").await;
+    submit(&browser, "#confirm-decline").await;
+    expect_text(&browser, "#answer-title", &t("answer-title-declined")).await;
+    sign_out(&browser).await;
+
+    // The caseworker reads the treasurer's words and who to call back.
+    sign_in(&browser, &app, &caseworker.email, &caseworker.password).await;
+    open(&browser, &app, &train_page).await;
+    expect_text(&browser, "#answer-title", &t("answer-title-declined")).await;
+    let main = plain(&text_of(&browser, "main").await);
+    for expected in [
+        reason.to_string(),
+        t("decline-code-cheaper_option"),
+        treasurer.email.clone(),
+    ] {
+        assert!(main.contains(&expected), "{expected:?} on the page: {main}");
+    }
+    let rule = i18n::text_with(
+        language,
+        "rule-max-amount",
+        &[("category", t("category-train"))],
+    );
+    assert!(
+        !main.contains(&plain(&rule)),
+        "not the policy's sentence: {main}"
+    );
+    screenshot(&browser, language, "decide-declined").await;
+    browser.close().await.expect("the browser closes");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_treasurer_decides_in_french() {
+    deciding(Language::Fr).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_treasurer_decides_in_english() {
+    deciding(Language::En).await;
 }

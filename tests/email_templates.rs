@@ -5,7 +5,9 @@
 
 use passage::domain::Language;
 use passage::i18n;
-use passage::mail::compose::{Decision, LowBalance, ReportReminder, ReportStep, Urgent, Written};
+use passage::mail::compose::{
+    Decision, LowBalance, Question, ReportReminder, ReportStep, TripFacts, Urgent, Written,
+};
 use passage::reports::send::{Gift, Links, render};
 use passage::reports::summary::Summary;
 use serde_json::json;
@@ -75,6 +77,26 @@ fn every_email(language: Language) -> Vec<(&'static str, Written)> {
         amount: "1612.40".into(),
         why: format!("flight requests above 500.00 wait {SCRIPT}"),
         link: link.clone(),
+        org: format!("Refuge {SCRIPT}"),
+        requester: "cw@example.org".into(),
+        trip: Some(TripFacts {
+            from: "QC".into(),
+            to: "HT".into(),
+            travel_date: "2026-11-30".into(),
+            reason: "family".into(),
+            scope: "international".into(),
+        }),
+        stay: None,
+        needed_by: "2026-11-30".into(),
+        excess: String::new(),
+    };
+    let question = |answered| Question {
+        language,
+        answered,
+        case_code: "QC-7K4M-X2P9".into(),
+        category: "flight".into(),
+        amount: "1612.40".into(),
+        link: link.clone(),
     };
     let decision = |approved| Decision {
         language,
@@ -121,6 +143,8 @@ fn every_email(language: Language) -> Vec<(&'static str, Written)> {
     vec![
         ("urgent", urgent(false).write().unwrap()),
         ("escalated", urgent(true).write().unwrap()),
+        ("asked", question(false).write().unwrap()),
+        ("answered", question(true).write().unwrap()),
         ("approved", decision(true).write().unwrap()),
         ("declined", decision(false).write().unwrap()),
         (

@@ -648,6 +648,8 @@ async fn path_traversal_in_every_path_parameter(t: TestDb) {
         ("GET", "/api/v1/requests/{}", &n.treasurer),
         ("POST", "/api/v1/requests/{}/approve", &n.treasurer),
         ("POST", "/api/v1/requests/{}/decline", &n.treasurer),
+        ("POST", "/api/v1/requests/{}/ask", &n.treasurer),
+        ("POST", "/api/v1/requests/{}/answer", &n.caseworker),
         ("POST", "/api/v1/requests/{}/receipt", &n.caseworker),
         ("POST", "/api/v1/requests/{}/cancel", &n.caseworker),
         ("POST", "/api/v1/requests/{}/review", &n.treasurer),

@@ -48,6 +48,8 @@ const OPERATIONS: &[&str] = &[
     "GET /api/v1/requests/{id}",
     "POST /api/v1/requests/{id}/approve",
     "POST /api/v1/requests/{id}/decline",
+    "POST /api/v1/requests/{id}/ask",
+    "POST /api/v1/requests/{id}/answer",
     "POST /api/v1/requests/{id}/receipt",
     "POST /api/v1/requests/{id}/cancel",
     "POST /api/v1/requests/{id}/review",

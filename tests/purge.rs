@@ -1,8 +1,9 @@
 //! Purge means gone: once the retention period has passed, the notes, cities, vendors,
-//! references, decline reasons and review flags' reasons of closed requests leave no byte
-//! behind, in the database files (SQLite's file and its write-ahead log; PostgreSQL's table
-//! files), in the stored first answers of `Idempotency-Key`s, or in the bodies of the mail
-//! that was sent about them. On both engines.
+//! references, decline reasons, review flags' reasons, treasurers' questions and
+//! caseworkers' answers of closed requests leave no byte behind, in the database files
+//! (SQLite's file and its write-ahead log; PostgreSQL's table files), in the stored first
+//! answers of `Idempotency-Key`s, or in the bodies of the mail that was sent about them. On
+//! both engines.
 
 mod common;
 
@@ -24,7 +25,9 @@ const REASON: &str = "kestrelreason budget spent this week";
 const VENDOR: &str = "Kestrelinn";
 const REFERENCE: &str = "KSTRLREF-42";
 const FLAG: &str = "kestrelflag paid twice maybe";
-const MARKERS: [&str; 8] = [
+const QUESTION: &str = "kestrelquestion is a later date possible";
+const ANSWER: &str = "kestrelanswer no, tonight only";
+const MARKERS: [&str; 10] = [
     NOTE_TRIP,
     NOTE_STAY,
     ORIGIN,
@@ -33,6 +36,8 @@ const MARKERS: [&str; 8] = [
     VENDOR,
     REFERENCE,
     FLAG,
+    QUESTION,
+    ANSWER,
 ];
 
 async fn post_keyed(f: &Fund, path: &str, token: &str, key: &str, body: &Value) -> (u16, Value) {
@@ -129,6 +134,25 @@ async fn purged_text_leaves_no_byte_behind(t: TestDb) {
         "{asked}"
     );
     let flight_id = asked["id"].as_str().unwrap().to_string();
+    // A treasurer's question and the caseworker's answer, both kept under their keys.
+    let (s, b) = post_keyed(
+        &f,
+        &format!("/api/v1/requests/{flight_id}/ask"),
+        &f.treasurer,
+        "flight-ask",
+        &json!({"question": QUESTION}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, b) = post_keyed(
+        &f,
+        &format!("/api/v1/requests/{flight_id}/answer"),
+        &f.worker,
+        "flight-answer",
+        &json!({"answer": ANSWER}),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
     let (s, declined) = f
         .send(
             f.app
@@ -136,7 +160,7 @@ async fn purged_text_leaves_no_byte_behind(t: TestDb) {
                     &format!("/api/v1/requests/{flight_id}/decline"),
                     Some(&f.treasurer),
                 )
-                .json(&json!({"reason": REASON})),
+                .json(&json!({"reason": REASON, "reason_code": "not_covered"})),
         )
         .await;
     assert_eq!(
@@ -217,8 +241,8 @@ async fn purged_text_leaves_no_byte_behind(t: TestDb) {
         let (s, r) = f.get(&format!("/api/v1/requests/{id}"), &f.worker).await;
         assert_eq!(s, 200, "{r}");
         assert_eq!(
-            (&r["note"], &r["reason"]),
-            (&Value::Null, &Value::Null),
+            (&r["note"], &r["reason"], &r["question"]),
+            (&Value::Null, &Value::Null, &Value::Null),
             "{r}"
         );
     }

@@ -407,8 +407,8 @@ async fn receipts_cancels_declines_and_reviews_go_through_the_pages(t: TestDb) {
             .contains(&i18n::text(Language::En, "answer-title-cancelled"))
     );
 
-    // A treasurer declines a pending request in one tap from the queue, and reviews an
-    // automatic approval.
+    // A treasurer declines a pending request (its code and words, then a confirmation:
+    // never in one tap), and reviews an automatic approval.
     let form = caseworker
         .get(&format!("/cases/{code}/ask?category=clothing"))
         .await;
@@ -430,19 +430,44 @@ async fn receipts_cancels_declines_and_reviews_go_through_the_pages(t: TestDb) {
     let queue = treasurer.get("/queue").await;
     let id = pending.trim_start_matches("/requests/");
     assert!(queue.body.contains(id), "the clothing waits in the queue");
-    let reason = i18n::text(Language::Fr, "decline-default-reason");
+    let reason = "Covered by the clothing bank on Monday";
+    let asked = treasurer
+        .post(
+            &format!("{pending}/decline"),
+            &[("reason", reason), ("reason_code", "not_covered")],
+        )
+        .await;
+    assert!(
+        asked
+            .body
+            .contains(&i18n::text(Language::Fr, "decline-confirm-title")),
+        "the first post only asks to confirm: {}",
+        asked.body
+    );
+    let page = caseworker.get(&pending).await;
+    assert!(
+        !page
+            .body
+            .contains(&i18n::text(Language::En, "answer-title-declined")),
+        "nothing declined before the confirmation"
+    );
     let declined = treasurer
         .post(
             &format!("{pending}/decline"),
-            &[("reason", reason.as_str()), ("back", "/queue")],
+            &[
+                ("reason", reason),
+                ("reason_code", "not_covered"),
+                ("confirmed", "yes"),
+            ],
         )
         .await;
-    assert_eq!(declined.location(), "/queue");
+    assert_eq!(declined.location(), pending.as_str());
     let page = caseworker.get(&pending).await;
     assert!(
         page.body
             .contains(&i18n::text(Language::En, "answer-title-declined"))
     );
+    assert!(page.body.contains(reason), "the treasurer's words");
     let review = treasurer.get("/review").await;
     let bus_id = bus.trim_start_matches("/requests/");
     assert!(
@@ -788,7 +813,12 @@ async fn a_declined_late_receipt_shows_its_reason_and_no_form(t: TestDb) {
     let declined = treasurer
         .post(
             &format!("{bus}/decline"),
-            &[("reason", "bought without calling"), ("back", "/queue")],
+            &[
+                ("reason", "bought without calling"),
+                ("reason_code", "other"),
+                ("confirmed", "yes"),
+                ("back", "/queue"),
+            ],
         )
         .await;
     assert_eq!(declined.location(), "/queue", "{}", declined.body);

@@ -17,6 +17,7 @@ use crate::audit::{self, Actor};
 use crate::cases::{self, Staff};
 use crate::domain::Money;
 use crate::domain::case_code::CaseCode;
+use crate::domain::deciding::{DeclineCode, Excess};
 use crate::domain::money::format_cents;
 use crate::domain::note::Note;
 use crate::domain::request::{Category, HotelStay, Trip};
@@ -91,7 +92,46 @@ pub struct RequestView {
     pub released: Option<String>,
     pub approvals: i64,
     pub approvals_needed: i64,
-    pub requested_by: String,
+    /// The caseworker who asked.
+    pub requested_by: Party,
+    /// The organisation whose case it is.
+    pub org: Party,
+    /// Travel only: where from, where to, when and why. The cities are left out for an
+    /// organisation that did not ask (as the note is), and once purged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trip: Option<TripView>,
+    /// Hotel only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stay: Option<StayView>,
+    /// A treasurer's question to the caseworker, and the answer once given. Left out as
+    /// the note is for an organisation that did not ask.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub question: Option<QuestionView>,
+    /// Why a treasurer declined it, beside the reason they typed (`reason`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason_code: Option<DeclineCode>,
+    /// The treasurer who approved or declined it: who to call back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_by: Option<Contact>,
+    /// The treasurers' approvals so far, oldest first (a single request's view).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub approved_by: Vec<Approval>,
+    /// For a treasurer: by how much it goes past the rule that sent it to them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub excess: Option<Excess>,
+    /// For a treasurer: the case's requests of the last 90 days, this one apart, newest
+    /// first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<HistoryItem>>,
+    /// For a treasurer, while it waits: what the fund has available now and after this
+    /// approval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fund: Option<FundNow>,
+    /// The figures the automatic decision read (see `approval::excess`).
+    #[serde(skip)]
+    pub decided_window_cents: Option<i64>,
+    #[serde(skip)]
+    pub decided_open_cents: Option<i64>,
     pub created_at: DateTime<Utc>,
     pub decided_at: Option<DateTime<Utc>>,
     pub hold_expires_at: Option<DateTime<Utc>>,
@@ -100,6 +140,101 @@ pub struct RequestView {
     /// Whoever asked held the treasurer role then: an automatic approval of it is marked
     /// on the review list, since its requester could have written the rules it passed.
     pub requested_by_treasurer: bool,
+}
+
+/// Someone, by the name the instance knows them by (their display name, or their email).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct Party {
+    pub id: String,
+    pub name: String,
+}
+
+/// A treasurer to call back about a decision.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct Contact {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+}
+
+/// One treasurer's approval.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, sqlx::FromRow, utoipa::ToSchema)]
+pub struct Approval {
+    pub id: String,
+    pub name: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A place of a trip as a view shows it: the city, and its province or country.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct PlaceView {
+    /// Left out for an organisation that did not ask, and once purged.
+    pub city: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub province: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub country: Option<String>,
+}
+
+impl PlaceView {
+    /// The province or the country, never the city (what an email may say).
+    pub fn region(&self) -> &str {
+        self.province
+            .as_deref()
+            .or(self.country.as_deref())
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct TripView {
+    pub origin: PlaceView,
+    pub destination: PlaceView,
+    #[schema(format = "date")]
+    pub travel_date: Option<String>,
+    /// `safety`, `family`, `shelter`, `court` or `other`.
+    pub reason: Option<String>,
+    /// `local`, `intercity`, `interprovincial` or `international`, derived from the places.
+    pub scope: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct StayView {
+    pub nights: i64,
+    #[schema(value_type = crate::domain::money::Figure)]
+    pub nightly_rate: String,
+    pub party_size: i64,
+}
+
+/// A treasurer's question and the caseworker's answer.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct QuestionView {
+    pub question: String,
+    pub asked_by: Party,
+    pub asked_at: DateTime<Utc>,
+    pub answer: Option<String>,
+    pub answered_at: Option<DateTime<Utc>>,
+}
+
+/// One of the case's earlier requests, as the treasurer weighs it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, sqlx::FromRow, utoipa::ToSchema)]
+pub struct HistoryItem {
+    pub id: String,
+    #[schema(value_type = Category)]
+    pub category: String,
+    #[schema(value_type = crate::domain::money::Figure)]
+    pub amount: String,
+    pub status: RequestStatus,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The fund's available money now, and after approving the request.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct FundNow {
+    #[schema(value_type = crate::domain::money::Figure)]
+    pub available: String,
+    #[schema(value_type = crate::domain::money::Figure)]
+    pub after: String,
 }
 
 /// What a change tells people, for the mail module to write in the same transaction
@@ -114,6 +249,10 @@ pub enum Notice {
     LateReceipt { request: RequestView },
     /// A treasurer approved or declined a late receipt: its organisation hears of it.
     LateDecided { request: RequestView },
+    /// A treasurer asked the caseworker a question: the caseworker hears of it.
+    Asked { request: RequestView },
+    /// The caseworker answered: the treasurer who asked hears of it.
+    Answered { request: RequestView },
     /// What automatic decisions can use after the change (available money less what
     /// active operation reserves hold), against the reserve floor.
     LowBalance {
@@ -159,6 +298,30 @@ struct Row {
     /// The organisation of the caseworker who asked (`org_id` is the case's, which on a
     /// shared case may be another).
     requester_org: Option<String>,
+    requester_name: Option<String>,
+    org_name: Option<String>,
+    origin_city: Option<String>,
+    origin_province: Option<String>,
+    origin_country: Option<String>,
+    destination_city: Option<String>,
+    destination_province: Option<String>,
+    destination_country: Option<String>,
+    travel_date: Option<String>,
+    trip_reason: Option<String>,
+    nightly_rate: Option<i64>,
+    party_size: Option<i64>,
+    decided_window_cents: Option<i64>,
+    decided_open_cents: Option<i64>,
+    decline_code: Option<String>,
+    decided_by: Option<String>,
+    decider_name: Option<String>,
+    decider_email: Option<String>,
+    question: Option<String>,
+    asked_by: Option<String>,
+    asker_name: Option<String>,
+    asked_at: Option<DateTime<Utc>>,
+    answer: Option<String>,
+    answered_at: Option<DateTime<Utc>>,
 }
 
 const SELECT_ROW: &str = "SELECT r.id, r.case_code, r.org_id, r.requested_by, r.category, r.amount,
@@ -167,13 +330,27 @@ const SELECT_ROW: &str = "SELECT r.id, r.case_code, r.org_id, r.requested_by, r.
         r.reviewed_at, r.flagged, r.requested_by_treasurer,
         (SELECT COUNT(*) FROM request_approvals a WHERE a.request_id = r.id) AS approvals,
         (SELECT t.expires_at FROM transfers t WHERE t.id = r.hold_id) AS hold_expires_at,
-        (SELECT u.org_id FROM users u WHERE u.id = r.requested_by) AS requester_org
+        (SELECT u.org_id FROM users u WHERE u.id = r.requested_by) AS requester_org,
+        (SELECT COALESCE(u.display_name, u.email) FROM users u WHERE u.id = r.requested_by)
+            AS requester_name,
+        (SELECT o.name FROM orgs o WHERE o.id = r.org_id) AS org_name,
+        r.origin_city, r.origin_province, r.origin_country, r.destination_city,
+        r.destination_province, r.destination_country, r.travel_date, r.reason AS trip_reason,
+        r.nightly_rate, r.party_size, r.decided_window_cents, r.decided_open_cents,
+        r.decline_code, r.decided_by,
+        (SELECT COALESCE(u.display_name, u.email) FROM users u WHERE u.id = r.decided_by)
+            AS decider_name,
+        (SELECT u.email FROM users u WHERE u.id = r.decided_by) AS decider_email,
+        r.question, r.asked_by,
+        (SELECT COALESCE(u.display_name, u.email) FROM users u WHERE u.id = r.asked_by)
+            AS asker_name,
+        r.asked_at, r.answer, r.answered_at
      FROM requests r";
 
 impl Row {
-    /// The request as `staff` may read it: the note of a request another organisation
-    /// made (what it wrote about the person it helps) is left out, see
-    /// [`cases::reads_notes_of`]. Cities are never in a view.
+    /// The request as `staff` may read it: the note, the cities and the question of a
+    /// request another organisation made (what it wrote about the person it helps) are
+    /// left out, see [`cases::reads_notes_of`].
     fn view_for(self, dual_above: Money, staff: &Staff) -> RequestView {
         let asker = self
             .requester_org
@@ -182,6 +359,11 @@ impl Row {
         let mut view = self.view(dual_above);
         if !cases::reads_notes_of(staff, &asker) {
             view.note = None;
+            view.question = None;
+            if let Some(trip) = &mut view.trip {
+                trip.origin.city = None;
+                trip.destination.city = None;
+            }
         }
         view
     }
@@ -192,7 +374,76 @@ impl Row {
         } else {
             1
         };
+        let place =
+            |city: Option<String>, province: Option<String>, country: Option<String>| PlaceView {
+                city,
+                province,
+                country,
+            };
+        let trip = (self.travel_date.is_some()
+            || self.origin_province.is_some()
+            || self.origin_country.is_some())
+        .then(|| TripView {
+            origin: place(
+                self.origin_city.clone(),
+                self.origin_province.clone(),
+                self.origin_country.clone(),
+            ),
+            destination: place(
+                self.destination_city.clone(),
+                self.destination_province.clone(),
+                self.destination_country.clone(),
+            ),
+            travel_date: self.travel_date.clone(),
+            reason: self.trip_reason.clone(),
+            scope: self.scope.clone(),
+        });
+        let stay = match (self.nights, self.nightly_rate, self.party_size) {
+            (Some(nights), Some(rate), Some(party_size)) => Some(StayView {
+                nights,
+                nightly_rate: format_cents(rate),
+                party_size,
+            }),
+            _ => None,
+        };
+        let question = match (&self.question, &self.asked_by, self.asked_at) {
+            (Some(q), Some(by), Some(at)) => Some(QuestionView {
+                question: q.clone(),
+                asked_by: Party {
+                    id: by.clone(),
+                    name: self.asker_name.clone().unwrap_or_default(),
+                },
+                asked_at: at,
+                answer: self.answer.clone(),
+                answered_at: self.answered_at,
+            }),
+            _ => None,
+        };
+        let decided_by = self.decided_by.clone().map(|id| Contact {
+            id,
+            name: self.decider_name.clone().unwrap_or_default(),
+            email: self.decider_email.clone().unwrap_or_default(),
+        });
         RequestView {
+            requested_by: Party {
+                id: self.requested_by.clone(),
+                name: self.requester_name.clone().unwrap_or_default(),
+            },
+            org: Party {
+                id: self.org_id.clone(),
+                name: self.org_name.clone().unwrap_or_default(),
+            },
+            trip,
+            stay,
+            question,
+            reason_code: self.decline_code.as_deref().and_then(|c| c.parse().ok()),
+            decided_by,
+            approved_by: Vec::new(),
+            excess: None,
+            history: None,
+            fund: None,
+            decided_window_cents: self.decided_window_cents,
+            decided_open_cents: self.decided_open_cents,
             released: self.spent.map(|s| format_cents(self.amount - s)),
             spent: self.spent.map(format_cents),
             amount: format_cents(self.amount),
@@ -212,7 +463,6 @@ impl Row {
             nights: self.nights,
             approvals: self.approvals,
             approvals_needed: needed,
-            requested_by: self.requested_by,
             created_at: self.created_at,
             decided_at: self.decided_at,
             hold_expires_at: self.hold_expires_at,
@@ -369,6 +619,9 @@ pub(super) struct RequestRow<'a> {
     pub hold_id: Option<String>,
     /// The operation reserve that answered for an approval, when one did.
     pub reserve_id: Option<String>,
+    /// What the decision read: the case's window and the money open to the request.
+    pub window_cents: i64,
+    pub open_cents: i64,
     pub now: DateTime<Utc>,
 }
 
@@ -406,7 +659,8 @@ pub(super) async fn insert_requests(
                 urgent, note, origin_city, origin_province, origin_country, destination_city,
                 destination_province, destination_country, travel_date, reason, scope, nights,
                 nightly_rate, party_size, status, rule, decision_reason, policy_version, automatic,
-                hold_id, created_at, decided_at, closed_at, requested_by_treasurer, reserve_id) ",
+                hold_id, created_at, decided_at, closed_at, requested_by_treasurer, reserve_id,
+                decided_window_cents, decided_open_cents) ",
         );
         insert.push_values(rows, |mut b, row| {
             let new = row.new;
@@ -446,7 +700,9 @@ pub(super) async fn insert_requests(
                 .push_bind((status != RequestStatus::Pending).then_some(row.now))
                 .push_bind((status == RequestStatus::Declined).then_some(row.now))
                 .push_bind(row.by_treasurer)
-                .push_bind(row.reserve_id.clone());
+                .push_bind(row.reserve_id.clone())
+                .push_bind(row.window_cents)
+                .push_bind(row.open_cents);
         });
         insert.build().execute(c).await.map(|_| ())
     })?;
@@ -529,8 +785,8 @@ async fn close(tx: &mut Tx, id: &str, now: DateTime<Utc>) -> Result<(), StoreErr
 /// What one purge removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Purged {
-    /// Requests whose note, cities, vendor, reference, decision reason and flag reason were
-    /// emptied.
+    /// Requests whose note, cities, vendor, reference, decision reason, flag reason,
+    /// question and answer were emptied.
     pub requests: u64,
     /// Stored first answers to `Idempotency-Key`s rewritten without those fields.
     pub answers: u64,
@@ -546,13 +802,13 @@ impl Purged {
 
 /// The fields of a request's view (and so of a stored answer about it) that the purge
 /// empties.
-const PURGED_FIELDS: &[&str] = &["note", "reason"];
+const PURGED_FIELDS: &[&str] = &["note", "reason", "trip", "question"];
 
 /// The tables a purge rewrites, whose old row versions [`Db::scrub`] removes afterwards.
 const PURGED_TABLES: &[&str] = &["requests", "idempotency", "outbox"];
 
 /// Purges the free text of requests closed more than `retention` ago (note, cities,
-/// vendor, receipt reference, decision reason, a review flag's reason), the stored first answers about them, and
+/// vendor, receipt reference, decision reason, a review flag's reason, question and answer), the stored first answers about them, and
 /// the bodies of mail sent more than `retention` ago; provinces, countries, categories
 /// and amounts stay for the books, headers and dedupe keys for the outbox. Once committed,
 /// the engine's files are scrubbed of the old row versions ([`Db::scrub`]): after a purge
@@ -580,11 +836,12 @@ async fn purge_in(
     let ids: Vec<String> = on_tx!(tx, c => sqlx::query_scalar(
         "UPDATE requests SET note = NULL, origin_city = NULL, destination_city = NULL,
                              vendor = NULL, receipt_reference = NULL, decision_reason = NULL,
-                             flag_reason = NULL
+                             flag_reason = NULL, question = NULL, answer = NULL
          WHERE closed_at IS NOT NULL AND closed_at <= $1
            AND (note IS NOT NULL OR origin_city IS NOT NULL OR destination_city IS NOT NULL
                 OR vendor IS NOT NULL OR receipt_reference IS NOT NULL
-                OR decision_reason IS NOT NULL OR flag_reason IS NOT NULL)
+                OR decision_reason IS NOT NULL OR flag_reason IS NOT NULL
+                OR question IS NOT NULL OR answer IS NOT NULL)
          RETURNING id",
     )
     .bind(before)
@@ -715,6 +972,12 @@ pub async fn approve(
             .await
             .map(|_| ()))?;
         set_status(tx, id, RequestStatus::Approved, Some(now), None).await?;
+        on_tx!(tx, c => sqlx::query("UPDATE requests SET decided_by = $2 WHERE id = $1")
+            .bind(id)
+            .bind(&staff.user_id)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
         restricted::draw(tx, now, &actor, id, category, amount.cents()).await?;
         notices.push(Notice::LowBalance {
             available_cents: usable_cents(tx, now).await?,
@@ -739,18 +1002,23 @@ pub async fn approve(
     })
 }
 
+/// A treasurer's refusal, with the reason the caseworker reads and, optionally, its code.
+/// A request waiting for its caseworker's answer may be declined too.
 pub async fn decline(
     tx: &mut Tx,
     now: DateTime<Utc>,
     staff: &Staff,
     id: &str,
     reason: &Note,
+    code: Option<DeclineCode>,
 ) -> Result<Stepped, FlowError> {
     let row = load_for(tx, staff, id).await?;
     if row.status == RequestStatus::ReceiptPending {
         return late::decline(tx, now, staff, row, reason).await;
     }
-    must_be(&row, RequestStatus::Pending, RequestStatus::Declined)?;
+    if row.status != RequestStatus::InfoRequested {
+        must_be(&row, RequestStatus::Pending, RequestStatus::Declined)?;
+    }
     set_status(
         tx,
         id,
@@ -759,6 +1027,15 @@ pub async fn decline(
         Some(reason.as_str()),
     )
     .await?;
+    on_tx!(tx, c => sqlx::query(
+        "UPDATE requests SET decided_by = $2, decline_code = $3 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(&staff.user_id)
+    .bind(code.map(DeclineCode::as_str))
+    .execute(c)
+    .await
+    .map(|_| ()))?;
     close(tx, id, now).await?;
     let policy = versions::current(tx, now).await?;
     let notices = view_of(tx, id, policy.policy.dual_approval_above())
@@ -772,6 +1049,51 @@ pub async fn decline(
         &staff.actor(),
         "request.decline",
         &format!("request:{id}"),
+        &json!({"reason_code": code.map(DeclineCode::as_str)}),
+    )
+    .await?;
+    Ok(Stepped {
+        view: find(tx, now, staff, id).await?,
+        notices,
+    })
+}
+
+/// A treasurer sends a waiting request back to its caseworker with a question; the
+/// request leaves the queue until the answer comes.
+pub async fn ask(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    staff: &Staff,
+    id: &str,
+    question: &Note,
+) -> Result<Stepped, FlowError> {
+    let row = load_for(tx, staff, id).await?;
+    must_be(&row, RequestStatus::Pending, RequestStatus::InfoRequested)?;
+    on_tx!(tx, c => sqlx::query(
+        "UPDATE requests SET status = $2, question = $3, asked_by = $4, asked_at = $5,
+                             answer = NULL, answered_at = NULL
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(RequestStatus::InfoRequested)
+    .bind(question.as_str())
+    .bind(&staff.user_id)
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|_| ()))?;
+    let policy = versions::current(tx, now).await?;
+    let notices = view_of(tx, id, policy.policy.dual_approval_above())
+        .await?
+        .map(|request| Notice::Asked { request })
+        .into_iter()
+        .collect();
+    audit::append(
+        tx,
+        now,
+        &staff.actor(),
+        "request.ask",
+        &format!("request:{id}"),
         &json!({}),
     )
     .await?;
@@ -779,6 +1101,164 @@ pub async fn decline(
         view: find(tx, now, staff, id).await?,
         notices,
     })
+}
+
+/// The caseworker's answer to a treasurer's question: the request goes back to the queue
+/// in its first place (the queue orders by when it was asked, which the answer leaves
+/// alone).
+pub async fn answer(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    staff: &Staff,
+    id: &str,
+    answer: &Note,
+) -> Result<Stepped, FlowError> {
+    let row = load_for(tx, staff, id).await?;
+    must_be(&row, RequestStatus::InfoRequested, RequestStatus::Pending)?;
+    on_tx!(tx, c => sqlx::query(
+        "UPDATE requests SET status = $2, answer = $3, answered_at = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(RequestStatus::Pending)
+    .bind(answer.as_str())
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|_| ()))?;
+    let policy = versions::current(tx, now).await?;
+    let notices = view_of(tx, id, policy.policy.dual_approval_above())
+        .await?
+        .map(|request| Notice::Answered { request })
+        .into_iter()
+        .collect();
+    audit::append(
+        tx,
+        now,
+        &staff.actor(),
+        "request.answer",
+        &format!("request:{id}"),
+        &json!({}),
+    )
+    .await?;
+    Ok(Stepped {
+        view: find(tx, now, staff, id).await?,
+        notices,
+    })
+}
+
+/// The treasurers who approved each of these requests, oldest approval first, in one
+/// statement.
+pub async fn approvals_of(
+    tx: &mut Tx,
+    ids: &[String],
+) -> Result<std::collections::HashMap<String, Vec<Approval>>, StoreError> {
+    let mut out: std::collections::HashMap<String, Vec<Approval>> = Default::default();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let rows: Vec<(String, String, String, DateTime<Utc>)> = on_tx!(tx, c => {
+        let mut select = sqlx::QueryBuilder::new(
+            "SELECT a.request_id, a.treasurer_id, COALESCE(u.display_name, u.email), a.approved_at
+             FROM request_approvals a JOIN users u ON u.id = a.treasurer_id
+             WHERE a.request_id IN ",
+        );
+        crate::store::push_list(&mut select, ids);
+        select.push(" ORDER BY a.approved_at, a.treasurer_id");
+        select.build_query_as().fetch_all(c).await
+    })?;
+    for (request, id, name, at) in rows {
+        out.entry(request)
+            .or_default()
+            .push(Approval { id, name, at });
+    }
+    Ok(out)
+}
+
+/// How far the case's history reaches back on a treasurer's view.
+pub const HISTORY_DAYS: i64 = 90;
+
+/// A request as a treasurer decides it: the view, with its approvals so far, by how much
+/// it goes past the rule that sent it to them, the case's requests of the last 90 days,
+/// and (while it waits) the fund's available money now and after it. Others get the plain
+/// view with its approvals.
+pub async fn deciding(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    staff: &Staff,
+    id: &str,
+) -> Result<RequestView, FlowError> {
+    let mut view = find(tx, now, staff, id).await?;
+    view.approved_by = approvals_of(tx, std::slice::from_ref(&view.id))
+        .await?
+        .remove(&view.id)
+        .unwrap_or_default();
+    if !staff.treasurer {
+        return Ok(view);
+    }
+    if let Some(policy) = versions::find(tx, view.policy_version).await? {
+        view.excess = excess_of(&policy.policy, &view);
+    }
+    let history: Vec<(String, String, i64, RequestStatus, DateTime<Utc>)> = on_tx!(tx, c => sqlx::query_as(
+        "SELECT id, category, amount, status, created_at FROM requests
+         WHERE case_code = $1 AND id <> $2 AND created_at >= $3
+         ORDER BY created_at DESC LIMIT 100",
+    )
+    .bind(&view.case_code)
+    .bind(&view.id)
+    .bind(now - Duration::days(HISTORY_DAYS))
+    .fetch_all(c)
+    .await)?;
+    view.history = Some(
+        history
+            .into_iter()
+            .map(|(id, category, amount, status, created_at)| HistoryItem {
+                id,
+                category,
+                amount: format_cents(amount),
+                status,
+                created_at,
+            })
+            .collect(),
+    );
+    if view.status.is_pending() || view.status == RequestStatus::InfoRequested {
+        // Read, not locked: a page's snapshot may not take the fund's lock.
+        let available: i64 = on_tx!(tx, c => sqlx::query_scalar(
+            "SELECT credits_posted - debits_posted - debits_pending FROM accounts WHERE id = $1",
+        )
+        .bind(FUND)
+        .fetch_one(c)
+        .await)?;
+        let amount = cents_of(&view.amount).unwrap_or(0);
+        view.fund = Some(FundNow {
+            available: format_cents(available),
+            after: format_cents(available - amount),
+        });
+    }
+    Ok(view)
+}
+
+/// A view's decimal amount (`"612.40"`) back in cents.
+fn cents_of(amount: &str) -> Option<i64> {
+    amount.parse::<Money>().ok().map(|m| m.cents())
+}
+
+/// By how much `view` goes past the rule that sent it to a treasurer, under `policy` (the
+/// version that decided it).
+pub fn excess_of(policy: &super::Policy, view: &RequestView) -> Option<Excess> {
+    let rule = super::RuleId::parse(&view.rule).ok()?;
+    let cents = cents_of;
+    super::excess::of(
+        policy,
+        rule,
+        &super::excess::Figures {
+            category: view.category.parse().ok(),
+            amount_cents: cents(&view.amount)?,
+            nights: view.stay.as_ref().map(|s| s.nights),
+            nightly_rate_cents: view.stay.as_ref().and_then(|s| cents(&s.nightly_rate)),
+            window_cents: view.decided_window_cents,
+            open_cents: view.decided_open_cents,
+        },
+    )
 }
 
 /// Settles an approved request for at most its amount; the rest returns to available in

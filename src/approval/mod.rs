@@ -4,6 +4,7 @@
 pub mod decide;
 pub mod error;
 pub mod itinerary;
+pub mod excess;
 pub mod lifecycle;
 pub mod notify;
 pub mod policy;

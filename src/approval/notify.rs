@@ -4,15 +4,18 @@
 //! treasurer's decision; treasurers hear once when the fund falls under its reserve floor.
 //!
 //! Who is told, when, and once is decided here; what they read is written by
-//! [`crate::mail::compose`] from templates. Emails name the case code, the category and
-//! amounts, never more: no note, no city.
+//! [`crate::mail::compose`] from templates. Emails never carry a note, a city or a
+//! question's text: a treasurer's email names the trip's provinces or countries, its date
+//! and reason, the organisation and the caseworker, and the rule's excess.
 
 use chrono::{DateTime, Utc};
 
 use super::FlowError;
 use super::lifecycle::{Notice, RequestView, Stepped};
 use crate::domain::{Language, RequestStatus, Role};
-use crate::mail::compose::{ComposeError, Decision, Late, LateStep, LowBalance, Urgent, Written};
+use crate::mail::compose::{
+    ComposeError, Decision, Late, LateStep, LowBalance, Question, TripFacts, Urgent, Written,
+};
 use crate::mail::{self, OutgoingMail};
 use crate::store::{Db, StoreError, Tx};
 use crate::{on_db, on_tx};
@@ -84,6 +87,8 @@ pub async fn tell(
             Notice::Decided { request } => decision(tx, now, base_url, request).await?,
             Notice::LateReceipt { request } => late_waiting(tx, now, base_url, request).await?,
             Notice::LateDecided { request } => late_decided(tx, now, base_url, request).await?,
+            Notice::Asked { request } => asked(tx, now, base_url, request).await?,
+            Notice::Answered { request } => answered(tx, now, base_url, request).await?,
             Notice::LowBalance {
                 available_cents,
                 floor_cents,
@@ -113,11 +118,12 @@ pub async fn urgent_pending(
     request: &RequestView,
 ) -> Result<(), FlowError> {
     let mut told = treasurers(tx, true).await?;
-    told.retain(|t| t.id != request.requested_by);
+    told.retain(|t| t.id != request.requested_by.id);
     if told.is_empty() {
         told = treasurers(tx, false).await?;
-        told.retain(|t| t.id != request.requested_by);
+        told.retain(|t| t.id != request.requested_by.id);
     }
+    let request = &with_excess(tx, request).await?;
     for t in &told {
         let written = waiting_message(t, base_url, request, false)?;
         send(
@@ -132,22 +138,150 @@ pub async fn urgent_pending(
     Ok(())
 }
 
+/// Why a request waits, in `language`: the rule's message, by its stable name (the
+/// policy's own sentence, in English, only for a rule without one).
+fn why_in(language: Language, r: &RequestView) -> String {
+    let category = crate::i18n::text(language, &format!("category-{}", r.category));
+    match super::RuleId::parse(&r.rule)
+        .ok()
+        .and_then(super::excess::message_key)
+    {
+        Some(key) => crate::i18n::text_with(language, key, &[("category", category)]),
+        None => r.reason.clone().unwrap_or_default(),
+    }
+}
+
 fn waiting_message(
     t: &Recipient,
     base_url: &str,
     r: &RequestView,
     escalated: bool,
 ) -> Result<Written, ComposeError> {
+    let language = language(t);
+    let category = crate::i18n::text(language, &format!("category-{}", r.category));
     Urgent {
-        language: language(t),
+        language,
         escalated,
         case_code: r.case_code.clone(),
         category: r.category.clone(),
         amount: r.amount.clone(),
-        why: r.reason.clone().unwrap_or_default(),
+        why: why_in(language, r),
+        link: link(base_url, r),
+        org: r.org.name.clone(),
+        requester: r.requested_by.name.clone(),
+        trip: r.trip.as_ref().map(|trip| TripFacts {
+            from: trip.origin.region().to_string(),
+            to: trip.destination.region().to_string(),
+            travel_date: trip.travel_date.clone().unwrap_or_default(),
+            reason: trip.reason.clone().unwrap_or_default(),
+            scope: trip.scope.clone().unwrap_or_default(),
+        }),
+        stay: r
+            .stay
+            .as_ref()
+            .map(|s| (s.nights, s.nightly_rate.clone(), s.party_size)),
+        needed_by: r.needed_by.clone(),
+        excess: r
+            .excess
+            .as_ref()
+            .map(|e| crate::i18n::excess_line(language, e, &category))
+            .unwrap_or_default(),
+    }
+    .write()
+}
+
+/// A request with by how much it goes past its rule, under the version that decided it.
+async fn with_excess(tx: &mut Tx, request: &RequestView) -> Result<RequestView, FlowError> {
+    let mut request = request.clone();
+    if request.excess.is_none()
+        && let Some(policy) = super::versions::find(tx, request.policy_version).await?
+    {
+        request.excess = super::lifecycle::excess_of(&policy.policy, &request);
+    }
+    Ok(request)
+}
+
+async fn user(tx: &mut Tx, id: &str) -> Result<Option<Recipient>, StoreError> {
+    Ok(on_tx!(tx, c => sqlx::query_as::<_, Recipient>(
+        "SELECT id, email, language FROM users WHERE id = $1 AND active"
+    )
+    .bind(id)
+    .fetch_optional(c)
+    .await)?)
+}
+
+fn question_message(
+    to: &Recipient,
+    base_url: &str,
+    r: &RequestView,
+    answered: bool,
+) -> Result<Written, ComposeError> {
+    Question {
+        language: language(to),
+        answered,
+        case_code: r.case_code.clone(),
+        category: r.category.clone(),
+        amount: r.amount.clone(),
         link: link(base_url, r),
     }
     .write()
+}
+
+/// A treasurer asked a question: the caseworker who asked for the money hears of it, in
+/// their language (the question itself stays on the page).
+pub async fn asked(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    base_url: &str,
+    request: &RequestView,
+) -> Result<(), FlowError> {
+    let Some(to) = user(tx, &request.requested_by.id).await? else {
+        return Ok(());
+    };
+    let asked_at = request
+        .question
+        .as_ref()
+        .map(|q| q.asked_at.timestamp_micros())
+        .unwrap_or_default();
+    let written = question_message(&to, base_url, request, false)?;
+    send(
+        tx,
+        now,
+        &to,
+        format!("asked:{}:{asked_at}", request.id),
+        written,
+    )
+    .await?;
+    Ok(())
+}
+
+/// The caseworker answered: the treasurer who asked hears of it.
+pub async fn answered(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    base_url: &str,
+    request: &RequestView,
+) -> Result<(), FlowError> {
+    let Some(question) = &request.question else {
+        return Ok(());
+    };
+    let Some(to) = user(tx, &question.asked_by.id).await? else {
+        return Ok(());
+    };
+    let written = question_message(&to, base_url, request, true)?;
+    send(
+        tx,
+        now,
+        &to,
+        format!(
+            "answered:{}:{}",
+            request.id,
+            question.asked_at.timestamp_micros()
+        ),
+        written,
+    )
+    .await?;
+    Ok(())
 }
 
 /// Tells the requester what a treasurer decided.
@@ -160,7 +294,7 @@ pub async fn decision(
     let to: Option<Recipient> = on_tx!(tx, c => sqlx::query_as::<_, Recipient>(
         "SELECT id, email, language FROM users WHERE id = $1 AND active"
     )
-    .bind(&request.requested_by)
+    .bind(&request.requested_by.id)
     .fetch_optional(c)
     .await)?;
     let Some(to) = to else { return Ok(()) };
@@ -200,7 +334,7 @@ async fn late_waiting(
     .fetch_one(c)
     .await)?;
     let left_out = |t: &Recipient| {
-        t.id == request.requested_by || Some(t.id.as_str()) == entered_by.as_deref()
+        t.id == request.requested_by.id || Some(t.id.as_str()) == entered_by.as_deref()
     };
     let mut told = treasurers(tx, true).await?;
     told.retain(|t| !left_out(t));
@@ -228,7 +362,7 @@ async fn late_decided(
          WHERE active AND (id = $1 OR id = (SELECT late_receipt_by FROM requests WHERE id = $2))
          ORDER BY email",
     )
-    .bind(&request.requested_by)
+    .bind(&request.requested_by.id)
     .bind(&request.id)
     .fetch_all(c)
     .await)?;
@@ -441,8 +575,9 @@ async fn escalate_one(
     let request = super::lifecycle::view_of(tx, id, policy.policy.dual_approval_above())
         .await?
         .ok_or_else(|| FlowError::NotFound("the request vanished".into()))?;
+    let request = with_excess(tx, &request).await?;
     for t in treasurers(tx, false).await? {
-        if t.id == request.requested_by {
+        if t.id == request.requested_by.id {
             continue;
         }
         let written = waiting_message(&t, base_url, &request, true)?;

@@ -73,6 +73,8 @@ pub struct Step {
     pub reserve: Option<String>,
     /// The restricted money attributed to the request, gift by gift.
     pub draws: Vec<Attribution>,
+    /// The money the decision could use for it (what `decide` read as available).
+    pub open_cents: i64,
 }
 
 impl Fold {
@@ -103,6 +105,7 @@ impl Fold {
                 r.org_id == case_org && r.remaining_cents >= amount && r.created_by != requester
             })
             .filter(|_| amount <= open_to_it);
+        let open_cents = open_to_it - self.outstanding();
         let decision = match reserve {
             Some(_) => Decision::Approve {
                 rule: RuleId::OperationReserve,
@@ -111,7 +114,7 @@ impl Fold {
                 policy,
                 proposal,
                 &FundState {
-                    available_cents: open_to_it - self.outstanding(),
+                    available_cents: open_cents,
                 },
             ),
         };
@@ -120,6 +123,7 @@ impl Fold {
                 decision,
                 reserve: None,
                 draws: Vec::new(),
+                open_cents,
             };
         }
         self.available_cents -= amount;
@@ -133,6 +137,7 @@ impl Fold {
             decision,
             reserve,
             draws,
+            open_cents,
         }
     }
 }
@@ -150,6 +155,8 @@ struct Made<'a> {
     case: &'a Case,
     id: String,
     amount: crate::domain::Money,
+    /// What the case had within its window when this one was decided.
+    window: i64,
     step: Step,
 }
 
@@ -248,6 +255,7 @@ pub async fn submit(
             case,
             id: uuid::Uuid::new_v4().to_string(),
             amount: proposal.amount(),
+            window,
             step,
         });
     }
@@ -281,6 +289,8 @@ pub async fn submit(
             policy_version: policy.version,
             hold_id: approved(&m).then(|| hold_ids.next()).flatten(),
             reserve_id: m.step.reserve.clone(),
+            window_cents: m.window,
+            open_cents: m.step.open_cents,
             now,
         })
         .collect();

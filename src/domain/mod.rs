@@ -3,6 +3,7 @@
 pub mod case_code;
 pub mod dates;
 pub mod gazetteer;
+pub mod deciding;
 pub mod identity;
 pub mod money;
 pub mod note;

@@ -30,6 +30,7 @@ use crate::approval::{FlowError, notify, versions};
 use crate::cases::Staff;
 use crate::domain::RequestStatus;
 use crate::domain::dates;
+use crate::domain::deciding::DeclineCode;
 use crate::domain::note::Note;
 use crate::domain::place::{Place, PlaceError};
 use crate::domain::request::{Category, HotelStay, MAX_NIGHTS, MAX_PARTY_SIZE, Reason, Trip};
@@ -46,6 +47,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(show))
         .routes(routes!(approve))
         .routes(routes!(decline))
+        .routes(routes!(ask))
+        .routes(routes!(answer))
         .routes(routes!(receipt))
         .routes(routes!(cancel))
         .routes(routes!(review))
@@ -220,9 +223,32 @@ fn fields_of_kind<K: ToSchema>() -> Vec<String> {
 #[serde(deny_unknown_fields)]
 #[expect(dead_code, reason = "a schema only")]
 struct DeclineBody {
-    /// Told to the caseworker; no personal data.
+    /// Told to the caseworker, who reads it on the request's page and in the email; no
+    /// personal data.
     #[schema(min_length = 1, max_length = 280)]
     reason: String,
+    /// Why, as a code: `cheaper_option`, `not_covered`, `duplicate` or `other`.
+    reason_code: Option<DeclineCode>,
+}
+
+/// A treasurer's question to the caseworker.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "a schema only")]
+struct AskBody {
+    /// Read by the caseworker on the request's page; no personal data.
+    #[schema(min_length = 1, max_length = 280)]
+    question: String,
+}
+
+/// The caseworker's answer to a treasurer's question.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(dead_code, reason = "a schema only")]
+struct AnswerBody {
+    /// Read by the treasurers on the request's page; no personal data.
+    #[schema(min_length = 1, max_length = 280)]
+    answer: String,
 }
 
 /// What settles an approved request: a receipt's reference, or for pocket money the
@@ -639,7 +665,9 @@ fn request_id(raw: &str) -> Result<String, ApiError> {
         .map_err(|_| invalid("id", "is not a request id"))
 }
 
-/// Reads one request.
+/// Reads one request: for a treasurer, the request whole (its trip or stay, note, who
+/// asked, the rule's excess, the case's requests of the last 90 days, the fund before and
+/// after, the approvals so far).
 #[utoipa::path(
     get,
     path = "/api/v1/requests/{id}",
@@ -663,7 +691,7 @@ async fn show(
     let now = state.clock.now();
     let staff = auth.staff();
     let view = crate::read_tx!(&state.db, |tx| -> Result<RequestView, FlowError> async {
-        lifecycle::find(tx, now, &staff, &id).await
+        lifecycle::deciding(tx, now, &staff, &id).await
     })?;
     Ok(Json(view))
 }
@@ -710,13 +738,14 @@ async fn approve(
     )
 }
 
-/// Declines a pending request, with the reason the caseworker is told.
+/// Declines a pending request (or one waiting for its caseworker's answer), with the
+/// reason the caseworker is told and, optionally, its code.
 #[utoipa::path(
     post,
     path = "/api/v1/requests/{id}/decline",
     tag = "requests",
     security(("bearer" = [])),
-    params(("id" = String, Path, format = "uuid", description = "The request's id")),
+    params(("id" = String, Path, format = "uuid", description = "The request's id"), OptionalIdempotencyKey),
     request_body = DeclineBody,
     responses(
         (status = 200, body = RequestView),
@@ -732,20 +761,127 @@ async fn approve(
 async fn decline(
     State(state): State<AppState>,
     auth: Authorized<Treasurer>,
+    headers: HeaderMap,
     Path(id): Path<String>,
     Json(body): Json<Value>,
-) -> Result<Json<RequestView>, ApiError> {
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let id = request_id(&id)?;
     fields::only_of::<DeclineBody>(&body)?;
     let reason = Note::parse(fields::string(&body, "reason")?).map_err(|e| invalid("reason", e))?;
+    let code = fields::optional_string(&body, "reason_code")?
+        .map(str::parse::<DeclineCode>)
+        .transpose()
+        .map_err(|e| invalid("reason_code", e))?;
     let now = state.clock.now();
     let staff = auth.staff();
+    let route = route_key(&id, "decline");
     let base_url = &state.config.base_url;
-    let view = write_tx!(&state.db, |tx| -> Result<RequestView, FlowError> async {
-        let stepped = lifecycle::decline(tx, now, &staff, &id, &reason).await?;
-        notify::after(tx, now, base_url, stepped).await
-    })?;
-    Ok(Json(view))
+    money_step!(
+        state,
+        staff,
+        headers,
+        &route,
+        body,
+        |tx| -> Result<RequestView, FlowError> async {
+            let stepped = lifecycle::decline(tx, now, &staff, &id, &reason, code).await?;
+            notify::after(tx, now, base_url, stepped).await
+        }
+    )
+}
+
+/// Sends a pending request back to its caseworker with a question (`info_requested`); it
+/// leaves the queue until the answer comes. The caseworker is told by email.
+#[utoipa::path(
+    post,
+    path = "/api/v1/requests/{id}/ask",
+    tag = "requests",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = "uuid", description = "The request's id"), OptionalIdempotencyKey),
+    request_body = AskBody,
+    responses(
+        (status = 200, body = RequestView),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        TooLarge,
+        Invalid,
+    ),
+)]
+async fn ask(
+    State(state): State<AppState>,
+    auth: Authorized<Treasurer>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let id = request_id(&id)?;
+    fields::only_of::<AskBody>(&body)?;
+    let question =
+        Note::parse(fields::string(&body, "question")?).map_err(|e| invalid("question", e))?;
+    let now = state.clock.now();
+    let staff = auth.staff();
+    let route = route_key(&id, "ask");
+    let base_url = &state.config.base_url;
+    money_step!(
+        state,
+        staff,
+        headers,
+        &route,
+        body,
+        |tx| -> Result<RequestView, FlowError> async {
+            let stepped = lifecycle::ask(tx, now, &staff, &id, &question).await?;
+            notify::after(tx, now, base_url, stepped).await
+        }
+    )
+}
+
+/// Answers a treasurer's question: the request is `pending` again, in its first place in
+/// the queue, and the treasurer who asked is told by email.
+#[utoipa::path(
+    post,
+    path = "/api/v1/requests/{id}/answer",
+    tag = "requests",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = "uuid", description = "The request's id"), OptionalIdempotencyKey),
+    request_body = AnswerBody,
+    responses(
+        (status = 200, body = RequestView),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        TooLarge,
+        Invalid,
+    ),
+)]
+async fn answer(
+    State(state): State<AppState>,
+    auth: Authorized<Caseworker>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let id = request_id(&id)?;
+    fields::only_of::<AnswerBody>(&body)?;
+    let answer = Note::parse(fields::string(&body, "answer")?).map_err(|e| invalid("answer", e))?;
+    let now = state.clock.now();
+    let staff = auth.staff();
+    let route = route_key(&id, "answer");
+    let base_url = &state.config.base_url;
+    money_step!(
+        state,
+        staff,
+        headers,
+        &route,
+        body,
+        |tx| -> Result<RequestView, FlowError> async {
+            let stepped = lifecycle::answer(tx, now, &staff, &id, &answer).await?;
+            notify::after(tx, now, base_url, stepped).await
+        }
+    )
 }
 
 /// Settles an approved request by its receipt: what was spent is paid from the hold and

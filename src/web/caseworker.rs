@@ -87,6 +87,10 @@ pub fn why(c: &Context, r: &RequestView) -> Option<String> {
     if r.status == RequestStatus::Approved && r.automatic {
         return None;
     }
+    // A treasurer's decline: the reason they typed, not the rule that sent it to them.
+    if r.status == RequestStatus::Declined && r.decided_by.is_some() {
+        return r.reason.clone();
+    }
     let category = c.t(&format!("category-{}", r.category));
     let key = match RuleId::parse(&r.rule) {
         Ok(RuleId::MaxAmount(_)) => "rule-max-amount",
@@ -482,9 +486,20 @@ struct AnswerPage<'a> {
     explanation: Vec<String>,
     told: Vec<String>,
     can_act: bool,
+    /// The request whole (see `web::deciding`).
+    d: super::deciding::Detail,
+    /// A treasurer (not its requester) may ask or decline; approve unless they already did.
+    can_decide: bool,
+    /// A treasurer who did not ask for it: may decide a late receipt on this page.
     treasurer: bool,
+    may_approve: bool,
+    /// Its caseworker may answer the treasurer's question.
+    may_answer: bool,
+    codes: Vec<super::deciding::CodeChoice>,
     receipt: Filled,
     idempotency_key: String,
+    /// The question form's own key (the approve form has the page's).
+    ask_key: String,
     pocket_money: bool,
     /// A treasurer declined this expired request's late receipt: no receipt form again.
     late_declined: bool,
@@ -592,7 +607,7 @@ async fn answer_page(
     let now = state.clock.now();
     type Read = (RequestView, Option<crate::approval::itinerary::Itinerary>);
     let (request, trip) = crate::read_tx!(&state.db, |tx| -> Result<Read, FlowError> async {
-        let request = lifecycle::find(tx, now, &staff, &id).await?;
+        let request = lifecycle::deciding(tx, now, &staff, &id).await?;
         let trip = crate::approval::itinerary::of(tx, &request.id).await?;
         Ok((request, trip))
     })?;
@@ -633,13 +648,25 @@ async fn answer_page(
             ),
         ];
     }
+    let mut d = super::deciding::Detail::of(c, &request, &user.id, now);
+    // The rule's sentence is the page's own line under its title.
+    d.rule = None;
+    let treasurer = user.has(Role::Treasurer) && request.requested_by.id != user.id;
+    let waits = request.status.is_pending() || request.status == RequestStatus::InfoRequested;
     let page = AnswerPage {
+        can_decide: treasurer && waits,
+        treasurer,
+        may_approve: treasurer && request.status.is_pending() && !d.approved_by_me,
+        may_answer: request.status == RequestStatus::InfoRequested
+            && user.has(Role::Caseworker)
+            && user.org_id.is_some(),
+        codes: super::deciding::code_choices(c, ""),
+        d,
         title: c.t(&format!("answer-title-{}", request.status)),
         r: Line::of(c, &request, now),
         explanation,
         told,
         can_act: user.has(Role::Caseworker) || user.has(Role::Treasurer),
-        treasurer: user.has(Role::Treasurer) && request.requested_by != user.id,
         pocket_money: request.category == "pocket_money",
         itinerary: trip.as_ref().map(|trip| itinerary_line(c, trip)),
         late_declined,
@@ -648,6 +675,7 @@ async fn answer_page(
             errors,
         },
         idempotency_key: uuid::Uuid::new_v4().to_string(),
+        ask_key: uuid::Uuid::new_v4().to_string(),
         c,
     };
     render_with(status, &page)

@@ -5,6 +5,7 @@
 mod assets;
 mod caseworker;
 pub mod context;
+mod deciding;
 mod donor;
 mod forms;
 pub use crate::i18n;
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(sharing::router())
         .merge(oversight::router())
         .merge(treasurer::router())
+        .merge(deciding::router())
         .merge(donor::router())
         .merge(reports::router())
         .layer(from_fn_with_state(state, context::middleware))

@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 
 use super::caseworker::Line;
 use super::context::{Context, PageError, Path, page_id, see_other};
+use super::deciding::Detail;
 use super::forms::{FieldErrors, Filled, Submitted, field_errors, field_message};
 use super::i18n;
 use super::pages::{render, render_with};
@@ -36,7 +37,6 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/queue", get(queue))
         .route("/requests/{id}/approve", post(approve))
-        .route("/requests/{id}/decline", post(decline))
         .route("/review", get(review_list))
         .route("/requests/{id}/review", post(review))
         .route("/fund", get(fund))
@@ -48,7 +48,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// After an action, back to the page it was taken from (the queue, or the request).
-fn back(form: &Submitted, fallback: &str) -> Response {
+pub(super) fn back(form: &Submitted, fallback: &str) -> Response {
     match form.get("back") {
         "" => see_other(fallback),
         to => see_other(to),
@@ -60,9 +60,9 @@ fn back(form: &Submitted, fallback: &str) -> Response {
 struct QueuePage<'a> {
     c: &'a Context,
     title: String,
-    /// Each request, and whether the reader asked for it (nobody approves their own).
-    items: Vec<(Line, bool)>,
-    decline_reason: String,
+    /// Each request, whether the reader asked for it (nobody approves their own), and the
+    /// request whole (see `web::deciding`).
+    items: Vec<(Line, bool, Detail)>,
     /// Late receipts waiting for a treasurer, and the holds waiting for their receipts
     /// (`templates/late_receipts.html`).
     late: LateSection,
@@ -118,7 +118,7 @@ impl LateSection {
                     r: Line::of(c, r, now),
                     paid: c.amount(r.spent.as_deref().unwrap_or(&r.amount)),
                     was: c.t_with("late-hold-was", &[("amount", c.amount(&r.amount))]),
-                    own: r.requested_by == user_id,
+                    own: r.requested_by.id == user_id,
                 })
                 .collect(),
             holds: holds
@@ -150,20 +150,45 @@ async fn queue(State(state): State<AppState>, c: Context) -> Result<Response, Pa
         policy.policy.dual_approval_above(),
     )
     .await?;
-    // Urgent first, then the longest wait first.
+    // Urgent first, then the longest wait first: a request that came back with its
+    // caseworker's answer keeps the place it had when it was first asked.
     let mut pending = pending;
     pending.sort_by(|a, b| {
         b.urgent
             .cmp(&a.urgent)
             .then(a.created_at.cmp(&b.created_at))
     });
+    let ids: Vec<String> = pending.iter().map(|r| r.id.clone()).collect();
+    let (mut approvals, policies) = crate::read_tx!(&state.db, |tx| -> Result<_, crate::approval::FlowError> async {
+        let approvals = lifecycle::approvals_of(tx, &ids).await?;
+        let mut policies = HashMap::new();
+        for r in &pending {
+            if !policies.contains_key(&r.policy_version)
+                && let Some(p) = versions::find(tx, r.policy_version).await?
+            {
+                policies.insert(r.policy_version, p.policy);
+            }
+        }
+        Ok((approvals, policies))
+    })?;
+    for r in &mut pending {
+        r.approved_by = approvals.remove(&r.id).unwrap_or_default();
+        r.excess = policies
+            .get(&r.policy_version)
+            .and_then(|p| lifecycle::excess_of(p, r));
+    }
     render(&QueuePage {
         title: c.t("queue-title"),
         items: pending
             .iter()
-            .map(|r| (Line::of(&c, r, now), r.requested_by == user.id))
+            .map(|r| {
+                (
+                    Line::of(&c, r, now),
+                    r.requested_by.id == user.id,
+                    Detail::of(&c, r, &user.id, now),
+                )
+            })
             .collect(),
-        decline_reason: c.t("decline-default-reason"),
         late: LateSection::read(
             &state,
             &c,
@@ -204,29 +229,6 @@ async fn approve(
     }
     .await;
     outcome?;
-    Ok(back(&form, &format!("/requests/{id}")))
-}
-
-async fn decline(
-    State(state): State<AppState>,
-    c: Context,
-    Path(id): Path<String>,
-    form: Submitted,
-) -> Result<Response, PageError> {
-    let user = c.with_role(Role::Treasurer)?;
-    let id = page_id(&id)?;
-    let typed = match form.get("reason") {
-        "" => c.t("decline-default-reason"),
-        typed => typed.to_string(),
-    };
-    let reason =
-        Note::parse(&typed).map_err(|_| PageError::Refused(StatusCode::UNPROCESSABLE_ENTITY))?;
-    let staff = user.staff();
-    let now = state.clock.now();
-    write_tx!(&state.db, |tx| -> Result<lifecycle::RequestView, FlowError> async {
-        let stepped = lifecycle::decline(tx, now, &staff, &id, &reason).await?;
-        notify::after(tx, now, &state.config.base_url, stepped).await
-    })?;
     Ok(back(&form, &format!("/requests/{id}")))
 }
 

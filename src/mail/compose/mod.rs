@@ -22,7 +22,7 @@ use askama::Template;
 
 pub use late::{Late, LateStep};
 pub use report::{Bar, DonorReport, Figures, Links, ReportReminder, ReportStep};
-pub use request::{Decision, LowBalance, Urgent};
+pub use request::{Decision, LowBalance, Question, TripFacts, Urgent};
 
 use crate::domain::Language;
 use crate::i18n;

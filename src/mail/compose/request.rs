@@ -1,5 +1,7 @@
-//! The same-night emails. They name the case code, the category and amounts, never more:
-//! no note, no city.
+//! The same-night emails. They never carry a note, a city or a question's text: a
+//! treasurer's email names the provinces or countries of a trip, its date and reason, the
+//! organisation and the caseworker, and by how much the request goes past its rule; the
+//! page behind the link shows the rest.
 
 use askama::Template;
 
@@ -17,9 +19,46 @@ pub struct Urgent {
     pub category: String,
     /// The amount as the wire writes it (`612.40`).
     pub amount: String,
-    /// Why the rules sent it to a treasurer.
+    /// Why the rules sent it to a treasurer, in the reader's words.
     pub why: String,
     /// The request's page.
+    pub link: String,
+    /// The organisation whose case it is, and the caseworker who asked.
+    pub org: String,
+    pub requester: String,
+    /// Travel: provinces or countries, date and reason; never the cities.
+    pub trip: Option<TripFacts>,
+    /// Hotel: nights, nightly rate (as the wire writes it) and party size.
+    pub stay: Option<(i64, String, i64)>,
+    /// A date (`2026-11-30`) or a time, as asked.
+    pub needed_by: String,
+    /// By how much it goes past its rule, in the reader's words (empty when the rule has
+    /// no figure).
+    pub excess: String,
+}
+
+/// A trip as an email may tell it: provinces or countries, never cities.
+#[derive(Debug, Clone)]
+pub struct TripFacts {
+    /// `QC`, or `HT` abroad.
+    pub from: String,
+    pub to: String,
+    pub travel_date: String,
+    /// The reason's key (`safety`).
+    pub reason: String,
+    /// The scope's key (`international`).
+    pub scope: String,
+}
+
+/// A treasurer asked the caseworker a question (to the caseworker), or the caseworker
+/// answered (to the treasurer who asked). The question and answer stay on the page.
+#[derive(Debug, Clone)]
+pub struct Question {
+    pub language: Language,
+    pub answered: bool,
+    pub case_code: String,
+    pub category: String,
+    pub amount: String,
     pub link: String,
 }
 
@@ -89,6 +128,7 @@ fn shown<'a>(
 struct UrgentText<'a> {
     s: &'a Shown<'a>,
     why: &'a str,
+    facts: &'a [(String, String)],
 }
 
 #[derive(Template)]
@@ -98,6 +138,59 @@ struct UrgentHtml<'a> {
     subject: &'a str,
     s: &'a Shown<'a>,
     why: &'a str,
+    facts: &'a [(String, String)],
+}
+
+/// A date as the language writes it; a time (or anything else) as it was given.
+fn day_or_time(w: Words, raw: &str) -> String {
+    match chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        Ok(day) => crate::i18n::date(w.0, day),
+        Err(_) => raw.to_string(),
+    }
+}
+
+impl Urgent {
+    /// The lines under the amount: who asked, the trip or the stay, when, and the excess.
+    fn facts(&self, w: Words) -> Vec<(String, String)> {
+        let mut facts = vec![
+            (w.t("email-org"), self.org.clone()),
+            (w.t("email-requester"), self.requester.clone()),
+        ];
+        if let Some(trip) = &self.trip {
+            facts.push((
+                w.t("email-route"),
+                format!(
+                    "{} → {} · {}",
+                    trip.from,
+                    trip.to,
+                    w.t(&format!("scope-{}", trip.scope))
+                ),
+            ));
+            facts.push((w.t("email-travel-date"), day_or_time(w, &trip.travel_date)));
+            facts.push((
+                w.t("email-trip-reason"),
+                w.t(&format!("reason-{}", trip.reason)),
+            ));
+        }
+        if let Some((nights, rate, party)) = &self.stay {
+            facts.push((
+                w.t("email-stay"),
+                w.with(
+                    "email-stay-value",
+                    &[
+                        ("nights", nights.to_string()),
+                        ("rate", w.amount(rate)),
+                        ("party", party.to_string()),
+                    ],
+                ),
+            ));
+        }
+        facts.push((w.t("email-needed-by"), day_or_time(w, &self.needed_by)));
+        if !self.excess.is_empty() {
+            facts.push((w.t("email-excess"), self.excess.clone()));
+        }
+        facts
+    }
 }
 
 impl Urgent {
@@ -116,17 +209,81 @@ impl Urgent {
             &self.amount,
             &self.link,
         );
+        let facts = self.facts(w);
         written(
             s.subject.clone(),
             &UrgentText {
                 s: &s,
                 why: &self.why,
+                facts: &facts,
             },
             &UrgentHtml {
                 w,
                 subject: &s.subject,
                 s: &s,
                 why: &self.why,
+                facts: &facts,
+            },
+        )
+    }
+}
+
+#[derive(Template)]
+#[template(path = "email/question.txt")]
+struct QuestionText<'a> {
+    s: &'a Shown<'a>,
+    intro: &'a str,
+    link_label: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/question.html")]
+struct QuestionHtml<'a> {
+    w: Words,
+    subject: &'a str,
+    s: &'a Shown<'a>,
+    intro: &'a str,
+    link_label: &'a str,
+}
+
+impl Question {
+    pub fn write(&self) -> Result<Written, ComposeError> {
+        let (subject, intro, link) = if self.answered {
+            (
+                "email-answered-subject",
+                "email-answered-intro",
+                "email-answered-link",
+            )
+        } else {
+            (
+                "email-asked-subject",
+                "email-asked-intro",
+                "email-asked-link",
+            )
+        };
+        let w = Words(self.language);
+        let s = shown(
+            w,
+            subject,
+            &self.case_code,
+            &self.category,
+            &self.amount,
+            &self.link,
+        );
+        let (intro, link_label) = (w.t(intro), w.t(link));
+        written(
+            s.subject.clone(),
+            &QuestionText {
+                s: &s,
+                intro: &intro,
+                link_label: &link_label,
+            },
+            &QuestionHtml {
+                w,
+                subject: &s.subject,
+                s: &s,
+                intro: &intro,
+                link_label: &link_label,
             },
         )
     }

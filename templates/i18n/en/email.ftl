@@ -13,6 +13,23 @@ email-urgent-why = Why a treasurer:
 email-urgent-decide = Decide:
 email-urgent-decide-link = Open the request to decide
 
+email-org = Organisation:
+email-requester = Asked by:
+email-route = Trip:
+email-travel-date = Travel date:
+email-trip-reason = Why the trip:
+email-stay = Hotel:
+email-stay-value = { $nights } nights × { $rate }, { $party } people
+email-needed-by = Needed by:
+email-excess = Past the rule:
+
+email-asked-subject = A treasurer has a question: { $category } { $amount } for case { $case }
+email-asked-intro = A treasurer needs more information before deciding. The request waits until you answer the question on its page.
+email-asked-link = Read and answer the question:
+email-answered-subject = Answered: { $category } { $amount } for case { $case }
+email-answered-intro = The caseworker answered your question; the request is back in the queue, in its first place.
+email-answered-link = Read the answer and decide:
+
 email-approved-subject = Approved: { $category } { $amount } for case { $case }
 email-approved-intro = The request is approved and the money is held.
 email-approved-receipt = After the purchase, record the receipt:

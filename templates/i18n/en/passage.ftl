@@ -220,6 +220,67 @@ queue-waited = waiting for { $time }
 queue-approvals = approvals
 queue-own = You asked for this one: another treasurer decides.
 
+queue-open = Open the request
+queue-ask-or-decline = Ask or decline
+
+status-info_requested = waiting for the caseworker's answer
+answer-title-info_requested = A treasurer has a question
+answer-info_requested = Answer the question below: the request then goes back to the treasurers' queue, in its first place.
+
+decide-approved-waiting = You approved; waiting for a second treasurer.
+decide-ask = Ask the caseworker
+decide-question = Or ask the caseworker a question first
+decide-decline-code = Why decline
+decide-decline-next = Decline…
+decline-code-cheaper_option = A cheaper option exists
+decline-code-not_covered = Not covered by this fund
+decline-code-duplicate = Duplicate of another request
+decline-code-other = Other reason
+decline-code-missing = Choose why you decline.
+decline-reason-missing = Write the reason the caseworker will read (280 characters at most).
+decline-reason-personal = The reason looks like it holds personal data (a name, a phone number, an address): take it out, the case code stands for the person.
+decline-confirm-title = Decline this request?
+decline-confirm-text = The caseworker will read this, with your name and email to call you back:
+decline-confirm = Yes, decline
+decline-back = Back to the request
+question-hint = No names, phone numbers or addresses: the case code stands for the person.
+question-missing = Write a few words (280 characters at most).
+question-personal = This looks like it holds personal data (a name, a phone number, an address): take it out, the case code stands for the person.
+question-refused-title = Not sent
+
+request-place = { $city }, { $region }
+request-trip = Trip
+request-travel-date = Travel date
+request-trip-reason = Why
+request-stay = Hotel
+request-stay-value = { $nights } nights × { $rate }, { $party } people
+request-needed-by = Needed by
+request-urgency = Urgency
+request-org = Organisation
+request-requester = Asked by
+request-asked = Asked
+request-asked-value = { $date } ({ $time } ago)
+request-note = Note
+request-rule = Why a treasurer
+request-approvals = Approved by
+request-approved-by = { $who }, { $time } ago
+request-fund = Available
+request-fund-after = after this approval
+request-history = This case, last 90 days
+request-history-none = Nothing else in the last 90 days.
+request-question-by = Question from { $who }, { $time } ago:
+request-answer = Answer
+request-answer-title = Answer the treasurer
+request-answer-send = Send the answer
+request-declined-title = Declined by a treasurer
+request-call-back = Call back: { $who } ({ $email })
+
+excess-category = { $category } limit: { $value } of { $limit }
+excess-nights = Hotel nights: { $value } of { $limit }
+excess-rate = Nightly rate: { $value } of { $limit }
+excess-case-cap = Case cap: { $value } of { $limit } in { $days } days
+excess-floor = Reserve floor: the fund would keep { $value } of { $limit }
+
 review-title = Next-day review
 review-intro = Requests approved automatically by the rules. Review never takes money back; a flag asks the treasurers to look again.
 review-empty = Nothing to review.

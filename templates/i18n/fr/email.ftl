@@ -13,6 +13,23 @@ email-urgent-why = Pourquoi un trésorier :
 email-urgent-decide = Décider :
 email-urgent-decide-link = Ouvrir la demande pour décider
 
+email-org = Organisme :
+email-requester = Demandée par :
+email-route = Trajet :
+email-travel-date = Date du trajet :
+email-trip-reason = Motif du trajet :
+email-stay = Hôtel :
+email-stay-value = { $nights } nuits × { $rate }, { $party } personnes
+email-needed-by = Pour le :
+email-excess = Au-delà de la règle :
+
+email-asked-subject = Une question de la trésorerie : { $category } { $amount } pour le dossier { $case }
+email-asked-intro = Un·e trésorier·ère a besoin de précisions avant de décider. La demande attend votre réponse à la question, sur sa page.
+email-asked-link = Lire la question et y répondre :
+email-answered-subject = Réponse reçue : { $category } { $amount } pour le dossier { $case }
+email-answered-intro = L'intervenant·e a répondu à votre question ; la demande est de retour dans la file, à sa place d'origine.
+email-answered-link = Lire la réponse et décider :
+
 email-approved-subject = Approuvé : { $category } { $amount } pour le dossier { $case }
 email-approved-intro = La demande est approuvée et l'argent est réservé.
 email-approved-receipt = Après l'achat, saisissez le reçu :

@@ -220,6 +220,67 @@ queue-waited = attend depuis { $time }
 queue-approvals = approbations
 queue-own = C'est votre demande : un·e autre trésorier·ère décide.
 
+queue-open = Ouvrir la demande
+queue-ask-or-decline = Questionner ou refuser
+
+status-info_requested = en attente de la réponse de l'intervenant·e
+answer-title-info_requested = La trésorerie a une question
+answer-info_requested = Répondez à la question ci-dessous : la demande retourne ensuite dans la file de la trésorerie, à sa place d'origine.
+
+decide-approved-waiting = Vous avez approuvé ; en attente d'un·e deuxième trésorier·ère.
+decide-ask = Questionner l'intervenant·e
+decide-question = Ou posez d'abord une question à l'intervenant·e
+decide-decline-code = Pourquoi refuser
+decide-decline-next = Refuser…
+decline-code-cheaper_option = Une option moins chère existe
+decline-code-not_covered = Hors de ce que le fonds couvre
+decline-code-duplicate = Doublon d'une autre demande
+decline-code-other = Autre raison
+decline-code-missing = Choisissez pourquoi vous refusez.
+decline-reason-missing = Écrivez la raison que lira l'intervenant·e (280 caractères au plus).
+decline-reason-personal = La raison semble contenir des données personnelles (un nom, un téléphone, une adresse) : retirez-les, le code du dossier tient lieu de la personne.
+decline-confirm-title = Refuser cette demande ?
+decline-confirm-text = L'intervenant·e lira ceci, avec votre nom et votre courriel pour vous rappeler :
+decline-confirm = Oui, refuser
+decline-back = Retour à la demande
+question-hint = Ni nom, ni téléphone, ni adresse : le code du dossier tient lieu de la personne.
+question-missing = Écrivez quelques mots (280 caractères au plus).
+question-personal = Ce texte semble contenir des données personnelles (un nom, un téléphone, une adresse) : retirez-les, le code du dossier tient lieu de la personne.
+question-refused-title = Non envoyé
+
+request-place = { $city }, { $region }
+request-trip = Trajet
+request-travel-date = Date du trajet
+request-trip-reason = Motif
+request-stay = Hôtel
+request-stay-value = { $nights } nuits × { $rate }, { $party } personnes
+request-needed-by = Pour le
+request-urgency = Urgence
+request-org = Organisme
+request-requester = Demandée par
+request-asked = Demandée le
+request-asked-value = { $date } (il y a { $time })
+request-note = Note
+request-rule = Pourquoi la trésorerie
+request-approvals = Approuvée par
+request-approved-by = { $who }, il y a { $time }
+request-fund = Disponible
+request-fund-after = après cette approbation
+request-history = Ce dossier, 90 derniers jours
+request-history-none = Rien d'autre dans les 90 derniers jours.
+request-question-by = Question de { $who }, il y a { $time } :
+request-answer = Réponse
+request-answer-title = Répondre à la trésorerie
+request-answer-send = Envoyer la réponse
+request-declined-title = Refusée par la trésorerie
+request-call-back = Rappeler : { $who } ({ $email })
+
+excess-category = Limite « { $category } » : { $value } sur { $limit }
+excess-nights = Nuits d'hôtel : { $value } sur { $limit }
+excess-rate = Prix par nuit : { $value } sur { $limit }
+excess-case-cap = Plafond du dossier : { $value } sur { $limit } en { $days } jours
+excess-floor = Plancher de réserve : le fonds garderait { $value } sur { $limit }
+
 review-title = Révision du lendemain
 review-intro = Demandes approuvées automatiquement par les règles. La révision ne reprend jamais l'argent ; un signalement demande à la trésorerie de regarder de nouveau.
 review-empty = Rien à réviser.
