@@ -841,7 +841,6 @@ async fn a_declined_late_receipt_shows_its_reason_and_no_form(t: TestDb) {
     app.stop().await;
 }
 
-
 on_both_engines!(
     treasurers_draft_freeze_cosign_and_send_a_report_from_their_phones,
     receipts_cancels_declines_and_reviews_go_through_the_pages,

@@ -3,8 +3,8 @@
 
 pub mod decide;
 pub mod error;
-pub mod itinerary;
 pub mod excess;
+pub mod itinerary;
 pub mod lifecycle;
 pub mod notify;
 pub mod policy;

@@ -2,8 +2,8 @@
 
 pub mod case_code;
 pub mod dates;
-pub mod gazetteer;
 pub mod deciding;
+pub mod gazetteer;
 pub mod identity;
 pub mod money;
 pub mod note;
