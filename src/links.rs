@@ -11,9 +11,11 @@ pub fn donor_unsubscribe(base_url: &str, token: &str) -> String {
     format!("{}/api/v1/donor/unsubscribe?token={token}", base(base_url))
 }
 
-/// A donor report as the API serves it to a treasurer.
+/// A donor report's page, where a treasurer reads, seals or co-signs it (a browser not
+/// signed in is asked to sign in first and comes back to it; the API's route would answer
+/// it with 401 JSON).
 pub fn report(base_url: &str, report_id: &str) -> String {
-    format!("{}/api/v1/reports/{report_id}", base(base_url))
+    format!("{}/reports/{report_id}", base(base_url))
 }
 
 #[cfg(test)]
@@ -22,7 +24,7 @@ mod tests {
     fn links_join_the_base_once() {
         assert_eq!(
             super::report("https://x.example.org/", "r1"),
-            "https://x.example.org/api/v1/reports/r1"
+            "https://x.example.org/reports/r1"
         );
     }
 }

@@ -116,7 +116,7 @@ fn every_email(language: Language) -> Vec<(&'static str, Written)> {
         step,
         start: "2026-11-01".into(),
         end: "2026-11-30".into(),
-        link: "https://passage.example.org/api/v1/reports/41".into(),
+        link: "https://passage.example.org/reports/41".into(),
     };
     let links = Links {
         web: "https://passage.example.org/donor/report?token=abc".into(),
@@ -315,7 +315,7 @@ fn french_emails_name_categories_and_amounts_in_french() {
         seal.text,
         "The report for 2026-11-01 to 2026-11-30 is waiting for a treasurer to seal it, \
          and a second one to co-sign it.\n\n\
-         Review and seal it: https://passage.example.org/api/v1/reports/41\n"
+         Review and seal it: https://passage.example.org/reports/41\n"
     );
 }
 

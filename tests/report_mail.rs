@@ -799,6 +799,16 @@ async fn the_sweeper_drafts_the_next_report_of_the_chain_once_at_one_cadence_and
             && first.contains(&"t2@example.org".to_string()),
         "{first:?}"
     );
+    // The reminder links to the report's page, which a browser can open (signing in
+    // first), never to an API route that answers a browser with 401 JSON.
+    let bodies: Vec<String> = passage::on_db!(&f.app.db.db, p => sqlx::query_scalar(
+        "SELECT body_text || COALESCE(body_html, '') FROM outbox WHERE dedupe_key LIKE 'report:%:remind:%'")
+        .fetch_all(p).await)
+    .unwrap();
+    for body in &bodies {
+        assert!(!body.contains("/api/v1/"), "{body}");
+        assert!(body.contains("/reports/"), "{body}");
+    }
     f.app.clock.advance(Duration::days(1));
     passage::app::sweep_once(&state).await.unwrap();
     assert_eq!(
