@@ -6,7 +6,8 @@
 use passage::domain::Language;
 use passage::i18n;
 use passage::mail::compose::{
-    Decision, LowBalance, Question, ReportReminder, ReportStep, TripFacts, Urgent, Written,
+    Decision, Late, LateStep, LowBalance, Question, ReportReminder, ReportStep, TripFacts, Urgent,
+    Written,
 };
 use passage::reports::send::{Gift, Links, render};
 use passage::reports::summary::Summary;
@@ -111,6 +112,20 @@ fn every_email(language: Language) -> Vec<(&'static str, Written)> {
         },
         link: link.clone(),
     };
+    let late = |step| Late {
+        language,
+        step,
+        case_code: "QC-7K4M-X2P9".into(),
+        category: "hotel".into(),
+        amount: "318.00".into(),
+        expires_in: "12 h".into(),
+        reason: if step == LateStep::Declined {
+            SCRIPT.into()
+        } else {
+            String::new()
+        },
+        link: link.clone(),
+    };
     let reminder = |step| ReportReminder {
         language,
         step,
@@ -157,6 +172,10 @@ fn every_email(language: Language) -> Vec<(&'static str, Written)> {
             .write()
             .unwrap(),
         ),
+        ("late waiting", late(LateStep::Waiting).write().unwrap()),
+        ("late approved", late(LateStep::Approved).write().unwrap()),
+        ("late declined", late(LateStep::Declined).write().unwrap()),
+        ("hold reminder", late(LateStep::Reminder).write().unwrap()),
         ("to seal", reminder(ReportStep::Seal).write().unwrap()),
         ("to co-sign", reminder(ReportStep::Cosign).write().unwrap()),
         ("donor report", donor(&gifts)),
@@ -415,4 +434,86 @@ fn both_email_catalogues_hold_the_same_messages() {
             "{key}"
         );
     }
+}
+
+/// The words of every message of `language`'s catalogues (placeables and keys left out),
+/// folded to lower case.
+fn catalogue_words(language: &str) -> std::collections::BTreeSet<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("templates/i18n")
+        .join(language);
+    let placeable = regex::Regex::new(r"\{[^}]*\}").unwrap();
+    let mut words = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
+            let value = line.split_once(" = ").map_or(line, |(_, v)| v);
+            words.extend(words_of(&placeable.replace_all(value, " ")));
+        }
+    }
+    words
+}
+
+fn words_of(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphabetic())
+        .filter(|w| w.chars().count() >= 4)
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// What an email says in words of its own: its text and its HTML as a reader sees them,
+/// without the links, addresses and free text the test put in (a treasurer's words are
+/// theirs, in whatever language they typed).
+fn readable(mail: &Written) -> String {
+    let tags = regex::Regex::new(r"<[^>]*>").unwrap();
+    let links = regex::Regex::new(r"https?://\S+|\S+@\S+").unwrap();
+    let html = unescaped(&tags.replace_all(&mail.html, " "));
+    let all = format!("{}\n{}\n{}", mail.subject, mail.text, html);
+    let all = all
+        .replace(SCRIPT, " ")
+        .replace("flight requests above 500.00 wait", " ")
+        .replace("Fondation", " ")
+        .replace("Refuge", " ");
+    links.replace_all(&all, " ").into_owned()
+}
+
+/// Issue 17's words: a French reader meets no word that only the English catalogue holds
+/// (beyond names and codes), and every amount in French format; and the other way round.
+#[test]
+fn each_language_reads_its_own_words_and_amounts_in_every_email() {
+    let en = catalogue_words("en");
+    let fr = catalogue_words("fr");
+    let english_only: Vec<&String> = en.difference(&fr).collect();
+    let french_only: Vec<&String> = fr.difference(&en).collect();
+    let english_amount = regex::Regex::new(r"\$\s?\d|\d\.\d\d\b").unwrap();
+    let french_amount = regex::Regex::new(r"\d,\d\d\u{a0}\$").unwrap();
+    let mut wrong = Vec::new();
+    for (language, foreign, other_amount, own_amount) in [
+        (Language::Fr, &english_only, &english_amount, &french_amount),
+        (Language::En, &french_only, &french_amount, &english_amount),
+    ] {
+        for (kind, mail) in every_email(language) {
+            let text = readable(&mail);
+            let words: std::collections::BTreeSet<String> = words_of(&text).into_iter().collect();
+            for word in foreign.iter().filter(|w| words.contains(w.as_str())) {
+                wrong.push(format!(
+                    "{language:?} {kind}: the other language's word {word:?}"
+                ));
+            }
+            if let Some(m) = other_amount.find(&text) {
+                wrong.push(format!(
+                    "{language:?} {kind}: an amount in the other format near {:?}",
+                    &text[m.start().saturating_sub(20)..m.end()]
+                ));
+            }
+            if text.chars().any(|c| c.is_ascii_digit())
+                && kind != "hold reminder"
+                && !own_amount.is_match(&text)
+                && text.contains('$')
+            {
+                wrong.push(format!("{language:?} {kind}: no amount in its own format"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
