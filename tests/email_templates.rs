@@ -517,3 +517,28 @@ fn each_language_reads_its_own_words_and_amounts_in_every_email() {
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
+
+/// Issue 17's words: French says "réservation" for a hold, "mis de côté" for an operation
+/// reserve and "plancher de réserve" for the floor, so the bare word "réserve" only ever
+/// stands in "plancher de réserve" (it once named a hold on the answer page and in the
+/// policy editor, and the floor in a rule's reason).
+#[test]
+fn french_keeps_three_words_for_a_hold_a_reserve_and_the_floor() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/i18n/fr");
+    let bare = regex::Regex::new(r"(?i)(\S+ \S+ )?réserves?\b").unwrap();
+    let mut wrong = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        for line in std::fs::read_to_string(&path).unwrap().lines() {
+            if line.trim_start().starts_with('#') {
+                continue;
+            }
+            for m in bare.find_iter(line) {
+                if !m.as_str().to_lowercase().starts_with("plancher de ") {
+                    wrong.push(format!("{}: {line}", path.display()));
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}

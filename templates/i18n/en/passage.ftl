@@ -166,7 +166,7 @@ rule-max-amount = { $category } requests above the automatic limit wait for a tr
 rule-max-nights = Hotel stays longer than the automatic limit wait for a treasurer.
 rule-max-nightly-rate = Hotel rooms above the automatic nightly rate wait for a treasurer.
 rule-case-cap = This case has already received close to the most approved automatically this week, so a treasurer decides.
-rule-reserve-floor = Approving this automatically would take the fund below its reserve; a treasurer decides whether to spend it.
+rule-reserve-floor = Approving this automatically would take the fund below its reserve floor; a treasurer decides whether to go below it.
 
 answer-title-approved = Approved
 answer-title-pending = Waiting for a treasurer
