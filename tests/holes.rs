@@ -642,13 +642,15 @@ async fn only_the_owning_organisation_shares_closes_and_reopens_a_case(t: TestDb
             "{path}: the refusal says who may: {message}"
         );
     }
-    // Nor settles or cancels the owner's request: only its organisation (or a treasurer).
+    // Nor settles, cancels or answers for the owner's request: only its organisation (or a
+    // treasurer).
     for (action, body) in [
         (
             "receipt",
             json!({"amount": "40.00", "vendor": "grocery", "reference": "GR-AB"}),
         ),
         ("cancel", json!({})),
+        ("answer", json!({"answer": "tonight only"})),
     ] {
         let path = format!("/api/v1/requests/{owners_request}/{action}");
         let (s, b) = c.post(&path, &c.guest, body).await;

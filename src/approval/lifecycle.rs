@@ -746,16 +746,16 @@ async fn load_for(tx: &mut Tx, staff: &Staff, id: &str) -> Result<Row, FlowError
     load_row(tx, id).await?.ok_or_else(not_yours)
 }
 
-/// Settling or cancelling a request is its organisation's act (or a treasurer's): an
-/// organisation the case is shared with reads the case's other requests, without their
-/// notes, and acts only on its own.
+/// Settling, cancelling or answering a treasurer's question is the act of the request's
+/// organisation (or a treasurer's): an organisation the case is shared with reads the
+/// case's other requests, without their notes, and acts only on its own.
 fn must_be_its_org(row: &Row, staff: &Staff) -> Result<(), FlowError> {
     if staff.treasurer || staff.org_id.as_deref() == Some(row.org_id.as_str()) {
         return Ok(());
     }
     Err(FlowError::Forbidden(
         "only the organisation that asked for this request (or a treasurer) can record its \
-         receipt or cancel it; ask that organisation"
+         receipt, cancel it or answer a question about it; ask that organisation"
             .into(),
     ))
 }
@@ -1114,6 +1114,7 @@ pub async fn answer(
     answer: &Note,
 ) -> Result<Stepped, FlowError> {
     let row = load_for(tx, staff, id).await?;
+    must_be_its_org(&row, staff)?;
     must_be(&row, RequestStatus::InfoRequested, RequestStatus::Pending)?;
     on_tx!(tx, c => sqlx::query(
         "UPDATE requests SET status = $2, answer = $3, answered_at = $4 WHERE id = $1",
