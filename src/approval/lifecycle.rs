@@ -1037,19 +1037,43 @@ pub async fn decline(
     .await
     .map(|_| ()))?;
     close(tx, id, now).await?;
+    told_and_audited(
+        tx,
+        now,
+        staff,
+        id,
+        "request.decline",
+        &json!({"reason_code": code.map(DeclineCode::as_str)}),
+        |request| Notice::Decided { request },
+    )
+    .await
+}
+
+/// How a treasurer's or caseworker's step on one request ends: the request as it now
+/// stands goes to whoever `notice` tells, the step joins the audit trail, and the actor
+/// gets the request as they may see it (decline, ask and answer end alike).
+async fn told_and_audited(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    staff: &Staff,
+    id: &str,
+    action: &str,
+    content: &serde_json::Value,
+    notice: fn(RequestView) -> Notice,
+) -> Result<Stepped, FlowError> {
     let policy = versions::current(tx, now).await?;
     let notices = view_of(tx, id, policy.policy.dual_approval_above())
         .await?
-        .map(|request| Notice::Decided { request })
+        .map(notice)
         .into_iter()
         .collect();
     audit::append(
         tx,
         now,
         &staff.actor(),
-        "request.decline",
+        action,
         &format!("request:{id}"),
-        &json!({"reason_code": code.map(DeclineCode::as_str)}),
+        content,
     )
     .await?;
     Ok(Stepped {
@@ -1082,25 +1106,10 @@ pub async fn ask(
     .execute(c)
     .await
     .map(|_| ()))?;
-    let policy = versions::current(tx, now).await?;
-    let notices = view_of(tx, id, policy.policy.dual_approval_above())
-        .await?
-        .map(|request| Notice::Asked { request })
-        .into_iter()
-        .collect();
-    audit::append(
-        tx,
-        now,
-        &staff.actor(),
-        "request.ask",
-        &format!("request:{id}"),
-        &json!({}),
-    )
-    .await?;
-    Ok(Stepped {
-        view: find(tx, now, staff, id).await?,
-        notices,
+    told_and_audited(tx, now, staff, id, "request.ask", &json!({}), |request| {
+        Notice::Asked { request }
     })
+    .await
 }
 
 /// The caseworker's answer to a treasurer's question: the request goes back to the queue
@@ -1126,25 +1135,16 @@ pub async fn answer(
     .execute(c)
     .await
     .map(|_| ()))?;
-    let policy = versions::current(tx, now).await?;
-    let notices = view_of(tx, id, policy.policy.dual_approval_above())
-        .await?
-        .map(|request| Notice::Answered { request })
-        .into_iter()
-        .collect();
-    audit::append(
+    told_and_audited(
         tx,
         now,
-        &staff.actor(),
+        staff,
+        id,
         "request.answer",
-        &format!("request:{id}"),
         &json!({}),
+        |request| Notice::Answered { request },
     )
-    .await?;
-    Ok(Stepped {
-        view: find(tx, now, staff, id).await?,
-        notices,
-    })
+    .await
 }
 
 /// The treasurers who approved each of these requests, oldest approval first, in one
