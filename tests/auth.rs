@@ -153,6 +153,14 @@ const MATRIX: &[Route] = &[
     },
     Route {
         method: "POST",
+        path: "/api/v1/donations/import",
+        body: Some(
+            "donor_email,donor_name,amount,received_on,reference\ndonor{n}@example.org,Donor {n},10.00,2026-11-29,MATRIX-{n}\n",
+        ),
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "POST",
         path: "/api/v1/donors/{donor}/links/withdraw",
         body: None,
         expect: [Anon, Deny, Allowed, Deny],

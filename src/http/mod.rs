@@ -65,7 +65,9 @@ mod reports;
 mod requests;
 pub mod server;
 
-pub(crate) use funding::{DONATIONS_ROUTE, parse_donation, parse_donor};
+pub(crate) use funding::{
+    DONATIONS_ROUTE, parse_donation, parse_donor, parse_import, problem_message, run_import,
+};
 pub(crate) use reports::{DonorRefusal, donor_report_for, parse_new_report};
 pub(crate) use requests::{
     decide_submissions, parse_receipt, parse_request, route_key, submit_grouped,
