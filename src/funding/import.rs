@@ -260,8 +260,13 @@ pub fn parse(bytes: &[u8], today: NaiveDate) -> Parsed {
     if text.contains('\0') {
         return whole(Problem::Binary, 0);
     }
-    // Spreadsheets saving "CSV UTF-8" start the file with a byte-order mark.
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // Spreadsheets saving "CSV UTF-8" start the file with a byte-order mark; Windows and
+    // web forms end lines with `\r\n`, which the reader would number apart.
+    let text = text
+        .strip_prefix('\u{feff}')
+        .unwrap_or(text)
+        .replace("\r\n", "\n");
+    let text = text.as_str();
     let first_line = text.lines().next().unwrap_or("").trim();
     if first_line.is_empty() {
         return whole(Problem::Empty, 1);
@@ -985,6 +990,18 @@ mod tests {
                 (3, "amount", "amount_format")
             ]
         );
+    }
+
+    #[test]
+    fn lines_are_numbered_as_the_spreadsheet_numbers_its_rows_whatever_the_line_endings() {
+        let file = format!(
+            "{HEADER}a@example.org,A,10.00,2026-11-01,,,R-1\nb@example.org,B,x,2026-11-01,,,R-2\n"
+        );
+        for sent in [file.clone(), file.replace('\n', "\r\n")] {
+            let parsed = parse(sent.as_bytes(), today());
+            assert_eq!(parsed.gifts[0].line, 2);
+            assert_eq!(codes(&parsed), vec![(3, "amount", "amount_format")]);
+        }
     }
 
     #[test]
