@@ -856,6 +856,101 @@ async fn the_missing_pages_in_english() {
     flagged_items(Language::En).await;
 }
 
+/// A treasurer moves the fund in from its spreadsheet on a phone: from the donors page,
+/// chooses the example file of the docs (the page's script reads it into the form), reads
+/// the preview (one donor already known, the others new), and records the five gifts.
+async fn donations_from_a_file(language: Language) {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (app, accounts) = coalition().await;
+    let t = |key: &str| i18n::text(language, key);
+    let browser = driver.browser(language).await;
+    let treasurer = account(&accounts, "treasurer", language);
+    sign_in(&browser, &app, &treasurer.email, &treasurer.password).await;
+    open(&browser, &app, "/donors").await;
+    click(&browser, "#to-import").await;
+    wait_for_path(&browser, |p| p == "/donations/import").await;
+    expect_text(&browser, "h1", &t("import-title")).await;
+    let example =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples/donations.csv");
+    browser
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id("csv-file"))
+        .await
+        .expect("the file picker shows with the script")
+        .send_keys(example.to_str().expect("a UTF-8 path"))
+        .await
+        .expect("the file is chosen");
+    let mut read = String::new();
+    for _ in 0..100 {
+        read = browser
+            .execute("return document.getElementById('csv').value;", vec![])
+            .await
+            .expect("the field reads")
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if read.contains("DON-2026-0005") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        read.contains("DON-2026-0005"),
+        "the file lands in the field: {read:?}"
+    );
+    click(&browser, "#import-preview").await;
+    let summary = text_of(&browser, "#import-summary").await;
+    let (cash, in_kind) = match language {
+        Language::Fr => ("7 340,50 $", "412,50 $"),
+        Language::En => ("$7,340.50", "$412.50"),
+    };
+    assert!(
+        plain(&summary).contains(cash) && plain(&summary).contains(in_kind),
+        "{summary}"
+    );
+    screenshot(&browser, language, "donations-import").await;
+    submit(&browser, "#import-confirm").await;
+    let mut found = false;
+    for _ in 0..200 {
+        if browser.find(Locator::Css("#import-done")).await.is_ok() {
+            found = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(found, "recorded: {}", text_of(&browser, "main").await);
+    let done = text_of(&browser, "#import-done").await;
+    assert!(plain(&done).contains(cash), "{done}");
+    let token = api_token(&app, &treasurer.email, &treasurer.password).await;
+    let fund: Value = app
+        .get("/api/v1/fund", Some(&token))
+        .send()
+        .await
+        .expect("the API answers")
+        .json()
+        .await
+        .expect("the fund");
+    assert_eq!(
+        fund["donated"], "25340.50",
+        "the demo's 18,000.00 and the file's cash"
+    );
+    browser.close().await.expect("the browser closes");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn donations_from_a_file_in_french() {
+    donations_from_a_file(Language::Fr).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn donations_from_a_file_in_english() {
+    donations_from_a_file(Language::En).await;
+}
+
 /// Signs in through the API with a demo account's password.
 async fn api_token(app: &TestApp, email: &str, password: &str) -> String {
     let b: Value = app

@@ -555,6 +555,85 @@ async fn a_donation_tapped_twice_is_one_gift(t: TestDb) {
     app.stop().await;
 }
 
+/// A treasurer pastes a spreadsheet's CSV: the preview names the wrong cell by its line
+/// in French and offers nothing to record; fixed, it offers to record one gift; confirmed,
+/// the gift is recorded, and confirming the same file again adds nothing.
+async fn a_donations_file_is_previewed_fixed_and_recorded_once_from_the_page(t: TestDb) {
+    let (app, accounts) = demo(t).await;
+    let mut treasurer = signed_in(&app, &accounts, "treasurer", "fr").await;
+    let t = |key: &str| as_html(i18n::text(Language::Fr, key));
+    let donors = treasurer.get("/donors").await;
+    assert!(
+        donors.body.contains("href=\"/donations/import\""),
+        "a link from the donors page"
+    );
+    let page = treasurer.get("/donations/import").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(&t("import-title")), "{}", page.body);
+    let donations = || async {
+        passage::on_db!(&app.db.db, p => sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM donations").fetch_one(p).await)
+        .unwrap()
+    };
+    let before = donations().await;
+
+    let wrong = "donor_email,donor_name,amount,received_on,reference\n\
+                 paroisse-import@example.org,Paroisse Exemple,\"1 500,00\",2026-11-01,DON-1\n";
+    let preview = treasurer
+        .post(
+            "/donations/import",
+            &[("action", "preview"), ("csv", wrong)],
+        )
+        .await;
+    assert_eq!(preview.status, 422, "{}", preview.body);
+    assert!(preview.body.contains("Ligne 2, amount"), "{}", preview.body);
+    assert!(preview.body.contains("1500.00"), "says how to write it");
+    assert!(
+        !preview.body.contains("import-confirm"),
+        "nothing to confirm"
+    );
+    assert!(preview.body.contains("1 500,00"), "what was pasted is kept");
+
+    let right = wrong.replace("\"1 500,00\"", "1500.00");
+    let preview = treasurer
+        .post(
+            "/donations/import",
+            &[("action", "preview"), ("csv", &right)],
+        )
+        .await;
+    assert_eq!(preview.status, 200, "{}", preview.body);
+    assert!(
+        preview.body.contains("id=\"import-confirm\""),
+        "{}",
+        preview.body
+    );
+    assert!(preview.body.contains(&t("import-new-donor")));
+    assert_eq!(donations().await, before, "a preview records nothing");
+
+    let done = treasurer
+        .post(
+            "/donations/import",
+            &[("action", "commit"), ("csv", &right)],
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("id=\"import-done\""), "{}", done.body);
+    assert_eq!(donations().await, before + 1);
+    // The same file again, as a second tap or a reload would send it: nothing more.
+    let again = treasurer
+        .post(
+            "/donations/import",
+            &[("action", "commit"), ("csv", &right)],
+        )
+        .await;
+    assert!(again.body.contains("id=\"import-seen\""), "{}", again.body);
+    assert_eq!(donations().await, before + 1);
+    // A caseworker has no such page.
+    let mut caseworker = signed_in(&app, &accounts, "caseworker", "en").await;
+    assert_eq!(caseworker.get("/donations/import").await.status, 403);
+    app.stop().await;
+}
+
 /// How many requests a case holds, read through the API with a treasurer's `token`.
 async fn cases_requests(app: &TestApp, token: &str, code: &str) -> usize {
     let case: serde_json::Value = app
@@ -845,6 +924,7 @@ on_both_engines!(
     treasurers_draft_freeze_cosign_and_send_a_report_from_their_phones,
     receipts_cancels_declines_and_reviews_go_through_the_pages,
     a_donation_tapped_twice_is_one_gift,
+    a_donations_file_is_previewed_fixed_and_recorded_once_from_the_page,
     a_resubmitted_request_form_creates_one_request,
     errors_appear_next_to_their_field_and_nothing_typed_is_lost,
     the_hotel_total_is_computed_without_javascript,

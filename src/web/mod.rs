@@ -6,6 +6,7 @@ mod assets;
 mod caseworker;
 pub mod context;
 mod deciding;
+mod donations_import;
 mod donor;
 mod forms;
 pub use crate::i18n;
@@ -34,6 +35,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(sharing::router())
         .merge(oversight::router())
         .merge(treasurer::router())
+        .merge(donations_import::router())
         .merge(deciding::router())
         .merge(donor::router())
         .merge(reports::router())

@@ -1,4 +1,4 @@
-// The pages work without this script; it only adds three comforts on a phone.
+// The pages work without this script; it only adds four comforts on a phone.
 "use strict";
 
 // The hotel total as nights and rate are typed, in whole cents (never floating point).
@@ -126,8 +126,29 @@ function places() {
   });
 }
 
+// A donations file chosen on the phone is read into the field the form sends (without
+// this script the file's text is pasted there, and the file picker stays hidden).
+function fileInto() {
+  document.querySelectorAll("[data-file]").forEach(function (part) {
+    part.hidden = false;
+  });
+  document.querySelectorAll("input[type=file][data-into]").forEach(function (input) {
+    var field = document.getElementById(input.dataset.into);
+    input.addEventListener("change", function () {
+      var file = input.files && input.files[0];
+      if (!file) return;
+      var reader = new FileReader();
+      reader.onload = function () {
+        field.value = String(reader.result);
+      };
+      reader.readAsText(file, "utf-8");
+    });
+  });
+}
+
 document.addEventListener("DOMContentLoaded", function () {
   hotelTotal();
   submitOnce();
   places();
+  fileInto();
 });
