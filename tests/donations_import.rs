@@ -330,6 +330,30 @@ async fn two_treasurers_committing_the_same_file_at_once_record_it_once(t: TestD
     fund.app.stop().await;
 }
 
+async fn a_file_over_the_body_limit_is_refused_in_the_api_format(t: TestDb) {
+    let fund = Fund::new(t).await;
+    let mut file = HEADER.to_string();
+    let mut n = 0;
+    while file.len() <= fund.app.config.body_limit_bytes {
+        n += 1;
+        file.push_str(&format!(
+            "donor{n}@example.org,Donateur {n},10.00,2026-11-01,,,DON-{n}\n"
+        ));
+    }
+    let announced = fund
+        .app
+        .post("/api/v1/donations/import?commit=true", Some(&fund.token))
+        .body(file.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(announced.status(), 413);
+    let answer: Value = announced.json().await.expect("a JSON refusal");
+    assert_eq!(answer["error"]["code"], "payload_too_large", "{answer}");
+    assert_eq!(fund.count("SELECT COUNT(*) FROM donations").await, 0);
+    fund.app.stop().await;
+}
+
 async fn only_treasurers_import(t: TestDb) {
     let fund = Fund::new(t).await;
     let org = fund.app.seed_org("Refuge Exemple").await;
@@ -356,5 +380,6 @@ on_both_engines!(
     a_file_that_is_no_donations_file_is_refused_with_what_to_do,
     a_file_records_all_its_gifts_once_and_again_nothing,
     two_treasurers_committing_the_same_file_at_once_record_it_once,
+    a_file_over_the_body_limit_is_refused_in_the_api_format,
     only_treasurers_import,
 );
