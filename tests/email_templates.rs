@@ -120,6 +120,18 @@ fn every_email(language: Language) -> Vec<(&'static str, Written)> {
         } else {
             String::new()
         },
+        call_back: if step == LateStep::Declined {
+            i18n::text_with(
+                language,
+                "request-call-back",
+                &[
+                    ("who", "t1@example.org".into()),
+                    ("email", "t1@example.org".into()),
+                ],
+            )
+        } else {
+            String::new()
+        },
         link: link.clone(),
     };
     let reminder = |step| ReportReminder {

@@ -675,6 +675,17 @@ fn the_treasurers_emails_tell_the_request_whole(
             decline.text
         );
     }
+    // So does the decline of a late receipt: the organisation already paid.
+    let late = n.typed(
+        "Réservé sans appeler la trésorerie.",
+        "Booked without calling a treasurer.",
+    );
+    let late = received
+        .iter()
+        .find(|m| m.to.contains("cw@") && m.text.contains(late))
+        .expect("the late receipt's decline");
+    assert!(late.text.contains("(t1@example.org)"), "{}", late.text);
+    assert!(late.html.contains("(t1@example.org)"), "{}", late.html);
 }
 
 async fn a_night_in(t: TestDb, language: Language) {

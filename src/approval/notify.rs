@@ -424,6 +424,18 @@ fn late_fields(to: &Recipient, base_url: &str, r: &RequestView, step: LateStep) 
         amount: r.spent.clone().unwrap_or_else(|| r.amount.clone()),
         expires_in: String::new(),
         reason: r.reason.clone().unwrap_or_default(),
+        call_back: r
+            .decided_by
+            .as_ref()
+            .filter(|_| step == LateStep::Declined)
+            .map(|who| {
+                crate::i18n::text_with(
+                    language(to),
+                    "request-call-back",
+                    &[("who", who.name.clone()), ("email", who.email.clone())],
+                )
+            })
+            .unwrap_or_default(),
         link: link(base_url, r),
     }
 }
@@ -519,6 +531,7 @@ async fn remind_hold(
             amount: crate::domain::money::format_cents(hold.amount),
             expires_in: crate::i18n::waited(lang, (hold.expires_at - now).num_seconds()),
             reason: String::new(),
+            call_back: String::new(),
             link: format!("{}/requests/{}", base_url.trim_end_matches('/'), hold.id),
         }
         .write()?;
