@@ -6,8 +6,15 @@ fn base(base_url: &str) -> &str {
     base_url.trim_end_matches('/')
 }
 
-/// Where a donor stops receiving reports, with their unsubscribe token.
+/// Where a donor stops receiving reports, with their unsubscribe token: a page in their
+/// language (the link in the email's text and HTML).
 pub fn donor_unsubscribe(base_url: &str, token: &str) -> String {
+    format!("{}/donor/unsubscribe?token={token}", base(base_url))
+}
+
+/// The same, for mail clients' one-click unsubscribe (RFC 8058, the `List-Unsubscribe`
+/// header): the API's route, which a mail client POSTs to and which answers JSON.
+pub fn donor_one_click_unsubscribe(base_url: &str, token: &str) -> String {
     format!("{}/api/v1/donor/unsubscribe?token={token}", base(base_url))
 }
 

@@ -11,41 +11,9 @@ use std::time::Duration as StdDuration;
 use chrono::Duration;
 use common::TestDb;
 use common::fund::Fund;
-use common::smtp::{SmtpSink, free_port};
+use common::smtp::{SmtpSink, free_port, parse};
 use passage::clock::Clock;
 use serde_json::{Value, json};
-
-/// A message parsed by Python's `email` package: decoded headers and parts.
-fn parse(raw: &str) -> Value {
-    const PARSE: &str = r#"
-import sys, json, email
-from email import policy
-m = email.message_from_string(sys.stdin.read(), policy=policy.default)
-out = {"headers": {k: str(v) for k, v in m.items()}, "types": [p.get_content_type() for p in m.walk()]}
-for part in m.walk():
-    if part.get_content_type() == "text/plain":
-        out["text"] = part.get_content()
-    if part.get_content_type() == "text/html":
-        out["html"] = part.get_content()
-print(json.dumps(out))
-"#;
-    use std::io::Write;
-    let mut child = std::process::Command::new("/usr/bin/python3")
-        .arg("-c")
-        .arg(PARSE)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(raw.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    serde_json::from_slice(&out.stdout).expect("python parsed the message")
-}
 
 async fn wait_for(sink: &SmtpSink, count: usize) -> Vec<Value> {
     for _ in 0..200 {
@@ -893,7 +861,128 @@ async fn the_sweeper_drafts_the_next_report_of_the_chain_once_at_one_cadence_and
     f.app.stop().await;
 }
 
+/// The unsubscribe link in a report's email leads to a page, never to the API (issue 17):
+/// in the donor's language whatever the browser's, it asks before stopping the reports
+/// (mail scanners open links), then says they are stopped and offers to start them again.
+/// Mail clients' one-click unsubscribe keeps the API's route, in the header.
+async fn the_unsubscribe_link_of_a_report_email_opens_a_page_in_the_donors_language(t: TestDb) {
+    let mut f = Fund::new(t).await;
+    let (id, [anne, _, _]) = sealed_november(&mut f).await;
+    let (s, _) = f
+        .post(
+            &format!("/api/v1/reports/{id}/send"),
+            &f.treasurer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 202);
+    let (text, html, headers): (String, String, String) = passage::on_db!(&f.app.db.db, p =>
+        sqlx::query_as("SELECT body_text, body_html, headers FROM outbox
+            WHERE dedupe_key LIKE 'report:%' AND to_addr = 'anne@example.org'")
+            .fetch_one(p).await)
+    .unwrap();
+    assert!(
+        !text.contains("/api/") && !html.contains("/api/"),
+        "{text}\n{html}"
+    );
+    assert!(
+        headers.contains("/api/v1/donor/unsubscribe?token="),
+        "{headers}"
+    );
+    let page = link(&text, "/donor/unsubscribe?token=");
+    let token = token_of(&page);
+    let path = format!("/donor/unsubscribe?token={token}");
+    let unsubscribed_at = || async {
+        passage::on_db!(&f.app.db.db, p =>
+            sqlx::query_scalar::<_, Option<chrono::DateTime<chrono::Utc>>>(
+                "SELECT unsubscribed_at FROM donors WHERE id = $1")
+            .bind(&anne).fetch_one(p).await)
+        .unwrap()
+    };
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // Opened by an English browser: Anne's French, one button, nothing changed yet.
+    let r = browser
+        .get(f.app.url(&path))
+        .header("accept-language", "en-CA")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let csrf = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("passage_csrf="))
+        .map(|v| v.split(';').next().unwrap().to_string())
+        .expect("a CSRF cookie");
+    let html = r.text().await.unwrap();
+    assert!(html.contains("lang=\"fr\""), "{html}");
+    assert!(html.contains(&fr("donor-unsubscribe-question")), "{html}");
+    assert!(html.contains("action=\"/donor/unsubscribe\""), "{html}");
+    assert!(!html.contains("/api/"), "{html}");
+    assert!(
+        unsubscribed_at().await.is_none(),
+        "opening the link changes nothing"
+    );
+    let press = |to: &'static str, with_csrf: bool| {
+        let form = if with_csrf {
+            vec![("csrf", csrf.clone()), ("token", token.clone())]
+        } else {
+            vec![("token", token.clone())]
+        };
+        browser
+            .post(f.app.url(to))
+            .header("cookie", format!("passage_csrf={csrf}"))
+            .form(&form)
+            .send()
+    };
+    // A form without the page's token is refused.
+    let r = press("/donor/unsubscribe", false).await.unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(unsubscribed_at().await.is_none());
+    // The button: unsubscribed, and the page says so and offers to subscribe again.
+    let r = press("/donor/unsubscribe", true).await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], path.as_str());
+    assert!(unsubscribed_at().await.is_some());
+    let html = browser
+        .get(f.app.url(&path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(&fr("donor-unsubscribed")), "{html}");
+    assert!(html.contains(&fr("donor-resubscribe-question")), "{html}");
+    assert!(html.contains("action=\"/donor/resubscribe\""), "{html}");
+    assert_eq!(
+        audited(&f, "donor.unsubscribe", &format!("donor:{anne}"))
+            .await
+            .len(),
+        1
+    );
+    // Subscribing again.
+    let r = press("/donor/resubscribe", true).await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(unsubscribed_at().await.is_none());
+    // A link that is not one says so, on a page.
+    let r = browser
+        .get(f.app.url("/donor/unsubscribe?token=not-a-link"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.text().await.unwrap().contains("<html"));
+    f.app.stop().await;
+}
+
 on_both_engines!(
+    the_unsubscribe_link_of_a_report_email_opens_a_page_in_the_donors_language,
     each_donor_gets_the_report_once_in_their_language_and_can_unsubscribe,
     a_donor_link_opens_its_report_and_nothing_else,
     a_treasurer_withdraws_a_donors_links_and_unsubscribing_withdraws_the_report_links,

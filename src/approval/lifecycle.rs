@@ -1189,15 +1189,32 @@ pub async fn deciding(
     id: &str,
 ) -> Result<RequestView, FlowError> {
     let mut view = find(tx, now, staff, id).await?;
+    if !staff.treasurer {
+        view.approved_by = approvals_of(tx, std::slice::from_ref(&view.id))
+            .await?
+            .remove(&view.id)
+            .unwrap_or_default();
+        return Ok(view);
+    }
+    weigh(tx, now, &mut view).await?;
+    Ok(view)
+}
+
+/// Adds to a view what a treasurer weighs (the treasurer's page and the emails that ask
+/// them to decide): its approvals so far, by how much it goes past the rule that sent it
+/// to them, the case's requests of the last 90 days, and (while it waits) the fund's
+/// available money now and after it.
+pub async fn weigh(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    view: &mut RequestView,
+) -> Result<(), FlowError> {
     view.approved_by = approvals_of(tx, std::slice::from_ref(&view.id))
         .await?
         .remove(&view.id)
         .unwrap_or_default();
-    if !staff.treasurer {
-        return Ok(view);
-    }
     if let Some(policy) = versions::find(tx, view.policy_version).await? {
-        view.excess = excess_of(&policy.policy, &view);
+        view.excess = excess_of(&policy.policy, view);
     }
     let history: Vec<(String, String, i64, RequestStatus, DateTime<Utc>)> = on_tx!(tx, c => sqlx::query_as(
         "SELECT id, category, amount, status, created_at FROM requests
@@ -1235,7 +1252,7 @@ pub async fn deciding(
             after: format_cents(available - amount),
         });
     }
-    Ok(view)
+    Ok(())
 }
 
 /// A view's decimal amount (`"612.40"`) back in cents.

@@ -6,7 +6,9 @@
 //! Who is told, when, and once is decided here; what they read is written by
 //! [`crate::mail::compose`] from templates. Emails never carry a note, a city or a
 //! question's text: a treasurer's email names the trip's provinces or countries, its date
-//! and reason, the organisation and the caseworker, and the rule's excess.
+//! and reason, the organisation and the caseworker, the rule's excess, the case's last 90
+//! days, the fund now and after, and the approvals so far; a decline's email says who to
+//! call back.
 
 use chrono::{DateTime, Utc};
 
@@ -123,7 +125,7 @@ pub async fn urgent_pending(
         told = treasurers(tx, false).await?;
         told.retain(|t| t.id != request.requested_by.id);
     }
-    let request = &with_excess(tx, request).await?;
+    let request = &weighed(tx, now, request).await?;
     for t in &told {
         let written = waiting_message(t, base_url, request, false)?;
         send(
@@ -186,17 +188,38 @@ fn waiting_message(
             .as_ref()
             .map(|e| crate::i18n::excess_line(language, e, &category))
             .unwrap_or_default(),
+        case_days: r.history.as_ref().map(|history| {
+            let given = history
+                .iter()
+                .filter(|h| matches!(h.status, RequestStatus::Approved | RequestStatus::Settled))
+                .filter_map(|h| h.amount.parse::<crate::domain::Money>().ok())
+                .map(|m| m.cents())
+                .sum();
+            (history.len(), crate::domain::money::format_cents(given))
+        }),
+        fund: r
+            .fund
+            .as_ref()
+            .map(|f| (f.available.clone(), f.after.clone())),
+        approvals: (r.approvals, r.approvals_needed),
+        approved_by: r.approved_by.iter().map(|a| a.name.clone()).collect(),
     }
     .write()
 }
 
-/// A request with by how much it goes past its rule, under the version that decided it.
-async fn with_excess(tx: &mut Tx, request: &RequestView) -> Result<RequestView, FlowError> {
+/// A request as a treasurer weighs it (`lifecycle::weigh`): the approvals so far, by how
+/// much it goes past its rule under the version that decided it, the case's 90 days, and
+/// the fund now and after.
+async fn weighed(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    request: &RequestView,
+) -> Result<RequestView, FlowError> {
     let mut request = request.clone();
-    if request.excess.is_none()
-        && let Some(policy) = super::versions::find(tx, request.policy_version).await?
-    {
-        request.excess = super::lifecycle::excess_of(&policy.policy, &request);
+    let excess = request.excess.take();
+    super::lifecycle::weigh(tx, now, &mut request).await?;
+    if request.excess.is_none() {
+        request.excess = excess;
     }
     Ok(request)
 }
@@ -305,6 +328,12 @@ pub async fn decision(
         category: request.category.clone(),
         amount: request.amount.clone(),
         reason: request.reason.clone().unwrap_or_default(),
+        reason_code: request.reason_code.map(|c| c.as_str().to_string()),
+        call_back: request
+            .decided_by
+            .as_ref()
+            .filter(|_| request.status == RequestStatus::Declined)
+            .map(|who| (who.name.clone(), who.email.clone())),
         link: link(base_url, request),
     }
     .write()?;
@@ -395,6 +424,18 @@ fn late_fields(to: &Recipient, base_url: &str, r: &RequestView, step: LateStep) 
         amount: r.spent.clone().unwrap_or_else(|| r.amount.clone()),
         expires_in: String::new(),
         reason: r.reason.clone().unwrap_or_default(),
+        call_back: r
+            .decided_by
+            .as_ref()
+            .filter(|_| step == LateStep::Declined)
+            .map(|who| {
+                crate::i18n::text_with(
+                    language(to),
+                    "request-call-back",
+                    &[("who", who.name.clone()), ("email", who.email.clone())],
+                )
+            })
+            .unwrap_or_default(),
         link: link(base_url, r),
     }
 }
@@ -490,6 +531,7 @@ async fn remind_hold(
             amount: crate::domain::money::format_cents(hold.amount),
             expires_in: crate::i18n::waited(lang, (hold.expires_at - now).num_seconds()),
             reason: String::new(),
+            call_back: String::new(),
             link: format!("{}/requests/{}", base_url.trim_end_matches('/'), hold.id),
         }
         .write()?;
@@ -575,7 +617,7 @@ async fn escalate_one(
     let request = super::lifecycle::view_of(tx, id, policy.policy.dual_approval_above())
         .await?
         .ok_or_else(|| FlowError::NotFound("the request vanished".into()))?;
-    let request = with_excess(tx, &request).await?;
+    let request = weighed(tx, now, &request).await?;
     for t in treasurers(tx, false).await? {
         if t.id == request.requested_by.id {
             continue;

@@ -183,7 +183,10 @@ async fn send_in(
                 headers: vec![
                     (
                         "List-Unsubscribe".into(),
-                        format!("<{}>", links.unsubscribe),
+                        format!(
+                            "<{}>",
+                            crate::links::donor_one_click_unsubscribe(base, &unsubscribe)
+                        ),
                     ),
                     (
                         "List-Unsubscribe-Post".into(),

@@ -87,3 +87,35 @@ pub fn free_port() -> u16 {
         .expect("a free port")
         .port()
 }
+
+/// A message parsed by Python's `email` package: decoded headers and parts.
+pub fn parse(raw: &str) -> serde_json::Value {
+    const PARSE: &str = r#"
+import sys, json, email
+from email import policy
+m = email.message_from_string(sys.stdin.read(), policy=policy.default)
+out = {"headers": {k: str(v) for k, v in m.items()}, "types": [p.get_content_type() for p in m.walk()]}
+for part in m.walk():
+    if part.get_content_type() == "text/plain":
+        out["text"] = part.get_content()
+    if part.get_content_type() == "text/html":
+        out["html"] = part.get_content()
+print(json.dumps(out))
+"#;
+    use std::io::Write;
+    let mut child = std::process::Command::new("/usr/bin/python3")
+        .arg("-c")
+        .arg(PARSE)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(raw.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    serde_json::from_slice(&out.stdout).expect("python parsed the message")
+}

@@ -248,10 +248,12 @@ pub(super) async fn decline(
     let id = row.id.as_str();
     set_status(tx, id, RequestStatus::Expired, None, Some(reason.as_str())).await?;
     on_tx!(tx, c => sqlx::query(
-        "UPDATE requests SET spent = NULL, late_declined_at = $2 WHERE id = $1"
+        "UPDATE requests SET spent = NULL, late_declined_at = $2, decided_by = $3 WHERE id = $1"
     )
     .bind(id)
     .bind(now)
+    // Who declined it is who the organisation that already paid calls back.
+    .bind(&staff.user_id)
     .execute(c)
     .await
     .map(|_| ()))?;

@@ -32,6 +32,8 @@ pub struct Late {
     pub expires_in: String,
     /// A decline: the treasurer's reason.
     pub reason: String,
+    /// A decline: who declined, to call back, as the reader's words say it (empty else).
+    pub call_back: String,
     /// The request's page.
     pub link: String,
 }

@@ -35,6 +35,15 @@ pub struct Urgent {
     /// By how much it goes past its rule, in the reader's words (empty when the rule has
     /// no figure).
     pub excess: String,
+    /// The case's other requests of the last 90 days: how many, and how much of them was
+    /// approved or spent (as the wire writes it).
+    pub case_days: Option<(usize, String)>,
+    /// The fund's available money now and after this approval (as the wire writes them),
+    /// while the request waits.
+    pub fund: Option<(String, String)>,
+    /// Approvals so far and approvals needed, and who approved.
+    pub approvals: (i64, i64),
+    pub approved_by: Vec<String>,
 }
 
 /// A trip as an email may tell it: provinces or countries, never cities.
@@ -73,7 +82,11 @@ pub struct Decision {
     pub amount: String,
     /// Why it was declined (empty for an approval).
     pub reason: String,
-    /// The request's page, where the receipt is recorded.
+    /// A decline's code (`cheaper_option`), when the treasurer chose one.
+    pub reason_code: Option<String>,
+    /// Who decided, to call back: their name and email.
+    pub call_back: Option<(String, String)>,
+    /// The request's page, where the receipt is recorded (or the decline read).
     pub link: String,
 }
 
@@ -189,6 +202,28 @@ impl Urgent {
         if !self.excess.is_empty() {
             facts.push((w.t("email-excess"), self.excess.clone()));
         }
+        if let Some((count, total)) = &self.case_days {
+            facts.push((
+                w.t("email-case-days"),
+                w.with(
+                    "email-case-days-value",
+                    &[("count", count.to_string()), ("total", w.amount(total))],
+                ),
+            ));
+        }
+        if let Some((now, after)) = &self.fund {
+            facts.push((w.t("email-available-now"), w.amount(now)));
+            facts.push((w.t("email-available-after"), w.amount(after)));
+        }
+        let (done, needed) = self.approvals;
+        let mut approvals = vec![("done", done.to_string()), ("needed", needed.to_string())];
+        let key = if self.approved_by.is_empty() {
+            "email-approvals-value"
+        } else {
+            approvals.push(("who", self.approved_by.join(", ")));
+            "email-approvals-by"
+        };
+        facts.push((w.t("email-approvals"), w.with(key, &approvals)));
         facts
     }
 }
@@ -295,6 +330,8 @@ struct DecisionText<'a> {
     s: &'a Shown<'a>,
     approved: bool,
     reason: &'a str,
+    code: &'a str,
+    call_back: &'a str,
 }
 
 #[derive(Template)]
@@ -305,6 +342,8 @@ struct DecisionHtml<'a> {
     s: &'a Shown<'a>,
     approved: bool,
     reason: &'a str,
+    code: &'a str,
+    call_back: &'a str,
 }
 
 impl Decision {
@@ -323,12 +362,30 @@ impl Decision {
             &self.amount,
             &self.link,
         );
+        // The code's words and who to call back, as the caseworker's answer page says them.
+        let code = self
+            .reason_code
+            .as_ref()
+            .map(|code| w.t(&format!("decline-code-{code}")))
+            .unwrap_or_default();
+        let call_back = self
+            .call_back
+            .as_ref()
+            .map(|(who, email)| {
+                w.with(
+                    "request-call-back",
+                    &[("who", who.clone()), ("email", email.clone())],
+                )
+            })
+            .unwrap_or_default();
         written(
             s.subject.clone(),
             &DecisionText {
                 s: &s,
                 approved: self.approved,
                 reason: &self.reason,
+                code: &code,
+                call_back: &call_back,
             },
             &DecisionHtml {
                 w,
@@ -336,6 +393,8 @@ impl Decision {
                 s: &s,
                 approved: self.approved,
                 reason: &self.reason,
+                code: &code,
+                call_back: &call_back,
             },
         )
     }

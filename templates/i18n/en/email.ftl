@@ -22,6 +22,13 @@ email-stay = Hotel:
 email-stay-value = { $nights } nights × { $rate }, { $party } people
 email-needed-by = Needed by:
 email-excess = Past the rule:
+email-case-days = This case's other requests, last 90 days:
+email-case-days-value = { $count } (approved or spent: { $total })
+email-available-now = Available now:
+email-available-after = Available after approving it:
+email-approvals = Approvals:
+email-approvals-value = { $done } of { $needed }
+email-approvals-by = { $done } of { $needed } ({ $who })
 
 email-asked-subject = A treasurer has a question: { $category } { $amount } for case { $case }
 email-asked-intro = A treasurer needs more information before deciding. The request waits until you answer the question on its page.
@@ -36,6 +43,9 @@ email-approved-receipt = After the purchase, record the receipt:
 email-approved-receipt-link = Record the receipt after the purchase
 email-declined-subject = Declined: { $category } { $amount } for case { $case }
 email-declined-intro = The request is declined.
+email-decline-code = Why:
+email-declined-read = Read it on its page:
+email-declined-read-link = Open the request
 
 email-low-subject = Low fund: { $available } available
 email-low-intro = The fund has fallen under its reserve floor.

@@ -22,6 +22,13 @@ email-stay = Hôtel :
 email-stay-value = { $nights } nuits × { $rate }, { $party } personnes
 email-needed-by = Pour le :
 email-excess = Au-delà de la règle :
+email-case-days = Autres demandes du dossier, 90 derniers jours :
+email-case-days-value = { $count } (approuvé ou dépensé : { $total })
+email-available-now = Disponible maintenant :
+email-available-after = Disponible après approbation :
+email-approvals = Approbations :
+email-approvals-value = { $done } sur { $needed }
+email-approvals-by = { $done } sur { $needed } ({ $who })
 
 email-asked-subject = Une question de la trésorerie : { $category } { $amount } pour le dossier { $case }
 email-asked-intro = Un·e trésorier·ère a besoin de précisions avant de décider. La demande attend votre réponse à la question, sur sa page.
@@ -36,6 +43,9 @@ email-approved-receipt = Après l'achat, saisissez le reçu :
 email-approved-receipt-link = Saisir le reçu après l'achat
 email-declined-subject = Refusé : { $category } { $amount } pour le dossier { $case }
 email-declined-intro = La demande est refusée.
+email-decline-code = Pourquoi :
+email-declined-read = La lire sur sa page :
+email-declined-read-link = Ouvrir la demande
 
 email-low-subject = Fonds bas : { $available } disponibles
 email-low-intro = Le fonds est passé sous son plancher de réserve.
