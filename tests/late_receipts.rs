@@ -621,6 +621,299 @@ async fn the_holds_waiting_for_receipts_are_listed_oldest_first(t: TestDb) {
     f.app.stop().await;
 }
 
+/// A page of Passage as `token`'s user sees it (the session cookie holds the same token).
+async fn page(f: &Fund, path: &str, token: &str) -> String {
+    let r = f
+        .app
+        .http
+        .get(f.app.url(path))
+        .header("cookie", format!("passage_session={token}"))
+        .send()
+        .await
+        .expect("the app answers");
+    assert_eq!(r.status(), 200, "{path}");
+    r.text().await.expect("a page")
+}
+
+/// A flight of `amount` for a new case, approved by both treasurers; its id.
+async fn approved_flight(f: &Fund, amount: &str) -> String {
+    let (s, case) = f
+        .post("/api/v1/cases", &f.worker, json!({"province": "QC"}))
+        .await;
+    assert_eq!(s, 201, "{case}");
+    let (s, r) = f
+        .post(
+            "/api/v1/requests",
+            &f.worker,
+            json!({"case_code": case["code"], "category": "flight", "amount": amount,
+                   "needed_by": f.today(), "reason": "safety", "travel_date": f.today(),
+                   "origin": {"city": "Montréal", "province": "QC"},
+                   "destination": {"city": "Vancouver", "province": "BC"}}),
+        )
+        .await;
+    assert_eq!((s, r["status"].as_str()), (201, Some("pending")), "{r}");
+    let id = r["id"].as_str().unwrap().to_string();
+    for token in [&f.treasurer, &f.second_treasurer] {
+        let (s, v) = f
+            .post(&format!("/api/v1/requests/{id}/approve"), token, json!({}))
+            .await;
+        assert_eq!(s, 200, "{v}");
+    }
+    id
+}
+
+/// Above `dual_approval_above` a late receipt takes two treasurers, as an approval does:
+/// the on-call treasurer hears of it at once, the first approval pays nothing and shows
+/// "waiting for a second treasurer" with no approve button, the same treasurer cannot
+/// approve twice, nobody deciding within `escalate_after_minutes` tells every treasurer
+/// (once), and the second treasurer's approval pays it. The treasurers who approved the
+/// request may approve its late receipt: those are other approvals.
+async fn a_late_receipt_above_the_dual_threshold_needs_two_treasurers(t: TestDb) {
+    let mut f = funded(t, "5000.00").await;
+    let id = approved_flight(&f, "1200.00").await;
+    let [_, t1, t2] = f.ids.clone();
+    passage::identity::users::set_on_call(
+        &f.app.db.db,
+        f.app.clock.now(),
+        &passage::audit::Actor::cli(),
+        &t1,
+        true,
+    )
+    .await
+    .unwrap();
+    past_the_holds(&mut f).await;
+    let (s, v) = f
+        .post(
+            &format!("/api/v1/requests/{id}/receipt"),
+            &f.worker,
+            json!({"amount": "1150.00", "reference": "RF-FLIGHT-2"}),
+        )
+        .await;
+    assert_eq!(
+        (
+            s,
+            v["status"].as_str(),
+            v["approvals"].as_i64(),
+            v["approvals_needed"].as_i64()
+        ),
+        (200, Some("receipt_pending"), Some(0), Some(2)),
+        "{v}"
+    );
+    // The treasurer on call is told at once, the other one not yet.
+    assert_eq!(
+        mail_keys(&f.app, &format!("late:{id}:")).await,
+        vec![format!("late:{id}:{t1}")]
+    );
+    let before = passage::ledger::fund_balance(&f.app.db.db).await.unwrap();
+
+    // The first approval pays nothing: it waits for a second treasurer.
+    let (s, v) = f
+        .post(
+            &format!("/api/v1/requests/{id}/approve"),
+            &f.treasurer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["status"].as_str(), v["approvals"].as_i64()),
+        (200, Some("receipt_pending"), Some(1)),
+        "{v}"
+    );
+    assert_eq!(
+        passage::ledger::fund_balance(&f.app.db.db).await.unwrap(),
+        before
+    );
+    assert!(
+        mail_keys(&f.app, &format!("late-decision:{id}:"))
+            .await
+            .is_empty()
+    );
+    let (s, v) = f.get(&format!("/api/v1/requests/{id}"), &f.treasurer).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["approved_by"][0]["id"], t1.as_str(), "{v}");
+    for path in [format!("/requests/{id}"), "/queue".to_string()] {
+        let html = page(&f, &path, &f.treasurer).await;
+        assert!(
+            html.contains("You approved; waiting for a second treasurer."),
+            "{path}: {html}"
+        );
+        assert!(
+            !html.contains(&format!("action=\"/requests/{id}/approve\"")),
+            "{path} offers to approve again: {html}"
+        );
+    }
+    // The second treasurer still sees the button.
+    let html = page(&f, "/queue", &f.second_treasurer).await;
+    assert!(
+        html.contains(&format!("action=\"/requests/{id}/approve\"")),
+        "{html}"
+    );
+    let (s, e) = f
+        .post(
+            &format!("/api/v1/requests/{id}/approve"),
+            &f.treasurer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 409, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("second, different treasurer"),
+        "{e}"
+    );
+
+    // Nobody decides: after escalate_after_minutes every treasurer hears of it, once.
+    f.app.clock.advance(Duration::minutes(19));
+    passage::app::sweep_once(&f.app.state()).await.unwrap();
+    assert!(
+        mail_keys(&f.app, &format!("late-escalate:{id}:"))
+            .await
+            .is_empty()
+    );
+    f.app.clock.advance(Duration::minutes(1));
+    passage::app::sweep_once(&f.app.state()).await.unwrap();
+    passage::app::sweep_once(&f.app.state()).await.unwrap();
+    let escalated = mail_keys(&f.app, &format!("late-escalate:{id}:")).await;
+    let mut expected = vec![
+        format!("late-escalate:{id}:{t1}"),
+        format!("late-escalate:{id}:{t2}"),
+    ];
+    expected.sort();
+    assert_eq!(escalated, expected);
+    let (to, subject, text) = mail(&f.app, &format!("late-escalate:{id}:{t2}")).await;
+    assert_eq!(to, "t2@example.org");
+    assert!(subject.contains("Late receipt"), "{subject}");
+    assert!(text.contains("$1,150.00"), "{text}");
+
+    // The second treasurer pays it.
+    let (s, v) = f
+        .post(
+            &format!("/api/v1/requests/{id}/approve"),
+            &f.second_treasurer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["status"].as_str(), v["spent"].as_str()),
+        (200, Some("settled"), Some("1150.00")),
+        "{v}"
+    );
+    let fund = passage::ledger::fund_balance(&f.app.db.db).await.unwrap();
+    assert_eq!(fund.spent - before.spent, 115_000);
+    assert_eq!(fund.available, before.available - 115_000);
+    let cw = user_id(&f.app, "cw@example.org").await;
+    mail(&f.app, &format!("late-decision:{id}:settled:{cw}")).await;
+    let books = common::books::check(&f.app.db.db).await;
+    assert_eq!(books.settled, 1);
+    f.app.stop().await;
+}
+
+/// A late receipt is paid only from money open to its category, as an approval is: a gift
+/// restricted to other categories does not pay it, one restricted to its category does,
+/// and pays first.
+async fn a_late_receipt_is_paid_only_from_money_open_to_its_category(t: TestDb) {
+    let mut f = funded(t, "1500.00").await;
+    let today = f.today();
+    let gift = |categories: Value, amount: &str| json!({"amount": amount, "received_on": today, "restricted_to": categories});
+    let donor = f.donor("Fonds Vols", "vols@example.org", "fr").await;
+    let mut flights = gift(json!(["flight"]), "3000.00");
+    flights["donor_id"] = json!(donor);
+    let (s, b) = f.post("/api/v1/donations", &f.treasurer, flights).await;
+    assert_eq!(s, 201, "{b}");
+    // Four nights go past the hotel rule: a treasurer approves them.
+    let (s, case) = f
+        .post("/api/v1/cases", &f.worker, json!({"province": "QC"}))
+        .await;
+    assert_eq!(s, 201);
+    let (s, stay) = f
+        .post(
+            "/api/v1/requests",
+            &f.worker,
+            json!({"case_code": case["code"], "category": "hotel", "nights": 4,
+                   "nightly_rate": "100.00", "party_size": 1, "needed_by": f.today()}),
+        )
+        .await;
+    assert_eq!(
+        (s, stay["status"].as_str()),
+        (201, Some("pending")),
+        "{stay}"
+    );
+    let id = stay["id"].as_str().unwrap().to_string();
+    let (s, v) = f
+        .post(
+            &format!("/api/v1/requests/{id}/approve"),
+            &f.treasurer,
+            json!({}),
+        )
+        .await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("approved")), "{v}");
+    past_the_holds(&mut f).await;
+    // 1300.00 of the unrestricted money goes to another request: 200.00 is left open to
+    // hotels, while 3200.00 is available.
+    let (s, other) = f
+        .post(
+            "/api/v1/requests",
+            &f.worker,
+            json!({"case_code": case["code"], "category": "other", "amount": "1300.00",
+                   "needed_by": f.today()}),
+        )
+        .await;
+    assert_eq!(s, 201, "{other}");
+    let other_id = other["id"].as_str().unwrap();
+    for token in [&f.treasurer, &f.second_treasurer] {
+        let (s, v) = f
+            .post(
+                &format!("/api/v1/requests/{other_id}/approve"),
+                token,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, 200, "{v}");
+    }
+    let (s, v) = f
+        .post(
+            &format!("/api/v1/requests/{id}/receipt"),
+            &f.worker,
+            json!({"amount": "400.00", "reference": "RF-NIGHTS-4"}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["status"].as_str()),
+        (200, Some("receipt_pending")),
+        "{v}"
+    );
+    let (s, e) = f
+        .post(
+            &format!("/api/v1/requests/{id}/approve"),
+            &f.second_treasurer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 409, "{e}");
+    let message = e["error"]["message"].as_str().unwrap();
+    assert!(message.contains("holds only 200.00"), "{message}");
+    // A gift for hotels pays it, first.
+    let mut hotels = gift(json!(["hotel"]), "1500.00");
+    hotels["donor_id"] = json!(donor);
+    let (s, b) = f.post("/api/v1/donations", &f.treasurer, hotels).await;
+    assert_eq!(s, 201, "{b}");
+    let (s, v) = f
+        .post(
+            &format!("/api/v1/requests/{id}/approve"),
+            &f.second_treasurer,
+            json!({}),
+        )
+        .await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("settled")), "{v}");
+    let (s, fund) = f.get("/api/v1/fund", &f.treasurer).await;
+    assert_eq!(s, 200);
+    assert_eq!(fund["restricted"], "4100.00", "{fund}");
+    common::books::check(&f.app.db.db).await;
+    f.app.stop().await;
+}
+
 on_both_engines!(
     a_reserve_that_brings_usable_money_under_the_floor_alerts_treasurers,
     a_late_receipt_is_approved_by_another_treasurer_and_settles,
@@ -629,4 +922,6 @@ on_both_engines!(
     a_late_receipt_larger_than_available_is_refused,
     the_receipt_reminder_goes_once_twelve_hours_before_expiry,
     the_holds_waiting_for_receipts_are_listed_oldest_first,
+    a_late_receipt_above_the_dual_threshold_needs_two_treasurers,
+    a_late_receipt_is_paid_only_from_money_open_to_its_category,
 );
