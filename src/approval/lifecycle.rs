@@ -1217,6 +1217,55 @@ async fn told_and_audited(
     })
 }
 
+/// The two halves of a treasurer's question: the treasurer asks it ([`ask`]), the
+/// caseworker answers it ([`answer`]). Each is one text, scanned like a note.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exchange {
+    Ask,
+    Answer,
+}
+
+impl Exchange {
+    /// The step's name (`ask`, `answer`).
+    pub fn step(self) -> &'static str {
+        match self {
+            Exchange::Ask => "ask",
+            Exchange::Answer => "answer",
+        }
+    }
+
+    /// The name of its text (`question`, `answer`).
+    pub fn text(self) -> &'static str {
+        match self {
+            Exchange::Ask => "question",
+            Exchange::Answer => "answer",
+        }
+    }
+
+    /// Who takes the step.
+    pub fn role(self) -> crate::domain::Role {
+        match self {
+            Exchange::Ask => crate::domain::Role::Treasurer,
+            Exchange::Answer => crate::domain::Role::Caseworker,
+        }
+    }
+}
+
+/// Asks or answers, as `which` says.
+pub async fn exchange(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    staff: &Staff,
+    id: &str,
+    which: Exchange,
+    text: &Note,
+) -> Result<Stepped, FlowError> {
+    match which {
+        Exchange::Ask => ask(tx, now, staff, id, text).await,
+        Exchange::Answer => answer(tx, now, staff, id, text).await,
+    }
+}
+
 /// A treasurer sends a waiting request back to its caseworker with a question; the
 /// request leaves the queue until the answer comes.
 pub async fn ask(
