@@ -85,6 +85,32 @@ fn receipt(amount: &str) -> Value {
            "original_currency": "USD", "original_amount": "205.10"})
 }
 
+/// `token`'s approval of the request `id`.
+async fn approve(f: &Fund, id: &str, token: &str) -> (u16, Value) {
+    f.post(&format!("/api/v1/requests/{id}/approve"), token, json!({}))
+        .await
+}
+
+/// Enters `body` as the receipt of the expired request `id`: a late receipt, waiting.
+async fn enter_late(f: &Fund, id: &str, body: Value) -> Value {
+    let (s, v) = f
+        .post(&format!("/api/v1/requests/{id}/receipt"), &f.worker, body)
+        .await;
+    assert_eq!(
+        (s, v["status"].as_str()),
+        (200, Some("receipt_pending")),
+        "{v}"
+    );
+    v
+}
+
+/// `token`'s approval of the late receipt `id`, refused (409): what it says.
+async fn approval_refused(f: &Fund, id: &str, token: &str) -> String {
+    let (s, e) = approve(f, id, token).await;
+    assert_eq!(s, 409, "{e}");
+    e["error"]["message"].as_str().unwrap().to_string()
+}
+
 async fn funded(t: TestDb, amount: &str) -> Fund {
     let f = Fund::new(t).await;
     let donor = f
@@ -182,15 +208,7 @@ async fn a_late_receipt_is_approved_by_another_treasurer_and_settles(t: TestDb) 
         )
         .await;
     assert_eq!(s, 422, "{e}");
-    let (s, v) = f
-        .post(
-            &format!("/api/v1/requests/{id}/receipt"),
-            &f.worker,
-            receipt("280.00"),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
-    assert_eq!(v["status"], "receipt_pending", "{v}");
+    let v = enter_late(&f, &id, receipt("280.00")).await;
     assert_eq!(v["spent"], "280.00", "{v}");
     // Nobody is on call: every treasurer hears of it, as of an urgent request.
     let told = mail_keys(&f.app, &format!("late:{id}:")).await;
@@ -228,13 +246,7 @@ async fn a_late_receipt_is_approved_by_another_treasurer_and_settles(t: TestDb) 
         (200, Some("receipt_pending")),
         "{v}"
     );
-    let (s, e) = f
-        .post(
-            &format!("/api/v1/requests/{own_id}/approve"),
-            &both_token,
-            json!({}),
-        )
-        .await;
+    let (s, e) = approve(&f, &own_id, &both_token).await;
     assert_eq!(s, 403, "{e}");
     assert!(
         e["error"]["message"]
@@ -245,13 +257,7 @@ async fn a_late_receipt_is_approved_by_another_treasurer_and_settles(t: TestDb) 
     );
 
     // Another treasurer pays the caseworker's late receipt.
-    let (s, v) = f
-        .post(
-            &format!("/api/v1/requests/{id}/approve"),
-            &f.treasurer,
-            json!({}),
-        )
-        .await;
+    let (s, v) = approve(&f, &id, &f.treasurer).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["status"], "settled", "{v}");
     assert_eq!(v["spent"], "280.00", "{v}");
@@ -275,22 +281,10 @@ async fn a_late_receipt_is_approved_by_another_treasurer_and_settles(t: TestDb) 
     assert_eq!(to, "cw@example.org");
     assert!(subject.starts_with("Late receipt approved"), "{subject}");
     // Paid once: a second approval is refused.
-    let (s, _) = f
-        .post(
-            &format!("/api/v1/requests/{id}/approve"),
-            &f.second_treasurer,
-            json!({}),
-        )
-        .await;
+    let (s, _) = approve(&f, &id, &f.second_treasurer).await;
     assert_eq!(s, 409);
     // Another treasurer pays the caseworker-treasurer's.
-    let (s, v) = f
-        .post(
-            &format!("/api/v1/requests/{own_id}/approve"),
-            &f.second_treasurer,
-            json!({}),
-        )
-        .await;
+    let (s, v) = approve(&f, &own_id, &f.second_treasurer).await;
     assert_eq!((s, v["status"].as_str()), (200, Some("settled")), "{v}");
     let books = common::books::check(&f.app.db.db).await;
     assert_eq!(books.settled, 2);
@@ -315,18 +309,7 @@ async fn a_declined_late_receipt_leaves_the_request_expired(t: TestDb) {
             .map(|_| ()))
         .unwrap();
     }
-    let (s, v) = f
-        .post(
-            &format!("/api/v1/requests/{id}/receipt"),
-            &f.worker,
-            receipt("100.00"),
-        )
-        .await;
-    assert_eq!(
-        (s, v["status"].as_str()),
-        (200, Some("receipt_pending")),
-        "{v}"
-    );
+    enter_late(&f, &id, receipt("100.00")).await;
     let before = passage::ledger::fund_balance(&f.app.db.db).await.unwrap();
     let (s, v) = f
         .post(
@@ -385,36 +368,11 @@ async fn a_late_receipt_that_would_cross_the_floor_is_refused(t: TestDb) {
         .await;
     assert_eq!((s, big["status"].as_str()), (201, Some("pending")), "{big}");
     let big_id = big["id"].as_str().unwrap();
-    let (s, v) = f
-        .post(
-            &format!("/api/v1/requests/{big_id}/approve"),
-            &f.treasurer,
-            json!({}),
-        )
-        .await;
+    let (s, v) = approve(&f, big_id, &f.treasurer).await;
     assert_eq!((s, v["status"].as_str()), (200, Some("approved")), "{v}");
-    let (s, v) = f
-        .post(
-            &format!("/api/v1/requests/{id}/receipt"),
-            &f.worker,
-            receipt("300.00"),
-        )
-        .await;
-    assert_eq!(
-        (s, v["status"].as_str()),
-        (200, Some("receipt_pending")),
-        "{v}"
-    );
+    enter_late(&f, &id, receipt("300.00")).await;
     let before = passage::ledger::fund_balance(&f.app.db.db).await.unwrap();
-    let (s, e) = f
-        .post(
-            &format!("/api/v1/requests/{id}/approve"),
-            &f.second_treasurer,
-            json!({}),
-        )
-        .await;
-    assert_eq!(s, 409, "{e}");
-    let message = e["error"]["message"].as_str().unwrap();
+    let message = approval_refused(&f, &id, &f.second_treasurer).await;
     assert!(
         message.contains("reserve floor of 1000.00") && message.contains("950.00"),
         "{message}"
@@ -426,13 +384,7 @@ async fn a_late_receipt_that_would_cross_the_floor_is_refused(t: TestDb) {
     // A donation later, it is paid.
     let donor = f.donor("Don Exemple", "don@example.org", "en").await;
     f.give(&donor, "400.00").await;
-    let (s, v) = f
-        .post(
-            &format!("/api/v1/requests/{id}/approve"),
-            &f.second_treasurer,
-            json!({}),
-        )
-        .await;
+    let (s, v) = approve(&f, &id, &f.second_treasurer).await;
     assert_eq!((s, v["status"].as_str()), (200, Some("settled")), "{v}");
     common::books::check(&f.app.db.db).await;
     f.app.stop().await;
@@ -444,53 +396,10 @@ async fn a_late_receipt_larger_than_available_is_refused(t: TestDb) {
     let r = hotel(&f, &f.worker, 1, "200.00").await;
     let id = r["id"].as_str().unwrap().to_string();
     past_the_holds(&mut f).await;
-    // Spend nearly everything on approved flights held by a treasurer.
-    let (_, case) = f
-        .post("/api/v1/cases", &f.worker, json!({"province": "QC"}))
-        .await;
-    let (s, big) = f
-        .post(
-            "/api/v1/requests",
-            &f.worker,
-            json!({"case_code": case["code"], "category": "flight", "amount": "1250.00",
-                   "needed_by": f.today(), "reason": "safety", "travel_date": f.today(),
-                   "origin": {"city": "Montréal", "province": "QC"},
-                   "destination": {"city": "Vancouver", "province": "BC"}}),
-        )
-        .await;
-    assert_eq!(s, 201, "{big}");
-    let big_id = big["id"].as_str().unwrap();
-    for token in [&f.treasurer, &f.second_treasurer] {
-        let (s, v) = f
-            .post(
-                &format!("/api/v1/requests/{big_id}/approve"),
-                token,
-                json!({}),
-            )
-            .await;
-        assert_eq!(s, 200, "{v}");
-    }
-    let (s, v) = f
-        .post(
-            &format!("/api/v1/requests/{id}/receipt"),
-            &f.worker,
-            receipt("200.00"),
-        )
-        .await;
-    assert_eq!(
-        (s, v["status"].as_str()),
-        (200, Some("receipt_pending")),
-        "{v}"
-    );
-    let (s, e) = f
-        .post(
-            &format!("/api/v1/requests/{id}/approve"),
-            &f.treasurer,
-            json!({}),
-        )
-        .await;
-    assert_eq!(s, 409, "{e}");
-    let message = e["error"]["message"].as_str().unwrap();
+    // Spend nearly everything on an approved flight.
+    approved_flight(&f, "1250.00").await;
+    enter_late(&f, &id, receipt("200.00")).await;
+    let message = approval_refused(&f, &id, &f.treasurer).await;
     assert!(message.contains("holds only 50.00"), "{message}");
     common::books::check(&f.app.db.db).await;
     f.app.stop().await;
@@ -635,31 +544,33 @@ async fn page(f: &Fund, path: &str, token: &str) -> String {
     r.text().await.expect("a page")
 }
 
-/// A flight of `amount` for a new case, approved by both treasurers; its id.
+/// A request that waits for two treasurers, approved by both; its id.
+async fn approved_by_both(f: &Fund, body: Value) -> String {
+    let (s, r) = f.post("/api/v1/requests", &f.worker, body).await;
+    assert_eq!((s, r["status"].as_str()), (201, Some("pending")), "{r}");
+    let id = r["id"].as_str().unwrap().to_string();
+    for token in [&f.treasurer, &f.second_treasurer] {
+        let (s, v) = approve(f, &id, token).await;
+        assert_eq!(s, 200, "{v}");
+    }
+    id
+}
+
+/// A flight of `amount` (above `dual_approval_above`) for a new case, approved by both
+/// treasurers; its id.
 async fn approved_flight(f: &Fund, amount: &str) -> String {
     let (s, case) = f
         .post("/api/v1/cases", &f.worker, json!({"province": "QC"}))
         .await;
     assert_eq!(s, 201, "{case}");
-    let (s, r) = f
-        .post(
-            "/api/v1/requests",
-            &f.worker,
-            json!({"case_code": case["code"], "category": "flight", "amount": amount,
-                   "needed_by": f.today(), "reason": "safety", "travel_date": f.today(),
-                   "origin": {"city": "Montréal", "province": "QC"},
-                   "destination": {"city": "Vancouver", "province": "BC"}}),
-        )
-        .await;
-    assert_eq!((s, r["status"].as_str()), (201, Some("pending")), "{r}");
-    let id = r["id"].as_str().unwrap().to_string();
-    for token in [&f.treasurer, &f.second_treasurer] {
-        let (s, v) = f
-            .post(&format!("/api/v1/requests/{id}/approve"), token, json!({}))
-            .await;
-        assert_eq!(s, 200, "{v}");
-    }
-    id
+    approved_by_both(
+        f,
+        json!({"case_code": case["code"], "category": "flight", "amount": amount,
+               "needed_by": f.today(), "reason": "safety", "travel_date": f.today(),
+               "origin": {"city": "Montréal", "province": "QC"},
+               "destination": {"city": "Vancouver", "province": "BC"}}),
+    )
+    .await
 }
 
 /// Above `dual_approval_above` a late receipt takes two treasurers, as an approval does:
@@ -707,13 +618,7 @@ async fn a_late_receipt_above_the_dual_threshold_needs_two_treasurers(t: TestDb)
     let before = passage::ledger::fund_balance(&f.app.db.db).await.unwrap();
 
     // The first approval pays nothing: it waits for a second treasurer.
-    let (s, v) = f
-        .post(
-            &format!("/api/v1/requests/{id}/approve"),
-            &f.treasurer,
-            json!({}),
-        )
-        .await;
+    let (s, v) = approve(&f, &id, &f.treasurer).await;
     assert_eq!(
         (s, v["status"].as_str(), v["approvals"].as_i64()),
         (200, Some("receipt_pending"), Some(1)),
@@ -748,13 +653,7 @@ async fn a_late_receipt_above_the_dual_threshold_needs_two_treasurers(t: TestDb)
         html.contains(&format!("action=\"/requests/{id}/approve\"")),
         "{html}"
     );
-    let (s, e) = f
-        .post(
-            &format!("/api/v1/requests/{id}/approve"),
-            &f.treasurer,
-            json!({}),
-        )
-        .await;
+    let (s, e) = approve(&f, &id, &f.treasurer).await;
     assert_eq!(s, 409, "{e}");
     assert!(
         e["error"]["message"]
@@ -788,13 +687,7 @@ async fn a_late_receipt_above_the_dual_threshold_needs_two_treasurers(t: TestDb)
     assert!(text.contains("$1,150.00"), "{text}");
 
     // The second treasurer pays it.
-    let (s, v) = f
-        .post(
-            &format!("/api/v1/requests/{id}/approve"),
-            &f.second_treasurer,
-            json!({}),
-        )
-        .await;
+    let (s, v) = approve(&f, &id, &f.second_treasurer).await;
     assert_eq!(
         (s, v["status"].as_str(), v["spent"].as_str()),
         (200, Some("settled"), Some("1150.00")),
@@ -841,71 +734,31 @@ async fn a_late_receipt_is_paid_only_from_money_open_to_its_category(t: TestDb) 
         "{stay}"
     );
     let id = stay["id"].as_str().unwrap().to_string();
-    let (s, v) = f
-        .post(
-            &format!("/api/v1/requests/{id}/approve"),
-            &f.treasurer,
-            json!({}),
-        )
-        .await;
+    let (s, v) = approve(&f, &id, &f.treasurer).await;
     assert_eq!((s, v["status"].as_str()), (200, Some("approved")), "{v}");
     past_the_holds(&mut f).await;
     // 1300.00 of the unrestricted money goes to another request: 200.00 is left open to
     // hotels, while 3200.00 is available.
-    let (s, other) = f
-        .post(
-            "/api/v1/requests",
-            &f.worker,
-            json!({"case_code": case["code"], "category": "other", "amount": "1300.00",
-                   "needed_by": f.today()}),
-        )
-        .await;
-    assert_eq!(s, 201, "{other}");
-    let other_id = other["id"].as_str().unwrap();
-    for token in [&f.treasurer, &f.second_treasurer] {
-        let (s, v) = f
-            .post(
-                &format!("/api/v1/requests/{other_id}/approve"),
-                token,
-                json!({}),
-            )
-            .await;
-        assert_eq!(s, 200, "{v}");
-    }
-    let (s, v) = f
-        .post(
-            &format!("/api/v1/requests/{id}/receipt"),
-            &f.worker,
-            json!({"amount": "400.00", "reference": "RF-NIGHTS-4"}),
-        )
-        .await;
-    assert_eq!(
-        (s, v["status"].as_str()),
-        (200, Some("receipt_pending")),
-        "{v}"
-    );
-    let (s, e) = f
-        .post(
-            &format!("/api/v1/requests/{id}/approve"),
-            &f.second_treasurer,
-            json!({}),
-        )
-        .await;
-    assert_eq!(s, 409, "{e}");
-    let message = e["error"]["message"].as_str().unwrap();
+    approved_by_both(
+        &f,
+        json!({"case_code": case["code"], "category": "other", "amount": "1300.00",
+               "needed_by": f.today()}),
+    )
+    .await;
+    enter_late(
+        &f,
+        &id,
+        json!({"amount": "400.00", "reference": "RF-NIGHTS-4"}),
+    )
+    .await;
+    let message = approval_refused(&f, &id, &f.second_treasurer).await;
     assert!(message.contains("holds only 200.00"), "{message}");
     // A gift for hotels pays it, first.
     let mut hotels = gift(json!(["hotel"]), "1500.00");
     hotels["donor_id"] = json!(donor);
     let (s, b) = f.post("/api/v1/donations", &f.treasurer, hotels).await;
     assert_eq!(s, 201, "{b}");
-    let (s, v) = f
-        .post(
-            &format!("/api/v1/requests/{id}/approve"),
-            &f.second_treasurer,
-            json!({}),
-        )
-        .await;
+    let (s, v) = approve(&f, &id, &f.second_treasurer).await;
     assert_eq!((s, v["status"].as_str()), (200, Some("settled")), "{v}");
     let (s, fund) = f.get("/api/v1/fund", &f.treasurer).await;
     assert_eq!(s, 200);
