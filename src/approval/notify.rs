@@ -335,12 +335,7 @@ async fn late_deciders(
     request: &RequestView,
     on_call_only: bool,
 ) -> Result<Vec<Recipient>, FlowError> {
-    let entered_by: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
-        "SELECT late_receipt_by FROM requests WHERE id = $1"
-    )
-    .bind(&request.id)
-    .fetch_one(c)
-    .await)?;
+    let entered_by = super::lifecycle::late::entered_by(tx, &request.id).await?;
     let left_out = |t: &Recipient| {
         t.id == request.requested_by.id || Some(t.id.as_str()) == entered_by.as_deref()
     };

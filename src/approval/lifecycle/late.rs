@@ -39,17 +39,33 @@ pub(super) async fn enter(
             "this request never held money, so there is no late receipt to record".into(),
         ));
     }
-    let declined: Option<DateTime<Utc>> = on_tx!(tx, c => sqlx::query_scalar(
-        "SELECT late_declined_at FROM requests WHERE id = $1"
-    )
-    .bind(id)
-    .fetch_one(c)
-    .await)?;
-    if declined.is_some() {
+    if declined(tx, id).await? {
         return Err(FlowError::Conflict(
             "a treasurer already declined a late receipt for this request: ask a new request or call the treasurer back".into(),
         ));
     }
+    store(tx, now, staff, id, receipt).await?;
+    told_and_audited(
+        tx,
+        now,
+        staff,
+        id,
+        "request.late_receipt",
+        &json!({"amount": receipt.amount.cents(), "hold_amount": row.amount}),
+        |request| Notice::LateReceipt { request },
+    )
+    .await
+}
+
+/// Keeps the late receipt on its request, which waits for a treasurer from now (and
+/// escalates from now if nobody decides).
+async fn store(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    staff: &Staff,
+    id: &str,
+    receipt: &Receipt,
+) -> Result<(), StoreError> {
     on_tx!(tx, c => sqlx::query(
         "UPDATE requests SET status = $2, spent = $3, vendor = $4, receipt_reference = $5,
                              paid_on = $6, attested = $7, original_currency = $8,
@@ -72,20 +88,11 @@ pub(super) async fn enter(
     .execute(c)
     .await
     .map(|_| ()))?;
-    told_and_audited(
-        tx,
-        now,
-        staff,
-        id,
-        "request.late_receipt",
-        &json!({"amount": receipt.amount.cents(), "hold_amount": row.amount}),
-        |request| Notice::LateReceipt { request },
-    )
-    .await
+    Ok(())
 }
 
 /// Who entered a waiting late receipt (who may not approve it).
-pub(super) async fn entered_by(tx: &mut Tx, id: &str) -> Result<Option<String>, StoreError> {
+pub async fn entered_by(tx: &mut Tx, id: &str) -> Result<Option<String>, StoreError> {
     Ok(on_tx!(tx, c => sqlx::query_scalar(
         "SELECT late_receipt_by FROM requests WHERE id = $1"
     )
