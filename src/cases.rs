@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::audit::{self, Actor};
 use crate::domain::case_code::CaseCode;
-use crate::domain::{Province, RequestStatus};
+use crate::domain::{CaseStatus, Province, RequestStatus};
 use crate::on_tx;
 use crate::store::{StoreError, Tx};
 
@@ -58,14 +58,10 @@ pub struct Case {
     pub org_id: String,
     #[schema(value_type = crate::domain::Province)]
     pub province: String,
-    /// `open` or `closed`.
-    pub status: String,
+    pub status: CaseStatus,
     pub opened_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
 }
-
-/// The status of a case that takes requests.
-pub const OPEN: &str = "open";
 
 /// What a staff member may do with a case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,12 +242,13 @@ pub async fn open(
         }
     })?;
     on_tx!(tx, c => sqlx::query(
-        "INSERT INTO cases (code, org_id, province, status, opened_at) VALUES ($1, $2, $3, 'open', $4)",
+        "INSERT INTO cases (code, org_id, province, status, opened_at) VALUES ($1, $2, $3, $5, $4)",
     )
     .bind(code.as_str())
     .bind(&org_id)
     .bind(province.as_str())
     .bind(now)
+    .bind(CaseStatus::Open)
     .execute(c)
     .await
     .map(|_| ()))?;
@@ -268,7 +265,7 @@ pub async fn open(
         code: code.as_str().into(),
         org_id,
         province: province.as_str().into(),
-        status: "open".into(),
+        status: CaseStatus::Open,
         opened_at: now,
         closed_at: None,
     })
@@ -370,13 +367,13 @@ pub async fn set_open(
 ) -> Result<Case, CaseError> {
     let mut case = load_owned(tx, staff, code).await?;
     // Closing a closed case (or reopening an open one: a retried form) changes nothing.
-    if (case.status == OPEN) == open {
+    if case.status.is_open() == open {
         return Ok(case);
     }
     let (status, closed_at, action) = if open {
-        ("open", None, "case.reopen")
+        (CaseStatus::Open, None, "case.reopen")
     } else {
-        ("closed", Some(now), "case.close")
+        (CaseStatus::Closed, Some(now), "case.close")
     };
     on_tx!(tx, c => sqlx::query("UPDATE cases SET status = $2, closed_at = $3 WHERE code = $1")
         .bind(&case.code)
@@ -394,7 +391,7 @@ pub async fn set_open(
         &json!({}),
     )
     .await?;
-    case.status = status.into();
+    case.status = status;
     case.closed_at = closed_at;
     Ok(case)
 }
@@ -404,7 +401,7 @@ pub async fn set_open(
 pub struct CaseLine {
     pub code: String,
     pub province: String,
-    pub status: String,
+    pub status: CaseStatus,
     pub opened_at: DateTime<Utc>,
     pub requests: i64,
     /// Requests still waiting for a treasurer or holding money.

@@ -181,6 +181,7 @@ fn every_email(language: Language) -> Vec<(&'static str, Written)> {
             .unwrap(),
         ),
         ("late waiting", late(LateStep::Waiting).write().unwrap()),
+        ("late escalated", late(LateStep::Escalated).write().unwrap()),
         ("late approved", late(LateStep::Approved).write().unwrap()),
         ("late declined", late(LateStep::Declined).write().unwrap()),
         ("hold reminder", late(LateStep::Reminder).write().unwrap()),

@@ -85,6 +85,32 @@ fn receipt(amount: &str) -> Value {
            "original_currency": "USD", "original_amount": "205.10"})
 }
 
+/// `token`'s approval of the request `id`.
+async fn approve(f: &Fund, id: &str, token: &str) -> (u16, Value) {
+    f.post(&format!("/api/v1/requests/{id}/approve"), token, json!({}))
+        .await
+}
+
+/// Enters `body` as the receipt of the expired request `id`: a late receipt, waiting.
+async fn enter_late(f: &Fund, id: &str, body: Value) -> Value {
+    let (s, v) = f
+        .post(&format!("/api/v1/requests/{id}/receipt"), &f.worker, body)
+        .await;
+    assert_eq!(
+        (s, v["status"].as_str()),
+        (200, Some("receipt_pending")),
+        "{v}"
+    );
+    v
+}
+
+/// `token`'s approval of the late receipt `id`, refused (409): what it says.
+async fn approval_refused(f: &Fund, id: &str, token: &str) -> String {
+    let (s, e) = approve(f, id, token).await;
+    assert_eq!(s, 409, "{e}");
+    e["error"]["message"].as_str().unwrap().to_string()
+}
+
 async fn funded(t: TestDb, amount: &str) -> Fund {
     let f = Fund::new(t).await;
     let donor = f
@@ -182,15 +208,7 @@ async fn a_late_receipt_is_approved_by_another_treasurer_and_settles(t: TestDb) 
         )
         .await;
     assert_eq!(s, 422, "{e}");
-    let (s, v) = f
-        .post(
-            &format!("/api/v1/requests/{id}/receipt"),
-            &f.worker,
-            receipt("280.00"),
-        )
-        .await;
-    assert_eq!(s, 200, "{v}");
-    assert_eq!(v["status"], "receipt_pending", "{v}");
+    let v = enter_late(&f, &id, receipt("280.00")).await;
     assert_eq!(v["spent"], "280.00", "{v}");
     // Nobody is on call: every treasurer hears of it, as of an urgent request.
     let told = mail_keys(&f.app, &format!("late:{id}:")).await;
@@ -228,13 +246,7 @@ async fn a_late_receipt_is_approved_by_another_treasurer_and_settles(t: TestDb) 
         (200, Some("receipt_pending")),
         "{v}"
     );
-    let (s, e) = f
-        .post(
-            &format!("/api/v1/requests/{own_id}/approve"),
-            &both_token,
-            json!({}),
-        )
-        .await;
+    let (s, e) = approve(&f, &own_id, &both_token).await;
     assert_eq!(s, 403, "{e}");
     assert!(
         e["error"]["message"]
@@ -245,13 +257,7 @@ async fn a_late_receipt_is_approved_by_another_treasurer_and_settles(t: TestDb) 
     );
 
     // Another treasurer pays the caseworker's late receipt.
-    let (s, v) = f
-        .post(
-            &format!("/api/v1/requests/{id}/approve"),
-            &f.treasurer,
-            json!({}),
-        )
-        .await;
+    let (s, v) = approve(&f, &id, &f.treasurer).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["status"], "settled", "{v}");
     assert_eq!(v["spent"], "280.00", "{v}");
@@ -275,22 +281,10 @@ async fn a_late_receipt_is_approved_by_another_treasurer_and_settles(t: TestDb) 
     assert_eq!(to, "cw@example.org");
     assert!(subject.starts_with("Late receipt approved"), "{subject}");
     // Paid once: a second approval is refused.
-    let (s, _) = f
-        .post(
-            &format!("/api/v1/requests/{id}/approve"),
-            &f.second_treasurer,
-            json!({}),
-        )
-        .await;
+    let (s, _) = approve(&f, &id, &f.second_treasurer).await;
     assert_eq!(s, 409);
     // Another treasurer pays the caseworker-treasurer's.
-    let (s, v) = f
-        .post(
-            &format!("/api/v1/requests/{own_id}/approve"),
-            &f.second_treasurer,
-            json!({}),
-        )
-        .await;
+    let (s, v) = approve(&f, &own_id, &f.second_treasurer).await;
     assert_eq!((s, v["status"].as_str()), (200, Some("settled")), "{v}");
     let books = common::books::check(&f.app.db.db).await;
     assert_eq!(books.settled, 2);
@@ -315,18 +309,7 @@ async fn a_declined_late_receipt_leaves_the_request_expired(t: TestDb) {
             .map(|_| ()))
         .unwrap();
     }
-    let (s, v) = f
-        .post(
-            &format!("/api/v1/requests/{id}/receipt"),
-            &f.worker,
-            receipt("100.00"),
-        )
-        .await;
-    assert_eq!(
-        (s, v["status"].as_str()),
-        (200, Some("receipt_pending")),
-        "{v}"
-    );
+    enter_late(&f, &id, receipt("100.00")).await;
     let before = passage::ledger::fund_balance(&f.app.db.db).await.unwrap();
     let (s, v) = f
         .post(
@@ -385,36 +368,11 @@ async fn a_late_receipt_that_would_cross_the_floor_is_refused(t: TestDb) {
         .await;
     assert_eq!((s, big["status"].as_str()), (201, Some("pending")), "{big}");
     let big_id = big["id"].as_str().unwrap();
-    let (s, v) = f
-        .post(
-            &format!("/api/v1/requests/{big_id}/approve"),
-            &f.treasurer,
-            json!({}),
-        )
-        .await;
+    let (s, v) = approve(&f, big_id, &f.treasurer).await;
     assert_eq!((s, v["status"].as_str()), (200, Some("approved")), "{v}");
-    let (s, v) = f
-        .post(
-            &format!("/api/v1/requests/{id}/receipt"),
-            &f.worker,
-            receipt("300.00"),
-        )
-        .await;
-    assert_eq!(
-        (s, v["status"].as_str()),
-        (200, Some("receipt_pending")),
-        "{v}"
-    );
+    enter_late(&f, &id, receipt("300.00")).await;
     let before = passage::ledger::fund_balance(&f.app.db.db).await.unwrap();
-    let (s, e) = f
-        .post(
-            &format!("/api/v1/requests/{id}/approve"),
-            &f.second_treasurer,
-            json!({}),
-        )
-        .await;
-    assert_eq!(s, 409, "{e}");
-    let message = e["error"]["message"].as_str().unwrap();
+    let message = approval_refused(&f, &id, &f.second_treasurer).await;
     assert!(
         message.contains("reserve floor of 1000.00") && message.contains("950.00"),
         "{message}"
@@ -426,13 +384,7 @@ async fn a_late_receipt_that_would_cross_the_floor_is_refused(t: TestDb) {
     // A donation later, it is paid.
     let donor = f.donor("Don Exemple", "don@example.org", "en").await;
     f.give(&donor, "400.00").await;
-    let (s, v) = f
-        .post(
-            &format!("/api/v1/requests/{id}/approve"),
-            &f.second_treasurer,
-            json!({}),
-        )
-        .await;
+    let (s, v) = approve(&f, &id, &f.second_treasurer).await;
     assert_eq!((s, v["status"].as_str()), (200, Some("settled")), "{v}");
     common::books::check(&f.app.db.db).await;
     f.app.stop().await;
@@ -444,53 +396,10 @@ async fn a_late_receipt_larger_than_available_is_refused(t: TestDb) {
     let r = hotel(&f, &f.worker, 1, "200.00").await;
     let id = r["id"].as_str().unwrap().to_string();
     past_the_holds(&mut f).await;
-    // Spend nearly everything on approved flights held by a treasurer.
-    let (_, case) = f
-        .post("/api/v1/cases", &f.worker, json!({"province": "QC"}))
-        .await;
-    let (s, big) = f
-        .post(
-            "/api/v1/requests",
-            &f.worker,
-            json!({"case_code": case["code"], "category": "flight", "amount": "1250.00",
-                   "needed_by": f.today(), "reason": "safety", "travel_date": f.today(),
-                   "origin": {"city": "Montréal", "province": "QC"},
-                   "destination": {"city": "Vancouver", "province": "BC"}}),
-        )
-        .await;
-    assert_eq!(s, 201, "{big}");
-    let big_id = big["id"].as_str().unwrap();
-    for token in [&f.treasurer, &f.second_treasurer] {
-        let (s, v) = f
-            .post(
-                &format!("/api/v1/requests/{big_id}/approve"),
-                token,
-                json!({}),
-            )
-            .await;
-        assert_eq!(s, 200, "{v}");
-    }
-    let (s, v) = f
-        .post(
-            &format!("/api/v1/requests/{id}/receipt"),
-            &f.worker,
-            receipt("200.00"),
-        )
-        .await;
-    assert_eq!(
-        (s, v["status"].as_str()),
-        (200, Some("receipt_pending")),
-        "{v}"
-    );
-    let (s, e) = f
-        .post(
-            &format!("/api/v1/requests/{id}/approve"),
-            &f.treasurer,
-            json!({}),
-        )
-        .await;
-    assert_eq!(s, 409, "{e}");
-    let message = e["error"]["message"].as_str().unwrap();
+    // Spend nearly everything on an approved flight.
+    approved_flight(&f, "1250.00").await;
+    enter_late(&f, &id, receipt("200.00")).await;
+    let message = approval_refused(&f, &id, &f.treasurer).await;
     assert!(message.contains("holds only 50.00"), "{message}");
     common::books::check(&f.app.db.db).await;
     f.app.stop().await;
@@ -621,6 +530,243 @@ async fn the_holds_waiting_for_receipts_are_listed_oldest_first(t: TestDb) {
     f.app.stop().await;
 }
 
+/// A page of Passage as `token`'s user sees it (the session cookie holds the same token).
+async fn page(f: &Fund, path: &str, token: &str) -> String {
+    let r = f
+        .app
+        .http
+        .get(f.app.url(path))
+        .header("cookie", format!("passage_session={token}"))
+        .send()
+        .await
+        .expect("the app answers");
+    assert_eq!(r.status(), 200, "{path}");
+    r.text().await.expect("a page")
+}
+
+/// A request that waits for two treasurers, approved by both; its id.
+async fn approved_by_both(f: &Fund, body: Value) -> String {
+    let (s, r) = f.post("/api/v1/requests", &f.worker, body).await;
+    assert_eq!((s, r["status"].as_str()), (201, Some("pending")), "{r}");
+    let id = r["id"].as_str().unwrap().to_string();
+    for token in [&f.treasurer, &f.second_treasurer] {
+        let (s, v) = approve(f, &id, token).await;
+        assert_eq!(s, 200, "{v}");
+    }
+    id
+}
+
+/// A flight of `amount` (above `dual_approval_above`) for a new case, approved by both
+/// treasurers; its id.
+async fn approved_flight(f: &Fund, amount: &str) -> String {
+    let (s, case) = f
+        .post("/api/v1/cases", &f.worker, json!({"province": "QC"}))
+        .await;
+    assert_eq!(s, 201, "{case}");
+    approved_by_both(
+        f,
+        json!({"case_code": case["code"], "category": "flight", "amount": amount,
+               "needed_by": f.today(), "reason": "safety", "travel_date": f.today(),
+               "origin": {"city": "Montréal", "province": "QC"},
+               "destination": {"city": "Vancouver", "province": "BC"}}),
+    )
+    .await
+}
+
+/// Above `dual_approval_above` a late receipt takes two treasurers, as an approval does:
+/// the on-call treasurer hears of it at once, the first approval pays nothing and shows
+/// "waiting for a second treasurer" with no approve button, the same treasurer cannot
+/// approve twice, nobody deciding within `escalate_after_minutes` tells every treasurer
+/// (once), and the second treasurer's approval pays it. The treasurers who approved the
+/// request may approve its late receipt: those are other approvals.
+async fn a_late_receipt_above_the_dual_threshold_needs_two_treasurers(t: TestDb) {
+    let mut f = funded(t, "5000.00").await;
+    let id = approved_flight(&f, "1200.00").await;
+    let [_, t1, t2] = f.ids.clone();
+    passage::identity::users::set_on_call(
+        &f.app.db.db,
+        f.app.clock.now(),
+        &passage::audit::Actor::cli(),
+        &t1,
+        true,
+    )
+    .await
+    .unwrap();
+    past_the_holds(&mut f).await;
+    let (s, v) = f
+        .post(
+            &format!("/api/v1/requests/{id}/receipt"),
+            &f.worker,
+            json!({"amount": "1150.00", "reference": "RF-FLIGHT-2"}),
+        )
+        .await;
+    assert_eq!(
+        (
+            s,
+            v["status"].as_str(),
+            v["approvals"].as_i64(),
+            v["approvals_needed"].as_i64()
+        ),
+        (200, Some("receipt_pending"), Some(0), Some(2)),
+        "{v}"
+    );
+    // The treasurer on call is told at once, the other one not yet.
+    assert_eq!(
+        mail_keys(&f.app, &format!("late:{id}:")).await,
+        vec![format!("late:{id}:{t1}")]
+    );
+    let before = passage::ledger::fund_balance(&f.app.db.db).await.unwrap();
+
+    // The first approval pays nothing: it waits for a second treasurer.
+    let (s, v) = approve(&f, &id, &f.treasurer).await;
+    assert_eq!(
+        (s, v["status"].as_str(), v["approvals"].as_i64()),
+        (200, Some("receipt_pending"), Some(1)),
+        "{v}"
+    );
+    assert_eq!(
+        passage::ledger::fund_balance(&f.app.db.db).await.unwrap(),
+        before
+    );
+    assert!(
+        mail_keys(&f.app, &format!("late-decision:{id}:"))
+            .await
+            .is_empty()
+    );
+    let (s, v) = f.get(&format!("/api/v1/requests/{id}"), &f.treasurer).await;
+    assert_eq!(s, 200);
+    assert_eq!(v["approved_by"][0]["id"], t1.as_str(), "{v}");
+    for path in [format!("/requests/{id}"), "/queue".to_string()] {
+        let html = page(&f, &path, &f.treasurer).await;
+        assert!(
+            html.contains("You approved; waiting for a second treasurer."),
+            "{path}: {html}"
+        );
+        assert!(
+            !html.contains(&format!("action=\"/requests/{id}/approve\"")),
+            "{path} offers to approve again: {html}"
+        );
+    }
+    // The second treasurer still sees the button.
+    let html = page(&f, "/queue", &f.second_treasurer).await;
+    assert!(
+        html.contains(&format!("action=\"/requests/{id}/approve\"")),
+        "{html}"
+    );
+    let (s, e) = approve(&f, &id, &f.treasurer).await;
+    assert_eq!(s, 409, "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("second, different treasurer"),
+        "{e}"
+    );
+
+    // Nobody decides: after escalate_after_minutes every treasurer hears of it, once.
+    f.app.clock.advance(Duration::minutes(19));
+    passage::app::sweep_once(&f.app.state()).await.unwrap();
+    assert!(
+        mail_keys(&f.app, &format!("late-escalate:{id}:"))
+            .await
+            .is_empty()
+    );
+    f.app.clock.advance(Duration::minutes(1));
+    passage::app::sweep_once(&f.app.state()).await.unwrap();
+    passage::app::sweep_once(&f.app.state()).await.unwrap();
+    let escalated = mail_keys(&f.app, &format!("late-escalate:{id}:")).await;
+    let mut expected = vec![
+        format!("late-escalate:{id}:{t1}"),
+        format!("late-escalate:{id}:{t2}"),
+    ];
+    expected.sort();
+    assert_eq!(escalated, expected);
+    let (to, subject, text) = mail(&f.app, &format!("late-escalate:{id}:{t2}")).await;
+    assert_eq!(to, "t2@example.org");
+    assert!(subject.contains("Late receipt"), "{subject}");
+    assert!(text.contains("$1,150.00"), "{text}");
+
+    // The second treasurer pays it.
+    let (s, v) = approve(&f, &id, &f.second_treasurer).await;
+    assert_eq!(
+        (s, v["status"].as_str(), v["spent"].as_str()),
+        (200, Some("settled"), Some("1150.00")),
+        "{v}"
+    );
+    let fund = passage::ledger::fund_balance(&f.app.db.db).await.unwrap();
+    assert_eq!(fund.spent - before.spent, 115_000);
+    assert_eq!(fund.available, before.available - 115_000);
+    let cw = user_id(&f.app, "cw@example.org").await;
+    mail(&f.app, &format!("late-decision:{id}:settled:{cw}")).await;
+    let books = common::books::check(&f.app.db.db).await;
+    assert_eq!(books.settled, 1);
+    f.app.stop().await;
+}
+
+/// A late receipt is paid only from money open to its category, as an approval is: a gift
+/// restricted to other categories does not pay it, one restricted to its category does,
+/// and pays first.
+async fn a_late_receipt_is_paid_only_from_money_open_to_its_category(t: TestDb) {
+    let mut f = funded(t, "1500.00").await;
+    let today = f.today();
+    let gift = |categories: Value, amount: &str| json!({"amount": amount, "received_on": today, "restricted_to": categories});
+    let donor = f.donor("Fonds Vols", "vols@example.org", "fr").await;
+    let mut flights = gift(json!(["flight"]), "3000.00");
+    flights["donor_id"] = json!(donor);
+    let (s, b) = f.post("/api/v1/donations", &f.treasurer, flights).await;
+    assert_eq!(s, 201, "{b}");
+    // Four nights go past the hotel rule: a treasurer approves them.
+    let (s, case) = f
+        .post("/api/v1/cases", &f.worker, json!({"province": "QC"}))
+        .await;
+    assert_eq!(s, 201);
+    let (s, stay) = f
+        .post(
+            "/api/v1/requests",
+            &f.worker,
+            json!({"case_code": case["code"], "category": "hotel", "nights": 4,
+                   "nightly_rate": "100.00", "party_size": 1, "needed_by": f.today()}),
+        )
+        .await;
+    assert_eq!(
+        (s, stay["status"].as_str()),
+        (201, Some("pending")),
+        "{stay}"
+    );
+    let id = stay["id"].as_str().unwrap().to_string();
+    let (s, v) = approve(&f, &id, &f.treasurer).await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("approved")), "{v}");
+    past_the_holds(&mut f).await;
+    // 1300.00 of the unrestricted money goes to another request: 200.00 is left open to
+    // hotels, while 3200.00 is available.
+    approved_by_both(
+        &f,
+        json!({"case_code": case["code"], "category": "other", "amount": "1300.00",
+               "needed_by": f.today()}),
+    )
+    .await;
+    enter_late(
+        &f,
+        &id,
+        json!({"amount": "400.00", "reference": "RF-NIGHTS-4"}),
+    )
+    .await;
+    let message = approval_refused(&f, &id, &f.second_treasurer).await;
+    assert!(message.contains("holds only 200.00"), "{message}");
+    // A gift for hotels pays it, first.
+    let mut hotels = gift(json!(["hotel"]), "1500.00");
+    hotels["donor_id"] = json!(donor);
+    let (s, b) = f.post("/api/v1/donations", &f.treasurer, hotels).await;
+    assert_eq!(s, 201, "{b}");
+    let (s, v) = approve(&f, &id, &f.second_treasurer).await;
+    assert_eq!((s, v["status"].as_str()), (200, Some("settled")), "{v}");
+    let (s, fund) = f.get("/api/v1/fund", &f.treasurer).await;
+    assert_eq!(s, 200);
+    assert_eq!(fund["restricted"], "4100.00", "{fund}");
+    common::books::check(&f.app.db.db).await;
+    f.app.stop().await;
+}
+
 on_both_engines!(
     a_reserve_that_brings_usable_money_under_the_floor_alerts_treasurers,
     a_late_receipt_is_approved_by_another_treasurer_and_settles,
@@ -629,4 +775,6 @@ on_both_engines!(
     a_late_receipt_larger_than_available_is_refused,
     the_receipt_reminder_goes_once_twelve_hours_before_expiry,
     the_holds_waiting_for_receipts_are_listed_oldest_first,
+    a_late_receipt_above_the_dual_threshold_needs_two_treasurers,
+    a_late_receipt_is_paid_only_from_money_open_to_its_category,
 );

@@ -3,8 +3,9 @@
 //! This reads every `crate::` path in `src/` (comments left out) and fails on an import
 //! cycle between top-level modules, or between the submodules of `approval`, printing the
 //! cycle; and on a module below the HTTP edge that names axum, a status code, `crate::http`
-//! or an `/api/v1` route; and on a request status, transfer kind or role written as a string
-//! outside its enum's module (or compared as text in a template); and on a `write_tx!` or
+//! or an `/api/v1` route; and on a request status, transfer kind, role, report status or
+//! schedule, case status or organisation type written as a string outside its enum's
+//! module (or compared as text in a template); and on a `write_tx!` or
 //! `read_tx!` not written in its one form, `|tx| -> Result<T, E> async { ... }`. Run it
 //! alone with `cargo test --test layers`.
 
@@ -281,41 +282,89 @@ fn nothing_below_the_http_edge_speaks_http() {
     );
 }
 
-/// The texts of the closed sets that are enums (`RequestStatus`, `TransferKind`, `Role`):
-/// written only by their own modules, so a misspelt state cannot compile.
-const STATE_TEXTS: &[&str] = &[
-    "pending",
-    "approved",
-    "declined",
-    "settled",
-    "cancelled",
-    "expired",
-    "single",
-    "post",
-    "void",
-    "expire",
-    "caseworker",
-    "treasurer",
-    "admin",
+/// The closed sets that are enums, each with its words and the modules allowed to spell
+/// them: its own, and a module whose own closed set shares a word. A misspelt state then
+/// cannot compile.
+const CLOSED_SETS: &[(&str, &[&str], &[&str])] = &[
+    (
+        "RequestStatus",
+        &[
+            "pending",
+            "approved",
+            "declined",
+            "settled",
+            "cancelled",
+            "expired",
+            "info_requested",
+            "receipt_pending",
+        ],
+        &["domain/states.rs"],
+    ),
+    (
+        "TransferKind",
+        &["single", "post", "void", "expire"],
+        &["domain/states.rs"],
+    ),
+    // `reports::donor`'s `WithdrawnBy` writes who withdrew a link (`treasurer`) as its own
+    // text.
+    (
+        "Role",
+        &["caseworker", "treasurer", "admin"],
+        &["domain/identity.rs", "reports/donor.rs"],
+    ),
+    (
+        "ReportStatus",
+        &["draft", "awaiting_cosign", "sealed"],
+        &["domain/states.rs"],
+    ),
+    (
+        "ReportSchedule",
+        &["manual", "monthly", "quarterly"],
+        &["domain/states.rs"],
+    ),
+    ("CaseStatus", &["open", "closed"], &["domain/states.rs"]),
+    // `health` is also the API's tag for its health route and `other` a category, a
+    // reason and a decline code: those two are left to their own enums. A trip's reason
+    // `shelter` is `domain::request`'s own word.
+    (
+        "OrgType",
+        &[
+            "shelter",
+            "youth",
+            "legal_aid",
+            "victim_services",
+            "immigrant_support",
+            "sex_worker_support",
+            "labour_rights",
+            "indigenous",
+            "coalition",
+        ],
+        &["domain/identity.rs", "domain/request.rs"],
+    ),
 ];
-
-/// The modules allowed to spell them: the enums' own, and `reports::donor`, whose
-/// `WithdrawnBy` enum writes who withdrew a link (`treasurer`) as its own text.
-const STATE_MODULES: &[&str] = &["domain/states.rs", "domain/identity.rs", "reports/donor.rs"];
 
 #[test]
 fn no_state_is_written_as_a_string_outside_its_enum() {
     let mut found = Vec::new();
-    for source in sources() {
-        if STATE_MODULES.contains(&source.path.as_str()) {
-            continue;
-        }
-        for (n, line) in source.code.lines().enumerate() {
-            for text in STATE_TEXTS {
-                // In Rust ("pending") and in SQL text ('pending'): a query binds the enum or
-                // writes it with RequestStatus::sql / TransferKind::sql.
-                if line.contains(&format!("\"{text}\"")) || line.contains(&format!("'{text}'")) {
-                    found.push(format!("src/{}:{}: {}", source.path, n + 1, line.trim()));
+    let sources = sources();
+    for (set, words, allowed) in CLOSED_SETS {
+        for source in &sources {
+            if allowed.contains(&source.path.as_str()) {
+                continue;
+            }
+            for (n, line) in source.code.lines().enumerate() {
+                for text in *words {
+                    // In Rust ("pending") and in SQL text ('pending'): a query binds the enum
+                    // or writes it with its `sql` / `sql_list`.
+                    if line.contains(&format!("\"{text}\"")) || line.contains(&format!("'{text}'"))
+                    {
+                        found.push(format!(
+                            "src/{}:{}: {set}: {}",
+                            source.path,
+                            n + 1,
+                            line.trim()
+                        ));
+                    }
                 }
             }
         }
@@ -327,10 +376,17 @@ fn no_state_is_written_as_a_string_outside_its_enum() {
     for page in pages {
         let text = std::fs::read_to_string(&page).expect("a readable template");
         for (n, line) in text.lines().enumerate() {
-            for state in STATE_TEXTS {
-                for op in ["==", "!="] {
-                    if line.replace(' ', "").contains(&format!("{op}\"{state}\"")) {
-                        found.push(format!("{}:{}: {}", page.display(), n + 1, line.trim()));
+            for (set, words, _) in CLOSED_SETS {
+                for state in *words {
+                    for op in ["==", "!="] {
+                        if line.replace(' ', "").contains(&format!("{op}\"{state}\"")) {
+                            found.push(format!(
+                                "{}:{}: {set}: {}",
+                                page.display(),
+                                n + 1,
+                                line.trim()
+                            ));
+                        }
                     }
                 }
             }
@@ -338,7 +394,7 @@ fn no_state_is_written_as_a_string_outside_its_enum() {
     }
     assert!(
         found.is_empty(),
-        "states written as strings outside their enum (use RequestStatus, TransferKind or Role):\n{}",
+        "closed sets written as strings outside their enum (use its enum):\n{}",
         found.join("\n")
     );
 }

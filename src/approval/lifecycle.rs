@@ -328,7 +328,7 @@ const SELECT_ROW: &str = "SELECT r.id, r.case_code, r.org_id, r.requested_by, r.
         r.needed_by, r.urgent, r.note, r.scope, r.nights, r.status, r.rule, r.decision_reason,
         r.policy_version, r.automatic, r.hold_id, r.spent, r.created_at, r.decided_at,
         r.reviewed_at, r.flagged, r.requested_by_treasurer,
-        (SELECT COUNT(*) FROM request_approvals a WHERE a.request_id = r.id) AS approvals,
+        (SELECT COUNT(*) FROM approvals_now a WHERE a.request_id = r.id) AS approvals,
         (SELECT t.expires_at FROM transfers t WHERE t.id = r.hold_id) AS hold_expires_at,
         (SELECT u.org_id FROM users u WHERE u.id = r.requested_by) AS requester_org,
         (SELECT COALESCE(u.display_name, u.email) FROM users u WHERE u.id = r.requested_by)
@@ -369,11 +369,12 @@ impl Row {
     }
 
     fn view(self, dual_above: Money) -> RequestView {
-        let needed = if self.amount > dual_above.cents() {
-            2
-        } else {
-            1
+        // A waiting late receipt needs the approvals of what it pays.
+        let paid = match (self.status, self.spent) {
+            (RequestStatus::ReceiptPending, Some(spent)) => spent,
+            _ => self.amount,
         };
+        let needed = if paid > dual_above.cents() { 2 } else { 1 };
         let place =
             |city: Option<String>, province: Option<String>, country: Option<String>| PlaceView {
                 city,
@@ -584,17 +585,14 @@ pub(super) async fn views_of_many(
         .collect()
 }
 
-/// Places the hold for an approved request; `None` when the fund cannot cover it.
+/// Places a hold for an approval; `None` when the fund cannot cover it.
 async fn place_hold(
     tx: &mut Tx,
     now: DateTime<Utc>,
     actor: &Actor,
-    request_id: &str,
-    amount: Money,
-    hold_hours: Duration,
+    hold: &NewTransfer,
 ) -> Result<Option<String>, FlowError> {
-    let hold = hold_for(request_id, amount, now + hold_hours);
-    match ledger::create_transfer(tx, now, actor, &hold).await? {
+    match ledger::create_transfer(tx, now, actor, hold).await? {
         Outcome::Created(t) | Outcome::Exists(t) => Ok(Some(t.id)),
         Outcome::Rejected(Rejection::ExceedsCredits) => Ok(None),
         Outcome::Rejected(r) => Err(FlowError::Conflict(format!(
@@ -905,29 +903,92 @@ fn must_be(row: &Row, status: RequestStatus, then: RequestStatus) -> Result<(), 
     }
 }
 
-/// A treasurer's approval. Above `dual_approval_above` a second, distinct treasurer must
-/// approve too; the requester can never approve their own request.
-pub async fn approve(
+/// What a treasurer's approval pays: a pending request, whose approval places a hold until
+/// its receipt, or a late receipt, paid at once from available (see [`late`]). Both are
+/// approved by [`approve`] under the same rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Paying {
+    Request,
+    LateReceipt,
+}
+
+impl Paying {
+    /// What `row` waits a treasurer's approval for, if anything.
+    fn of(row: &Row) -> Result<Paying, FlowError> {
+        if row.status == RequestStatus::ReceiptPending {
+            return Ok(Paying::LateReceipt);
+        }
+        must_be(row, RequestStatus::Pending, RequestStatus::Approved)?;
+        Ok(Paying::Request)
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Paying::Request => "this request",
+            Paying::LateReceipt => "this late receipt",
+        }
+    }
+
+    /// The amount approving it takes from available: the request's, or what the late
+    /// receipt says was paid.
+    fn amount(self, row: &Row) -> Result<Money, FlowError> {
+        let cents = match self {
+            Paying::Request => row.amount,
+            Paying::LateReceipt => row
+                .spent
+                .ok_or_else(|| FlowError::Conflict("this late receipt has no amount".into()))?,
+        };
+        Money::from_cents(cents).map_err(|e| invalid("amount", e))
+    }
+
+    /// The table its approvals go to (both are counted through the view `approvals_now`).
+    fn approvals(self) -> &'static str {
+        match self {
+            Paying::Request => "request_approvals",
+            Paying::LateReceipt => "late_receipt_approvals",
+        }
+    }
+}
+
+/// Nobody approves what they asked for, nor a late receipt they entered.
+async fn may_approve(
+    tx: &mut Tx,
+    row: &Row,
+    staff: &Staff,
+    paying: Paying,
+) -> Result<(), FlowError> {
+    if row.requested_by == staff.user_id {
+        return Err(FlowError::Forbidden(match paying {
+            Paying::Request => "you made this request, so another treasurer must approve it".into(),
+            Paying::LateReceipt => {
+                "you made this request, so another treasurer must approve its late receipt".into()
+            }
+        }));
+    }
+    if paying == Paying::LateReceipt
+        && late::entered_by(tx, &row.id).await?.as_deref() == Some(staff.user_id.as_str())
+    {
+        return Err(FlowError::Forbidden(
+            "you entered this late receipt, so another treasurer must approve it".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Records `staff`'s approval and answers how many approvals it has now.
+async fn add_approval(
     tx: &mut Tx,
     now: DateTime<Utc>,
     staff: &Staff,
     id: &str,
-) -> Result<Stepped, FlowError> {
-    let row = load_for(tx, staff, id).await?;
-    if row.status == RequestStatus::ReceiptPending {
-        return late::approve(tx, now, staff, row).await;
-    }
-    must_be(&row, RequestStatus::Pending, RequestStatus::Approved)?;
-    if row.requested_by == staff.user_id {
-        return Err(FlowError::Forbidden(
-            "you made this request, so another treasurer must approve it".into(),
-        ));
-    }
-    let policy = versions::current(tx, now).await?;
-    let inserted = on_tx!(tx, c => sqlx::query(
-        "INSERT INTO request_approvals (request_id, treasurer_id, approved_at) VALUES ($1, $2, $3)
+    paying: Paying,
+) -> Result<i64, FlowError> {
+    let sql = format!(
+        "INSERT INTO {} (request_id, treasurer_id, approved_at) VALUES ($1, $2, $3)
          ON CONFLICT (request_id, treasurer_id) DO NOTHING",
-    )
+        paying.approvals()
+    );
+    let inserted = on_tx!(tx, c => sqlx::query(&sql)
     .bind(id)
     .bind(&staff.user_id)
     .bind(now)
@@ -935,57 +996,128 @@ pub async fn approve(
     .await
     .map(|r| r.rows_affected()))?;
     if inserted == 0 {
-        return Err(FlowError::Conflict(
-            "you have already approved this request: a second, different treasurer must approve it"
-                .into(),
-        ));
+        return Err(FlowError::Conflict(format!(
+            "you have already approved {}: a second, different treasurer must approve it",
+            paying.what()
+        )));
     }
-    let amount = Money::from_cents(row.amount).map_err(|e| invalid("amount", e))?;
-    let needed = if needs_two_treasurers(&policy.policy, amount) {
+    Ok(on_tx!(tx, c => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM approvals_now WHERE request_id = $1"
+    )
+    .bind(id)
+    .fetch_one(c)
+    .await)?)
+}
+
+/// Whether the fund may pay `amount` on `category` by a treasurer's approval: never with
+/// money that gifts restrict to other categories; and a late receipt, whose money was spent
+/// without asking, never under the reserve floor (a pending request's treasurer may spend
+/// the reserve: that is what they are asked for).
+async fn may_pay(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    floor: i64,
+    paying: Paying,
+    category: Category,
+    amount: Money,
+) -> Result<(), FlowError> {
+    let open_to_it = open_to(tx, category).await?;
+    if amount.cents() > open_to_it {
+        return Err(FlowError::Conflict(format!(
+            "the fund holds only {} that may be spent on {category} (unrestricted money and gifts restricted to it), less than the {amount} of {}: record a donation or decline it",
+            format_cents(open_to_it.max(0)),
+            paying.what()
+        )));
+    }
+    if paying == Paying::LateReceipt {
+        let usable = open_to_it - crate::funding::reserves::outstanding(tx, now).await?;
+        if usable - amount.cents() < floor {
+            return Err(FlowError::Conflict(format!(
+                "paying {}'s {amount} would take what the fund can use ({}) under its reserve floor of {}: record a donation first, or decline it",
+                paying.what(),
+                format_cents(usable.max(0)),
+                format_cents(floor)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A treasurer's approval of a pending request or of a late receipt. Above
+/// `dual_approval_above` a second, distinct treasurer must approve too; nobody approves
+/// their own request (nor a late receipt they entered); the money comes from what is open
+/// to the category. The last approval holds the request's money, or pays the late receipt.
+pub async fn approve(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    staff: &Staff,
+    id: &str,
+) -> Result<Stepped, FlowError> {
+    let row = load_for(tx, staff, id).await?;
+    let paying = Paying::of(&row)?;
+    may_approve(tx, &row, staff, paying).await?;
+    let amount = paying.amount(&row)?;
+    let policy = versions::current(tx, now).await?.policy;
+    let approvals = add_approval(tx, now, staff, id, paying).await?;
+    let needed = if needs_two_treasurers(&policy, amount) {
         2
     } else {
         1
     };
     let actor = staff.actor();
     let mut notices = Vec::new();
-    if row.approvals + 1 >= needed {
+    if approvals >= needed {
         let category: Category = row.category.parse().map_err(|e| invalid("category", e))?;
-        let open_to_it = open_to(tx, category).await?;
-        if amount.cents() > open_to_it {
-            return Err(FlowError::Conflict(format!(
-                "the fund holds only {} that may be spent on {category} (unrestricted money and gifts restricted to it): record a donation or decline it",
-                format_cents(open_to_it.max(0))
-            )));
-        }
-        let hold = place_hold(tx, now, &actor, id, amount, policy.policy.hold_duration())
-            .await?
-            .ok_or_else(|| {
-                FlowError::Conflict(
-                    "the fund cannot cover this request now: record a donation or decline it"
-                        .into(),
+        may_pay(
+            tx,
+            now,
+            policy.reserve_floor_cents(),
+            paying,
+            category,
+            amount,
+        )
+        .await?;
+        let expires_at = now + policy.hold_duration();
+        let hold = match paying {
+            Paying::Request => hold_for(id, amount, expires_at),
+            Paying::LateReceipt => late::hold_for(id, amount, expires_at),
+        };
+        let hold = place_hold(tx, now, &actor, &hold).await?.ok_or_else(|| {
+            FlowError::Conflict(format!(
+                "the fund cannot cover {} now: record a donation or decline it",
+                paying.what()
+            ))
+        })?;
+        match paying {
+            Paying::Request => {
+                on_tx!(tx, c => sqlx::query(
+                    "UPDATE requests SET hold_id = $2, decided_by = $3 WHERE id = $1"
                 )
-            })?;
-        on_tx!(tx, c => sqlx::query("UPDATE requests SET hold_id = $2 WHERE id = $1")
-            .bind(id)
-            .bind(&hold)
-            .execute(c)
-            .await
-            .map(|_| ()))?;
-        set_status(tx, id, RequestStatus::Approved, Some(now), None).await?;
-        on_tx!(tx, c => sqlx::query("UPDATE requests SET decided_by = $2 WHERE id = $1")
-            .bind(id)
-            .bind(&staff.user_id)
-            .execute(c)
-            .await
-            .map(|_| ()))?;
+                .bind(id)
+                .bind(&hold)
+                .bind(&staff.user_id)
+                .execute(c)
+                .await
+                .map(|_| ()))?;
+                set_status(tx, id, RequestStatus::Approved, Some(now), None).await?;
+            }
+            Paying::LateReceipt => late::pay(tx, now, &actor, id, &hold).await?,
+        }
         restricted::draw(tx, now, &actor, id, category, amount.cents()).await?;
         notices.push(Notice::LowBalance {
             available_cents: usable_cents(tx, now).await?,
-            floor_cents: policy.policy.reserve_floor_cents(),
+            floor_cents: policy.reserve_floor_cents(),
         });
-        if let Some(view) = view_of(tx, id, policy.policy.dual_approval_above()).await? {
-            notices.push(Notice::Decided { request: view });
+        if let Some(request) = view_of(tx, id, policy.dual_approval_above()).await? {
+            notices.push(match paying {
+                Paying::Request => Notice::Decided { request },
+                Paying::LateReceipt => Notice::LateDecided { request },
+            });
         }
+    }
+    let mut content = json!({"approvals": approvals, "needed": needed});
+    if paying == Paying::LateReceipt {
+        content["late"] = json!(true);
     }
     audit::append(
         tx,
@@ -993,7 +1125,7 @@ pub async fn approve(
         &actor,
         "request.approve",
         &format!("request:{id}"),
-        &json!({"approvals": row.approvals + 1, "needed": needed}),
+        &content,
     )
     .await?;
     Ok(Stepped {
@@ -1003,7 +1135,8 @@ pub async fn approve(
 }
 
 /// A treasurer's refusal, with the reason the caseworker reads and, optionally, its code.
-/// A request waiting for its caseworker's answer may be declined too.
+/// A request waiting for its caseworker's answer may be declined too. A declined late
+/// receipt leaves its request `expired`, and nothing is paid.
 pub async fn decline(
     tx: &mut Tx,
     now: DateTime<Utc>,
@@ -1013,40 +1146,42 @@ pub async fn decline(
     code: Option<DeclineCode>,
 ) -> Result<Stepped, FlowError> {
     let row = load_for(tx, staff, id).await?;
-    if row.status == RequestStatus::ReceiptPending {
-        return late::decline(tx, now, staff, row, reason).await;
-    }
-    if row.status != RequestStatus::InfoRequested {
+    let late = row.status == RequestStatus::ReceiptPending;
+    if !late && row.status != RequestStatus::InfoRequested {
         must_be(&row, RequestStatus::Pending, RequestStatus::Declined)?;
     }
-    set_status(
-        tx,
-        id,
-        RequestStatus::Declined,
-        Some(now),
-        Some(reason.as_str()),
-    )
-    .await?;
-    on_tx!(tx, c => sqlx::query(
-        "UPDATE requests SET decided_by = $2, decline_code = $3 WHERE id = $1"
-    )
-    .bind(id)
-    .bind(&staff.user_id)
-    .bind(code.map(DeclineCode::as_str))
-    .execute(c)
-    .await
-    .map(|_| ()))?;
+    let (status, decided_at) = if late {
+        (RequestStatus::Expired, None)
+    } else {
+        (RequestStatus::Declined, Some(now))
+    };
+    set_status(tx, id, status, decided_at, Some(reason.as_str())).await?;
+    if late {
+        late::forget(tx, id, now, &staff.user_id).await?;
+    } else {
+        on_tx!(tx, c => sqlx::query(
+            "UPDATE requests SET decided_by = $2, decline_code = $3 WHERE id = $1"
+        )
+        .bind(id)
+        .bind(&staff.user_id)
+        .bind(code.map(DeclineCode::as_str))
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+    }
     close(tx, id, now).await?;
-    told_and_audited(
-        tx,
-        now,
-        staff,
-        id,
-        "request.decline",
-        &json!({"reason_code": code.map(DeclineCode::as_str)}),
-        |request| Notice::Decided { request },
-    )
-    .await
+    let (action, content, notice): (_, _, fn(RequestView) -> Notice) = if late {
+        ("request.late_receipt_decline", json!({}), |request| {
+            Notice::LateDecided { request }
+        })
+    } else {
+        (
+            "request.decline",
+            json!({"reason_code": code.map(DeclineCode::as_str)}),
+            |request| Notice::Decided { request },
+        )
+    };
+    told_and_audited(tx, now, staff, id, action, &content, notice).await
 }
 
 /// How a treasurer's or caseworker's step on one request ends: the request as it now
@@ -1080,6 +1215,55 @@ async fn told_and_audited(
         view: find(tx, now, staff, id).await?,
         notices,
     })
+}
+
+/// The two halves of a treasurer's question: the treasurer asks it ([`ask`]), the
+/// caseworker answers it ([`answer`]). Each is one text, scanned like a note.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exchange {
+    Ask,
+    Answer,
+}
+
+impl Exchange {
+    /// The step's name (`ask`, `answer`).
+    pub fn step(self) -> &'static str {
+        match self {
+            Exchange::Ask => "ask",
+            Exchange::Answer => "answer",
+        }
+    }
+
+    /// The name of its text (`question`, `answer`).
+    pub fn text(self) -> &'static str {
+        match self {
+            Exchange::Ask => "question",
+            Exchange::Answer => "answer",
+        }
+    }
+
+    /// Who takes the step.
+    pub fn role(self) -> crate::domain::Role {
+        match self {
+            Exchange::Ask => crate::domain::Role::Treasurer,
+            Exchange::Answer => crate::domain::Role::Caseworker,
+        }
+    }
+}
+
+/// Asks or answers, as `which` says.
+pub async fn exchange(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    staff: &Staff,
+    id: &str,
+    which: Exchange,
+    text: &Note,
+) -> Result<Stepped, FlowError> {
+    match which {
+        Exchange::Ask => ask(tx, now, staff, id, text).await,
+        Exchange::Answer => answer(tx, now, staff, id, text).await,
+    }
 }
 
 /// A treasurer sends a waiting request back to its caseworker with a question; the
@@ -1147,8 +1331,8 @@ pub async fn answer(
     .await
 }
 
-/// The treasurers who approved each of these requests, oldest approval first, in one
-/// statement.
+/// The treasurers who approved each of these requests (a waiting late receipt: who
+/// approved it), oldest approval first, in one statement.
 pub async fn approvals_of(
     tx: &mut Tx,
     ids: &[String],
@@ -1160,7 +1344,7 @@ pub async fn approvals_of(
     let rows: Vec<(String, String, String, DateTime<Utc>)> = on_tx!(tx, c => {
         let mut select = sqlx::QueryBuilder::new(
             "SELECT a.request_id, a.treasurer_id, COALESCE(u.display_name, u.email), a.approved_at
-             FROM request_approvals a JOIN users u ON u.id = a.treasurer_id
+             FROM approvals_now a JOIN users u ON u.id = a.treasurer_id
              WHERE a.request_id IN ",
         );
         crate::store::push_list(&mut select, ids);

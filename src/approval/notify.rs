@@ -1,6 +1,6 @@
 //! Same-night notifications, written to the mail outbox in the same transaction as the
-//! change they announce: an urgent request that waits goes to the on-call treasurers at
-//! once and to every treasurer after `escalate_after_minutes`; the caseworker hears of a
+//! change they announce: an urgent request or a late receipt that waits goes to the on-call
+//! treasurers at once and to every treasurer after `escalate_after_minutes`; the caseworker hears of a
 //! treasurer's decision; treasurers hear once when the fund falls under its reserve floor.
 //!
 //! Who is told, when, and once is decided here; what they read is written by
@@ -126,16 +126,25 @@ pub async fn urgent_pending(
         told.retain(|t| t.id != request.requested_by.id);
     }
     let request = &weighed(tx, now, request).await?;
-    for t in &told {
-        let written = waiting_message(t, base_url, request, false)?;
-        send(
-            tx,
-            now,
-            t,
-            format!("urgent:{}:{}", request.id, t.id),
-            written,
-        )
-        .await?;
+    send_each(tx, now, &told, "urgent", &request.id, |t| {
+        waiting_message(t, base_url, request, false)
+    })
+    .await
+}
+
+/// Writes to each of `to` the mail `write` makes for them, under the dedupe key
+/// `{kind}:{request_id}:{recipient}`: once each, however often a sweep or a retry asks.
+async fn send_each(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    to: &[Recipient],
+    kind: &str,
+    request_id: &str,
+    write: impl Fn(&Recipient) -> Result<Written, ComposeError>,
+) -> Result<(), FlowError> {
+    for t in to {
+        let written = write(t)?;
+        send(tx, now, t, format!("{kind}:{request_id}:{}", t.id), written).await?;
     }
     Ok(())
 }
@@ -348,6 +357,26 @@ pub async fn decision(
     Ok(())
 }
 
+/// The treasurers who may decide on a late receipt: those on call (`on_call_only`; every
+/// treasurer when nobody is on call), never whoever asked or entered it.
+async fn late_deciders(
+    tx: &mut Tx,
+    request: &RequestView,
+    on_call_only: bool,
+) -> Result<Vec<Recipient>, FlowError> {
+    let entered_by = super::lifecycle::late::entered_by(tx, &request.id).await?;
+    let left_out = |t: &Recipient| {
+        t.id == request.requested_by.id || Some(t.id.as_str()) == entered_by.as_deref()
+    };
+    let mut told = treasurers(tx, on_call_only).await?;
+    told.retain(|t| !left_out(t));
+    if told.is_empty() && on_call_only {
+        told = treasurers(tx, false).await?;
+        told.retain(|t| !left_out(t));
+    }
+    Ok(told)
+}
+
 /// A late receipt waits: the treasurers on call are told as for an urgent request (every
 /// treasurer when nobody is on call), never whoever asked or entered it.
 async fn late_waiting(
@@ -356,26 +385,11 @@ async fn late_waiting(
     base_url: &str,
     request: &RequestView,
 ) -> Result<(), FlowError> {
-    let entered_by: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
-        "SELECT late_receipt_by FROM requests WHERE id = $1"
-    )
-    .bind(&request.id)
-    .fetch_one(c)
-    .await)?;
-    let left_out = |t: &Recipient| {
-        t.id == request.requested_by.id || Some(t.id.as_str()) == entered_by.as_deref()
-    };
-    let mut told = treasurers(tx, true).await?;
-    told.retain(|t| !left_out(t));
-    if told.is_empty() {
-        told = treasurers(tx, false).await?;
-        told.retain(|t| !left_out(t));
-    }
-    for t in &told {
-        let written = late_fields(t, base_url, request, LateStep::Waiting).write()?;
-        send(tx, now, t, format!("late:{}:{}", request.id, t.id), written).await?;
-    }
-    Ok(())
+    let told = late_deciders(tx, request, true).await?;
+    send_each(tx, now, &told, "late", &request.id, |t| {
+        late_fields(t, base_url, request, LateStep::Waiting).write()
+    })
+    .await
 }
 
 /// A treasurer decided on a late receipt: whoever asked, and whoever entered the receipt,
@@ -568,16 +582,17 @@ pub async fn low_balance_now(tx: &mut Tx, now: DateTime<Utc>) -> Result<(), Flow
     low_balance(tx, now, usable, floor).await
 }
 
-/// Urgent requests still waiting after `escalate_after`: every treasurer is told, once.
+/// Urgent requests and late receipts still waiting after `escalate_after` (counted from
+/// the request, or from the late receipt): every treasurer is told, once.
 pub async fn escalate_due(db: &Db, now: DateTime<Utc>, base_url: &str) -> Result<usize, FlowError> {
     let policy = super::versions::in_force(db, now).await?;
     let since = now - policy.policy.escalate_after();
-    let due: Vec<String> = on_db!(db, p => sqlx::query_scalar(
-        "SELECT r.id FROM requests r WHERE r.status = $2 AND r.urgent
-           AND r.escalated_at IS NULL AND r.created_at <= $1 ORDER BY r.created_at",
-    )
+    let due: Vec<String> = on_db!(db, p => sqlx::query_scalar(&format!(
+        "SELECT r.id FROM requests r WHERE {WAITED_TOO_LONG} ORDER BY r.created_at"
+    ))
     .bind(since)
     .bind(RequestStatus::Pending)
+    .bind(RequestStatus::ReceiptPending)
     .fetch_all(p)
     .await)?;
     let mut escalated = 0;
@@ -592,6 +607,12 @@ pub async fn escalate_due(db: &Db, now: DateTime<Utc>, base_url: &str) -> Result
     Ok(escalated)
 }
 
+/// What escalates, on `requests r`: not escalated yet, and an urgent request pending since
+/// before `$1` (status `$2`) or a late receipt waiting since before it (status `$3`).
+const WAITED_TOO_LONG: &str = "r.escalated_at IS NULL
+    AND ((r.status = $2 AND r.urgent AND r.created_at <= $1)
+         OR (r.status = $3 AND r.late_receipt_at <= $1))";
+
 async fn escalate_one(
     tx: &mut Tx,
     now: DateTime<Utc>,
@@ -600,14 +621,15 @@ async fn escalate_one(
 ) -> Result<bool, FlowError> {
     let policy = super::versions::current(tx, now).await?;
     let since = now - policy.policy.escalate_after();
-    let marked = on_tx!(tx, c => sqlx::query(
-        "UPDATE requests SET escalated_at = $2
-         WHERE id = $1 AND status = $4 AND escalated_at IS NULL AND created_at <= $3",
-    )
-    .bind(id)
-    .bind(now)
+    let marked = on_tx!(tx, c => sqlx::query(&format!(
+        "UPDATE requests SET escalated_at = $4 WHERE id = $5 AND id IN (
+             SELECT r.id FROM requests r WHERE r.id = $5 AND {WAITED_TOO_LONG})"
+    ))
     .bind(since)
     .bind(RequestStatus::Pending)
+    .bind(RequestStatus::ReceiptPending)
+    .bind(now)
+    .bind(id)
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?;
@@ -617,21 +639,21 @@ async fn escalate_one(
     let request = super::lifecycle::view_of(tx, id, policy.policy.dual_approval_above())
         .await?
         .ok_or_else(|| FlowError::NotFound("the request vanished".into()))?;
-    let request = weighed(tx, now, &request).await?;
-    for t in treasurers(tx, false).await? {
-        if t.id == request.requested_by.id {
-            continue;
-        }
-        let written = waiting_message(&t, base_url, &request, true)?;
-        send(
-            tx,
-            now,
-            &t,
-            format!("escalate:{}:{}", request.id, t.id),
-            written,
-        )
+    if request.status.is_receipt_pending() {
+        let told = late_deciders(tx, &request, false).await?;
+        send_each(tx, now, &told, "late-escalate", &request.id, |t| {
+            late_fields(t, base_url, &request, LateStep::Escalated).write()
+        })
         .await?;
+        return Ok(true);
     }
+    let request = weighed(tx, now, &request).await?;
+    let mut told = treasurers(tx, false).await?;
+    told.retain(|t| t.id != request.requested_by.id);
+    send_each(tx, now, &told, "escalate", &request.id, |t| {
+        waiting_message(t, base_url, &request, true)
+    })
+    .await?;
     Ok(true)
 }
 

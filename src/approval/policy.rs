@@ -662,7 +662,12 @@ mod tests {
         let p = Policy::parse(json!({"report_cadence": "quarter"})).unwrap();
         assert_eq!(p.report_cadence(), Cadence::Quarter);
         assert_eq!(p.to_json()["report_cadence"], "quarter");
-        for bad in [json!("monthly"), json!("both"), json!(3), json!(null)] {
+        for bad in [
+            json!(crate::domain::ReportSchedule::Monthly.as_str()),
+            json!("both"),
+            json!(3),
+            json!(null),
+        ] {
             assert_eq!(fields(json!({"report_cadence": bad})), ["report_cadence"]);
         }
     }

@@ -219,7 +219,7 @@ pub async fn submit(
                     .is_some_and(|org| shares.contains(&(case.code.clone(), org.clone())));
                 match cases::access(staff, &case.org_id, shared) {
                     cases::Access::None => Err(cases::refusal(staff, true).into()),
-                    _ if case.status != cases::OPEN => Err(closed()),
+                    _ if !case.status.is_open() => Err(closed()),
                     _ => Ok(case),
                 }
             }

@@ -15,4 +15,4 @@ pub mod states;
 pub use identity::{Email, Language, OrgType, Password, Role, Roles};
 pub use money::{Money, MoneyError};
 pub use province::Province;
-pub use states::{RequestStatus, TransferKind};
+pub use states::{CaseStatus, ReportSchedule, ReportStatus, RequestStatus, TransferKind};

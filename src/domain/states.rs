@@ -1,7 +1,8 @@
-//! The closed sets of states Passage stores as text: a request's status and a ledger
-//! transfer's kind. Each is an enum here, stored through sqlx as TEXT on both engines (the
-//! same words as before, so no migration), and written into SQL text only by
-//! [`RequestStatus::sql`] / [`TransferKind::sql`]: no other module spells them.
+//! The closed sets of states Passage stores as text: a request's status, a ledger
+//! transfer's kind, a report's status and schedule, and a case's status. Each is an enum
+//! here, stored through sqlx as TEXT on both engines (the same words as before, so no
+//! migration), and written into SQL text only by its `sql` / `sql_list`: no other module
+//! spells them (tests/layers.rs checks it).
 
 use std::fmt;
 use std::str::FromStr;
@@ -240,6 +241,114 @@ impl FromStr for TransferKind {
 
 text_column!(TransferKind);
 
+/// Declares a closed set stored as text: the enum (serialised as its word), `ALL`,
+/// `as_str`, `sql`, `sql_list`, `FromStr` and the sqlx column impls.
+macro_rules! closed_set {
+    ($(#[$meta:meta])* $t:ident, $what:literal, { $($(#[$vmeta:meta])* $v:ident => $word:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+            utoipa::ToSchema,
+        )]
+        #[serde(rename_all = "snake_case")]
+        pub enum $t {
+            $($(#[$vmeta])* $v),+
+        }
+
+        impl $t {
+            pub const ALL: &'static [$t] = &[$($t::$v),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($t::$v => $word),+
+                }
+            }
+
+            /// The word as an SQL literal (`'draft'`).
+            pub fn sql(self) -> String {
+                format!("'{}'", self.as_str())
+            }
+
+            /// Words as an SQL list (`('draft', 'awaiting_cosign')`).
+            pub fn sql_list(items: &[$t]) -> String {
+                let words: Vec<String> = items.iter().map(|s| s.sql()).collect();
+                format!("({})", words.join(", "))
+            }
+        }
+
+        impl FromStr for $t {
+            type Err = UnknownState;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $t::ALL
+                    .iter()
+                    .copied()
+                    .find(|item| item.as_str() == s)
+                    .ok_or_else(|| UnknownState {
+                        word: s.into(),
+                        what: $what,
+                        choices: $t::ALL
+                            .iter()
+                            .map(|item| item.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    })
+            }
+        }
+
+        text_column!($t);
+    };
+}
+
+closed_set!(
+    /// A donor report's status: a `draft` is frozen by a first treasurer
+    /// (`awaiting_cosign`) and co-signed by a second (`sealed`).
+    ReportStatus, "a report status", {
+        Draft => "draft",
+        AwaitingCosign => "awaiting_cosign",
+        Sealed => "sealed",
+    }
+);
+
+impl ReportStatus {
+    /// Not frozen yet (the pages ask this rather than compare text).
+    pub fn is_draft(self) -> bool {
+        self == ReportStatus::Draft
+    }
+
+    /// Frozen and co-signed.
+    pub fn is_sealed(self) -> bool {
+        self == ReportStatus::Sealed
+    }
+}
+
+closed_set!(
+    /// How a report was drafted: by a treasurer, or by the sweeper at the fund's cadence.
+    ReportSchedule, "a report schedule", {
+        Manual => "manual",
+        Monthly => "monthly",
+        Quarterly => "quarterly",
+    }
+);
+
+closed_set!(
+    /// A case's status: an `open` case takes requests, a `closed` one does not.
+    CaseStatus, "a case status", {
+        Open => "open",
+        Closed => "closed",
+    }
+);
+
+impl CaseStatus {
+    pub fn is_open(self) -> bool {
+        self == CaseStatus::Open
+    }
+
+    pub fn is_closed(self) -> bool {
+        self == CaseStatus::Closed
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,6 +361,16 @@ mod tests {
         for k in TransferKind::ALL {
             assert_eq!(k.as_str().parse::<TransferKind>(), Ok(k));
         }
+        for s in ReportStatus::ALL {
+            assert_eq!(s.as_str().parse::<ReportStatus>(), Ok(*s));
+        }
+        for s in ReportSchedule::ALL {
+            assert_eq!(s.as_str().parse::<ReportSchedule>(), Ok(*s));
+        }
+        for s in CaseStatus::ALL {
+            assert_eq!(s.as_str().parse::<CaseStatus>(), Ok(*s));
+        }
+        assert!("frozen".parse::<ReportStatus>().is_err());
         assert!("approve".parse::<RequestStatus>().is_err());
         assert!("hold".parse::<TransferKind>().is_err());
         assert_eq!(

@@ -20,6 +20,7 @@ use super::openapi::{
     BadRequest, Conflict, Figure, Forbidden, Invalid, NotFound, TooLarge, Unauthorized,
 };
 use crate::approval::FlowError;
+use crate::domain::ReportSchedule;
 use crate::domain::money::format_cents;
 use crate::reports::donor::{self, LinkError, Opened, Purpose};
 use crate::reports::lifecycle::{self, NewReport, Sealed};
@@ -118,7 +119,7 @@ pub(crate) fn parse_new_report(
     let period = Period::new(start, end, now.date_naive()).map_err(|(f, e)| invalid(f, e))?;
     Ok(NewReport {
         period,
-        schedule: "manual",
+        schedule: ReportSchedule::Manual,
         supersedes,
         min_cell,
     })
@@ -370,7 +371,7 @@ pub(crate) async fn donor_report_for(
     let mut tx = state.db.begin_snapshot().await.map_err(ApiError::from)?;
     let found = async {
         let row = lifecycle::load(&mut tx, &report_id).await?;
-        let Some(row) = row.filter(|r| r.status == "sealed") else {
+        let Some(row) = row.filter(|r| r.status.is_sealed()) else {
             return Err(ApiError::Forbidden(
                 "this link opens a report that is not published: ask the fund".into(),
             ));

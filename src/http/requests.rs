@@ -24,7 +24,9 @@ use super::openapi::{
     BadRequest, Conflict, Forbidden, IdempotencyKey, Invalid, NotFound, OptionalIdempotencyKey,
     TooLarge, Unauthorized,
 };
-use crate::approval::lifecycle::{self, NewRequest, OriginalAmount, Receipt, RequestView};
+use crate::approval::lifecycle::{
+    self, Exchange, NewRequest, OriginalAmount, Receipt, RequestView,
+};
 use crate::approval::submit::{self, Submission};
 use crate::approval::{FlowError, notify, versions};
 use crate::cases::Staff;
@@ -816,13 +818,25 @@ async fn ask(
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let id = request_id(&id)?;
-    fields::only_of::<AskBody>(&body)?;
-    let question =
-        Note::parse(fields::string(&body, "question")?).map_err(|e| invalid("question", e))?;
+    exchange::<AskBody>(state, auth.staff(), headers, &id, body, Exchange::Ask).await
+}
+
+/// A question or its answer: the one text scanned like a note, the lifecycle's step under
+/// the request's `Idempotency-Key`, and the other side told by email.
+async fn exchange<B: ToSchema>(
+    state: AppState,
+    staff: Staff,
+    headers: HeaderMap,
+    id: &str,
+    body: Value,
+    which: Exchange,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let id = request_id(id)?;
+    fields::only_of::<B>(&body)?;
+    let field = which.text();
+    let text = Note::parse(fields::string(&body, field)?).map_err(|e| invalid(field, e))?;
     let now = state.clock.now();
-    let staff = auth.staff();
-    let route = route_key(&id, "ask");
+    let route = route_key(&id, which.step());
     let base_url = &state.config.base_url;
     money_step!(
         state,
@@ -831,7 +845,7 @@ async fn ask(
         &route,
         body,
         |tx| -> Result<RequestView, FlowError> async {
-            let stepped = lifecycle::ask(tx, now, &staff, &id, &question).await?;
+            let stepped = lifecycle::exchange(tx, now, &staff, &id, which, &text).await?;
             notify::after(tx, now, base_url, stepped).await
         }
     )
@@ -864,24 +878,7 @@ async fn answer(
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let id = request_id(&id)?;
-    fields::only_of::<AnswerBody>(&body)?;
-    let answer = Note::parse(fields::string(&body, "answer")?).map_err(|e| invalid("answer", e))?;
-    let now = state.clock.now();
-    let staff = auth.staff();
-    let route = route_key(&id, "answer");
-    let base_url = &state.config.base_url;
-    money_step!(
-        state,
-        staff,
-        headers,
-        &route,
-        body,
-        |tx| -> Result<RequestView, FlowError> async {
-            let stepped = lifecycle::answer(tx, now, &staff, &id, &answer).await?;
-            notify::after(tx, now, base_url, stepped).await
-        }
-    )
+    exchange::<AnswerBody>(state, auth.staff(), headers, &id, body, Exchange::Answer).await
 }
 
 /// Settles an approved request by its receipt: what was spent is paid from the hold and

@@ -45,8 +45,7 @@ pub struct Org {
     pub name: String,
     #[serde(rename = "type")]
     #[sqlx(rename = "type")]
-    #[schema(value_type = crate::domain::OrgType)]
-    pub org_type: String,
+    pub org_type: OrgType,
     #[schema(value_type = crate::domain::Province)]
     pub province: String,
     pub created_at: DateTime<Utc>,
@@ -75,7 +74,7 @@ pub async fn create(
         )
         .bind(&id)
         .bind(&new.name)
-        .bind(new.org_type.as_str())
+        .bind(new.org_type)
         .bind(new.province.as_str())
         .bind(now)
         .execute(c)
@@ -94,7 +93,7 @@ pub async fn create(
         Ok(Org {
             id: id.clone(),
             name: new.name.clone(),
-            org_type: new.org_type.as_str().into(),
+            org_type: new.org_type,
             province: new.province.as_str().into(),
             created_at: now,
         })

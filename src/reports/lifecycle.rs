@@ -23,6 +23,7 @@ use super::{Period, chain_start, next_start_day};
 use crate::approval::FlowError;
 use crate::approval::error::invalid;
 use crate::audit::{self, Actor, GENESIS_HASH};
+use crate::domain::{ReportSchedule, ReportStatus};
 use crate::store::{Db, StoreError, Tx};
 use crate::{on_db, on_tx};
 
@@ -32,8 +33,8 @@ pub struct Row {
     pub period_start: String,
     pub period_end: String,
     pub cutoff: DateTime<Utc>,
-    pub schedule: String,
-    pub status: String,
+    pub schedule: ReportSchedule,
+    pub status: ReportStatus,
     pub min_cell: i64,
     pub supersedes: Option<String>,
     pub superseded_by: Option<String>,
@@ -119,13 +120,13 @@ pub struct ReportView {
     #[schema(format = "uuid")]
     pub id: String,
     /// `draft`, `awaiting_cosign` (frozen by a first treasurer) or `sealed` (co-signed).
-    pub status: String,
+    pub status: ReportStatus,
     pub period_start: String,
     pub period_end: String,
     /// Events up to this moment are in the report.
     pub cutoff: DateTime<Utc>,
     /// `manual`, `monthly` or `quarterly`.
-    pub schedule: String,
+    pub schedule: ReportSchedule,
     /// The report covers the moments after this one: the cut-off of the frozen report
     /// before it in the chain. `null` for the first report (it covers from the fund's
     /// first event) and for reports frozen before the chain (they cover from the first
@@ -157,11 +158,11 @@ impl ReportView {
     fn of(row: &Row, summary: Option<Summary>, warnings: Vec<String>) -> ReportView {
         ReportView {
             id: row.id.clone(),
-            status: row.status.clone(),
+            status: row.status,
             period_start: row.period_start.clone(),
             period_end: row.period_end.clone(),
             cutoff: row.cutoff,
-            schedule: row.schedule.clone(),
+            schedule: row.schedule,
             starts_after: row.starts_after,
             ledger_digest: row.ledger_digest.clone(),
             supersedes: row.supersedes.clone(),
@@ -234,7 +235,7 @@ pub enum ChainNext {
         report: String,
         period_start: String,
         period_end: String,
-        status: String,
+        status: ReportStatus,
         cutoff: DateTime<Utc>,
         day: NaiveDate,
     },
@@ -298,8 +299,8 @@ async fn place_in_chain(
             cutoff: last_cutoff,
             day,
         } => {
-            let status = if status == "sealed" {
-                "sealed"
+            let status = if status.is_sealed() {
+                status.as_str()
             } else {
                 "frozen, awaiting its co-signature"
             };
@@ -424,7 +425,7 @@ async fn compute(
 #[derive(Debug, Clone)]
 pub struct NewReport {
     pub period: Period,
-    pub schedule: &'static str,
+    pub schedule: ReportSchedule,
     pub supersedes: Option<String>,
     pub min_cell: u32,
 }
@@ -488,7 +489,7 @@ pub async fn create(
     on_tx!(tx, c => sqlx::query(
         "INSERT INTO reports (id, period_start, period_end, cutoff, schedule, status, min_cell,
                               supersedes, created_by, created_at, starts_after)
-         VALUES ($1, $2, $3, $4, $5, 'draft', $6, $7, $8, $9, $10)",
+         VALUES ($1, $2, $3, $4, $5, $11, $6, $7, $8, $9, $10)",
     )
     .bind(&id)
     .bind(new.period.start.to_string())
@@ -500,6 +501,7 @@ pub async fn create(
     .bind(&actor.0)
     .bind(now)
     .bind(starts_after)
+    .bind(ReportStatus::Draft)
     .execute(c)
     .await
     .map(|_| ()))?;
@@ -556,8 +558,8 @@ pub async fn preview(
         period_start: period.start.to_string(),
         period_end: period.end.to_string(),
         cutoff: period.window(now).cutoff,
-        schedule: "manual".into(),
-        status: "draft".into(),
+        schedule: ReportSchedule::Manual,
+        status: ReportStatus::Draft,
         min_cell: i64::from(min_cell),
         supersedes: None,
         superseded_by: None,
@@ -608,7 +610,7 @@ pub async fn list(db: &Db) -> Result<Vec<ReportView>, StoreError> {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Sealed {
     /// `awaiting_cosign` after the first treasurer, `sealed` after the second.
-    pub status: String,
+    pub status: ReportStatus,
     pub hash: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -630,8 +632,8 @@ pub async fn seal(
     on_tx!(tx, c => sqlx::query_scalar::<_, i32>(&lock).fetch_one(c).await)?;
     let mut row = load_locked(tx, id).await?;
     let actor = Actor(format!("user:{treasurer}"));
-    match row.status.as_str() {
-        "draft" => {
+    match row.status {
+        ReportStatus::Draft => {
             // The chain may have moved since the draft was made: checked again, under
             // the lock that orders sealings.
             if row.supersedes.is_none() {
@@ -652,10 +654,10 @@ pub async fn seal(
             let ledger_digest = digest::ledger_digest(tx, row.window()?).await?;
             let head = &built.summary.audit_head;
             on_tx!(tx, c => sqlx::query(
-                "UPDATE reports SET status = 'awaiting_cosign', summary = $2, hash = $3,
+                "UPDATE reports SET status = $10, summary = $2, hash = $3,
                         audit_seq = $4, audit_hash = $5, sealed_by = $6, sealed_at = $7,
                         starts_after = $8, ledger_digest = $9
-                 WHERE id = $1 AND status = 'draft'",
+                 WHERE id = $1 AND status = $11",
             )
             .bind(id)
             .bind(&text)
@@ -666,6 +668,8 @@ pub async fn seal(
             .bind(now)
             .bind(row.starts_after)
             .bind(&ledger_digest)
+            .bind(ReportStatus::AwaitingCosign)
+            .bind(ReportStatus::Draft)
             .execute(c)
             .await
             .map(|_| ()))?;
@@ -681,24 +685,26 @@ pub async fn seal(
             )
             .await?;
             Ok(Sealed {
-                status: "awaiting_cosign".into(),
+                status: ReportStatus::AwaitingCosign,
                 hash,
                 warnings: built.warnings,
             })
         }
-        "awaiting_cosign" => {
+        ReportStatus::AwaitingCosign => {
             if row.sealed_by.as_deref() == Some(treasurer) {
                 return Err(FlowError::Conflict(
                     "you froze this report: a second, different treasurer must co-sign it".into(),
                 ));
             }
             on_tx!(tx, c => sqlx::query(
-                "UPDATE reports SET status = 'sealed', cosigned_by = $2, cosigned_at = $3
-                 WHERE id = $1 AND status = 'awaiting_cosign'",
+                "UPDATE reports SET status = $4, cosigned_by = $2, cosigned_at = $3
+                 WHERE id = $1 AND status = $5",
             )
             .bind(id)
             .bind(treasurer)
             .bind(now)
+            .bind(ReportStatus::Sealed)
+            .bind(ReportStatus::AwaitingCosign)
             .execute(c)
             .await
             .map(|_| ()))?;
@@ -732,12 +738,12 @@ pub async fn seal(
             )
             .await?;
             Ok(Sealed {
-                status: "sealed".into(),
+                status: ReportStatus::Sealed,
                 hash,
                 warnings: Vec::new(),
             })
         }
-        _ => Err(FlowError::Conflict(
+        ReportStatus::Sealed => Err(FlowError::Conflict(
             "this report is already sealed and co-signed: it never changes (draft a correction that supersedes it)"
                 .into(),
         )),
@@ -748,7 +754,7 @@ pub async fn seal(
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Verification {
     pub id: String,
-    pub status: String,
+    pub status: ReportStatus,
     /// The hash stored when the report was frozen.
     pub hash: String,
     /// How the books were checked: `ledger_digest` (the digest of the ledger entries the

@@ -15,7 +15,7 @@ use crate::approval::FlowError;
 use crate::approval::policy::Cadence;
 use crate::audit::Actor;
 use crate::config::Config;
-use crate::domain::{Language, Role};
+use crate::domain::{Language, ReportSchedule, ReportStatus, Role};
 use crate::mail::compose::{ReportReminder, ReportStep};
 use crate::mail::{self, OutgoingMail};
 use crate::store::{Db, Tx};
@@ -24,12 +24,17 @@ use crate::{on_db, on_tx, write_tx};
 /// How often a waiting report is brought up again.
 pub const REMIND_EVERY: Duration = Duration::days(7);
 
-/// The name a scheduled report of this cadence is stored with.
-pub fn schedule_of(cadence: Cadence) -> &'static str {
+/// The schedule a report drafted at this cadence is stored with.
+pub fn schedule_of(cadence: Cadence) -> ReportSchedule {
     match cadence {
-        Cadence::Month => "monthly",
-        Cadence::Quarter => "quarterly",
+        Cadence::Month => ReportSchedule::Monthly,
+        Cadence::Quarter => ReportSchedule::Quarterly,
     }
+}
+
+/// The statuses of a report that waits for a treasurer's seal or co-signature.
+fn waiting_sql() -> String {
+    ReportStatus::sql_list(&[ReportStatus::Draft, ReportStatus::AwaitingCosign])
 }
 
 /// The period that starts on `start` and ends with its month or its quarter.
@@ -55,7 +60,11 @@ fn period_start_of(day: NaiveDate, cadence: Cadence) -> NaiveDate {
     NaiveDate::from_ymd_opt(day.year(), month, 1).unwrap_or(day)
 }
 
-async fn exists(tx: &mut Tx, schedule: &str, start: NaiveDate) -> Result<bool, FlowError> {
+async fn exists(
+    tx: &mut Tx,
+    schedule: ReportSchedule,
+    start: NaiveDate,
+) -> Result<bool, FlowError> {
     let found: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
         "SELECT id FROM reports WHERE schedule = $1 AND period_start = $2"
     )
@@ -119,7 +128,7 @@ struct Waiting {
     id: String,
     period_start: String,
     period_end: String,
-    status: String,
+    status: ReportStatus,
     supersedes: Option<String>,
 }
 
@@ -135,12 +144,14 @@ struct Treasurer {
 /// the chain ends, so it can never be sealed) is not brought up.
 pub async fn remind_due(db: &Db, config: &Config, now: DateTime<Utc>) -> Result<usize, FlowError> {
     let ended = (now.date_naive() - Duration::days(1)).to_string();
-    let waiting: Vec<Waiting> = on_db!(db, p => sqlx::query_as::<_, Waiting>(
+    let sql = format!(
         "SELECT id, period_start, period_end, status, supersedes FROM reports
-         WHERE status IN ('draft', 'awaiting_cosign') AND period_end <= $1
+         WHERE status IN {} AND period_end <= $1
            AND (reminded_at IS NULL OR reminded_at <= $2)
-         ORDER BY period_start, id"
-    )
+         ORDER BY period_start, id",
+        waiting_sql()
+    );
+    let waiting: Vec<Waiting> = on_db!(db, p => sqlx::query_as::<_, Waiting>(&sql)
     .bind(&ended)
     .bind(now - REMIND_EVERY)
     .fetch_all(p)
@@ -148,7 +159,7 @@ pub async fn remind_due(db: &Db, config: &Config, now: DateTime<Utc>) -> Result<
     let next = lifecycle::next_in_chain(db).await?;
     let mut reminded = 0;
     for report in waiting {
-        let stale = report.status == "draft"
+        let stale = report.status.is_draft()
             && report.supersedes.is_none()
             && match &next {
                 ChainNext::After { day, .. } => report.period_start != day.to_string(),
@@ -177,11 +188,13 @@ async fn remind_one(
     report: &Waiting,
 ) -> Result<bool, FlowError> {
     // Claims the reminder: another instance's sweeper that got here first wins.
-    let claimed = on_tx!(tx, c => sqlx::query(
+    let sql = format!(
         "UPDATE reports SET reminded_at = $2
-         WHERE id = $1 AND status IN ('draft', 'awaiting_cosign')
-           AND (reminded_at IS NULL OR reminded_at <= $3)"
-    )
+         WHERE id = $1 AND status IN {}
+           AND (reminded_at IS NULL OR reminded_at <= $3)",
+        waiting_sql()
+    );
+    let claimed = on_tx!(tx, c => sqlx::query(&sql)
     .bind(&report.id)
     .bind(now)
     .bind(now - REMIND_EVERY)
@@ -201,7 +214,7 @@ async fn remind_one(
     .fetch_all(c)
     .await)?;
     let link = crate::links::report(&config.base_url, &report.id);
-    let step = if report.status == "draft" {
+    let step = if report.status.is_draft() {
         ReportStep::Seal
     } else {
         ReportStep::Cosign

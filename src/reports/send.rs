@@ -18,8 +18,8 @@ use super::summary::{Count, Summary};
 use crate::approval::FlowError;
 use crate::audit::{self, Actor};
 use crate::config::Config;
-use crate::domain::Language;
 use crate::domain::money::format_cents;
+use crate::domain::{Language, ReportStatus};
 use crate::i18n;
 use crate::mail::compose::{ComposeError, DonorReport, Written};
 use crate::mail::{self, OutgoingMail};
@@ -101,7 +101,7 @@ async fn send_in(
     id: &str,
 ) -> Result<SendOutcome, FlowError> {
     let row = lifecycle::load_locked(tx, id).await?;
-    if row.status != "sealed" {
+    if !row.status.is_sealed() {
         return Err(FlowError::Conflict(format!(
             "this report is {}: it is sent once a treasurer has sealed it and a second one has co-signed it",
             row.status
@@ -228,10 +228,11 @@ pub async fn send_unsent(
     actor: &Actor,
 ) -> Result<Vec<(String, SendOutcome)>, FlowError> {
     let ids: Vec<String> = on_db!(db, p => sqlx::query_scalar(
-        "SELECT id FROM reports WHERE status = 'sealed' AND superseded_by IS NULL
+        "SELECT id FROM reports WHERE status = $1 AND superseded_by IS NULL
             AND send_requested_at IS NULL
          ORDER BY period_start, id"
     )
+    .bind(ReportStatus::Sealed)
     .fetch_all(p)
     .await)?;
     let mut out = Vec::new();

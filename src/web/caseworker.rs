@@ -206,7 +206,7 @@ async fn case_page(
             .collect(),
         code: case.code,
         province: case.province,
-        open: case.status == "open",
+        open: case.status.is_open(),
         c: &c,
     })
 }

@@ -17,7 +17,7 @@ use super::context::{Context, PageError, Path, page_id, see_other};
 use super::forms::Submitted;
 use super::i18n;
 use super::pages::render_with;
-use crate::approval::lifecycle::{self, PlaceView, RequestView};
+use crate::approval::lifecycle::{self, Exchange, PlaceView, RequestView};
 use crate::approval::notify;
 use crate::domain::RequestStatus;
 use crate::domain::Role;
@@ -374,13 +374,7 @@ async fn ask(
     Path(id): Path<String>,
     form: Submitted,
 ) -> Result<Response, PageError> {
-    let user = c.with_role(Role::Treasurer)?;
-    let id = page_id(&id)?;
-    let question = match typed(&c, &form, "question") {
-        Ok(q) => q,
-        Err(message) => return refused_text(&c, &id, message),
-    };
-    step(&state, user.staff(), &id, &form, "ask", question).await
+    exchange(&state, &c, &id, &form, Exchange::Ask).await
 }
 
 /// The caseworker's answer (`POST /api/v1/requests/{id}/answer`).
@@ -390,29 +384,28 @@ async fn answer(
     Path(id): Path<String>,
     form: Submitted,
 ) -> Result<Response, PageError> {
-    let user = c.with_role(Role::Caseworker)?;
-    let id = page_id(&id)?;
-    let answer = match typed(&c, &form, "answer") {
-        Ok(a) => a,
-        Err(message) => return refused_text(&c, &id, message),
-    };
-    step(&state, user.staff(), &id, &form, "answer", answer).await
+    exchange(&state, &c, &id, &form, Exchange::Answer).await
 }
 
 /// Asks or answers under the form's idempotency key, as the API keys the same step.
-async fn step(
+async fn exchange(
     state: &AppState,
-    staff: crate::cases::Staff,
+    c: &Context,
     id: &str,
     form: &Submitted,
-    which: &str,
-    text: Note,
+    which: Exchange,
 ) -> Result<Response, PageError> {
+    let user = c.with_role(which.role())?;
+    let id = page_id(id)?;
+    let text = match typed(c, form, which.text()) {
+        Ok(text) => text,
+        Err(message) => return refused_text(c, &id, message),
+    };
+    let staff = user.staff();
     let now = state.clock.now();
     let key = form.idempotency_key()?;
-    let route = crate::http::route_key(id, which);
-    let field = if which == "ask" { "question" } else { "answer" };
-    let body = json!({ field: text.as_str() });
+    let route = crate::http::route_key(&id, which.step());
+    let body = json!({ which.text(): text.as_str() });
     let outcome: Result<_, ApiError> = async {
         idempotent!(
             key = key.clone(),
@@ -422,11 +415,7 @@ async fn step(
             body,
             StatusCode::OK,
             |tx| -> Result<RequestView, crate::approval::FlowError> async {
-                let stepped = if which == "ask" {
-                    lifecycle::ask(tx, now, &staff, id, &text).await?
-                } else {
-                    lifecycle::answer(tx, now, &staff, id, &text).await?
-                };
+                let stepped = lifecycle::exchange(tx, now, &staff, &id, which, &text).await?;
                 notify::after(tx, now, &state.config.base_url, stepped).await
             }
         )

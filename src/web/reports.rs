@@ -17,7 +17,7 @@ use super::forms::{FieldErrors, Filled, Submitted, field_errors};
 use super::i18n;
 use super::pages::{ChartLine, chart_lines, render_with};
 use crate::approval::FlowError;
-use crate::domain::Role;
+use crate::domain::{ReportStatus, Role};
 use crate::http::error::ApiError;
 use crate::http::parse_new_report;
 use crate::reports::lifecycle::{self, ChainNext, ReportView};
@@ -36,7 +36,7 @@ pub fn router() -> Router<AppState> {
 pub struct ReportLine {
     pub id: String,
     pub period: String,
-    pub status: String,
+    pub status: ReportStatus,
     pub status_label: String,
     pub superseded: bool,
 }
@@ -56,7 +56,7 @@ fn line(c: &Context, r: &ReportView) -> ReportLine {
     ReportLine {
         id: r.id.clone(),
         period: format!("{} → {}", r.period_start, r.period_end),
-        status: r.status.clone(),
+        status: r.status,
         status_label: c.t(&format!("report-status-{}", r.status)),
         superseded: r.superseded_by.is_some(),
     }
@@ -242,10 +242,10 @@ async fn show(
         hidden,
         note,
         can_seal: view.superseded_by.is_none()
-            && ((view.status == "draft" && withheld.is_none())
-                || (view.status == "awaiting_cosign" && !already_signed)),
+            && ((view.status.is_draft() && withheld.is_none())
+                || (view.status == ReportStatus::AwaitingCosign && !already_signed)),
         withheld,
-        can_send: view.status == "sealed" && view.superseded_by.is_none(),
+        can_send: view.status.is_sealed() && view.superseded_by.is_none(),
         sent: view.send_requested_at.is_some(),
         c: &c,
     };

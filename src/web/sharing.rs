@@ -74,14 +74,7 @@ async fn share(
     Path(code): Path<String>,
     form: Submitted,
 ) -> Result<Response, PageError> {
-    let staff = c.user()?.staff();
-    let code = parse_code(&code)?;
-    let org = org_of(&form)?;
-    let now = state.clock.now();
-    write_tx!(&state.db, |tx| -> Result<(), CaseError> async {
-        cases::share(tx, now, &staff, &code, &org).await
-    })?;
-    Ok(see_other(&format!("/cases/{}", code.as_str())))
+    set_shared(&state, &c, &code, &form, true).await
 }
 
 async fn unshare(
@@ -90,12 +83,27 @@ async fn unshare(
     Path(code): Path<String>,
     form: Submitted,
 ) -> Result<Response, PageError> {
+    set_shared(&state, &c, &code, &form, false).await
+}
+
+/// Shares the case with the form's organisation, or stops sharing it.
+async fn set_shared(
+    state: &AppState,
+    c: &Context,
+    code: &str,
+    form: &Submitted,
+    shared: bool,
+) -> Result<Response, PageError> {
     let staff = c.user()?.staff();
-    let code = parse_code(&code)?;
-    let org = org_of(&form)?;
+    let code = parse_code(code)?;
+    let org = org_of(form)?;
     let now = state.clock.now();
     write_tx!(&state.db, |tx| -> Result<(), CaseError> async {
-        cases::unshare(tx, now, &staff, &code, &org).await
+        if shared {
+            cases::share(tx, now, &staff, &code, &org).await
+        } else {
+            cases::unshare(tx, now, &staff, &code, &org).await
+        }
     })?;
     Ok(see_other(&format!("/cases/{}", code.as_str())))
 }

@@ -76,6 +76,8 @@ pub struct LateLine {
     /// "The hold was 318,00 $ and expired."
     pub was: String,
     pub own: bool,
+    /// The reader approved it and it waits for a second treasurer.
+    pub approved_by_me: bool,
 }
 
 /// A hold that waits for its receipt, as the queue lists it.
@@ -104,11 +106,15 @@ impl LateSection {
         type Read = (
             Vec<lifecycle::RequestView>,
             Vec<lifecycle::late::WaitingHold>,
+            HashMap<String, Vec<lifecycle::Approval>>,
         );
-        let (receipts, holds) = crate::read_tx!(&state.db, |tx| -> Result<Read, StoreError> async {
+        let (receipts, holds, approvals) = crate::read_tx!(&state.db, |tx| -> Result<Read, StoreError> async {
+            let receipts = lifecycle::late::waiting(tx, dual_above).await?;
+            let ids: Vec<String> = receipts.iter().map(|r| r.id.clone()).collect();
             Ok((
-                lifecycle::late::waiting(tx, dual_above).await?,
+                receipts,
                 lifecycle::late::holds_waiting(tx).await?,
+                lifecycle::approvals_of(tx, &ids).await?,
             ))
         })?;
         Ok(LateSection {
@@ -119,6 +125,9 @@ impl LateSection {
                     paid: c.amount(r.spent.as_deref().unwrap_or(&r.amount)),
                     was: c.t_with("late-hold-was", &[("amount", c.amount(&r.amount))]),
                     own: r.requested_by.id == user_id,
+                    approved_by_me: approvals
+                        .get(&r.id)
+                        .is_some_and(|a| a.iter().any(|a| a.id == user_id)),
                 })
                 .collect(),
             holds: holds

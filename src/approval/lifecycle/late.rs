@@ -14,20 +14,13 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::{
-    Notice, Receipt, Row, Stepped, close, find, open_to, set_status, usable_cents, versions,
-    view_of,
-};
-use crate::approval::error::{FlowError, invalid};
-use crate::audit;
+use super::{Notice, Receipt, Row, Stepped, told_and_audited};
+use crate::approval::error::FlowError;
+use crate::audit::{self, Actor};
 use crate::cases::Staff;
 use crate::domain::Money;
-use crate::domain::money::format_cents;
-use crate::domain::note::Note;
-use crate::domain::request::Category;
 use crate::domain::states::RequestStatus;
-use crate::funding::{reserves, restricted};
-use crate::ledger::{self, FUND, NewTransfer, Outcome, Rejection, SPENT, TransferSpec};
+use crate::ledger::{self, NewTransfer, Outcome, TransferSpec};
 use crate::on_tx;
 use crate::store::{StoreError, Tx};
 
@@ -46,22 +39,38 @@ pub(super) async fn enter(
             "this request never held money, so there is no late receipt to record".into(),
         ));
     }
-    let declined: Option<DateTime<Utc>> = on_tx!(tx, c => sqlx::query_scalar(
-        "SELECT late_declined_at FROM requests WHERE id = $1"
-    )
-    .bind(id)
-    .fetch_one(c)
-    .await)?;
-    if declined.is_some() {
+    if declined(tx, id).await? {
         return Err(FlowError::Conflict(
             "a treasurer already declined a late receipt for this request: ask a new request or call the treasurer back".into(),
         ));
     }
+    store(tx, now, staff, id, receipt).await?;
+    told_and_audited(
+        tx,
+        now,
+        staff,
+        id,
+        "request.late_receipt",
+        &json!({"amount": receipt.amount.cents(), "hold_amount": row.amount}),
+        |request| Notice::LateReceipt { request },
+    )
+    .await
+}
+
+/// Keeps the late receipt on its request, which waits for a treasurer from now (and
+/// escalates from now if nobody decides).
+async fn store(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    staff: &Staff,
+    id: &str,
+    receipt: &Receipt,
+) -> Result<(), StoreError> {
     on_tx!(tx, c => sqlx::query(
         "UPDATE requests SET status = $2, spent = $3, vendor = $4, receipt_reference = $5,
                              paid_on = $6, attested = $7, original_currency = $8,
                              original_amount = $9, late_receipt_at = $10, late_receipt_by = $11,
-                             closed_at = NULL
+                             closed_at = NULL, escalated_at = NULL
          WHERE id = $1 AND status = $12",
     )
     .bind(id)
@@ -79,32 +88,11 @@ pub(super) async fn enter(
     .execute(c)
     .await
     .map(|_| ()))?;
-    audit::append(
-        tx,
-        now,
-        &staff.actor(),
-        "request.late_receipt",
-        &format!("request:{id}"),
-        &json!({"amount": receipt.amount.cents(), "hold_amount": row.amount}),
-    )
-    .await?;
-    let dual_above = versions::current(tx, now)
-        .await?
-        .policy
-        .dual_approval_above();
-    let notices = view_of(tx, id, dual_above)
-        .await?
-        .map(|request| Notice::LateReceipt { request })
-        .into_iter()
-        .collect();
-    Ok(Stepped {
-        view: find(tx, now, staff, id).await?,
-        notices,
-    })
+    Ok(())
 }
 
-/// Who entered a waiting late receipt.
-async fn entered_by(tx: &mut Tx, id: &str) -> Result<Option<String>, StoreError> {
+/// Who entered a waiting late receipt (who may not approve it).
+pub async fn entered_by(tx: &mut Tx, id: &str) -> Result<Option<String>, StoreError> {
     Ok(on_tx!(tx, c => sqlx::query_scalar(
         "SELECT late_receipt_by FROM requests WHERE id = $1"
     )
@@ -113,86 +101,33 @@ async fn entered_by(tx: &mut Tx, id: &str) -> Result<Option<String>, StoreError>
     .await)?)
 }
 
-/// A treasurer approves a late receipt: the fund pays what the receipt says.
-pub(super) async fn approve(
+/// The hold an approved late receipt is paid by: a hold of its own, posted at once.
+pub(super) fn hold_for(request_id: &str, amount: Money, expires_at: DateTime<Utc>) -> NewTransfer {
+    NewTransfer {
+        id: format!("late-hold:{request_id}"),
+        ..super::hold_for(request_id, amount, expires_at)
+    }
+}
+
+/// Pays an approved late receipt: its hold (placed and checked by [`super::approve`]) is
+/// posted for all of it, and the request is `settled`.
+pub(super) async fn pay(
     tx: &mut Tx,
     now: DateTime<Utc>,
-    staff: &Staff,
-    row: Row,
-) -> Result<Stepped, FlowError> {
-    let id = row.id.clone();
-    if row.requested_by == staff.user_id {
-        return Err(FlowError::Forbidden(
-            "you made this request, so another treasurer must approve its late receipt".into(),
-        ));
-    }
-    if entered_by(tx, &id).await?.as_deref() == Some(staff.user_id.as_str()) {
-        return Err(FlowError::Forbidden(
-            "you entered this late receipt, so another treasurer must approve it".into(),
-        ));
-    }
-    let cents = row
-        .spent
-        .ok_or_else(|| FlowError::Conflict("this late receipt has no amount".into()))?;
-    let amount = Money::from_cents(cents).map_err(|e| invalid("amount", e))?;
-    let category: Category = row.category.parse().map_err(|e| invalid("category", e))?;
-    let policy = versions::current(tx, now).await?.policy;
-    // The same figures an approval reads: what may be spent on the category, and, as for
-    // an automatic decision, without what operation reserves hold, above the floor.
-    let open_to_it = open_to(tx, category).await?;
-    if cents > open_to_it {
-        return Err(FlowError::Conflict(format!(
-            "the fund holds only {} that may be spent on {category} (unrestricted money and gifts restricted to it), less than this late receipt's {amount}: record a donation or decline it",
-            format_cents(open_to_it.max(0))
-        )));
-    }
-    let usable = open_to_it - reserves::outstanding(tx, now).await?;
-    let floor = policy.reserve_floor_cents();
-    if usable - cents < floor {
-        return Err(FlowError::Conflict(format!(
-            "paying this late receipt's {amount} would take what the fund can use ({}) under its reserve floor of {}: record a donation first, or decline it",
-            format_cents(usable.max(0)),
-            format_cents(floor)
-        )));
-    }
-    let actor = staff.actor();
-    let hold_id = format!("late-hold:{id}");
-    let hold = NewTransfer {
-        id: hold_id.clone(),
-        spec: TransferSpec::Pending {
-            debit: FUND.into(),
-            credit: SPENT.into(),
-            amount: cents,
-            expires_at: now + policy.hold_duration(),
-        },
-        code: "disbursement".into(),
-        reference: Some(id.clone()),
-    };
-    match ledger::create_transfer(tx, now, &actor, &hold).await? {
-        Outcome::Created(_) | Outcome::Exists(_) => {}
-        Outcome::Rejected(Rejection::ExceedsCredits) => {
-            return Err(FlowError::Conflict(
-                "the fund cannot cover this late receipt now: record a donation or decline it"
-                    .into(),
-            ));
-        }
-        Outcome::Rejected(r) => {
-            return Err(FlowError::Conflict(format!(
-                "the ledger refused the late receipt's hold: {}",
-                r.as_str()
-            )));
-        }
-    }
+    actor: &Actor,
+    id: &str,
+    hold_id: &str,
+) -> Result<(), FlowError> {
     let post = NewTransfer {
         id: format!("late-receipt:{id}"),
         spec: TransferSpec::Post {
-            pending_id: hold_id.clone(),
+            pending_id: hold_id.to_string(),
             amount: None,
         },
         code: "receipt".into(),
-        reference: Some(id.clone()),
+        reference: Some(id.to_string()),
     };
-    let settlement = match ledger::create_transfer(tx, now, &actor, &post).await? {
+    let settlement = match ledger::create_transfer(tx, now, actor, &post).await? {
         Outcome::Created(t) | Outcome::Exists(t) => t.id,
         Outcome::Rejected(r) => {
             return Err(FlowError::Conflict(format!(
@@ -201,85 +136,50 @@ pub(super) async fn approve(
             )));
         }
     };
-    on_tx!(tx, c => sqlx::query(
+    let spent: i64 = on_tx!(tx, c => sqlx::query_scalar(
         "UPDATE requests SET status = $2, expired_hold_id = hold_id, hold_id = $3,
                              settlement_id = $4, closed_at = $5
-         WHERE id = $1",
+         WHERE id = $1
+         RETURNING spent",
     )
-    .bind(&id)
+    .bind(id)
     .bind(RequestStatus::Settled)
-    .bind(&hold_id)
+    .bind(hold_id)
     .bind(&settlement)
     .bind(now)
-    .execute(c)
-    .await
-    .map(|_| ()))?;
-    restricted::draw(tx, now, &actor, &id, category, cents).await?;
+    .fetch_one(c)
+    .await)?;
     audit::append(
         tx,
         now,
-        &actor,
+        actor,
         "request.receipt",
         &format!("request:{id}"),
-        &json!({"spent": cents, "released": 0, "late": true}),
+        &json!({"spent": spent, "released": 0, "late": true}),
     )
     .await?;
-    let mut notices = vec![Notice::LowBalance {
-        available_cents: usable_cents(tx, now).await?,
-        floor_cents: floor,
-    }];
-    if let Some(request) = view_of(tx, &id, policy.dual_approval_above()).await? {
-        notices.push(Notice::LateDecided { request });
-    }
-    Ok(Stepped {
-        view: find(tx, now, staff, &id).await?,
-        notices,
-    })
+    Ok(())
 }
 
-/// A treasurer declines a late receipt: the request stays expired and nothing is paid.
-pub(super) async fn decline(
+/// A treasurer (`declined_by`) declined the late receipt ([`super::decline`]): its amount is
+/// forgotten, and the request takes no other.
+pub(super) async fn forget(
     tx: &mut Tx,
+    id: &str,
     now: DateTime<Utc>,
-    staff: &Staff,
-    row: Row,
-    reason: &Note,
-) -> Result<Stepped, FlowError> {
-    let id = row.id.as_str();
-    set_status(tx, id, RequestStatus::Expired, None, Some(reason.as_str())).await?;
+    declined_by: &str,
+) -> Result<(), StoreError> {
     on_tx!(tx, c => sqlx::query(
         "UPDATE requests SET spent = NULL, late_declined_at = $2, decided_by = $3 WHERE id = $1"
     )
     .bind(id)
     .bind(now)
     // Who declined it is who the organisation that already paid calls back.
-    .bind(&staff.user_id)
+    .bind(declined_by)
     .execute(c)
     .await
     .map(|_| ()))?;
-    close(tx, id, now).await?;
-    audit::append(
-        tx,
-        now,
-        &staff.actor(),
-        "request.late_receipt_decline",
-        &format!("request:{id}"),
-        &json!({}),
-    )
-    .await?;
-    let dual_above = versions::current(tx, now)
-        .await?
-        .policy
-        .dual_approval_above();
-    let notices = view_of(tx, id, dual_above)
-        .await?
-        .map(|request| Notice::LateDecided { request })
-        .into_iter()
-        .collect();
-    Ok(Stepped {
-        view: find(tx, now, staff, id).await?,
-        notices,
-    })
+    Ok(())
 }
 
 /// Whether a treasurer declined a late receipt for this request (it takes no other).

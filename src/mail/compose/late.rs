@@ -11,6 +11,8 @@ use crate::domain::Language;
 pub enum LateStep {
     /// To the treasurers on call: a receipt came after its hold expired.
     Waiting,
+    /// To every treasurer: nobody decided on it within `escalate_after_minutes`.
+    Escalated,
     /// To the caseworker: a treasurer approved the late receipt; the fund pays it.
     Approved,
     /// To the caseworker: a treasurer declined it; the request stays expired.
@@ -72,6 +74,11 @@ impl Late {
             LateStep::Waiting => (
                 "email-late-waiting-subject",
                 "email-late-waiting-intro",
+                "email-urgent-decide-link",
+            ),
+            LateStep::Escalated => (
+                "email-late-escalated-subject",
+                "email-late-escalated-intro",
                 "email-urgent-decide-link",
             ),
             LateStep::Approved => (

@@ -54,6 +54,8 @@ email-low-floor = Reserve floor:
 
 email-late-waiting-subject = Late receipt: { $category } { $amount } for case { $case }
 email-late-waiting-intro = A receipt came in after its hold expired: the organisation has already paid. Approve it to pay it from the fund, or decline it.
+email-late-escalated-subject = [Escalated] Late receipt: { $category } { $amount } for case { $case }
+email-late-escalated-intro = Nobody has decided on this late receipt yet: the organisation has already paid and waits. Approve it to pay it from the fund, or decline it.
 email-late-approved-subject = Late receipt approved: { $category } { $amount } for case { $case }
 email-late-approved-intro = A treasurer approved the late receipt: the fund pays it.
 email-late-declined-subject = Late receipt declined: { $category } { $amount } for case { $case }

@@ -54,6 +54,8 @@ email-low-floor = Plancher :
 
 email-late-waiting-subject = Reçu en retard : { $category } { $amount } pour le dossier { $case }
 email-late-waiting-intro = Un reçu est arrivé après l'expiration de sa réservation : l'organisme a déjà payé. Approuvez-le pour que le fonds le paie, ou refusez-le.
+email-late-escalated-subject = [Relance] Reçu en retard : { $category } { $amount } pour le dossier { $case }
+email-late-escalated-intro = Personne n'a encore statué sur ce reçu en retard : l'organisme a déjà payé et attend. Approuvez-le pour que le fonds le paie, ou refusez-le.
 email-late-approved-subject = Reçu en retard approuvé : { $category } { $amount } pour le dossier { $case }
 email-late-approved-intro = Un·e trésorier·ère a approuvé le reçu en retard : le fonds le paie.
 email-late-declined-subject = Reçu en retard refusé : { $category } { $amount } pour le dossier { $case }
