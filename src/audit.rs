@@ -20,6 +20,68 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 /// The encoding version; a new encoding gets a new number and old events keep theirs.
 pub const ENCODING_VERSION: &str = "passage-audit-v1";
 
+/// Every action the code writes into the trail. The audit page shows each in the
+/// reader's language (`audit-action-` and the action with `-` for `.` in both
+/// catalogues); `tests/web.rs` reads `src/` for the actions written and fails on one
+/// missing here or from a catalogue.
+pub const ACTIONS: &[&str] = &[
+    "case.open",
+    "case.share",
+    "case.unshare",
+    "case.close",
+    "case.reopen",
+    "donation.record",
+    "donor.add",
+    "donor.links.withdraw",
+    "donor.links.adopt",
+    "donor.unsubscribe",
+    "donor.resubscribe",
+    "key.generate",
+    "key.rotate",
+    "key.retire",
+    "ledger.transfer",
+    "ledger.transfer_rejected",
+    "org.create",
+    "policy.propose",
+    "policy.apply",
+    "policy.cosign",
+    "report.draft",
+    "report.seal",
+    "report.cosign",
+    "report.supersede",
+    "report.remind",
+    "report.send",
+    "request.submit",
+    "request.approve",
+    "request.decline",
+    "request.ask",
+    "request.answer",
+    "request.receipt",
+    "request.cancel",
+    "request.expire",
+    "request.review",
+    "request.flag",
+    "request.unflag",
+    "request.purge",
+    "request.remind_receipt",
+    "request.late_receipt",
+    "request.late_receipt_decline",
+    "reserve.create",
+    "restricted.draw",
+    "restricted.release",
+    "user.create",
+    "user.deactivate",
+    "user.reactivate",
+    "user.roles",
+    "user.on_call",
+];
+
+/// The catalogue key that names `action` in words (`request.late_receipt` →
+/// `audit-action-request-late_receipt`).
+pub fn action_key(action: &str) -> String {
+    format!("audit-action-{}", action.replace('.', "-"))
+}
+
 /// Who made a change: `user:<id>`, `cli`, `system`, ...
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor(pub String);

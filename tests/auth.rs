@@ -298,6 +298,18 @@ const MATRIX: &[Route] = &[
         expect: [Anon, Deny, Allowed, Deny],
     },
     Route {
+        method: "GET",
+        path: "/api/v1/review/flagged",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/requests/{request}/unflag",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
         method: "POST",
         path: "/api/v1/reports",
         body: Some(r#"{"period_start": "2026-11-01", "period_end": "2026-11-30"}"#),

@@ -421,6 +421,11 @@ async fn a_late_receipt(language: Language) {
         .await
         .expect("the request opens");
     expect_text(&browser, "#answer-title", &t("answer-title-settled")).await;
+    let main = plain(&text_of(&browser, "main").await);
+    assert!(
+        main.contains("RF-LATE-1"),
+        "the receipt's reference: {main}"
+    );
     screenshot(&browser, language, "late-settled").await;
     let settled = requests_of_case(&app, case["code"].as_str().unwrap()).await;
     assert_eq!(settled[0]["status"], "settled", "{settled:?}");
@@ -825,7 +830,20 @@ async fn flagged_items(language: Language) {
     // The audit events, newest first: the flag and its clearing on top.
     click(&browser, "nav a[href='/audit']").await;
     wait_for_path(&browser, |p| p == "/audit").await;
-    expect_text(&browser, "ol.events li:first-child code", "request.unflag").await;
+    // In the reader's words, not as stored.
+    expect_text(
+        &browser,
+        "ol.events li:first-child [data-action='request.unflag']",
+        &t("audit-action-request-unflag"),
+    )
+    .await;
+    browser
+        .execute(
+            "document.querySelector('ol.events').scrollIntoView();",
+            vec![],
+        )
+        .await
+        .expect("the events scroll into view");
     screenshot(&browser, language, "pages-audit").await;
 
     // On call: the treasurer switches themselves.
@@ -1090,6 +1108,10 @@ async fn deciding(language: Language) {
         note.to_string(),
         caseworker.email.clone(),
         plain(&i18n::money(language, 145_000)),
+        // The case's last 90 days (nothing else yet) and the fund after this approval.
+        t("request-history"),
+        t("request-history-none"),
+        t("request-fund-after"),
     ] {
         assert!(card.contains(&expected), "{expected:?} on the card: {card}");
     }
@@ -1133,7 +1155,7 @@ async fn deciding(language: Language) {
     screenshot(&browser, language, "decide-first-approval").await;
     sign_out(&browser).await;
 
-    // The second treasurer approves it.
+    // The second treasurer approves it (in their own language), and reads who approved.
     sign_in(&browser, &app, &second.email, &second.password).await;
     open(&browser, &app, &page).await;
     submit(&browser, "#approve").await;
@@ -1143,6 +1165,16 @@ async fn deciding(language: Language) {
         &i18n::text(other, "answer-title-approved"),
     )
     .await;
+    let main = plain(&text_of(&browser, "main").await);
+    for who in [&treasurer.email, &second.email] {
+        assert!(
+            main.contains(who.as_str()),
+            "{who} among the approvals: {main}"
+        );
+    }
+    scroll_to(&browser, ".facts .approvals").await;
+    // Taken in the second treasurer's language, which is the other one.
+    screenshot(&browser, other, "decide-second-approval").await;
     sign_out(&browser).await;
 
     // A decline: why, the words, a confirmation.

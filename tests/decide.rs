@@ -184,6 +184,53 @@ async fn a_treasurer_reads_the_request_whole_and_another_organisation_does_not(t
             .all(|h| h["status"] == "approved" && h["category"].is_string()),
         "{r}"
     );
+    // Each with its category, amount, status and date (what the queue's card shows).
+    assert!(
+        history
+            .iter()
+            .all(|h| h["amount"].is_string() && h["created_at"].is_string() && h["id"].is_string()),
+        "{r}"
+    );
+    // The OpenAPI document describes the same fields, by the same names.
+    let doc: Value = n
+        .app
+        .get("/api/v1/openapi.json", None)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let schemas = &doc["components"]["schemas"];
+    for field in [
+        "trip",
+        "stay",
+        "note",
+        "org",
+        "requested_by",
+        "history",
+        "fund",
+        "approved_by",
+        "excess",
+        "receipt",
+    ] {
+        assert!(
+            schemas["RequestView"]["properties"][field].is_object(),
+            "RequestView.{field} is documented"
+        );
+    }
+    for field in ["category", "amount", "status", "created_at"] {
+        assert!(
+            schemas["HistoryItem"]["properties"][field].is_object(),
+            "HistoryItem.{field} is documented"
+        );
+    }
+    for field in ["available", "after"] {
+        assert!(
+            schemas["FundNow"]["properties"][field].is_object(),
+            "FundNow.{field} is documented"
+        );
+    }
     let (s, fund) = n.get("/api/v1/fund", &n.t1).await;
     assert_eq!(s, 200, "{fund}");
     assert_eq!(r["fund"]["available"], fund["available"], "{r}");

@@ -653,6 +653,7 @@ async fn path_traversal_in_every_path_parameter(t: TestDb) {
         ("POST", "/api/v1/requests/{}/receipt", &n.caseworker),
         ("POST", "/api/v1/requests/{}/cancel", &n.caseworker),
         ("POST", "/api/v1/requests/{}/review", &n.treasurer),
+        ("POST", "/api/v1/requests/{}/unflag", &n.treasurer),
         ("GET", "/api/v1/policy/versions/{}", &n.treasurer),
         ("POST", "/api/v1/policy/versions/{}/cosign", &n.treasurer),
         ("GET", "/api/v1/reports/{}", &n.treasurer),

@@ -55,6 +55,8 @@ const OPERATIONS: &[&str] = &[
     "POST /api/v1/requests/{id}/cancel",
     "POST /api/v1/requests/{id}/review",
     "GET /api/v1/review",
+    "GET /api/v1/review/flagged",
+    "POST /api/v1/requests/{id}/unflag",
     "POST /api/v1/reports",
     "GET /api/v1/reports",
     "GET /api/v1/reports/{id}",
@@ -909,10 +911,31 @@ async fn real_answers_match_their_documented_schemas(t: TestDb) {
         id(&review[0]),
         tr.clone(),
         None,
-        Some(json!({"flag": false})),
+        Some(json!({"flag": true, "reason": "second stay this week"})),
     )
     .await;
     assert_eq!(s, 200);
+    let (s, flagged) = call(
+        "GET",
+        "/api/v1/review/flagged",
+        vec![],
+        tr.clone(),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(flagged[0]["reason"], "second stay this week", "{flagged}");
+    let (s, cleared) = call(
+        "POST",
+        "/api/v1/requests/{id}/unflag",
+        id(&review[0]),
+        tr.clone(),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!((s, &cleared["flagged"]), (200, &json!(false)));
     for path in ["/api/v1/cases/{code}/close", "/api/v1/cases/{code}/reopen"] {
         let (s, _) = call("POST", path, case_fill.clone(), cw.clone(), None, None).await;
         assert_eq!(s, 200, "{path}");

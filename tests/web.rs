@@ -933,6 +933,8 @@ on_both_engines!(
     owners_share_close_and_reopen_a_case_and_a_guest_cannot,
     receipts_in_another_currency_and_pocket_money_by_attestation,
     a_flag_carries_its_reason_to_the_flagged_list_until_it_is_cleared,
+    flags_go_through_the_api_as_through_the_pages,
+    the_queue_card_and_the_page_show_the_cases_last_90_days_and_the_fund,
     the_audit_page_lists_the_events_newest_first_a_page_at_a_time,
     treasurers_go_on_call_themselves_and_admins_put_anyone_on_call,
 );
@@ -1357,6 +1359,74 @@ fn both_catalogues_hold_the_same_messages() {
     }
 }
 
+fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("src/ can be read") {
+        let path = entry.expect("a directory entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// Every action the code writes into the audit trail is in `audit::ACTIONS`, and the
+/// audit page has words for each in both languages (issue 17: it showed
+/// `request.approve` as stored). The actions written are read from `src/`: every quoted
+/// `kind.verb` whose kind is one the trail knows (a file name apart).
+#[test]
+fn every_audit_action_has_words_in_both_languages() {
+    let known: std::collections::BTreeSet<&str> = passage::audit::ACTIONS.iter().copied().collect();
+    let kinds: std::collections::BTreeSet<&str> =
+        known.iter().map(|a| a.split('.').next().unwrap()).collect();
+    let literal = regex::Regex::new(r#""([a-z_]+(?:\.[a-z_]+)+)""#).unwrap();
+    let file_name = regex::Regex::new(r"\.(html|txt|toml|ftl|json|css|js|sql|png)$").unwrap();
+    let mut files = Vec::new();
+    rust_files(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    let mut unknown = Vec::new();
+    for file in files {
+        let source = std::fs::read_to_string(&file).unwrap();
+        for line in source.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            for m in literal.captures_iter(line) {
+                let action = &m[1];
+                if kinds.contains(action.split('.').next().unwrap())
+                    && !file_name.is_match(action)
+                    && !known.contains(action)
+                {
+                    unknown.push(format!("{action} ({})", file.display()));
+                }
+            }
+        }
+    }
+    assert!(
+        unknown.is_empty(),
+        "written to the audit trail but not in passage::audit::ACTIONS (add it there and \
+         its words to both catalogues): {unknown:?}"
+    );
+    let mut missing = Vec::new();
+    for action in passage::audit::ACTIONS {
+        let key = passage::audit::action_key(action);
+        for language in [Language::En, Language::Fr] {
+            if !i18n::has(language, &key) {
+                missing.push(format!("{key} ({})", language.as_str()));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "no words for: {missing:?}");
+    // Words, not the stored name again.
+    for action in passage::audit::ACTIONS {
+        let key = passage::audit::action_key(action);
+        assert_ne!(
+            i18n::text(Language::Fr, &key),
+            i18n::text(Language::En, &key),
+            "{key}"
+        );
+    }
+}
+
 /// A message as the page writes it (askama escapes apostrophes).
 fn as_html(text: String) -> String {
     text.replace('\'', "&#39;")
@@ -1734,6 +1804,30 @@ async fn receipts_in_another_currency_and_pocket_money_by_attestation(t: TestDb)
             Some("HX-2026-0101".into())
         )
     );
+    // The settled request's page shows what the ticket said, in the reader's language,
+    // with the reference (issue 17: it showed neither).
+    let page = caseworker.get(&bus).await;
+    assert!(
+        page.body.contains(&as_html(i18n::text_with(
+            Language::En,
+            "request-receipt-foreign-value",
+            &[("amount", "44.10".into()), ("currency", "USD".into())]
+        ))),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("HX-2026-0101"), "{}", page.body);
+    let mut french = signed_in(&app, &accounts, "treasurer", "fr").await;
+    let page = french.get(&bus).await;
+    assert!(
+        page.body.contains(&as_html(i18n::text_with(
+            Language::Fr,
+            "request-receipt-foreign-value",
+            &[("amount", "44,10".into()), ("currency", "USD".into())]
+        ))),
+        "{}",
+        page.body
+    );
 
     // Pocket money waits for a treasurer, then is settled by the caseworker's attestation:
     // no vendor receipt, no reference.
@@ -1804,6 +1898,40 @@ async fn receipts_in_another_currency_and_pocket_money_by_attestation(t: TestDb)
         stored_receipt(&app, &pocket_id).await,
         (None, None, true, None)
     );
+    let page = caseworker.get(&pocket).await;
+    assert!(
+        page.body.contains(&as_html(i18n::text(
+            Language::En,
+            "request-receipt-attested"
+        ))),
+        "{}",
+        page.body
+    );
+    // The API says the same.
+    let token = app
+        .token_for(&user_id(&app, "tresoriere@example.org").await)
+        .await;
+    let view: serde_json::Value = app
+        .get(&format!("/api/v1/requests/{bus_id}"), Some(&token))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["receipt"]["original_currency"], "USD", "{view}");
+    assert_eq!(view["receipt"]["original_amount"], "44.10", "{view}");
+    assert_eq!(view["receipt"]["reference"], "HX-2026-0101", "{view}");
+    assert_eq!(view["receipt"]["attested"], false, "{view}");
+    let view: serde_json::Value = app
+        .get(&format!("/api/v1/requests/{pocket_id}"), Some(&token))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["receipt"]["attested"], true, "{view}");
     app.stop().await;
 }
 
@@ -1905,6 +2033,221 @@ async fn a_flag_carries_its_reason_to_the_flagged_list_until_it_is_cleared(t: Te
     app.stop().await;
 }
 
+/// What the flagged list's page does, the API does, and the reverse (issue 17): a flag
+/// made on the page is listed by `GET /api/v1/review/flagged` with its reason and who
+/// flagged it; one made through the API is on the page; `POST /api/v1/requests/{id}/unflag`
+/// clears it from both, audited once however often it is sent.
+async fn flags_go_through_the_api_as_through_the_pages(t: TestDb) {
+    let (app, accounts) = demo(t).await;
+    let mut caseworker = signed_in(&app, &accounts, "caseworker", "fr").await;
+    let code = open_case(&mut caseworker, "QC").await;
+    let first = ask_for_bus(&mut caseworker, &code, "64.50").await;
+    let second = ask_for_bus(&mut caseworker, &code, "32.00").await;
+    let (first_id, second_id) = (
+        first.trim_start_matches("/requests/").to_string(),
+        second.trim_start_matches("/requests/").to_string(),
+    );
+    let mut treasurer = signed_in(&app, &accounts, "treasurer", "en").await;
+    let flagged = treasurer
+        .post(
+            &format!("{first}/review"),
+            &[
+                ("flag", "true"),
+                ("reason", "Second bus tonight"),
+                ("back", "/review"),
+            ],
+        )
+        .await;
+    assert_eq!(flagged.location(), "/review", "{}", flagged.body);
+
+    let token = app
+        .token_for(&user_id(&app, "tresoriere@example.org").await)
+        .await;
+    let api = |method: reqwest::Method, path: String, body: Option<serde_json::Value>| {
+        let (app, token) = (&app, &token);
+        async move {
+            let mut r = app.http.request(method, app.url(&path)).bearer_auth(token);
+            if let Some(body) = body {
+                r = r.json(&body);
+            }
+            let res = r.send().await.expect("the API answers");
+            let status = res.status().as_u16();
+            (
+                status,
+                res.json::<serde_json::Value>()
+                    .await
+                    .unwrap_or(serde_json::Value::Null),
+            )
+        }
+    };
+    let (s, list) = api(reqwest::Method::GET, "/api/v1/review/flagged".into(), None).await;
+    assert_eq!(s, 200, "{list}");
+    let items = list.as_array().expect("a list");
+    assert_eq!(items.len(), 1, "{list}");
+    assert_eq!(items[0]["request"]["id"], first_id.as_str(), "{list}");
+    assert_eq!(items[0]["reason"], "Second bus tonight", "{list}");
+    assert_eq!(
+        items[0]["flagged_by"]["name"], "treasurer@example.org",
+        "{list}"
+    );
+    assert!(items[0]["flagged_at"].is_string(), "{list}");
+
+    // Flagged through the API: on the page, by name.
+    let (s, b) = api(
+        reqwest::Method::POST,
+        format!("/api/v1/requests/{second_id}/review"),
+        Some(serde_json::json!({"flag": true, "reason": "Twice the same evening"})),
+    )
+    .await;
+    assert_eq!(s, 200, "{b}");
+    let page = treasurer.get("/review/flagged").await;
+    assert!(page.body.contains(&format!("id=\"flagged-{second_id}\"")));
+    assert!(
+        page.body.contains("Twice the same evening"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("tresoriere@example.org"),
+        "{}",
+        page.body
+    );
+
+    // Cleared through the API (twice: a retry), audited once; gone from the page and the
+    // list, the other flag still there.
+    for _ in 0..2 {
+        let (s, b) = api(
+            reqwest::Method::POST,
+            format!("/api/v1/requests/{first_id}/unflag"),
+            None,
+        )
+        .await;
+        assert_eq!(s, 200, "{b}");
+        assert_eq!(b["flagged"], false, "{b}");
+    }
+    assert_eq!(
+        audited(&app, "request.unflag", &format!("request:{first_id}")).await,
+        1
+    );
+    let page = treasurer.get("/review/flagged").await;
+    assert!(!page.body.contains(&format!("id=\"flagged-{first_id}\"")));
+    let (_, list) = api(reqwest::Method::GET, "/api/v1/review/flagged".into(), None).await;
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    // An unknown request is 404, a malformed id 422, a caseworker 403.
+    let (s, _) = api(
+        reqwest::Method::POST,
+        "/api/v1/requests/6f1c3f9e-4d8a-4b7e-9c41-2a5d7e0b8c13/unflag".into(),
+        None,
+    )
+    .await;
+    assert_eq!(s, 404);
+    let (s, _) = api(
+        reqwest::Method::POST,
+        "/api/v1/requests/nonsense/unflag".into(),
+        None,
+    )
+    .await;
+    assert_eq!(s, 422);
+    app.stop().await;
+}
+
+/// Asks for pocket money (always a treasurer's) through the form; its page's path.
+async fn ask_for_pocket_money(v: &mut Visitor, code: &str, amount: &str, today: &str) -> String {
+    let form = v
+        .get(&format!("/cases/{code}/ask?category=pocket_money"))
+        .await;
+    let key = form.hidden("idempotency_key");
+    let asked = v
+        .post(
+            &format!("/cases/{code}/ask"),
+            &[
+                ("idempotency_key", key.as_str()),
+                ("category", "pocket_money"),
+                ("amount", amount),
+                ("needed_by", today),
+            ],
+        )
+        .await;
+    assert_eq!(asked.status, 303, "{}", asked.body);
+    asked.location().to_string()
+}
+
+/// The queue's card and the request's page show the case's requests of the last 90 days
+/// (category, amount, status, date) and what is available now and after this approval
+/// (issue 17: the card showed neither, the page no fund figures for the queue).
+async fn the_queue_card_and_the_page_show_the_cases_last_90_days_and_the_fund(t: TestDb) {
+    let (app, accounts) = demo(t).await;
+    let mut caseworker = signed_in(&app, &accounts, "caseworker", "en").await;
+    let code = open_case(&mut caseworker, "QC").await;
+    // Long ago: out of the window.
+    ask_for_bus(&mut caseworker, &code, "12.34").await;
+    app.clock.advance(chrono::Duration::days(91));
+    // The session ended long ago: sign in again.
+    let mut caseworker = signed_in(&app, &accounts, "caseworker", "en").await;
+    let today = app.clock.now().date_naive();
+    let day = today.to_string();
+    let earlier = ask_for_pocket_money(&mut caseworker, &code, "25.00", &day).await;
+    let page = ask_for_pocket_money(&mut caseworker, &code, "40.00", &day).await;
+    assert!(page.starts_with("/requests/"), "{page}");
+    let id = page.trim_start_matches("/requests/").to_string();
+
+    let token = app
+        .token_for(&user_id(&app, "treasurer@example.org").await)
+        .await;
+    let fund: serde_json::Value = app
+        .get("/api/v1/fund", Some(&token))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let available: rust_decimal::Decimal = fund["available"].as_str().unwrap().parse().unwrap();
+    let available =
+        rust_decimal::prelude::ToPrimitive::to_i64(&(available * rust_decimal::Decimal::from(100)))
+            .unwrap();
+
+    let mut treasurer = signed_in(&app, &accounts, "treasurer", "en").await;
+    let queue = treasurer.get("/queue").await;
+    let start = queue
+        .body
+        .find(&format!("id=\"request-{id}\""))
+        .expect("the request is on the queue");
+    let card = &queue.body[start..start + queue.body[start..].find("\n  </li>").unwrap()];
+    let page_body = treasurer.get(&page).await.body;
+    for (what, body) in [("the card", card), ("the page", page_body.as_str())] {
+        let history = &body[body
+            .find(&format!("id=\"history-{id}\""))
+            .unwrap_or_else(|| panic!("{what} shows the case's history: {body}"))..];
+        let line = format!(
+            "<span class=\"date\">{}</span> · {} · <strong>{}</strong> · <span class=\"status\">{}</span>",
+            as_html(i18n::date(Language::En, today)),
+            as_html(i18n::text(Language::En, "category-pocket_money")),
+            i18n::money(Language::En, 2500),
+            as_html(i18n::text(Language::En, "status-pending")),
+        );
+        assert!(history.contains(&line), "{what}: {line} in {history}");
+        assert!(
+            !history.contains(&i18n::money(Language::En, 1234)),
+            "{what}: 91 days ago is out of the window"
+        );
+        assert!(
+            body.contains(&format!(
+                "{} → {} {}",
+                i18n::money(Language::En, available),
+                i18n::money(Language::En, available - 4000),
+                i18n::text(Language::En, "request-fund-after")
+            )),
+            "{what} shows the fund now and after: {body}"
+        );
+    }
+    // The other card names this one in its history.
+    let other = earlier.trim_start_matches("/requests/");
+    let start = queue.body.find(&format!("id=\"history-{other}\"")).unwrap();
+    assert!(queue.body[start..].contains(&i18n::money(Language::En, 4000)));
+    app.stop().await;
+}
+
 /// The sequence numbers of the events a page of the audit trail lists, in order.
 fn event_seqs(page: &Page) -> Vec<i64> {
     page.body
@@ -1955,15 +2298,44 @@ async fn the_audit_page_lists_the_events_newest_first_a_page_at_a_time(t: TestDb
     .unwrap();
     let filtered = treasurer.get("/audit?action=case.open").await;
     assert_eq!(event_seqs(&filtered).len() as i64, opened);
+    // In the reader's words, not as stored (issue 17).
+    let words = as_html(i18n::text(Language::Fr, "audit-action-case-open"));
     assert_eq!(
-        filtered.body.matches("<code>case.open</code>").count() as i64,
-        opened
-    );
-    assert!(
         filtered
             .body
-            .contains("<option value=\"case.open\" selected>")
+            .matches(&format!(
+                "<span class=\"action\" data-action=\"case.open\">{words}</span>"
+            ))
+            .count() as i64,
+        opened,
+        "{}",
+        filtered.body
     );
+    assert!(!filtered.body.contains("<code>case.open</code>"));
+    assert!(filtered.body.contains(&format!(
+        "<option value=\"case.open\" selected>{words}</option>"
+    )));
+    // Every action on the page is in words, in either language.
+    let page = treasurer.get("/audit?limit=200").await;
+    for action in passage::audit::ACTIONS {
+        if page.body.contains(&format!("data-action=\"{action}\"")) {
+            let words = as_html(i18n::text(
+                Language::Fr,
+                &passage::audit::action_key(action),
+            ));
+            assert!(
+                page.body
+                    .contains(&format!("data-action=\"{action}\">{words}</span>")),
+                "{action}"
+            );
+        }
+    }
+    let mut english = signed_in(&app, &accounts, "treasurer", "en").await;
+    let page = english.get("/audit?action=case.open").await;
+    assert!(page.body.contains(&format!(
+        "data-action=\"case.open\">{}</span>",
+        as_html(i18n::text(Language::En, "audit-action-case-open"))
+    )));
 
     // A cursor, a size or an action that is not one is a 400 page, never a 500.
     for bad in [
@@ -2009,22 +2381,39 @@ async fn treasurers_go_on_call_themselves_and_admins_put_anyone_on_call(t: TestD
         !page.body.contains(&format!("value=\"{french}\"")),
         "a treasurer sees only themselves"
     );
-    for _ in 0..2 {
-        let on = treasurer
-            .post(
-                "/on-call",
-                &[("user_id", english.as_str()), ("on_call", "true")],
-            )
-            .await;
-        assert_eq!(on.location(), "/on-call");
-    }
+    let on = treasurer
+        .post(
+            "/on-call",
+            &[("user_id", english.as_str()), ("on_call", "true")],
+        )
+        .await;
+    assert_eq!(on.location(), "/on-call");
     assert!(on_call(&app, "treasurer@example.org").await);
+    let page = treasurer.get("/on-call").await;
     assert!(
-        treasurer
-            .get("/on-call")
-            .await
-            .body
+        page.body
             .contains(&i18n::text(Language::En, "on-call-you-are"))
+    );
+    assert!(!page.body.contains("id=\"on-call-already\""));
+    // A second tap changes nothing, is not audited, and says so (issue 17).
+    let again = treasurer
+        .post(
+            "/on-call",
+            &[("user_id", english.as_str()), ("on_call", "true")],
+        )
+        .await;
+    assert_eq!(again.location(), format!("/on-call?already={english}"));
+    let page = treasurer.get(again.location()).await;
+    assert!(
+        page.body
+            .contains(&as_html(i18n::text(Language::En, "on-call-already-you-on"))),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        audited(&app, "user.on_call", &format!("user:{english}")).await,
+        1,
+        "one event for one change"
     );
     let refused = treasurer
         .post(
@@ -2060,6 +2449,30 @@ async fn treasurers_go_on_call_themselves_and_admins_put_anyone_on_call(t: TestD
         .await;
     assert_eq!(garbled.status, 422);
 
+    // Already off: the admin is told, by name, and nothing is audited.
+    let events = audited(&app, "user.on_call", &format!("user:{french}")).await;
+    let again = v
+        .post(
+            "/on-call",
+            &[("user_id", french.as_str()), ("on_call", "false")],
+        )
+        .await;
+    assert_eq!(again.location(), format!("/on-call?already={french}"));
+    let page = v.get(again.location()).await;
+    assert!(
+        page.body.contains(&as_html(i18n::text_with(
+            Language::En,
+            "on-call-already-off",
+            &[("who", "tresoriere@example.org".into())]
+        ))),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        audited(&app, "user.on_call", &format!("user:{french}")).await,
+        events
+    );
+
     // The API follows the same rule.
     let token = app.token_for(&english).await;
     for (target, expected) in [(&english, 200), (&french, 403)] {
@@ -2072,7 +2485,33 @@ async fn treasurers_go_on_call_themselves_and_admins_put_anyone_on_call(t: TestD
             .await
             .unwrap();
         assert_eq!(answer.status().as_u16(), expected, "{target}");
+        if expected == 200 {
+            let b: serde_json::Value = answer.json().await.unwrap();
+            assert_eq!(b["changed"], true, "{b}");
+        }
     }
     assert!(!on_call(&app, "treasurer@example.org").await);
+    // ...and says when nothing changed.
+    let answer: serde_json::Value = app
+        .http
+        .put(app.url(&format!("/api/v1/users/{english}/on-call")))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"on_call": false}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["changed"], false, "{answer}");
+    assert_eq!(
+        answer["message"], "already off call: nothing changed",
+        "{answer}"
+    );
+    assert_eq!(
+        audited(&app, "user.on_call", &format!("user:{english}")).await,
+        2,
+        "on, then off: two events"
+    );
     app.stop().await;
 }

@@ -127,6 +127,12 @@ pub struct RequestView {
     /// approval.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fund: Option<FundNow>,
+    /// Once a receipt is entered (a single request's view): when it was paid, the
+    /// organisation's reference and the vendor (both left out for an organisation that did
+    /// not ask, and once purged), whether it was by attestation, and a foreign currency's
+    /// amount.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<ReceiptView>,
     /// The figures the automatic decision read (see `approval::excess`).
     #[serde(skip)]
     pub decided_window_cents: Option<i64>,
@@ -226,6 +232,23 @@ pub struct HistoryItem {
     pub amount: String,
     pub status: RequestStatus,
     pub created_at: DateTime<Utc>,
+}
+
+/// The receipt that settled a request (or waits, late), as its page and the API show it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct ReceiptView {
+    #[schema(format = "date")]
+    pub paid_on: Option<String>,
+    pub reference: Option<String>,
+    pub vendor: Option<String>,
+    /// Pocket money given against the caseworker's attestation, without a paper receipt.
+    pub attested: bool,
+    /// A fare bought abroad: the ISO 4217 code and the amount paid in it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original_currency: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::domain::money::Figure>)]
+    pub original_amount: Option<String>,
 }
 
 /// The fund's available money now, and after approving the request.
@@ -443,6 +466,7 @@ impl Row {
             excess: None,
             history: None,
             fund: None,
+            receipt: None,
             decided_window_cents: self.decided_window_cents,
             decided_open_cents: self.decided_open_cents,
             released: self.spent.map(|s| format_cents(self.amount - s)),
@@ -1373,6 +1397,7 @@ pub async fn deciding(
     id: &str,
 ) -> Result<RequestView, FlowError> {
     let mut view = find(tx, now, staff, id).await?;
+    view.receipt = receipt_of(tx, staff, &view.id).await?;
     if !staff.treasurer {
         view.approved_by = approvals_of(tx, std::slice::from_ref(&view.id))
             .await?
@@ -1400,43 +1425,112 @@ pub async fn weigh(
     if let Some(policy) = versions::find(tx, view.policy_version).await? {
         view.excess = excess_of(&policy.policy, view);
     }
-    let history: Vec<(String, String, i64, RequestStatus, DateTime<Utc>)> = on_tx!(tx, c => sqlx::query_as(
-        "SELECT id, category, amount, status, created_at FROM requests
-         WHERE case_code = $1 AND id <> $2 AND created_at >= $3
-         ORDER BY created_at DESC LIMIT 100",
+    weigh_all(tx, now, std::slice::from_mut(view)).await
+}
+
+/// What a treasurer weighs each of `views` with, read for all at once (the queue's cards,
+/// or one request's page): the case's requests of the last 90 days, and, while it waits,
+/// the fund's available money now and after approving it.
+pub async fn weigh_all(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    views: &mut [RequestView],
+) -> Result<(), FlowError> {
+    if views.is_empty() {
+        return Ok(());
+    }
+    let mut codes: Vec<String> = views.iter().map(|v| v.case_code.clone()).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    let since = now - Duration::days(HISTORY_DAYS);
+    type Line = (String, String, String, i64, RequestStatus, DateTime<Utc>);
+    let history: Vec<Line> = on_tx!(tx, c => {
+        let mut select = sqlx::QueryBuilder::new(
+            "SELECT case_code, id, category, amount, status, created_at FROM requests
+             WHERE created_at >= ",
+        );
+        select.push_bind(since);
+        select.push(" AND case_code IN ");
+        crate::store::push_list(&mut select, codes.iter().cloned());
+        select.push(" ORDER BY created_at DESC");
+        select.build_query_as::<Line>().fetch_all(c).await
+    })?;
+    // Read, not locked: a page's snapshot may not take the fund's lock.
+    let available: i64 = on_tx!(tx, c => sqlx::query_scalar(
+        "SELECT credits_posted - debits_posted - debits_pending FROM accounts WHERE id = $1",
     )
-    .bind(&view.case_code)
-    .bind(&view.id)
-    .bind(now - Duration::days(HISTORY_DAYS))
-    .fetch_all(c)
+    .bind(FUND)
+    .fetch_one(c)
     .await)?;
-    view.history = Some(
-        history
-            .into_iter()
-            .map(|(id, category, amount, status, created_at)| HistoryItem {
-                id,
-                category,
-                amount: format_cents(amount),
-                status,
-                created_at,
-            })
-            .collect(),
-    );
-    if view.status.is_pending() || view.status == RequestStatus::InfoRequested {
-        // Read, not locked: a page's snapshot may not take the fund's lock.
-        let available: i64 = on_tx!(tx, c => sqlx::query_scalar(
-            "SELECT credits_posted - debits_posted - debits_pending FROM accounts WHERE id = $1",
-        )
-        .bind(FUND)
-        .fetch_one(c)
-        .await)?;
-        let amount = cents_of(&view.amount).unwrap_or(0);
-        view.fund = Some(FundNow {
-            available: format_cents(available),
-            after: format_cents(available - amount),
-        });
+    for view in views.iter_mut() {
+        view.history = Some(
+            history
+                .iter()
+                .filter(|h| h.0 == view.case_code && h.1 != view.id)
+                .take(100)
+                .map(
+                    |(_, id, category, amount, status, created_at)| HistoryItem {
+                        id: id.clone(),
+                        category: category.clone(),
+                        amount: format_cents(*amount),
+                        status: *status,
+                        created_at: *created_at,
+                    },
+                )
+                .collect(),
+        );
+        if view.status.is_pending() || view.status == RequestStatus::InfoRequested {
+            let amount = cents_of(&view.amount).unwrap_or(0);
+            view.fund = Some(FundNow {
+                available: format_cents(available),
+                after: format_cents(available - amount),
+            });
+        }
     }
     Ok(())
+}
+
+/// The receipt entered for request `id`, if any, as `staff` may read it: the reference and
+/// the vendor only for the organisation that asked and the treasurers.
+async fn receipt_of(
+    tx: &mut Tx,
+    staff: &Staff,
+    id: &str,
+) -> Result<Option<ReceiptView>, FlowError> {
+    type Stored = (
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        bool,
+        Option<String>,
+        Option<String>,
+        String,
+        Option<String>,
+    );
+    let row: Option<Stored> = on_tx!(tx, c => sqlx::query_as(
+        "SELECT r.paid_on, r.receipt_reference, r.vendor, r.attested, r.original_currency,
+                r.original_amount, r.org_id,
+                (SELECT u.org_id FROM users u WHERE u.id = r.requested_by)
+         FROM requests r
+         WHERE r.id = $1 AND (r.paid_on IS NOT NULL OR r.attested
+                              OR r.receipt_reference IS NOT NULL)",
+    )
+    .bind(id)
+    .fetch_optional(c)
+    .await)?;
+    Ok(row.map(
+        |(paid_on, reference, vendor, attested, currency, amount, org, asker)| {
+            let reads = cases::reads_notes_of(staff, asker.as_deref().unwrap_or(&org));
+            ReceiptView {
+                paid_on,
+                reference: reference.filter(|_| reads),
+                vendor: vendor.filter(|_| reads),
+                attested,
+                original_currency: currency,
+                original_amount: amount,
+            }
+        },
+    ))
 }
 
 /// A view's decimal amount (`"612.40"`) back in cents.
@@ -1834,13 +1928,17 @@ pub async fn review(
     find(tx, now, staff, id).await
 }
 
-/// A flagged automatic approval, as the treasurers' list of flags shows it.
-#[derive(Debug, Clone)]
+/// A flagged automatic approval, as the treasurers' list of flags shows it (the page
+/// `/review/flagged` and `GET /api/v1/review/flagged`).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Flagged {
+    /// The request, as a treasurer reads it.
+    #[serde(rename = "request")]
     pub view: RequestView,
     /// What the treasurer typed when flagging (purged with the request's other free text).
     pub reason: Option<String>,
-    pub flagged_by: Option<String>,
+    /// The treasurer who flagged it.
+    pub flagged_by: Option<Party>,
     pub flagged_at: Option<DateTime<Utc>>,
 }
 
@@ -1852,9 +1950,13 @@ pub async fn flagged(db: &Db, dual_above: Money) -> Result<Vec<Flagged>, StoreEr
         row: Row,
         flag_reason: Option<String>,
         reviewed_by: Option<String>,
+        flagger_name: Option<String>,
     }
     let sql = format!(
-        "{} , r.flag_reason, r.reviewed_by FROM requests r
+        "{} , r.flag_reason, r.reviewed_by,
+           (SELECT COALESCE(u.display_name, u.email) FROM users u WHERE u.id = r.reviewed_by)
+             AS flagger_name
+         FROM requests r
          WHERE r.flagged ORDER BY r.reviewed_at DESC LIMIT 500",
         SELECT_ROW.trim_end_matches("FROM requests r").trim_end()
     );
@@ -1867,7 +1969,10 @@ pub async fn flagged(db: &Db, dual_above: Money) -> Result<Vec<Flagged>, StoreEr
             flagged_at: f.row.reviewed_at,
             view: f.row.view(dual_above),
             reason: f.flag_reason,
-            flagged_by: f.reviewed_by,
+            flagged_by: f.reviewed_by.map(|id| Party {
+                id,
+                name: f.flagger_name.unwrap_or_default(),
+            }),
         })
         .collect())
 }

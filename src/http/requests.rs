@@ -25,7 +25,7 @@ use super::openapi::{
     TooLarge, Unauthorized,
 };
 use crate::approval::lifecycle::{
-    self, Exchange, NewRequest, OriginalAmount, Receipt, RequestView,
+    self, Exchange, Flagged, NewRequest, OriginalAmount, Receipt, RequestView,
 };
 use crate::approval::submit::{self, Submission};
 use crate::approval::{FlowError, notify, versions};
@@ -55,6 +55,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(cancel))
         .routes(routes!(review))
         .routes(routes!(awaiting_review))
+        .routes(routes!(flagged))
+        .routes(routes!(unflag))
 }
 
 // The bodies below are schemas only: the handlers read each body field by field, so that
@@ -1108,6 +1110,57 @@ async fn review(
     let staff = auth.staff();
     let view = write_tx!(&state.db, |tx| -> Result<RequestView, FlowError> async {
         lifecycle::review(tx, now, &staff, &id, flag, reason.as_ref()).await
+    })?;
+    Ok(Json(view))
+}
+
+/// The automatic approvals a treasurer flagged on the next-day review and nobody has
+/// cleared, newest flag first, each with the flag's reason and who flagged it (the page
+/// `/review/flagged`).
+#[utoipa::path(
+    get,
+    path = "/api/v1/review/flagged",
+    tag = "requests",
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<Flagged>), Unauthorized, Forbidden),
+)]
+async fn flagged(
+    State(state): State<AppState>,
+    _: Authorized<Treasurer>,
+) -> Result<Json<Vec<Flagged>>, ApiError> {
+    let now = state.clock.now();
+    let policy = versions::in_force(&state.db, now).await?;
+    let items = lifecycle::flagged(&state.db, policy.policy.dual_approval_above()).await?;
+    Ok(Json(items))
+}
+
+/// Clears a flag once the treasurers have looked into it (audited as `request.unflag`):
+/// the request stays reviewed and leaves the flagged list, its reason is gone. Clearing
+/// a flag that is not there (a retry) changes nothing.
+#[utoipa::path(
+    post,
+    path = "/api/v1/requests/{id}/unflag",
+    tag = "requests",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = "uuid", description = "The request's id")),
+    responses(
+        (status = 200, body = RequestView),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Invalid,
+    ),
+)]
+async fn unflag(
+    State(state): State<AppState>,
+    auth: Authorized<Treasurer>,
+    Path(id): Path<String>,
+) -> Result<Json<RequestView>, ApiError> {
+    let id = request_id(&id)?;
+    let now = state.clock.now();
+    let staff = auth.staff();
+    let view = write_tx!(&state.db, |tx| -> Result<RequestView, FlowError> async {
+        lifecycle::clear_flag(tx, now, &staff, &id).await
     })?;
     Ok(Json(view))
 }

@@ -64,6 +64,11 @@ struct UserActive {
 struct OnCall {
     id: String,
     on_call: bool,
+    /// False when they already were as asked: nothing was written, nothing audited.
+    changed: bool,
+    /// What happened, in words: "already on call" (or off call) when nothing changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
 }
 
 // Read field by field by `set_on_call`, which takes the fields it accepts from here.
@@ -262,6 +267,8 @@ async fn reactivate(
 /// Puts a treasurer on call or off: urgent requests that wait are emailed to on-call
 /// treasurers at once, and to every treasurer after `escalate_after_minutes`. An admin sets
 /// anyone; a treasurer sets themselves only (`users::may_set_on_call`, as the page does).
+/// Asking for what already is changes nothing and is not audited: `changed: false`, and a
+/// `message` that says so.
 #[utoipa::path(
     put,
     path = "/api/v1/users/{id}/on-call",
@@ -295,6 +302,18 @@ async fn set_on_call(
         .and_then(Value::as_bool)
         .ok_or_else(|| fields::invalid("on_call", "must be true or false"))?;
     let actor = crate::audit::Actor(format!("user:{}", auth.id));
-    users::set_on_call(&state.db, state.clock.now(), &actor, &id, on_call).await?;
-    Ok(Json(OnCall { id, on_call }))
+    let changed = users::set_on_call(&state.db, state.clock.now(), &actor, &id, on_call).await?;
+    let message = (!changed).then(|| {
+        if on_call {
+            "already on call: nothing changed".to_string()
+        } else {
+            "already off call: nothing changed".to_string()
+        }
+    });
+    Ok(Json(OnCall {
+        id,
+        on_call,
+        changed,
+        message,
+    }))
 }

@@ -318,15 +318,32 @@ pub async fn set_active(
 }
 
 /// Puts a treasurer on call (urgent requests are emailed to them first) or takes them off.
+/// Whether it changed anything: setting someone as they already are writes nothing and
+/// appends no audit event (a second tap, a retry), and the caller says "already".
 pub async fn set_on_call(
     db: &Db,
     now: DateTime<Utc>,
     actor: &Actor,
     id: &str,
     on_call: bool,
-) -> Result<(), IdentityError> {
-    write_tx!(db, |tx| -> Result<(), IdentityError> async {
-        let changed = on_tx!(tx, c => sqlx::query("UPDATE users SET on_call = $1 WHERE id = $2")
+) -> Result<bool, IdentityError> {
+    write_tx!(db, |tx| -> Result<bool, IdentityError> async {
+        let was: Option<bool> = on_tx!(tx, c => sqlx::query_scalar(
+            "SELECT on_call FROM users WHERE id = $1"
+        )
+        .bind(id)
+        .fetch_optional(c)
+        .await)
+        .map_err(StoreError::from)?;
+        match was {
+            None => return Err(IdentityError::UnknownUser(id.to_string())),
+            Some(was) if was == on_call => return Ok(false),
+            Some(_) => {}
+        }
+        // Only if no one changed it since: two taps racing write one event.
+        let changed = on_tx!(tx, c => sqlx::query(
+            "UPDATE users SET on_call = $1 WHERE id = $2 AND on_call <> $1"
+        )
             .bind(on_call)
             .bind(id)
             .execute(c)
@@ -334,7 +351,7 @@ pub async fn set_on_call(
             .map(|r| r.rows_affected()))
         .map_err(StoreError::from)?;
         if changed == 0 {
-            return Err(IdentityError::UnknownUser(id.to_string()));
+            return Ok(false);
         }
         audit::append(
             tx,
@@ -345,7 +362,7 @@ pub async fn set_on_call(
             &json!({"on_call": on_call}),
         )
         .await?;
-        Ok(())
+        Ok(true)
     })
 }
 

@@ -17,7 +17,7 @@ use super::context::{Context, PageError, Path, page_id, see_other};
 use super::forms::Submitted;
 use super::i18n;
 use super::pages::render_with;
-use crate::approval::lifecycle::{self, Exchange, PlaceView, RequestView};
+use crate::approval::lifecycle::{self, Exchange, PlaceView, ReceiptView, RequestView};
 use crate::approval::notify;
 use crate::domain::RequestStatus;
 use crate::domain::Role;
@@ -105,6 +105,52 @@ fn day_or_time(c: &Context, raw: &str) -> String {
     }
 }
 
+/// A decimal amount as the language writes it, without a currency (`250,00` in French).
+fn decimal(c: &Context, amount: &str) -> String {
+    match c.language {
+        crate::domain::Language::Fr => amount.replace('.', ","),
+        crate::domain::Language::En => amount.to_string(),
+    }
+}
+
+/// The receipt's lines: when it was paid, the reference and the vendor, how (by
+/// attestation), and a foreign currency's amount.
+fn receipt_rows(c: &Context, receipt: &ReceiptView) -> Vec<(String, String)> {
+    let mut rows = Vec::new();
+    let mut said: Vec<String> = Vec::new();
+    if let Some(day) = &receipt.paid_on {
+        said.push(c.t_with("request-receipt-paid-on", &[("date", day_or_time(c, day))]));
+    }
+    if let Some(reference) = &receipt.reference {
+        said.push(c.t_with(
+            "request-receipt-reference",
+            &[("reference", reference.clone())],
+        ));
+    }
+    if let Some(vendor) = &receipt.vendor {
+        said.push(c.t_with("request-receipt-vendor", &[("vendor", vendor.clone())]));
+    }
+    if receipt.attested {
+        said.insert(0, c.t("request-receipt-attested"));
+    }
+    if !said.is_empty() {
+        rows.push((c.t("request-receipt"), said.join(" · ")));
+    }
+    if let (Some(currency), Some(amount)) = (&receipt.original_currency, &receipt.original_amount) {
+        rows.push((
+            c.t("request-receipt-foreign"),
+            c.t_with(
+                "request-receipt-foreign-value",
+                &[
+                    ("amount", decimal(c, amount)),
+                    ("currency", currency.clone()),
+                ],
+            ),
+        ));
+    }
+    rows
+}
+
 fn ago(c: &Context, now: DateTime<Utc>, at: DateTime<Utc>) -> String {
     i18n::waited(c.language, (now - at).num_seconds())
 }
@@ -149,6 +195,9 @@ impl Detail {
             ));
         }
         rows.push((c.t("request-needed-by"), day_or_time(c, &r.needed_by)));
+        if let Some(receipt) = &r.receipt {
+            rows.extend(receipt_rows(c, receipt));
+        }
         if r.urgent {
             rows.push((c.t("request-urgency"), c.t("urgent")));
         }

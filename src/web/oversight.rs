@@ -85,7 +85,6 @@ async fn flagged(State(state): State<AppState>, c: Context) -> Result<Response, 
     let now = state.clock.now();
     let policy = versions::in_force(&state.db, now).await?;
     let items = lifecycle::flagged(&state.db, policy.policy.dual_approval_above()).await?;
-    let names = user_names(&state).await?;
     render(&FlaggedPage {
         title: c.t("flagged-title"),
         items: items
@@ -96,12 +95,7 @@ async fn flagged(State(state): State<AppState>, c: Context) -> Result<Response, 
                 by: c.t_with(
                     "flagged-by",
                     &[
-                        (
-                            "who",
-                            f.flagged_by
-                                .map(|id| who(&c, &names, &format!("user:{id}")))
-                                .unwrap_or_default(),
-                        ),
+                        ("who", f.flagged_by.map(|p| p.name).unwrap_or_default()),
                         (
                             "when",
                             f.flagged_at.map(|t| when(&c, t)).unwrap_or_default(),
@@ -146,17 +140,32 @@ struct AuditQuery {
     action: Option<String>,
 }
 
+/// An action in the reader's words (`request.approve` → "Request approved"); one the
+/// catalogues do not know (a trail written by another version) as stored.
+fn action_words(c: &Context, action: &str) -> String {
+    let key = audit::action_key(action);
+    if i18n::has(c.language, &key) {
+        c.t(&key)
+    } else {
+        action.to_string()
+    }
+}
+
 pub struct EventRow {
     pub seq: i64,
     pub at: String,
     pub actor: String,
+    /// As stored, for the filter and the `data-action` attribute.
     pub action: String,
+    /// In the reader's words.
+    pub action_label: String,
     pub subject: String,
     pub content: String,
 }
 
 pub struct ActionChoice {
     pub value: String,
+    pub label: String,
     pub selected: bool,
 }
 
@@ -239,6 +248,7 @@ async fn audit_events(
                 seq: e.seq,
                 at: when(&c, e.at),
                 actor: who(&c, &names, &e.actor),
+                action_label: action_words(&c, &e.action),
                 action: e.action,
                 subject: e.subject,
                 content: e.content,
@@ -248,6 +258,7 @@ async fn audit_events(
             .into_iter()
             .map(|a| ActionChoice {
                 selected: a == action,
+                label: action_words(&c, &a),
                 value: a,
             })
             .collect(),
@@ -273,11 +284,23 @@ struct OnCallPage<'a> {
     /// For an admin: every active treasurer.
     everyone: Vec<OnCallRow>,
     escalate_after: i64,
+    /// After asking for what already was: "You were already on call" (or someone was).
+    already: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct OnCallQuery {
+    /// The treasurer who already was as asked (their id).
+    already: Option<String>,
 }
 
 /// Who is on call: a treasurer sees (and switches) themselves; an admin sees and switches
 /// every treasurer.
-async fn on_call(State(state): State<AppState>, c: Context) -> Result<Response, PageError> {
+async fn on_call(
+    State(state): State<AppState>,
+    c: Context,
+    Query(q): Query<OnCallQuery>,
+) -> Result<Response, PageError> {
     let user = c.user()?;
     if !user.has(Role::Treasurer) && !user.has(Role::Admin) {
         return Err(PageError::Refused(StatusCode::FORBIDDEN));
@@ -298,9 +321,21 @@ async fn on_call(State(state): State<AppState>, c: Context) -> Result<Response, 
     } else {
         Vec::new()
     };
+    let already = q
+        .already
+        .as_deref()
+        .and_then(|id| roster.iter().find(|t| t.id == id))
+        .filter(|t| t.id == user.id || user.has(Role::Admin))
+        .map(|t| match (t.id == user.id, t.on_call) {
+            (true, true) => c.t("on-call-already-you-on"),
+            (true, false) => c.t("on-call-already-you-off"),
+            (false, true) => c.t_with("on-call-already-on", &[("who", t.name.clone())]),
+            (false, false) => c.t_with("on-call-already-off", &[("who", t.name.clone())]),
+        });
     let policy = versions::in_force(&state.db, state.clock.now()).await?;
     render(&OnCallPage {
         title: c.t("on-call-title"),
+        already,
         me,
         everyone,
         escalate_after: i64::from(policy.policy.escalate_after_minutes()),
@@ -326,8 +361,13 @@ async fn set_on_call(
         return Err(PageError::Refused(StatusCode::FORBIDDEN));
     }
     let actor = user.staff().actor();
-    users::set_on_call(&state.db, state.clock.now(), &actor, &target, on_call)
+    let changed = users::set_on_call(&state.db, state.clock.now(), &actor, &target, on_call)
         .await
         .map_err(ApiError::from)?;
-    Ok(see_other("/on-call"))
+    if changed {
+        Ok(see_other("/on-call"))
+    } else {
+        // Nothing changed and nothing was audited: the page says they already were.
+        Ok(see_other(&format!("/on-call?already={target}")))
+    }
 }

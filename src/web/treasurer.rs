@@ -186,6 +186,12 @@ async fn queue(State(state): State<AppState>, c: Context) -> Result<Response, Pa
             .get(&r.policy_version)
             .and_then(|p| lifecycle::excess_of(p, r));
     }
+    // Each card carries the case's recent requests and the fund before and after it.
+    let pending = crate::read_tx!(&state.db, |tx| -> Result<Vec<lifecycle::RequestView>, FlowError> async {
+        let mut pending = pending.clone();
+        lifecycle::weigh_all(tx, now, &mut pending).await?;
+        Ok(pending)
+    })?;
     render(&QueuePage {
         title: c.t("queue-title"),
         items: pending
