@@ -1,7 +1,9 @@
 //! The same-night path under load, over HTTP, against the real `passage serve` binary:
 //! sign in once, then clients submit requests the policy approves on the spot, each
 //! waiting for its answer before sending the next. For 1, 16, 64 and 256 clients, on
-//! SQLite and on PostgreSQL: requests/s, p50 and p99 latency, the server's peak memory;
+//! SQLite and on PostgreSQL: requests/s, p50 and p99 latency, the server's peak memory,
+//! the CPU time each request cost the server's process and (on PostgreSQL) the database's
+//! backends (from /proc: what a busy, shared machine moves less than the throughput);
 //! and, in the same run, the engine's raw durable commit rate (one single-row INSERT per
 //! commit) on this machine. `cargo bench --bench load`; see docs/benchmarks.md.
 //!
@@ -15,6 +17,7 @@
 //! Settings: PASSAGE_BENCH_SECONDS (default 5) per level and for the readers' run (1 for a
 //! quick check that the bench works), PASSAGE_BENCH_CLIENTS (default
 //! 1,16,64,256), PASSAGE_BENCH_READERS and PASSAGE_BENCH_MIXED_WRITERS (above),
+//! PASSAGE_BENCH_RAW (0 leaves the raw commit rates out, to compare builds quickly),
 //! PASSAGE_BENCH_POSTGRES_URL (default
 //! postgres://postgres@127.0.0.1:5432/postgres; a scratch database is created on it and
 //! dropped), PASSAGE_BENCH_DIR (default ./bench-data, for the SQLite file),
@@ -148,6 +151,44 @@ fn start(database_url: &str, dir: &str) -> (Child, String) {
         }
     });
     (child, format!("http://127.0.0.1:{port}"))
+}
+
+/// The CPU time a process has used so far (user and system, all its threads), in ms.
+fn cpu_ms(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at the state, field 3;
+    // utime and stime are fields 14 and 15, in clock ticks (USER_HZ, 100 on Linux).
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) * 10.0
+}
+
+/// Who does the engine's work for the server: on PostgreSQL, the backends connected to the
+/// bench's database, by pid ([`cpu_ms`] reads what each has used); none on SQLite, which
+/// runs inside the server's process.
+async fn database_pids(database_url: &str) -> Vec<u32> {
+    if !database_url.starts_with("postgres") {
+        return Vec::new();
+    }
+    let Ok(mut c) = sqlx::PgConnection::connect(database_url).await else {
+        return Vec::new();
+    };
+    let pids: Vec<i32> = sqlx::query_scalar(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut c)
+    .await
+    .unwrap_or_default();
+    let _ = c.close().await;
+    pids.into_iter()
+        .filter_map(|p| u32::try_from(p).ok())
+        .collect()
 }
 
 /// The server's peak resident memory so far (VmHWM), in MiB.
@@ -355,14 +396,22 @@ struct Level {
     p99_ms: f64,
     refused: u64,
     peak_mib: f64,
+    /// CPU per request, in ms: the server's process, and the engine's backends (PostgreSQL).
+    server_cpu_ms: f64,
+    database_cpu_ms: f64,
 }
 
 async fn bench_engine(engine: &str, database_url: &str, dir: &str) -> Option<Mixed> {
     // The binary under test migrates: an earlier release's must not meet a newer schema.
     cli(database_url, dir, &["migrate"], None);
-    let db = Db::connect(database_url, 16).await.unwrap();
-    let raw = [raw_commits(&db, 1).await, raw_commits(&db, 16).await];
-    db.close().await;
+    let raw = if setting("PASSAGE_BENCH_RAW", 1) == 0 {
+        [f64::NAN, f64::NAN]
+    } else {
+        let db = Db::connect(database_url, 16).await.unwrap();
+        let raw = [raw_commits(&db, 1).await, raw_commits(&db, 16).await];
+        db.close().await;
+        raw
+    };
 
     let org = cli(
         database_url,
@@ -523,6 +572,9 @@ async fn bench_engine(engine: &str, database_url: &str, dir: &str) -> Option<Mix
 
     let mut results = Vec::new();
     for clients in levels() {
+        let backends = database_pids(database_url).await;
+        let database_before: f64 = backends.iter().map(|p| cpu_ms(*p)).sum();
+        let server_before = cpu_ms(pid);
         let stop_at = Instant::now() + seconds();
         let started = Instant::now();
         let refused = Arc::new(AtomicU64::new(0));
@@ -537,6 +589,9 @@ async fn bench_engine(engine: &str, database_url: &str, dir: &str) -> Option<Mix
         );
         let all = joined(tasks).await;
         let elapsed = started.elapsed().as_secs_f64();
+        let server_cpu = cpu_ms(pid) - server_before;
+        let database_cpu = backends.iter().map(|p| cpu_ms(*p)).sum::<f64>() - database_before;
+        let n = all.len().max(1) as f64;
         results.push(Level {
             clients,
             per_second: all.len() as f64 / elapsed,
@@ -544,6 +599,8 @@ async fn bench_engine(engine: &str, database_url: &str, dir: &str) -> Option<Mix
             p99_ms: quantile_ms(&all, 0.99),
             refused: refused.load(Ordering::Relaxed),
             peak_mib: peak_mib(pid),
+            server_cpu_ms: server_cpu / n,
+            database_cpu_ms: database_cpu / n,
         });
     }
 
@@ -587,7 +644,7 @@ async fn bench_engine(engine: &str, database_url: &str, dir: &str) -> Option<Mix
     let best_raw = raw[0].max(raw[1]);
     for r in results {
         println!(
-            "| {engine} | {} | {:.0} | {:.1} | {:.1} | {:.0} | {:.0} (1 conn) / {:.0} (16) | {:.2} / {:.2} |{}",
+            "| {engine} | {} | {:.0} | {:.1} | {:.1} | {:.0} | {:.0} (1 conn) / {:.0} (16) | {:.2} / {:.2} | {:.3} / {:.3} |{}",
             r.clients,
             r.per_second,
             r.p50_ms,
@@ -597,6 +654,8 @@ async fn bench_engine(engine: &str, database_url: &str, dir: &str) -> Option<Mix
             raw[1],
             r.per_second / raw[0],
             r.per_second / best_raw,
+            r.server_cpu_ms,
+            r.database_cpu_ms,
             if r.refused > 0 {
                 format!(" {} not approved!", r.refused)
             } else {
@@ -651,9 +710,9 @@ async fn main() {
         chrono::Utc::now().format("%Y-%m-%d")
     );
     println!(
-        "| engine | clients | requests/s | p50 ms | p99 ms | server peak MiB | raw durable commits/s | requests/s ÷ raw (1 conn / best) |"
+        "| engine | clients | requests/s | p50 ms | p99 ms | server peak MiB | raw durable commits/s | requests/s ÷ raw (1 conn / best) | CPU ms per request (server / PostgreSQL backends) |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let dir = std::env::var("PASSAGE_BENCH_DIR").unwrap_or_else(|_| "bench-data".into());
     let dir = std::fs::canonicalize({
         std::fs::create_dir_all(&dir).unwrap();
