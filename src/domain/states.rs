@@ -1,7 +1,7 @@
-//! The closed sets of states Passage stores as text: a request's status and a ledger
-//! transfer's kind. Each is an enum here, stored through sqlx as TEXT on both engines (the
-//! same words as before, so no migration), and written into SQL text only by
-//! [`RequestStatus::sql`] / [`TransferKind::sql`]: no other module spells them.
+//! The closed sets of states Passage stores as text: a request's status, a ledger
+//! transfer's kind, and the payouts' modes, methods and statuses (issue 18). Each is an
+//! enum here, stored through sqlx as TEXT on both engines, and written into SQL text only
+//! by [`RequestStatus::sql`] / [`TransferKind::sql`] or bound: no other module spells them.
 
 use std::fmt;
 use std::str::FromStr;
@@ -239,6 +239,130 @@ impl FromStr for TransferKind {
 }
 
 text_column!(TransferKind);
+
+/// A closed set of words stored as text: the enum, its words, parsing and the sqlx
+/// column, in one place.
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident, $what:literal { $($(#[$vmeta:meta])* $variant:ident => $word:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+            utoipa::ToSchema,
+        )]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $($(#[$vmeta])* $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $word),+
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownState;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                $name::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| UnknownState {
+                        word: s.into(),
+                        what: $what,
+                        choices: $name::ALL
+                            .iter()
+                            .map(|v| v.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    })
+            }
+        }
+
+        text_column!($name);
+    };
+}
+
+text_enum! {
+    /// How the fund pays for an organisation's purchases by default (issue 18).
+    PaymentMode, "a payment mode" {
+        /// The organisation pays; each receipt makes the fund owe it.
+        Reimbursement => "reimbursement",
+        /// The fund keeps an advance at the organisation; receipts draw it down.
+        Advance => "advance",
+        /// A treasurer paid the vendor; receipts make the fund owe that vendor account.
+        FundPays => "fund_pays",
+    }
+}
+
+text_enum! {
+    /// How a payee is paid.
+    PaymentMethod, "a payment method" {
+        Etransfer => "etransfer",
+        Eft => "eft",
+        Cheque => "cheque",
+        Card => "card",
+        Cash => "cash",
+    }
+}
+
+text_enum! {
+    /// Who paid what a receipt shows: the organisation, its advance, or a vendor account.
+    PaidBy, "who paid" {
+        Org => "org",
+        Advance => "advance",
+        Vendor => "vendor",
+    }
+}
+
+text_enum! {
+    /// A payout batch: prepared by one treasurer, released by another, then paid (or
+    /// cancelled before).
+    PayoutStatus, "a payout status" {
+        Prepared => "prepared",
+        Released => "released",
+        Paid => "paid",
+        Cancelled => "cancelled",
+    }
+}
+
+text_enum! {
+    /// What a payout line pays.
+    PayoutPurpose, "a payout purpose" {
+        /// What an organisation paid for the fund.
+        Reimbursement => "reimbursement",
+        /// What an organisation spent from its advance, to top it up again.
+        Replenishment => "replenishment",
+        /// Money advanced to an organisation, up to its level.
+        Advance => "advance",
+        /// What a vendor account is owed.
+        Vendor => "vendor",
+    }
+}
+
+text_enum! {
+    /// Who a payout line pays.
+    PayeeKind, "a payee kind" {
+        Org => "org",
+        Vendor => "vendor",
+    }
+}
+
+text_enum! {
+    /// A payout line: open while its batch is live, paid, bounced (reversed and owed
+    /// again) or cancelled with its batch.
+    LineStatus, "a payout line status" {
+        Open => "open",
+        Paid => "paid",
+        Bounced => "bounced",
+        Cancelled => "cancelled",
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -26,7 +26,7 @@ use crate::domain::money::format_cents;
 use crate::domain::note::Note;
 use crate::domain::request::Category;
 use crate::domain::states::RequestStatus;
-use crate::funding::{reserves, restricted};
+use crate::funding::{payouts, reserves, restricted};
 use crate::ledger::{self, FUND, NewTransfer, Outcome, Rejection, SPENT, TransferSpec};
 use crate::on_tx;
 use crate::store::{StoreError, Tx};
@@ -79,6 +79,14 @@ pub(super) async fn enter(
     .execute(c)
     .await
     .map(|_| ()))?;
+    let payer = payouts::payer(
+        tx,
+        &row.org_id,
+        receipt.paid_by,
+        receipt.vendor_id.as_deref(),
+    )
+    .await?;
+    payouts::record_payer(tx, id, &payer).await?;
     audit::append(
         tx,
         now,
@@ -215,6 +223,9 @@ pub(super) async fn approve(
     .await
     .map(|_| ()))?;
     restricted::draw(tx, now, &actor, &id, category, cents).await?;
+    // What the fund now owes, and to whom (issue 18).
+    let payer = payouts::recorded_payer(tx, &id, &row.org_id).await?;
+    payouts::owe(tx, now, &actor, &id, &row.org_id, &payer, cents).await?;
     audit::append(
         tx,
         now,
