@@ -1,7 +1,7 @@
 //! Paying the organisations (treasurers): each organisation's payment mode and how it is
 //! paid, the vendor accounts, and payout batches from preparation to the bank's upload.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiError, Json};
+use super::error::{ApiError, Json, Path};
 use super::extractor::{Authorized, Treasurer};
 use super::fields::{self, invalid};
 use super::openapi::{
