@@ -183,6 +183,8 @@ fn paid(amount: &str, at: DateTime<Utc>, reference: &str) -> Result<Receipt, Dem
         reference: Some(reference.into()),
         attested: false,
         original: None,
+        paid_by: None,
+        vendor_id: None,
     })
 }
 

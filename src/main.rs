@@ -625,9 +625,30 @@ async fn run(command: Command, mut config: Config) -> Result<(), Failure> {
                     passage::domain::money::format_cents(a.credits_posted),
                 );
             }
+            let f = &check.figures;
+            let money = passage::domain::money::format_cents;
+            println!(
+                "bank {} = available {} + held {} + owed {} + to_replenish {}",
+                money(f.bank),
+                money(f.available),
+                money(f.held),
+                money(f.owed),
+                money(f.to_replenish)
+            );
+            println!(
+                "donated {} + other_income {} - fees {} = bank {} + advanced {} + spent {} - owed {}; paid out {}",
+                money(f.donated),
+                money(f.other_income),
+                money(f.fees),
+                money(f.bank),
+                money(f.advanced),
+                money(f.spent),
+                money(f.owed),
+                money(f.paid_out)
+            );
             if check.ok {
                 println!(
-                    "ledger ok: every cached balance equals the balance derived from the transfers, and every case's per-day totals equal its requests (checked at {})",
+                    "ledger ok: every cached balance equals the balance derived from the transfers, the fund's two identities hold, and every case's per-day totals equal its requests (checked at {})",
                     SystemClock.now()
                 );
                 Ok(())

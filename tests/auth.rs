@@ -286,6 +286,78 @@ const MATRIX: &[Route] = &[
         expect: [Anon, Deny, Allowed, Deny],
     },
     Route {
+        method: "PUT",
+        path: "/api/v1/orgs/{org}/payment",
+        body: Some(r#"{"mode": "reimbursement", "method": "cheque"}"#),
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/vendors",
+        body: Some(r#"{"name": "Matrix vendor {n}"}"#),
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/vendors",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/payouts",
+        body: Some("{}"),
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/payouts",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/payouts/{payout}",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/payouts/{payout}/release",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/payouts/{payout}/instructions.csv",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/payouts/{payout}/lines/{line}/paid",
+        body: Some(r#"{"reference": "MATRIX-{n}"}"#),
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/payouts/{payout}/paid",
+        body: Some(r#"{"reference": "MATRIX-{n}"}"#),
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/payouts/{payout}/lines/{line}/bounced",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/payouts/{payout}/cancel",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
         method: "GET",
         path: "/api/v1/review",
         body: None,
@@ -429,6 +501,49 @@ async fn matrix_fixtures(app: &TestApp, caseworker: &str, treasurer: &str) -> Fi
     }
 }
 
+/// A payout batch of 1.00 the fund owes `org` (owed straight through the ledger),
+/// prepared by `preparer`, so that the matrix's treasurer may release it: its id and its
+/// line's.
+async fn payout_fixture(app: &TestApp, org: &str, preparer: &str) -> (String, String) {
+    use passage::clock::Clock;
+    use passage::ledger::figures::{BANK_OWED, owed_to_org};
+    use passage::ledger::{NewTransfer, Outcome, TransferSpec};
+    let db = &app.db.db;
+    let now = app.clock.now();
+    let owed = owed_to_org(org);
+    passage::write_tx!(db, |tx| -> Result<(), passage::store::StoreError> async {
+        passage::ledger::ensure_account(tx, now, &owed, false).await?;
+        passage::ledger::ensure_account(tx, now, BANK_OWED, true).await
+    })
+    .unwrap();
+    let owe = NewTransfer {
+        id: "matrix-owed".into(),
+        spec: TransferSpec::Single {
+            debit: owed,
+            credit: BANK_OWED.into(),
+            amount: 100,
+        },
+        code: "owed".into(),
+        reference: None,
+    };
+    let made = passage::ledger::transfer(db, now, &passage::audit::Actor::cli(), &owe)
+        .await
+        .unwrap();
+    assert!(matches!(made, Outcome::Created(_)), "{made:?}");
+    let staff = passage::cases::Staff {
+        user_id: preparer.into(),
+        org_id: None,
+        treasurer: true,
+        caseworker: false,
+    };
+    use passage::funding::payouts::{self, PayoutError, PayoutView};
+    let batch = passage::write_tx!(db, |tx| -> Result<PayoutView, PayoutError> async {
+        payouts::prepare(tx, now, &staff, None).await
+    })
+    .unwrap();
+    (batch.id, batch.lines[0].id.clone())
+}
+
 async fn every_route_answers_each_role_as_the_matrix_says(t: TestDb) {
     let app = TestApp::spawn(t).await;
     let org = app.seed_org("Shelter A").await;
@@ -444,6 +559,7 @@ async fn every_route_answers_each_role_as_the_matrix_says(t: TestDb) {
     let target = app.seed_user("target@example.org", "treasurer", None).await;
     let fixtures =
         matrix_fixtures(&app, ids[1].as_deref().unwrap(), ids[2].as_deref().unwrap()).await;
+    let (payout, line) = payout_fixture(&app, &org, &target).await;
     let proposal: Value = app
         .http
         .put(app.url("/api/v1/policy"))
@@ -464,6 +580,8 @@ async fn every_route_answers_each_role_as_the_matrix_says(t: TestDb) {
             .replace("{donor}", &fixtures.donor)
             .replace("{report}", &fixtures.report)
             .replace("{org}", &org)
+            .replace("{payout}", &payout)
+            .replace("{line}", &line)
     };
     assert_matrix_covers_the_document(&app).await;
     let mut n = 0;

@@ -38,6 +38,10 @@ struct Figures {
     reserved: i64,
     held: i64,
     spent: i64,
+    owed: i64,
+    to_replenish: i64,
+    advanced: i64,
+    bank: i64,
 }
 
 impl Figures {
@@ -49,6 +53,10 @@ impl Figures {
             reserved: cents("reserved"),
             held: cents("held"),
             spent: cents("spent"),
+            owed: cents("owed"),
+            to_replenish: cents("to_replenish"),
+            advanced: cents("advanced"),
+            bank: cents("bank"),
         }
     }
 
@@ -59,30 +67,47 @@ impl Figures {
             reserved: f.reserved,
             held: f.held,
             spent: f.spent,
+            owed: f.owed,
+            to_replenish: f.to_replenish,
+            advanced: f.advanced,
+            bank: f.bank,
         }
     }
 }
 
-/// The four journal accounts the figures live in, in one tool's spelling.
+/// The journal accounts the figures live in, in one tool's spelling.
 struct Names {
     available: &'static str,
     held: &'static str,
     spent: &'static str,
     donations: &'static str,
+    /// The bank's money: available, held, owed and to replenish (issue 18).
+    bank: &'static str,
+    owed: &'static str,
+    advances: &'static str,
+    to_replenish: &'static str,
 }
 
 const HLEDGER: Names = Names {
-    available: "assets:fund:available",
-    held: "assets:fund:held",
+    available: "assets:bank:available",
+    held: "assets:bank:held",
     spent: "expenses:spent",
     donations: "income:donations",
+    bank: "assets:bank",
+    owed: "liabilities:owed",
+    advances: "assets:advances",
+    to_replenish: "assets:bank:to-replenish",
 };
 
 const BEANCOUNT: Names = Names {
-    available: "Assets:Fund:Available",
-    held: "Assets:Fund:Held",
+    available: "Assets:Bank:Available",
+    held: "Assets:Bank:Held",
     spent: "Expenses:Spent",
     donations: "Income:Donations",
+    bank: "Assets:Bank",
+    owed: "Liabilities:Owed",
+    advances: "Assets:Advances",
+    to_replenish: "Assets:Bank:To-Replenish",
 };
 
 /// The journal's balances are the service's figures to the cent, and nothing else holds
@@ -94,6 +119,10 @@ fn assert_balances(balances: &Balances, names: &Names, f: Figures, what: &str) {
         reserved: f.reserved,
         held: under(balances, names.held),
         spent: under(balances, names.spent),
+        owed: -under(balances, names.owed),
+        to_replenish: under(balances, names.to_replenish),
+        advanced: under(balances, names.advances),
+        bank: under(balances, names.bank),
     };
     assert_eq!(got, f, "{what}: {balances:?}");
     assert_eq!(
@@ -101,7 +130,13 @@ fn assert_balances(balances: &Balances, names: &Names, f: Figures, what: &str) {
         0,
         "{what}: the balances do not sum to zero: {balances:?}"
     );
-    let known = [names.available, names.held, names.spent, names.donations];
+    let known = [
+        names.bank,
+        names.spent,
+        names.donations,
+        names.owed,
+        names.advances,
+    ];
     for (account, cents) in balances {
         assert!(
             *cents == 0
@@ -337,6 +372,22 @@ async fn a_night_exported_adds_up_in_hledger_beancount_and_csv(t: TestDb) {
         return;
     };
     let (n, code) = a_night(t).await;
+    // The month's end (issue 18): what the night's receipts made the fund owe the refuge
+    // is paid by a batch one treasurer prepares and another releases.
+    let second = n.app.seed_user("t2@example.org", "treasurer", None).await;
+    let second = n.app.token_for(&second).await;
+    let batch = n.post("/api/v1/payouts", &n.treasurer, json!({})).await;
+    assert_eq!(batch["total"], "363.97", "{batch}");
+    let id = batch["id"].as_str().unwrap();
+    n.post(&format!("/api/v1/payouts/{id}/release"), &second, json!({}))
+        .await;
+    let line = batch["lines"][0]["id"].as_str().unwrap();
+    n.post(
+        &format!("/api/v1/payouts/{id}/lines/{line}/paid"),
+        &n.treasurer,
+        json!({"reference": "ET-0042"}),
+    )
+    .await;
     let fund = n.fund().await;
     assert_eq!(
         fund,
@@ -346,6 +397,10 @@ async fn a_night_exported_adds_up_in_hledger_beancount_and_csv(t: TestDb) {
             reserved: 20_000 - 6_450 - 4_000 - 1_275 - 2_500,
             held: 2_500,
             spent: 35_122 + 1_275,
+            owed: 0,
+            to_replenish: 0,
+            advanced: 0,
+            bank: 623_456 - 35_122 - 1_275,
         },
         "the story's own arithmetic"
     );
@@ -378,7 +433,7 @@ async fn a_night_exported_adds_up_in_hledger_beancount_and_csv(t: TestDb) {
         "{code}: {case:?}"
     );
     assert_eq!(
-        case.get("assets:fund:available"),
+        case.get("assets:bank:available"),
         Some(&-35_122),
         "{case:?}"
     );
@@ -410,7 +465,7 @@ async fn a_night_exported_adds_up_in_hledger_beancount_and_csv(t: TestDb) {
         off_by_a_cent(
             &std::fs::read_to_string(&journal).unwrap(),
             ("expenses:spent:hotel", "351.22", "351.21"),
-            ("assets:fund:available", "26.78", "26.79"),
+            ("assets:bank:available", "26.78", "26.79"),
         ),
     )
     .unwrap();
@@ -422,7 +477,7 @@ async fn a_night_exported_adds_up_in_hledger_beancount_and_csv(t: TestDb) {
         off_by_a_cent(
             &std::fs::read_to_string(&beans).unwrap(),
             ("Expenses:Spent:Hotel", "351.22", "351.21"),
-            ("Assets:Fund:Available", "26.78", "26.79"),
+            ("Assets:Bank:Available", "26.78", "26.79"),
         ),
     )
     .unwrap();
@@ -717,6 +772,8 @@ async fn a_big_ledger(
                             reference: Some("RM-2026-0001".into()),
                             attested: false,
                             original: None,
+                            paid_by: None,
+                            vendor_id: None,
                         };
                         lifecycle::receipt(tx, now, staff, id, &receipt).await?;
                     }

@@ -665,6 +665,14 @@ async fn path_traversal_in_every_path_parameter(t: TestDb) {
         ("POST", "/api/v1/users/{}/reactivate", &n.admin),
         ("PUT", "/api/v1/users/{}/roles", &n.admin),
         ("PUT", "/api/v1/users/{}/on-call", &n.admin),
+        ("PUT", "/api/v1/orgs/{}/payment", &n.treasurer),
+        ("GET", "/api/v1/payouts/{}", &n.treasurer),
+        ("POST", "/api/v1/payouts/{}/release", &n.treasurer),
+        ("POST", "/api/v1/payouts/{}/cancel", &n.treasurer),
+        ("POST", "/api/v1/payouts/{}/paid", &n.treasurer),
+        ("POST", "/api/v1/payouts/{}/lines/{}/paid", &n.treasurer),
+        ("POST", "/api/v1/payouts/{}/lines/{}/bounced", &n.treasurer),
+        ("GET", "/api/v1/payouts/{}/instructions.csv", &n.treasurer),
     ];
     // The document has no other path parameter.
     let doc = n.get("/api/v1/openapi.json", &n.treasurer).await;

@@ -1,11 +1,14 @@
-//! Random sequences of donations, holds, posts, voids, expiries and retries keep the
-//! ledger's invariants, on both engines.
+//! Random sequences of donations, holds, posts, voids, expiries and retries, and of the
+//! payouts' transfers (a receipt reimbursed or drawn from an advance, an advance paid
+//! out, a replenishment, a debt paid, a payment reversed), keep the ledger's invariants and
+//! the fund's two identities, on both engines.
 
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
 use common::{TestDb, night};
 use passage::audit::Actor;
+use passage::ledger::figures::{BANK_OWED, advance_of, owed_to_org, to_replenish_of};
 use passage::ledger::{
     self, DONATIONS, FUND, LedgerError, NewTransfer, Outcome, SPENT, TransferSpec, sweep_expired,
     transfer,
@@ -15,13 +18,53 @@ use proptest::prelude::*;
 #[derive(Debug, Clone)]
 enum Op {
     Donate(i64),
-    Hold { amount: i64, hours: i64 },
-    Post { hold: usize, amount: Option<i64> },
-    Void { hold: usize },
-    PassTime { hours: i64 },
-    Retry { earlier: usize },
-    ConflictingRetry { earlier: usize },
+    Hold {
+        amount: i64,
+        hours: i64,
+    },
+    Post {
+        hold: usize,
+        amount: Option<i64>,
+    },
+    Void {
+        hold: usize,
+    },
+    PassTime {
+        hours: i64,
+    },
+    Retry {
+        earlier: usize,
+    },
+    ConflictingRetry {
+        earlier: usize,
+    },
+    /// A receipt the organisation paid: the fund owes it what the hold posted.
+    Reimburse {
+        hold: usize,
+        org: usize,
+    },
+    /// A receipt paid from the organisation's advance.
+    Draw {
+        hold: usize,
+        org: usize,
+    },
+    Advance {
+        org: usize,
+        amount: i64,
+    },
+    Replenish {
+        org: usize,
+    },
+    Pay {
+        org: usize,
+    },
+    /// A payment (a debt paid, an advance, a replenishment) comes back.
+    Reverse {
+        earlier: usize,
+    },
 }
+
+const ORGS: [&str; 2] = ["o1", "o2"];
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
@@ -33,6 +76,12 @@ fn op() -> impl Strategy<Value = Op> {
         (1..=48_i64).prop_map(|hours| Op::PassTime { hours }),
         any::<usize>().prop_map(|earlier| Op::Retry { earlier }),
         any::<usize>().prop_map(|earlier| Op::ConflictingRetry { earlier }),
+        (any::<usize>(), 0..2_usize).prop_map(|(hold, org)| Op::Reimburse { hold, org }),
+        (any::<usize>(), 0..2_usize).prop_map(|(hold, org)| Op::Draw { hold, org }),
+        (0..2_usize, 1..=60_000_i64).prop_map(|(org, amount)| Op::Advance { org, amount }),
+        (0..2_usize).prop_map(|org| Op::Replenish { org }),
+        (0..2_usize).prop_map(|org| Op::Pay { org }),
+        any::<usize>().prop_map(|earlier| Op::Reverse { earlier }),
     ]
 }
 
@@ -51,9 +100,73 @@ async fn play(t: TestDb, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let mut now: DateTime<Utc> = night();
     let mut made: Vec<(NewTransfer, Outcome)> = Vec::new();
     let mut holds: Vec<String> = Vec::new();
+    // Payments made, to reverse: (debit, credit, amount).
+    let mut payments: Vec<(String, String, i64)> = Vec::new();
+    passage::write_tx!(db, |tx| -> Result<(), passage::store::StoreError> async {
+        for org in ORGS {
+            ledger::ensure_account(tx, now, &owed_to_org(org), false).await?;
+            ledger::ensure_account(tx, now, &advance_of(org), true).await?;
+            ledger::ensure_account(tx, now, &to_replenish_of(org), true).await?;
+        }
+        ledger::ensure_account(tx, now, BANK_OWED, true).await
+    })
+    .expect("the payouts' accounts");
+    let balance = |id: String| async move {
+        let a = ledger::account(db, &id).await.unwrap().unwrap();
+        a.credits_posted - a.debits_posted
+    };
     for (n, op) in ops.into_iter().enumerate() {
         let id = format!("t{n}");
+        // What a receipt makes the fund owe, once its hold is posted: (debit, credit).
+        let mut then: Option<(String, String)> = None;
+        let mut payment = false;
         let new = match op {
+            Op::Reimburse { hold, org } if !holds.is_empty() => {
+                then = Some((owed_to_org(ORGS[org]), BANK_OWED.to_string()));
+                Some(TransferSpec::Post {
+                    pending_id: holds[hold % holds.len()].clone(),
+                    amount: None,
+                })
+            }
+            Op::Draw { hold, org } if !holds.is_empty() => {
+                then = Some((advance_of(ORGS[org]), to_replenish_of(ORGS[org])));
+                Some(TransferSpec::Post {
+                    pending_id: holds[hold % holds.len()].clone(),
+                    amount: None,
+                })
+            }
+            Op::Advance { org, amount } => {
+                payment = true;
+                Some(TransferSpec::Single {
+                    debit: FUND.into(),
+                    credit: advance_of(ORGS[org]),
+                    amount,
+                })
+            }
+            Op::Replenish { org } => {
+                payment = true;
+                Some(TransferSpec::Single {
+                    debit: to_replenish_of(ORGS[org]),
+                    credit: advance_of(ORGS[org]),
+                    amount: balance(to_replenish_of(ORGS[org])).await,
+                })
+            }
+            Op::Pay { org } => {
+                payment = true;
+                Some(TransferSpec::Single {
+                    debit: BANK_OWED.into(),
+                    credit: owed_to_org(ORGS[org]),
+                    amount: -balance(owed_to_org(ORGS[org])).await,
+                })
+            }
+            Op::Reverse { earlier } if !payments.is_empty() => {
+                let (debit, credit, amount) = payments.remove(earlier % payments.len());
+                Some(TransferSpec::Single {
+                    debit: credit,
+                    credit: debit,
+                    amount,
+                })
+            }
             Op::Donate(amount) => Some(TransferSpec::Single {
                 debit: DONATIONS.into(),
                 credit: FUND.into(),
@@ -103,7 +216,7 @@ async fn play(t: TestDb, ops: Vec<Op>) -> Result<(), TestCaseError> {
         };
         if let Some(spec) = new {
             let new = NewTransfer {
-                id,
+                id: id.clone(),
                 spec,
                 code: "prop".into(),
                 reference: None,
@@ -115,14 +228,60 @@ async fn play(t: TestDb, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 !matches!(answer, Outcome::Exists(_)),
                 "a new id answered exists"
             );
+            if let Outcome::Created(t) = &answer {
+                if payment {
+                    payments.push((
+                        t.debit_account_id.clone(),
+                        t.credit_account_id.clone(),
+                        t.amount,
+                    ));
+                }
+                if let Some((debit, credit)) = then.take() {
+                    // From an advance, only what is left of it; the rest is owed.
+                    let mut moves = vec![(debit.clone(), credit, t.amount)];
+                    if let Some(org) = debit.strip_prefix("assets:advances:") {
+                        let drawn = t.amount.min(balance(debit.clone()).await.max(0));
+                        moves[0].2 = drawn;
+                        moves.push((owed_to_org(org), BANK_OWED.into(), t.amount - drawn));
+                    }
+                    for (k, (debit, credit, amount)) in moves.into_iter().enumerate() {
+                        if amount == 0 {
+                            continue;
+                        }
+                        let owe = NewTransfer {
+                            id: format!("{id}-owe{k}"),
+                            spec: TransferSpec::Single {
+                                debit,
+                                credit,
+                                amount,
+                            },
+                            code: "prop".into(),
+                            reference: None,
+                        };
+                        let a = transfer(db, now, &actor, &owe).await.unwrap();
+                        prop_assert!(matches!(a, Outcome::Created(_)), "{a:?}");
+                    }
+                }
+            }
             made.push((new, answer));
         }
 
         let check = ledger::check(db).await.expect("the check runs");
         prop_assert!(check.ok, "after op {n}: {:?}", check.problems);
-        let fund = ledger::fund_balance(db).await.unwrap();
+        let fund = ledger::figures(db).await.unwrap();
         prop_assert!(fund.available >= 0, "available went negative: {fund:?}");
-        prop_assert_eq!(fund.available + fund.held + fund.spent, fund.donated);
+        for figure in [fund.owed, fund.to_replenish, fund.advanced, fund.bank] {
+            prop_assert!(figure >= 0, "a figure went negative: {fund:?}");
+        }
+        prop_assert_eq!(
+            fund.bank,
+            fund.available + fund.held + fund.owed + fund.to_replenish
+        );
+        prop_assert_eq!(
+            fund.donated + fund.other_income - fund.fees,
+            fund.bank + fund.advanced + fund.spent - fund.owed
+        );
+        prop_assert_eq!(fund.owed, fund.bank_owed);
     }
     let audit = passage::audit::verify(db).await.unwrap();
     prop_assert!(audit.ok, "{:?}", audit.broken);

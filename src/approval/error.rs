@@ -55,6 +55,20 @@ impl From<crate::funding::FundingError> for FlowError {
     }
 }
 
+impl From<crate::funding::payouts::PayoutError> for FlowError {
+    fn from(e: crate::funding::payouts::PayoutError) -> Self {
+        use crate::funding::payouts::PayoutError;
+        match e {
+            PayoutError::NotFound(m) => FlowError::NotFound(m),
+            PayoutError::Forbidden(m) => FlowError::Forbidden(m),
+            PayoutError::Conflict(m) => FlowError::Conflict(m),
+            PayoutError::Invalid { field, message } => FlowError::Invalid { field, message },
+            PayoutError::Store(e) => FlowError::Store(e),
+            PayoutError::Ledger(e) => FlowError::Ledger(e),
+        }
+    }
+}
+
 impl From<sqlx::Error> for FlowError {
     fn from(e: sqlx::Error) -> Self {
         FlowError::Store(e.into())

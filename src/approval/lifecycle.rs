@@ -22,7 +22,7 @@ use crate::domain::money::format_cents;
 use crate::domain::note::Note;
 use crate::domain::request::{Category, HotelStay, Trip};
 use crate::domain::states::RequestStatus;
-use crate::funding::restricted;
+use crate::funding::{payouts, restricted};
 use crate::ledger::{self, FUND, NewTransfer, Outcome, Rejection, SPENT, TransferSpec};
 use crate::store::{Db, StoreError, Tx};
 use crate::{on_db, on_tx};
@@ -53,6 +53,10 @@ pub struct Receipt {
     pub attested: bool,
     /// A fare bought abroad: what was paid, in its own currency.
     pub original: Option<OriginalAmount>,
+    /// Who paid; the organisation's payment mode when `None` (issue 18).
+    pub paid_by: Option<crate::domain::states::PaidBy>,
+    /// With `paid_by: vendor`: the vendor account, else the organisation's default.
+    pub vendor_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -1638,6 +1642,13 @@ async fn settle(
         .hold_id
         .clone()
         .ok_or_else(|| FlowError::Conflict("this request holds no money".into()))?;
+    let payer = payouts::payer(
+        tx,
+        &row.org_id,
+        receipt.paid_by,
+        receipt.vendor_id.as_deref(),
+    )
+    .await?;
     let post = NewTransfer {
         id: format!("receipt:{id}"),
         spec: TransferSpec::Post {
@@ -1682,13 +1693,26 @@ async fn settle(
     .await
     .map(|_| ()))?;
     restricted::release(tx, now, &staff.actor(), id, amount.cents()).await?;
+    // What the fund now owes, and to whom (issue 18).
+    payouts::record_payer(tx, id, &payer).await?;
+    payouts::owe(
+        tx,
+        now,
+        &staff.actor(),
+        id,
+        &row.org_id,
+        &payer,
+        amount.cents(),
+    )
+    .await?;
     audit::append(
         tx,
         now,
         &staff.actor(),
         "request.receipt",
         &format!("request:{id}"),
-        &json!({"spent": amount.cents(), "released": row.amount - amount.cents()}),
+        &json!({"spent": amount.cents(), "released": row.amount - amount.cents(),
+                "paid_by": payer.paid_by, "vendor_id": payer.vendor_id}),
     )
     .await?;
     find(tx, now, staff, id).await

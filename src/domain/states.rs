@@ -1,8 +1,8 @@
 //! The closed sets of states Passage stores as text: a request's status, a ledger
-//! transfer's kind, a report's status and schedule, and a case's status. Each is an enum
-//! here, stored through sqlx as TEXT on both engines (the same words as before, so no
-//! migration), and written into SQL text only by its `sql` / `sql_list`: no other module
-//! spells them (tests/layers.rs checks it).
+//! transfer's kind, a report's status and schedule, a case's status, and the payouts'
+//! modes, methods and statuses (issue 18). Each is an enum here, stored through sqlx as
+//! TEXT on both engines, and written into SQL text only by its `sql` / `sql_list` or
+//! bound: no other module spells them (tests/layers.rs checks it).
 
 use std::fmt;
 use std::str::FromStr;
@@ -348,6 +348,82 @@ impl CaseStatus {
         self == CaseStatus::Closed
     }
 }
+
+closed_set!(
+    /// How the fund pays for an organisation's purchases by default (issue 18).
+    PaymentMode, "a payment mode", {
+        /// The organisation pays; each receipt makes the fund owe it.
+        Reimbursement => "reimbursement",
+        /// The fund keeps an advance at the organisation; receipts draw it down.
+        Advance => "advance",
+        /// A treasurer paid the vendor; receipts make the fund owe that vendor account.
+        FundPays => "fund_pays",
+    }
+);
+
+closed_set!(
+    /// How a payee is paid.
+    PaymentMethod, "a payment method", {
+        Etransfer => "etransfer",
+        Eft => "eft",
+        Cheque => "cheque",
+        Card => "card",
+        Cash => "cash",
+    }
+);
+
+closed_set!(
+    /// Who paid what a receipt shows: the organisation, its advance, or a vendor account.
+    PaidBy, "who paid", {
+        Org => "org",
+        Advance => "advance",
+        Vendor => "vendor",
+    }
+);
+
+closed_set!(
+    /// A payout batch: prepared by one treasurer, released by another, then paid (or
+    /// cancelled before).
+    PayoutStatus, "a payout status", {
+        Prepared => "prepared",
+        Released => "released",
+        Paid => "paid",
+        Cancelled => "cancelled",
+    }
+);
+
+closed_set!(
+    /// What a payout line pays.
+    PayoutPurpose, "a payout purpose", {
+        /// What an organisation paid for the fund.
+        Reimbursement => "reimbursement",
+        /// What an organisation spent from its advance, to top it up again.
+        Replenishment => "replenishment",
+        /// Money advanced to an organisation, up to its level.
+        Advance => "advance",
+        /// What a vendor account is owed.
+        Vendor => "vendor",
+    }
+);
+
+closed_set!(
+    /// Who a payout line pays.
+    PayeeKind, "a payee kind", {
+        Org => "org",
+        Vendor => "vendor",
+    }
+);
+
+closed_set!(
+    /// A payout line: open while its batch is live, paid, bounced (reversed and owed
+    /// again) or cancelled with its batch.
+    LineStatus, "a payout line status", {
+        Open => "open",
+        Paid => "paid",
+        Bounced => "bounced",
+        Cancelled => "cancelled",
+    }
+);
 
 #[cfg(test)]
 mod tests {

@@ -6,8 +6,12 @@
 //! part, and its resolution as money leaving the held part: to an expense for what a
 //! receipt settled, back to available for the rest. Summed, the postings give exactly the
 //! fund's figures:
-//! - `assets:fund:available` = credits posted − debits posted − debits pending;
-//! - `assets:fund:held` = debits pending;
+//! - `assets:bank:available` = credits posted − debits posted − debits pending;
+//! - `assets:bank:held` = debits pending;
+//! - the payouts' accounts (issue 18) under their own names: `assets:bank:owed` and
+//!   `assets:bank:to-replenish:ORG` (the rest of the bank's money), `assets:advances:ORG`,
+//!   `liabilities:owed:org:ORG`, `liabilities:owed:vendor:VENDOR`, so that `assets:bank`
+//!   sums to the fund's `bank`;
 //! - `expenses:spent` (with one sub-account per category) = what was spent;
 //! - `income:donations` = −donated.
 
@@ -78,6 +82,20 @@ fn component(id: &str) -> String {
     } else {
         format!("{slug}-{hash}")
     }
+}
+
+/// Whether a ledger id is already a journal account's name (`liabilities:owed:org:ID`,
+/// `assets:advances:ID`, `assets:bank:owed`, ...): a known root and no empty component.
+fn named(id: &str) -> bool {
+    let mut parts = id.split(':');
+    matches!(
+        parts.next(),
+        Some("assets" | "liabilities" | "income" | "expenses")
+    ) && id.contains(':')
+        && id.split(':').all(|p| !p.is_empty())
+        && id != "assets:bank"
+        && !id.starts_with("assets:bank:available")
+        && !id.starts_with("assets:bank:held")
 }
 
 /// A ledger account's totals in cents, as cached on `accounts`.
@@ -160,7 +178,7 @@ struct Book {
     totals: LedgerAccount,
     /// The account itself, or for `spent` the parent of the categories.
     base: AccountName,
-    /// Where the account's own money is: `assets:fund:available` for the fund.
+    /// Where the account's own money is: `assets:bank:available` for the fund.
     main: AccountName,
     /// Where its holds sit until they are resolved.
     held: AccountName,
@@ -181,9 +199,15 @@ impl Chart {
             .into_iter()
             .map(|totals| {
                 let base = match totals.id.as_str() {
-                    FUND => "assets:fund".to_string(),
+                    FUND => "assets:bank".to_string(),
                     DONATIONS => "income:donations".to_string(),
                     SPENT => "expenses:spent".to_string(),
+                    // The payouts' accounts (issue 18) are named as journal accounts.
+                    other if named(other) => other
+                        .split(':')
+                        .map(component)
+                        .collect::<Vec<_>>()
+                        .join(":"),
                     other => format!("assets:ledger:{}", component(other)),
                 };
                 let main = match totals.id.as_str() {
@@ -424,8 +448,8 @@ mod tests {
                 &row(TransferKind::Pending, 37_800, None, Some("hotel"))
             ),
             [
-                ("assets:fund:held".into(), 37_800),
-                ("assets:fund:available".into(), -37_800)
+                ("assets:bank:held".into(), 37_800),
+                ("assets:bank:available".into(), -37_800)
             ]
         );
     }
@@ -439,8 +463,8 @@ mod tests {
             ),
             [
                 ("expenses:spent:hotel".into(), 35_122),
-                ("assets:fund:available".into(), 2_678),
-                ("assets:fund:held".into(), -37_800)
+                ("assets:bank:available".into(), 2_678),
+                ("assets:bank:held".into(), -37_800)
             ]
         );
         assert_eq!(
@@ -450,7 +474,7 @@ mod tests {
             ),
             [
                 ("expenses:spent:unassigned".into(), 37_800),
-                ("assets:fund:held".into(), -37_800)
+                ("assets:bank:held".into(), -37_800)
             ]
         );
     }
@@ -461,8 +485,8 @@ mod tests {
             assert_eq!(
                 lines(&chart(), &row(kind, 6_450, Some(6_450), Some("bus"))),
                 [
-                    ("assets:fund:available".into(), 6_450),
-                    ("assets:fund:held".into(), -6_450)
+                    ("assets:bank:available".into(), 6_450),
+                    ("assets:bank:held".into(), -6_450)
                 ]
             );
         }
@@ -480,8 +504,8 @@ mod tests {
             closing,
             [
                 ("income:donations".into(), -500_000),
-                ("assets:fund:available".into(), 458_428),
-                ("assets:fund:held".into(), 6_450),
+                ("assets:bank:available".into(), 458_428),
+                ("assets:bank:held".into(), 6_450),
                 ("expenses:spent".into(), 35_122)
             ]
         );
@@ -495,7 +519,7 @@ mod tests {
             .iter()
             .map(|d| d.name.beancount.as_str())
             .collect();
-        assert!(names.contains(&"Assets:Fund:Available"), "{names:?}");
+        assert!(names.contains(&"Assets:Bank:Available"), "{names:?}");
         assert!(
             names.contains(&"Expenses:Spent:Local-Transport"),
             "{names:?}"

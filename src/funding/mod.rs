@@ -3,6 +3,7 @@
 //! estimated value and move no cash.
 
 pub mod import;
+pub mod payouts;
 pub mod reserves;
 pub mod restricted;
 
@@ -207,11 +208,23 @@ pub struct FundFigures {
     pub held: i64,
     pub spent: i64,
     pub in_kind: i64,
+    /// Receipts not yet paid to the organisation or vendor that paid them.
+    pub owed: i64,
+    /// What spent advances are owed, to top them up again.
+    pub to_replenish: i64,
+    /// The unspent money now at organisations as advances.
+    pub advanced: i64,
+    pub paid_out: i64,
+    /// The money in the bank by the books.
+    pub bank: i64,
+    pub other_income: i64,
+    pub fees: i64,
 }
 
-/// `available + reserved + held + spent = donated`.
+/// `bank = available + reserved + held + owed + to_replenish` and
+/// `donated + other_income − fees = bank + advanced + spent − owed`.
 pub async fn figures(db: &Db, now: DateTime<Utc>) -> Result<FundFigures, StoreError> {
-    let balance = ledger::fund_balance(db).await?;
+    let books = ledger::figures(db).await?;
     let reserved = reserves::outstanding_now(db, now).await?;
     let in_kind: i64 = on_db!(db, p => sqlx::query_scalar(
         "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM donations WHERE kind = 'in_kind'"
@@ -225,12 +238,19 @@ pub async fn figures(db: &Db, now: DateTime<Utc>) -> Result<FundFigures, StoreEr
     .await)?;
     Ok(FundFigures {
         restricted,
-        donated: balance.donated,
+        donated: books.donated,
         reserved,
-        available: balance.available - reserved,
-        held: balance.held,
-        spent: balance.spent,
+        available: books.available - reserved,
+        held: books.held,
+        spent: books.spent,
         in_kind,
+        owed: books.owed,
+        to_replenish: books.to_replenish,
+        advanced: books.advanced,
+        paid_out: books.paid_out,
+        bank: books.bank,
+        other_income: books.other_income,
+        fees: books.fees,
     })
 }
 

@@ -118,6 +118,27 @@ struct FundFigures {
     reserved: String,
     #[schema(value_type = Figure)]
     reserve_floor: String,
+    /// Receipts not yet paid to the organisation or vendor that paid them (never those
+    /// paid from an advance).
+    #[schema(value_type = Figure)]
+    owed: String,
+    /// What spent advances are owed, to top them up to their level.
+    #[schema(value_type = Figure)]
+    to_replenish: String,
+    /// The unspent money now at organisations as advances.
+    #[schema(value_type = Figure)]
+    advanced: String,
+    /// Payout lines paid, less those that bounced.
+    #[schema(value_type = Figure)]
+    paid_out: String,
+    /// The money in the bank by the books: `available + reserved + held + owed +
+    /// to_replenish`.
+    #[schema(value_type = Figure)]
+    bank: String,
+    #[schema(value_type = Figure)]
+    other_income: String,
+    #[schema(value_type = Figure)]
+    fees: String,
 }
 
 /// Adds a donor.
@@ -571,6 +592,13 @@ async fn fund(
         in_kind: format_cents(figures.in_kind),
         reserved: format_cents(figures.reserved),
         reserve_floor: format_cents(policy.policy.reserve_floor_cents()),
+        owed: format_cents(figures.owed),
+        to_replenish: format_cents(figures.to_replenish),
+        advanced: format_cents(figures.advanced),
+        paid_out: format_cents(figures.paid_out),
+        bank: format_cents(figures.bank),
+        other_income: format_cents(figures.other_income),
+        fees: format_cents(figures.fees),
     }))
 }
 

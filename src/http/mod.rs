@@ -60,6 +60,7 @@ mod health;
 mod ledger;
 pub mod openapi;
 mod orgs;
+mod payouts;
 mod policy;
 mod reports;
 mod requests;
@@ -133,6 +134,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(cases::router())
         .merge(funding::router())
         .merge(ledger::router())
+        .merge(payouts::router())
         .merge(policy::router())
         .merge(requests::router())
         .merge(reports::router())

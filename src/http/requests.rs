@@ -284,6 +284,12 @@ struct ReceiptBody {
     /// What was paid in that currency, as a string.
     #[schema(pattern = r"^\d+(\.\d{1,3})?$", example = "1250.00")]
     original_amount: Option<String>,
+    /// Who paid: the organisation (the fund owes it), its advance, or a vendor account the
+    /// fund pays through (with `vendor_id`); the organisation's payment mode when left out.
+    paid_by: Option<crate::domain::states::PaidBy>,
+    /// With `paid_by: vendor`: the vendor account; the organisation's default otherwise.
+    #[schema(format = "uuid")]
+    vendor_id: Option<String>,
 }
 
 #[derive(ToSchema)]
@@ -1017,6 +1023,10 @@ pub(crate) fn parse_receipt(body: &Value, today: chrono::NaiveDate) -> Result<Re
             .transpose()?,
         attested: fields::boolean(body, "attested", false)?,
         original,
+        paid_by: fields::optional_string(body, "paid_by")?
+            .map(|p| p.parse().map_err(|e| invalid("paid_by", e)))
+            .transpose()?,
+        vendor_id: fields::optional_string(body, "vendor_id")?.map(Into::into),
     })
 }
 

@@ -2,7 +2,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::domain::states::{RequestStatus, TransferKind};
+use super::figures::{self, Figures};
+use crate::domain::states::{LineStatus, RequestStatus, TransferKind};
 use crate::store::{Db, StoreError};
 use crate::{on_db, on_tx};
 
@@ -25,13 +26,18 @@ pub struct AccountCheck {
 pub struct LedgerCheck {
     pub ok: bool,
     pub accounts: Vec<AccountCheck>,
+    /// The fund's figures, derived from the transfers alone.
+    pub figures: Figures,
     pub problems: Vec<String>,
 }
 
 /// Derives every account's totals from the transfers alone and compares them with the
 /// cached ones; also checks that debits equal credits, that no flagged account is
 /// overdrawn, that no hold was resolved twice, and that each case's per-day totals (what
-/// its rolling window is summed from) equal what its requests give.
+/// its rolling window is summed from) equal what its requests give. The fund's figures are
+/// derived from the transfers too, and must keep both identities of
+/// [`Figures::problems`]; no account the fund owes on may be in credit, and the payout
+/// lines marked paid must be what the payout transfers paid.
 pub async fn check(db: &Db) -> Result<LedgerCheck, StoreError> {
     // A hold counts as pending until a transfer resolves it; posted amounts come from
     // single transfers and posts. CAST keeps PostgreSQL's SUM(bigint) an integer.
@@ -86,6 +92,37 @@ pub async fn check(db: &Db) -> Result<LedgerCheck, StoreError> {
         {
             problems.push(format!("account {} is overdrawn counting its holds", a.id));
         }
+        if figures::is_liability(&a.id) && a.derived_credits_posted > a.derived_debits_posted {
+            problems.push(format!("account {}: the fund paid more than it owed", a.id));
+        }
+    }
+    let derived = Figures::of(
+        accounts.iter().map(|a| figures::Totals {
+            id: &a.id,
+            debits_pending: a.derived_debits_pending,
+            debits_posted: a.derived_debits_posted,
+            credits_posted: a.derived_credits_posted,
+        }),
+        0,
+    );
+    let mut tx = db.begin_snapshot().await?;
+    let paid_out = super::paid_out(&mut tx).await?;
+    let lines_paid: i64 = on_tx!(&mut tx, c => sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM payout_lines WHERE status = $1",
+    )
+    .bind(LineStatus::Paid)
+    .fetch_one(c)
+    .await)?;
+    tx.rollback().await?;
+    let derived = Figures {
+        paid_out,
+        ..derived
+    };
+    problems.extend(derived.problems());
+    if paid_out != lines_paid {
+        problems.push(format!(
+            "the payout transfers paid {paid_out} but the payout lines marked paid add up to {lines_paid}"
+        ));
     }
     let sum = |f: fn(&AccountCheck) -> i64| accounts.iter().map(f).sum::<i64>();
     if sum(|a| a.debits_posted) != sum(|a| a.credits_posted) {
@@ -107,6 +144,7 @@ pub async fn check(db: &Db) -> Result<LedgerCheck, StoreError> {
     Ok(LedgerCheck {
         ok: problems.is_empty(),
         accounts,
+        figures: derived,
         problems,
     })
 }

@@ -18,9 +18,11 @@
 //!   ([`check`] says so).
 
 mod check;
+pub mod figures;
 mod sweep;
 
 pub use check::{AccountCheck, LedgerCheck, check};
+pub use figures::Figures;
 pub use sweep::sweep_expired;
 
 use chrono::{DateTime, Utc};
@@ -721,7 +723,7 @@ impl Transfer {
     }
 }
 
-/// The fund's money, in cents: `available + held + spent = donated`.
+/// The fund's money, in cents: what was given, what is available, held and spent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct FundBalance {
     pub donated: i64,
@@ -730,13 +732,13 @@ pub struct FundBalance {
     pub spent: i64,
 }
 
-impl From<&Account> for FundBalance {
-    fn from(a: &Account) -> Self {
+impl From<&Figures> for FundBalance {
+    fn from(f: &Figures) -> Self {
         FundBalance {
-            donated: a.credits_posted,
-            available: a.credits_posted - a.debits_posted - a.debits_pending,
-            held: a.debits_pending,
-            spent: a.debits_posted,
+            donated: f.donated,
+            available: f.available,
+            held: f.held,
+            spent: f.spent,
         }
     }
 }
@@ -752,10 +754,49 @@ pub async fn lock_fund_available(tx: &mut Tx) -> Result<i64, StoreError> {
 }
 
 pub async fn fund_balance(db: &Db) -> Result<FundBalance, StoreError> {
-    let fund = account(db, FUND)
-        .await?
-        .ok_or_else(|| StoreError::Sqlx(sqlx::Error::RowNotFound))?;
-    Ok(FundBalance::from(&fund))
+    Ok(FundBalance::from(&figures(db).await?))
+}
+
+/// Every figure of the fund (see [`figures`]), from the accounts' cached totals and the
+/// payout transfers, read in one snapshot.
+pub async fn figures(db: &Db) -> Result<Figures, StoreError> {
+    crate::read_tx!(db, |tx| -> Result<Figures, StoreError> async {
+        figures_in(tx).await
+    })
+}
+
+/// [`figures`] inside `tx`.
+pub async fn figures_in(tx: &mut Tx) -> Result<Figures, StoreError> {
+    let accounts: Vec<(String, i64, i64, i64)> = on_tx!(tx, c => sqlx::query_as(
+        "SELECT id, debits_pending, debits_posted, credits_posted FROM accounts",
+    )
+    .fetch_all(c)
+    .await)?;
+    let paid_out = paid_out(tx).await?;
+    Ok(Figures::of(
+        accounts.iter().map(|(id, dpend, dp, cp)| figures::Totals {
+            id,
+            debits_pending: *dpend,
+            debits_posted: *dp,
+            credits_posted: *cp,
+        }),
+        paid_out,
+    ))
+}
+
+/// Payout lines paid, less those reversed when they bounced.
+pub(crate) async fn paid_out(tx: &mut Tx) -> Result<i64, StoreError> {
+    let sql = format!(
+        "SELECT CAST(COALESCE(SUM(CASE WHEN code = $1 THEN amount ELSE 0 END), 0) AS BIGINT)
+              - CAST(COALESCE(SUM(CASE WHEN code = $2 THEN amount ELSE 0 END), 0) AS BIGINT)
+         FROM transfers WHERE kind = {} AND code IN ($1, $2)",
+        TransferKind::Single.sql()
+    );
+    Ok(on_tx!(tx, c => sqlx::query_scalar(&sql)
+        .bind(figures::PAYOUT_CODE)
+        .bind(figures::BOUNCE_CODE)
+        .fetch_one(c)
+        .await)?)
 }
 
 /// What the fund paid out (receipts posted to `spent`) since `since`, for the runway at

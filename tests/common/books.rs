@@ -1,7 +1,8 @@
 //! What must hold of a database after anything (a crash, two instances racing): each
 //! request's state agrees with its hold in the ledger, no hold is orphaned, lost or
 //! resolved twice, every request has its audit event, the fund's figures add up to the
-//! requests' own, and the ledger check and the audit chain pass.
+//! requests' own and keep the fund's two identities (issue 18), and the ledger check and
+//! the audit chain pass.
 
 use passage::on_db;
 use passage::store::Db;
@@ -140,16 +141,34 @@ pub async fn check(db: &Db) -> Books {
         "one request.receipt event per settlement"
     );
 
-    // The fund's figures are the requests' own (no money moved outside requests here
-    // but gifts), and the cached balances are the derived ones.
-    let fund = passage::ledger::fund_balance(db).await.expect("the fund");
+    // The fund's figures are the requests' own (no money is spent outside requests), they
+    // keep the two identities of issue 18 (`bank = available + held + owed +
+    // to_replenish`, `donated + other_income - fees = bank + advanced + spent - owed`),
+    // and the cached balances are the derived ones.
+    let fund = passage::ledger::figures(db).await.expect("the fund");
     assert_eq!(
         fund.held, books.held,
         "held = the approved requests' amounts"
     );
     assert_eq!(fund.spent, books.spent, "spent = the receipts' amounts");
-    assert_eq!(fund.available + fund.held + fund.spent, fund.donated);
+    assert_eq!(
+        fund.bank,
+        fund.available + fund.held + fund.owed + fund.to_replenish,
+        "bank = available + held + owed + to_replenish: {fund:?}"
+    );
+    assert_eq!(
+        fund.donated + fund.other_income - fund.fees,
+        fund.bank + fund.advanced + fund.spent - fund.owed,
+        "donated + other_income - fees = bank + advanced + spent - owed: {fund:?}"
+    );
+    assert_eq!(
+        fund.owed, fund.bank_owed,
+        "the bank keeps what is owed: {fund:?}"
+    );
     assert!(fund.available >= 0, "the fund is overdrawn: {fund:?}");
+    for figure in [fund.owed, fund.to_replenish, fund.advanced, fund.bank] {
+        assert!(figure >= 0, "a negative figure: {fund:?}");
+    }
     let ledger = passage::ledger::check(db)
         .await
         .expect("the ledger check runs");

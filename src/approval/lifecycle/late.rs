@@ -20,6 +20,7 @@ use crate::audit::{self, Actor};
 use crate::cases::Staff;
 use crate::domain::Money;
 use crate::domain::states::RequestStatus;
+use crate::funding::payouts;
 use crate::ledger::{self, NewTransfer, Outcome, TransferSpec};
 use crate::on_tx;
 use crate::store::{StoreError, Tx};
@@ -45,6 +46,14 @@ pub(super) async fn enter(
         ));
     }
     store(tx, now, staff, id, receipt).await?;
+    let payer = payouts::payer(
+        tx,
+        &row.org_id,
+        receipt.paid_by,
+        receipt.vendor_id.as_deref(),
+    )
+    .await?;
+    payouts::record_payer(tx, id, &payer).await?;
     told_and_audited(
         tx,
         now,
@@ -136,11 +145,11 @@ pub(super) async fn pay(
             )));
         }
     };
-    let spent: i64 = on_tx!(tx, c => sqlx::query_scalar(
+    let (spent, org_id): (i64, String) = on_tx!(tx, c => sqlx::query_as(
         "UPDATE requests SET status = $2, expired_hold_id = hold_id, hold_id = $3,
                              settlement_id = $4, closed_at = $5
          WHERE id = $1
-         RETURNING spent",
+         RETURNING spent, org_id",
     )
     .bind(id)
     .bind(RequestStatus::Settled)
@@ -149,6 +158,9 @@ pub(super) async fn pay(
     .bind(now)
     .fetch_one(c)
     .await)?;
+    // What the fund now owes, and to whom (issue 18).
+    let payer = payouts::recorded_payer(tx, id, &org_id).await?;
+    payouts::owe(tx, now, actor, id, &org_id, &payer, spent).await?;
     audit::append(
         tx,
         now,
