@@ -545,8 +545,75 @@ async fn up_to_and_a_treasurer_of_the_payee(t: TestDb) {
     f.app.stop().await;
 }
 
+/// An advance is the fund's money kept at an organisation, not spending: the donor report
+/// of its month counts no disbursement for it and keeps it in the closing balance; what
+/// the organisation then spends from it is spending, as any receipt.
+async fn an_advance_is_not_spending_in_a_donor_report(t: TestDb) {
+    use chrono::{Datelike, Duration, NaiveDate};
+    let mut f = funded(t, "10000.00").await;
+    let (b, worker_b) = org(&f, "Maison B", "b@example.org").await;
+    let (s, r) = put(
+        &f,
+        &format!("/api/v1/orgs/{b}/payment"),
+        &f.treasurer,
+        json!({"mode": "advance", "advance_level": "2000.00", "method": "eft",
+                "payee_details": "00123-815-1234567"}),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    let (s, batch) = f.post("/api/v1/payouts", &f.treasurer, json!({})).await;
+    assert_eq!(s, 201, "{batch}");
+    assert_eq!(batch["total"], "2000.00", "{batch}");
+    let id = batch["id"].as_str().unwrap();
+    let (s, r) = f
+        .post(
+            &format!("/api/v1/payouts/{id}/release"),
+            &f.second_treasurer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    let (s, r) = f
+        .post(
+            &format!("/api/v1/payouts/{id}/paid"),
+            &f.treasurer,
+            json!({"reference": "BANK-ADV"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    // Five cases, so that the period is not too quiet to publish its spending.
+    for _ in 0..5 {
+        let bus = fare(&f, &worker_b, "40.00").await;
+        receipt(&f, &worker_b, &bus, "40.00", json!({})).await;
+    }
+    fund(&f).await;
+
+    let today = f.app.clock.now().date_naive();
+    let start = today.with_day(1).unwrap();
+    let next = if start.month() == 12 {
+        NaiveDate::from_ymd_opt(start.year() + 1, 1, 1).unwrap()
+    } else {
+        NaiveDate::from_ymd_opt(start.year(), start.month() + 1, 1).unwrap()
+    };
+    let end = next - Duration::days(1);
+    f.go_to(next.year(), next.month(), 2, 12).await;
+    let report = f.draft(&start.to_string(), &end.to_string()).await;
+    let summary = &report["summary"];
+    assert_eq!(
+        summary["disbursed"], "200.00",
+        "the buses are spending, the advance is not: {summary}"
+    );
+    assert_eq!(summary["opening_balance"], "0.00", "{summary}");
+    assert_eq!(
+        summary["closing_balance"], "9800.00",
+        "the advance is still the fund's money: {summary}"
+    );
+    f.app.stop().await;
+}
+
 on_both_engines!(
     payment_modes_and_vendors_are_set_by_treasurers,
     three_ways_and_a_payout_keep_both_identities,
     up_to_and_a_treasurer_of_the_payee,
+    an_advance_is_not_spending_in_a_donor_report,
 );

@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 
-use crate::ledger::{FUND, TransferKind};
+use crate::ledger::{DONATIONS, FUND, SPENT, TransferKind};
 use crate::on_tx;
 use crate::store::{StoreError, Tx};
 
@@ -64,7 +64,10 @@ pub struct Facts {
 
 /// The fund's money (what came in as gifts, less what went out as spending) before `at`,
 /// or up to it when `inclusive`: the report's opening and closing balances, and the
-/// digest's opening line, from this one query.
+/// digest's opening line, from this one query. Only gifts (from the donations account)
+/// come in and only spending (to the spent account) goes out: money moved between the
+/// fund's own accounts, such as an advance paid to an organisation (issue 18) or its
+/// bounce, is still the fund's.
 pub(crate) async fn fund_money_before(
     tx: &mut Tx,
     at: DateTime<Utc>,
@@ -72,8 +75,8 @@ pub(crate) async fn fund_money_before(
 ) -> Result<i64, StoreError> {
     let op = if inclusive { "<=" } else { "<" };
     let sql = format!(
-        "SELECT CAST(COALESCE(SUM(CASE WHEN credit_account_id = $1 AND kind = $3 THEN amount ELSE 0 END), 0) AS BIGINT)
-              - CAST(COALESCE(SUM(CASE WHEN debit_account_id = $1 AND kind IN ($3, $4) THEN amount ELSE 0 END), 0) AS BIGINT)
+        "SELECT CAST(COALESCE(SUM(CASE WHEN credit_account_id = $1 AND debit_account_id = $5 AND kind = $3 THEN amount ELSE 0 END), 0) AS BIGINT)
+              - CAST(COALESCE(SUM(CASE WHEN debit_account_id = $1 AND credit_account_id = $6 AND kind IN ($3, $4) THEN amount ELSE 0 END), 0) AS BIGINT)
          FROM transfers WHERE created_at {op} $2"
     );
     Ok(on_tx!(tx, c => sqlx::query_scalar::<_, i64>(&sql)
@@ -81,6 +84,8 @@ pub(crate) async fn fund_money_before(
         .bind(at)
         .bind(TransferKind::Single)
         .bind(TransferKind::Post)
+        .bind(DONATIONS)
+        .bind(SPENT)
         .fetch_one(c)
         .await)?)
 }
@@ -90,8 +95,8 @@ pub async fn read(tx: &mut Tx, window: Window) -> Result<Facts, StoreError> {
     let opening = fund_money_before(tx, window.start, false).await?;
     let closing = fund_money_before(tx, window.cutoff, true).await?;
     let (received, disbursed): (i64, i64) = on_tx!(tx, c => sqlx::query_as(
-        "SELECT CAST(COALESCE(SUM(CASE WHEN credit_account_id = $1 AND kind = $4 THEN amount ELSE 0 END), 0) AS BIGINT),
-                CAST(COALESCE(SUM(CASE WHEN debit_account_id = $1 AND kind IN ($4, $5) THEN amount ELSE 0 END), 0) AS BIGINT)
+        "SELECT CAST(COALESCE(SUM(CASE WHEN credit_account_id = $1 AND debit_account_id = $6 AND kind = $4 THEN amount ELSE 0 END), 0) AS BIGINT),
+                CAST(COALESCE(SUM(CASE WHEN debit_account_id = $1 AND credit_account_id = $7 AND kind IN ($4, $5) THEN amount ELSE 0 END), 0) AS BIGINT)
          FROM transfers WHERE created_at >= $2 AND created_at <= $3",
     )
     .bind(FUND)
@@ -99,6 +104,8 @@ pub async fn read(tx: &mut Tx, window: Window) -> Result<Facts, StoreError> {
     .bind(window.cutoff)
     .bind(TransferKind::Single)
     .bind(TransferKind::Post)
+    .bind(DONATIONS)
+    .bind(SPENT)
     .fetch_one(c)
     .await)?;
     let gifts: (i64, i64, i64, i64) = on_tx!(tx, c => sqlx::query_as(
@@ -117,7 +124,7 @@ pub async fn read(tx: &mut Tx, window: Window) -> Result<Facts, StoreError> {
          FROM transfers t
          LEFT JOIN requests r ON t.kind = $5 AND r.hold_id = t.pending_id
          LEFT JOIN cases k ON k.code = r.case_code
-         WHERE t.debit_account_id = $1 AND t.kind IN ($4, $5)
+         WHERE t.debit_account_id = $1 AND t.credit_account_id = $6 AND t.kind IN ($4, $5)
            AND t.created_at >= $2 AND t.created_at <= $3",
     )
     .bind(FUND)
@@ -125,6 +132,7 @@ pub async fn read(tx: &mut Tx, window: Window) -> Result<Facts, StoreError> {
     .bind(window.cutoff)
     .bind(TransferKind::Single)
     .bind(TransferKind::Post)
+    .bind(SPENT)
     .fetch(c)
     .try_collect()
     .await)?;
