@@ -330,6 +330,13 @@ async fn a_declined_late_receipt_leaves_the_request_expired(t: TestDb) {
     assert!(subject.starts_with("Reçu en retard refusé"), "{subject}");
     assert!(text.contains("bought without calling"), "{text}");
     assert!(text.contains("100,00"), "{text}");
+    // The caseworker's page says it too: the treasurer's words, and whom to call back
+    // (the organisation already paid).
+    let html = page(&f, &format!("/requests/{id}"), &f.worker).await;
+    assert!(html.contains("id=\"declined\""), "{html}");
+    assert!(html.contains("bought without calling"), "{html}");
+    assert!(html.contains("Rappeler"), "{html}");
+    assert!(html.contains("t1@example.org"), "{html}");
     // Declined once: the same receipt is not sent round again.
     let (s, e) = f
         .post(

@@ -152,6 +152,16 @@ pub struct RequestView {
     pub requested_by_treasurer: bool,
 }
 
+impl RequestView {
+    /// Declined by a treasurer: a request (`declined`), or a late receipt (the request
+    /// stays `expired`, with the receipt its organisation entered and who declined it).
+    pub fn declined_by_a_treasurer(&self) -> bool {
+        self.decided_by.is_some()
+            && (self.status == RequestStatus::Declined
+                || (self.status == RequestStatus::Expired && self.receipt.is_some()))
+    }
+}
+
 /// Someone, by the name the instance knows them by (their display name, or their email).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Party {

@@ -88,7 +88,7 @@ pub fn why(c: &Context, r: &RequestView) -> Option<String> {
         return None;
     }
     // A treasurer's decline: the reason they typed, not the rule that sent it to them.
-    if r.status == RequestStatus::Declined && r.decided_by.is_some() {
+    if r.declined_by_a_treasurer() {
         return r.reason.clone();
     }
     let category = c.t(&format!("category-{}", r.category));

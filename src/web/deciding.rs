@@ -51,6 +51,7 @@ pub struct QuestionRow {
 
 /// A treasurer's decline as its caseworker reads it.
 pub struct DeclineRow {
+    pub title: String,
     pub code: Option<String>,
     pub call_back: Option<String>,
 }
@@ -219,18 +220,22 @@ impl Detail {
             .and_then(crate::approval::excess::message_key)
             .filter(|_| waits)
             .map(|key| c.t_with(key, &[("category", category.clone())]));
-        let declined =
-            (r.status == RequestStatus::Declined && r.decided_by.is_some()).then(|| DeclineRow {
-                code: r
-                    .reason_code
-                    .map(|code| c.t(&format!("decline-code-{}", code.as_str()))),
-                call_back: r.decided_by.as_ref().map(|who| {
-                    c.t_with(
-                        "request-call-back",
-                        &[("who", who.name.clone()), ("email", who.email.clone())],
-                    )
-                }),
-            });
+        let declined = r.declined_by_a_treasurer().then(|| DeclineRow {
+            title: c.t(if r.status == RequestStatus::Expired {
+                "request-late-declined-title"
+            } else {
+                "request-declined-title"
+            }),
+            code: r
+                .reason_code
+                .map(|code| c.t(&format!("decline-code-{}", code.as_str()))),
+            call_back: r.decided_by.as_ref().map(|who| {
+                c.t_with(
+                    "request-call-back",
+                    &[("who", who.name.clone()), ("email", who.email.clone())],
+                )
+            }),
+        });
         Detail {
             rows,
             note: r.note.clone(),
