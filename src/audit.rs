@@ -31,6 +31,7 @@ pub const ACTIONS: &[&str] = &[
     "case.close",
     "case.reopen",
     "donation.record",
+    "donation.import",
     "donor.add",
     "donor.links.withdraw",
     "donor.links.adopt",
@@ -42,6 +43,13 @@ pub const ACTIONS: &[&str] = &[
     "ledger.transfer",
     "ledger.transfer_rejected",
     "org.create",
+    "org.payment",
+    "payout.prepare",
+    "payout.release",
+    "payout.cancel",
+    "payout.paid",
+    "payout.line_paid",
+    "payout.line_bounced",
     "policy.propose",
     "policy.apply",
     "policy.cosign",
@@ -74,6 +82,7 @@ pub const ACTIONS: &[&str] = &[
     "user.reactivate",
     "user.roles",
     "user.on_call",
+    "vendor.add",
 ];
 
 /// The catalogue key that names `action` in words (`request.late_receipt` →
