@@ -59,6 +59,15 @@ const MATRIX: &[Route] = &[
         body: None,
         expect: [Anon, Allowed, Allowed, Allowed],
     },
+    // Changing to the same password: passes the door and changes nothing.
+    Route {
+        method: "POST",
+        path: "/api/v1/auth/password",
+        body: Some(
+            r#"{"current": "correct horse battery staple", "new": "correct horse battery staple"}"#,
+        ),
+        expect: [Anon, Allowed, Allowed, Allowed],
+    },
     Route {
         method: "POST",
         path: "/api/v1/orgs",
@@ -1452,7 +1461,131 @@ async fn admins_create_organisations_and_users_with_checked_fields(t: TestDb) {
     app.stop().await;
 }
 
+async fn change_password(app: &TestApp, token: &str, current: &str, new: &str) -> (u16, Value) {
+    let r = app
+        .post("/api/v1/auth/password", Some(token))
+        .json(&json!({"current": current, "new": new}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+async fn login_status(app: &TestApp, email: &str, password: &str) -> u16 {
+    app.post("/api/v1/auth/login", None)
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn a_user_changes_their_own_password_with_the_current_one(t: TestDb) {
+    let app = TestApp::spawn(t).await;
+    let org = app.seed_org("Shelter A").await;
+    let id = app
+        .seed_user("cw@example.org", "caseworker", Some(&org))
+        .await;
+    let token = app.login("cw@example.org").await;
+    let new = "ferry lantern quietly orbit";
+
+    // A wrong current password: 422 on `current`, nothing changed.
+    let (status, body) = change_password(&app, &token, "not my password at all", new).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "current", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("current password"),
+        "{body}"
+    );
+    // A new password from the list of common ones (any case): 422 on `new`, saying why
+    // and what to do.
+    for common in ["1q2w3e4r5t6y", "QWERTY123456", "password1234"] {
+        let (status, body) = change_password(&app, &token, PASSWORD, common).await;
+        assert_eq!(status, 422, "{common}: {body}");
+        assert_eq!(body["error"]["field"], "new", "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("most common") && message.contains("choose another"),
+            "{message}"
+        );
+    }
+    let (status, body) = change_password(&app, &token, PASSWORD, "too short").await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (422, &json!("new")),
+        "{body}"
+    );
+    assert_eq!(login_status(&app, "cw@example.org", PASSWORD).await, 200);
+
+    // The right current password and a good new one.
+    let (status, body) = change_password(&app, &token, PASSWORD, new).await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(login_status(&app, "cw@example.org", PASSWORD).await, 401);
+    assert_eq!(login_status(&app, "cw@example.org", new).await, 200);
+    // The session it was changed from goes on (signing it out needs a valid token).
+    let r = app
+        .post("/api/v1/auth/logout", Some(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+
+    // Audited under the user, never the password or its hash.
+    let events: Vec<(String, String, String, String)> =
+        passage::on_db!(&app.db.db, p => sqlx::query_as(
+        "SELECT actor, action, subject, content FROM audit_events ORDER BY seq"
+    )
+    .fetch_all(p)
+    .await)
+        .unwrap();
+    let changed: Vec<_> = events
+        .iter()
+        .filter(|(_, action, _, _)| action == "user.password_changed")
+        .collect();
+    assert_eq!(changed.len(), 1, "{events:?}");
+    assert_eq!(changed[0].0, format!("user:{id}"));
+    assert_eq!(changed[0].2, format!("user:{id}"));
+    for (_, _, _, content) in &events {
+        assert!(
+            !content.contains("lantern")
+                && !content.contains("battery")
+                && !content.contains("argon2"),
+            "{content}"
+        );
+    }
+    app.stop().await;
+}
+
+async fn guessing_the_current_password_is_throttled_like_sign_in(t: TestDb) {
+    let app = TestApp::spawn(t).await;
+    app.seed_user("tr@example.org", "treasurer", None).await;
+    let token = app.login("tr@example.org").await;
+    let mut statuses = Vec::new();
+    for n in 0..7 {
+        let (status, _) = change_password(
+            &app,
+            &token,
+            &format!("guess number {n}"),
+            "ferry lantern quietly orbit",
+        )
+        .await;
+        statuses.push(status);
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    // The guesses count against the email's sign-ins too.
+    assert_eq!(login_status(&app, "tr@example.org", PASSWORD).await, 429);
+    app.stop().await;
+}
+
 on_both_engines!(
+    a_user_changes_their_own_password_with_the_current_one,
+    guessing_the_current_password_is_throttled_like_sign_in,
     every_route_answers_each_role_as_the_matrix_says,
     login_answers_a_token_and_the_user,
     an_unknown_email_and_a_wrong_password_get_the_same_answer,

@@ -17,6 +17,7 @@ const OPERATIONS: &[&str] = &[
     "GET /api/v1/openapi.json",
     "POST /api/v1/auth/login",
     "POST /api/v1/auth/logout",
+    "POST /api/v1/auth/password",
     "POST /api/v1/orgs",
     "GET /api/v1/orgs",
     "POST /api/v1/users",
@@ -935,6 +936,22 @@ async fn real_answers_match_their_documented_schemas(t: TestDb) {
     )
     .await;
     assert_eq!(s, 404);
+    // A wrong current password and a common new one: the documented 422s; then a change.
+    for body in [
+        json!({"current": "not the password at all", "new": "ferry lantern quietly orbit"}),
+        json!({"current": common::PASSWORD, "new": "qwerty123456"}),
+        json!({"current": common::PASSWORD, "new": "ferry lantern quietly orbit"}),
+    ] {
+        call(
+            "POST",
+            "/api/v1/auth/password",
+            vec![],
+            cw.clone(),
+            None,
+            Some(body),
+        )
+        .await;
+    }
     call(
         "POST",
         "/api/v1/auth/logout",

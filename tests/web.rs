@@ -920,7 +920,114 @@ async fn a_declined_late_receipt_shows_its_reason_and_no_form(t: TestDb) {
     app.stop().await;
 }
 
+/// Everyone signed in reaches the page from the menu and changes their own password there,
+/// in their language; every refusal says what to do and keeps the old password.
+async fn people_change_their_own_password_from_the_page_in_their_language(t: TestDb) {
+    let (app, accounts) = demo(t).await;
+    for (roles, language, lang) in [
+        ("caseworker", "fr", Language::Fr),
+        ("treasurer", "en", Language::En),
+        ("admin", "en", Language::En),
+    ] {
+        let a = account(&accounts, roles, language);
+        let mut v = signed_in(&app, &accounts, roles, language).await;
+        let first = v.get("/").await.location().to_string();
+        let home = v.get(&first).await;
+        assert!(
+            home.body.contains("href=\"/password\""),
+            "{roles}: the menu links the page"
+        );
+        let page = v.get("/password").await;
+        assert_eq!(page.status, 200);
+        assert!(
+            page.body
+                .contains(&as_html(i18n::text(lang, "password-title")))
+        );
+        assert!(page.body.contains("aria-current=\"page\""));
+
+        let new = format!("ferry lantern quietly orbit {roles}");
+        for (current, typed, again, key) in [
+            (
+                "not my password at all",
+                new.as_str(),
+                new.as_str(),
+                "password-wrong-current",
+            ),
+            (
+                a.password.as_str(),
+                "Qwerty123456",
+                "Qwerty123456",
+                "password-common",
+            ),
+            (a.password.as_str(), "short", "short", "password-too-short"),
+            (
+                a.password.as_str(),
+                new.as_str(),
+                "another thing entirely",
+                "password-mismatch",
+            ),
+        ] {
+            let refused = v
+                .post(
+                    "/password",
+                    &[("current", current), ("new", typed), ("again", again)],
+                )
+                .await;
+            assert_eq!(refused.status, 422, "{roles} {key}");
+            assert!(
+                refused.body.contains(&as_html(i18n::text(lang, key))),
+                "{roles} {key}: {}",
+                refused.body
+            );
+            assert!(
+                typed.len() < 12 || !refused.body.contains(typed),
+                "a password is never shown back"
+            );
+        }
+        let done = v
+            .post(
+                "/password",
+                &[
+                    ("current", a.password.as_str()),
+                    ("new", new.as_str()),
+                    ("again", new.as_str()),
+                ],
+            )
+            .await;
+        assert_eq!(
+            done.location(),
+            "/password?changed=1",
+            "{roles}: {}",
+            done.body
+        );
+        let page = v.get(done.location()).await;
+        assert!(
+            page.body
+                .contains(&as_html(i18n::text(lang, "password-changed")))
+        );
+
+        let mut other = Visitor::new(&app, language);
+        assert_eq!(other.sign_in(&a.email, &a.password).await.status, 401);
+        assert_eq!(other.sign_in(&a.email, &new).await.status, 303);
+        assert_eq!(
+            audited(
+                &app,
+                "user.password_changed",
+                &format!("user:{}", user_id(&app, &a.email).await)
+            )
+            .await,
+            1
+        );
+    }
+    // Signed out, the page asks to sign in.
+    let mut anonymous = Visitor::new(&app, "en");
+    let page = anonymous.get("/password").await;
+    assert!(page.location().starts_with("/signin"), "{}", page.status);
+    app.stop().await;
+}
+
 on_both_engines!(
+    people_change_their_own_password_from_the_page_in_their_language,
     treasurers_draft_freeze_cosign_and_send_a_report_from_their_phones,
     receipts_cancels_declines_and_reviews_go_through_the_pages,
     a_donation_tapped_twice_is_one_gift,

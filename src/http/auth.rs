@@ -19,6 +19,56 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(login))
         .routes(routes!(logout))
+        .routes(routes!(change_password))
+}
+
+/// No `Debug`: the passwords must never be printed.
+#[derive(Deserialize, ToSchema)]
+struct PasswordChange {
+    /// The password the user signs in with now.
+    #[schema(format = Password)]
+    current: String,
+    /// 12 to 1024 characters, not one of the 100,000 most common passwords.
+    #[schema(format = Password, min_length = 12, max_length = 1024)]
+    new: String,
+}
+
+/// Changes the signed-in user's own password; the current one is required. A wrong
+/// current password answers 422 (field `current`) and counts as a failed sign-in, so it is
+/// throttled (429) like sign-in; a new password that is too short, too long or one of the
+/// 100,000 most common answers 422 (field `new`). The user's sessions stay signed in.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/password",
+    tag = "auth",
+    security(("bearer" = [])),
+    request_body = PasswordChange,
+    responses(
+        (status = 204, description = "Changed"),
+        BadRequest,
+        Unauthorized,
+        TooLarge,
+        Invalid,
+        TooManyRequests,
+    ),
+)]
+async fn change_password(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    auth: AuthUser,
+    Json(body): Json<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    sign_in::change_password(
+        &state.db,
+        &state.config,
+        state.clock.now(),
+        &auth.id,
+        body.current,
+        body.new,
+        &ip,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// No `Debug`: the password must never be printed.

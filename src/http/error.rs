@@ -165,6 +165,10 @@ impl From<crate::identity::sign_in::SignInError> for ApiError {
                 message: e.to_string(),
                 retry_after_secs,
             },
+            SignInError::WrongCurrent => ApiError::Unprocessable {
+                field: "current".into(),
+                message: e.to_string(),
+            },
             SignInError::Identity(e) => e.into(),
         }
     }

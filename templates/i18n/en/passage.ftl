@@ -609,3 +609,19 @@ import-reference-shape = The reference must be 1 to 24 characters, letters, digi
 import-reference-digits = The reference has more than 12 digits: give your own receipt number, never a card or document number.
 import-reference-document = The reference looks like a document number (letters then 6 digits or more, or 9 digits in a row): give your own receipt number, such as DON-2026-0042.
 import-reference-repeated = This reference is also on line { $first }: each gift needs its own reference.
+
+# Changing one's own password (/password)
+nav-password = Password
+password-title = Change your password
+password-intro = Type the password you sign in with now, then the new one twice. Your sessions stay signed in.
+password-current = Current password
+password-new = New password
+password-new-hint = At least 12 characters. Four or five words that do not belong together are easy to remember and hard to guess.
+password-again = New password, again
+password-submit = Change the password
+password-changed = Your password is changed. Use the new one the next time you sign in.
+password-wrong-current = This is not your current password. Type the password you sign in with; if you have forgotten it, ask an admin.
+password-too-short = The new password is too short: use at least 12 characters.
+password-too-long = The new password is too long: use at most 1024 characters.
+password-common = The new password is one of the 100,000 most common passwords, the ones attackers try first. Choose another, for example four or five words that do not belong together.
+password-mismatch = The two new passwords differ. Type the same new password twice.

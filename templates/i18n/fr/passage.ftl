@@ -609,3 +609,19 @@ import-reference-shape = La référence doit avoir de 1 à 24 caractères, lettr
 import-reference-digits = La référence a plus de 12 chiffres : donnez votre propre numéro de reçu, jamais un numéro de carte ou de document.
 import-reference-document = La référence ressemble à un numéro de document (des lettres puis 6 chiffres ou plus, ou 9 chiffres de suite) : donnez votre propre numéro de reçu, comme DON-2026-0042.
 import-reference-repeated = Cette référence est aussi à la ligne { $first } : chaque don a besoin de sa propre référence.
+
+# Changer son propre mot de passe (/password)
+nav-password = Mot de passe
+password-title = Changer votre mot de passe
+password-intro = Tapez le mot de passe avec lequel vous vous connectez aujourd'hui, puis le nouveau deux fois. Vos sessions restent ouvertes.
+password-current = Mot de passe actuel
+password-new = Nouveau mot de passe
+password-new-hint = Au moins 12 caractères. Quatre ou cinq mots sans rapport entre eux se retiennent facilement et se devinent mal.
+password-again = Nouveau mot de passe, encore une fois
+password-submit = Changer le mot de passe
+password-changed = Votre mot de passe est changé. Utilisez le nouveau à votre prochaine connexion.
+password-wrong-current = Ce n'est pas votre mot de passe actuel. Tapez celui avec lequel vous vous connectez ; si vous l'avez oublié, demandez à un·e admin.
+password-too-short = Le nouveau mot de passe est trop court : utilisez au moins 12 caractères.
+password-too-long = Le nouveau mot de passe est trop long : utilisez au plus 1024 caractères.
+password-common = Le nouveau mot de passe fait partie des 100 000 mots de passe les plus courants, ceux que les attaquants essaient en premier. Choisissez-en un autre, par exemple quatre ou cinq mots sans rapport entre eux.
+password-mismatch = Les deux nouveaux mots de passe diffèrent. Tapez deux fois le même nouveau mot de passe.
