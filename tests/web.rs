@@ -1026,7 +1026,130 @@ async fn people_change_their_own_password_from_the_page_in_their_language(t: Tes
     app.stop().await;
 }
 
+/// The reset mails in the outbox: (recipient, text).
+async fn reset_mails(app: &TestApp) -> Vec<(String, String)> {
+    passage::on_db!(&app.db.db, p => sqlx::query_as(
+        "SELECT to_addr, body_text FROM outbox WHERE dedupe_key LIKE 'password-reset:%'
+         ORDER BY created_at, id"
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap()
+}
+
+/// A caseworker who forgot their password asks for a link from the sign-in page, sets a
+/// new password from the emailed link, in French, and their other session ends.
+async fn a_forgotten_password_is_reset_from_the_sign_in_page_and_the_emailed_link(t: TestDb) {
+    let (app, accounts) = demo(t).await;
+    let a = account(&accounts, "caseworker", "fr");
+    let mut other_session = signed_in(&app, &accounts, "caseworker", "fr").await;
+    assert_eq!(other_session.get("/cases").await.status, 200);
+    app.clock.advance(chrono::Duration::minutes(5));
+
+    let mut v = Visitor::new(&app, "fr");
+    let signin = v.get("/signin").await;
+    assert!(signin.body.contains("href=\"/reset\""));
+    assert!(
+        signin
+            .body
+            .contains(&as_html(i18n::text(Language::Fr, "signin-forgot")))
+    );
+    let ask = v.get("/reset").await;
+    assert_eq!(ask.status, 200);
+    assert!(
+        ask.body
+            .contains(&as_html(i18n::text(Language::Fr, "reset-ask-intro")))
+    );
+    // A known and an unknown address: the same answer.
+    let known = v.post("/reset", &[("email", a.email.as_str())]).await;
+    let unknown = v.post("/reset", &[("email", "personne@example.org")]).await;
+    assert_eq!((known.status, known.location()), (303, "/reset?sent=1"));
+    assert_eq!((unknown.status, unknown.location()), (303, "/reset?sent=1"));
+    let sent = v.get("/reset?sent=1").await;
+    assert!(
+        sent.body
+            .contains(&as_html(i18n::text(Language::Fr, "reset-sent")))
+    );
+
+    let mails = reset_mails(&app).await;
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(mails[0].0, a.email);
+    assert!(
+        mails[0]
+            .1
+            .contains(&i18n::text(Language::Fr, "email-reset-intro")),
+        "in the account's language: {}",
+        mails[0].1
+    );
+    let start = mails[0].1.find("/reset?token=").unwrap();
+    let link = mails[0].1[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let token = link.trim_start_matches("/reset?token=").to_string();
+
+    let choose = v.get(&link).await;
+    assert_eq!(choose.status, 200);
+    assert_eq!(choose.hidden("token"), token);
+    let common = v
+        .post(
+            "/reset/confirm",
+            &[
+                ("token", &token),
+                ("new", "Qwerty123456"),
+                ("again", "Qwerty123456"),
+            ],
+        )
+        .await;
+    assert_eq!(common.status, 422);
+    assert!(
+        common
+            .body
+            .contains(&as_html(i18n::text(Language::Fr, "password-common")))
+    );
+    let new = "ferry lantern quietly orbit";
+    let done = v
+        .post(
+            "/reset/confirm",
+            &[("token", &token), ("new", new), ("again", new)],
+        )
+        .await;
+    assert_eq!(done.location(), "/reset?done=1", "{}", done.body);
+    assert!(
+        v.get("/reset?done=1")
+            .await
+            .body
+            .contains(&as_html(i18n::text(Language::Fr, "reset-done")))
+    );
+    // The other session is over; the new password signs in, the old does not.
+    let ended = other_session.get("/cases").await;
+    assert!(ended.location().starts_with("/signin"), "{}", ended.status);
+    assert_eq!(v.sign_in(&a.email, &a.password).await.status, 401);
+    assert_eq!(v.sign_in(&a.email, new).await.status, 303);
+    // The link is used up.
+    let mut again = Visitor::new(&app, "fr");
+    again.get(&link).await;
+    let used = again
+        .post(
+            "/reset/confirm",
+            &[
+                ("token", &token),
+                ("new", "another fine long phrase"),
+                ("again", "another fine long phrase"),
+            ],
+        )
+        .await;
+    assert_eq!(used.status, 422);
+    assert!(
+        used.body
+            .contains(&as_html(i18n::text(Language::Fr, "reset-bad-link")))
+    );
+    app.stop().await;
+}
+
 on_both_engines!(
+    a_forgotten_password_is_reset_from_the_sign_in_page_and_the_emailed_link,
     people_change_their_own_password_from_the_page_in_their_language,
     treasurers_draft_freeze_cosign_and_send_a_report_from_their_phones,
     receipts_cancels_declines_and_reviews_go_through_the_pages,

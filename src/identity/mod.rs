@@ -5,6 +5,7 @@ pub mod common_passwords;
 pub mod keys;
 pub mod orgs;
 pub mod password;
+pub mod reset;
 pub mod sign_in;
 pub mod throttle;
 pub mod tokens;

@@ -33,6 +33,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/language", post(session::switch_language))
         .route("/places", get(places::suggest))
         .route("/password", get(password::form).post(password::submit))
+        .route(
+            "/reset",
+            get(password::reset_form).post(password::reset_ask),
+        )
+        .route("/reset/confirm", post(password::reset_confirm))
         .merge(caseworker::router())
         .merge(sharing::router())
         .merge(oversight::router())

@@ -625,3 +625,16 @@ password-too-short = The new password is too short: use at least 12 characters.
 password-too-long = The new password is too long: use at most 1024 characters.
 password-common = The new password is one of the 100,000 most common passwords, the ones attackers try first. Choose another, for example four or five words that do not belong together.
 password-mismatch = The two new passwords differ. Type the same new password twice.
+
+# A forgotten password (/reset)
+signin-forgot = Forgot your password?
+reset-title = Forgot your password?
+reset-ask-intro = Type the email of your account: if it has one, a link to set a new password goes to it. The link works once, for one hour.
+reset-ask-submit = Send me a link
+reset-sent = If an account has this address, a link to set a new password is on its way. It works once, for one hour. Nothing came? Check the address and your junk mail, then ask again.
+reset-back = Back to sign in
+reset-choose-title = Set a new password
+reset-choose-intro = Choose a new password. Once it is set, every session of your account ends: sign in again with the new one.
+reset-choose-submit = Set the password
+reset-done = Your new password is set and every other session of your account has ended. Sign in with the new password.
+reset-bad-link = This link does not work: it was used already, it expired (a link lasts one hour) or it was cut short. Ask for a new one.

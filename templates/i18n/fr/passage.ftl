@@ -625,3 +625,16 @@ password-too-short = Le nouveau mot de passe est trop court : utilisez au moins 
 password-too-long = Le nouveau mot de passe est trop long : utilisez au plus 1024 caractères.
 password-common = Le nouveau mot de passe fait partie des 100 000 mots de passe les plus courants, ceux que les attaquants essaient en premier. Choisissez-en un autre, par exemple quatre ou cinq mots sans rapport entre eux.
 password-mismatch = Les deux nouveaux mots de passe diffèrent. Tapez deux fois le même nouveau mot de passe.
+
+# Un mot de passe oublié (/reset)
+signin-forgot = Mot de passe oublié ?
+reset-title = Mot de passe oublié ?
+reset-ask-intro = Tapez le courriel de votre compte : s'il en a un, un lien pour choisir un nouveau mot de passe lui est envoyé. Le lien fonctionne une fois, pendant une heure.
+reset-ask-submit = M'envoyer un lien
+reset-sent = Si un compte a cette adresse, un lien pour choisir un nouveau mot de passe est en route. Il fonctionne une fois, pendant une heure. Rien reçu ? Vérifiez l'adresse et vos indésirables, puis redemandez.
+reset-back = Retour à la connexion
+reset-choose-title = Choisir un nouveau mot de passe
+reset-choose-intro = Choisissez un nouveau mot de passe. Une fois choisi, toutes les sessions de votre compte se terminent : reconnectez-vous avec le nouveau.
+reset-choose-submit = Enregistrer le mot de passe
+reset-done = Votre nouveau mot de passe est enregistré et toutes les autres sessions de votre compte sont terminées. Connectez-vous avec le nouveau mot de passe.
+reset-bad-link = Ce lien ne fonctionne pas : il a déjà servi, il a expiré (un lien dure une heure) ou il a été coupé. Demandez-en un nouveau.
