@@ -31,6 +31,10 @@ impl Actor {
     pub fn cli() -> Self {
         Actor("cli".into())
     }
+    /// Someone not signed in (asking for a password reset link).
+    pub fn anonymous() -> Self {
+        Actor("anonymous".into())
+    }
 }
 
 /// An event as it is stored and hashed.

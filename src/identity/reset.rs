@@ -133,7 +133,7 @@ pub async fn request(
         audit::append(
             tx,
             now,
-            &Actor("anonymous".into()),
+            &Actor::anonymous(),
             "user.password_reset_requested",
             &format!("user:{}", user.id),
             &json!({}),

@@ -541,6 +541,7 @@ flagged-by = Flagged by { $who }, { $when }
 flagged-clear = Clear the flag
 actor-system = Passage
 actor-cli = the command line
+actor-anonymous = someone not signed in
 audit-events = Events
 audit-filter = Action
 audit-every-action = Every action

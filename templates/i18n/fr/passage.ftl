@@ -541,6 +541,7 @@ flagged-by = Signalé par { $who }, { $when }
 flagged-clear = Lever le signalement
 actor-system = Passage
 actor-cli = la ligne de commande
+actor-anonymous = une personne non connectée
 audit-events = Événements
 audit-filter = Action
 audit-every-action = Toutes les actions
