@@ -82,6 +82,9 @@ pub const ACTIONS: &[&str] = &[
     "user.reactivate",
     "user.roles",
     "user.on_call",
+    "user.password_changed",
+    "user.password_reset_requested",
+    "user.password_reset",
     "vendor.add",
 ];
 
@@ -101,6 +104,10 @@ impl Actor {
     }
     pub fn cli() -> Self {
         Actor("cli".into())
+    }
+    /// Someone not signed in (asking for a password reset link).
+    pub fn anonymous() -> Self {
+        Actor("anonymous".into())
     }
 }
 

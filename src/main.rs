@@ -8,7 +8,7 @@ use passage::app::{self, AppState};
 use passage::audit::Actor;
 use passage::clock::{Clock, SystemClock};
 use passage::config::Config;
-use passage::domain::{Email, Language, OrgType, Password, Province, Roles};
+use passage::domain::{Email, Language, OrgType, Province, Roles};
 use passage::export::{Export, Format};
 use passage::identity::{keys, orgs, users};
 use passage::store::{Db, StoreError};
@@ -267,7 +267,9 @@ async fn add_user(
         .map_err(|e| format!("cannot read the password from standard input: {e}"))?;
     let line = line.strip_suffix('\n').unwrap_or(&line);
     let line = line.strip_suffix('\r').unwrap_or(line);
-    let password = Password::parse(line.to_string()).map_err(|e| format!("the password {e}"))?;
+    // A password chosen now: long enough and not one of the most common.
+    let password = passage::identity::password::parse_new("password", line.to_string())
+        .map_err(|e| format!("the {e}"))?;
     let new = users::NewUser {
         email,
         password,

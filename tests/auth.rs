@@ -59,6 +59,28 @@ const MATRIX: &[Route] = &[
         body: None,
         expect: [Anon, Allowed, Allowed, Allowed],
     },
+    // Changing to the same password: passes the door and changes nothing.
+    Route {
+        method: "POST",
+        path: "/api/v1/auth/password",
+        body: Some(
+            r#"{"current": "correct horse battery staple", "new": "correct horse battery staple"}"#,
+        ),
+        expect: [Anon, Allowed, Allowed, Allowed],
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/auth/reset",
+        body: Some(r#"{"email": "nobody{n}@example.org"}"#),
+        expect: [Allowed, Allowed, Allowed, Allowed],
+    },
+    // A made-up token: past the door (no session needed), then 422.
+    Route {
+        method: "POST",
+        path: "/api/v1/auth/reset/confirm",
+        body: Some(r#"{"token": "0000", "password": "ferry lantern quietly orbit"}"#),
+        expect: [Allowed, Allowed, Allowed, Allowed],
+    },
     Route {
         method: "POST",
         path: "/api/v1/orgs",
@@ -1582,7 +1604,318 @@ async fn admins_create_organisations_and_users_with_checked_fields(t: TestDb) {
     app.stop().await;
 }
 
+async fn change_password(app: &TestApp, token: &str, current: &str, new: &str) -> (u16, Value) {
+    let r = app
+        .post("/api/v1/auth/password", Some(token))
+        .json(&json!({"current": current, "new": new}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+async fn login_status(app: &TestApp, email: &str, password: &str) -> u16 {
+    app.post("/api/v1/auth/login", None)
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+async fn a_user_changes_their_own_password_with_the_current_one(t: TestDb) {
+    let app = TestApp::spawn(t).await;
+    let org = app.seed_org("Shelter A").await;
+    let id = app
+        .seed_user("cw@example.org", "caseworker", Some(&org))
+        .await;
+    let token = app.login("cw@example.org").await;
+    let new = "ferry lantern quietly orbit";
+
+    // A wrong current password: 422 on `current`, nothing changed.
+    let (status, body) = change_password(&app, &token, "not my password at all", new).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "current", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("current password"),
+        "{body}"
+    );
+    // A new password from the list of common ones (any case): 422 on `new`, saying why
+    // and what to do.
+    for common in ["1q2w3e4r5t6y", "QWERTY123456", "password1234"] {
+        let (status, body) = change_password(&app, &token, PASSWORD, common).await;
+        assert_eq!(status, 422, "{common}: {body}");
+        assert_eq!(body["error"]["field"], "new", "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("most common") && message.contains("choose another"),
+            "{message}"
+        );
+    }
+    let (status, body) = change_password(&app, &token, PASSWORD, "too short").await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (422, &json!("new")),
+        "{body}"
+    );
+    assert_eq!(login_status(&app, "cw@example.org", PASSWORD).await, 200);
+
+    // The right current password and a good new one.
+    let (status, body) = change_password(&app, &token, PASSWORD, new).await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(login_status(&app, "cw@example.org", PASSWORD).await, 401);
+    assert_eq!(login_status(&app, "cw@example.org", new).await, 200);
+    // The session it was changed from goes on (signing it out needs a valid token).
+    let r = app
+        .post("/api/v1/auth/logout", Some(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+
+    // Audited under the user, never the password or its hash.
+    let events: Vec<(String, String, String, String)> =
+        passage::on_db!(&app.db.db, p => sqlx::query_as(
+        "SELECT actor, action, subject, content FROM audit_events ORDER BY seq"
+    )
+    .fetch_all(p)
+    .await)
+        .unwrap();
+    let changed: Vec<_> = events
+        .iter()
+        .filter(|(_, action, _, _)| action == "user.password_changed")
+        .collect();
+    assert_eq!(changed.len(), 1, "{events:?}");
+    assert_eq!(changed[0].0, format!("user:{id}"));
+    assert_eq!(changed[0].2, format!("user:{id}"));
+    for (_, _, _, content) in &events {
+        assert!(
+            !content.contains("lantern")
+                && !content.contains("battery")
+                && !content.contains("argon2"),
+            "{content}"
+        );
+    }
+    app.stop().await;
+}
+
+async fn guessing_the_current_password_is_throttled_like_sign_in(t: TestDb) {
+    let app = TestApp::spawn(t).await;
+    app.seed_user("tr@example.org", "treasurer", None).await;
+    let token = app.login("tr@example.org").await;
+    let mut statuses = Vec::new();
+    for n in 0..7 {
+        let (status, _) = change_password(
+            &app,
+            &token,
+            &format!("guess number {n}"),
+            "ferry lantern quietly orbit",
+        )
+        .await;
+        statuses.push(status);
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    // The guesses count against the email's sign-ins too.
+    assert_eq!(login_status(&app, "tr@example.org", PASSWORD).await, 429);
+    app.stop().await;
+}
+
+async fn ask_reset(app: &TestApp, email: &str) -> reqwest::Response {
+    app.post("/api/v1/auth/reset", None)
+        .json(&json!({"email": email}))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Status, headers and body bytes, but `date` (the second it was sent) and `x-request-id`
+/// (a fresh random id on every answer, for the logs).
+async fn whole_answer(r: reqwest::Response) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let status = r.status().as_u16();
+    let headers = r
+        .headers()
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "date" | "x-request-id"))
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
+        .collect();
+    (status, headers, r.bytes().await.unwrap().to_vec())
+}
+
+/// The text of every reset mail in the outbox, by recipient.
+async fn reset_mails(app: &TestApp) -> Vec<(String, String)> {
+    passage::on_db!(&app.db.db, p => sqlx::query_as(
+        "SELECT to_addr, body_text FROM outbox WHERE dedupe_key LIKE 'password-reset:%'
+         ORDER BY created_at, id"
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap()
+}
+
+fn token_in(text: &str) -> String {
+    let start = text.find("/reset?token=").expect("a reset link") + "/reset?token=".len();
+    text[start..].split_whitespace().next().unwrap().to_string()
+}
+
+async fn confirm_reset(app: &TestApp, token: &str, password: &str) -> (u16, Value) {
+    let r = app
+        .post("/api/v1/auth/reset/confirm", None)
+        .json(&json!({"token": token, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+async fn audit_rows(app: &TestApp) -> Vec<(String, String, String, String)> {
+    passage::on_db!(&app.db.db, p => sqlx::query_as(
+        "SELECT actor, action, subject, content FROM audit_events ORDER BY seq"
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap()
+}
+
+async fn a_forgotten_password_is_reset_once_from_the_emailed_link(t: TestDb) {
+    let app = TestApp::spawn(t).await;
+    let org = app.seed_org("Shelter A").await;
+    let id = app
+        .seed_user("cw@example.org", "caseworker", Some(&org))
+        .await;
+    let session = app.login("cw@example.org").await;
+
+    // A known and an unknown address get the same answer, byte for byte.
+    let known = whole_answer(ask_reset(&app, "CW@example.org ").await).await;
+    let unknown = whole_answer(ask_reset(&app, "nobody@example.org").await).await;
+    assert_eq!(known.0, 202);
+    assert_eq!(
+        known, unknown,
+        "the answers tell whether the address exists"
+    );
+    // Only the known one is mailed, stored and audited.
+    let mails = reset_mails(&app).await;
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(mails[0].0, "cw@example.org");
+    let link_start = format!("{}/reset?token=", app.config.base_url.trim_end_matches('/'));
+    assert!(mails[0].1.contains(&link_start), "{}", mails[0].1);
+    let token = token_in(&mails[0].1);
+    let rows: i64 = passage::on_db!(&app.db.db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM password_resets").fetch_one(p).await)
+    .unwrap();
+    assert_eq!(rows, 1);
+    let stored: String = passage::on_db!(&app.db.db, p => sqlx::query_scalar(
+        "SELECT token_hash FROM password_resets").fetch_one(p).await)
+    .unwrap();
+    assert_ne!(stored, token, "the token is stored hashed");
+
+    // The token opens nothing else: it is not a session.
+    let r = app
+        .post("/api/v1/auth/logout", Some(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // A common password is refused and leaves the link usable.
+    let (status, body) = confirm_reset(&app, &token, "qwerty123456").await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (422, &json!("password")),
+        "{body}"
+    );
+    app.clock.advance(Duration::minutes(10));
+    let new = "ferry lantern quietly orbit";
+    let (status, body) = confirm_reset(&app, &token, new).await;
+    assert_eq!(status, 204, "{body}");
+    // Every session opened before ends; the new password signs in, the old does not.
+    let r = app
+        .post("/api/v1/auth/logout", Some(&session))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "the other session is ended");
+    assert_eq!(login_status(&app, "cw@example.org", PASSWORD).await, 401);
+    assert_eq!(login_status(&app, "cw@example.org", new).await, 200);
+    // Single use.
+    let (status, body) = confirm_reset(&app, &token, "another fine long phrase").await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (422, &json!("token")),
+        "{body}"
+    );
+    assert_eq!(login_status(&app, "cw@example.org", new).await, 200);
+
+    // A link expires after one hour.
+    assert_eq!(ask_reset(&app, "cw@example.org").await.status(), 202);
+    let mails = reset_mails(&app).await;
+    let late = token_in(&mails.last().unwrap().1);
+    app.clock.advance(Duration::hours(1));
+    let (status, body) = confirm_reset(&app, &late, "another fine long phrase").await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (422, &json!("token")),
+        "{body}"
+    );
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("one hour") && message.contains("ask for a new one"),
+        "{message}"
+    );
+
+    // Audited under the account, never the token, the link or the unknown address.
+    let events = audit_rows(&app).await;
+    let actions: Vec<&str> = events
+        .iter()
+        .filter(|(_, _, subject, _)| *subject == format!("user:{id}"))
+        .map(|(_, action, _, _)| action.as_str())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "user.create",
+            "user.password_reset_requested",
+            "user.password_reset",
+            "user.password_reset_requested"
+        ]
+    );
+    for (_, _, subject, content) in &events {
+        for secret in [&token, &late, &stored] {
+            assert!(!content.contains(secret.as_str()) && !subject.contains(secret.as_str()));
+        }
+        assert!(!content.contains("nobody") && !subject.contains("nobody"));
+    }
+    app.stop().await;
+}
+
+async fn reset_requests_are_throttled_alike_for_known_and_unknown_addresses(t: TestDb) {
+    let app = TestApp::spawn_with(t, &[("PASSAGE_LOGIN_MAX_FAILURES", "3")]).await;
+    app.seed_user("tr@example.org", "treasurer", None).await;
+    for email in ["tr@example.org", "nobody@example.org"] {
+        let mut statuses = Vec::new();
+        for _ in 0..4 {
+            statuses.push(ask_reset(&app, email).await.status().as_u16());
+        }
+        assert_eq!(statuses, [202, 202, 202, 429], "{email}");
+    }
+    assert_eq!(reset_mails(&app).await.len(), 3);
+    // Asking for links never locks the account out of signing in.
+    assert_eq!(login_status(&app, "tr@example.org", PASSWORD).await, 200);
+    app.stop().await;
+}
+
 on_both_engines!(
+    a_forgotten_password_is_reset_once_from_the_emailed_link,
+    reset_requests_are_throttled_alike_for_known_and_unknown_addresses,
+    a_user_changes_their_own_password_with_the_current_one,
+    guessing_the_current_password_is_throttled_like_sign_in,
     every_route_answers_each_role_as_the_matrix_says,
     login_answers_a_token_and_the_user,
     an_unknown_email_and_a_wrong_password_get_the_same_answer,

@@ -9,8 +9,8 @@ use common::words::{self, Reader, unescaped};
 use passage::domain::Language;
 use passage::i18n;
 use passage::mail::compose::{
-    Decision, Late, LateStep, LowBalance, Question, ReportReminder, ReportStep, TripFacts, Urgent,
-    Written,
+    Decision, Late, LateStep, LowBalance, PasswordReset, Question, ReportReminder, ReportStep,
+    TripFacts, Urgent, Written,
 };
 use passage::reports::send::{Gift, Links, render};
 use passage::reports::summary::Summary;
@@ -189,6 +189,15 @@ fn every_email(language: Language) -> Vec<(&'static str, Written)> {
         ("to co-sign", reminder(ReportStep::Cosign).write().unwrap()),
         ("donor report", donor(&gifts)),
         ("donor report without gifts", donor(&[])),
+        (
+            "password reset",
+            PasswordReset {
+                language,
+                link: "https://passage.example.org/reset?token=ab12".into(),
+            }
+            .write()
+            .unwrap(),
+        ),
     ]
 }
 

@@ -175,6 +175,20 @@ async fn cli_mistakes_are_one_line_and_never_echo_the_password() {
             "tiny-secret\n",
             "at least 12 characters",
         ),
+        // One of the 100,000 most common passwords (ASVS V2.1.7).
+        (
+            vec![
+                "user",
+                "add",
+                "--email",
+                "a@example.org",
+                "--roles",
+                "admin",
+                "--password-stdin",
+            ],
+            "Qwerty123456\n",
+            "the password is one of the 100,000 most common passwords",
+        ),
         (
             vec![
                 "user",
@@ -257,7 +271,7 @@ async fn cli_mistakes_are_one_line_and_never_echo_the_password() {
             "{args:?}: {err}"
         );
         assert!(
-            !err.contains("tiny-secret") && !err.contains("passphrase"),
+            !err.contains("tiny-secret") && !err.contains("passphrase") && !err.contains("Qwerty"),
             "{err}"
         );
     }

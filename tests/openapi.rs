@@ -17,6 +17,9 @@ const OPERATIONS: &[&str] = &[
     "GET /api/v1/openapi.json",
     "POST /api/v1/auth/login",
     "POST /api/v1/auth/logout",
+    "POST /api/v1/auth/password",
+    "POST /api/v1/auth/reset",
+    "POST /api/v1/auth/reset/confirm",
     "POST /api/v1/orgs",
     "GET /api/v1/orgs",
     "POST /api/v1/users",
@@ -86,6 +89,9 @@ const PUBLIC: &[&str] = &[
     "GET /healthz",
     "GET /api/v1/openapi.json",
     "POST /api/v1/auth/login",
+    // Asking for a reset link, and setting a password with its token (never a session).
+    "POST /api/v1/auth/reset",
+    "POST /api/v1/auth/reset/confirm",
     // A donor's signed link (a token of its own, never a staff session) opens these.
     "GET /api/v1/donor/report",
     "GET /api/v1/donor/unsubscribe",
@@ -970,6 +976,41 @@ async fn real_answers_match_their_documented_schemas(t: TestDb) {
     )
     .await;
     assert_eq!(s, 404);
+    // A reset link asked for, and a made-up token refused.
+    call(
+        "POST",
+        "/api/v1/auth/reset",
+        vec![],
+        None,
+        None,
+        Some(json!({"email": "cw@example.org"})),
+    )
+    .await;
+    call(
+        "POST",
+        "/api/v1/auth/reset/confirm",
+        vec![],
+        None,
+        None,
+        Some(json!({"token": "0000", "password": "ferry lantern quietly orbit"})),
+    )
+    .await;
+    // A wrong current password and a common new one: the documented 422s; then a change.
+    for body in [
+        json!({"current": "not the password at all", "new": "ferry lantern quietly orbit"}),
+        json!({"current": common::PASSWORD, "new": "qwerty123456"}),
+        json!({"current": common::PASSWORD, "new": "ferry lantern quietly orbit"}),
+    ] {
+        call(
+            "POST",
+            "/api/v1/auth/password",
+            vec![],
+            cw.clone(),
+            None,
+            Some(body),
+        )
+        .await;
+    }
     call(
         "POST",
         "/api/v1/auth/logout",

@@ -920,7 +920,237 @@ async fn a_declined_late_receipt_shows_its_reason_and_no_form(t: TestDb) {
     app.stop().await;
 }
 
+/// Everyone signed in reaches the page from the menu and changes their own password there,
+/// in their language; every refusal says what to do and keeps the old password.
+async fn people_change_their_own_password_from_the_page_in_their_language(t: TestDb) {
+    let (app, accounts) = demo(t).await;
+    for (roles, language, lang) in [
+        ("caseworker", "fr", Language::Fr),
+        ("treasurer", "en", Language::En),
+        ("admin", "en", Language::En),
+    ] {
+        let a = account(&accounts, roles, language);
+        let mut v = signed_in(&app, &accounts, roles, language).await;
+        let first = v.get("/").await.location().to_string();
+        let home = v.get(&first).await;
+        assert!(
+            home.body.contains("href=\"/password\""),
+            "{roles}: the menu links the page"
+        );
+        let page = v.get("/password").await;
+        assert_eq!(page.status, 200);
+        assert!(
+            page.body
+                .contains(&as_html(i18n::text(lang, "password-title")))
+        );
+        assert!(page.body.contains("aria-current=\"page\""));
+
+        let new = format!("ferry lantern quietly orbit {roles}");
+        for (current, typed, again, key) in [
+            (
+                "not my password at all",
+                new.as_str(),
+                new.as_str(),
+                "password-wrong-current",
+            ),
+            (
+                a.password.as_str(),
+                "Qwerty123456",
+                "Qwerty123456",
+                "password-common",
+            ),
+            (a.password.as_str(), "short", "short", "password-too-short"),
+            (
+                a.password.as_str(),
+                new.as_str(),
+                "another thing entirely",
+                "password-mismatch",
+            ),
+        ] {
+            let refused = v
+                .post(
+                    "/password",
+                    &[("current", current), ("new", typed), ("again", again)],
+                )
+                .await;
+            assert_eq!(refused.status, 422, "{roles} {key}");
+            assert!(
+                refused.body.contains(&as_html(i18n::text(lang, key))),
+                "{roles} {key}: {}",
+                refused.body
+            );
+            assert!(
+                typed.len() < 12 || !refused.body.contains(typed),
+                "a password is never shown back"
+            );
+        }
+        let done = v
+            .post(
+                "/password",
+                &[
+                    ("current", a.password.as_str()),
+                    ("new", new.as_str()),
+                    ("again", new.as_str()),
+                ],
+            )
+            .await;
+        assert_eq!(
+            done.location(),
+            "/password?changed=1",
+            "{roles}: {}",
+            done.body
+        );
+        let page = v.get(done.location()).await;
+        assert!(
+            page.body
+                .contains(&as_html(i18n::text(lang, "password-changed")))
+        );
+
+        let mut other = Visitor::new(&app, language);
+        assert_eq!(other.sign_in(&a.email, &a.password).await.status, 401);
+        assert_eq!(other.sign_in(&a.email, &new).await.status, 303);
+        assert_eq!(
+            audited(
+                &app,
+                "user.password_changed",
+                &format!("user:{}", user_id(&app, &a.email).await)
+            )
+            .await,
+            1
+        );
+    }
+    // Signed out, the page asks to sign in.
+    let mut anonymous = Visitor::new(&app, "en");
+    let page = anonymous.get("/password").await;
+    assert!(page.location().starts_with("/signin"), "{}", page.status);
+    app.stop().await;
+}
+
+/// The reset mails in the outbox: (recipient, text).
+async fn reset_mails(app: &TestApp) -> Vec<(String, String)> {
+    passage::on_db!(&app.db.db, p => sqlx::query_as(
+        "SELECT to_addr, body_text FROM outbox WHERE dedupe_key LIKE 'password-reset:%'
+         ORDER BY created_at, id"
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap()
+}
+
+/// A caseworker who forgot their password asks for a link from the sign-in page, sets a
+/// new password from the emailed link, in French, and their other session ends.
+async fn a_forgotten_password_is_reset_from_the_sign_in_page_and_the_emailed_link(t: TestDb) {
+    let (app, accounts) = demo(t).await;
+    let a = account(&accounts, "caseworker", "fr");
+    let mut other_session = signed_in(&app, &accounts, "caseworker", "fr").await;
+    assert_eq!(other_session.get("/cases").await.status, 200);
+    app.clock.advance(chrono::Duration::minutes(5));
+
+    let mut v = Visitor::new(&app, "fr");
+    let signin = v.get("/signin").await;
+    assert!(signin.body.contains("href=\"/reset\""));
+    assert!(
+        signin
+            .body
+            .contains(&as_html(i18n::text(Language::Fr, "signin-forgot")))
+    );
+    let ask = v.get("/reset").await;
+    assert_eq!(ask.status, 200);
+    assert!(
+        ask.body
+            .contains(&as_html(i18n::text(Language::Fr, "reset-ask-intro")))
+    );
+    // A known and an unknown address: the same answer.
+    let known = v.post("/reset", &[("email", a.email.as_str())]).await;
+    let unknown = v.post("/reset", &[("email", "personne@example.org")]).await;
+    assert_eq!((known.status, known.location()), (303, "/reset?sent=1"));
+    assert_eq!((unknown.status, unknown.location()), (303, "/reset?sent=1"));
+    let sent = v.get("/reset?sent=1").await;
+    assert!(
+        sent.body
+            .contains(&as_html(i18n::text(Language::Fr, "reset-sent")))
+    );
+
+    let mails = reset_mails(&app).await;
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(mails[0].0, a.email);
+    assert!(
+        mails[0]
+            .1
+            .contains(&i18n::text(Language::Fr, "email-reset-intro")),
+        "in the account's language: {}",
+        mails[0].1
+    );
+    let start = mails[0].1.find("/reset?token=").unwrap();
+    let link = mails[0].1[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let token = link.trim_start_matches("/reset?token=").to_string();
+
+    let choose = v.get(&link).await;
+    assert_eq!(choose.status, 200);
+    assert_eq!(choose.hidden("token"), token);
+    let common = v
+        .post(
+            "/reset/confirm",
+            &[
+                ("token", &token),
+                ("new", "Qwerty123456"),
+                ("again", "Qwerty123456"),
+            ],
+        )
+        .await;
+    assert_eq!(common.status, 422);
+    assert!(
+        common
+            .body
+            .contains(&as_html(i18n::text(Language::Fr, "password-common")))
+    );
+    let new = "ferry lantern quietly orbit";
+    let done = v
+        .post(
+            "/reset/confirm",
+            &[("token", &token), ("new", new), ("again", new)],
+        )
+        .await;
+    assert_eq!(done.location(), "/reset?done=1", "{}", done.body);
+    assert!(
+        v.get("/reset?done=1")
+            .await
+            .body
+            .contains(&as_html(i18n::text(Language::Fr, "reset-done")))
+    );
+    // The other session is over; the new password signs in, the old does not.
+    let ended = other_session.get("/cases").await;
+    assert!(ended.location().starts_with("/signin"), "{}", ended.status);
+    assert_eq!(v.sign_in(&a.email, &a.password).await.status, 401);
+    assert_eq!(v.sign_in(&a.email, new).await.status, 303);
+    // The link is used up.
+    let mut again = Visitor::new(&app, "fr");
+    again.get(&link).await;
+    let used = again
+        .post(
+            "/reset/confirm",
+            &[
+                ("token", &token),
+                ("new", "another fine long phrase"),
+                ("again", "another fine long phrase"),
+            ],
+        )
+        .await;
+    assert_eq!(used.status, 422);
+    assert!(
+        used.body
+            .contains(&as_html(i18n::text(Language::Fr, "reset-bad-link")))
+    );
+    app.stop().await;
+}
+
 on_both_engines!(
+    a_forgotten_password_is_reset_from_the_sign_in_page_and_the_emailed_link,
+    people_change_their_own_password_from_the_page_in_their_language,
     treasurers_draft_freeze_cosign_and_send_a_report_from_their_phones,
     receipts_cancels_declines_and_reviews_go_through_the_pages,
     a_donation_tapped_twice_is_one_gift,

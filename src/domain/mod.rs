@@ -12,7 +12,7 @@ pub mod province;
 pub mod request;
 pub mod states;
 
-pub use identity::{Email, Language, OrgType, Password, Role, Roles};
+pub use identity::{Email, Language, OrgType, Password, PasswordError, Role, Roles};
 pub use money::{Money, MoneyError};
 pub use province::Province;
 pub use states::{CaseStatus, ReportSchedule, ReportStatus, RequestStatus, TransferKind};

@@ -12,13 +12,150 @@ use super::error::{ApiError, Json};
 use super::extractor::{AuthUser, ClientIp};
 use super::openapi::{BadRequest, Invalid, TooLarge, TooManyRequests, Unauthorized};
 use crate::domain::Role;
-use crate::identity::{sign_in, tokens};
+use crate::identity::{reset, sign_in, tokens};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(login))
         .routes(routes!(logout))
+        .routes(routes!(change_password))
+        .routes(routes!(reset_request))
+        .routes(routes!(reset_confirm))
+}
+
+#[derive(Deserialize, ToSchema)]
+struct ResetRequest {
+    #[schema(example = "caseworker@example.org")]
+    email: String,
+}
+
+/// The one answer to a reset request, whoever asks about whatever address.
+#[derive(Serialize, ToSchema)]
+struct ResetRequested {
+    #[schema(
+        example = "If an account has this address, a link to set a new password is on its way: it works once, for one hour."
+    )]
+    message: &'static str,
+}
+
+const RESET_REQUESTED: &str = "If an account has this address, a link to set a new password is on its way: it works once, for one hour.";
+
+/// Asks for a link to set a new password. The same 202, body and headers whether or not
+/// the address has an account; throttled (429) by the typed address and the client's.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/reset",
+    tag = "auth",
+    request_body = ResetRequest,
+    responses(
+        (status = 202, body = ResetRequested),
+        BadRequest,
+        TooLarge,
+        Invalid,
+        TooManyRequests,
+    ),
+)]
+async fn reset_request(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Json(body): Json<ResetRequest>,
+) -> Result<(StatusCode, Json<ResetRequested>), ApiError> {
+    reset::request(
+        &state.db,
+        &state.config,
+        state.clock.now(),
+        &body.email,
+        &ip,
+    )
+    .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ResetRequested {
+            message: RESET_REQUESTED,
+        }),
+    ))
+}
+
+/// No `Debug`: the token and the password must never be printed.
+#[derive(Deserialize, ToSchema)]
+struct ResetConfirm {
+    /// The `token` of the emailed link.
+    token: String,
+    /// 12 to 1024 characters, not one of the 100,000 most common passwords.
+    #[schema(format = Password, min_length = 12, max_length = 1024)]
+    password: String,
+}
+
+/// Sets a new password with an emailed link's token: the link is used up and every
+/// session of the account ends. A used, expired or unknown token is 422 on `token`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/reset/confirm",
+    tag = "auth",
+    request_body = ResetConfirm,
+    responses(
+        (status = 204, description = "The new password is set"),
+        BadRequest,
+        TooLarge,
+        Invalid,
+    ),
+)]
+async fn reset_confirm(
+    State(state): State<AppState>,
+    Json(body): Json<ResetConfirm>,
+) -> Result<StatusCode, ApiError> {
+    reset::confirm(&state.db, state.clock.now(), &body.token, body.password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// No `Debug`: the passwords must never be printed.
+#[derive(Deserialize, ToSchema)]
+struct PasswordChange {
+    /// The password the user signs in with now.
+    #[schema(format = Password)]
+    current: String,
+    /// 12 to 1024 characters, not one of the 100,000 most common passwords.
+    #[schema(format = Password, min_length = 12, max_length = 1024)]
+    new: String,
+}
+
+/// Changes the signed-in user's own password; the current one is required. A wrong
+/// current password answers 422 (field `current`) and counts as a failed sign-in, so it is
+/// throttled (429) like sign-in; a new password that is too short, too long or one of the
+/// 100,000 most common answers 422 (field `new`). The user's sessions stay signed in.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/password",
+    tag = "auth",
+    security(("bearer" = [])),
+    request_body = PasswordChange,
+    responses(
+        (status = 204, description = "Changed"),
+        BadRequest,
+        Unauthorized,
+        TooLarge,
+        Invalid,
+        TooManyRequests,
+    ),
+)]
+async fn change_password(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    auth: AuthUser,
+    Json(body): Json<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    sign_in::change_password(
+        &state.db,
+        &state.config,
+        state.clock.now(),
+        &auth.id,
+        body.current,
+        body.new,
+        &ip,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// No `Debug`: the password must never be printed.

@@ -165,7 +165,28 @@ impl From<crate::identity::sign_in::SignInError> for ApiError {
                 message: e.to_string(),
                 retry_after_secs,
             },
+            SignInError::WrongCurrent => ApiError::Unprocessable {
+                field: "current".into(),
+                message: e.to_string(),
+            },
             SignInError::Identity(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::identity::reset::ResetError> for ApiError {
+    fn from(e: crate::identity::reset::ResetError) -> Self {
+        use crate::identity::reset::ResetError;
+        match e {
+            ResetError::Throttled { retry_after_secs } => ApiError::TooManyRequests {
+                message: e.to_string(),
+                retry_after_secs,
+            },
+            ResetError::BadToken => ApiError::Unprocessable {
+                field: "token".into(),
+                message: e.to_string(),
+            },
+            ResetError::Identity(e) => e.into(),
         }
     }
 }

@@ -16,7 +16,7 @@ use super::openapi::{
     Unauthorized,
 };
 use crate::audit::Actor;
-use crate::domain::{Email, Language, Password, Role, Roles};
+use crate::domain::{Email, Language, Role, Roles};
 use crate::identity::users::{self, NewUser, User};
 use crate::state::AppState;
 
@@ -114,7 +114,7 @@ async fn create(
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
     let new = NewUser {
         email: Email::parse(&body.email).map_err(|e| invalid("email", e))?,
-        password: Password::parse(body.password).map_err(|e| invalid("password", e))?,
+        password: crate::identity::password::parse_new("password", body.password)?,
         roles: Roles::parse_list(&body.roles.join(",")).map_err(|e| invalid("roles", e))?,
         org_id: body.org_id.filter(|o| !o.trim().is_empty()),
         language: match body.language.as_deref() {

@@ -1,9 +1,11 @@
 //! Who may use Passage: organisations, users, their passwords, the keys that sign their
 //! tokens, and the throttle on sign-in. No HTTP here: `http/` and the CLI both call in.
 
+pub mod common_passwords;
 pub mod keys;
 pub mod orgs;
 pub mod password;
+pub mod reset;
 pub mod sign_in;
 pub mod throttle;
 pub mod tokens;

@@ -72,6 +72,22 @@ pub fn verify_blocking(password: &str, stored: Option<&str>) -> bool {
     matches && real
 }
 
+/// What a refused common password is told (ASVS V2.1.7).
+pub const COMMON_MESSAGE: &str = "is one of the 100,000 most common passwords, the ones \
+     attackers try first: choose another, for example four or five words that do not belong \
+     together";
+
+/// Parses a password someone is choosing now (a new account, a change, a reset): long
+/// enough, not too long, and not in the list of common passwords. `field` names it in the
+/// error.
+pub fn parse_new(field: &'static str, given: String) -> Result<Password, IdentityError> {
+    let password = Password::parse(given).map_err(|e| IdentityError::invalid(field, e))?;
+    if super::common_passwords::is_common(password.expose()) {
+        return Err(IdentityError::invalid(field, COMMON_MESSAGE));
+    }
+    Ok(password)
+}
+
 pub async fn verify(password: String, stored: Option<String>) -> bool {
     tokio::task::spawn_blocking(move || verify_blocking(&password, stored.as_deref()))
         .await

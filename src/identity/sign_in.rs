@@ -1,5 +1,6 @@
-//! Signing in with an email and a password: the one path the JSON API and the web pages
-//! share, throttle included.
+//! Signing in with an email and a password, and changing one's own password (which checks
+//! the current one the same way): the one path the JSON API and the web pages share,
+//! throttle included.
 
 use chrono::{DateTime, Utc};
 
@@ -7,6 +8,7 @@ use super::throttle::{self, Verdict};
 use super::tokens::{self, Issued};
 use super::users::{self, User};
 use super::{IdentityError, password};
+use crate::audit::Actor;
 use crate::config::Config;
 use crate::domain::Email;
 use crate::store::Db;
@@ -18,6 +20,11 @@ pub enum SignInError {
     Refused,
     #[error("too many failed sign-ins: try again in {retry_after_secs} seconds")]
     Throttled { retry_after_secs: u64 },
+    /// Changing a password: the current password given is not the user's.
+    #[error(
+        "is not your current password: type the password you sign in with (forgotten it? ask an admin)"
+    )]
+    WrongCurrent,
     #[error(transparent)]
     Identity(#[from] IdentityError),
 }
@@ -68,4 +75,53 @@ pub async fn sign_in(
     throttle::succeeded(db, &attempt, &scopes[0]).await?;
     let issued = tokens::issue(db, config, now, &user).await?;
     Ok((user, issued))
+}
+
+/// Changes user `user_id`'s own password after checking the current one.
+///
+/// The new password is checked first (length, the list of common passwords: 422 on
+/// `new`). A wrong current password counts as a failed sign-in of the user's email and the
+/// client's address, so a stolen session cannot be used to guess the password behind it
+/// faster than the sign-in page allows.
+pub async fn change_password(
+    db: &Db,
+    config: &Config,
+    now: DateTime<Utc>,
+    user_id: &str,
+    current: String,
+    new: String,
+    client_ip: &str,
+) -> Result<(), SignInError> {
+    let new = password::parse_new("new", new)?;
+    let user = users::find(db, user_id)
+        .await?
+        .ok_or_else(|| IdentityError::UnknownUser(user_id.to_string()))?;
+    let scopes = throttle::scopes(config, &user.email, client_ip);
+    let (attempt, failures) = match throttle::admit(db, config, now, &scopes).await? {
+        Verdict::Refused { retry_after_secs } => {
+            return Err(SignInError::Throttled { retry_after_secs });
+        }
+        Verdict::Admitted { attempt, failures } => (attempt, failures),
+    };
+    let stored = users::find_for_login(
+        db,
+        &Email::parse(&user.email).map_err(|e| IdentityError::invalid("email", e))?,
+    )
+    .await?
+    .map(|(_, hash)| hash);
+    if !password::verify(current, stored).await {
+        tokio::time::sleep(throttle::failure_delay(config, failures)).await;
+        return Err(SignInError::WrongCurrent);
+    }
+    throttle::succeeded(db, &attempt, &scopes[0]).await?;
+    let hash = password::hash(new).await?;
+    users::set_password_hash(
+        db,
+        now,
+        &Actor(format!("user:{}", user.id)),
+        &user.id,
+        &hash,
+    )
+    .await?;
+    Ok(())
 }

@@ -260,6 +260,39 @@ pub async fn find_for_login(db: &Db, email: &Email) -> Result<Option<(User, Stri
     Ok(Some((user, hash)))
 }
 
+/// Replaces user `id`'s password hash and records `user.password_changed` (never the
+/// password or its hash).
+pub async fn set_password_hash(
+    db: &Db,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    id: &str,
+    hash: &str,
+) -> Result<(), IdentityError> {
+    write_tx!(db, |tx| -> Result<(), IdentityError> async {
+        let changed = on_tx!(tx, c => sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+            .bind(hash)
+            .bind(id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(StoreError::from)?;
+        if changed == 0 {
+            return Err(IdentityError::UnknownUser(id.to_string()));
+        }
+        audit::append(
+            tx,
+            now,
+            actor,
+            "user.password_changed",
+            &format!("user:{id}"),
+            &json!({}),
+        )
+        .await?;
+        Ok(())
+    })
+}
+
 pub async fn list(db: &Db) -> Result<Vec<User>, StoreError> {
     let sql = format!("SELECT {COLUMNS} FROM {FROM} ORDER BY u.email, r.role");
     let rows: Vec<UserRow> = on_db!(db, p => sqlx::query_as(&sql).fetch_all(p).await)?;

@@ -12,6 +12,7 @@ mod forms;
 pub use crate::i18n;
 mod oversight;
 mod pages;
+mod password;
 mod places;
 mod reports;
 mod session;
@@ -31,6 +32,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/signout", post(session::sign_out))
         .route("/language", post(session::switch_language))
         .route("/places", get(places::suggest))
+        .route("/password", get(password::form).post(password::submit))
+        .route(
+            "/reset",
+            get(password::reset_form).post(password::reset_ask),
+        )
+        .route("/reset/confirm", post(password::reset_confirm))
         .merge(caseworker::router())
         .merge(sharing::router())
         .merge(oversight::router())

@@ -42,11 +42,12 @@ fn when(c: &Context, t: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 /// Who did something, as a page names them: a user by their display name or email,
-/// the server and the command line by name.
+/// the server, the command line and someone not signed in by name.
 fn who(c: &Context, names: &std::collections::HashMap<String, String>, actor: &str) -> String {
     match actor {
         "system" => c.t("actor-system"),
         "cli" => c.t("actor-cli"),
+        "anonymous" => c.t("actor-anonymous"),
         other => match other.strip_prefix("user:") {
             Some(id) => names.get(id).cloned().unwrap_or_else(|| other.to_string()),
             None => other.to_string(),

@@ -64,6 +64,8 @@ impl Context {
         if user.has(Role::Treasurer) || user.has(Role::Admin) {
             items.push(("/on-call", "nav-on-call"));
         }
+        // Everyone signed in changes their own password here.
+        items.push(("/password", "nav-password"));
         let path = self.here.split('?').next().unwrap_or("/");
         items
             .into_iter()

@@ -89,7 +89,10 @@ pub async fn submit(
             );
             return Ok(response);
         }
-        Err(SignInError::Refused) => (StatusCode::UNAUTHORIZED, c.t("signin-refused")),
+        // Signing in never checks a current password: the same answer as a wrong one.
+        Err(SignInError::Refused | SignInError::WrongCurrent) => {
+            (StatusCode::UNAUTHORIZED, c.t("signin-refused"))
+        }
         Err(SignInError::Throttled { retry_after_secs }) => (
             StatusCode::TOO_MANY_REQUESTS,
             c.t_with(

@@ -9,17 +9,20 @@
 //!   treasurer's decision, the fund under its reserve floor.
 //! - `late.rs`: a late receipt waiting, approved or declined, and the reminder of a hold
 //!   about to expire without its receipt.
+//! - `account.rs`: a link to set a new password.
 //! - `report.rs`: the donor reports, and the reminders of a report waiting for a seal.
 //!
 //! Nothing here reads the database or decides who is told: the code that sends an email
 //! fills its struct and enqueues what it writes.
 
+mod account;
 mod late;
 mod report;
 mod request;
 
 use askama::Template;
 
+pub use account::PasswordReset;
 pub use late::{Late, LateStep};
 pub use report::{Bar, DonorReport, Figures, Links, ReportReminder, ReportStep};
 pub use request::{Decision, LowBalance, Question, TripFacts, Urgent};

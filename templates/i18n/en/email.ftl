@@ -89,3 +89,9 @@ email-donor-link-days = this link works for { $days } days
 email-donor-hash = Report fingerprint (SHA-256):
 email-donor-stop = To stop receiving these reports:
 email-donor-stop-link = Stop receiving these reports
+
+# A password reset link (issue 19)
+email-reset-subject = Set a new Passage password
+email-reset-intro = Someone, probably you, asked to set a new password for your Passage account. The link below works once, for one hour.
+email-reset-link = Set a new password
+email-reset-ignore = If you did not ask, ignore this email: your password stays as it is.

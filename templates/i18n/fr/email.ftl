@@ -89,3 +89,9 @@ email-donor-link-days = ce lien fonctionne { $days } jours
 email-donor-hash = Empreinte du rapport (SHA-256) :
 email-donor-stop = Pour ne plus recevoir ces rapports :
 email-donor-stop-link = Ne plus recevoir ces rapports
+
+# Un lien pour choisir un nouveau mot de passe (issue 19)
+email-reset-subject = Choisir un nouveau mot de passe Passage
+email-reset-intro = Quelqu'un, sans doute vous, a demandé à choisir un nouveau mot de passe pour votre compte Passage. Le lien ci-dessous fonctionne une fois, pendant une heure.
+email-reset-link = Choisir un nouveau mot de passe
+email-reset-ignore = Si vous n'avez rien demandé, ignorez ce courriel : votre mot de passe reste le même.
