@@ -41,9 +41,19 @@ pub fn text(language: Language, key: &str) -> String {
 pub fn text_with(language: Language, key: &str, args: &[(&'static str, String)]) -> String {
     let args: HashMap<Cow<'static, str>, FluentValue> = args
         .iter()
-        .map(|(name, value)| (Cow::Borrowed(*name), FluentValue::from(value.clone())))
+        .map(|(name, value)| (Cow::Borrowed(*name), argument(value)))
         .collect();
     CATALOGUES.lookup_with_args(id(language), key, &args)
+}
+
+/// An argument as Fluent reads it: a count (a small whole number written as such) is a
+/// number, so that a message can choose its plural (`{ $nights -> [one] … *[other] … }`),
+/// and it prints the same digits; anything else (amounts, codes, names) is text.
+fn argument(value: &str) -> FluentValue<'static> {
+    match value.parse::<u32>() {
+        Ok(n) if value.len() <= 6 && n.to_string() == value => FluentValue::from(n),
+        _ => FluentValue::from(value.to_string()),
+    }
 }
 
 const EN_SOURCES: [&str; 2] = [
@@ -177,6 +187,37 @@ pub fn date(language: Language, day: chrono::NaiveDate) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_count_chooses_its_plural_in_each_language() {
+        let stay = |language, nights: &str, party: &str| {
+            text_with(
+                language,
+                "request-stay-value",
+                &[
+                    ("nights", nights.to_string()),
+                    ("rate", "159,00 $".to_string()),
+                    ("party", party.to_string()),
+                ],
+            )
+        };
+        assert_eq!(
+            stay(Language::Fr, "1", "1"),
+            "1 nuit × 159,00 $, 1 personne"
+        );
+        assert_eq!(
+            stay(Language::Fr, "2", "3"),
+            "2 nuits × 159,00 $, 3 personnes"
+        );
+        assert_eq!(stay(Language::En, "1", "1"), "1 night × 159,00 $, 1 person");
+        assert_eq!(
+            stay(Language::En, "12", "2"),
+            "12 nights × 159,00 $, 2 people"
+        );
+        // Codes and references keep their digits as written.
+        assert!(matches!(argument("0042"), FluentValue::String(s) if s == "0042"));
+        assert!(matches!(argument("3"), FluentValue::Number(_)));
+    }
 
     #[test]
     fn amounts_read_as_each_language_writes_them() {

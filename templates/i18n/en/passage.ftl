@@ -253,7 +253,14 @@ request-trip = Trip
 request-travel-date = Travel date
 request-trip-reason = Why
 request-stay = Hotel
-request-stay-value = { $nights } nights × { $rate }, { $party } people
+request-stay-value =
+    { $nights ->
+        [one] { $nights } night
+       *[other] { $nights } nights
+    } × { $rate }, { $party ->
+        [one] { $party } person
+       *[other] { $party } people
+    }
 request-needed-by = Needed by
 request-urgency = Urgency
 request-org = Organisation

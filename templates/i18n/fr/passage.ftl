@@ -253,7 +253,14 @@ request-trip = Trajet
 request-travel-date = Date du trajet
 request-trip-reason = Motif
 request-stay = Hôtel
-request-stay-value = { $nights } nuits × { $rate }, { $party } personnes
+request-stay-value =
+    { $nights ->
+        [one] { $nights } nuit
+       *[other] { $nights } nuits
+    } × { $rate }, { $party ->
+        [one] { $party } personne
+       *[other] { $party } personnes
+    }
 request-needed-by = Pour le
 request-urgency = Urgence
 request-org = Organisme
