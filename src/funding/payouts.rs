@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::audit::{self, Actor};
 use crate::cases::Staff;
@@ -957,23 +957,38 @@ pub async fn cancel(
         .execute(c)
         .await
         .map(|_| ()))?;
+    close(
+        tx,
+        now,
+        &staff.actor(),
+        id,
+        PayoutStatus::Cancelled,
+        "payout.cancel",
+        json!({"reference": batch.reference}),
+    )
+    .await?;
+    find(tx, id).await
+}
+
+/// Ends batch `id` as `status` (cancelled, or paid once its last line is) and audits it.
+async fn close(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    id: &str,
+    status: PayoutStatus,
+    action: &str,
+    content: Value,
+) -> Result<(), PayoutError> {
     on_tx!(tx, c => sqlx::query("UPDATE payouts SET status = $2, closed_at = $3 WHERE id = $1")
         .bind(id)
-        .bind(PayoutStatus::Cancelled)
+        .bind(status)
         .bind(now)
         .execute(c)
         .await
         .map(|_| ()))?;
-    audit::append(
-        tx,
-        now,
-        &staff.actor(),
-        "payout.cancel",
-        &format!("payout:{id}"),
-        &json!({"reference": batch.reference}),
-    )
-    .await?;
-    find(tx, id).await
+    audit::append(tx, now, actor, action, &format!("payout:{id}"), &content).await?;
+    Ok(())
 }
 
 /// The accounts a line's payment moves money between: from the bank's part (or, for an
@@ -1102,20 +1117,14 @@ pub async fn mark_paid(
     .fetch_one(c)
     .await)?;
     if open == 0 {
-        on_tx!(tx, c => sqlx::query("UPDATE payouts SET status = $2, closed_at = $3 WHERE id = $1")
-            .bind(id)
-            .bind(PayoutStatus::Paid)
-            .bind(now)
-            .execute(c)
-            .await
-            .map(|_| ()))?;
-        audit::append(
+        close(
             tx,
             now,
             &actor,
+            id,
+            PayoutStatus::Paid,
             "payout.paid",
-            &format!("payout:{id}"),
-            &json!({"reference": batch.reference, "total": batch.total}),
+            json!({"reference": batch.reference, "total": batch.total}),
         )
         .await?;
     }
