@@ -3,6 +3,10 @@
 //! Which fields a route accepts is not written here but read from the body's schema, the
 //! one the OpenAPI document shows ([`only_of`]): the document and the parser share one list.
 
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::sync::{OnceLock, PoisonError, RwLock};
+
 use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa::openapi::{RefOr, Schema};
@@ -86,12 +90,32 @@ pub fn only(body: &Value, known: &[&str]) -> Result<(), ApiError> {
 /// The fields a body schema names, in the order it declares them. A `oneOf` (the kinds of
 /// a request) names the fields of all its shapes; the handler then checks which kind may
 /// carry which.
-pub fn known<T: ToSchema>() -> Vec<String> {
+///
+/// Asked on every submission, so the names are worked out once per body type and kept:
+/// building the schema allocates a tree of OpenAPI objects each time (about 1 % of the
+/// server's CPU under the load benchmark, docs/benchmarks.md).
+pub fn known<T: ToSchema + 'static>() -> &'static [String] {
+    static NAMES: OnceLock<RwLock<HashMap<TypeId, &'static [String]>>> = OnceLock::new();
+    let names = NAMES.get_or_init(Default::default);
+    let kept = names
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&TypeId::of::<T>())
+        .copied();
+    if let Some(kept) = kept {
+        return kept;
+    }
     let mut referenced = Vec::new();
     T::schemas(&mut referenced);
-    let mut names = Vec::new();
-    collect(&T::schema(), &referenced, &mut names);
+    let mut found = Vec::new();
+    collect(&T::schema(), &referenced, &mut found);
+    // One small slice per body type the API declares, for the life of the process.
+    let found: &'static [String] = found.leak();
     names
+        .write()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(TypeId::of::<T>())
+        .or_insert(found)
 }
 
 fn collect(
@@ -132,7 +156,7 @@ fn collect(
 }
 
 /// [`only`] with the fields of the body schema `T`.
-pub fn only_of<T: ToSchema>(body: &Value) -> Result<(), ApiError> {
+pub fn only_of<T: ToSchema + 'static>(body: &Value) -> Result<(), ApiError> {
     let known = known::<T>();
     let known: Vec<&str> = known.iter().map(String::as_str).collect();
     only(body, &known)

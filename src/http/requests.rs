@@ -215,12 +215,12 @@ enum NewRequestBody {
 }
 
 /// The fields only the kind `K` of request carries.
-fn fields_of_kind<K: ToSchema>() -> Vec<String> {
+fn fields_of_kind<K: ToSchema + 'static>() -> impl Iterator<Item = &'static str> {
     let common = fields::known::<OtherRequest>();
     fields::known::<K>()
-        .into_iter()
+        .iter()
         .filter(|f| !common.contains(f))
-        .collect()
+        .map(String::as_str)
 }
 
 #[derive(ToSchema)]
@@ -389,8 +389,6 @@ pub(crate) fn parse_request(
     today: chrono::NaiveDate,
 ) -> Result<NewRequest, ApiError> {
     fields::only_of::<NewRequestBody>(body)?;
-    let travel_fields = fields_of_kind::<TravelRequest>();
-    let hotel_fields = fields_of_kind::<HotelRequest>();
     let case_code = parse_code(fields::string(body, "case_code")?).map_err(|e| match e {
         ApiError::Unprocessable { message, .. } => invalid("case_code", message),
         other => other,
@@ -403,9 +401,8 @@ pub(crate) fn parse_request(
         .transpose()
         .map_err(|e| invalid("note", e))?;
     let (trip, hotel, amount) = if category.is_travel() {
-        if let Some(f) = hotel_fields
-            .iter()
-            .find(|f| fields::optional(body, f).is_some())
+        if let Some(f) =
+            fields_of_kind::<HotelRequest>().find(|f| fields::optional(body, f).is_some())
         {
             return Err(invalid(f, "belongs to hotel requests only"));
         }
@@ -421,9 +418,8 @@ pub(crate) fn parse_request(
             .map_err(|e| invalid("travel_date", e))?;
         (Some((trip, date)), None, fields::money(body, "amount")?)
     } else if category == Category::Hotel {
-        if let Some(f) = travel_fields
-            .iter()
-            .find(|f| fields::optional(body, f).is_some())
+        if let Some(f) =
+            fields_of_kind::<TravelRequest>().find(|f| fields::optional(body, f).is_some())
         {
             return Err(invalid(f, "belongs to travel requests only"));
         }
@@ -446,9 +442,8 @@ pub(crate) fn parse_request(
         }
         (None, Some(stay), stay.amount())
     } else {
-        if let Some(f) = travel_fields
-            .iter()
-            .chain(hotel_fields.iter())
+        if let Some(f) = fields_of_kind::<TravelRequest>()
+            .chain(fields_of_kind::<HotelRequest>())
             .find(|f| fields::optional(body, f).is_some())
         {
             return Err(invalid(f, "belongs to travel or hotel requests only"));
@@ -831,7 +826,7 @@ async fn ask(
 
 /// A question or its answer: the one text scanned like a note, the lifecycle's step under
 /// the request's `Idempotency-Key`, and the other side told by email.
-async fn exchange<B: ToSchema>(
+async fn exchange<B: ToSchema + 'static>(
     state: AppState,
     staff: Staff,
     headers: HeaderMap,
