@@ -409,3 +409,316 @@ async fn two_instances_race_on_approvals_receipts_and_expiries(t: TestDb) {
 }
 
 on_both_engines!(two_instances_race_on_approvals_receipts_and_expiries);
+
+/// The deadlocks PostgreSQL has counted in this test's database. A backend adds its
+/// count to the database's when its transaction ends or it exits, so every other
+/// connection to the database is ended first (the pools are closed by then; a pool may
+/// still be dropping a connection in the background) and the count is read after they
+/// are gone.
+async fn deadlocks(url: &str) -> i64 {
+    use sqlx::Connection;
+    let mut c = sqlx::PgConnection::connect(url).await.expect("connect");
+    let others =
+        "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()";
+    let deadline = std::time::Instant::now() + StdDuration::from_secs(60);
+    loop {
+        let left: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) {others}"))
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        if left == 0 {
+            break;
+        }
+        sqlx::query(&format!("SELECT pg_terminate_backend(pid) {others}"))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{left} connections to the test database did not end"
+        );
+        tokio::time::sleep(StdDuration::from_millis(50)).await;
+    }
+    let n: i64 = sqlx::query_scalar(
+        "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()",
+    )
+    .fetch_one(&mut c)
+    .await
+    .unwrap();
+    let _ = c.close().await;
+    n
+}
+
+/// Makes one deadlock on purpose between two connections of the test's own, so that the
+/// test knows the counter it reads moves (otherwise "no deadlock" could mean "not yet
+/// counted").
+async fn one_deadlock_on_purpose(url: &str) {
+    use sqlx::Connection;
+    let mut setup = sqlx::PgConnection::connect(url).await.expect("connect");
+    sqlx::query("CREATE TABLE deadlock_probe (id INT PRIMARY KEY, n INT NOT NULL)")
+        .execute(&mut setup)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO deadlock_probe VALUES (1, 0), (2, 0)")
+        .execute(&mut setup)
+        .await
+        .unwrap();
+    let _ = setup.close().await;
+    let barrier = Arc::new(tokio::sync::Barrier::new(2));
+    let mut sides = Vec::new();
+    for (first, second) in [(1, 2), (2, 1)] {
+        let (url, barrier) = (url.to_string(), barrier.clone());
+        sides.push(tokio::spawn(async move {
+            let mut c = sqlx::PgConnection::connect(&url).await.expect("connect");
+            let mut tx = c.begin().await.unwrap();
+            sqlx::query("UPDATE deadlock_probe SET n = n + 1 WHERE id = $1")
+                .bind(first)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            barrier.wait().await;
+            let second = sqlx::query("UPDATE deadlock_probe SET n = n + 1 WHERE id = $1")
+                .bind(second)
+                .execute(&mut *tx)
+                .await;
+            match second {
+                Ok(_) => tx.commit().await.is_ok(),
+                Err(_) => false,
+            }
+        }));
+    }
+    let mut committed = 0;
+    for side in sides {
+        committed += usize::from(side.await.unwrap());
+    }
+    assert_eq!(
+        committed, 1,
+        "PostgreSQL breaks the deadlock by failing one side"
+    );
+}
+
+/// Two instances act on one case at the same moment in every way the night allows:
+/// submissions, two treasurers' approvals, receipts against cancels, and both sweepers
+/// against late cancels. Every path takes its locks in one order (the request, then its
+/// case, then the hold and the fund's accounts, the audit chain's head last), so no
+/// transaction ever waits for PostgreSQL's `deadlock_timeout` (a whole second) to be
+/// chosen as a victim and retried: the database counts no deadlock but the one the test
+/// makes on purpose.
+async fn two_instances_on_one_case_never_deadlock(t: TestDb) {
+    let url = t.url.clone();
+    one_deadlock_on_purpose(&url).await;
+    let sink = SmtpSink::start(free_port()).await;
+    let smtp = sink.url();
+    let a = TestApp::spawn_with(
+        t,
+        &[
+            ("PASSAGE_SMTP_URL", smtp.as_str()),
+            ("PASSAGE_MAIL_INTERVAL_SECS", "1"),
+            ("PASSAGE_SWEEP_INTERVAL_SECS", "1"),
+        ],
+    )
+    .await;
+    let b = other_instance(&a, &smtp).await;
+    let bases = [a.base.clone(), b.base.clone()];
+    let http = reqwest::Client::new();
+    let org = a.seed_org("Refuge A").await;
+    let cw = a
+        .seed_user("cw@example.org", "caseworker", Some(&org))
+        .await;
+    let cw = a.token_for(&cw).await;
+    let mut treasurers = Vec::new();
+    for i in 0..3 {
+        let id = a
+            .seed_user(&format!("t{i}@example.org"), "treasurer", None)
+            .await;
+        treasurers.push(a.token_for(&id).await);
+    }
+    let (s, donor) = call(
+        &http,
+        &bases[0],
+        "/api/v1/donors",
+        &treasurers[0],
+        None,
+        json!({"name": "Fondation Exemple", "email": "dons@example.org", "language": "en"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{donor}");
+    let (s, gift) = call(
+        &http,
+        &bases[1],
+        "/api/v1/donations",
+        &treasurers[0],
+        key(),
+        json!({"donor_id": donor["id"], "amount": "20000.00", "received_on": "2026-11-29"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{gift}");
+    let (s, case) = call(
+        &http,
+        &bases[0],
+        "/api/v1/cases",
+        &cw,
+        None,
+        json!({"province": "QC"}),
+    )
+    .await;
+    assert_eq!(s, 201, "{case}");
+    let code = case["code"].as_str().unwrap().to_string();
+
+    // 1. Forty requests on the one case at once, half on each instance: small meals the
+    // rules approve until the case's weekly cap, urgent flights that wait.
+    let mut asks = Vec::new();
+    for n in 0..40 {
+        let body = if n % 4 == 3 {
+            json!({"case_code": code, "category": "flight", "amount": "250.00",
+                   "needed_by": "2026-11-30", "urgent": true, "reason": "safety",
+                   "travel_date": "2026-11-30",
+                   "origin": {"city": "Halifax", "province": "NS"},
+                   "destination": {"city": "Vancouver", "province": "BC"}})
+        } else {
+            json!({"case_code": code, "category": "food", "amount": "40.00",
+                   "needed_by": "2026-11-30", "urgent": false})
+        };
+        let (http, base, token) = (http.clone(), bases[n % 2].clone(), cw.clone());
+        asks.push(tokio::spawn(async move {
+            call(&http, &base, "/api/v1/requests", &token, key(), body).await
+        }));
+    }
+    let mut approved = Vec::new();
+    let mut pending = Vec::new();
+    for ask in asks {
+        let (s, r) = ask.await.unwrap();
+        assert_eq!(s, 201, "{r}");
+        let id = r["id"].as_str().unwrap().to_string();
+        match r["status"].as_str() {
+            Some("approved") => approved.push((id, cents(&r["amount"]))),
+            Some("pending") => pending.push(id),
+            _ => panic!("{r}"),
+        }
+    }
+    assert!(!approved.is_empty() && !pending.is_empty());
+
+    // 2. All at once, on the one case: every waiting request approved by treasurers on
+    // both instances, every approved one settled on one instance and cancelled on the
+    // other, and both instances' sweepers.
+    let mut acts = Vec::new();
+    for id in &pending {
+        for (i, base) in [&bases[0], &bases[1]].into_iter().enumerate() {
+            let (http, base, token) = (http.clone(), base.clone(), treasurers[i].clone());
+            let path = format!("/api/v1/requests/{id}/approve");
+            acts.push(tokio::spawn(async move {
+                call(&http, &base, &path, &token, None, json!({})).await
+            }));
+        }
+    }
+    for (id, amount) in &approved {
+        let amount = amount - 1;
+        let receipt = json!({"amount": format!("{}.{:02}", amount / 100, amount % 100),
+                             "reference": "RM-1"});
+        let (http1, base, token) = (http.clone(), bases[0].clone(), cw.clone());
+        let path = format!("/api/v1/requests/{id}/receipt");
+        acts.push(tokio::spawn(async move {
+            call(&http1, &base, &path, &token, key(), receipt).await
+        }));
+        let (http2, base, token) = (http.clone(), bases[1].clone(), treasurers[2].clone());
+        let path = format!("/api/v1/requests/{id}/cancel");
+        acts.push(tokio::spawn(async move {
+            call(&http2, &base, &path, &token, None, json!({})).await
+        }));
+    }
+    let mut sweeps = Vec::new();
+    for i in 0..4 {
+        let state = if i % 2 == 0 {
+            a.state()
+        } else {
+            b.state.clone()
+        };
+        sweeps.push(tokio::spawn(async move { sweep_once(&state).await }));
+    }
+    for act in acts {
+        let (s, r) = act.await.unwrap();
+        assert!([200, 409].contains(&s), "{s} {r}");
+    }
+    for s in sweeps {
+        s.await.unwrap().expect("a sweep");
+    }
+    common::books::check(&a.db.db).await;
+
+    // 3. Three days later: both sweepers, many times at once, against late cancels of
+    // what is still approved.
+    drain_outbox(&a.db.db).await;
+    a.clock.advance(Duration::hours(73));
+    b.clock.advance(Duration::hours(73));
+    let late_treasurer = a
+        .token_for(&a.seed_user("t-late@example.org", "treasurer", None).await)
+        .await;
+    let (s, list) = {
+        let r = http
+            .get(format!("{}/api/v1/requests?status=approved", bases[0]))
+            .bearer_auth(&late_treasurer)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json::<Value>().await.unwrap())
+    };
+    assert_eq!(s, 200, "{list}");
+    let mut late = Vec::new();
+    for (n, r) in list.as_array().unwrap().iter().enumerate() {
+        let id = r["id"].as_str().unwrap().to_string();
+        let (http, base, t) = (http.clone(), bases[n % 2].clone(), late_treasurer.clone());
+        late.push(tokio::spawn(async move {
+            call(
+                &http,
+                &base,
+                &format!("/api/v1/requests/{id}/cancel"),
+                &t,
+                None,
+                json!({}),
+            )
+            .await
+        }));
+    }
+    let mut sweeps = Vec::new();
+    for i in 0..8 {
+        let state = if i % 2 == 0 {
+            a.state()
+        } else {
+            b.state.clone()
+        };
+        sweeps.push(tokio::spawn(async move { sweep_once(&state).await }));
+    }
+    for l in late {
+        let (s, r) = l.await.unwrap();
+        assert!([200, 409].contains(&s), "a late cancel answered {s}: {r}");
+    }
+    for s in sweeps {
+        s.await.unwrap().expect("a sweep");
+    }
+    let books = common::books::check(&a.db.db).await;
+    assert_eq!(books.held, 0, "every hold was resolved once");
+
+    drain_outbox(&a.db.db).await;
+    b.running.stop().await.expect("the second instance stops");
+    b.state.db.close().await;
+    // The database outlives the app until the count is read.
+    let db = a.stop_keeping_db().await;
+    db.db.close().await;
+    sink.stop().await;
+    assert_eq!(
+        deadlocks(&url).await,
+        1,
+        "only the deadlock made on purpose: the paths above took their locks in \
+         different orders (the server's log names the statements)"
+    );
+    drop(db);
+}
+
+/// Deadlocks are PostgreSQL's: SQLite has one writer at a time.
+mod postgres_only {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn two_instances_on_one_case_never_deadlock() {
+        if let Some(db) = crate::common::TestDb::postgres().await {
+            super::two_instances_on_one_case_never_deadlock(db).await
+        }
+    }
+}

@@ -1819,6 +1819,25 @@ async fn expire_one(
     id: &str,
     hold: &str,
 ) -> Result<bool, FlowError> {
+    // The request's row, then its case, before the hold, the fund's accounts and the audit
+    // chain's head: the order every other path on a request locks them in (`load_for`),
+    // so a sweeper on one instance and a receipt or a cancel on another wait for each
+    // other instead of deadlocking (PostgreSQL would find the cycle only after
+    // `deadlock_timeout`, a whole second, and fail one of them).
+    let sql = format!(
+        "SELECT case_code FROM requests WHERE id = $1 AND status = $2{}",
+        tx.lock_rows()
+    );
+    let code: Option<String> = on_tx!(tx, c => sqlx::query_scalar(&sql)
+        .bind(id)
+        .bind(RequestStatus::Approved)
+        .fetch_optional(c)
+        .await)?;
+    let Some(code) = code else {
+        // Settled, cancelled or expired first.
+        return Ok(false);
+    };
+    cases::lock_many(tx, &[code.as_str()]).await?;
     let expiry = NewTransfer {
         id: format!("expire:{hold}"),
         spec: TransferSpec::Expire {
