@@ -150,6 +150,9 @@ impl IntoResponse for ApiError {
             } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
+            ApiError::Unavailable(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(2u32));
+            }
             _ => {}
         }
         response
@@ -211,7 +214,8 @@ impl From<IdentityError> for ApiError {
             IdentityError::UnknownUser(_) | IdentityError::UnknownKey(_) => {
                 ApiError::NotFound(e.to_string())
             }
-            IdentityError::Hash(_) | IdentityError::Store(_) => ApiError::Internal(e.to_string()),
+            IdentityError::Store(e) => e.into(),
+            IdentityError::Hash(_) => ApiError::Internal(e.to_string()),
         }
     }
 }
@@ -237,7 +241,7 @@ impl From<crate::approval::FlowError> for ApiError {
             FlowError::Ledger(crate::ledger::LedgerError::IdConflict { id }) => {
                 ApiError::Conflict(format!("transfer {id} was already made differently"))
             }
-            FlowError::Ledger(e) => ApiError::Internal(e.to_string()),
+            FlowError::Ledger(crate::ledger::LedgerError::Store(e)) => e.into(),
             FlowError::Mail(e) => ApiError::Internal(e.to_string()),
         }
     }
@@ -263,6 +267,14 @@ impl From<crate::idempotency::IdempotencyError> for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "the database does not answer");
+            return ApiError::Unavailable(
+                "the database does not answer at the moment: try again in a few seconds \
+                 (a retry with the same Idempotency-Key is made once)"
+                    .into(),
+            );
+        }
         ApiError::Internal(e.to_string())
     }
 }

@@ -26,9 +26,21 @@ struct Health {
     responses((status = 200, body = Health), Unavailable),
 )]
 async fn healthz(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
-    state.db.ping().await.map_err(|e| {
-        tracing::warn!(error = %e, "health check: the database does not answer");
-        ApiError::Unavailable("the database does not answer".into())
-    })?;
-    Ok(Json(Health { status: "ok" }))
+    // A load balancer asks often and wants a prompt answer: while the database is gone
+    // the pool would keep trying to connect for its whole acquire timeout.
+    match tokio::time::timeout(PING_TIMEOUT, state.db.ping()).await {
+        Ok(Ok(())) => Ok(Json(Health { status: "ok" })),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "health check: the database does not answer");
+            Err(ApiError::Unavailable("the database does not answer".into()))
+        }
+        Err(_) => {
+            tracing::warn!("health check: the database did not answer within 3 s");
+            Err(ApiError::Unavailable(
+                "the database did not answer within 3 s".into(),
+            ))
+        }
+    }
 }
+
+const PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);

@@ -151,6 +151,33 @@ impl StoreError {
         matches!(db.kind(), sqlx::error::ErrorKind::UniqueViolation)
             || matches!(db.code().as_deref(), Some("40001" | "40P01"))
     }
+
+    /// The database cannot be reached at the moment: its server is down or restarting,
+    /// the connection was cut, or no connection could be had in time. Nothing was
+    /// committed by the failed statement's transaction (or, when the cut came during the
+    /// commit itself, the client cannot know: a retry with the same `Idempotency-Key` is
+    /// answered from what was stored), so the caller is told to try again, not that
+    /// Passage is broken.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::WriterStopped => true,
+            StoreError::Sqlx(e) => match e {
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed => true,
+                // SQLSTATE class 08 (connection exception) and 57P (the server shutting
+                // down, crashed, or not yet accepting connections; an administrator ending
+                // the backend).
+                sqlx::Error::Database(db) => db
+                    .code()
+                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

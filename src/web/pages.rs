@@ -166,6 +166,7 @@ pub fn failure(c: &Context, failure: PageError) -> Response {
         StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => "failure-bad-request",
         StatusCode::PAYLOAD_TOO_LARGE => "failure-too-large",
         StatusCode::TOO_MANY_REQUESTS => "failure-too-many",
+        StatusCode::SERVICE_UNAVAILABLE => "failure-unavailable",
         _ => "failure-internal",
     };
     let page = FailurePage {

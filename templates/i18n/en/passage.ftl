@@ -39,6 +39,8 @@ failure-too-large-title = Too long
 failure-too-large = What was sent is too long. Shorten it and send it again.
 failure-too-many-title = Too many attempts
 failure-too-many = Too many attempts in a short time. Wait a few minutes and try again.
+failure-unavailable-title = The service is catching its breath
+failure-unavailable = Passage cannot reach its database at the moment. Nothing you sent was lost; try again in a few seconds, and call your treasurer if it is urgent.
 failure-internal-title = Something went wrong
 failure-internal = Passage could not finish this. Nothing was lost; try again in a minute, and call your treasurer if it is urgent.
 

@@ -39,6 +39,8 @@ failure-too-large-title = Trop long
 failure-too-large = Ce qui a été envoyé est trop long. Raccourcissez-le et renvoyez-le.
 failure-too-many-title = Trop de tentatives
 failure-too-many = Trop de tentatives en peu de temps. Attendez quelques minutes et réessayez.
+failure-unavailable-title = Le service reprend son souffle
+failure-unavailable = Passage n'arrive pas à joindre sa base de données pour le moment. Rien de ce que vous avez envoyé n'est perdu ; réessayez dans quelques secondes et appelez votre trésorier·ère si c'est urgent.
 failure-internal-title = Un problème est survenu
 failure-internal = Passage n'a pas pu terminer. Rien n'est perdu ; réessayez dans une minute et appelez votre trésorier·ère si c'est urgent.
 
