@@ -728,7 +728,58 @@ async fn an_advance_above_its_level_is_owed_back_until_its_deposit(t: TestDb) {
     assert_eq!(returns, 2, "each deposit audited once");
     f.app.clock.advance(chrono::Duration::minutes(1));
     books::check(db).await;
+    journals_check(&f).await;
     f.app.stop().await;
+}
+
+/// The hledger and beancount exports, with the new transfers, still check (`hledger
+/// check -s`, `bean-check`), and their advances and bank equal the fund's figures.
+async fn journals_check(f: &Fund) {
+    let Some(tools) = common::journals::Tools::find() else {
+        return;
+    };
+    let figures = fund(f).await;
+    let dir = tempfile::tempdir().unwrap();
+    for format in ["hledger", "beancount"] {
+        let r = f
+            .app
+            .get(
+                &format!("/api/v1/ledger/export?format={format}"),
+                Some(&f.treasurer),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{format}");
+        let path = dir.path().join(format!("passage.{format}"));
+        std::fs::write(&path, r.text().await.unwrap()).unwrap();
+        let (checked, balances, bank, advances) = if format == "hledger" {
+            (
+                tools.hledger_check(&path),
+                tools.hledger_balances(&path, &[]),
+                "assets:bank",
+                "assets:advances",
+            )
+        } else {
+            (
+                tools.bean_check(&path),
+                tools.beancount_balances(&path),
+                "Assets:Bank",
+                "Assets:Advances",
+            )
+        };
+        assert!(checked.is_ok(), "{format}: {checked:?}");
+        assert_eq!(
+            common::journals::under(&balances, bank),
+            cents(&figures["bank"]),
+            "{format}: {figures}"
+        );
+        assert_eq!(
+            common::journals::under(&balances, advances),
+            cents(&figures["advanced"]),
+            "{format}: {figures}"
+        );
+    }
 }
 
 on_both_engines!(
