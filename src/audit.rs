@@ -25,6 +25,7 @@ pub const ENCODING_VERSION: &str = "passage-audit-v1";
 /// catalogues); `tests/web.rs` reads `src/` for the actions written and fails on one
 /// missing here or from a catalogue.
 pub const ACTIONS: &[&str] = &[
+    "advance.returned",
     "case.open",
     "case.share",
     "case.unshare",

@@ -12,6 +12,9 @@ use unic_langid::langid;
 
 use crate::domain::Language;
 
+mod words;
+pub use words::amount_in_words;
+
 fluent_templates::static_loader! {
     static CATALOGUES = {
         locales: "./templates/i18n",

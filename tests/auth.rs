@@ -314,6 +314,19 @@ const MATRIX: &[Route] = &[
         expect: [Anon, Deny, Allowed, Deny],
     },
     Route {
+        method: "GET",
+        path: "/api/v1/orgs/{org}/payment",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    // Shelter A holds no advance: past the door, 409.
+    Route {
+        method: "POST",
+        path: "/api/v1/orgs/{org}/advance/returned",
+        body: Some(r#"{"amount": "1.00", "reference": "DEP-{n}"}"#),
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
         method: "POST",
         path: "/api/v1/vendors",
         body: Some(r#"{"name": "Matrix vendor {n}"}"#),

@@ -1,7 +1,8 @@
 //! Random sequences of donations, holds, posts, voids, expiries and retries, and of the
 //! payouts' transfers (a receipt reimbursed or drawn from an advance, an advance paid
-//! out, a replenishment, a debt paid, a payment reversed), keep the ledger's invariants and
-//! the fund's two identities, on both engines.
+//! out, a replenishment, a debt paid, a payment reversed, an advance's excess returned, a
+//! replenishment given back), keep the ledger's invariants and the fund's two identities,
+//! on both engines.
 
 mod common;
 
@@ -62,6 +63,16 @@ enum Op {
     Reverse {
         earlier: usize,
     },
+    /// An advance's excess is deposited back (its level lowered): may be more than is
+    /// left, which the ledger refuses.
+    Return {
+        org: usize,
+        amount: i64,
+    },
+    /// A replenishment no longer needed goes back to available.
+    GiveBack {
+        org: usize,
+    },
 }
 
 const ORGS: [&str; 2] = ["o1", "o2"];
@@ -82,6 +93,8 @@ fn op() -> impl Strategy<Value = Op> {
         (0..2_usize).prop_map(|org| Op::Replenish { org }),
         (0..2_usize).prop_map(|org| Op::Pay { org }),
         any::<usize>().prop_map(|earlier| Op::Reverse { earlier }),
+        (0..2_usize, 1..=60_000_i64).prop_map(|(org, amount)| Op::Return { org, amount }),
+        (0..2_usize).prop_map(|org| Op::GiveBack { org }),
     ]
 }
 
@@ -159,6 +172,16 @@ async fn play(t: TestDb, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     amount: -balance(owed_to_org(ORGS[org])).await,
                 })
             }
+            Op::Return { org, amount } => Some(TransferSpec::Single {
+                debit: advance_of(ORGS[org]),
+                credit: FUND.into(),
+                amount,
+            }),
+            Op::GiveBack { org } => Some(TransferSpec::Single {
+                debit: to_replenish_of(ORGS[org]),
+                credit: FUND.into(),
+                amount: balance(to_replenish_of(ORGS[org])).await,
+            }),
             Op::Reverse { earlier } if !payments.is_empty() => {
                 let (debit, credit, amount) = payments.remove(earlier % payments.len());
                 Some(TransferSpec::Single {

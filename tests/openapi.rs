@@ -44,6 +44,8 @@ const OPERATIONS: &[&str] = &[
     "POST /api/v1/reserves",
     "GET /api/v1/reserves",
     "PUT /api/v1/orgs/{id}/payment",
+    "GET /api/v1/orgs/{id}/payment",
+    "POST /api/v1/orgs/{id}/advance/returned",
     "POST /api/v1/vendors",
     "GET /api/v1/vendors",
     "POST /api/v1/payouts",

@@ -3,6 +3,7 @@
 //! estimated value and move no cash.
 
 pub mod import;
+pub mod owed;
 pub mod payouts;
 pub mod reserves;
 pub mod restricted;

@@ -210,6 +210,10 @@ pub struct PaymentSettings {
     pub method: PaymentMethod,
     /// Masked.
     pub payee_details: Option<String>,
+    /// What the organisation owes back: its unspent advance above its level (all of it
+    /// once it left the advance mode), recorded when its deposit reaches the bank.
+    #[schema(value_type = crate::domain::Money)]
+    pub owed_back: String,
 }
 
 #[derive(Debug, Clone)]
@@ -277,6 +281,7 @@ pub async fn settings(tx: &mut Tx, org_id: &str) -> Result<PaymentSettings, Payo
         default_vendor_id: vendor,
         method,
         payee_details: details.as_deref().map(masked),
+        owed_back: format_cents(super::owed::owed(tx, Some(org_id)).await?.owed_back()),
     })
 }
 

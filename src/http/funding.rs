@@ -139,6 +139,11 @@ struct FundFigures {
     other_income: String,
     #[schema(value_type = Figure)]
     fees: String,
+    /// What organisations owe back: their unspent advances above their levels (all of it
+    /// once they left the advance mode). Not in the identities: it is the organisations'
+    /// money to return, recorded when its deposit reaches the bank.
+    #[schema(value_type = Figure)]
+    owed_back: String,
 }
 
 /// Adds a donor.
@@ -582,6 +587,9 @@ async fn fund(
     let now = state.clock.now();
     let figures = funding::figures(&state.db, now).await?;
     let policy = versions::in_force(&state.db, now).await?;
+    let owed_back = crate::read_tx!(&state.db, |tx| -> Result<i64, crate::store::StoreError> async {
+        crate::funding::owed::owed_back_total(tx).await
+    })?;
     Ok(Json(FundFigures {
         donated: format_cents(figures.donated),
         available: format_cents(figures.available),
@@ -599,6 +607,7 @@ async fn fund(
         bank: format_cents(figures.bank),
         other_income: format_cents(figures.other_income),
         fees: format_cents(figures.fees),
+        owed_back: format_cents(owed_back),
     }))
 }
 

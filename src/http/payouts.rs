@@ -2,7 +2,7 @@
 //! paid, the vendor accounts, and payout batches from preparation to the bank's upload.
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -14,10 +14,12 @@ use super::error::{ApiError, Json, Path};
 use super::extractor::{Authorized, Treasurer};
 use super::fields::{self, invalid};
 use super::openapi::{
-    BadRequest, Conflict, Created, Forbidden, Invalid, NotFound, TooLarge, Unauthorized,
+    BadRequest, Conflict, Created, Forbidden, IdempotencyKey, Invalid, NotFound, TooLarge,
+    Unauthorized,
 };
 use crate::domain::Money;
 use crate::domain::states::{PaymentMethod, PaymentMode};
+use crate::funding::owed;
 use crate::funding::payouts::{
     self, NewSettings, NewVendor, PaymentSettings, PayoutError, PayoutView, Vendor,
 };
@@ -26,7 +28,8 @@ use crate::{read_tx, write_tx};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(set_payment))
+        .routes(routes!(set_payment, show_payment))
+        .routes(routes!(advance_returned))
         .routes(routes!(add_vendor, list_vendors))
         .routes(routes!(prepare, list))
         .routes(routes!(show))
@@ -176,6 +179,94 @@ async fn set_payment(
         payouts::set_settings(tx, now, &actor, &id, &new).await
     })?;
     Ok(Json(settings))
+}
+
+/// How an organisation is paid, and what it owes back when its advance is above its level.
+#[utoipa::path(
+    get,
+    path = "/api/v1/orgs/{id}/payment",
+    tag = "payouts",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = "uuid", description = "The organisation's id")),
+    responses((status = 200, body = PaymentSettings), Unauthorized, Forbidden, NotFound),
+)]
+async fn show_payment(
+    State(state): State<AppState>,
+    _: Authorized<Treasurer>,
+    Path(id): Path<String>,
+) -> Result<Json<PaymentSettings>, ApiError> {
+    let settings = read_tx!(&state.db, |tx| -> Result<PaymentSettings, PayoutError> async {
+        payouts::settings(tx, &id).await
+    })?;
+    Ok(Json(settings))
+}
+
+// Read field by field by `advance_returned`.
+/// The body of `POST /api/v1/orgs/{id}/advance/returned`.
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(
+    dead_code,
+    reason = "a schema only: the handler reads the body field by field"
+)]
+struct ReturnedBody {
+    /// What the organisation deposited: at most what it owes back.
+    amount: Money,
+    /// The bank's reference for the deposit.
+    #[schema(min_length = 1, max_length = 80)]
+    reference: String,
+}
+
+/// An organisation's deposit of its advance's excess reached the bank (after its level
+/// was lowered, or it left the advance mode): the unspent advance goes down and the
+/// fund's available money up, in one balanced, audited transfer; a replenishment no
+/// batch holds and the level no longer needs goes back to available with it.
+#[utoipa::path(
+    post,
+    path = "/api/v1/orgs/{id}/advance/returned",
+    tag = "payouts",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, format = "uuid", description = "The organisation's id"),
+        IdempotencyKey,
+    ),
+    request_body = ReturnedBody,
+    responses(
+        (status = 200, body = PaymentSettings),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        TooLarge,
+        Invalid,
+    ),
+)]
+async fn advance_returned(
+    State(state): State<AppState>,
+    auth: Authorized<Treasurer>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Json(body): Json<Value>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    fields::only_of::<ReturnedBody>(&body)?;
+    let amount = fields::money(&body, "amount")?.cents();
+    let reference = payouts::parse_bank_reference(fields::string(&body, "reference")?)?;
+    let now = state.clock.now();
+    let staff = auth.staff();
+    let route = format!("POST /api/v1/orgs/{id}/advance/returned");
+    idempotent!(
+        state,
+        staff,
+        headers,
+        &route,
+        body,
+        StatusCode::OK,
+        |tx| -> Result<PaymentSettings, PayoutError> async {
+            owed::advance_returned(tx, now, &staff.actor(), &id, amount, &reference).await?;
+            payouts::settings(tx, &id).await
+        }
+    )
 }
 
 /// Adds a vendor account the fund pays through (a carrier partner, the fund's own card).

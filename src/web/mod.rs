@@ -13,6 +13,7 @@ pub use crate::i18n;
 mod oversight;
 mod pages;
 mod password;
+mod payouts;
 mod places;
 mod reports;
 mod session;
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(oversight::router())
         .merge(treasurer::router())
         .merge(donations_import::router())
+        .merge(payouts::router())
         .merge(deciding::router())
         .merge(donor::router())
         .merge(reports::router())

@@ -49,12 +49,15 @@ impl Context {
         let mut items: Vec<(&'static str, &'static str)> = Vec::new();
         if user.has(Role::Caseworker) {
             items.push(("/cases", "nav-cases"));
+            items.push(("/reimbursements", "nav-reimbursements"));
         }
         if user.has(Role::Treasurer) {
             items.extend([
                 ("/queue", "nav-queue"),
                 ("/review", "nav-review"),
                 ("/fund", "nav-fund"),
+                ("/owed", "nav-owed"),
+                ("/payouts", "nav-payouts"),
                 ("/donors", "nav-donors"),
                 ("/policy", "nav-policy"),
                 ("/reports", "nav-reports"),

@@ -9,6 +9,7 @@ pub mod journals;
 pub mod scratch;
 pub mod server;
 pub mod smtp;
+pub mod visitor;
 pub mod words;
 
 use std::sync::Arc;
