@@ -77,8 +77,10 @@ const OPERATIONS: &[&str] = &[
     "GET /api/v1/reports/{id}",
     "POST /api/v1/reports/{id}/seal",
     "GET /api/v1/reports/{id}/verify",
+    "GET /api/v1/reports/{id}/summary.json",
     "POST /api/v1/reports/{id}/send",
     "GET /api/v1/donor/report",
+    "GET /api/v1/donor/report/summary.json",
     "GET /api/v1/donor/unsubscribe",
     "POST /api/v1/donor/unsubscribe",
     "POST /api/v1/donor/resubscribe",
@@ -94,6 +96,7 @@ const PUBLIC: &[&str] = &[
     "POST /api/v1/auth/reset/confirm",
     // A donor's signed link (a token of its own, never a staff session) opens these.
     "GET /api/v1/donor/report",
+    "GET /api/v1/donor/report/summary.json",
     "GET /api/v1/donor/unsubscribe",
     "POST /api/v1/donor/unsubscribe",
     "POST /api/v1/donor/resubscribe",

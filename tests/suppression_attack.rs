@@ -253,6 +253,7 @@ fn facts(ledger: &Ledger, p: usize) -> Facts {
         items,
         holds,
         decisions: Vec::new(),
+        treasurer_decisions: Vec::new(),
     }
 }
 
