@@ -435,6 +435,12 @@ const MATRIX: &[Route] = &[
     },
     Route {
         method: "GET",
+        path: "/api/v1/annual-reports/2026",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "GET",
         path: "/api/v1/reports/{report}/summary.json",
         body: None,
         expect: [Anon, Deny, Allowed, Deny],

@@ -78,6 +78,7 @@ const OPERATIONS: &[&str] = &[
     "POST /api/v1/reports/{id}/seal",
     "GET /api/v1/reports/{id}/verify",
     "GET /api/v1/reports/{id}/summary.json",
+    "GET /api/v1/annual-reports/{year}",
     "POST /api/v1/reports/{id}/send",
     "GET /api/v1/donor/report",
     "GET /api/v1/donor/report/summary.json",

@@ -38,6 +38,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(seal_report))
         .routes(routes!(verify_report))
         .routes(routes!(report_summary_file))
+        .routes(routes!(annual_report))
         .routes(routes!(donor_summary_file))
         .routes(routes!(send_report))
         .routes(routes!(donor_report))
@@ -220,6 +221,38 @@ async fn verify_report(
 ) -> Result<Json<Verification>, ApiError> {
     let id = report_id(&id)?;
     Ok(Json(lifecycle::verify(&state.db, &id).await?))
+}
+
+/// The year's sealed reports added up: only sums of figures they already published (a
+/// need's amount for the year only when every report published it; the rest together),
+/// so it reveals nothing new. Case counts are not added.
+#[utoipa::path(
+    get,
+    path = "/api/v1/annual-reports/{year}",
+    tag = "reports",
+    security(("bearer" = [])),
+    params(("year" = i32, Path, description = "The year, such as 2026")),
+    responses(
+        (status = 200, body = crate::reports::annual::Annual),
+        Unauthorized,
+        Forbidden,
+        Invalid,
+    ),
+)]
+async fn annual_report(
+    State(state): State<AppState>,
+    _: Authorized<Treasurer>,
+    Path(year): Path<String>,
+) -> Result<Json<crate::reports::annual::Annual>, ApiError> {
+    let year: i32 = year
+        .trim()
+        .parse()
+        .ok()
+        .filter(|y| (2000..=9999).contains(y))
+        .ok_or_else(|| invalid("year", "is not a year: write it as 2026"))?;
+    Ok(Json(
+        crate::reports::annual::of_year(&state.db, year).await?,
+    ))
 }
 
 /// The file a frozen report's hash was computed over, as a download: `sha256sum` of it
