@@ -130,6 +130,16 @@ pub fn money(language: Language, cents: i64) -> String {
     }
 }
 
+/// A whole number as the language writes it: `1,234` / `1 234` (a non-breaking space).
+pub fn count(language: Language, n: i64) -> String {
+    let sign = if n < 0 { "-" } else { "" };
+    let separator = match language {
+        Language::Fr => "\u{a0}",
+        Language::En => ",",
+    };
+    format!("{sign}{}", grouped(n.unsigned_abs(), separator))
+}
+
 /// A decimal amount as the wire writes it (`"1234.56"`), in the language's format.
 pub fn money_str(language: Language, amount: &str) -> String {
     use rust_decimal::prelude::ToPrimitive;

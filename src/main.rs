@@ -110,10 +110,17 @@ enum ReportsCommand {
     },
     /// Check a frozen report: its stored bytes against its hash, and the ledger entries it
     /// covers against the digest kept when it was frozen (reports frozen before digests:
-    /// recomputed from the ledger); exit 1 if anything differs.
+    /// recomputed from the ledger); exit 1 if anything differs. With `--file`, check a
+    /// downloaded summary file (`summary.json` of the donor's page or the API): its SHA-256
+    /// must be a frozen report's hash, and that report must match the books; a file with a
+    /// figure changed is named with the figure.
     Verify {
         /// The report's id.
-        id: String,
+        #[arg(required_unless_present = "file", conflicts_with = "file")]
+        id: Option<String>,
+        /// A summary file downloaded from the report's page or the API.
+        #[arg(long)]
+        file: Option<PathBuf>,
     },
 }
 
@@ -284,6 +291,68 @@ async fn add_user(
 }
 
 /// `passage policy apply FILE`: every problem of the document at once, one per line.
+/// `passage reports verify --file FILE`: a downloaded summary file against the books.
+async fn verify_summary_file(db: &Db, file: &Path) -> Result<(), Failure> {
+    use reports::lifecycle::FileCheck;
+    let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let shown = file.display();
+    match reports::lifecycle::verify_file(db, &bytes).await? {
+        FileCheck::Report(v) if v.matches => {
+            println!("file sha256      {}", v.hash);
+            println!("report {} ({})", v.id, v.status);
+            println!(
+                "ok: {shown} is the summary of report {} as it was hashed, and the report still matches the ledger",
+                v.id
+            );
+            Ok(())
+        }
+        FileCheck::Report(v) => Err(Failure {
+            message: format!(
+                "{shown} is the summary of report {}, but the report no longer matches the books: {} (run passage reports verify {} for details)",
+                v.id,
+                v.differences.join(", "),
+                v.id
+            ),
+            code: 1,
+        }),
+        FileCheck::Differs {
+            id,
+            period,
+            hash,
+            differences,
+        } => {
+            let what: Vec<String> = differences
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{} is {} in the file, {} in the report",
+                        d.path, d.in_file, d.in_report
+                    )
+                })
+                .collect();
+            Err(Failure {
+                message: format!(
+                    "{shown} is not the sealed summary of report {id} ({} to {}): its sha256 is {hash}, not the report's; {}",
+                    period.0,
+                    period.1,
+                    if what.is_empty() {
+                        "the figures are the same but the bytes differ (the file must be kept exactly as downloaded)".to_string()
+                    } else {
+                        what.join("; ")
+                    }
+                ),
+                code: 1,
+            })
+        }
+        FileCheck::Unknown { hash, why } => Err(Failure {
+            message: format!(
+                "{shown} is no report's summary: its sha256 {hash} is no frozen report's hash, and {why}"
+            ),
+            code: 1,
+        }),
+    }
+}
+
 async fn apply_policy(db: &Db, file: &Path) -> Result<(), Failure> {
     use passage::approval::versions;
 
@@ -561,8 +630,14 @@ async fn run(command: Command, mut config: Config) -> Result<(), Failure> {
             Ok(())
         }
         Command::Reports {
-            command: ReportsCommand::Verify { id },
+            command: ReportsCommand::Verify {
+                file: Some(file), ..
+            },
+        } => verify_summary_file(&db, &file).await,
+        Command::Reports {
+            command: ReportsCommand::Verify { id, .. },
         } => {
+            let id = id.unwrap_or_default();
             let id = uuid::Uuid::parse_str(id.trim())
                 .map_err(|_| format!("{id:?} is not a report id"))?
                 .to_string();

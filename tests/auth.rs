@@ -447,6 +447,18 @@ const MATRIX: &[Route] = &[
         expect: [Anon, Deny, Allowed, Deny],
     },
     Route {
+        method: "GET",
+        path: "/api/v1/annual-reports/2026",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/reports/{report}/summary.json",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
         method: "POST",
         path: "/api/v1/reports/{report}/send",
         body: None,
@@ -456,6 +468,12 @@ const MATRIX: &[Route] = &[
     Route {
         method: "GET",
         path: "/api/v1/donor/report",
+        body: None,
+        expect: [Anon, Anon, Anon, Anon],
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/donor/report/summary.json",
         body: None,
         expect: [Anon, Anon, Anon, Anon],
     },

@@ -1241,3 +1241,286 @@ async fn a_treasurer_decides_in_french() {
 async fn a_treasurer_decides_in_english() {
     deciding(Language::En).await;
 }
+
+/// The width an email is read at in most mail clients.
+const EMAIL_WIDTH: u32 = 600;
+
+/// A month busy enough for every section of a report to be published: hotels, buses,
+/// trains, local transport and flights a treasurer approves (14 minutes each), in three
+/// provinces; a French and an English donor. Returns the fund and each donor's email,
+/// read from a real SMTP server.
+async fn a_busy_month_mailed() -> (common::fund::Fund, common::smtp::SmtpSink, Vec<Value>) {
+    use common::smtp::{SmtpSink, free_port, parse};
+    let sink = SmtpSink::start(free_port()).await;
+    let url = sink.url();
+    let mut f = common::fund::Fund::with(
+        TestDb::sqlite().await,
+        &[
+            ("PASSAGE_SMTP_URL", &url),
+            ("PASSAGE_MAIL_INTERVAL_SECS", "1"),
+        ],
+    )
+    .await;
+    for (id, name) in [(&f.ids[1], "Claire Exemple"), (&f.ids[2], "Sam Example")] {
+        passage::on_db!(&f.app.db.db, p => sqlx::query("UPDATE users SET display_name = $2 WHERE id = $1")
+            .bind(id).bind(name).execute(p).await.map(|_| ()))
+        .unwrap();
+    }
+    let anne = f.donor("Fondation Anne", "anne@example.org", "fr").await;
+    let bob = f.donor("Bob Fund", "bob@example.org", "en").await;
+    f.give(&anne, "18000.00").await;
+    f.give(&bob, "7500.00").await;
+    for _ in 0..8 {
+        f.hotel("QC", 2, "150.00").await;
+    }
+    for _ in 0..7 {
+        f.trip("ON", "bus", "64.50", ("Toronto", "ON"), ("Ottawa", "ON"))
+            .await;
+    }
+    for _ in 0..6 {
+        f.trip("QC", "train", "89.00", ("Montréal", "QC"), ("Québec", "QC"))
+            .await;
+    }
+    for _ in 0..6 {
+        f.trip(
+            "QC",
+            "local_transport",
+            "25.00",
+            ("Montréal", "QC"),
+            ("Montréal", "QC"),
+        )
+        .await;
+    }
+    f.treasurer_minutes = 14;
+    for fare in ["412.37", "389.11", "455.29", "401.00", "398.50", "420.10"] {
+        f.trip("NS", "flight", fare, ("Halifax", "NS"), ("Vancouver", "BC"))
+            .await;
+    }
+    f.go_to(2026, 12, 2, 9).await;
+    let report = f.draft("2026-11-01", "2026-11-30").await;
+    let id = report["id"].as_str().unwrap().to_string();
+    let sealed = f.seal(&id).await;
+    let (s, sent) = f
+        .post(
+            &format!("/api/v1/reports/{id}/send"),
+            &f.treasurer,
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(s, 202, "{sent}");
+    // Every section published: nothing folded away.
+    let summary = &sealed["summary"];
+    for section in ["by_category", "by_province"] {
+        assert_eq!(summary[section]["other"], Value::Null, "{summary}");
+    }
+    // The donors' emails (treasurers and the caseworker were told of the flights too).
+    let donors = || -> Vec<Value> {
+        sink.received()
+            .iter()
+            .map(|m| parse(m))
+            .filter(|m| {
+                let to = m["headers"]["To"].as_str().unwrap_or_default();
+                to.contains("anne@") || to.contains("bob@")
+            })
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while donors().len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the two emails did not arrive"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mails = donors();
+    (f, sink, mails)
+}
+
+/// Words of the English report that must not be on a French one.
+const ENGLISH: [&str; 14] = [
+    "people",
+    "fewer",
+    "Together",
+    "Spending",
+    "Hotel ",
+    "between",
+    "Opening",
+    "Closing",
+    "Trips",
+    "Answered",
+    "Download",
+    "Frozen",
+    "the ",
+    "How to read",
+];
+
+/// One number format per language: `1 234,56 $` in French, `$1,234.56` in English,
+/// never the other, never an amount without its grouping.
+fn one_number_format(language: Language, text: &str) {
+    let text = text.replace('\u{a0}', " ");
+    let chars: Vec<char> = text.chars().collect();
+    for (i, c) in chars.iter().enumerate() {
+        if *c != '$' {
+            continue;
+        }
+        let next_digit = chars.get(i + 1).is_some_and(|c| c.is_ascii_digit());
+        let french = i >= 2 && chars[i - 1] == ' ' && chars[i - 2].is_ascii_digit();
+        match language {
+            Language::Fr => assert!(!next_digit, "an English amount in: {text}"),
+            Language::En => assert!(!french, "a French amount in: {text}"),
+        }
+    }
+    let amounts = match language {
+        Language::Fr => ["25 500,00 $", "2 400,00 $"],
+        Language::En => ["$25,500.00", "$2,400.00"],
+    };
+    for a in amounts {
+        assert!(text.contains(a), "{a} is not in: {text}");
+    }
+    assert!(!text.contains("<5") && !text.contains(">=5"), "{text}");
+}
+
+fn no_english(language: Language, text: &str) {
+    if language == Language::Fr {
+        for word in ENGLISH {
+            assert!(!text.contains(word), "{word:?} on a French report: {text}");
+        }
+    }
+}
+
+/// The pages of a PDF as Chromium writes it: its page objects (`/Type /Page`, not the
+/// `/Type /Pages` tree above them).
+fn pdf_pages(pdf: &[u8]) -> usize {
+    assert!(pdf.starts_with(b"%PDF"), "not a PDF");
+    let needle = b"/Type /Page";
+    pdf.windows(needle.len() + 1)
+        .filter(|w| w.starts_with(needle) && w[needle.len()] != b's')
+        .count()
+}
+
+/// The cents of an amount as either language writes it.
+fn cents_in(text: &str) -> i64 {
+    let amount = text.split(" (").next().unwrap();
+    amount
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap_or_else(|_| panic!("no amount in {text:?}"))
+}
+
+/// Each donor's email, as its HTML part renders in Chromium at 600 px: every bar of each
+/// chart is drawn, as wide as its figure against the largest (within 2 % of the track);
+/// the same figures are written beside it; French and English each in their own format
+/// and words. Then the report's page the email links to, in the donor's language.
+/// Screenshots of both, in both languages, for the README.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_donors_email_draws_its_bars_in_a_browser_at_600_px() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (f, sink, mails) = a_busy_month_mailed().await;
+    let dir = tempfile::tempdir().unwrap();
+    for mail in &mails {
+        let to = mail["headers"]["To"].as_str().unwrap();
+        let language = if to.contains("anne@") {
+            Language::Fr
+        } else {
+            Language::En
+        };
+        let html = mail["html"].as_str().unwrap();
+        let text = mail["text"].as_str().unwrap();
+        assert!(!html.contains("<img") && !html.contains("<script") && !html.contains("<style"));
+        let file = dir.path().join(format!("email-{}.html", language.as_str()));
+        std::fs::write(&file, html).unwrap();
+        let browser = driver.browser_sized(language, EMAIL_WIDTH, 1400).await;
+        browser
+            .goto(&format!("file://{}", file.display()))
+            .await
+            .unwrap();
+        let bars = browser
+            .execute(
+                "return Array.from(document.querySelectorAll('table.chart')).flatMap((chart, n) =>
+                   Array.from(chart.querySelectorAll(':scope > tbody > tr'))
+                     .filter(tr => tr.querySelector('td.bar'))
+                     .map(tr => [n, tr.querySelector('td.bar').getBoundingClientRect().width,
+                                 tr.querySelector('table.track').getBoundingClientRect().width,
+                                 tr.querySelector('td.figure').textContent]));",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let bars: Vec<(u64, f64, f64, String)> = serde_json::from_value(bars).unwrap();
+        // Five needs and three provinces, each a bar.
+        assert_eq!(bars.len(), 8, "{bars:?}");
+        for chart in [0, 1] {
+            let of_chart: Vec<_> = bars.iter().filter(|b| b.0 == chart).collect();
+            let max = of_chart.iter().map(|b| cents_in(&b.3)).max().unwrap() as f64;
+            for (_, bar, track, figure) in &of_chart {
+                assert!(*bar >= 3.0, "an invisible bar: {figure} {bar}");
+                let expected = cents_in(figure) as f64 / max;
+                let drawn = bar / track;
+                assert!(
+                    (drawn - expected).abs() <= 0.02,
+                    "{figure}: drawn {drawn:.3} of the track, its figure is {expected:.3} of the largest"
+                );
+                // The same figure in the text part, for text-only clients.
+                assert!(
+                    text.contains(figure.split(" (").next().unwrap()),
+                    "{figure} not in {text}"
+                );
+            }
+        }
+        let shown: String = serde_json::from_value(
+            browser
+                .execute("return document.body.innerText;", vec![])
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        one_number_format(language, &shown);
+        one_number_format(language, text);
+        no_english(language, &shown);
+        no_english(language, text);
+        let png = browser.screenshot().await.unwrap();
+        std::fs::write(screenshot_path(language, "report-email"), png).unwrap();
+
+        // The web version the email links to.
+        let web = text
+            .split_whitespace()
+            .find(|w| w.contains("/donor/report?token="))
+            .unwrap();
+        let path = &web[web.find("/donor/").unwrap()..];
+        browser.close().await.unwrap();
+        let browser = driver.browser_sized(language, EMAIL_WIDTH, 3000).await;
+        browser.goto(&f.app.url(path)).await.unwrap();
+        let page: String = serde_json::from_value(
+            browser
+                .execute("return document.querySelector('main').innerText;", vec![])
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        one_number_format(language, &page);
+        no_english(language, &page);
+        assert!(
+            page.contains("sha256sum passage-report-2026-11-01-2026-11-30.json"),
+            "{page}"
+        );
+        let png = browser.screenshot().await.unwrap();
+        std::fs::write(screenshot_path(language, "report-web"), png).unwrap();
+        // "Save as PDF": the print stylesheet keeps a month's report to two pages.
+        let pdf = browser
+            .print(fantoccini::wd::PrintConfiguration::default())
+            .await
+            .unwrap();
+        let pages = pdf_pages(&pdf);
+        assert!(
+            (1..=2).contains(&pages),
+            "the printed report has {pages} pages"
+        );
+        browser.close().await.unwrap();
+    }
+    f.app.stop().await;
+    sink.stop().await;
+}

@@ -396,29 +396,42 @@ fn the_donor_email_reads_as_before_in_each_language() {
         "  Solde d'ouverture : 1\u{a0}000,00\u{a0}$\n".into(),
         "    dont réservés à certains besoins : 1\u{a0}234,56\u{a0}$\n".into(),
         "  Autonomie au rythme de la période : 38,6 mois\n".into(),
-        "    vers l'étranger : inclus sous un seuil\n".into(),
-        "  Délai médian entre demande et décision : 7 minutes\n\nDépenses par besoin :\n".into(),
-        format!("  {:<28} {} 450,00\u{a0}$ (7)\n", "Hôtel", "#".repeat(30)),
+        "    entre provinces : 6\n".into(),
+        "    depuis ou vers l'étranger : moins de 5 personnes : comptées avec d'autres ci-dessous\n"
+            .into(),
+        "  Délai médian entre demande et décision : 7 min\n\nDépenses par besoin :\n".into(),
+        format!("  {:<28} {} 450,00\u{a0}$ (7 personnes)\n", "Hôtel", "#".repeat(30)),
         format!(
-            "  {:<28} <5 (moins de dossiers que le seuil : compté dans « Ensemble »)\n",
+            "  {:<28} moins de 5 personnes : comptées avec d'autres ci-dessous\n",
             "Autobus"
         ),
         format!(
-            "  {:<28} {} 239,00\u{a0}$ (5)\n",
+            "  {:<28} {} 239,00\u{a0}$ (5 personnes)\n",
             "Ensemble : Avion, Nourriture",
             "#".repeat(15)
         ),
+        "\nComment lire ce rapport :\nLes montants sont en dollars canadiens".into(),
         "\nVersion web : https://passage.example.org/donor/report?token=abc\n\
-         (ce lien fonctionne 60 jours)\nEmpreinte du rapport (SHA-256) : ab12\n\n\
+         (ce lien fonctionne 60 jours)\nEmpreinte du rapport (SHA-256) : ab12\n\
+         Pour le vérifier : la page web du rapport offre son fichier de synthèse ; \
+         sha256sum de ce fichier affiche cette empreinte.\n\n\
          Pour ne plus recevoir ces rapports : \
          https://passage.example.org/donor/unsubscribe?token=def\n"
             .into(),
     ] {
         assert!(text.contains(&line), "{line:?} not in\n{text}");
     }
+    // Suppression in words, never as a code; no province section when it has no bar.
+    assert!(!text.contains("<5") && !text.contains(">=5"), "{text}");
+    assert!(!text.contains("Dépenses par province"), "{text}");
     let html = &donor.html;
-    assert!(html.contains("class=\"bar\""), "{html}");
-    assert!(html.contains("width:100%\"></div>"), "{html}");
+    // Bars are table cells with a width and a background colour (kept by mail clients).
+    assert!(
+        html.contains("class=\"bar\" width=\"100%\" height=\"14\" bgcolor=\"#2b6cb0\""),
+        "{html}"
+    );
+    assert!(html.contains("class=\"bar\" width=\"53%\""), "{html}");
+    assert!(!html.contains("<div class=\"bar\""), "{html}");
     assert!(
         html.contains("<a href=\"https://passage.example.org/donor/report?token=abc\">"),
         "{html}"

@@ -981,7 +981,183 @@ async fn the_unsubscribe_link_of_a_report_email_opens_a_page_in_the_donors_langu
     f.app.stop().await;
 }
 
+/// Anyone can check a report: the donor's page offers the summary file that was hashed;
+/// the real `sha256sum` of it prints the fingerprint of the email; the page says so with
+/// the command, names the treasurers who froze and co-signed it, and shows the audit
+/// chain head it carries; `passage reports verify --file` passes the file as downloaded
+/// and names the figure when one is changed.
+async fn anyone_checks_a_report_with_sha256sum_of_the_file_its_page_offers(t: TestDb) {
+    let sink = SmtpSink::start(free_port()).await;
+    let url = sink.url();
+    let mut f = Fund::with(
+        t,
+        &[
+            ("PASSAGE_SMTP_URL", &url),
+            ("PASSAGE_MAIL_INTERVAL_SECS", "1"),
+            ("PASSAGE_BASE_URL", "https://passage.example.org"),
+        ],
+    )
+    .await;
+    for (id, name) in [(&f.ids[1], "Trésorière Un"), (&f.ids[2], "Treasurer Two")] {
+        passage::on_db!(&f.app.db.db, p => sqlx::query("UPDATE users SET display_name = $2 WHERE id = $1")
+            .bind(id).bind(name).execute(p).await.map(|_| ()))
+        .unwrap();
+    }
+    let (id, _) = sealed_november(&mut f).await;
+    let (s, _) = f
+        .post(
+            &format!("/api/v1/reports/{id}/send"),
+            &f.treasurer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 202);
+    let mails = wait_for(&sink, 3).await;
+    let anne = mails
+        .iter()
+        .find(|m| m["headers"]["To"].as_str().unwrap().contains("anne@"))
+        .unwrap();
+    let text = anne["text"].as_str().unwrap();
+    // The fingerprint as the email prints it: the 64 hex digits after its label.
+    let label = passage::i18n::text(passage::domain::Language::Fr, "email-donor-hash");
+    let fingerprint = text[text.find(&label).expect("the fingerprint's label") + label.len()..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(fingerprint.len(), 64, "{text}");
+    let token = token_of(&link(
+        text,
+        "https://passage.example.org/donor/report?token=",
+    ));
+
+    // The page, in French: the sentence with the command, the download, who signed.
+    let page = f
+        .app
+        .http
+        .get(f.app.url(&format!("/donor/report?token={token}")))
+        .header("accept-language", "fr-CA")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let file_name = "passage-report-2026-11-01-2026-11-30.json";
+    assert!(
+        page.contains(&format!("<code>sha256sum {file_name}</code>")),
+        "{page}"
+    );
+    assert!(page.contains(&fr("donor-check-before")), "{page}");
+    assert!(
+        page.contains("Trésorière Un") && page.contains("Treasurer Two"),
+        "{page}"
+    );
+    assert!(page.contains(&fr("donor-frozen-by")) && page.contains(&fr("donor-cosigned-by")));
+    let (_, report) = f.get(&format!("/api/v1/reports/{id}"), &f.treasurer).await;
+    let head = &report["summary"]["audit_head"];
+    assert!(page.contains(head["hash"].as_str().unwrap()), "{page}");
+    assert!(
+        page.contains(&format!("nº {}", head["seq"].as_i64().unwrap())),
+        "{page}"
+    );
+    let href = page
+        .split("href=\"")
+        .skip(1)
+        .map(|h| h.split('"').next().unwrap().replace("&amp;", "&"))
+        .find(|h| h.contains("summary.json"))
+        .expect("a link to the summary file");
+
+    // The file as a browser downloads it, checked with the real sha256sum.
+    let r = f.app.http.get(f.app.url(&href)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains(file_name)
+    );
+    let bytes = r.bytes().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(file_name);
+    std::fs::write(&path, &bytes).unwrap();
+    let out = std::process::Command::new("sha256sum")
+        .arg(&path)
+        .output()
+        .expect("sha256sum runs");
+    assert!(out.status.success());
+    let printed = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(printed.split_whitespace().next().unwrap(), fingerprint);
+    // The treasurers' route serves the same bytes; a staff token opens no donor file.
+    let r = f
+        .app
+        .get(
+            &format!("/api/v1/reports/{id}/summary.json"),
+            Some(&f.treasurer),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.bytes().await.unwrap(), bytes);
+    let (s, _) = f
+        .get("/api/v1/donor/report/summary.json", &f.treasurer)
+        .await;
+    assert_eq!(s, 401);
+    let (s, _) = f
+        .get(&format!("/api/v1/reports/{id}/summary.json"), &f.worker)
+        .await;
+    assert_eq!(s, 403);
+
+    // The command line checks the file against the books.
+    let verify = |file: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_passage"))
+            .env("PASSAGE_DATABASE_URL", &f.app.db.url)
+            .env("PASSAGE_LOG", "warn")
+            .args(["reports", "verify", "--file"])
+            .arg(file)
+            .output()
+            .unwrap()
+    };
+    let out = verify(&path);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("ok: ") && stdout.contains(&id), "{stdout}");
+    // One figure changed: the hotels' amount.
+    let original = String::from_utf8(bytes.to_vec()).unwrap();
+    let hotel = "{\"amount\":\"1500.00\",\"cases\":\"5\",\"key\":\"hotel\"}";
+    assert!(original.contains(hotel), "{original}");
+    let changed = dir.path().join("changed.json");
+    std::fs::write(
+        &changed,
+        original.replace(hotel, &hotel.replace("1500.00", "1400.00")),
+    )
+    .unwrap();
+    let out = verify(&changed);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let said: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("passage: "))
+        .collect();
+    assert_eq!(said.len(), 1, "one line: {stderr}");
+    assert!(
+        said[0].contains(
+            "by_category.cells[hotel].amount is \"1400.00\" in the file, \"1500.00\" in the report"
+        ),
+        "{stderr}"
+    );
+    f.app.stop().await;
+    sink.stop().await;
+}
+
 on_both_engines!(
+    anyone_checks_a_report_with_sha256sum_of_the_file_its_page_offers,
     the_unsubscribe_link_of_a_report_email_opens_a_page_in_the_donors_language,
     each_donor_gets_the_report_once_in_their_language_and_can_unsubscribe,
     a_donor_link_opens_its_report_and_nothing_else,

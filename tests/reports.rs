@@ -902,7 +902,65 @@ async fn an_other_cell_never_pins_the_amount_or_the_count_of_what_it_hides(t: Te
     f.app.stop().await;
 }
 
+/// The annual summary adds the year's sealed reports and publishes only sums of what they
+/// published: hotels (shown both months) for the year; buses, shown in November and
+/// folded with the flights in December, go with the flights into `together`.
+async fn the_annual_summary_adds_only_what_the_sealed_reports_published(t: TestDb) {
+    let mut f = Fund::new(t).await;
+    let (november, december, _) = two_months(&mut f).await;
+    let (n, d) = (&november["summary"], &december["summary"]);
+    let (s, year) = f.get("/api/v1/annual-reports/2026", &f.treasurer).await;
+    assert_eq!(s, 200, "{year}");
+    assert_eq!(year["reports"], json!([november["id"], december["id"]]));
+    let sum = |a: &Value, b: &Value| cents(a).unwrap() + cents(b).unwrap();
+    assert_eq!(
+        cents(&year["disbursed"]).unwrap(),
+        sum(&n["disbursed"], &d["disbursed"])
+    );
+    assert_eq!(
+        cents(&year["donations"]).unwrap(),
+        sum(&n["donations"]["total"], &d["donations"]["total"])
+    );
+    assert_eq!(year["opening_balance"], n["opening_balance"]);
+    assert_eq!(year["closing_balance"], d["closing_balance"]);
+    let cells = year["by_category"]["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 1, "{year}");
+    assert_eq!(cells[0]["key"], "hotel");
+    assert_eq!(
+        cents(&cells[0]["amount"]).unwrap(),
+        sum(
+            &cell(&n["by_category"], "hotel")["amount"],
+            &cell(&d["by_category"], "hotel")["amount"]
+        )
+    );
+    // The buses of November (published) and December's `together` (published): nothing
+    // the year shows is not a sum of published figures.
+    assert_eq!(
+        cents(&year["by_category"]["together"]).unwrap(),
+        sum(
+            &cell(&n["by_category"], "bus")["amount"],
+            &d["by_category"]["other"]["amount"]
+        )
+    );
+    assert_eq!(
+        year["trips"].as_i64().unwrap(),
+        number(&n["trips"]["total"]).unwrap() + number(&d["trips"]["total"]).unwrap()
+    );
+    assert!(
+        !year.to_string().contains("cases"),
+        "no case count is added: {year}"
+    );
+    // A year with no report, and a year that is not one.
+    let (s, empty) = f.get("/api/v1/annual-reports/2025", &f.treasurer).await;
+    assert_eq!(s, 200);
+    assert_eq!(empty["reports"], json!([]));
+    let (s, e) = f.get("/api/v1/annual-reports/20x6", &f.treasurer).await;
+    assert_eq!(s, 422, "{e}");
+    f.app.stop().await;
+}
+
 on_both_engines!(
+    the_annual_summary_adds_only_what_the_sealed_reports_published,
     an_other_cell_never_pins_the_amount_or_the_count_of_what_it_hides,
     three_flights_show_as_fewer_than_five_and_no_subtraction_finds_them,
     a_report_is_frozen_by_one_treasurer_cosigned_by_another_and_never_changes,

@@ -253,6 +253,7 @@ fn facts(ledger: &Ledger, p: usize) -> Facts {
         items,
         holds,
         decisions: Vec::new(),
+        treasurer_decisions: Vec::new(),
     }
 }
 
@@ -813,6 +814,102 @@ fn env_u64(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// The annual summary's amounts (`passage::reports::annual::add` over the chain a
+/// treasurer published), each as the sum of the published figures it claims to add; the
+/// sum is checked to give the annual value, so the year publishes nothing new.
+fn annual_figures(u: &Universe, reports: &[Report], all: &[Vec<Figure>]) -> Vec<Figure> {
+    let replaced: BTreeSet<&str> = reports
+        .iter()
+        .filter_map(|r| r.summary["supersedes"].as_str())
+        .collect();
+    let mut chain: Vec<usize> = (0..reports.len())
+        .filter(|i| !replaced.contains(reports[*i].id.as_str()))
+        .collect();
+    chain.sort_by_key(|i| reports[*i].period);
+    let summaries: Vec<(String, passage::reports::summary::Summary)> = chain
+        .iter()
+        .map(|i| {
+            (
+                reports[*i].id.clone(),
+                serde_json::from_value(reports[*i].summary.clone()).expect("a summary"),
+            )
+        })
+        .collect();
+    let year = passage::reports::annual::add(2026, &summaries);
+    let figure = |name: &str| -> Option<&Figure> {
+        all.iter()
+            .flatten()
+            .find(|f| f.name == name && f.measure == Measure::Money)
+    };
+    let mut out = Vec::new();
+    let mut claim = |name: String, parts: Vec<String>, shown: Option<String>| {
+        let Some(shown) = shown.as_deref().and_then(|v| cents(&Value::from(v))) else {
+            return;
+        };
+        let mut coef = vec![0_i8; u.money_len()];
+        for part in &parts {
+            let f = figure(part)
+                .unwrap_or_else(|| panic!("{name} adds {part}, which was not published"));
+            for (c, x) in coef.iter_mut().zip(&f.coef) {
+                *c += x;
+            }
+        }
+        let value: i64 = coef
+            .iter()
+            .enumerate()
+            .map(|(v, c)| i64::from(*c) * u.money_value(v))
+            .sum();
+        assert_eq!(
+            value, shown,
+            "the annual {name} is not the sum of {parts:?}"
+        );
+        out.push(Figure {
+            name: format!("annual.{name}"),
+            measure: Measure::Money,
+            coef,
+        });
+    };
+    let ids: Vec<&str> = chain.iter().map(|i| reports[*i].id.as_str()).collect();
+    claim(
+        "disbursed".into(),
+        ids.iter().map(|id| format!("{id}.disbursed")).collect(),
+        year.disbursed.clone(),
+    );
+    for (field, section) in [
+        ("by_category", &year.by_category),
+        ("by_province", &year.by_province),
+    ] {
+        let shown: BTreeSet<&str> = section.cells.iter().map(|c| c.key.as_str()).collect();
+        for cell in &section.cells {
+            let parts = ids
+                .iter()
+                .map(|id| format!("{id}.{field}.{}", cell.key))
+                .filter(|n| figure(n).is_some())
+                .collect();
+            claim(
+                format!("{field}.{}", cell.key),
+                parts,
+                Some(cell.amount.clone()),
+            );
+        }
+        let mut parts = Vec::new();
+        for (i, id) in chain.iter().zip(&ids) {
+            let s = &reports[*i].summary[field];
+            for c in s["cells"].as_array().unwrap() {
+                let key = c["key"].as_str().unwrap();
+                if !shown.contains(key) && !c["amount"].is_null() {
+                    parts.push(format!("{id}.{field}.{key}"));
+                }
+            }
+            if !s["other"].is_null() {
+                parts.push(format!("{id}.{field}.other"));
+            }
+        }
+        claim(format!("{field}.together"), parts, section.together.clone());
+    }
+    out
+}
+
 #[test]
 fn no_combination_of_published_figures_reveals_fewer_than_k_cases() {
     let ledgers = env_u64("PASSAGE_ATTACK_LEDGERS", 250);
@@ -846,6 +943,15 @@ fn no_combination_of_published_figures_reveals_fewer_than_k_cases() {
                 leaks.push(format!("ledger {n} (against {}): {leak}", report.id));
                 break;
             }
+        }
+        // The annual summary of the chain (the correction in place of the report it
+        // replaces): each of its amounts must be a sum of published figures, and nothing
+        // combined with them may reveal fewer than k cases.
+        let annual = annual_figures(&u, &reports, &all);
+        let mut figs: Vec<Figure> = all.iter().flatten().cloned().collect();
+        figs.extend(annual);
+        if let Some(leak) = attack(&u, &figs, 3) {
+            leaks.push(format!("ledger {n} (with the annual summary): {leak}"));
         }
     }
     assert!(

@@ -1764,6 +1764,17 @@ async fn treasurers_draft_freeze_cosign_and_send_a_report_from_their_phones(t: T
         page.body
     );
     assert!(!page.body.contains(&format!("action=\"{report}/seal\"")));
+    // How many figures the period would hide, and the cadence that would publish them.
+    assert!(page.body.contains("id=\"suppressed\""), "{}", page.body);
+    assert!(
+        page.body.contains("id=\"suggest-quarter\""),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains(&as_html(i18n::text(Language::Fr, "report-suggest-quarter")))
+    );
     // Five more people helped that night: the same period can now be published.
     five_more_people_helped(&app, &accounts).await;
     let drafted = first

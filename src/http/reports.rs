@@ -37,6 +37,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_report))
         .routes(routes!(seal_report))
         .routes(routes!(verify_report))
+        .routes(routes!(report_summary_file))
+        .routes(routes!(annual_report))
+        .routes(routes!(donor_summary_file))
         .routes(routes!(send_report))
         .routes(routes!(donor_report))
         .routes(routes!(unsubscribe, unsubscribe_page))
@@ -220,6 +223,122 @@ async fn verify_report(
     Ok(Json(lifecycle::verify(&state.db, &id).await?))
 }
 
+/// The year's sealed reports added up: only sums of figures they already published (a
+/// need's amount for the year only when every report published it; the rest together),
+/// so it reveals nothing new. Case counts are not added.
+#[utoipa::path(
+    get,
+    path = "/api/v1/annual-reports/{year}",
+    tag = "reports",
+    security(("bearer" = [])),
+    params(("year" = i32, Path, description = "The year, such as 2026")),
+    responses(
+        (status = 200, body = crate::reports::annual::Annual),
+        Unauthorized,
+        Forbidden,
+        Invalid,
+    ),
+)]
+async fn annual_report(
+    State(state): State<AppState>,
+    _: Authorized<Treasurer>,
+    Path(year): Path<String>,
+) -> Result<Json<crate::reports::annual::Annual>, ApiError> {
+    let year: i32 = year
+        .trim()
+        .parse()
+        .ok()
+        .filter(|y| (2000..=9999).contains(y))
+        .ok_or_else(|| invalid("year", "is not a year: write it as 2026"))?;
+    Ok(Json(
+        crate::reports::annual::of_year(&state.db, year).await?,
+    ))
+}
+
+/// The file a frozen report's hash was computed over, as a download: `sha256sum` of it
+/// prints the report's hash.
+fn summary_download(row: &lifecycle::Row, text: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"{}\"",
+                    lifecycle::summary_file_name(row)
+                ),
+            ),
+        ],
+        text,
+    )
+        .into_response()
+}
+
+/// The exact bytes of a frozen report's summary that were hashed (canonical JSON, keys
+/// sorted, no whitespace): `sha256sum` of this file prints the report's `hash`, and
+/// `passage reports verify --file` checks it against the books. A draft has none (409).
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/{id}/summary.json",
+    tag = "reports",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = "uuid", description = "The report's id")),
+    responses(
+        (status = 200, description = "The summary's canonical JSON, the bytes its hash was computed over", content_type = "application/json", body = Object),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        Invalid,
+    ),
+)]
+async fn report_summary_file(
+    State(state): State<AppState>,
+    _: Authorized<Treasurer>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id = report_id(&id)?;
+    let (row, text) = lifecycle::summary_file(&state.db, &id).await?;
+    Ok(summary_download(&row, text))
+}
+
+/// The summary file of the report a donor's link opens: the exact bytes its hash (the
+/// fingerprint in the email) was computed over, so `sha256sum` of the file prints it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/donor/report/summary.json",
+    tag = "donor",
+    params(LinkQuery),
+    responses(
+        (status = 200, description = "The summary's canonical JSON, the bytes its hash was computed over", content_type = "application/json", body = Object),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+    ),
+)]
+async fn donor_summary_file(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: Result<Query<LinkQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let token = link_token(&query, &headers)?;
+    let link = donor::open(&state.db, state.clock.now(), &token, Purpose::Report)
+        .await
+        .map_err(link_refused)?;
+    let id = link.report.unwrap_or_default();
+    let (row, text) = match lifecycle::summary_file(&state.db, &id).await {
+        Ok(found) if found.0.status.is_sealed() => found,
+        Ok(_) | Err(FlowError::Conflict(_)) | Err(FlowError::NotFound(_)) => {
+            return Err(ApiError::Forbidden(
+                "this link opens a report that is not published: ask the fund".into(),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(summary_download(&row, text))
+}
+
 /// Emails the sealed report to every donor who has not had it and has not unsubscribed,
 /// through the outbox: one email per report and donor, however often this is called.
 #[utoipa::path(
@@ -278,6 +397,12 @@ pub(crate) struct DonorReport {
     pub gifts_total: String,
     /// The summary recomputed now from the ledger still hashes to `hash`.
     pub verified: bool,
+    /// The display name of the treasurer who froze the report, and when.
+    pub frozen_by: Option<String>,
+    pub frozen_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The display name of the second treasurer, who co-signed it, and when.
+    pub cosigned_by: Option<String>,
+    pub cosigned_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The link's token, from `?token=` or `Authorization: Bearer`.
@@ -389,11 +514,12 @@ pub(crate) async fn donor_report_for(
             ));
         };
         let gifts = send::gifts_in(&mut tx, &row, Some(&link.donor)).await?;
-        Ok((row, name, language, gifts))
+        let signed = lifecycle::signatures(&mut tx, &row).await?;
+        Ok((row, name, language, gifts, signed))
     }
     .await;
     tx.rollback().await.map_err(ApiError::from)?;
-    let (row, donor_name, language, gifts) = found?;
+    let (row, donor_name, language, gifts, signed) = found?;
     let verification = lifecycle::verify(&state.db, &report_id)
         .await
         .map_err(ApiError::from)?;
@@ -409,6 +535,10 @@ pub(crate) async fn donor_report_for(
         gifts_total: format_cents(gifts.iter().map(|g| g.amount).sum()),
         gifts,
         verified: verification.matches,
+        frozen_by: signed.frozen_by,
+        frozen_at: signed.frozen_at,
+        cosigned_by: signed.cosigned_by,
+        cosigned_at: signed.cosigned_at,
     })
 }
 

@@ -60,6 +60,9 @@ pub struct Facts {
     pub holds: Vec<(i64, Option<String>)>,
     /// Decisions taken in the window: the case and the seconds from request to decision.
     pub decisions: Vec<(String, i64)>,
+    /// Those of them a treasurer took (the others the rules answered at once, in the
+    /// request's own transaction): the case and the seconds from request to decision.
+    pub treasurer_decisions: Vec<(String, i64)>,
 }
 
 /// The fund's money (what came in as gifts, less what went out as spending) before `at`,
@@ -147,8 +150,13 @@ pub async fn read(tx: &mut Tx, window: Window) -> Result<Facts, StoreError> {
     .bind(TransferKind::Pending)
     .fetch_all(c)
     .await)?;
-    let decided: Vec<(String, DateTime<Utc>, DateTime<Utc>)> = on_tx!(tx, c => sqlx::query_as(
-        "SELECT case_code, created_at, decided_at FROM requests
+    // A treasurer's decision: not automatic, and either approved by a treasurer or taken
+    // after the request was made (a decline by the rules is taken in the same moment).
+    let decided: Vec<(String, DateTime<Utc>, DateTime<Utc>, bool)> = on_tx!(tx, c => sqlx::query_as(
+        "SELECT case_code, created_at, decided_at,
+                (NOT automatic AND (decided_at > created_at OR EXISTS
+                    (SELECT 1 FROM request_approvals a WHERE a.request_id = requests.id))) AS by_treasurer
+         FROM requests
          WHERE decided_at >= $1 AND decided_at <= $2",
     )
     .bind(window.start)
@@ -160,11 +168,19 @@ pub async fn read(tx: &mut Tx, window: Window) -> Result<Facts, StoreError> {
     items.sort_by(|a, b| a.transfer_id.cmp(&b.transfer_id));
     let mut holds = holds;
     holds.sort();
+    let seconds =
+        |asked: DateTime<Utc>, decided: DateTime<Utc>| (decided - asked).num_seconds().max(0);
     let mut decisions: Vec<(String, i64)> = decided
-        .into_iter()
-        .map(|(case, asked, decided)| (case, (decided - asked).num_seconds().max(0)))
+        .iter()
+        .map(|(case, asked, decided, _)| (case.clone(), seconds(*asked, *decided)))
         .collect();
     decisions.sort();
+    let mut treasurer_decisions: Vec<(String, i64)> = decided
+        .iter()
+        .filter(|(_, _, _, by_treasurer)| *by_treasurer)
+        .map(|(case, asked, decided, _)| (case.clone(), seconds(*asked, *decided)))
+        .collect();
+    treasurer_decisions.sort();
     Ok(Facts {
         window,
         opening,
@@ -180,5 +196,6 @@ pub async fn read(tx: &mut Tx, window: Window) -> Result<Facts, StoreError> {
         items,
         holds,
         decisions,
+        treasurer_decisions,
     })
 }

@@ -915,6 +915,226 @@ async fn verify_recomputed(
     })
 }
 
+/// Who froze a frozen report and who co-signed it, by the treasurers' display names
+/// (staff, never a person helped), and when: what a donor's page shows beside the hash.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Signatures {
+    pub frozen_by: Option<String>,
+    pub frozen_at: Option<DateTime<Utc>>,
+    pub cosigned_by: Option<String>,
+    pub cosigned_at: Option<DateTime<Utc>>,
+}
+
+/// The display name of a staff member (their email's part before `@` when they have
+/// none: it is what the staff pages call them too).
+async fn staff_name(tx: &mut Tx, id: Option<&str>) -> Result<Option<String>, StoreError> {
+    let Some(id) = id else { return Ok(None) };
+    let row: Option<(Option<String>, String)> = on_tx!(tx, c => sqlx::query_as(
+        "SELECT display_name, email FROM users WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_optional(c)
+    .await)?;
+    Ok(row.map(|(name, email)| {
+        name.filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_string())
+    }))
+}
+
+/// The signatures of a report (see [`Signatures`]).
+pub async fn signatures(tx: &mut Tx, row: &Row) -> Result<Signatures, StoreError> {
+    Ok(Signatures {
+        frozen_by: staff_name(tx, row.sealed_by.as_deref()).await?,
+        frozen_at: row.sealed_at,
+        cosigned_by: staff_name(tx, row.cosigned_by.as_deref()).await?,
+        cosigned_at: row.cosigned_at,
+    })
+}
+
+/// The exact bytes a frozen report's hash was computed over: the file anyone checks with
+/// `sha256sum`, whose output is the report's hash. A draft has none (409).
+pub async fn summary_file(db: &Db, id: &str) -> Result<(Row, String), FlowError> {
+    let mut tx = db.begin_snapshot().await?;
+    let row = must_load(&mut tx, id).await;
+    tx.rollback().await?;
+    let row = row?;
+    let Some(text) = row.summary.clone().filter(|_| row.frozen()) else {
+        return Err(FlowError::Conflict(
+            "this report is a draft: its summary file exists once a treasurer has frozen it".into(),
+        ));
+    };
+    Ok((row, text))
+}
+
+/// The name a summary file is downloaded under: `passage-report-2026-11-01-2026-11-30.json`.
+pub fn summary_file_name(row: &Row) -> String {
+    let day = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_ascii_digit() || *c == '-')
+            .collect()
+    };
+    format!(
+        "passage-report-{}-{}.json",
+        day(&row.period_start),
+        day(&row.period_end)
+    )
+}
+
+/// A figure where a summary file and the frozen report it claims to be differ: its path
+/// (`by_category.cells[hotel].amount`), its value in the file and in the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Difference {
+    pub path: String,
+    pub in_file: String,
+    pub in_report: String,
+}
+
+/// What `passage reports verify --file` found.
+#[derive(Debug, Clone)]
+pub enum FileCheck {
+    /// The file's SHA-256 is a frozen report's hash; the report checked against the books.
+    Report(Verification),
+    /// No report has the file's hash; the frozen report of the same period and cut-off
+    /// differs from it in these figures.
+    Differs {
+        id: String,
+        period: (String, String),
+        hash: String,
+        differences: Vec<Difference>,
+    },
+    /// The file is no frozen report's summary, nor of one's period.
+    Unknown { hash: String, why: String },
+}
+
+/// Checks a downloaded summary file against the books: its SHA-256 must be the hash of a
+/// frozen report, which is then verified like `reports verify ID` (its stored bytes, the
+/// ledger entries it covers, its audit event). A file whose hash is no report's is compared
+/// figure by figure with the frozen report of its period, so the answer names what changed.
+pub async fn verify_file(db: &Db, bytes: &[u8]) -> Result<FileCheck, FlowError> {
+    use sha2::{Digest, Sha256};
+    let hash = hex::encode(Sha256::digest(bytes));
+    let mut tx = db.begin_snapshot().await?;
+    let found = async {
+        let sql = format!("{SELECT} WHERE hash = $1");
+        let by_hash: Option<Row> =
+            on_tx!(&mut tx, c => sqlx::query_as::<_, Row>(&sql).bind(&hash).fetch_optional(c).await)?;
+        if by_hash.is_some() {
+            return Ok::<_, FlowError>((by_hash, None));
+        }
+        let Ok(file) = serde_json::from_slice::<Value>(bytes) else {
+            return Ok((None, Some("it is not JSON".to_string())));
+        };
+        let (Some(start), Some(end)) = (
+            file.pointer("/period/start").and_then(Value::as_str),
+            file.pointer("/period/end").and_then(Value::as_str),
+        ) else {
+            return Ok((None, Some("it names no period (period.start, period.end)".to_string())));
+        };
+        let sql = format!(
+            "{SELECT} WHERE period_start = $1 AND period_end = $2 AND hash IS NOT NULL
+             ORDER BY sealed_at DESC"
+        );
+        let rows: Vec<Row> = on_tx!(&mut tx, c => sqlx::query_as::<_, Row>(&sql)
+            .bind(start).bind(end).fetch_all(c).await)?;
+        let cutoff = file.get("cutoff").and_then(Value::as_str);
+        let row = rows
+            .iter()
+            .find(|r| {
+                r.stored_json()
+                    .is_some_and(|s| s.get("cutoff").and_then(Value::as_str) == cutoff)
+            })
+            .or(rows.first())
+            .cloned();
+        match row {
+            Some(row) => Ok((Some(row), None)),
+            None => Ok((
+                None,
+                Some(format!("no frozen report covers {start} to {end}")),
+            )),
+        }
+    }
+    .await;
+    tx.rollback().await?;
+    let (row, why) = found?;
+    let Some(row) = row else {
+        return Ok(FileCheck::Unknown {
+            hash,
+            why: why.unwrap_or_default(),
+        });
+    };
+    if row.hash.as_deref() == Some(hash.as_str()) {
+        return Ok(FileCheck::Report(verify(db, &row.id).await?));
+    }
+    let file: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
+    let mut differences = Vec::new();
+    compare(
+        "",
+        &file,
+        &row.stored_json().unwrap_or(Value::Null),
+        &mut differences,
+    );
+    Ok(FileCheck::Differs {
+        id: row.id.clone(),
+        period: (row.period_start.clone(), row.period_end.clone()),
+        hash,
+        differences,
+    })
+}
+
+/// The figures where two summaries differ; a list of cells is matched by `key`.
+fn compare(path: &str, file: &Value, report: &Value, out: &mut Vec<Difference>) {
+    let show = |v: Option<&Value>| match v {
+        None => "absent".to_string(),
+        Some(Value::String(s)) => format!("{s:?}"),
+        Some(v) => v.to_string(),
+    };
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match (file, report) {
+        (Value::Object(a), Value::Object(b)) => {
+            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for key in keys {
+                match (a.get(key), b.get(key)) {
+                    (Some(x), Some(y)) => compare(&join(key), x, y, out),
+                    (x, y) => out.push(Difference {
+                        path: join(key),
+                        in_file: show(x),
+                        in_report: show(y),
+                    }),
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) if a.iter().chain(b).all(|v| v.get("key").is_some()) => {
+            let key_of = |v: &Value| v["key"].as_str().unwrap_or_default().to_string();
+            let keys: std::collections::BTreeSet<String> = a.iter().chain(b).map(key_of).collect();
+            for key in keys {
+                let x = a.iter().find(|v| key_of(v) == key);
+                let y = b.iter().find(|v| key_of(v) == key);
+                let here = format!("{path}[{key}]");
+                match (x, y) {
+                    (Some(x), Some(y)) => compare(&here, x, y, out),
+                    (x, y) => out.push(Difference {
+                        path: here,
+                        in_file: show(x),
+                        in_report: show(y),
+                    }),
+                }
+            }
+        }
+        (a, b) if a != b => out.push(Difference {
+            path: path.to_string(),
+            in_file: show(Some(a)),
+            in_report: show(Some(b)),
+        }),
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

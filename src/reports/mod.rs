@@ -21,6 +21,7 @@
 //! event) to its own cut-off, so no two cover the same moment and no moment falls
 //! between two; `period_start` and `period_end` are the days a report is labelled with.
 
+pub mod annual;
 pub mod digest;
 pub mod donor;
 pub mod facts;

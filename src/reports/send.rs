@@ -334,22 +334,78 @@ fn cents_of(amount: Option<&str>) -> Option<i64> {
     (d * rust_decimal::Decimal::ONE_HUNDRED).try_into().ok()
 }
 
-fn bars(language: Language, summary: &Summary) -> Vec<Bar> {
-    let section = &summary.by_category;
+/// A count as a reader is told it: `12`, "fewer than 5 people", "5 people or more"
+/// (a count hidden to protect a smaller group), in the language's digits.
+pub fn people(language: Language, count: Count) -> String {
+    match count {
+        Count::Exactly(n) => i18n::text_with(
+            language,
+            "figure-people",
+            &[("n", i18n::count(language, n))],
+        ),
+        Count::FewerThan(k) => {
+            i18n::text_with(language, "figure-fewer-than", &[("k", k.to_string())])
+        }
+        Count::AtLeast(k) => i18n::text_with(language, "figure-at-least", &[("k", k.to_string())]),
+    }
+}
+
+/// A count of things (trips, nights) as a reader is told it.
+fn number(language: Language, count: Option<Count>) -> String {
+    match count {
+        Some(Count::Exactly(n)) => i18n::count(language, n),
+        Some(Count::FewerThan(k)) => {
+            i18n::text_with(language, "figure-fewer-than-k", &[("k", k.to_string())])
+        }
+        Some(Count::AtLeast(k)) => {
+            i18n::text_with(language, "figure-k-or-more", &[("k", k.to_string())])
+        }
+        None => i18n::text(language, "figure-not-shown"),
+    }
+}
+
+/// A province's name in the language (`QC` → `Quebec` / `Québec`).
+fn province_label(language: Language, key: &str) -> String {
+    let message = format!("province-{key}");
+    if i18n::has(language, &message) {
+        i18n::text(language, &message)
+    } else {
+        key.to_string()
+    }
+}
+
+/// What a bar says of its people: "7 people" beside its amount; when its amount is
+/// hidden, why, in words ("fewer than 5 people: counted with others below").
+fn bar_people(language: Language, amount: Option<i64>, cases: Count) -> String {
+    match (amount, cases) {
+        (Some(_), cases) => people(language, cases),
+        (None, Count::FewerThan(k)) => {
+            i18n::text_with(language, "figure-hidden-small", &[("k", k.to_string())])
+        }
+        (None, cases) => i18n::text_with(
+            language,
+            "figure-hidden-cell",
+            &[("people", people(language, cases))],
+        ),
+    }
+}
+
+fn section_bars(
+    language: Language,
+    section: &super::summary::Section,
+    label: impl Fn(&str) -> String,
+) -> Vec<Bar> {
     let mut out = Vec::new();
     for cell in &section.cells {
+        let amount = cents_of(cell.amount.as_deref());
         out.push(Bar {
-            label: category_label(language, &cell.key),
-            amount: cents_of(cell.amount.as_deref()),
-            cases: cell.cases.to_string(),
+            label: label(cell.key.as_str()),
+            amount,
+            cases: bar_people(language, amount, cell.cases),
         });
     }
     if let Some(other) = &section.other {
-        let members: Vec<String> = other
-            .members
-            .iter()
-            .map(|m| category_label(language, m))
-            .collect();
+        let members: Vec<String> = other.members.iter().map(|m| label(m.as_str())).collect();
         out.push(Bar {
             label: i18n::text_with(
                 language,
@@ -357,10 +413,23 @@ fn bars(language: Language, summary: &Summary) -> Vec<Bar> {
                 &[("members", members.join(", "))],
             ),
             amount: cents_of(other.amount.as_deref()),
-            cases: other.cases.to_string(),
+            cases: bar_people(language, cents_of(other.amount.as_deref()), other.cases),
         });
     }
     out
+}
+
+fn bars(language: Language, summary: &Summary) -> Vec<Bar> {
+    section_bars(language, &summary.by_category, |k| {
+        category_label(language, k)
+    })
+}
+
+/// Spending by province, under the same suppression as by need.
+fn province_bars(language: Language, summary: &Summary) -> Vec<Bar> {
+    section_bars(language, &summary.by_province, |k| {
+        province_label(language, k)
+    })
 }
 
 /// Nothing to show: a report whose stored summary this release cannot read.
@@ -371,47 +440,31 @@ pub fn no_figures(language: Language) -> Figures {
         max: 1,
         note: String::new(),
         hidden: i18n::text(language, "figure-hidden"),
+        by_province: Vec::new(),
+        how_to_read: i18n::text(language, "report-how-to-read"),
     }
 }
 
 /// The sealed summary as lines and bars in a language: what the email and the donor's
-/// web page both show.
+/// web page both show. One format per language for every amount and count
+/// (`i18n::money`, `i18n::count`); a hidden figure said in words, never `<5` or `>=5`.
 pub fn figures(language: Language, summary: &Summary) -> Figures {
     let t = |key: &str| i18n::text(language, key);
     let n = |key: &str, n: String| i18n::text_with(language, key, &[("n", n)]);
     // A line that details the one before it.
     let detail = |key: &str| format!("  {}", t(key));
-    let figure = |v: &Option<String>| i18n::money_str(language, v.as_deref().unwrap_or("0.00"));
-    let plain = |v: Option<Count>| v.map(|c| c.to_string()).unwrap_or_else(|| "—".into());
-    let scope = |key: &str| -> String {
-        summary
-            .trips
-            .cells
-            .iter()
-            .find(|c| c.key == key)
-            .map(|c| match c.trips {
-                None => t("figure-below-threshold"),
-                trips => plain(trips),
-            })
-            .unwrap_or_else(|| "0".into())
+    let figure = |v: &Option<String>| match v.as_deref() {
+        Some(v) => i18n::money_str(language, v),
+        None => t("figure-not-shown"),
     };
-    let median = match summary.median_decision_seconds {
-        Some(Count::Exactly(secs)) => {
-            if secs < 120 {
-                n("figure-seconds", secs.to_string())
-            } else {
-                n("figure-minutes", (secs / 60).to_string())
-            }
+    let k = summary.min_cell;
+    let hidden_small = |cases: Count| match cases {
+        Count::FewerThan(_) => {
+            i18n::text_with(language, "figure-hidden-small", &[("k", k.to_string())])
         }
-        Some(s) => s.to_string(),
-        None => "—".into(),
+        _ => t("figure-hidden-protect"),
     };
-    let runway = match summary.runway_months.as_deref() {
-        Some(m) if language == Language::Fr => n("figure-months", m.replace('.', ",")),
-        Some(m) => n("figure-months", m.to_string()),
-        None => "—".into(),
-    };
-    let rows: Vec<(String, String)> = vec![
+    let mut rows: Vec<(String, String)> = vec![
         (
             t("figure-opening-balance"),
             figure(&summary.opening_balance),
@@ -435,21 +488,94 @@ pub fn figures(language: Language, summary: &Summary) -> Figures {
         ),
         (
             t("figure-held"),
-            summary
-                .holds_outstanding
-                .amount
-                .as_deref()
-                .map(|a| i18n::money_str(language, a))
-                .unwrap_or_else(|| plain(Some(summary.holds_outstanding.cases))),
+            match summary.holds_outstanding.amount.as_deref() {
+                Some(a) => i18n::money_str(language, a),
+                None => hidden_small(summary.holds_outstanding.cases),
+            },
         ),
-        (t("figure-runway"), runway),
-        (t("figure-cases-helped"), plain(Some(summary.cases_helped))),
-        (t("figure-hotel-nights"), plain(summary.hotel_nights)),
-        (t("figure-trips"), plain(summary.trips.total)),
-        (detail("figure-interprovincial"), scope("interprovincial")),
-        (detail("figure-international"), scope("international")),
-        (t("figure-median"), median),
+        (
+            t("figure-runway"),
+            match summary.runway_months.as_deref() {
+                Some(m) if language == Language::Fr => n("figure-months", m.replace('.', ",")),
+                Some(m) => n("figure-months", m.to_string()),
+                None => "—".into(),
+            },
+        ),
+        (
+            t("figure-cases-helped"),
+            number(language, Some(summary.cases_helped)),
+        ),
+        (
+            t("figure-hotel-nights"),
+            number(language, summary.hotel_nights),
+        ),
+        (t("figure-trips"), number(language, summary.trips.total)),
     ];
+    // Trips by scope, in words; a scope counted with others says so, and the group
+    // follows.
+    for cell in &summary.trips.cells {
+        let value = match cell.trips {
+            Some(trips) => number(language, Some(trips)),
+            None => hidden_small(cell.cases),
+        };
+        rows.push((detail(format!("figure-scope-{}", cell.key).as_str()), value));
+    }
+    if let Some(other) = &summary.trips.other {
+        let members: Vec<String> = other
+            .members
+            .iter()
+            .map(|m| t(&format!("figure-scope-{m}")))
+            .collect();
+        rows.push((
+            format!(
+                "  {}",
+                i18n::text_with(
+                    language,
+                    "figure-together",
+                    &[("members", members.join(", "))]
+                )
+            ),
+            number(language, other.trips),
+        ));
+    }
+    // How decisions were taken: at once by the rules, or by a treasurer, and how long
+    // the treasurers took. A report frozen before this was published says the median.
+    let minutes = |secs: i64| {
+        if secs < 60 {
+            t("figure-under-a-minute")
+        } else {
+            i18n::waited(language, secs)
+        }
+    };
+    match &summary.decisions {
+        Some(d) => {
+            rows.push((
+                t("figure-at-once"),
+                match &d.at_once_percent {
+                    Some(p) => i18n::text_with(language, "figure-percent", &[("n", p.clone())]),
+                    None => t("figure-not-shown"),
+                },
+            ));
+            rows.push((
+                t("figure-by-treasurer"),
+                match d.by_treasurer_median_seconds {
+                    Some(Count::Exactly(secs)) => {
+                        i18n::text_with(language, "figure-median-of", &[("time", minutes(secs))])
+                    }
+                    Some(_) => hidden_small(d.by_treasurer_cases),
+                    None => t("figure-none"),
+                },
+            ));
+        }
+        None => rows.push((
+            t("figure-median"),
+            match summary.median_decision_seconds {
+                Some(Count::Exactly(secs)) => minutes(secs),
+                Some(c) => hidden_small(c),
+                None => "—".into(),
+            },
+        )),
+    }
     let chart = bars(language, summary);
     let max = chart
         .iter()
@@ -464,6 +590,8 @@ pub fn figures(language: Language, summary: &Summary) -> Figures {
         max,
         note,
         hidden: t("figure-hidden"),
+        by_province: province_bars(language, summary),
+        how_to_read: i18n::text_with(language, "report-how-to-read", &[("k", k.to_string())]),
     }
 }
 

@@ -54,6 +54,10 @@ pub struct Summary {
     pub currency: String,
     /// `audit::canonical_time` of the cut-off.
     pub cutoff: String,
+    /// How decisions were taken: at once by the rules, or by a treasurer. Absent from
+    /// reports frozen before it was published (their bytes stay as hashed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decisions: Option<Decisions>,
     #[serde(deserialize_with = "present")]
     pub disbursed: Option<String>,
     pub donations: Donations,
@@ -115,6 +119,24 @@ impl Bilingual {
 pub struct Dates {
     pub end: NaiveDate,
     pub start: NaiveDate,
+}
+
+/// How the period's decisions were taken. Each side is published only when it concerns
+/// no case or at least k cases: a share or a median of fewer than k cases would describe
+/// them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decisions {
+    /// The share of decisions the rules gave at once, in whole percent (`"82"`); `null`
+    /// when either side concerns fewer than k cases.
+    #[serde(deserialize_with = "present")]
+    pub at_once_percent: Option<String>,
+    /// Distinct cases a treasurer decided for (`"<k"` when small).
+    pub by_treasurer_cases: Count,
+    /// The median seconds from a request to a treasurer's decision; `null` when none,
+    /// `"<k"` when they concern fewer than k cases.
+    #[serde(deserialize_with = "present")]
+    pub by_treasurer_median_seconds: Option<Count>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -280,6 +302,34 @@ impl Summary {
     /// Reads a stored summary; `None` when it is not one this release can type.
     pub fn parse(text: &str) -> Option<Summary> {
         serde_json::from_str(text).ok()
+    }
+
+    /// How many figures about the people helped this summary hides, of how many it has:
+    /// each cell by need and by province (its amount), each trip scope (its trips), the
+    /// hotel nights, the holds outstanding and the cases helped. A period withheld as too
+    /// quiet hides them all.
+    pub fn hidden_figures(&self) -> (usize, usize) {
+        let mut hidden = 0;
+        let mut total = 0;
+        let mut figure = |is_hidden: bool| {
+            total += 1;
+            if is_hidden {
+                hidden += 1;
+            }
+        };
+        for cell in self.by_category.cells.iter().chain(&self.by_province.cells) {
+            figure(cell.amount.is_none());
+        }
+        for cell in &self.trips.cells {
+            figure(cell.trips.is_none());
+        }
+        figure(self.hotel_nights.and_then(Count::exactly).is_none());
+        figure(self.holds_outstanding.amount.is_none());
+        figure(self.cases_helped.exactly().is_none());
+        if self.withheld.is_some() {
+            hidden = total;
+        }
+        (hidden, total)
     }
 
     /// The summary as a JSON value (keys sorted), for what reads figures by path.
@@ -998,6 +1048,48 @@ fn runway_months(facts: &Facts) -> Option<String> {
     )
 }
 
+/// How the window's decisions were taken (see [`Decisions`]); `None` when there was none.
+fn decisions_of(facts: &Facts, k: usize) -> Option<Decisions> {
+    if facts.decisions.is_empty() {
+        return None;
+    }
+    let cases = |d: &[(String, i64)]| d.iter().map(|(c, _)| c.clone()).collect::<BTreeSet<_>>();
+    let by_treasurer = cases(&facts.treasurer_decisions);
+    let all = cases(&facts.decisions);
+    // The cases the rules answered for at once: a case with requests of both kinds counts
+    // on both sides.
+    let mut at_once: Vec<(String, i64)> = facts.decisions.clone();
+    for d in &facts.treasurer_decisions {
+        if let Some(i) = at_once.iter().position(|x| x == d) {
+            at_once.remove(i);
+        }
+    }
+    let at_once_cases = cases(&at_once);
+    let safe = |n: usize| n == 0 || n >= k;
+    let at_once_percent =
+        (safe(by_treasurer.len()) && safe(at_once_cases.len()) && !all.is_empty()).then(|| {
+            let share = Decimal::from(at_once.len() as i64) * Decimal::ONE_HUNDRED
+                / Decimal::from(facts.decisions.len() as i64);
+            share
+                .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
+                .to_string()
+        });
+    let by_treasurer_median_seconds = if facts.treasurer_decisions.is_empty() {
+        None
+    } else if by_treasurer.len() >= k {
+        Some(Count::Exactly(median(
+            facts.treasurer_decisions.iter().map(|(_, s)| *s).collect(),
+        )))
+    } else {
+        Some(small(k))
+    };
+    Some(Decisions {
+        at_once_percent,
+        by_treasurer_cases: count(by_treasurer.len(), k),
+        by_treasurer_median_seconds,
+    })
+}
+
 fn median(mut seconds: Vec<i64>) -> i64 {
     seconds.sort_unstable();
     let n = seconds.len();
@@ -1217,6 +1309,7 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
     } else {
         Some(small(k))
     };
+    let decisions = decisions_of(facts, k);
     // Holds outstanding are a stock: this report's against the other reports' (the same
     // hold, by case and amount, is one variable in all of them).
     let (hold_sets, hold_item_case) = hold_universe(facts, priors);
@@ -1302,6 +1395,7 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
         hotel_nights: Some(hotel_nights),
         trips: scope,
         median_decision_seconds: median_decision,
+        decisions,
         cases_helped: count(helped.len(), k),
         holds_outstanding: holds,
         closing_balance: Some(format_cents(facts.closing)),

@@ -53,8 +53,20 @@ struct ReportPage<'a> {
     rows: Vec<(String, String)>,
     chart: Vec<ChartLine>,
     max: i64,
-    hidden: String,
     note: String,
+    /// Spending by province, as bars, and the largest of them.
+    provinces: Vec<ChartLine>,
+    province_max: i64,
+    /// How to read the report, in a short paragraph.
+    how_to_read: String,
+    /// Where the summary file is downloaded, and the name it is saved under.
+    summary_link: String,
+    file_name: String,
+    /// "Name, 2 December 2026 at 09:00 UTC".
+    frozen: Option<String>,
+    cosigned: Option<String>,
+    /// The audit chain's head the report carries: event number and hash.
+    audit_head: Option<(String, String)>,
 }
 
 #[derive(Template)]
@@ -89,12 +101,46 @@ async fn report(
         chart,
         max,
         note,
-        hidden,
+        hidden: _,
+        by_province,
+        how_to_read,
     } = match &report.summary {
         Some(summary) => send::figures(c.language, summary),
         None => send::no_figures(c.language),
     };
+    let signed = |by: &Option<String>, at: Option<chrono::DateTime<chrono::Utc>>| {
+        by.as_ref().map(|name| {
+            c.t_with(
+                "donor-signed-by",
+                &[
+                    ("name", name.clone()),
+                    ("at", at.map(|at| moment(&c, at)).unwrap_or_default()),
+                ],
+            )
+        })
+    };
+    let frozen = signed(&report.frozen_by, report.frozen_at);
+    let cosigned = signed(&report.cosigned_by, report.cosigned_at);
+    let audit_head = report.summary.as_ref().map(|s| {
+        (
+            c.t_with("donor-audit-event", &[("n", s.audit_head.seq.to_string())]),
+            s.audit_head.hash.clone(),
+        )
+    });
+    let file_name = format!(
+        "passage-report-{}-{}.json",
+        link_token(&report.period_start),
+        link_token(&report.period_end)
+    );
     let page = ReportPage {
+        summary_link: format!(
+            "/api/v1/donor/report/summary.json?token={}",
+            link_token(&token)
+        ),
+        file_name,
+        frozen,
+        cosigned,
+        audit_head,
         title: c.t_with(
             "donor-title-period",
             &[
@@ -114,7 +160,14 @@ async fn report(
         rows,
         chart: chart_lines(&c, chart),
         max: max.max(1),
-        hidden,
+        province_max: by_province
+            .iter()
+            .filter_map(|b| b.amount)
+            .max()
+            .unwrap_or(0)
+            .max(1),
+        provinces: chart_lines(&c, by_province),
+        how_to_read,
         note,
         c: &c,
     };
@@ -245,6 +298,17 @@ fn refused(c: &Context, status: StatusCode, key: &str) -> Result<Response, PageE
             explanation: c.t(key),
             c,
         },
+    )
+}
+
+/// A moment as the language writes it, in UTC: "2 décembre 2026 à 09:00 UTC".
+fn moment(c: &Context, at: chrono::DateTime<chrono::Utc>) -> String {
+    c.t_with(
+        "donor-moment",
+        &[
+            ("day", i18n::date(c.language, at.date_naive())),
+            ("time", at.format("%H:%M").to_string()),
+        ],
     )
 }
 

@@ -191,8 +191,16 @@ struct ReportPage<'a> {
     rows: Vec<(String, String)>,
     chart: Vec<ChartLine>,
     max: i64,
-    hidden: String,
     note: String,
+    /// Spending by province, as bars, and the largest of them.
+    provinces: Vec<ChartLine>,
+    province_max: i64,
+    /// How to read the report, in a short paragraph.
+    how_to_read: String,
+    /// A draft: how many figures sealing it now would hide, and whether a quarter would
+    /// publish more (a month that hides most of them).
+    suppressed: Option<String>,
+    suggest_quarter: bool,
     /// Why this period is too quiet to publish (the summary's `withheld`, in the reader's
     /// language): it cannot be frozen, and the page says to draft a longer period.
     withheld: Option<String>,
@@ -219,12 +227,34 @@ async fn show(
         chart,
         max,
         note,
-        hidden,
+        hidden: _,
+        by_province,
+        how_to_read,
     } = match &view.summary {
         Some(summary) => send::figures(c.language, summary),
         None => send::no_figures(c.language),
     };
     let already_signed = view.sealed_by.as_deref() == Some(user.id.as_str());
+    let (suppressed, suggest_quarter) = match (&view.summary, view.status.is_draft()) {
+        (Some(summary), true) => {
+            let (hidden, total) = summary.hidden_figures();
+            let days = match (
+                view.period_start.parse::<chrono::NaiveDate>(),
+                view.period_end.parse::<chrono::NaiveDate>(),
+            ) {
+                (Ok(a), Ok(b)) => (b - a).num_days() + 1,
+                _ => 0,
+            };
+            (
+                Some(c.t_with(
+                    "report-suppressed",
+                    &[("hidden", hidden.to_string()), ("total", total.to_string())],
+                )),
+                days <= 31 && total > 0 && hidden * 2 > total,
+            )
+        }
+        _ => (None, false),
+    };
     let withheld = view
         .summary
         .as_ref()
@@ -239,12 +269,21 @@ async fn show(
         rows,
         chart: chart_lines(&c, chart),
         max: max.max(1),
-        hidden,
+        province_max: by_province
+            .iter()
+            .filter_map(|b| b.amount)
+            .max()
+            .unwrap_or(0)
+            .max(1),
+        provinces: chart_lines(&c, by_province),
+        how_to_read,
         note,
         can_seal: view.superseded_by.is_none()
             && ((view.status.is_draft() && withheld.is_none())
                 || (view.status == ReportStatus::AwaitingCosign && !already_signed)),
         withheld,
+        suppressed,
+        suggest_quarter,
         can_send: view.status.is_sealed() && view.superseded_by.is_none(),
         sent: view.send_requested_at.is_some(),
         c: &c,

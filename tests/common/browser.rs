@@ -65,6 +65,12 @@ impl Driver {
 
     /// A new browser whose preferred language is `language`, at phone size.
     pub async fn browser(&self, language: Language) -> Client {
+        self.browser_sized(language, WIDTH, HEIGHT).await
+    }
+
+    /// A new browser whose preferred language is `language`, with a `width` × `height`
+    /// viewport (600 px: the width mail clients give an email).
+    pub async fn browser_sized(&self, language: Language, width: u32, height: u32) -> Client {
         let accept = match language {
             Language::Fr => "fr-CA,fr",
             Language::En => "en-CA,en",
@@ -82,14 +88,14 @@ impl Driver {
                     "--disable-dev-shm-usage",
                     "--hide-scrollbars",
                     "--force-device-scale-factor=1",
-                    format!("--window-size={WIDTH},{HEIGHT}"),
+                    format!("--window-size={width},{height}"),
                     format!("--lang={}", language.as_str()),
                 ],
                 "prefs": {"intl.accept_languages": accept},
                 // A desktop window cannot be narrower than 500 px; the phone's own
                 // metrics make the viewport (and the screenshots) exactly 360 × 740.
                 "mobileEmulation": {
-                    "deviceMetrics": {"width": WIDTH, "height": HEIGHT, "pixelRatio": 1.0, "touch": true},
+                    "deviceMetrics": {"width": width, "height": height, "pixelRatio": 1.0, "touch": true},
                 },
             }),
         );

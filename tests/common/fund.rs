@@ -19,6 +19,8 @@ pub struct Fund {
     pub second_treasurer: String,
     /// Case codes, city names and references used, none of which may reach a report.
     pub secrets: Vec<String>,
+    /// How long a treasurer takes to approve a pending request (the clock moves on).
+    pub treasurer_minutes: i64,
 }
 
 impl Fund {
@@ -49,6 +51,7 @@ impl Fund {
             treasurer: app.token_for(&t1).await,
             second_treasurer: app.token_for(&t2).await,
             secrets: Vec::new(),
+            treasurer_minutes: 0,
             app,
         }
     }
@@ -116,6 +119,11 @@ impl Fund {
         assert_eq!(s, 201, "{r}");
         let id = r["id"].as_str().unwrap().to_string();
         if r["status"] == "pending" {
+            if self.treasurer_minutes > 0 {
+                self.app
+                    .clock
+                    .advance(Duration::minutes(self.treasurer_minutes));
+            }
             let (s, a) = self
                 .post(
                     &format!("/api/v1/requests/{id}/approve"),

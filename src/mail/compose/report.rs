@@ -105,6 +105,10 @@ pub struct Figures {
     pub note: String,
     /// What a suppressed bar says instead of its amount.
     pub hidden: String,
+    /// Spending by province, under the same suppression as by need.
+    pub by_province: Vec<Bar>,
+    /// A short paragraph: how to read the report.
+    pub how_to_read: String,
 }
 
 /// A sealed report for one donor. Everything in it comes from the sealed summary and the
@@ -132,8 +136,39 @@ struct ChartRow<'a> {
     padded: String,
     amount: Option<String>,
     hashes: String,
+    /// The bar's width in percent of the chart's (1 to 100), and what is left of it.
     percent: i64,
+    rest: i64,
     cases: &'a str,
+}
+
+/// The bars of a chart, scaled on its largest: `#` characters in the text part, a
+/// table cell's width (and background colour, which mail clients keep) in the HTML.
+fn chart_rows<'a>(w: Words, bars: &'a [Bar]) -> Vec<ChartRow<'a>> {
+    let max = bars
+        .iter()
+        .filter_map(|b| b.amount)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    bars.iter()
+        .map(|b| {
+            let percent = (b.amount.unwrap_or(0) * 100 / max).clamp(1, 100);
+            ChartRow {
+                label: &b.label,
+                padded: format!("{:<28}", b.label),
+                amount: b.amount.map(|a| w.money(a)),
+                hashes: "#".repeat(
+                    usize::try_from(b.amount.unwrap_or(0) * 30 / max)
+                        .unwrap_or(0)
+                        .max(1),
+                ),
+                percent,
+                rest: 100 - percent,
+                cases: &b.cases,
+            }
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -146,6 +181,7 @@ struct DonorText<'a> {
     total: &'a str,
     rows: &'a [String],
     chart: &'a [ChartRow<'a>],
+    provinces: &'a [ChartRow<'a>],
     link_days: &'a str,
 }
 
@@ -159,6 +195,7 @@ struct DonorHtml<'a> {
     intro: &'a str,
     total: &'a str,
     chart: &'a [ChartRow<'a>],
+    provinces: &'a [ChartRow<'a>],
     link_days: &'a str,
 }
 
@@ -188,23 +225,8 @@ impl DonorReport<'_> {
                 )
             })
             .collect();
-        let max = f.max.max(1);
-        let chart: Vec<ChartRow> = f
-            .chart
-            .iter()
-            .map(|b| ChartRow {
-                label: &b.label,
-                padded: format!("{:<28}", b.label),
-                amount: b.amount.map(|a| w.money(a)),
-                hashes: "#".repeat(
-                    usize::try_from(b.amount.unwrap_or(0) * 30 / max)
-                        .unwrap_or(0)
-                        .max(1),
-                ),
-                percent: (b.amount.unwrap_or(0) * 100 / max).clamp(1, 100),
-                cases: &b.cases,
-            })
-            .collect();
+        let chart = chart_rows(w, &f.chart);
+        let provinces = chart_rows(w, &f.by_province);
         written(
             subject.clone(),
             &DonorText {
@@ -215,6 +237,7 @@ impl DonorReport<'_> {
                 total: &total,
                 rows: &rows,
                 chart: &chart,
+                provinces: &provinces,
                 link_days: &link_days,
             },
             &DonorHtml {
@@ -225,6 +248,7 @@ impl DonorReport<'_> {
                 intro: &intro,
                 total: &total,
                 chart: &chart,
+                provinces: &provinces,
                 link_days: &link_days,
             },
         )

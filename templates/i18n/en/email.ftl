@@ -87,6 +87,11 @@ email-donor-web = Web version:
 email-donor-web-link = Read this report on the web
 email-donor-link-days = this link works for { $days } days
 email-donor-hash = Report fingerprint (SHA-256):
+email-donor-by-province = Spending by province
+email-donor-by-province-text = Spending by province:
+email-donor-how-to-read = How to read this report
+email-donor-how-to-read-text = How to read this report:
+email-donor-check = To check it: the report's web page offers its summary file; sha256sum of that file prints this fingerprint.
 email-donor-stop = To stop receiving these reports:
 email-donor-stop-link = Stop receiving these reports
 

@@ -87,6 +87,11 @@ email-donor-web = Version web :
 email-donor-web-link = Lire ce rapport sur le web
 email-donor-link-days = ce lien fonctionne { $days } jours
 email-donor-hash = Empreinte du rapport (SHA-256) :
+email-donor-by-province = Dépenses par province
+email-donor-by-province-text = Dépenses par province :
+email-donor-how-to-read = Comment lire ce rapport
+email-donor-how-to-read-text = Comment lire ce rapport :
+email-donor-check = Pour le vérifier : la page web du rapport offre son fichier de synthèse ; sha256sum de ce fichier affiche cette empreinte.
 email-donor-stop = Pour ne plus recevoir ces rapports :
 email-donor-stop-link = Ne plus recevoir ces rapports
 
