@@ -1965,6 +1965,141 @@ async fn reset_requests_are_throttled_alike_for_known_and_unknown_addresses(t: T
     app.stop().await;
 }
 
+/// The admin's pages × who asks, as the API's matrix: `{user}`, `{org}` and `{kid}` are a
+/// user's, an organisation's and a key's. A page refuses a caseworker and a treasurer
+/// with 403 and sends someone not signed in to the sign-in page (303).
+/// A page: its method, its path and the fields of its form.
+type Page = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+const PAGE_MATRIX: &[Page] = &[
+    ("GET", "/admin", &[]),
+    ("GET", "/admin/users", &[]),
+    (
+        "POST",
+        "/admin/users",
+        &[("email", "page{n}@example.org"), ("roles", "treasurer")],
+    ),
+    ("GET", "/admin/users/{user}", &[]),
+    (
+        "POST",
+        "/admin/users/{user}/roles",
+        &[("roles", "treasurer")],
+    ),
+    (
+        "POST",
+        "/admin/users/{user}/language",
+        &[("language", "fr")],
+    ),
+    (
+        "POST",
+        "/admin/users/{user}/on-call",
+        &[("on_call", "true")],
+    ),
+    ("POST", "/admin/users/{user}/active", &[("active", "true")]),
+    ("GET", "/admin/orgs", &[]),
+    (
+        "POST",
+        "/admin/orgs",
+        &[
+            ("name", "Page org {n}"),
+            ("type", "youth"),
+            ("province", "ON"),
+        ],
+    ),
+    ("GET", "/admin/orgs/{org}", &[]),
+    (
+        "POST",
+        "/admin/orgs/{org}",
+        &[
+            ("name", "Shelter A"),
+            ("type", "shelter"),
+            ("province", "QC"),
+        ],
+    ),
+    ("GET", "/admin/keys", &[]),
+    ("POST", "/admin/keys/rotate", &[]),
+    ("POST", "/admin/keys/{kid}/retire", &[]),
+    ("GET", "/admin/settings", &[]),
+];
+
+async fn every_admin_page_refuses_everyone_but_admins(t: TestDb) {
+    let app = TestApp::spawn(t).await;
+    let org = app.seed_org("Shelter A").await;
+    let ids = [
+        None,
+        Some(
+            app.seed_user("cw@example.org", "caseworker", Some(&org))
+                .await,
+        ),
+        Some(app.seed_user("tr@example.org", "treasurer", None).await),
+        Some(app.seed_user("admin@example.org", "admin", None).await),
+    ];
+    let user = app.seed_user("target@example.org", "treasurer", None).await;
+    let kid = passage::identity::keys::list(&app.db.db).await.unwrap()[0]
+        .kid
+        .clone();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let csrf = "ab".repeat(32);
+    let mut wrong = Vec::new();
+    let mut n = 0;
+    for (method, path, fields) in PAGE_MATRIX {
+        let path = path
+            .replace("{user}", &user)
+            .replace("{org}", &org)
+            .replace("{kid}", &kid);
+        for (col, who) in WHO.iter().enumerate() {
+            n += 1;
+            let mut cookie = format!("passage_csrf={csrf}");
+            if let Some(id) = &ids[col] {
+                cookie.push_str(&format!("; passage_session={}", app.token_for(id).await));
+            }
+            let req = match *method {
+                "GET" => http.get(app.url(&path)),
+                _ => {
+                    let mut form: Vec<(String, String)> = vec![("csrf".into(), csrf.clone())];
+                    form.extend(
+                        fields
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), v.replace("{n}", &n.to_string()))),
+                    );
+                    http.post(app.url(&path))
+                        .header("sec-fetch-site", "same-origin")
+                        .form(&form)
+                }
+            };
+            let r = req.header("cookie", cookie).send().await.unwrap();
+            let status = r.status().as_u16();
+            let location = r
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            let ok = match col {
+                0 => status == 303 && location.starts_with("/signin"),
+                1 | 2 => status == 403,
+                _ => status == 200 || (status == 303 && !location.starts_with("/signin")),
+            };
+            if !ok {
+                wrong.push(format!("{method} {path} as {who}: {status} {location}"));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "the admin pages' matrix does not hold:\n{}",
+        wrong.join("\n")
+    );
+    app.stop().await;
+}
+
 async fn invite(app: &TestApp, admin: &str, body: Value) -> (u16, Value) {
     let r = app
         .post("/api/v1/users/invite", Some(admin))
@@ -2292,6 +2427,7 @@ on_both_engines!(
     an_invitation_expires_after_48_hours_and_inviting_again_replaces_the_link,
     reset_and_invitation_tokens_are_bound_to_their_purpose,
     a_deactivated_invitee_cannot_accept,
+    every_admin_page_refuses_everyone_but_admins,
     a_forgotten_password_is_reset_once_from_the_emailed_link,
     reset_requests_are_throttled_alike_for_known_and_unknown_addresses,
     a_user_changes_their_own_password_with_the_current_one,
