@@ -764,6 +764,7 @@ admin-active = active
 admin-inactive = deactivated
 admin-back-users = ← Everyone
 admin-roles-submit = Save roles and organisation
+admin-roles-org = Roles and organisation
 admin-language-hint = The language of their pages and their email.
 admin-language-submit = Save the language
 admin-user-done-roles = Roles and organisation saved: they apply from this person's next click.

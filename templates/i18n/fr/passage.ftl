@@ -764,6 +764,7 @@ admin-active = actif
 admin-inactive = désactivé
 admin-back-users = ← Tout le monde
 admin-roles-submit = Enregistrer rôles et organisme
+admin-roles-org = Rôles et organisme
 admin-language-hint = La langue de ses pages et de ses courriels.
 admin-language-submit = Enregistrer la langue
 admin-user-done-roles = Rôles et organisme enregistrés : ils s'appliquent dès le prochain clic de cette personne.
