@@ -2214,6 +2214,10 @@ async fn an_invitee_sets_their_own_password_once_from_the_emailed_link(t: TestDb
         .expect("the invitee is listed");
     assert_eq!(listed["roles"], json!(["caseworker"]));
     assert_eq!(listed["language"], json!("fr"));
+    // The list says the invitation waits, and until when, as the admin's page does.
+    let until = (passage::clock::Clock::now(&app.clock) + Duration::hours(48))
+        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+    assert_eq!(listed["invitation"]["expires_at"], json!(until), "{listed}");
     assert_eq!(login_status(&app, "cw@example.org", PASSWORD).await, 401);
     // The token is not a session.
     let r = app
@@ -2235,6 +2239,21 @@ async fn an_invitee_sets_their_own_password_once_from_the_emailed_link(t: TestDb
     let (status, body) = accept_invitation(&app, &token, chosen).await;
     assert_eq!(status, 204, "{body}");
     assert_eq!(login_status(&app, "cw@example.org", chosen).await, 200);
+    let listed: Value = app
+        .get("/api/v1/users", Some(&app.token_for(&admin_id).await))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let accepted = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == json!(id))
+        .unwrap();
+    assert_eq!(accepted["invitation"], Value::Null, "accepted: {accepted}");
     // Single use.
     let (status, body) = accept_invitation(&app, &token, "another fine long phrase").await;
     assert_eq!(

@@ -289,19 +289,50 @@ async fn set_language(
     Ok(Json(user))
 }
 
-/// Lists the staff accounts (never a password hash).
+/// A staff account as the list shows it: with where its invitation stands.
+#[derive(Serialize, ToSchema)]
+struct Listed {
+    #[serde(flatten)]
+    user: User,
+    /// Set while the account was invited and has not accepted (no password of its own
+    /// yet); null otherwise.
+    invitation: Option<Waiting>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Waiting {
+    /// Until when the emailed link works; null when it expired: invite the address again.
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Lists the staff accounts (never a password hash), with the invitations that wait.
 #[utoipa::path(
     get,
     path = "/api/v1/users",
     tag = "users",
     security(("bearer" = [])),
-    responses((status = 200, body = Vec<User>), Unauthorized, Forbidden),
+    responses((status = 200, body = Vec<Listed>), Unauthorized, Forbidden),
 )]
 async fn list(
     State(state): State<AppState>,
     _: Authorized<Admin>,
-) -> Result<Json<Vec<User>>, ApiError> {
-    Ok(Json(users::list(&state.db).await?))
+) -> Result<Json<Vec<Listed>>, ApiError> {
+    let waiting = invitations::waiting(&state.db, state.clock.now()).await?;
+    Ok(Json(
+        users::list(&state.db)
+            .await?
+            .into_iter()
+            .map(|user| Listed {
+                invitation: waiting.get(&user.id).map(|s| Waiting {
+                    expires_at: match s {
+                        invitations::Standing::Waiting(until) => Some(*until),
+                        invitations::Standing::Expired => None,
+                    },
+                }),
+                user,
+            })
+            .collect(),
+    ))
 }
 
 async fn set_active(
