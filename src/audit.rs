@@ -44,6 +44,7 @@ pub const ACTIONS: &[&str] = &[
     "ledger.transfer",
     "ledger.transfer_rejected",
     "org.create",
+    "org.update",
     "org.payment",
     "payout.prepare",
     "payout.release",
@@ -83,9 +84,12 @@ pub const ACTIONS: &[&str] = &[
     "user.reactivate",
     "user.roles",
     "user.on_call",
+    "user.language",
     "user.password_changed",
     "user.password_reset_requested",
     "user.password_reset",
+    "user.invited",
+    "user.invitation_accepted",
     "vendor.add",
 ];
 

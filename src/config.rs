@@ -564,3 +564,137 @@ mod tests {
         assert!(e.setting.ends_with("bnid"), "{e}");
     }
 }
+
+/// The database engine, as the settings page names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineName {
+    Sqlite,
+    Postgres,
+}
+
+/// Where mail goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransport {
+    /// `PASSAGE_SMTP_URL`.
+    Smtp,
+    /// Files in `PASSAGE_MAIL_DIR`.
+    Folder,
+}
+
+/// Where the keys that sign sessions come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum KeySource {
+    /// Generated and kept in the database; rotated and retired by admins.
+    Database,
+    /// `PASSAGE_JWT_SECRET` or `PASSAGE_JWT_KEY_FILE`.
+    Configuration,
+}
+
+/// What an admin may read of the instance's configuration (the settings page and `GET
+/// /api/v1/settings`): never a password, a secret or a user name of a connection.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Facts {
+    pub engine: EngineName,
+    /// The SQLite file, or the PostgreSQL server and database (no user, no password).
+    pub database: String,
+    pub mail_transport: MailTransport,
+    /// The SMTP server as `scheme://host:port` (no user, no password), or the mail folder.
+    pub mail_to: String,
+    pub mail_from: String,
+    pub base_url: String,
+    /// Days after a request is closed before its note and cities are purged.
+    pub retention_days: u32,
+    /// How long a session lasts.
+    pub token_hours: u32,
+    pub signing_keys: KeySource,
+}
+
+/// A connection URL without its user and password (and without its query, which may
+/// carry either).
+fn without_credentials(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.set_query(None);
+            u.to_string()
+        }
+        Err(_) => String::new(),
+    }
+}
+
+impl Config {
+    /// The settings an admin reads (see [`Facts`]).
+    pub fn facts(&self) -> Facts {
+        let postgres = self.database_url.starts_with("postgres");
+        Facts {
+            engine: if postgres {
+                EngineName::Postgres
+            } else {
+                EngineName::Sqlite
+            },
+            database: if postgres {
+                without_credentials(&self.database_url)
+            } else {
+                self.database_url
+                    .trim_start_matches("sqlite://")
+                    .split('?')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            },
+            mail_transport: if self.smtp_url.is_some() {
+                MailTransport::Smtp
+            } else {
+                MailTransport::Folder
+            },
+            mail_to: match &self.smtp_url {
+                Some(url) => without_credentials(url.expose()),
+                None => self.mail_dir.display().to_string(),
+            },
+            mail_from: self.mail_from.clone(),
+            base_url: self.base_url.clone(),
+            retention_days: self.retention_days,
+            token_hours: self.token_hours,
+            signing_keys: if self.jwt_secret.is_some() {
+                KeySource::Configuration
+            } else {
+                KeySource::Database
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod facts_tests {
+    use super::*;
+
+    #[test]
+    fn the_facts_never_show_a_password_or_a_user() {
+        let mut config = Config::load(|k| match k {
+            "PASSAGE_DATABASE_URL" => Some(
+                "postgres://passage:hunter2hunter2@db.example.org:5432/passage?password=x".into(),
+            ),
+            "PASSAGE_SMTP_URL" => Some("smtps://mailer:s3cret-pass@mail.example.org:465".into()),
+            _ => None,
+        })
+        .unwrap();
+        let facts = config.facts();
+        let shown = serde_json::to_string(&facts).unwrap();
+        for secret in ["hunter2", "s3cret", "mailer", "passage:", "password"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert_eq!(facts.engine, EngineName::Postgres);
+        assert_eq!(facts.database, "postgres://db.example.org:5432/passage");
+        assert_eq!(facts.mail_to, "smtps://mail.example.org:465");
+        config.database_url = "sqlite://passage.db".into();
+        config.smtp_url = None;
+        let facts = config.facts();
+        assert_eq!(facts.engine, EngineName::Sqlite);
+        assert_eq!(facts.database, "passage.db");
+        assert_eq!(facts.mail_transport, MailTransport::Folder);
+    }
+}

@@ -102,6 +102,19 @@ const MATRIX: &[Route] = &[
         expect: [Anon, Deny, Deny, Allowed],
     },
     Route {
+        method: "POST",
+        path: "/api/v1/users/invite",
+        body: Some(r#"{"email": "invited{n}@example.org", "roles": ["treasurer"]}"#),
+        expect: [Anon, Deny, Deny, Allowed],
+    },
+    // A made-up token: past the door (no session needed), then 422.
+    Route {
+        method: "POST",
+        path: "/api/v1/auth/invitation",
+        body: Some(r#"{"token": "0000", "password": "ferry lantern quietly orbit"}"#),
+        expect: [Allowed, Allowed, Allowed, Allowed],
+    },
+    Route {
         method: "GET",
         path: "/api/v1/users",
         body: None,
@@ -122,6 +135,43 @@ const MATRIX: &[Route] = &[
     Route {
         method: "POST",
         path: "/api/v1/users/{target}/reactivate",
+        body: None,
+        expect: [Anon, Deny, Deny, Allowed],
+    },
+    Route {
+        method: "PUT",
+        path: "/api/v1/users/{target}/language",
+        body: Some(r#"{"language": "en"}"#),
+        expect: [Anon, Deny, Deny, Allowed],
+    },
+    Route {
+        method: "PUT",
+        path: "/api/v1/orgs/{org}",
+        body: Some(r#"{"name": "Shelter A", "type": "shelter", "province": "QC"}"#),
+        expect: [Anon, Deny, Deny, Allowed],
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/keys",
+        body: None,
+        expect: [Anon, Deny, Deny, Allowed],
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/keys/rotate",
+        body: None,
+        expect: [Anon, Deny, Deny, Allowed],
+    },
+    // The key generated at start (retiring it again changes nothing: still 200).
+    Route {
+        method: "POST",
+        path: "/api/v1/keys/{retired}/retire",
+        body: None,
+        expect: [Anon, Deny, Deny, Allowed],
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/settings",
         body: None,
         expect: [Anon, Deny, Deny, Allowed],
     },
@@ -625,8 +675,12 @@ async fn every_route_answers_each_role_as_the_matrix_says(t: TestDb) {
         .await
         .unwrap();
     let proposal = proposal["version"].as_i64().expect("a version").to_string();
+    let first_key = passage::identity::keys::list(&app.db.db).await.unwrap()[0]
+        .kid
+        .clone();
     let fill = |s: &str| {
         s.replace("{target}", &target)
+            .replace("{retired}", &first_key)
             .replace("{proposal}", &proposal)
             .replace("{case}", &fixtures.case)
             .replace("{request}", &fixtures.request)
@@ -1942,7 +1996,489 @@ async fn reset_requests_are_throttled_alike_for_known_and_unknown_addresses(t: T
     app.stop().await;
 }
 
+/// The admin's pages × who asks, as the API's matrix: `{user}`, `{org}` and `{kid}` are a
+/// user's, an organisation's and a key's. A page refuses a caseworker and a treasurer
+/// with 403 and sends someone not signed in to the sign-in page (303).
+/// A page: its method, its path and the fields of its form.
+type Page = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+const PAGE_MATRIX: &[Page] = &[
+    ("GET", "/admin", &[]),
+    ("GET", "/admin/users", &[]),
+    (
+        "POST",
+        "/admin/users",
+        &[("email", "page{n}@example.org"), ("roles", "treasurer")],
+    ),
+    ("GET", "/admin/users/{user}", &[]),
+    (
+        "POST",
+        "/admin/users/{user}/roles",
+        &[("roles", "treasurer")],
+    ),
+    (
+        "POST",
+        "/admin/users/{user}/language",
+        &[("language", "fr")],
+    ),
+    (
+        "POST",
+        "/admin/users/{user}/on-call",
+        &[("on_call", "true")],
+    ),
+    ("POST", "/admin/users/{user}/active", &[("active", "true")]),
+    ("GET", "/admin/orgs", &[]),
+    (
+        "POST",
+        "/admin/orgs",
+        &[
+            ("name", "Page org {n}"),
+            ("type", "youth"),
+            ("province", "ON"),
+        ],
+    ),
+    ("GET", "/admin/orgs/{org}", &[]),
+    (
+        "POST",
+        "/admin/orgs/{org}",
+        &[
+            ("name", "Shelter A"),
+            ("type", "shelter"),
+            ("province", "QC"),
+        ],
+    ),
+    ("GET", "/admin/keys", &[]),
+    ("POST", "/admin/keys/rotate", &[]),
+    ("POST", "/admin/keys/{kid}/retire", &[]),
+    ("GET", "/admin/settings", &[]),
+];
+
+async fn every_admin_page_refuses_everyone_but_admins(t: TestDb) {
+    let app = TestApp::spawn(t).await;
+    let org = app.seed_org("Shelter A").await;
+    let ids = [
+        None,
+        Some(
+            app.seed_user("cw@example.org", "caseworker", Some(&org))
+                .await,
+        ),
+        Some(app.seed_user("tr@example.org", "treasurer", None).await),
+        Some(app.seed_user("admin@example.org", "admin", None).await),
+    ];
+    let user = app.seed_user("target@example.org", "treasurer", None).await;
+    let kid = passage::identity::keys::list(&app.db.db).await.unwrap()[0]
+        .kid
+        .clone();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let csrf = "ab".repeat(32);
+    let mut wrong = Vec::new();
+    let mut n = 0;
+    for (method, path, fields) in PAGE_MATRIX {
+        let path = path
+            .replace("{user}", &user)
+            .replace("{org}", &org)
+            .replace("{kid}", &kid);
+        for (col, who) in WHO.iter().enumerate() {
+            n += 1;
+            let mut cookie = format!("passage_csrf={csrf}");
+            if let Some(id) = &ids[col] {
+                cookie.push_str(&format!("; passage_session={}", app.token_for(id).await));
+            }
+            let req = match *method {
+                "GET" => http.get(app.url(&path)),
+                _ => {
+                    let mut form: Vec<(String, String)> = vec![("csrf".into(), csrf.clone())];
+                    form.extend(
+                        fields
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), v.replace("{n}", &n.to_string()))),
+                    );
+                    http.post(app.url(&path))
+                        .header("sec-fetch-site", "same-origin")
+                        .form(&form)
+                }
+            };
+            let r = req.header("cookie", cookie).send().await.unwrap();
+            let status = r.status().as_u16();
+            let location = r
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string();
+            let ok = match col {
+                0 => status == 303 && location.starts_with("/signin"),
+                1 | 2 => status == 403,
+                _ => status == 200 || (status == 303 && !location.starts_with("/signin")),
+            };
+            if !ok {
+                wrong.push(format!("{method} {path} as {who}: {status} {location}"));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "the admin pages' matrix does not hold:\n{}",
+        wrong.join("\n")
+    );
+    app.stop().await;
+}
+
+async fn invite(app: &TestApp, admin: &str, body: Value) -> (u16, Value) {
+    let r = app
+        .post("/api/v1/users/invite", Some(admin))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Every invitation mail in the outbox: recipient, subject and text.
+async fn invitation_mails(app: &TestApp) -> Vec<(String, String, String)> {
+    passage::on_db!(&app.db.db, p => sqlx::query_as(
+        "SELECT to_addr, subject, body_text FROM outbox WHERE dedupe_key LIKE 'invitation:%'
+         ORDER BY created_at, id"
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap()
+}
+
+fn invitation_token_in(text: &str) -> String {
+    let start =
+        text.find("/invitation?token=").expect("an invitation link") + "/invitation?token=".len();
+    text[start..].split_whitespace().next().unwrap().to_string()
+}
+
+async fn accept_invitation(app: &TestApp, token: &str, password: &str) -> (u16, Value) {
+    let r = app
+        .post("/api/v1/auth/invitation", None)
+        .json(&json!({"token": token, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+async fn an_invitee_sets_their_own_password_once_from_the_emailed_link(t: TestDb) {
+    let app = TestApp::spawn(t).await;
+    let org = app.seed_org("Shelter A").await;
+    let admin_id = app.seed_user("admin@example.org", "admin", None).await;
+    let admin = app.token_for(&admin_id).await;
+
+    // A caseworker needs an organisation; bad fields are named.
+    let (status, body) = invite(
+        &app,
+        &admin,
+        json!({"email": "cw@example.org", "roles": ["caseworker"]}),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (422, &json!("org_id")),
+        "{body}"
+    );
+    let (status, body) = invite(
+        &app,
+        &admin,
+        json!({"email": "cw@example.org", "roles": ["caseworker"], "org_id": org, "language": "de"}),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (422, &json!("language")),
+        "{body}"
+    );
+
+    let (status, body) = invite(
+        &app,
+        &admin,
+        json!({"email": "cw@example.org", "roles": ["caseworker"], "org_id": org, "language": "fr"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().unwrap().to_string();
+    // The mail is in the invitee's language, with a link to the invitation page.
+    let mails = invitation_mails(&app).await;
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert_eq!(mails[0].0, "cw@example.org");
+    assert_eq!(mails[0].1, "Vous êtes invité·e à Passage");
+    assert!(mails[0].2.contains("48 heures"), "{}", mails[0].2);
+    let link_start = format!(
+        "{}/invitation?token=",
+        app.config.base_url.trim_end_matches('/')
+    );
+    assert!(mails[0].2.contains(&link_start), "{}", mails[0].2);
+    let token = invitation_token_in(&mails[0].2);
+    let stored: String = passage::on_db!(&app.db.db, p => sqlx::query_scalar(
+        "SELECT token_hash FROM invitations").fetch_one(p).await)
+    .unwrap();
+    assert_ne!(stored, token, "the token is stored hashed");
+
+    // The account is there, with its roles, and cannot sign in yet.
+    let listed: Value = app
+        .get("/api/v1/users", Some(&admin))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == json!(id))
+        .cloned()
+        .expect("the invitee is listed");
+    assert_eq!(listed["roles"], json!(["caseworker"]));
+    assert_eq!(listed["language"], json!("fr"));
+    // The list says the invitation waits, and until when, as the admin's page does.
+    let until = (passage::clock::Clock::now(&app.clock) + Duration::hours(48))
+        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+    assert_eq!(listed["invitation"]["expires_at"], json!(until), "{listed}");
+    assert_eq!(login_status(&app, "cw@example.org", PASSWORD).await, 401);
+    // The token is not a session.
+    let r = app
+        .post("/api/v1/auth/logout", Some(&token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
+    // A common password is refused and leaves the link usable.
+    let (status, body) = accept_invitation(&app, &token, "qwerty123456").await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (422, &json!("password")),
+        "{body}"
+    );
+    app.clock.advance(Duration::hours(47));
+    let chosen = "harbour lantern quietly orbit";
+    let (status, body) = accept_invitation(&app, &token, chosen).await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(login_status(&app, "cw@example.org", chosen).await, 200);
+    let listed: Value = app
+        .get("/api/v1/users", Some(&app.token_for(&admin_id).await))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let accepted = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == json!(id))
+        .unwrap();
+    assert_eq!(accepted["invitation"], Value::Null, "accepted: {accepted}");
+    // Single use.
+    let (status, body) = accept_invitation(&app, &token, "another fine long phrase").await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (422, &json!("token")),
+        "{body}"
+    );
+    assert_eq!(login_status(&app, "cw@example.org", chosen).await, 200);
+    // An account with a password is not invited again (a new session: two days passed).
+    let admin = app.token_for(&admin_id).await;
+    let (status, body) = invite(
+        &app,
+        &admin,
+        json!({"email": "cw@example.org", "roles": ["caseworker"], "org_id": org}),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+
+    // Audited under the account, never the token or the password.
+    let events = audit_rows(&app).await;
+    let actions: Vec<(&str, &str)> = events
+        .iter()
+        .filter(|(_, _, subject, _)| *subject == format!("user:{id}"))
+        .map(|(actor, action, _, _)| (actor.as_str(), action.as_str()))
+        .collect();
+    let by_admin = format!("user:{admin_id}");
+    let by_invitee = format!("user:{id}");
+    assert_eq!(
+        actions,
+        [
+            (by_admin.as_str(), "user.invited"),
+            (by_invitee.as_str(), "user.invitation_accepted")
+        ]
+    );
+    for (_, _, subject, content) in &events {
+        for secret in [token.as_str(), stored.as_str(), chosen] {
+            assert!(!content.contains(secret) && !subject.contains(secret));
+        }
+    }
+    app.stop().await;
+}
+
+async fn an_invitation_expires_after_48_hours_and_inviting_again_replaces_the_link(t: TestDb) {
+    let app = TestApp::spawn(t).await;
+    let org = app.seed_org("Shelter A").await;
+    let admin_id = app.seed_user("admin@example.org", "admin", None).await;
+    let admin = app.token_for(&admin_id).await;
+    let body = json!({"email": "tr@example.org", "roles": ["treasurer"], "language": "en"});
+    let (status, first) = invite(&app, &admin, body.clone()).await;
+    assert_eq!(status, 201, "{first}");
+    let old = invitation_token_in(&invitation_mails(&app).await[0].2);
+    assert_eq!(
+        invitation_mails(&app).await[0].1,
+        "You are invited to Passage"
+    );
+    app.clock.advance(Duration::hours(48));
+    let (status, body_) = accept_invitation(&app, &old, "harbour lantern quietly orbit").await;
+    assert_eq!(
+        (status, &body_["error"]["field"]),
+        (422, &json!("token")),
+        "{body_}"
+    );
+    let message = body_["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("48 hours") && message.contains("invite you again"),
+        "{message}"
+    );
+
+    // Inviting again: the same account, with what the new invitation says, a new link.
+    let admin = app.token_for(&admin_id).await;
+    let (status, second) = invite(
+        &app,
+        &admin,
+        json!({"email": "tr@example.org", "roles": ["caseworker"], "org_id": org, "language": "en"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{second}");
+    assert_eq!(first["id"], second["id"], "the same account");
+    let mails = invitation_mails(&app).await;
+    assert_eq!(mails.len(), 2);
+    let newer = invitation_token_in(&mails[1].2);
+    // A third invitation, a minute later, replaces the second's link before it is used.
+    app.clock.advance(Duration::minutes(1));
+    let (status, _) = invite(
+        &app,
+        &admin,
+        json!({"email": "tr@example.org", "roles": ["caseworker"], "org_id": org}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let newest = invitation_token_in(&invitation_mails(&app).await[2].2);
+    let (status, body_) = accept_invitation(&app, &newer, "harbour lantern quietly orbit").await;
+    assert_eq!(
+        (status, &body_["error"]["field"]),
+        (422, &json!("token")),
+        "replaced: {body_}"
+    );
+    let (status, body_) = accept_invitation(&app, &newest, "harbour lantern quietly orbit").await;
+    assert_eq!(status, 204, "{body_}");
+    let who: Value = app
+        .post("/api/v1/auth/login", None)
+        .json(&json!({"email": "tr@example.org", "password": "harbour lantern quietly orbit"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(who["user"]["roles"], json!(["caseworker"]), "{who}");
+    assert_eq!(who["user"]["org_id"], json!(org));
+    app.stop().await;
+}
+
+/// Hostile: a reset link's token cannot accept an invitation, and an invitation's token
+/// cannot reset a password, even for the same account.
+async fn reset_and_invitation_tokens_are_bound_to_their_purpose(t: TestDb) {
+    let app = TestApp::spawn(t).await;
+    let admin = app.seed_user("admin@example.org", "admin", None).await;
+    let admin = app.token_for(&admin).await;
+    // An invitee waiting, and a reset link for an account with a password.
+    let (status, _) = invite(
+        &app,
+        &admin,
+        json!({"email": "tr@example.org", "roles": ["treasurer"]}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let invitation = invitation_token_in(&invitation_mails(&app).await[0].2);
+    app.seed_user("other@example.org", "treasurer", None).await;
+    assert_eq!(ask_reset(&app, "other@example.org").await.status(), 202);
+    // The invitee asks for a reset link too: it is an account, with an address.
+    assert_eq!(ask_reset(&app, "tr@example.org").await.status(), 202);
+    let resets = reset_mails(&app).await;
+    assert_eq!(resets.len(), 2, "{resets:?}");
+    let phrase = "harbour lantern quietly orbit";
+    for (_, text) in &resets {
+        let reset = token_in(text);
+        let (status, body) = accept_invitation(&app, &reset, phrase).await;
+        assert_eq!(
+            (status, &body["error"]["field"]),
+            (422, &json!("token")),
+            "{body}"
+        );
+    }
+    let (status, body) = confirm_reset(&app, &invitation, phrase).await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (422, &json!("token")),
+        "{body}"
+    );
+    assert_eq!(login_status(&app, "tr@example.org", phrase).await, 401);
+    assert_eq!(login_status(&app, "other@example.org", phrase).await, 401);
+    // Each works for its own purpose.
+    let (status, body) = accept_invitation(&app, &invitation, phrase).await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(login_status(&app, "tr@example.org", phrase).await, 200);
+    app.stop().await;
+}
+
+/// A deactivated invitee's link opens nothing.
+async fn a_deactivated_invitee_cannot_accept(t: TestDb) {
+    let app = TestApp::spawn(t).await;
+    let admin = app.seed_user("admin@example.org", "admin", None).await;
+    let admin = app.token_for(&admin).await;
+    let (status, body) = invite(
+        &app,
+        &admin,
+        json!({"email": "tr@example.org", "roles": ["treasurer"]}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let id = body["id"].as_str().unwrap();
+    let token = invitation_token_in(&invitation_mails(&app).await[0].2);
+    let r = app
+        .post(&format!("/api/v1/users/{id}/deactivate"), Some(&admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (status, body) = accept_invitation(&app, &token, "harbour lantern quietly orbit").await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (422, &json!("token")),
+        "{body}"
+    );
+    app.stop().await;
+}
+
 on_both_engines!(
+    an_invitee_sets_their_own_password_once_from_the_emailed_link,
+    an_invitation_expires_after_48_hours_and_inviting_again_replaces_the_link,
+    reset_and_invitation_tokens_are_bound_to_their_purpose,
+    a_deactivated_invitee_cannot_accept,
+    every_admin_page_refuses_everyone_but_admins,
     a_forgotten_password_is_reset_once_from_the_emailed_link,
     reset_requests_are_throttled_alike_for_known_and_unknown_addresses,
     a_user_changes_their_own_password_with_the_current_one,

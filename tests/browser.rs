@@ -1524,3 +1524,190 @@ async fn each_donors_email_draws_its_bars_in_a_browser_at_600_px() {
     f.app.stop().await;
     sink.stop().await;
 }
+
+/// The newest invitation link (its path and query) that the real SMTP server received for
+/// `to`, once the app's mail worker has delivered it.
+async fn invitation_link(sink: &common::smtp::SmtpSink, to: &str) -> String {
+    for _ in 0..300 {
+        let found = sink
+            .received()
+            .into_iter()
+            .map(|raw| common::smtp::parse(&raw))
+            .filter(|m| m["headers"]["To"].as_str() == Some(to))
+            .filter_map(|m| m["text"].as_str().map(String::from))
+            .filter_map(|text| {
+                let start = text.find("/invitation?token=")?;
+                Some(text[start..].split_whitespace().next()?.to_string())
+            })
+            .next_back();
+        if let Some(link) = found {
+            return link;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no invitation reached {to}");
+}
+
+/// Ticks the box `id`.
+async fn tick(browser: &Client, id: &str) {
+    browser
+        .execute(
+            "document.getElementById(arguments[0]).checked = true;",
+            vec![Value::from(id)],
+        )
+        .await
+        .expect("the box ticks");
+}
+
+/// An admin invites a caseworker and a treasurer from their phone; each chooses a password
+/// from the link in the email the real SMTP server received and signs in; the admin
+/// deactivates the caseworker, whose open page then ends on a page that says why.
+async fn admin_pages(language: Language) {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    // Mail leaves through a real SMTP server, delivered by the app's own worker.
+    let sink = common::smtp::SmtpSink::start(common::smtp::free_port()).await;
+    let app = TestApp::spawn_with(
+        TestDb::sqlite().await,
+        &[
+            ("PASSAGE_SMTP_URL", &sink.url()),
+            ("PASSAGE_MAIL_INTERVAL_SECS", "1"),
+        ],
+    )
+    .await;
+    let accounts = passage::demo::fill(
+        &app.db.db,
+        passage::clock::Clock::now(&app.clock),
+        &app.base,
+    )
+    .await
+    .expect("the demo fills a new database");
+    let t = |key: &str| i18n::text(language, key);
+    let lang = language.as_str();
+    let org = app.seed_org(&format!("Refuge {lang}")).await;
+
+    let admin = accounts
+        .iter()
+        .find(|a| a.roles.to_list() == "admin")
+        .expect("the demo has an admin");
+    let browser = driver.browser(language).await;
+    sign_in(&browser, &app, &admin.email, &admin.password).await;
+    wait_for_path(&browser, |p| p == "/admin/users").await;
+    // The demo's admin reads English: switch to the language of this run.
+    if language == Language::Fr {
+        submit(&browser, "form[action='/language'] button").await;
+    }
+    expect_text(&browser, "h1", &t("admin-users-title")).await;
+
+    // Invite a caseworker of the new organisation, then a treasurer.
+    let worker = format!("worker.{lang}@example.org");
+    let keeper = format!("keeper.{lang}@example.org");
+    fill(&browser, "email", &worker).await;
+    tick(&browser, "role-caseworker").await;
+    browser
+        .find(Locator::Css(&format!("#org_id option[value='{org}']")))
+        .await
+        .expect("the organisation is offered")
+        .click()
+        .await
+        .expect("the organisation is chosen");
+    browser
+        .find(Locator::Css(&format!("#language option[value='{lang}']")))
+        .await
+        .expect("the language is offered")
+        .click()
+        .await
+        .expect("the language is chosen");
+    screenshot(&browser, language, "admin-invite").await;
+    submit(&browser, "form[action='/admin/users'] button").await;
+    expect_text(
+        &browser,
+        "#invited",
+        &i18n::text_with(language, "admin-invited", &[("email", worker.clone())]),
+    )
+    .await;
+    fill(&browser, "email", &keeper).await;
+    tick(&browser, "role-treasurer").await;
+    submit(&browser, "form[action='/admin/users'] button").await;
+    expect_text(
+        &browser,
+        "#invited",
+        &i18n::text_with(language, "admin-invited", &[("email", keeper.clone())]),
+    )
+    .await;
+    screenshot(&browser, language, "admin-people").await;
+
+    // Each invitee opens their link, chooses a password and signs in.
+    let mut worker_browser = None;
+    for (email, home, phrase) in [
+        (&worker, "/cases", "harbour lantern quietly orbit"),
+        (&keeper, "/queue", "meadow compass slowly drift"),
+    ] {
+        let link = invitation_link(&sink, email).await;
+        let invitee = driver.browser(language).await;
+        invitee
+            .goto(&app.url(&link))
+            .await
+            .expect("the invitation opens");
+        expect_text(&invitee, "h1", &t("invitation-title")).await;
+        fill(&invitee, "new", phrase).await;
+        fill(&invitee, "again", phrase).await;
+        if email == &worker {
+            screenshot(&invitee, language, "invitation").await;
+        }
+        submit(&invitee, "form[action='/invitation'] button").await;
+        expect_text(&invitee, "#invitation-done", &t("invitation-done")).await;
+        sign_in(&invitee, &app, email, phrase).await;
+        wait_for_path(&invitee, |p| p == home).await;
+        if email == &worker {
+            worker_browser = Some(invitee);
+        } else {
+            invitee.close().await.expect("the browser closes");
+        }
+    }
+    let worker_browser = worker_browser.expect("the caseworker's browser");
+    expect_text(&worker_browser, "h1", &t("cases-title")).await;
+
+    // The admin deactivates the caseworker from their page.
+    open(&browser, &app, "/admin/users").await;
+    let id: String = passage::on_db!(&app.db.db, p => sqlx::query_scalar(
+        "SELECT id FROM users WHERE email = $1").bind(&worker).fetch_one(p).await)
+    .expect("the caseworker's id");
+    click(&browser, &format!("a[href='/admin/users/{id}']")).await;
+    wait_for_path(&browser, |p| p == format!("/admin/users/{id}")).await;
+    scroll_to(&browser, "#user-security").await;
+    screenshot(&browser, language, "admin-person").await;
+    submit(&browser, "#deactivate").await;
+    expect_text(&browser, "#user-done", &t("admin-user-done-active")).await;
+
+    // The caseworker's open page: the next action fails with a page that says why.
+    submit(&worker_browser, "form[action='/cases'] button[type=submit]").await;
+    wait_for_path(&worker_browser, |p| p == "/signin").await;
+    expect_text(&worker_browser, "#signin-ended", &t("signin-ended")).await;
+    screenshot(&worker_browser, language, "session-ended").await;
+    worker_browser.close().await.expect("the browser closes");
+
+    // Organisations, keys and settings, as the admin sees them.
+    open(&browser, &app, "/admin/orgs").await;
+    expect_text(&browser, "h1", &t("admin-orgs-title")).await;
+    screenshot(&browser, language, "admin-orgs").await;
+    open(&browser, &app, "/admin/keys").await;
+    expect_text(&browser, "h1", &t("admin-keys-title")).await;
+    open(&browser, &app, "/admin/settings").await;
+    expect_text(&browser, "h1", &t("admin-settings-title")).await;
+    screenshot(&browser, language, "admin-settings").await;
+    browser.close().await.expect("the browser closes");
+    sink.stop().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_invites_and_deactivates_in_french() {
+    admin_pages(Language::Fr).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_invites_and_deactivates_in_english() {
+    admin_pages(Language::En).await;
+}

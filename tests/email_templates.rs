@@ -9,8 +9,8 @@ use common::words::{self, Reader, unescaped};
 use passage::domain::Language;
 use passage::i18n;
 use passage::mail::compose::{
-    Decision, Late, LateStep, LowBalance, PasswordReset, Question, ReportReminder, ReportStep,
-    TripFacts, Urgent, Written,
+    Decision, Invitation, Late, LateStep, LowBalance, PasswordReset, Question, ReportReminder,
+    ReportStep, TripFacts, Urgent, Written,
 };
 use passage::reports::send::{Gift, Links, render};
 use passage::reports::summary::Summary;
@@ -194,6 +194,15 @@ fn every_email(language: Language) -> Vec<(&'static str, Written)> {
             PasswordReset {
                 language,
                 link: "https://passage.example.org/reset?token=ab12".into(),
+            }
+            .write()
+            .unwrap(),
+        ),
+        (
+            "invitation",
+            Invitation {
+                language,
+                link: "https://passage.example.org/invitation?token=cd34".into(),
             }
             .write()
             .unwrap(),

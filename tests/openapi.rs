@@ -20,10 +20,18 @@ const OPERATIONS: &[&str] = &[
     "POST /api/v1/auth/password",
     "POST /api/v1/auth/reset",
     "POST /api/v1/auth/reset/confirm",
+    "POST /api/v1/auth/invitation",
     "POST /api/v1/orgs",
     "GET /api/v1/orgs",
+    "PUT /api/v1/orgs/{id}",
     "POST /api/v1/users",
     "GET /api/v1/users",
+    "POST /api/v1/users/invite",
+    "PUT /api/v1/users/{id}/language",
+    "GET /api/v1/keys",
+    "POST /api/v1/keys/rotate",
+    "POST /api/v1/keys/{kid}/retire",
+    "GET /api/v1/settings",
     "POST /api/v1/users/{id}/deactivate",
     "POST /api/v1/users/{id}/reactivate",
     "PUT /api/v1/users/{id}/roles",
@@ -97,6 +105,8 @@ const PUBLIC: &[&str] = &[
     // Asking for a reset link, and setting a password with its token (never a session).
     "POST /api/v1/auth/reset",
     "POST /api/v1/auth/reset/confirm",
+    // Accepting an invitation with its emailed token (never a session).
+    "POST /api/v1/auth/invitation",
     // A donor's signed link (a token of its own, never a staff session) opens these.
     "GET /api/v1/donor/report",
     "GET /api/v1/donor/report/summary.json",

@@ -1148,7 +1148,284 @@ async fn a_forgotten_password_is_reset_from_the_sign_in_page_and_the_emailed_lin
     app.stop().await;
 }
 
+/// The newest invitation mail to `to`: its link's path and query.
+async fn invitation_link(app: &TestApp, to: &str) -> String {
+    let text: String = passage::on_db!(&app.db.db, p => sqlx::query_scalar(
+        "SELECT body_text FROM outbox WHERE to_addr = $1 AND dedupe_key LIKE 'invitation:%'
+         ORDER BY created_at DESC, id DESC LIMIT 1")
+        .bind(to).fetch_one(p).await)
+    .unwrap();
+    let start = text.find("/invitation?token=").expect("an invitation link");
+    text[start..].split_whitespace().next().unwrap().to_string()
+}
+
+async fn admins_run_people_organisations_keys_and_settings_from_their_pages(t: TestDb) {
+    let (app, accounts) = demo(t).await;
+    let admin = account(&accounts, "admin", "en");
+    let mut v = Visitor::new(&app, "en");
+    let signed = v.sign_in(&admin.email, &admin.password).await;
+    let home = v.get(signed.location()).await;
+    assert_eq!(
+        home.location(),
+        "/admin/users",
+        "the admin's home, not a refusal"
+    );
+    let people = v.get("/admin/users").await;
+    assert_eq!(people.status, 200);
+    for href in [
+        "/admin/users",
+        "/admin/orgs",
+        "/admin/keys",
+        "/admin/settings",
+    ] {
+        assert!(people.body.contains(&format!("href=\"{href}\"")), "{href}");
+    }
+
+    // Organisations: a missing type is named under its field; then added, renamed.
+    v.get("/admin/orgs").await;
+    let refused = v
+        .post(
+            "/admin/orgs",
+            &[("name", "Refuge Nord"), ("type", ""), ("province", "ON")],
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.body.contains("id=\"type-error\""),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("value=\"Refuge Nord\""),
+        "what was typed stays"
+    );
+    let added = v
+        .post(
+            "/admin/orgs",
+            &[
+                ("name", "Refuge Nord"),
+                ("type", "youth"),
+                ("province", "ON"),
+            ],
+        )
+        .await;
+    assert_eq!(added.location(), "/admin/orgs", "{}", added.body);
+    let org: String = passage::on_db!(&app.db.db, p => sqlx::query_scalar(
+        "SELECT id FROM orgs WHERE name = 'Refuge Nord'").fetch_one(p).await)
+    .unwrap();
+    let list = v.get("/admin/orgs").await;
+    assert!(list.body.contains(&format!("id=\"org-{org}\"")));
+    assert!(
+        list.body
+            .contains(&i18n::text(Language::En, "org-type-youth"))
+    );
+    v.get(&format!("/admin/orgs/{org}")).await;
+    let renamed = v
+        .post(
+            &format!("/admin/orgs/{org}"),
+            &[
+                ("name", "Refuge Nord-Est"),
+                ("type", "shelter"),
+                ("province", "NB"),
+            ],
+        )
+        .await;
+    assert_eq!(renamed.location(), format!("/admin/orgs/{org}?saved=1"));
+    assert_eq!(audited(&app, "org.update", &format!("org:{org}")).await, 1);
+
+    // Invite a caseworker: the organisation is required, then the link is mailed.
+    v.get("/admin/users").await;
+    let refused = v
+        .post(
+            "/admin/users",
+            &[
+                ("email", "new.worker@example.org"),
+                ("roles", "caseworker"),
+                ("language", "fr"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.body.contains("id=\"org_id-error\""),
+        "{}",
+        refused.body
+    );
+    let invited = v
+        .post(
+            "/admin/users",
+            &[
+                ("email", "new.worker@example.org"),
+                ("roles", "caseworker"),
+                ("org_id", &org),
+                ("language", "fr"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        invited.location(),
+        "/admin/users?invited=new.worker%40example.org",
+        "{}",
+        invited.body
+    );
+    let worker = user_id(&app, "new.worker@example.org").await;
+    let listed = v.get("/admin/users").await;
+    assert!(listed.body.contains(&format!("id=\"user-{worker}\"")));
+    let org_page = v.get(&format!("/admin/orgs/{org}")).await;
+    assert!(
+        org_page.body.contains("new.worker@example.org"),
+        "listed with its caseworkers"
+    );
+
+    // The invitee chooses a password on the invitation page, in French.
+    let link = invitation_link(&app, "new.worker@example.org").await;
+    let mut invitee = Visitor::new(&app, "fr");
+    let form = invitee.get(&link).await;
+    assert_eq!(form.status, 200);
+    let token = form.hidden("token");
+    let chosen = "harbour lantern quietly orbit";
+    let mismatch = invitee
+        .post(
+            "/invitation",
+            &[
+                ("token", &token),
+                ("new", chosen),
+                ("again", "something else entirely"),
+            ],
+        )
+        .await;
+    assert_eq!(mismatch.status, 422);
+    let done = invitee
+        .post(
+            "/invitation",
+            &[("token", &token), ("new", chosen), ("again", chosen)],
+        )
+        .await;
+    assert_eq!(done.location(), "/invitation?done=1", "{}", done.body);
+    assert!(
+        invitee
+            .get("/invitation?done=1")
+            .await
+            .body
+            .contains(&as_html(i18n::text(Language::Fr, "invitation-done")))
+    );
+    let used = invitee
+        .post(
+            "/invitation",
+            &[("token", &token), ("new", chosen), ("again", chosen)],
+        )
+        .await;
+    assert_eq!(used.status, 422, "single use");
+    assert_eq!(
+        invitee
+            .sign_in("new.worker@example.org", chosen)
+            .await
+            .status,
+        303
+    );
+    assert_eq!(invitee.get("/cases").await.status, 200);
+
+    // The admin changes their language, puts a treasurer on call, and deactivates the
+    // invitee, whose open page then ends on a page that says why.
+    v.get(&format!("/admin/users/{worker}")).await;
+    let language = v
+        .post(
+            &format!("/admin/users/{worker}/language"),
+            &[("language", "en")],
+        )
+        .await;
+    assert_eq!(
+        language.location(),
+        format!("/admin/users/{worker}?done=language")
+    );
+    let treasurer = user_id(&app, &account(&accounts, "treasurer", "en").email).await;
+    let on = v
+        .post(
+            &format!("/admin/users/{treasurer}/on-call"),
+            &[("on_call", "true")],
+        )
+        .await;
+    assert_eq!(
+        on.location(),
+        format!("/admin/users/{treasurer}?done=on-call")
+    );
+    let off = v
+        .post(
+            &format!("/admin/users/{worker}/active"),
+            &[("active", "false")],
+        )
+        .await;
+    assert_eq!(off.location(), format!("/admin/users/{worker}?done=active"));
+    let next_click = invitee.get("/cases").await;
+    assert_eq!(next_click.status, 303);
+    assert!(
+        next_click.location().starts_with("/signin?ended=1"),
+        "{}",
+        next_click.location()
+    );
+    let signin = invitee.get(next_click.location()).await;
+    assert!(
+        signin
+            .body
+            .contains(&as_html(i18n::text(Language::Fr, "signin-ended"))),
+        "{}",
+        signin.body
+    );
+    // Nobody deactivates themselves.
+    let me = user_id(&app, &admin.email).await;
+    v.get(&format!("/admin/users/{me}")).await;
+    let myself = v
+        .post(&format!("/admin/users/{me}/active"), &[("active", "false")])
+        .await;
+    assert_eq!(myself.status, 422);
+    assert!(myself.body.contains(&as_html(i18n::text(
+        Language::En,
+        "admin-user-not-yourself"
+    ))));
+
+    // Keys: rotate, then retire the new one (the admin's own session was signed by the
+    // first): retiring the key that signs makes another first.
+    let keys = v.get("/admin/keys").await;
+    assert_eq!(keys.status, 200);
+    let rotated = v.post("/admin/keys/rotate", &[]).await;
+    assert_eq!(rotated.location(), "/admin/keys?done=rotated");
+    let all = passage::identity::keys::list(&app.db.db).await.unwrap();
+    assert_eq!(all.len(), 2);
+    let retired = v
+        .post(&format!("/admin/keys/{}/retire", all[1].kid), &[])
+        .await;
+    assert_eq!(retired.location(), "/admin/keys?done=retired");
+    let all = passage::identity::keys::list(&app.db.db).await.unwrap();
+    assert!(all[1].retired_at.is_some());
+    assert_eq!(all.len(), 3, "a new key signs in its place");
+    let keys = v.get("/admin/keys").await;
+    assert!(keys.body.contains(&format!("id=\"key-{}\"", all[2].kid)));
+
+    // Settings: facts, never a password.
+    let settings = v.get("/admin/settings").await;
+    assert_eq!(settings.status, 200);
+    let engine = match app.db.db.engine() {
+        passage::store::Engine::Sqlite => "admin-settings-engine-sqlite",
+        passage::store::Engine::Postgres => "admin-settings-engine-postgres",
+    };
+    assert!(settings.body.contains(&i18n::text(Language::En, engine)));
+    assert!(settings.body.contains(&app.config.base_url));
+    // In French too.
+    let mut french = signed_in(&app, &accounts, "admin", "en").await;
+    french
+        .post("/language", &[("lang", "fr"), ("back", "/admin/orgs")])
+        .await;
+    let orgs_fr = french.get("/admin/orgs").await;
+    assert!(
+        orgs_fr
+            .body
+            .contains(&as_html(i18n::text(Language::Fr, "admin-org-add-title")))
+    );
+    app.stop().await;
+}
+
 on_both_engines!(
+    admins_run_people_organisations_keys_and_settings_from_their_pages,
     a_forgotten_password_is_reset_from_the_sign_in_page_and_the_emailed_link,
     people_change_their_own_password_from_the_page_in_their_language,
     treasurers_draft_freeze_cosign_and_send_a_report_from_their_phones,
@@ -2665,12 +2942,12 @@ async fn treasurers_go_on_call_themselves_and_admins_put_anyone_on_call(t: TestD
     assert_eq!(refused.status, 403, "a treasurer sets only themselves");
     assert!(on_call(&app, "tresoriere@example.org").await);
 
-    // The admin lands on the page and sets anyone.
+    // The admin opens the page from their menu and sets anyone.
     let admin = account(&accounts, "admin", "en");
     let mut v = Visitor::new(&app, "en");
     let signed = v.sign_in(&admin.email, &admin.password).await;
     let home = v.get(signed.location()).await;
-    assert_eq!(home.location(), "/on-call", "the admin's first page");
+    assert_eq!(home.location(), "/admin/users", "the admin's first page");
     let page = v.get("/on-call").await;
     assert!(page.body.contains(&format!("id=\"on-call-{french}\"")));
     assert!(page.body.contains(&format!("id=\"on-call-{english}\"")));

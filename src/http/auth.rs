@@ -12,7 +12,7 @@ use super::error::{ApiError, Json};
 use super::extractor::{AuthUser, ClientIp};
 use super::openapi::{BadRequest, Invalid, TooLarge, TooManyRequests, Unauthorized};
 use crate::domain::Role;
-use crate::identity::{reset, sign_in, tokens};
+use crate::identity::{invitations, reset, sign_in, tokens};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -22,6 +22,41 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(change_password))
         .routes(routes!(reset_request))
         .routes(routes!(reset_confirm))
+        .routes(routes!(accept_invitation))
+}
+
+/// No `Debug`: the token and the password must never be printed.
+#[derive(Deserialize, ToSchema)]
+struct InvitationAcceptance {
+    /// The `token` of the emailed invitation link.
+    token: String,
+    /// 12 to 1024 characters, not one of the 100,000 most common passwords.
+    #[schema(format = Password, min_length = 12, max_length = 1024)]
+    password: String,
+}
+
+/// Accepts an invitation: sets the invitee's first password with the emailed link's
+/// token, which is used up. A used, replaced, expired or unknown token (or a reset
+/// link's) is 422 on `token`; a password too short, too long or common is 422 on
+/// `password` and leaves the link usable. Then sign in as usual.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/invitation",
+    tag = "auth",
+    request_body = InvitationAcceptance,
+    responses(
+        (status = 204, description = "The password is set: sign in with it"),
+        BadRequest,
+        TooLarge,
+        Invalid,
+    ),
+)]
+async fn accept_invitation(
+    State(state): State<AppState>,
+    Json(body): Json<InvitationAcceptance>,
+) -> Result<StatusCode, ApiError> {
+    invitations::accept(&state.db, state.clock.now(), &body.token, body.password).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -194,6 +194,19 @@ impl From<crate::identity::reset::ResetError> for ApiError {
     }
 }
 
+impl From<crate::identity::invitations::InvitationError> for ApiError {
+    fn from(e: crate::identity::invitations::InvitationError) -> Self {
+        use crate::identity::invitations::InvitationError;
+        match e {
+            InvitationError::BadToken => ApiError::Unprocessable {
+                field: "token".into(),
+                message: e.to_string(),
+            },
+            InvitationError::Identity(e) => e.into(),
+        }
+    }
+}
+
 impl From<IdentityError> for ApiError {
     fn from(e: IdentityError) -> Self {
         match e {
@@ -211,9 +224,9 @@ impl From<IdentityError> for ApiError {
             | IdentityError::SelfDemotion
             | IdentityError::KeysFromConfig
             | IdentityError::RetireConfigKey => ApiError::Conflict(e.to_string()),
-            IdentityError::UnknownUser(_) | IdentityError::UnknownKey(_) => {
-                ApiError::NotFound(e.to_string())
-            }
+            IdentityError::UnknownUser(_)
+            | IdentityError::UnknownOrgId(_)
+            | IdentityError::UnknownKey(_) => ApiError::NotFound(e.to_string()),
             IdentityError::Store(e) => e.into(),
             IdentityError::Hash(_) => ApiError::Internal(e.to_string()),
         }

@@ -49,6 +49,7 @@ macro_rules! idempotent {
 }
 pub(crate) use idempotent;
 
+mod admin;
 mod audit;
 mod auth;
 mod cases;
@@ -69,10 +70,12 @@ pub mod server;
 pub(crate) use funding::{
     DONATIONS_ROUTE, parse_donation, parse_donor, parse_import, problem_message, run_import,
 };
+pub(crate) use orgs::parse_org;
 pub(crate) use reports::{DonorRefusal, donor_report_for, parse_new_report};
 pub(crate) use requests::{
     decide_submissions, parse_receipt, parse_request, route_key, submit_grouped,
 };
+pub(crate) use users::parse_invitation;
 mod users;
 
 use std::time::Duration;
@@ -131,6 +134,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(auth::router())
         .merge(orgs::router())
         .merge(users::router())
+        .merge(admin::router())
         .merge(cases::router())
         .merge(funding::router())
         .merge(ledger::router())

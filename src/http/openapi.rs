@@ -51,6 +51,8 @@ const BEARER: &str = "bearer";
         (name = "auth", description = "Signing in and out"),
         (name = "orgs", description = "Member organisations"),
         (name = "users", description = "Staff accounts"),
+        (name = "keys", description = "The keys that sign sessions: rotate, retire"),
+        (name = "settings", description = "The instance's settings, read-only"),
         (name = "cases", description = "Anonymous cases"),
         (name = "funding", description = "Donors, donations, the fund and reserves"),
         (name = "policy", description = "The fast approval rules"),

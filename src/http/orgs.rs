@@ -7,16 +7,18 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiError, Json};
+use super::error::{ApiError, Json, Path};
 use super::extractor::{Admin, AdminOrTreasurer, Authorized};
-use super::openapi::{BadRequest, Conflict, Forbidden, Invalid, TooLarge, Unauthorized};
+use super::openapi::{BadRequest, Conflict, Forbidden, Invalid, NotFound, TooLarge, Unauthorized};
 use crate::audit::Actor;
 use crate::domain::{OrgType, Province};
 use crate::identity::orgs::{self, NewOrg, Org};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(create, list))
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(update))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -59,12 +61,49 @@ async fn create(
     auth: Authorized<Admin>,
     Json(body): Json<NewOrgBody>,
 ) -> Result<(StatusCode, Json<Org>), ApiError> {
-    let org_type: OrgType = body.org_type.parse().map_err(|e| invalid("type", e))?;
-    let province = Province::parse(&body.province).map_err(|e| invalid("province", e))?;
-    let new = NewOrg::new(&body.name, org_type, province)?;
+    let new = parse_org(&body.name, &body.org_type, &body.province)?;
     let actor = Actor(format!("user:{}", auth.id));
     let org = orgs::create(&state.db, state.clock.now(), &actor, &new).await?;
     Ok((StatusCode::CREATED, Json(org)))
+}
+
+/// The fields of an organisation, parsed as the admin's pages parse them too.
+pub(crate) fn parse_org(name: &str, org_type: &str, province: &str) -> Result<NewOrg, ApiError> {
+    let org_type: OrgType = org_type.parse().map_err(|e| invalid("type", e))?;
+    let province = Province::parse(province).map_err(|e| invalid("province", e))?;
+    Ok(NewOrg::new(name, org_type, province)?)
+}
+
+/// Renames an organisation and sets its type and province (send all three). Its
+/// caseworkers, cases and money stay with it.
+#[utoipa::path(
+    put,
+    path = "/api/v1/orgs/{id}",
+    tag = "orgs",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The organisation's id")),
+    request_body = NewOrgBody,
+    responses(
+        (status = 200, body = Org),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+        TooLarge,
+        Invalid,
+    ),
+)]
+async fn update(
+    State(state): State<AppState>,
+    auth: Authorized<Admin>,
+    Path(id): Path<String>,
+    Json(body): Json<NewOrgBody>,
+) -> Result<Json<Org>, ApiError> {
+    let new = parse_org(&body.name, &body.org_type, &body.province)?;
+    let actor = Actor(format!("user:{}", auth.id));
+    let org = orgs::update(&state.db, state.clock.now(), &actor, &id, &new).await?;
+    Ok(Json(org))
 }
 
 /// Lists the member organisations.

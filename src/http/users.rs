@@ -17,16 +17,19 @@ use super::openapi::{
 };
 use crate::audit::Actor;
 use crate::domain::{Email, Language, Role, Roles};
+use crate::identity::invitations::{self, NewInvitation};
 use crate::identity::users::{self, NewUser, User};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create, list))
+        .routes(routes!(invite))
         .routes(routes!(deactivate))
         .routes(routes!(reactivate))
         .routes(routes!(set_roles))
         .routes(routes!(set_on_call))
+        .routes(routes!(set_language))
 }
 
 /// No `Debug`: the password must never be printed.
@@ -129,6 +132,74 @@ async fn create(
 }
 
 #[derive(Deserialize, ToSchema)]
+struct InviteBody {
+    #[schema(value_type = EmailAddress)]
+    email: String,
+    #[schema(value_type = Vec<Role>, min_items = 1)]
+    roles: Vec<String>,
+    /// Required for a caseworker: the organisation they work for.
+    org_id: Option<String>,
+    /// The language of the invitation email and of the pages (French by default).
+    #[schema(value_type = Option<Language>)]
+    language: Option<String>,
+}
+
+/// The fields of an invitation, parsed as the pages parse them too.
+pub(crate) fn parse_invitation(
+    email: &str,
+    roles: &[String],
+    org_id: Option<String>,
+    language: Option<&str>,
+) -> Result<NewInvitation, ApiError> {
+    Ok(NewInvitation {
+        email: Email::parse(email).map_err(|e| invalid("email", e))?,
+        roles: Roles::parse_list(&roles.join(",")).map_err(|e| invalid("roles", e))?,
+        org_id: org_id.filter(|o| !o.trim().is_empty()),
+        language: match language {
+            None | Some("") => Language::default(),
+            Some(l) => l.parse().map_err(|e| invalid("language", e))?,
+        },
+    })
+}
+
+/// Invites someone by email: the account is made with these roles and no password they
+/// know, and a link to choose one goes to the address (in its language, through the
+/// outbox); it works once, for 48 hours (`POST /api/v1/auth/invitation`). Inviting an
+/// address again before it is accepted replaces the link (and takes the new roles); an
+/// address that already has an account with a password is 409.
+#[utoipa::path(
+    post,
+    path = "/api/v1/users/invite",
+    tag = "users",
+    security(("bearer" = [])),
+    request_body = InviteBody,
+    responses(
+        (status = 201, body = Created),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        Conflict,
+        TooLarge,
+        Invalid,
+    ),
+)]
+async fn invite(
+    State(state): State<AppState>,
+    auth: Authorized<Admin>,
+    Json(body): Json<InviteBody>,
+) -> Result<(StatusCode, Json<Created>), ApiError> {
+    let new = parse_invitation(
+        &body.email,
+        &body.roles,
+        body.org_id,
+        body.language.as_deref(),
+    )?;
+    let actor = Actor(format!("user:{}", auth.id));
+    let id = invitations::invite(&state.db, &state.config, state.clock.now(), &actor, new).await?;
+    Ok((StatusCode::CREATED, Json(Created { id })))
+}
+
+#[derive(Deserialize, ToSchema)]
 struct RolesBody {
     #[schema(value_type = Vec<Role>, min_items = 1)]
     roles: Vec<String>,
@@ -181,19 +252,87 @@ async fn set_roles(
     }))
 }
 
-/// Lists the staff accounts (never a password hash).
+#[derive(Deserialize, ToSchema)]
+struct LanguageBody {
+    #[schema(value_type = Language)]
+    language: String,
+}
+
+/// Sets the language a user reads the pages and their mail in (audited: someone else's
+/// setting; a user's own switch on the pages is not).
+#[utoipa::path(
+    put,
+    path = "/api/v1/users/{id}/language",
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The user's id")),
+    request_body = LanguageBody,
+    responses(
+        (status = 200, body = User),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        TooLarge,
+        Invalid,
+    ),
+)]
+async fn set_language(
+    State(state): State<AppState>,
+    auth: Authorized<Admin>,
+    Path(id): Path<String>,
+    Json(body): Json<LanguageBody>,
+) -> Result<Json<User>, ApiError> {
+    let language: Language = body.language.parse().map_err(|e| invalid("language", e))?;
+    let actor = Actor(format!("user:{}", auth.id));
+    let user = users::set_language_of(&state.db, state.clock.now(), &actor, &id, language).await?;
+    Ok(Json(user))
+}
+
+/// A staff account as the list shows it: with where its invitation stands.
+#[derive(Serialize, ToSchema)]
+struct Listed {
+    #[serde(flatten)]
+    user: User,
+    /// Set while the account was invited and has not accepted (no password of its own
+    /// yet); null otherwise.
+    invitation: Option<Waiting>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct Waiting {
+    /// Until when the emailed link works; null when it expired: invite the address again.
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Lists the staff accounts (never a password hash), with the invitations that wait.
 #[utoipa::path(
     get,
     path = "/api/v1/users",
     tag = "users",
     security(("bearer" = [])),
-    responses((status = 200, body = Vec<User>), Unauthorized, Forbidden),
+    responses((status = 200, body = Vec<Listed>), Unauthorized, Forbidden),
 )]
 async fn list(
     State(state): State<AppState>,
     _: Authorized<Admin>,
-) -> Result<Json<Vec<User>>, ApiError> {
-    Ok(Json(users::list(&state.db).await?))
+) -> Result<Json<Vec<Listed>>, ApiError> {
+    let waiting = invitations::waiting(&state.db, state.clock.now()).await?;
+    Ok(Json(
+        users::list(&state.db)
+            .await?
+            .into_iter()
+            .map(|user| Listed {
+                invitation: waiting.get(&user.id).map(|s| Waiting {
+                    expires_at: match s {
+                        invitations::Standing::Waiting(until) => Some(*until),
+                        invitations::Standing::Expired => None,
+                    },
+                }),
+                user,
+            })
+            .collect(),
+    ))
 }
 
 async fn set_active(

@@ -2,6 +2,7 @@
 //! tokens, and the throttle on sign-in. No HTTP here: `http/` and the CLI both call in.
 
 pub mod common_passwords;
+pub mod invitations;
 pub mod keys;
 pub mod orgs;
 pub mod password;
@@ -28,6 +29,9 @@ pub enum IdentityError {
         "no organisation has the id {0:?}: create it first (`passage org add`, or the API's orgs route)"
     )]
     UnknownOrg(String),
+    /// An organisation named in the path (404), not in a body (422, [`Self::UnknownOrg`]).
+    #[error("no organisation has the id {0:?}")]
+    UnknownOrgId(String),
     #[error("no user has the id {0:?}")]
     UnknownUser(String),
     #[error("you cannot deactivate your own account: ask another admin")]

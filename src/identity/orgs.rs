@@ -100,6 +100,64 @@ pub async fn create(
     })
 }
 
+/// Renames an organisation and sets its type and province (all three as given: the API
+/// and the admin's page send the whole organisation). Audited as `org.update`.
+pub async fn update(
+    db: &Db,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    id: &str,
+    new: &NewOrg,
+) -> Result<Org, IdentityError> {
+    write_tx!(db, |tx| -> Result<Org, IdentityError> async {
+        let taken: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
+            "SELECT id FROM orgs WHERE name = $1 AND id <> $2"
+        )
+        .bind(&new.name)
+        .bind(id)
+        .fetch_optional(c)
+        .await)
+        .map_err(StoreError::from)?;
+        if taken.is_some() {
+            return Err(IdentityError::DuplicateOrg);
+        }
+        let org: Option<Org> = on_tx!(tx, c => sqlx::query_as(
+            "UPDATE orgs SET name = $2, type = $3, province = $4 WHERE id = $1
+             RETURNING id, name, type, province, created_at"
+        )
+        .bind(id)
+        .bind(&new.name)
+        .bind(new.org_type)
+        .bind(new.province.as_str())
+        .fetch_optional(c)
+        .await)
+        .map_err(StoreError::from)?;
+        let Some(org) = org else {
+            return Err(IdentityError::UnknownOrgId(id.to_string()));
+        };
+        audit::append(
+            tx,
+            now,
+            actor,
+            "org.update",
+            &format!("org:{id}"),
+            &json!({"name": new.name, "type": new.org_type.as_str(), "province": new.province.as_str()}),
+        )
+        .await?;
+        Ok(org)
+    })
+}
+
+/// One organisation.
+pub async fn find(db: &Db, id: &str) -> Result<Option<Org>, StoreError> {
+    Ok(on_db!(db, p => sqlx::query_as::<_, Org>(
+        "SELECT id, name, type, province, created_at FROM orgs WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_optional(p)
+    .await)?)
+}
+
 pub async fn list(db: &Db) -> Result<Vec<Org>, StoreError> {
     Ok(on_db!(db, p => sqlx::query_as::<_, Org>(
         "SELECT id, name, type, province, created_at FROM orgs ORDER BY name, id"

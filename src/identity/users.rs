@@ -105,7 +105,7 @@ fn fold(rows: Vec<UserRow>) -> Result<Vec<User>, StoreError> {
 }
 
 /// Takes every role from user `id`.
-async fn clear_roles(tx: &mut Tx, id: &str) -> Result<(), StoreError> {
+pub(super) async fn clear_roles(tx: &mut Tx, id: &str) -> Result<(), StoreError> {
     on_tx!(tx, c => sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
         .bind(id)
         .execute(c)
@@ -115,7 +115,7 @@ async fn clear_roles(tx: &mut Tx, id: &str) -> Result<(), StoreError> {
 }
 
 /// Gives user `id` these roles (it holds none yet).
-async fn add_roles(tx: &mut Tx, id: &str, roles: &Roles) -> Result<(), StoreError> {
+pub(super) async fn add_roles(tx: &mut Tx, id: &str, roles: &Roles) -> Result<(), StoreError> {
     for role in roles.iter() {
         on_tx!(tx, c => sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
             .bind(id)
@@ -441,6 +441,51 @@ pub async fn set_language(db: &Db, id: &str, language: Language) -> Result<(), I
         .map(|_| ()))
     .map_err(StoreError::from)?;
     Ok(())
+}
+
+/// An admin sets the language someone reads the pages and their mail in: audited as
+/// `user.language` (someone else's setting), unlike a user's own choice.
+pub async fn set_language_of(
+    db: &Db,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    id: &str,
+    language: Language,
+) -> Result<User, IdentityError> {
+    write_tx!(db, |tx| -> Result<(), IdentityError> async {
+        let changed = on_tx!(tx, c => sqlx::query("UPDATE users SET language = $1 WHERE id = $2")
+            .bind(language.as_str())
+            .bind(id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(StoreError::from)?;
+        if changed == 0 {
+            return Err(IdentityError::UnknownUser(id.to_string()));
+        }
+        audit::append(
+            tx,
+            now,
+            actor,
+            "user.language",
+            &format!("user:{id}"),
+            &json!({"language": language.as_str()}),
+        )
+        .await?;
+        Ok(())
+    })?;
+    find(db, id)
+        .await?
+        .ok_or_else(|| IdentityError::UnknownUser(id.to_string()))
+}
+
+/// Whether user `id` is on call.
+pub async fn is_on_call(db: &Db, id: &str) -> Result<bool, StoreError> {
+    let on: Option<bool> = on_db!(db, p => sqlx::query_scalar("SELECT on_call FROM users WHERE id = $1")
+        .bind(id)
+        .fetch_optional(p)
+        .await)?;
+    Ok(on.unwrap_or(false))
 }
 
 /// Replaces a user's roles and organisation. Takes effect on the user's next request,

@@ -186,12 +186,19 @@ pub async fn middleware(
     let mut set_cookies: Vec<Cookie<'static>> = Vec::new();
 
     let mut user = None;
+    // A session this browser had that no longer opens anything (its account deactivated,
+    // signed out elsewhere, its key retired): the sign-in page says so.
+    let mut session_ended = false;
     if let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) {
         match authenticate(&state, &token).await {
             Ok(found) => user = Some(found),
-            Err(_) => set_cookies.push(expired(SESSION_COOKIE, secure)),
+            Err(_) => {
+                session_ended = true;
+                set_cookies.push(expired(SESSION_COOKIE, secure));
+            }
         }
     }
+    let is_get = request.method() == Method::GET;
     let language = user
         .as_ref()
         .map(|u| u.language)
@@ -234,7 +241,18 @@ pub async fn middleware(
     };
 
     if let Some(failure) = response.extensions_mut().remove::<PageError>() {
-        response = super::pages::failure(&context, failure);
+        response = match failure {
+            // What was being done is not done: the sign-in page says why, and comes back
+            // to the page (to home after a form: a form's address is not a page).
+            PageError::SignIn if session_ended => {
+                let back = if is_get { context.here.as_str() } else { "/" };
+                see_other(&format!(
+                    "/signin?ended=1&next={}",
+                    super::pages::urlencode(back)
+                ))
+            }
+            failure => super::pages::failure(&context, failure),
+        };
     }
     for cookie in &set_cookies {
         set_cookie(&mut response, cookie);

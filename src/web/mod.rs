@@ -2,6 +2,7 @@
 //! night. The pages call the same parsing and the same lifecycle, funding and policy steps
 //! as the JSON API; nothing here decides anything about money.
 
+mod admin;
 mod assets;
 mod caseworker;
 pub mod context;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             get(password::reset_form).post(password::reset_ask),
         )
         .route("/reset/confirm", post(password::reset_confirm))
+        .merge(admin::router())
         .merge(caseworker::router())
         .merge(sharing::router())
         .merge(oversight::router())

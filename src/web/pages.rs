@@ -67,6 +67,14 @@ impl Context {
         if user.has(Role::Treasurer) || user.has(Role::Admin) {
             items.push(("/on-call", "nav-on-call"));
         }
+        if user.has(Role::Admin) {
+            items.extend([
+                ("/admin/users", "nav-admin-users"),
+                ("/admin/orgs", "nav-admin-orgs"),
+                ("/admin/keys", "nav-admin-keys"),
+                ("/admin/settings", "nav-admin-settings"),
+            ]);
+        }
         // Everyone signed in changes their own password here.
         items.push(("/password", "nav-password"));
         let path = self.here.split('?').next().unwrap_or("/");

@@ -28,7 +28,7 @@ pub async fn home(c: Context) -> Result<Response, PageError> {
     } else if user.has(Role::Treasurer) {
         see_other("/queue")
     } else if user.has(Role::Admin) {
-        see_other("/on-call")
+        see_other("/admin/users")
     } else {
         return Err(PageError::Refused(StatusCode::FORBIDDEN));
     })
@@ -42,11 +42,14 @@ struct SignInPage<'a> {
     email: String,
     next: String,
     error: Option<String>,
+    /// The session this browser had ended (deactivated, signed out, key retired).
+    ended: bool,
 }
 
 #[derive(Deserialize)]
 pub struct Next {
     next: Option<String>,
+    ended: Option<String>,
 }
 
 pub async fn form(c: Context, Query(q): Query<Next>) -> Result<Response, PageError> {
@@ -60,6 +63,7 @@ pub async fn form(c: Context, Query(q): Query<Next>) -> Result<Response, PageErr
         email: String::new(),
         next,
         error: None,
+        ended: q.ended.is_some(),
     })
 }
 
@@ -110,6 +114,7 @@ pub async fn submit(
             email: form.get("email").to_string(),
             next,
             error: Some(error),
+            ended: false,
         },
     )
 }

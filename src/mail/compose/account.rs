@@ -1,4 +1,4 @@
-//! The emails of one's own account: a link to set a new password.
+//! The emails of one's own account: a link to set a new password, an invitation.
 
 use askama::Template;
 
@@ -47,6 +47,45 @@ impl PasswordReset {
                 subject: &subject,
                 m: self,
                 intro: &intro,
+            },
+        )
+    }
+}
+
+/// An invitation to Passage: a link to set one's first password, to the invitee's address.
+#[derive(Debug, Clone)]
+pub struct Invitation {
+    pub language: Language,
+    /// The page `/invitation?token=...` on `PASSAGE_BASE_URL`.
+    pub link: String,
+}
+
+#[derive(Template)]
+#[template(path = "email/invitation.txt")]
+struct InvitationText<'a> {
+    w: Words,
+    m: &'a Invitation,
+}
+
+#[derive(Template)]
+#[template(path = "email/invitation.html")]
+struct InvitationHtml<'a> {
+    w: Words,
+    subject: &'a str,
+    m: &'a Invitation,
+}
+
+impl Invitation {
+    pub fn write(&self) -> Result<Written, ComposeError> {
+        let w = Words(self.language);
+        let subject = w.t("email-invitation-subject");
+        written(
+            subject.clone(),
+            &InvitationText { w, m: self },
+            &InvitationHtml {
+                w,
+                subject: &subject,
+                m: self,
             },
         )
     }

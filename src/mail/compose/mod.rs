@@ -9,7 +9,7 @@
 //!   treasurer's decision, the fund under its reserve floor.
 //! - `late.rs`: a late receipt waiting, approved or declined, and the reminder of a hold
 //!   about to expire without its receipt.
-//! - `account.rs`: a link to set a new password.
+//! - `account.rs`: a link to set a new password, an invitation to set one's first.
 //! - `report.rs`: the donor reports, and the reminders of a report waiting for a seal.
 //!
 //! Nothing here reads the database or decides who is told: the code that sends an email
@@ -22,7 +22,7 @@ mod request;
 
 use askama::Template;
 
-pub use account::PasswordReset;
+pub use account::{Invitation, PasswordReset};
 pub use late::{Late, LateStep};
 pub use report::{Bar, DonorReport, Figures, Links, ReportReminder, ReportStep};
 pub use request::{Decision, LowBalance, Question, TripFacts, Urgent};

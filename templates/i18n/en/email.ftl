@@ -100,3 +100,9 @@ email-reset-subject = Set a new Passage password
 email-reset-intro = Someone, probably you, asked to set a new password for your Passage account. The link below works once, for one hour.
 email-reset-link = Set a new password
 email-reset-ignore = If you did not ask, ignore this email: your password stays as it is.
+
+# An invitation to Passage (issue 19)
+email-invitation-subject = You are invited to Passage
+email-invitation-intro = An admin of your coalition's emergency fund invited you to Passage. Choose your password with the link below: it works once, for 48 hours. Then sign in with your email and that password.
+email-invitation-link = Choose my password
+email-invitation-ignore = If you did not expect this invitation, ignore this email: without the link, nothing happens.

@@ -100,3 +100,9 @@ email-reset-subject = Choisir un nouveau mot de passe Passage
 email-reset-intro = Quelqu'un, sans doute vous, a demandé à choisir un nouveau mot de passe pour votre compte Passage. Le lien ci-dessous fonctionne une fois, pendant une heure.
 email-reset-link = Choisir un nouveau mot de passe
 email-reset-ignore = Si vous n'avez rien demandé, ignorez ce courriel : votre mot de passe reste le même.
+
+# Une invitation à Passage (issue 19)
+email-invitation-subject = Vous êtes invité·e à Passage
+email-invitation-intro = Une personne qui administre le fonds d'urgence de votre coalition vous a invité·e à Passage. Choisissez votre mot de passe avec le lien ci-dessous : il fonctionne une fois, pendant 48 heures. Connectez-vous ensuite avec votre courriel et ce mot de passe.
+email-invitation-link = Choisir mon mot de passe
+email-invitation-ignore = Si vous n'attendiez pas cette invitation, ignorez ce courriel : sans le lien, rien ne se passe.
