@@ -25,6 +25,11 @@ pub const ENCODING_VERSION: &str = "passage-audit-v1";
 /// catalogues); `tests/web.rs` reads `src/` for the actions written and fails on one
 /// missing here or from a catalogue.
 pub const ACTIONS: &[&str] = &[
+    "bank.import",
+    "bank.match",
+    "bank.record",
+    "bank.fee_proposed",
+    "bank.reconcile",
     "case.open",
     "case.share",
     "case.unshare",

@@ -51,6 +51,7 @@ pub(crate) use idempotent;
 
 mod audit;
 mod auth;
+mod bank;
 mod cases;
 pub mod error;
 pub mod extractor;
@@ -135,6 +136,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(funding::router())
         .merge(ledger::router())
         .merge(payouts::router())
+        .merge(bank::router())
         .merge(policy::router())
         .merge(requests::router())
         .merge(reports::router())

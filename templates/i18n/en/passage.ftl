@@ -720,3 +720,33 @@ reset-choose-intro = Choose a new password. Once it is set, every session of you
 reset-choose-submit = Set the password
 reset-done = Your new password is set and every other session of your account has ended. Sign in with the new password.
 reset-bad-link = This link does not work: it was used already, it expired (a link lasts one hour) or it was cut short. Ask for a new one.
+
+## The bank statement (issue 18)
+audit-action-bank-import = Bank statement imported
+audit-action-bank-match = Bank line matched
+audit-action-bank-record = Bank line recorded
+audit-action-bank-fee_proposed = Bank fee proposed
+audit-action-bank-reconcile = Bank reconciled
+bank-at-line = Line { $line }: { $message }
+bank-nothing-imported = The statement has { $count } problem(s), so nothing was imported. { $first }
+bank-format-required = Say the file's format: format=csv (with layout=generic, rbc or td) or format=ofx (OFX or QFX).
+bank-layout-unknown = Passage knows the CSV layouts generic (date,description,withdrawal,deposit,balance), rbc and td: choose one.
+bank-layout-ofx = An OFX file has no layout: leave layout out.
+bank-not-utf8 = The file is not text: download the statement again as CSV or OFX.
+bank-binary = The file is not text (perhaps a spreadsheet or a PDF): download the statement as CSV or OFX.
+bank-empty = The file is empty: download the statement again.
+bank-missing-column = The header row has no "{ $column }" column: is this the right layout?
+bank-unknown-column = "{ $column }" is not a column of the generic layout: use date, description, withdrawal, deposit and balance.
+bank-too-many-lines = The statement has more than { $max } lines: import it month by month.
+bank-no-lines = The statement has no transactions.
+bank-malformed-line = This line has { $fields } cells where the layout has { $expected }: is this the right layout?
+bank-required = The { $column } is missing.
+bank-date-format = "{ $value }" is not a date as this layout writes them ({ $expected }).
+bank-date-future = The date is after today ({ $today }): a statement holds only what happened.
+bank-amount-format = "{ $value }" is not an amount: digits with a point before the cents, such as 1234.56.
+bank-amount-negative = "{ $value }" is negative: withdrawals and deposits are written without a sign, each in its own column.
+bank-both-amounts = This line has both a withdrawal and a deposit: a line is one or the other.
+bank-no-amount = This line has no amount (or an amount of zero).
+bank-not-cad = This line is in US dollars only: Passage keeps the fund in Canadian dollars.
+bank-not-ofx = The file is not OFX (no <OFX> in it): for a CSV file, say format=csv.
+bank-ofx-field = This transaction has no { $column }.

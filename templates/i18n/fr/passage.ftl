@@ -720,3 +720,33 @@ reset-choose-intro = Choisissez un nouveau mot de passe. Une fois choisi, toutes
 reset-choose-submit = Enregistrer le mot de passe
 reset-done = Votre nouveau mot de passe est enregistré et toutes les autres sessions de votre compte sont terminées. Connectez-vous avec le nouveau mot de passe.
 reset-bad-link = Ce lien ne fonctionne pas : il a déjà servi, il a expiré (un lien dure une heure) ou il a été coupé. Demandez-en un nouveau.
+
+## Le relevé bancaire (issue 18)
+audit-action-bank-import = Relevé bancaire importé
+audit-action-bank-match = Ligne bancaire rapprochée
+audit-action-bank-record = Ligne bancaire inscrite
+audit-action-bank-fee_proposed = Frais bancaires proposés
+audit-action-bank-reconcile = Banque rapprochée
+bank-at-line = Ligne { $line } : { $message }
+bank-nothing-imported = Le relevé a { $count } problème(s), donc rien n'a été importé. { $first }
+bank-format-required = Indiquez le format du fichier : format=csv (avec layout=generic, rbc ou td) ou format=ofx (OFX ou QFX).
+bank-layout-unknown = Passage connaît les dispositions CSV generic (date,description,withdrawal,deposit,balance), rbc et td : choisissez-en une.
+bank-layout-ofx = Un fichier OFX n'a pas de disposition : retirez layout.
+bank-not-utf8 = Le fichier n'est pas du texte : téléchargez de nouveau le relevé en CSV ou en OFX.
+bank-binary = Le fichier n'est pas du texte (peut-être un classeur ou un PDF) : téléchargez le relevé en CSV ou en OFX.
+bank-empty = Le fichier est vide : téléchargez de nouveau le relevé.
+bank-missing-column = La ligne d'en-tête n'a pas de colonne « { $column } » : est-ce la bonne disposition?
+bank-unknown-column = « { $column } » n'est pas une colonne de la disposition generic : utilisez date, description, withdrawal, deposit et balance.
+bank-too-many-lines = Le relevé a plus de { $max } lignes : importez-le mois par mois.
+bank-no-lines = Le relevé n'a aucune opération.
+bank-malformed-line = Cette ligne a { $fields } cellules alors que la disposition en a { $expected } : est-ce la bonne disposition?
+bank-required = { $column } manque.
+bank-date-format = « { $value } » n'est pas une date telle que cette disposition les écrit ({ $expected }).
+bank-date-future = La date est après aujourd'hui ({ $today }) : un relevé ne contient que ce qui a eu lieu.
+bank-amount-format = « { $value } » n'est pas un montant : des chiffres avec un point avant les cents, comme 1234.56.
+bank-amount-negative = « { $value } » est négatif : retraits et dépôts s'écrivent sans signe, chacun dans sa colonne.
+bank-both-amounts = Cette ligne a un retrait et un dépôt : une ligne est l'un ou l'autre.
+bank-no-amount = Cette ligne n'a pas de montant (ou un montant nul).
+bank-not-cad = Cette ligne est en dollars américains seulement : Passage tient le fonds en dollars canadiens.
+bank-not-ofx = Le fichier n'est pas un OFX (il n'y a pas de <OFX>) : pour un fichier CSV, indiquez format=csv.
+bank-ofx-field = Cette opération n'a pas de { $column }.
