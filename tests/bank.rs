@@ -555,7 +555,367 @@ async fn hostile_statements_are_refused(t: TestDb) {
     f.app.stop().await;
 }
 
+/// An organisation with a caseworker; its id and the caseworker's.
+async fn org(f: &Fund, name: &str, email: &str) -> (String, String) {
+    let id = f.app.seed_org(name).await;
+    let user = f.app.seed_user(email, "caseworker", Some(&id)).await;
+    (id, user)
+}
+
+/// A bus fare for a new case, approved at once, and its receipt: what the fund then owes.
+async fn fare(f: &Fund, token: &str, amount: &str, spent: &str) {
+    let (s, case) = f
+        .post("/api/v1/cases", token, json!({"province": "QC"}))
+        .await;
+    assert_eq!(s, 201, "{case}");
+    let today = f.today();
+    let (s, r) = f
+        .post(
+            "/api/v1/requests",
+            token,
+            json!({"case_code": case["code"], "category": "bus", "amount": amount,
+                   "needed_by": today, "reason": "safety", "travel_date": today,
+                   "origin": {"city": "Montréal", "province": "QC"},
+                   "destination": {"city": "Québec", "province": "QC"}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+    assert_eq!(r["status"], "approved", "{r}");
+    let id = r["id"].as_str().unwrap();
+    let (s, r) = f
+        .post(
+            &format!("/api/v1/requests/{id}/receipt"),
+            token,
+            json!({"amount": spent, "reference": "RF-BUS-A"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+}
+
+/// Prepared by one treasurer, refused to them, released by the other, paid.
+async fn pay_batch(f: &Fund, preparer: &str, releaser: &str, reference: &str) -> Value {
+    let (s, batch) = f.post("/api/v1/payouts", preparer, json!({})).await;
+    assert_eq!(s, 201, "{batch}");
+    let id = batch["id"].as_str().unwrap();
+    let release = format!("/api/v1/payouts/{id}/release");
+    let (s, r) = f.post(&release, preparer, json!({})).await;
+    assert_eq!(s, 403, "the preparer never releases: {r}");
+    let (s, r) = f.post(&release, releaser, json!({})).await;
+    assert_eq!(s, 200, "{r}");
+    let (s, r) = f
+        .post(
+            &format!("/api/v1/payouts/{id}/paid"),
+            preparer,
+            json!({"reference": reference}),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["status"], "paid", "{r}");
+    batch
+}
+
+/// The journals the fund exports, checked by hledger and beancount, hold its figures.
+async fn journals_agree(f: &Fund, figures: &Value) {
+    let Some(tools) = common::journals::Tools::find() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let cents = |k: &str| common::journals::amount_cents(figures[k].as_str().unwrap());
+    for (format, bank, donations, fees, income) in [
+        (
+            "hledger",
+            "assets:bank",
+            "income:donations",
+            "expenses:fees",
+            "income:other",
+        ),
+        (
+            "beancount",
+            "Assets:Bank",
+            "Income:Donations",
+            "Expenses:Fees",
+            "Income:Other",
+        ),
+    ] {
+        let r = f
+            .app
+            .get(
+                &format!("/api/v1/ledger/export?format={format}"),
+                Some(&f.treasurer),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{format}");
+        let path = dir.path().join(format!("passage.{format}"));
+        std::fs::write(&path, r.text().await.unwrap()).unwrap();
+        let balances = if format == "hledger" {
+            tools
+                .hledger_check(&path)
+                .unwrap_or_else(|e| panic!("hledger check -s: {e}"));
+            tools.hledger_balances(&path, &[])
+        } else {
+            tools
+                .bean_check(&path)
+                .unwrap_or_else(|e| panic!("bean-check: {e}"));
+            tools.beancount_balances(&path)
+        };
+        let under = |a: &str| common::journals::under(&balances, a);
+        assert_eq!(under(bank), cents("bank"), "{format}: {balances:?}");
+        assert_eq!(
+            -under(donations),
+            cents("donated"),
+            "{format}: {balances:?}"
+        );
+        assert_eq!(under(fees), cents("fees"), "{format}: {balances:?}");
+        assert_eq!(
+            -under(income),
+            cents("other_income"),
+            "{format}: {balances:?}"
+        );
+        assert_eq!(balances.values().sum::<i64>(), 0, "{format}: {balances:?}");
+    }
+}
+
+/// Issue 18's one story: gifts arrive (some from a file); three organisations paid three
+/// ways (a reimbursement, an advance of 2,000.00, a carrier's account); a night of
+/// receipts; payout batches prepared by one treasurer, refused to them, released by the
+/// other and paid; the month's statement imported as TD's CSV, then as OFX adding nothing,
+/// with a bank fee and a gift nobody recorded among its lines; the reconciliation agrees to
+/// the cent with nothing unexplained; hledger and beancount agree with the fund's figures.
+async fn one_story_from_the_gifts_to_the_bank(t: TestDb) {
+    let mut f = Fund::new(t).await;
+    // 2026-11-29: a gift typed in, two from the fund's spreadsheet.
+    let foundation = f
+        .donor("Fondation Exemple", "fondation@example.org", "fr")
+        .await;
+    f.give(&foundation, "5000.00").await;
+    let gifts = "donor_email,donor_name,amount,received_on,restricted_to,in_kind,reference\n\
+                 paroisse@example.org,Paroisse Exemple,1500.00,2026-11-28,,,DON-2026-101\n\
+                 cercle@example.org,Cercle Exemple,700.00,2026-11-29,,,DON-2026-102\n";
+    let (s, r) = f
+        .send(
+            f.app
+                .post("/api/v1/donations/import?commit=true", Some(&f.treasurer))
+                .body(gifts),
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+    assert_eq!(r["recorded"], 2, "{r}");
+
+    // Three organisations, three ways.
+    let (a, worker_a) = org(&f, "Refuge A", "a@example.org").await;
+    let (b, worker_b) = org(&f, "Maison B", "b@example.org").await;
+    let (c, worker_c) = org(&f, "Centre C", "c@example.org").await;
+    let (s, vendor) = f
+        .post(
+            "/api/v1/vendors",
+            &f.treasurer,
+            json!({"name": "VIA Rail account", "method": "eft", "payee_details": "004-12345-7654321"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{vendor}");
+    for (id, body) in [
+        (
+            &a,
+            json!({"mode": "reimbursement", "payee_details": "finance@a.example.org"}),
+        ),
+        (
+            &b,
+            json!({"mode": "advance", "advance_level": "2000.00", "method": "eft",
+                   "payee_details": "00123-815-1234567"}),
+        ),
+        (
+            &c,
+            json!({"mode": "fund_pays", "default_vendor_id": vendor["id"]}),
+        ),
+    ] {
+        let (s, r) = f
+            .send(
+                f.app
+                    .http
+                    .put(f.app.url(&format!("/api/v1/orgs/{id}/payment")))
+                    .bearer_auth(&f.treasurer)
+                    .json(&body),
+            )
+            .await;
+        assert_eq!(s, 200, "{r}");
+    }
+
+    // 2026-11-30: the advance goes out; that night, a receipt each way.
+    f.go_to(2026, 11, 30, 10).await;
+    let first = pay_batch(&f, &f.treasurer, &f.second_treasurer, "EFT-ADV1").await;
+    assert_eq!(first["total"], "2000.00", "{first}");
+    f.go_to(2026, 11, 30, 22).await;
+    let worker_a = f.app.token_for(&worker_a).await;
+    let worker_b = f.app.token_for(&worker_b).await;
+    let worker_c = f.app.token_for(&worker_c).await;
+    fare(&f, &worker_a, "120.00", "110.00").await;
+    fare(&f, &worker_b, "200.00", "180.00").await;
+    fare(&f, &worker_c, "90.00", "90.00").await;
+    let night = fund(&f).await;
+    assert_eq!(
+        (night["owed"].as_str(), night["to_replenish"].as_str()),
+        (Some("200.00"), Some("180.00")),
+        "{night}"
+    );
+
+    // 2026-12-01: the second treasurer prepares what is owed, the first releases it.
+    f.go_to(2026, 12, 1, 10).await;
+    let second = pay_batch(&f, &f.second_treasurer, &f.treasurer, "BULK-1201").await;
+    assert_eq!(second["total"], "380.00", "{second}");
+
+    // 2026-12-03: the month's statement, as TD exports it.
+    f.go_to(2026, 12, 3, 9).await;
+    let td = "11/29/2026,DEPOT,,5000.00,5000.00\n\
+              11/30/2026,DEPOT,,1500.00,6500.00\n\
+              11/30/2026,DEPOT,,700.00,7200.00\n\
+              11/30/2026,TEF EFT-ADV1 MAISON B,2000.00,,5200.00\n\
+              12/01/2026,TEF BULK-1201 REFUGE A,110.00,,5090.00\n\
+              12/01/2026,TEF BULK-1201 MAISON B,180.00,,4910.00\n\
+              12/01/2026,TEF BULK-1201 VIA RAIL,90.00,,4820.00\n\
+              12/01/2026,FRAIS DE SERVICE,3.50,,4816.50\n\
+              12/02/2026,VIREMENT INTERAC RECU,,40.00,4856.50\n";
+    let (s, imported) = import(&f, "format=csv&layout=td", td, "fr").await;
+    assert_eq!(s, 201, "{imported}");
+    assert_eq!(
+        (
+            &imported["lines"],
+            &imported["matched"],
+            &imported["unmatched"]
+        ),
+        (&json!(9), &json!(7), &json!(2)),
+        "every gift and payment is one thing; the fee and the gift nobody recorded are not: {imported}"
+    );
+    // The same month as OFX 2.x (XML): nothing is added twice.
+    let mut ofx = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<?OFX OFXHEADER=\"200\" VERSION=\"220\"?>\n\
+         <OFX><BANKMSGSRSV1><STMTTRNRS><STMTRS><CURDEF>CAD</CURDEF><BANKTRANLIST>\n",
+    );
+    for (n, (day, amount, name)) in [
+        ("20261129", "5000.00", "DEPOT"),
+        ("20261130", "1500.00", "DEPOT"),
+        ("20261130", "700.00", "DEPOT"),
+        ("20261130", "-2000.00", "TEF EFT-ADV1 MAISON B"),
+        ("20261201", "-110.00", "TEF BULK-1201 REFUGE A"),
+        ("20261201", "-180.00", "TEF BULK-1201 MAISON B"),
+        ("20261201", "-90.00", "TEF BULK-1201 VIA RAIL"),
+        ("20261201", "-3.50", "FRAIS DE SERVICE"),
+        ("20261202", "40.00", "VIREMENT INTERAC RECU"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        ofx.push_str(&format!(
+            "<STMTTRN><TRNTYPE>OTHER</TRNTYPE><DTPOSTED>{day}120000[-5:EST]</DTPOSTED>\
+             <TRNAMT>{amount}</TRNAMT><FITID>20261201{n:04}</FITID><NAME>{name}</NAME></STMTTRN>\n"
+        ));
+    }
+    ofx.push_str(
+        "</BANKTRANLIST><LEDGERBAL><BALAMT>4856.50</BALAMT><DTASOF>20261202</DTASOF></LEDGERBAL>\
+         </STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>\n",
+    );
+    let (s, again) = import(&f, "format=ofx", &ofx, "en").await;
+    assert_eq!(s, 201, "{again}");
+    assert_eq!(
+        (&again["lines"], &again["skipped"]),
+        (&json!(0), &json!(9)),
+        "{again}"
+    );
+
+    // The fee, proposed and confirmed by two; the gift nobody recorded, recorded.
+    let id = imported["id"].as_str().unwrap();
+    let (_, statement) = f
+        .get(&format!("/api/v1/bank/statements/{id}"), &f.treasurer)
+        .await;
+    let fee = line_of(&statement, "FRAIS DE SERVICE")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let gift = line_of(&statement, "VIREMENT INTERAC RECU")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, r) = record(&f, &f.second_treasurer, &fee, json!({"kind": "fee"})).await;
+    assert_eq!(s, 200, "{r}");
+    let (s, r) = f
+        .post(
+            &format!("/api/v1/bank/lines/{fee}/confirm"),
+            &f.treasurer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    let friend = f.donor("Ami Exemple", "ami@example.org", "en").await;
+    let (s, r) = record(
+        &f,
+        &f.treasurer,
+        &gift,
+        json!({"kind": "donation", "donor_id": friend}),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+
+    // The reconciliation agrees to the cent with nothing unexplained, and is frozen.
+    for day in ["2026-11-30", "2026-12-02", "2026-12-03"] {
+        let (s, rec) = f
+            .get(
+                &format!("/api/v1/bank/reconciliation?as_of={day}"),
+                &f.treasurer,
+            )
+            .await;
+        assert_eq!(s, 200, "{rec}");
+        assert_eq!(rec["unexplained"], "0.00", "{day}: {rec}");
+        let sum: i64 = rec["outstanding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| cents(&o["amount"]))
+            .sum();
+        assert_eq!(
+            cents(&rec["statement_balance"]),
+            cents(&rec["book_balance"]) + sum,
+            "{day}: {rec}"
+        );
+    }
+    let (s, rec) = f
+        .post(
+            "/api/v1/bank/reconciliation",
+            &f.second_treasurer,
+            json!({"as_of": "2026-12-02"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{rec}");
+    assert_eq!(rec["statement_balance"], "4856.50", "{rec}");
+
+    let figures = fund(&f).await;
+    assert_eq!(
+        (
+            figures["donated"].as_str(),
+            figures["fees"].as_str(),
+            figures["bank"].as_str(),
+            figures["owed"].as_str(),
+            figures["advanced"].as_str(),
+            figures["spent"].as_str(),
+        ),
+        (
+            Some("7240.00"),
+            Some("3.50"),
+            Some("4856.50"),
+            Some("0.00"),
+            Some("2000.00"),
+            Some("380.00")
+        ),
+        "{figures}"
+    );
+    journals_agree(&f, &figures).await;
+    f.app.clock.advance(chrono::Duration::minutes(1));
+    books::check(&f.app.db.db).await;
+    f.app.stop().await;
+}
+
 on_both_engines!(
+    one_story_from_the_gifts_to_the_bank,
     a_statement_is_matched_recorded_and_reconciled,
     payouts_match_and_a_bounce_is_recorded_from_the_statement,
     hostile_statements_are_refused,
