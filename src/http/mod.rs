@@ -67,6 +67,7 @@ mod reports;
 mod requests;
 pub mod server;
 
+pub(crate) use bank::read_statement;
 pub(crate) use funding::{
     DONATIONS_ROUTE, parse_donation, parse_donor, parse_import, problem_message, run_import,
 };

@@ -3,6 +3,7 @@
 //! as the JSON API; nothing here decides anything about money.
 
 mod assets;
+mod bank;
 mod caseworker;
 pub mod context;
 mod deciding;
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(oversight::router())
         .merge(treasurer::router())
         .merge(donations_import::router())
+        .merge(bank::router())
         .merge(deciding::router())
         .merge(donor::router())
         .merge(reports::router())

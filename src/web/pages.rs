@@ -56,6 +56,7 @@ impl Context {
                 ("/review", "nav-review"),
                 ("/fund", "nav-fund"),
                 ("/donors", "nav-donors"),
+                ("/bank", "nav-bank"),
                 ("/policy", "nav-policy"),
                 ("/reports", "nav-reports"),
                 ("/audit", "nav-audit"),
