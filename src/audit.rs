@@ -26,6 +26,11 @@ pub const ENCODING_VERSION: &str = "passage-audit-v1";
 /// missing here or from a catalogue.
 pub const ACTIONS: &[&str] = &[
     "advance.returned",
+    "bank.import",
+    "bank.match",
+    "bank.record",
+    "bank.fee_proposed",
+    "bank.reconcile",
     "case.open",
     "case.share",
     "case.unshare",

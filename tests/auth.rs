@@ -443,6 +443,48 @@ const MATRIX: &[Route] = &[
         expect: [Anon, Deny, Allowed, Deny],
     },
     Route {
+        method: "POST",
+        path: "/api/v1/bank/statements?format=csv&layout=generic",
+        body: Some(r#"{"not": "a statement"}"#),
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/bank/statements",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/bank/statements/{statement}",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/bank/lines/{bank_line}/record",
+        body: Some(r#"{"kind": "interest"}"#),
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/bank/lines/{bank_line}/confirm",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/bank/reconciliation?as_of=2026-11-29",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/bank/reconciliation",
+        body: Some(r#"{"as_of": "2026-11-29"}"#),
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
         method: "GET",
         path: "/api/v1/review",
         body: None,
@@ -647,6 +689,40 @@ async fn payout_fixture(app: &TestApp, org: &str, preparer: &str) -> (String, St
     (batch.id, batch.lines[0].id.clone())
 }
 
+/// A bank statement of one line of interest, imported by `importer`: its id and its
+/// line's.
+async fn bank_fixture(app: &TestApp, importer: &str) -> (String, String) {
+    use passage::clock::Clock;
+    use passage::domain::states::StatementFormat;
+    use passage::funding::bank::{self, BankError, Imported, Layout, read};
+    let db = &app.db.db;
+    let now = app.clock.now();
+    let file = read::read_csv(
+        b"date,description,withdrawal,deposit,balance\n2026-11-29,INTEREST,,0.10,0.10\n",
+        Layout::Generic,
+        now.date_naive(),
+    );
+    let staff = passage::cases::Staff {
+        user_id: importer.into(),
+        org_id: None,
+        treasurer: true,
+        caseworker: false,
+    };
+    let imported = passage::write_tx!(db, |tx| -> Result<Imported, BankError> async {
+        bank::import(tx, now, &staff, StatementFormat::Csv, Some(Layout::Generic), &file).await
+    })
+    .unwrap();
+    let id = imported.id.expect("a statement");
+    let line: String = passage::on_db!(db, p => sqlx::query_scalar(
+        "SELECT id FROM bank_lines WHERE statement_id = $1"
+    )
+    .bind(&id)
+    .fetch_one(p)
+    .await)
+    .unwrap();
+    (id, line)
+}
+
 async fn every_route_answers_each_role_as_the_matrix_says(t: TestDb) {
     let app = TestApp::spawn(t).await;
     let org = app.seed_org("Shelter A").await;
@@ -663,6 +739,7 @@ async fn every_route_answers_each_role_as_the_matrix_says(t: TestDb) {
     let fixtures =
         matrix_fixtures(&app, ids[1].as_deref().unwrap(), ids[2].as_deref().unwrap()).await;
     let (payout, line) = payout_fixture(&app, &org, &target).await;
+    let (statement, bank_line) = bank_fixture(&app, &target).await;
     let proposal: Value = app
         .http
         .put(app.url("/api/v1/policy"))
@@ -689,6 +766,8 @@ async fn every_route_answers_each_role_as_the_matrix_says(t: TestDb) {
             .replace("{org}", &org)
             .replace("{payout}", &payout)
             .replace("{line}", &line)
+            .replace("{statement}", &statement)
+            .replace("{bank_line}", &bank_line)
     };
     assert_matrix_covers_the_document(&app).await;
     let mut n = 0;

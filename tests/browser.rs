@@ -1711,3 +1711,64 @@ async fn an_admin_invites_and_deactivates_in_french() {
 async fn an_admin_invites_and_deactivates_in_english() {
     admin_pages(Language::En).await;
 }
+
+/// The bank statement (issue 18) on a phone: a treasurer pastes the month's TD file,
+/// reads its lines with the "record as" actions, and opens the day's reconciliation.
+async fn the_bank_statement(language: Language) {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let (app, accounts) = coalition().await;
+    let t = |key: &str| i18n::text(language, key);
+    let treasurer = account(&accounts, "treasurer", language);
+    let browser = driver.browser(language).await;
+    sign_in(&browser, &app, &treasurer.email, &treasurer.password).await;
+    browser
+        .goto(&app.url("/bank"))
+        .await
+        .expect("the bank page opens");
+    expect_text(&browser, "#bank-upload-title", &t("bank-upload-title")).await;
+    browser
+        .execute(
+            "document.getElementById('bank-layout').value = 'td';",
+            vec![],
+        )
+        .await
+        .expect("the layout is chosen");
+    fill(
+        &browser,
+        "bank-file",
+        "11/28/2026,DEPOT,,250.00,1250.00\n11/29/2026,FRAIS MENSUELS,4.95,,1245.05\n11/29/2026,INTERETS,,0.05,1245.10\n",
+    )
+    .await;
+    screenshot(&browser, language, "bank-import").await;
+    click(&browser, "#bank-import").await;
+    wait_for_path(&browser, |p| p.starts_with("/bank/statements/")).await;
+    let notice = text_of(&browser, "#bank-notice").await;
+    assert!(!notice.is_empty(), "the import says what it added");
+    screenshot(&browser, language, "bank-statement").await;
+    browser
+        .goto(&app.url("/bank/reconciliation?as_of=2026-11-29"))
+        .await
+        .expect("the reconciliation opens");
+    expect_text(&browser, "h1", &t("bank-rec-title")).await;
+    let statement = text_of(&browser, "#bank-rec-statement").await;
+    assert_eq!(
+        plain(&statement),
+        plain(&i18n::money(language, 124_510)),
+        "the bank's balance"
+    );
+    screenshot(&browser, language, "bank-reconciliation").await;
+    browser.close().await.expect("the browser closes");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bank_statement_in_french() {
+    the_bank_statement(Language::Fr).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bank_statement_in_english() {
+    the_bank_statement(Language::En).await;
+}

@@ -676,6 +676,9 @@ async fn path_traversal_in_every_path_parameter(t: TestDb) {
         ("POST", "/api/v1/payouts/{}/lines/{}/paid", &n.treasurer),
         ("POST", "/api/v1/payouts/{}/lines/{}/bounced", &n.treasurer),
         ("GET", "/api/v1/payouts/{}/instructions.csv", &n.treasurer),
+        ("GET", "/api/v1/bank/statements/{}", &n.treasurer),
+        ("POST", "/api/v1/bank/lines/{}/record", &n.treasurer),
+        ("POST", "/api/v1/bank/lines/{}/confirm", &n.treasurer),
     ];
     // The document has no other path parameter.
     let doc = n.get("/api/v1/openapi.json", &n.treasurer).await;

@@ -1,15 +1,18 @@
 //! Random sequences of donations, holds, posts, voids, expiries and retries, and of the
 //! payouts' transfers (a receipt reimbursed or drawn from an advance, an advance paid
 //! out, a replenishment, a debt paid, a payment reversed, an advance's excess returned, a
-//! replenishment given back), keep the ledger's invariants and the fund's two identities,
-//! on both engines.
+//! replenishment given back) and of the bank statement's (a bank fee out of available,
+//! interest into it; a gift found on the statement is a donation and a bounce a payment
+//! reversed), keep the ledger's invariants and the fund's two identities, on both engines.
 
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
 use common::{TestDb, night};
 use passage::audit::Actor;
-use passage::ledger::figures::{BANK_OWED, advance_of, owed_to_org, to_replenish_of};
+use passage::ledger::figures::{
+    BANK_OWED, FEES, OTHER_INCOME, advance_of, owed_to_org, to_replenish_of,
+};
 use passage::ledger::{
     self, DONATIONS, FUND, LedgerError, NewTransfer, Outcome, SPENT, TransferSpec, sweep_expired,
     transfer,
@@ -73,6 +76,10 @@ enum Op {
     GiveBack {
         org: usize,
     },
+    /// A bank fee recorded from the statement: out of available, never below zero.
+    Fee(i64),
+    /// Interest recorded from the statement: into available.
+    Interest(i64),
 }
 
 const ORGS: [&str; 2] = ["o1", "o2"];
@@ -95,6 +102,8 @@ fn op() -> impl Strategy<Value = Op> {
         any::<usize>().prop_map(|earlier| Op::Reverse { earlier }),
         (0..2_usize, 1..=60_000_i64).prop_map(|(org, amount)| Op::Return { org, amount }),
         (0..2_usize).prop_map(|org| Op::GiveBack { org }),
+        (1..=5_000_i64).prop_map(Op::Fee),
+        (1..=5_000_i64).prop_map(Op::Interest),
     ]
 }
 
@@ -115,12 +124,16 @@ async fn play(t: TestDb, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let mut holds: Vec<String> = Vec::new();
     // Payments made, to reverse: (debit, credit, amount).
     let mut payments: Vec<(String, String, i64)> = Vec::new();
+    // What the fees and interest made add up to.
+    let (mut fees, mut interest) = (0_i64, 0_i64);
     passage::write_tx!(db, |tx| -> Result<(), passage::store::StoreError> async {
         for org in ORGS {
             ledger::ensure_account(tx, now, &owed_to_org(org), false).await?;
             ledger::ensure_account(tx, now, &advance_of(org), true).await?;
             ledger::ensure_account(tx, now, &to_replenish_of(org), true).await?;
         }
+        ledger::ensure_account(tx, now, FEES, false).await?;
+        ledger::ensure_account(tx, now, OTHER_INCOME, false).await?;
         ledger::ensure_account(tx, now, BANK_OWED, true).await
     })
     .expect("the payouts' accounts");
@@ -190,6 +203,16 @@ async fn play(t: TestDb, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     amount,
                 })
             }
+            Op::Fee(amount) => Some(TransferSpec::Single {
+                debit: FUND.into(),
+                credit: FEES.into(),
+                amount,
+            }),
+            Op::Interest(amount) => Some(TransferSpec::Single {
+                debit: OTHER_INCOME.into(),
+                credit: FUND.into(),
+                amount,
+            }),
             Op::Donate(amount) => Some(TransferSpec::Single {
                 debit: DONATIONS.into(),
                 credit: FUND.into(),
@@ -252,6 +275,12 @@ async fn play(t: TestDb, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 "a new id answered exists"
             );
             if let Outcome::Created(t) = &answer {
+                if t.credit_account_id == FEES {
+                    fees += t.amount;
+                }
+                if t.debit_account_id == OTHER_INCOME {
+                    interest += t.amount;
+                }
                 if payment {
                     payments.push((
                         t.debit_account_id.clone(),
@@ -305,6 +334,11 @@ async fn play(t: TestDb, ops: Vec<Op>) -> Result<(), TestCaseError> {
             fund.bank + fund.advanced + fund.spent - fund.owed
         );
         prop_assert_eq!(fund.owed, fund.bank_owed);
+        prop_assert_eq!((fund.fees, fund.other_income), (fees, interest));
+        prop_assert_eq!(
+            (check.figures.fees, check.figures.other_income),
+            (fees, interest)
+        );
     }
     let audit = passage::audit::verify(db).await.unwrap();
     prop_assert!(audit.ok, "{:?}", audit.broken);

@@ -1424,8 +1424,140 @@ async fn admins_run_people_organisations_keys_and_settings_from_their_pages(t: T
     app.stop().await;
 }
 
+async fn the_bank_pages_import_record_confirm_and_reconcile_in_the_readers_language(t: TestDb) {
+    let (app, accounts) = demo(t).await;
+    let mut fr = signed_in(&app, &accounts, "treasurer", "fr").await;
+    let mut en = signed_in(&app, &accounts, "treasurer", "en").await;
+    let t = |key: &str| as_html(i18n::text(Language::Fr, key));
+    let home = fr.get("/bank").await;
+    assert_eq!(home.status, 200, "{}", home.body);
+    assert!(home.body.contains("href=\"/bank\""), "in the menu");
+    assert!(home.body.contains(&t("bank-upload-title")), "{}", home.body);
+
+    let bad = fr
+        .post(
+            "/bank",
+            &[
+                ("format", "csv"),
+                ("layout", "td"),
+                ("file", "11/31/2026,X,,5.00,5.00\n"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.body.contains("Ligne 1 :"), "{}", bad.body);
+    assert!(bad.body.contains("11/31/2026"), "what was pasted is kept");
+
+    let file = "11/29/2026,FRAIS MENSUELS,4.95,,100.00\n11/29/2026,INTERETS,,0.05,100.05\n";
+    let done = fr
+        .post(
+            "/bank",
+            &[("format", "csv"), ("layout", "td"), ("file", file)],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    let to = done.location().to_string();
+    assert!(to.starts_with("/bank/statements/"), "{to}");
+    let statement = to.split('?').next().unwrap().to_string();
+    let id = statement
+        .trim_start_matches("/bank/statements/")
+        .to_string();
+    let page = fr.get(&to).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("id=\"bank-notice\""), "{}", page.body);
+    assert!(
+        page.body.contains(&t("bank-status-unmatched")),
+        "{}",
+        page.body
+    );
+    let line = |page: &Page, description: &str| {
+        let at = page.body.find(description).expect("the line is shown");
+        let start = page.body[..at].rfind("id=\"line-").unwrap() + "id=\"line-".len();
+        page.body[start..start + 36].to_string()
+    };
+    let (fee, interest) = (line(&page, "FRAIS MENSUELS"), line(&page, "INTERETS"));
+    let recorded = fr
+        .post(
+            &format!("/bank/lines/{interest}"),
+            &[
+                ("statement", &id),
+                ("action", "record"),
+                ("kind", "interest"),
+            ],
+        )
+        .await;
+    assert_eq!(recorded.status, 303, "{}", recorded.body);
+    let refused = fr
+        .post(
+            &format!("/bank/lines/{fee}"),
+            &[
+                ("statement", &id),
+                ("action", "record"),
+                ("kind", "interest"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.body.contains(&t("bank-refused-422")),
+        "{}",
+        refused.body
+    );
+    let proposed = fr
+        .post(
+            &format!("/bank/lines/{fee}"),
+            &[("statement", &id), ("action", "record"), ("kind", "fee")],
+        )
+        .await;
+    assert_eq!(proposed.status, 303, "{}", proposed.body);
+    let page = fr.get(&statement).await;
+    assert!(
+        page.body.contains(&t("bank-proposed-by-you")),
+        "{}",
+        page.body
+    );
+    let page = en.get(&statement).await;
+    assert!(
+        page.body
+            .contains(&i18n::text(Language::En, "bank-confirm-fee")),
+        "{}",
+        page.body
+    );
+    let confirmed = en
+        .post(
+            &format!("/bank/lines/{fee}"),
+            &[("statement", &id), ("action", "confirm")],
+        )
+        .await;
+    assert_eq!(confirmed.status, 303, "{}", confirmed.body);
+    let page = fr.get(&statement).await;
+    assert!(page.body.contains(&t("bank-kind-fee")), "{}", page.body);
+    assert!(
+        !page.body.contains(&t("bank-status-unmatched")),
+        "{}",
+        page.body
+    );
+
+    let rec = fr.get("/bank/reconciliation?as_of=2026-11-29").await;
+    assert_eq!(rec.status, 200, "{}", rec.body);
+    assert!(rec.body.contains(&t("bank-rec-statement")), "{}", rec.body);
+    assert!(
+        rec.body.contains("id=\"bank-rec-unexplained\""),
+        "{}",
+        rec.body
+    );
+    let bad = fr.get("/bank/reconciliation?as_of=29/11/2026").await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+
+    let mut caseworker = signed_in(&app, &accounts, "caseworker", "en").await;
+    assert_eq!(caseworker.get("/bank").await.status, 403);
+    assert_eq!(caseworker.get(&statement).await.status, 403);
+    app.stop().await;
+}
+
 on_both_engines!(
     admins_run_people_organisations_keys_and_settings_from_their_pages,
+    the_bank_pages_import_record_confirm_and_reconcile_in_the_readers_language,
     a_forgotten_password_is_reset_from_the_sign_in_page_and_the_emailed_link,
     people_change_their_own_password_from_the_page_in_their_language,
     treasurers_draft_freeze_cosign_and_send_a_report_from_their_phones,

@@ -425,6 +425,52 @@ closed_set!(
     }
 );
 
+closed_set!(
+    /// A bank statement's file format (issue 18).
+    StatementFormat, "a statement format", {
+        /// Comma-separated, in one bank's layout.
+        Csv => "csv",
+        /// OFX or QFX, SGML (1.x) or XML (2.x).
+        Ofx => "ofx",
+    }
+);
+
+closed_set!(
+    /// A bank statement's line: not yet tied to the books, matched to what it is in them,
+    /// recorded as what it is (a transfer made from it), or proposed as a fee and waiting
+    /// for a second treasurer.
+    BankLineStatus, "a bank line status", {
+        Unmatched => "unmatched",
+        Matched => "matched",
+        Recorded => "recorded",
+        Proposed => "proposed",
+    }
+);
+
+closed_set!(
+    /// What in the books a bank line is: a cash donation, a payout line paid (the money
+    /// left), or a payout line's bounce (the money came back).
+    MatchKind, "a match kind", {
+        Donation => "donation",
+        PayoutLine => "payout_line",
+        PayoutBounce => "payout_bounce",
+    }
+);
+
+closed_set!(
+    /// What a bank line nobody recorded is, once a treasurer says so.
+    RecordKind, "a record kind", {
+        /// A bank fee: a withdrawal, out of available; a second treasurer confirms it.
+        Fee => "fee",
+        /// Interest the bank paid: a deposit, into available.
+        Interest => "interest",
+        /// A gift nobody recorded: a deposit, recorded as the donor's gift.
+        Donation => "donation",
+        /// A payout that came back: a deposit that reverses a paid payout line.
+        Bounce => "bounce",
+    }
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

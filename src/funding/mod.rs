@@ -2,6 +2,7 @@
 //! ledger; in-kind gifts (a partner airline seat, a donated hotel night) are recorded at an
 //! estimated value and move no cash.
 
+pub mod bank;
 pub mod import;
 pub mod owed;
 pub mod payouts;

@@ -52,6 +52,7 @@ pub(crate) use idempotent;
 mod admin;
 mod audit;
 mod auth;
+mod bank;
 mod cases;
 pub mod error;
 pub mod extractor;
@@ -67,6 +68,7 @@ mod reports;
 mod requests;
 pub mod server;
 
+pub(crate) use bank::read_statement;
 pub(crate) use funding::{
     DONATIONS_ROUTE, parse_donation, parse_donor, parse_import, problem_message, run_import,
 };
@@ -139,6 +141,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(funding::router())
         .merge(ledger::router())
         .merge(payouts::router())
+        .merge(bank::router())
         .merge(policy::router())
         .merge(requests::router())
         .merge(reports::router())

@@ -4,6 +4,7 @@
 
 mod admin;
 mod assets;
+mod bank;
 mod caseworker;
 pub mod context;
 mod deciding;
@@ -47,6 +48,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(treasurer::router())
         .merge(donations_import::router())
         .merge(payouts::router())
+        .merge(bank::router())
         .merge(deciding::router())
         .merge(donor::router())
         .merge(reports::router())

@@ -59,6 +59,7 @@ impl Context {
                 ("/owed", "nav-owed"),
                 ("/payouts", "nav-payouts"),
                 ("/donors", "nav-donors"),
+                ("/bank", "nav-bank"),
                 ("/policy", "nav-policy"),
                 ("/reports", "nav-reports"),
                 ("/audit", "nav-audit"),
