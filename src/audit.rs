@@ -77,6 +77,7 @@ pub const ACTIONS: &[&str] = &[
     "reserve.create",
     "restricted.draw",
     "restricted.release",
+    "session.end",
     "user.create",
     "user.deactivate",
     "user.reactivate",
@@ -85,6 +86,10 @@ pub const ACTIONS: &[&str] = &[
     "user.password_changed",
     "user.password_reset_requested",
     "user.password_reset",
+    "user.second_factor_enrolled",
+    "user.second_factor_reset",
+    "user.second_factor_failed",
+    "user.recovery_code_used",
     "vendor.add",
 ];
 

@@ -65,6 +65,7 @@ mod policy;
 mod reports;
 mod requests;
 pub mod server;
+mod sessions;
 
 pub(crate) use funding::{
     DONATIONS_ROUTE, parse_donation, parse_donor, parse_import, problem_message, run_import,
@@ -129,6 +130,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(health::router())
         .merge(audit::router())
         .merge(auth::router())
+        .merge(sessions::router())
         .merge(orgs::router())
         .merge(users::router())
         .merge(cases::router())
