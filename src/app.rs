@@ -39,6 +39,7 @@ impl AppState {
             db,
             clock,
             config,
+            activity: Arc::default(),
         }
     }
 }
@@ -67,6 +68,9 @@ pub struct Running {
     server: JoinHandle<Result<(), std::io::Error>>,
     sweeper: JoinHandle<()>,
     mailer: JoinHandle<()>,
+    last_seen: JoinHandle<()>,
+    /// For the last write of last-seen times, once the last request has finished.
+    state: AppState,
 }
 
 impl Running {
@@ -95,6 +99,8 @@ impl Running {
         let (stop, stopped) = watch::channel(false);
         let sweeper = tokio::spawn(sweep_holds(state.clone(), stopped.clone()));
         let mailer = tokio::spawn(deliver_mail(state.clone(), outbox_mailer, stopped.clone()));
+        let last_seen = tokio::spawn(write_last_seen(state.clone(), stopped.clone()));
+        let kept = state.clone();
         let header_timeout = Duration::from_secs(state.config.header_timeout_secs);
         let app = crate::http::router(state.clone(), crate::web::router(state));
         let mut stopped_server = stopped;
@@ -112,6 +118,8 @@ impl Running {
             server,
             sweeper,
             mailer,
+            last_seen,
+            state: kept,
         })
     }
 
@@ -120,10 +128,16 @@ impl Running {
         let _ = self.stop.send(true);
         let _ = self.sweeper.await;
         let _ = self.mailer.await;
-        match self.server.await {
-            Ok(result) => Ok(result?),
+        let served = match self.server.await {
+            Ok(result) => result.map_err(ServeError::from),
             Err(join) => Err(ServeError::Io(std::io::Error::other(join))),
+        };
+        // After the last request: its last-seen time is written too.
+        let _ = self.last_seen.await;
+        if let Err(e) = self.state.activity.flush(&self.state.db).await {
+            tracing::warn!(error = %e, "could not write sessions' last-seen times on stopping");
         }
+        served
     }
 }
 
@@ -214,6 +228,24 @@ async fn sweep_holds(state: AppState, mut stopped: watch::Receiver<bool>) {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = stopped.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// How often sessions' last-seen times are written out: a session's row is written at
+/// most this often, whatever its traffic.
+pub const LAST_SEEN_EVERY: Duration = Duration::from_secs(60);
+
+/// Writes the sessions' last-seen times out every [`LAST_SEEN_EVERY`] (and once more when
+/// the server has stopped: [`Running::stop`]); see [`crate::identity::sessions`].
+async fn write_last_seen(state: AppState, mut stopped: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(LAST_SEEN_EVERY) => {}
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+        if let Err(e) = state.activity.flush(&state.db).await {
+            tracing::warn!(error = %e, "could not write sessions' last-seen times; will try again");
         }
     }
 }

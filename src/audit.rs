@@ -84,6 +84,7 @@ pub const ACTIONS: &[&str] = &[
     "reserve.create",
     "restricted.draw",
     "restricted.release",
+    "session.end",
     "user.create",
     "user.deactivate",
     "user.reactivate",
@@ -95,6 +96,10 @@ pub const ACTIONS: &[&str] = &[
     "user.password_reset",
     "user.invited",
     "user.invitation_accepted",
+    "user.second_factor_enrolled",
+    "user.second_factor_reset",
+    "user.second_factor_failed",
+    "user.recovery_code_used",
     "vendor.add",
 ];
 

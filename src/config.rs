@@ -49,6 +49,53 @@ pub struct Config {
     pub report_min_cell: u32,
     /// How long the link in a donor's report email opens the report.
     pub donor_link_days: u32,
+    /// Whether treasurers and admins must enrol a second factor before their session
+    /// opens anything but enrolment (`PASSAGE_SECOND_FACTOR`).
+    pub second_factor: SecondFactor,
+    /// Seals each TOTP secret in the database (`PASSAGE_TOTP_KEY` or
+    /// `PASSAGE_TOTP_KEY_FILE`); without it, secrets are stored as they are.
+    pub totp_key: Option<Secret>,
+    /// How long a page session may stay idle, per role (`PASSAGE_IDLE_MINUTES`).
+    pub idle_minutes: IdleMinutes,
+}
+
+/// `PASSAGE_SECOND_FACTOR`: `required` (the default) or `optional`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecondFactor {
+    /// Treasurers and admins enrol before anything else.
+    Required,
+    /// Nobody must enrol (a trial, the tests and benchmarks not about the factor, the demo);
+    /// whoever enrolled is still asked for their code.
+    Optional,
+}
+
+/// Minutes a page session may stay idle before it ends, per role; a person with several
+/// roles gets the shortest of theirs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdleMinutes {
+    pub caseworker: u32,
+    pub treasurer: u32,
+    pub admin: u32,
+}
+
+impl IdleMinutes {
+    pub fn for_role(&self, role: crate::domain::Role) -> u32 {
+        use crate::domain::Role;
+        match role {
+            Role::Caseworker => self.caseworker,
+            Role::Treasurer => self.treasurer,
+            Role::Admin => self.admin,
+        }
+    }
+
+    /// The shortest of the roles' limits.
+    pub fn for_roles(&self, roles: &crate::domain::Roles) -> u32 {
+        roles
+            .iter()
+            .map(|r| self.for_role(r))
+            .min()
+            .unwrap_or(self.treasurer.min(self.admin).min(self.caseworker))
+    }
 }
 
 /// Below this, a report's cell identifies people whatever the configuration says
@@ -186,6 +233,22 @@ const SETTINGS: &[Setting] = &[
         name: "PASSAGE_DONOR_LINK_DAYS",
         default: "60",
     },
+    Setting {
+        name: "PASSAGE_SECOND_FACTOR",
+        default: "required",
+    },
+    Setting {
+        name: "PASSAGE_TOTP_KEY",
+        default: "",
+    },
+    Setting {
+        name: "PASSAGE_TOTP_KEY_FILE",
+        default: "",
+    },
+    Setting {
+        name: "PASSAGE_IDLE_MINUTES",
+        default: "caseworker=720,treasurer=60,admin=60",
+    },
 ];
 
 impl Config {
@@ -264,6 +327,9 @@ impl Config {
             mail_lease_secs: number(&value, "PASSAGE_MAIL_LEASE_SECS", 30, 86_400)?,
             report_min_cell: number(&value, "PASSAGE_REPORT_MIN_CELL", LOWEST_MIN_CELL, 1000)?,
             donor_link_days: number(&value, "PASSAGE_DONOR_LINK_DAYS", 1, 400)?,
+            second_factor: second_factor(&value)?,
+            totp_key: secret_setting(&value, "PASSAGE_TOTP_KEY", "PASSAGE_TOTP_KEY_FILE")?,
+            idle_minutes: idle_minutes(&value)?,
             database_url,
             bind,
             log,
@@ -298,27 +364,92 @@ fn invalid(setting: &str, expected: &str, got: &str) -> ConfigError {
 
 /// The signing secret, from the variable or the key file (not both), never echoed back.
 fn jwt_secret(value: &impl Fn(&str) -> String) -> Result<Option<Secret>, ConfigError> {
-    let inline = value("PASSAGE_JWT_SECRET");
-    let file = value("PASSAGE_JWT_KEY_FILE");
+    secret_setting(value, "PASSAGE_JWT_SECRET", "PASSAGE_JWT_KEY_FILE")
+}
+
+/// `PASSAGE_SECOND_FACTOR`: `required` or `optional`.
+fn second_factor(value: &impl Fn(&str) -> String) -> Result<SecondFactor, ConfigError> {
+    let raw = value("PASSAGE_SECOND_FACTOR");
+    match raw.trim() {
+        "required" => Ok(SecondFactor::Required),
+        "optional" => Ok(SecondFactor::Optional),
+        _ => Err(invalid(
+            "PASSAGE_SECOND_FACTOR",
+            "required (treasurers and admins must enrol) or optional",
+            &raw,
+        )),
+    }
+}
+
+/// `PASSAGE_IDLE_MINUTES`: one number for every role, or `role=minutes` pairs separated by
+/// commas (a role left out keeps its default).
+fn idle_minutes(value: &impl Fn(&str) -> String) -> Result<IdleMinutes, ConfigError> {
+    let raw = value("PASSAGE_IDLE_MINUTES");
+    let expected = "minutes for every role (e.g. 60) or per role, e.g. \
+                    caseworker=720,treasurer=60,admin=60 (each 1 to 10080)";
+    let minutes = |s: &str| -> Result<u32, ConfigError> {
+        s.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|m| (1..=10_080).contains(m))
+            .ok_or_else(|| invalid("PASSAGE_IDLE_MINUTES", expected, &raw))
+    };
+    let mut idle = IdleMinutes {
+        caseworker: 720,
+        treasurer: 60,
+        admin: 60,
+    };
+    if !raw.contains('=') {
+        let all = minutes(&raw)?;
+        return Ok(IdleMinutes {
+            caseworker: all,
+            treasurer: all,
+            admin: all,
+        });
+    }
+    for pair in raw.split(',').filter(|p| !p.trim().is_empty()) {
+        let (role, m) = pair
+            .split_once('=')
+            .ok_or_else(|| invalid("PASSAGE_IDLE_MINUTES", expected, &raw))?;
+        let m = minutes(m)?;
+        match role.trim().parse::<crate::domain::Role>() {
+            Ok(crate::domain::Role::Caseworker) => idle.caseworker = m,
+            Ok(crate::domain::Role::Treasurer) => idle.treasurer = m,
+            Ok(crate::domain::Role::Admin) => idle.admin = m,
+            Err(_) => return Err(invalid("PASSAGE_IDLE_MINUTES", expected, &raw)),
+        }
+    }
+    Ok(idle)
+}
+
+/// A secret given inline or in a file (not both), never echoed back, at least
+/// [`MIN_SECRET_BYTES`] long.
+fn secret_setting(
+    value: &impl Fn(&str) -> String,
+    inline_name: &str,
+    file_name: &str,
+) -> Result<Option<Secret>, ConfigError> {
+    let inline = value(inline_name);
+    let file = value(file_name);
     let (setting, secret) = match (inline.is_empty(), file.is_empty()) {
         (true, true) => return Ok(None),
         (false, false) => {
             return Err(invalid(
-                "PASSAGE_JWT_SECRET",
-                "either PASSAGE_JWT_SECRET or PASSAGE_JWT_KEY_FILE, not both",
+                inline_name,
+                &format!("either {inline_name} or {file_name}, not both"),
                 "both are set",
             ));
         }
-        (false, true) => ("PASSAGE_JWT_SECRET", inline),
+        (false, true) => (inline_name, inline),
         (true, false) => {
             let text = std::fs::read_to_string(&file).map_err(|e| {
                 invalid(
-                    "PASSAGE_JWT_KEY_FILE",
+                    file_name,
                     &format!("a readable file holding the secret ({e})"),
                     &file,
                 )
             })?;
-            ("PASSAGE_JWT_KEY_FILE", text.trim_end().to_string())
+            (file_name, text.trim_end().to_string())
         }
     };
     if secret.len() < MIN_SECRET_BYTES {

@@ -386,7 +386,9 @@ async fn apply_policy(db: &Db, file: &Path) -> Result<(), Failure> {
 const DEFAULT_DATABASE_URL: &str = "sqlite://passage.db";
 const DEMO_DATABASE_URL: &str = "sqlite://passage-demo.db";
 
-async fn demo(db: Db, config: Config) -> Result<(), Failure> {
+async fn demo(db: Db, mut config: Config) -> Result<(), Failure> {
+    // A trial: nobody must set up a second factor first (anyone may, on the pages).
+    config.second_factor = passage::config::SecondFactor::Optional;
     let accounts = passage::demo::fill(&db, SystemClock.now(), &config.base_url).await?;
     println!(
         "Passage demo: a small coalition in {}",
@@ -408,6 +410,11 @@ async fn demo(db: Db, config: Config) -> Result<(), Failure> {
     println!(
         "These passwords are printed once and stored only as argon2 hashes. Stop with Ctrl-C; \
          the data stays in the file, and `passage demo` refuses to fill it twice."
+    );
+    println!(
+        "The demo runs with PASSAGE_SECOND_FACTOR=optional: the email and password are enough \
+         to sign in, also for treasurers and admins (a real fund requires their second factor; \
+         anyone may set one up under Sessions → Second factor)."
     );
     let state = AppState::new(db, Arc::new(SystemClock), Arc::new(config));
     app::serve(state, app::shutdown_signal())

@@ -23,4 +23,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The instance's group commit for the same-night path (see [`crate::store::group`]).
     pub grouped: Grouped,
+    /// When sessions were last seen on this instance, written out once a minute (see
+    /// [`crate::identity::sessions`]).
+    pub activity: Arc<crate::identity::sessions::Activity>,
 }

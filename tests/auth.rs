@@ -68,6 +68,58 @@ const MATRIX: &[Route] = &[
         ),
         expect: [Anon, Allowed, Allowed, Allowed],
     },
+    // Starting a second factor again before confirming it starts over: 200 each time.
+    Route {
+        method: "POST",
+        path: "/api/v1/auth/totp",
+        body: None,
+        expect: [Anon, Allowed, Allowed, Allowed],
+    },
+    // A wrong code: past the door, then 422.
+    Route {
+        method: "POST",
+        path: "/api/v1/auth/totp/confirm",
+        body: Some(r#"{"code": "000000"}"#),
+        expect: [Anon, Allowed, Allowed, Allowed],
+    },
+    // A made-up challenge: no session needed, then 422.
+    Route {
+        method: "POST",
+        path: "/api/v1/auth/second-factor",
+        body: Some(r#"{"challenge": "made-up", "code": "000000"}"#),
+        expect: [Allowed, Allowed, Allowed, Allowed],
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/auth/sessions",
+        body: None,
+        expect: [Anon, Allowed, Allowed, Allowed],
+    },
+    Route {
+        method: "DELETE",
+        path: "/api/v1/auth/sessions",
+        body: None,
+        expect: [Anon, Allowed, Allowed, Allowed],
+    },
+    // Another user's session: past the door, then 404 (it is not the asker's).
+    Route {
+        method: "DELETE",
+        path: "/api/v1/auth/sessions/{target_session}",
+        body: None,
+        expect: [Anon, Allowed, Allowed, Allowed],
+    },
+    Route {
+        method: "DELETE",
+        path: "/api/v1/users/{target}/sessions",
+        body: None,
+        expect: [Anon, Deny, Deny, Allowed],
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/users/{target}/second-factor/reset",
+        body: None,
+        expect: [Anon, Deny, Deny, Allowed],
+    },
     Route {
         method: "POST",
         path: "/api/v1/auth/reset",
@@ -755,8 +807,23 @@ async fn every_route_answers_each_role_as_the_matrix_says(t: TestDb) {
     let first_key = passage::identity::keys::list(&app.db.db).await.unwrap()[0]
         .kid
         .clone();
+    // A session of the target's own, which nobody else may end.
+    let target_token = app.token_for(&target).await;
+    let target_session: Value = app
+        .get("/api/v1/auth/sessions", Some(&target_token))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let target_session = target_session["items"][0]["id"]
+        .as_str()
+        .expect("the target's session")
+        .to_string();
     let fill = |s: &str| {
-        s.replace("{target}", &target)
+        s.replace("{target_session}", &target_session)
+            .replace("{target}", &target)
             .replace("{retired}", &first_key)
             .replace("{proposal}", &proposal)
             .replace("{case}", &fixtures.case)
@@ -785,6 +852,7 @@ async fn every_route_answers_each_role_as_the_matrix_says(t: TestDb) {
                 "GET" => app.http.get(url),
                 "POST" => app.http.post(url),
                 "PUT" => app.http.put(url),
+                "DELETE" => app.http.delete(url),
                 other => panic!("add {other} to the matrix test"),
             };
             if let Some(token) = &token {
@@ -799,7 +867,8 @@ async fn every_route_answers_each_role_as_the_matrix_says(t: TestDb) {
             let r = req.send().await.expect("the app answers");
             let status = r.status();
             // The matrix is about who may pass the door: past it, a route may still
-            // answer 409 or 422 for the state of the case (approving twice, say).
+            // answer 409 or 422 for the state of the case (approving twice, say), or 404
+            // for a session that is not the asker's.
             let got = match status {
                 StatusCode::UNAUTHORIZED => Anon,
                 StatusCode::FORBIDDEN => Deny,
@@ -809,6 +878,7 @@ async fn every_route_answers_each_role_as_the_matrix_says(t: TestDb) {
                 {
                     Allowed
                 }
+                StatusCode::NOT_FOUND if route.path.contains("{target_session}") => Allowed,
                 other => {
                     wrong.push(format!("{} {} as {who}: {other}", route.method, route.path));
                     continue;
@@ -1466,6 +1536,9 @@ async fn a_token_that_lasts_too_long_or_begins_in_the_future_is_refused(t: TestD
     let app = TestApp::spawn_with(t, &[("PASSAGE_JWT_SECRET", SECRET)]).await;
     let tr = app.seed_user("tr@example.org", "treasurer", None).await;
     let now = common::night().timestamp();
+    // Each token's session, as a sign-in would store it: a token with no session opens
+    // nothing (below), whatever its signature.
+    let jti = |iat: i64, exp: i64| format!("s-{iat}-{exp}");
     let signed = |iat: i64, exp: i64| {
         let claims = passage::identity::tokens::Claims {
             sub: tr.clone(),
@@ -1473,7 +1546,7 @@ async fn a_token_that_lasts_too_long_or_begins_in_the_future_is_refused(t: TestD
             org: None,
             iat,
             exp,
-            jti: uuid::Uuid::new_v4().to_string(),
+            jti: jti(iat, exp),
         };
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
         header.kid = Some("config".into());
@@ -1499,6 +1572,18 @@ async fn a_token_that_lasts_too_long_or_begins_in_the_future_is_refused(t: TestD
         (now + 61, now + 61 + hour, 401, "in the future"),
         (year_2100 - hour, year_2100, 401, "in the future"),
     ] {
+        passage::on_db!(&app.db.db, p => sqlx::query(
+            "INSERT INTO sessions (id, user_id, device, address, first_seen, last_seen, expires_at)
+             VALUES ($1, $2, 'test', 'test', $3, $3, $4)"
+        )
+        .bind(jti(iat, exp))
+        .bind(&tr)
+        .bind(common::night())
+        .bind(common::night() + Duration::days(1))
+        .execute(p)
+        .await
+        .map(|_| ()))
+        .unwrap();
         let (status, message) = orgs_as(&app, &app.base, &signed(iat, exp)).await;
         assert_eq!(status, expected, "iat {iat}, exp {exp}: {message}");
         assert!(
@@ -1506,6 +1591,27 @@ async fn a_token_that_lasts_too_long_or_begins_in_the_future_is_refused(t: TestD
             "iat {iat}, exp {exp}: {message}"
         );
     }
+    // Well signed, of the right length, but never issued (a leaked key): no session, 401.
+    let unissued = {
+        let claims = passage::identity::tokens::Claims {
+            sub: tr.clone(),
+            roles: vec![passage::domain::Role::Treasurer],
+            org: None,
+            iat: now,
+            exp: now + hour,
+            jti: "never-issued".into(),
+        };
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+        header.kid = Some("config".into());
+        jsonwebtoken::encode(
+            &header,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap()
+    };
+    let (status, message) = orgs_as(&app, &app.base, &unissued).await;
+    assert_eq!(status, 401, "{message}");
     app.stop().await;
 }
 

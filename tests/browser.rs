@@ -1772,3 +1772,99 @@ async fn the_bank_statement_in_french() {
 async fn the_bank_statement_in_english() {
     the_bank_statement(Language::En).await;
 }
+
+/// The code an authenticator app shows at `at` for the key the page shows as text.
+fn totp_code(secret: &str, at: chrono::DateTime<chrono::Utc>) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret.to_string())
+        .to_bytes()
+        .expect("a base32 key");
+    totp_rs::TOTP::new_unchecked(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        bytes,
+        None,
+        String::new(),
+    )
+    .generate(at.timestamp() as u64)
+}
+
+/// A treasurer sets up a second factor on their first sign-in (the test reads the key from
+/// the page's text and computes the app's codes), signs in with a code, then with a
+/// recovery code, which works once.
+async fn second_factor(language: Language) {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = TestApp::spawn_with(
+        TestDb::sqlite().await,
+        &[("PASSAGE_SECOND_FACTOR", "required")],
+    )
+    .await;
+    let t = |key: &str| i18n::text(language, key);
+    let email = "treasurer@example.org";
+    let id = app.seed_user(email, "treasurer", None).await;
+    passage::identity::users::set_language(&app.db.db, &id, language)
+        .await
+        .unwrap();
+    let now = || passage::clock::Clock::now(&app.clock);
+    let browser = driver.browser(language).await;
+
+    sign_in(&browser, &app, email, common::PASSWORD).await;
+    wait_for_path(&browser, |p| p == "/account/second-factor").await;
+    expect_text(&browser, "#factor-required", &t("factor-required")).await;
+    submit(&browser, "#factor-start").await;
+    let secret = text_of(&browser, "#totp-secret").await;
+    assert_eq!(secret.len(), 32, "a 160-bit key in base32: {secret}");
+    let recovery = text_of(&browser, "#recovery-codes li code").await;
+    screenshot(&browser, language, "second-factor-setup").await;
+    fill(&browser, "code", &totp_code(&secret, now())).await;
+    submit(
+        &browser,
+        "form[action='/account/second-factor/confirm'] button",
+    )
+    .await;
+    expect_text(&browser, "#factor-done", &t("factor-done")).await;
+    screenshot(&browser, language, "second-factor-done").await;
+    sign_out(&browser).await;
+
+    // Signing in: the password, then the app's code.
+    app.clock.advance(chrono::Duration::seconds(30));
+    sign_in(&browser, &app, email, common::PASSWORD).await;
+    wait_for_path(&browser, |p| p == "/signin/code").await;
+    expect_text(&browser, "h1", &t("signin-code-title")).await;
+    screenshot(&browser, language, "signin-code").await;
+    fill(&browser, "code", &totp_code(&secret, now())).await;
+    submit(&browser, "form[action='/signin/code'] button").await;
+    wait_for_path(&browser, |p| p == "/queue").await;
+    open(&browser, &app, "/account/sessions").await;
+    expect_text(&browser, "h1", &t("sessions-title")).await;
+    screenshot(&browser, language, "sessions").await;
+    sign_out(&browser).await;
+
+    // A lost phone: a recovery code signs in once.
+    for works in [true, false] {
+        sign_in(&browser, &app, email, common::PASSWORD).await;
+        wait_for_path(&browser, |p| p == "/signin/code").await;
+        fill(&browser, "code", &recovery).await;
+        submit(&browser, "form[action='/signin/code'] button").await;
+        if works {
+            wait_for_path(&browser, |p| p == "/queue").await;
+            sign_out(&browser).await;
+        } else {
+            expect_text(&browser, "#code-error", &t("signin-code-wrong")).await;
+        }
+    }
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_factor_in_french() {
+    second_factor(Language::Fr).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_factor_in_english() {
+    second_factor(Language::En).await;
+}

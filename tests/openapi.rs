@@ -21,6 +21,14 @@ const OPERATIONS: &[&str] = &[
     "POST /api/v1/auth/reset",
     "POST /api/v1/auth/reset/confirm",
     "POST /api/v1/auth/invitation",
+    "POST /api/v1/auth/totp",
+    "POST /api/v1/auth/totp/confirm",
+    "POST /api/v1/auth/second-factor",
+    "GET /api/v1/auth/sessions",
+    "DELETE /api/v1/auth/sessions",
+    "DELETE /api/v1/auth/sessions/{id}",
+    "DELETE /api/v1/users/{id}/sessions",
+    "POST /api/v1/users/{id}/second-factor/reset",
     "POST /api/v1/orgs",
     "GET /api/v1/orgs",
     "PUT /api/v1/orgs/{id}",
@@ -114,6 +122,8 @@ const PUBLIC: &[&str] = &[
     "POST /api/v1/auth/reset/confirm",
     // Accepting an invitation with its emailed token (never a session).
     "POST /api/v1/auth/invitation",
+    // The second step of signing in: the sign-in's challenge, never a session.
+    "POST /api/v1/auth/second-factor",
     // A donor's signed link (a token of its own, never a staff session) opens these.
     "GET /api/v1/donor/report",
     "GET /api/v1/donor/report/summary.json",

@@ -1555,8 +1555,213 @@ async fn the_bank_pages_import_record_confirm_and_reconcile_in_the_readers_langu
     app.stop().await;
 }
 
+/// The text between `<code id="totp-secret" class="secret">` and `</code>`: what a person
+/// types into their app, and what the test computes codes from.
+fn secret_on(page: &Page) -> String {
+    let marker = "id=\"totp-secret\" class=\"secret\">";
+    let start = page.body.find(marker).expect("the key as text") + marker.len();
+    let end = page.body[start..].find('<').unwrap();
+    page.body[start..start + end].to_string()
+}
+
+fn totp_code(secret: &str, at: chrono::DateTime<chrono::Utc>) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret.to_string())
+        .to_bytes()
+        .expect("a base32 key");
+    totp_rs::TOTP::new_unchecked(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        bytes,
+        None,
+        String::new(),
+    )
+    .generate(at.timestamp() as u64)
+}
+
+async fn a_treasurer_sets_up_a_second_factor_on_the_pages_before_anything_else(t: TestDb) {
+    let app = TestApp::spawn_with(t, &[("PASSAGE_SECOND_FACTOR", "required")]).await;
+    app.seed_user("tr@example.org", "treasurer", None).await;
+    for (n, lang) in [(0, "fr"), (1, "en")] {
+        let language: Language = lang.parse().unwrap();
+        let email = format!("tr{n}@example.org");
+        let id = app.seed_user(&email, "treasurer", None).await;
+        passage::identity::users::set_language(&app.db.db, &id, language)
+            .await
+            .unwrap();
+        let mut v = Visitor::new(&app, lang);
+        let signed = v.sign_in(&email, common::PASSWORD).await;
+        assert_eq!(signed.status, 303);
+        // Every page sends them to set up a second factor first.
+        let queue = v.get("/queue").await;
+        assert_eq!(
+            (queue.status, queue.location()),
+            (303, "/account/second-factor")
+        );
+        let page = v.get("/account/second-factor").await;
+        assert_eq!(page.status, 200);
+        assert!(
+            page.body
+                .contains(&as_html(i18n::text(language, "factor-required")))
+        );
+        let started = v.post("/account/second-factor/start", &[]).await;
+        assert_eq!(started.status, 200);
+        assert!(started.body.contains("<svg"), "the QR code, drawn here");
+        assert!(!started.body.contains("<?xml"));
+        assert_eq!(
+            started.body.matches("<li><code>").count(),
+            10,
+            "ten recovery codes"
+        );
+        let secret = secret_on(&started);
+        // A wrong code: said in the page's language, the key shown again.
+        let wrong = v
+            .post("/account/second-factor/confirm", &[("code", "000000")])
+            .await;
+        assert_eq!(wrong.status, 422);
+        assert!(
+            wrong
+                .body
+                .contains(&as_html(i18n::text(language, "factor-wrong-code")))
+        );
+        assert_eq!(secret_on(&wrong), secret);
+        let done = v
+            .post(
+                "/account/second-factor/confirm",
+                &[("code", &totp_code(&secret, app.clock.now()))],
+            )
+            .await;
+        assert_eq!(
+            (done.status, done.location()),
+            (303, "/account/second-factor?done=1")
+        );
+        assert_eq!(v.get("/queue").await.status, 200);
+
+        // Signing in again asks for a code on a second page.
+        v.post("/signout", &[]).await;
+        let first = v.sign_in(&email, common::PASSWORD).await;
+        assert_eq!(first.status, 303);
+        assert!(
+            first.location().starts_with("/signin/code"),
+            "{}",
+            first.location()
+        );
+        let code_page = v.get(first.location()).await;
+        assert!(
+            code_page
+                .body
+                .contains(&as_html(i18n::text(language, "signin-code-intro")))
+        );
+        app.clock.advance(chrono::Duration::seconds(30));
+        let bad = v
+            .post("/signin/code", &[("code", "000000"), ("next", "/")])
+            .await;
+        assert_eq!(bad.status, 422);
+        assert!(
+            bad.body
+                .contains(&as_html(i18n::text(language, "signin-code-wrong")))
+        );
+        let good = v
+            .post(
+                "/signin/code",
+                &[
+                    ("code", &totp_code(&secret, app.clock.now())),
+                    ("next", "/queue"),
+                ],
+            )
+            .await;
+        assert_eq!((good.status, good.location()), (303, "/queue"));
+        assert_eq!(v.get("/queue").await.status, 200);
+        app.clock.advance(chrono::Duration::seconds(30));
+    }
+    app.stop().await;
+}
+
+async fn idle_page_sessions_end_after_their_roles_limit(t: TestDb) {
+    // Tokens outlast a caseworker's 12 idle hours here, so idleness is what ends them.
+    let app = TestApp::spawn_with(t, &[("PASSAGE_TOKEN_HOURS", "24")]).await;
+    let org = app.seed_org("Shelter A").await;
+    app.seed_user("tr@example.org", "treasurer", None).await;
+    app.seed_user("cw@example.org", "caseworker", Some(&org))
+        .await;
+    app.seed_user("both@example.org", "caseworker,treasurer", Some(&org))
+        .await;
+    let mut tr = Visitor::new(&app, "en");
+    tr.sign_in("tr@example.org", common::PASSWORD).await;
+    let mut cw = Visitor::new(&app, "fr");
+    cw.sign_in("cw@example.org", common::PASSWORD).await;
+    let mut both = Visitor::new(&app, "en");
+    both.sign_in("both@example.org", common::PASSWORD).await;
+    // Used every 59 minutes, a treasurer's page session lasts.
+    for _ in 0..3 {
+        app.clock.advance(chrono::Duration::minutes(59));
+        assert_eq!(tr.get("/queue").await.status, 200);
+    }
+    // The last-seen times written out or not, the limit counts from the last use.
+    app.activity.flush(&app.db.db).await.unwrap();
+    app.clock.advance(chrono::Duration::minutes(61));
+    let ended = tr.get("/queue").await;
+    assert_eq!(ended.status, 303);
+    assert!(
+        ended.location().starts_with("/signin"),
+        "{}",
+        ended.location()
+    );
+    assert_eq!(tr.get("/queue").await.status, 303, "ended for good");
+    // The caseworker (12 hours) is still in; a person with both roles gets the shortest.
+    assert_eq!(cw.get("/cases").await.status, 200);
+    assert_eq!(both.get("/cases").await.status, 303);
+    app.clock.advance(chrono::Duration::minutes(721));
+    assert_eq!(cw.get("/cases").await.status, 303);
+    let idle: Vec<String> = passage::on_db!(&app.db.db, p => sqlx::query_scalar(
+        "SELECT content FROM audit_events WHERE action = 'session.end'"
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap();
+    assert_eq!(idle.len(), 3, "{idle:?}");
+    assert!(idle.iter().all(|c| c.contains("idle")));
+    app.stop().await;
+}
+
+async fn people_see_and_end_their_sessions_on_the_page(t: TestDb) {
+    let app = TestApp::spawn(t).await;
+    let org = app.seed_org("Shelter A").await;
+    app.seed_user("cw@example.org", "caseworker", Some(&org))
+        .await;
+    let mut phone = Visitor::new(&app, "fr");
+    phone.sign_in("cw@example.org", common::PASSWORD).await;
+    let mut desk = Visitor::new(&app, "fr");
+    desk.sign_in("cw@example.org", common::PASSWORD).await;
+    let page = desk.get("/account/sessions").await;
+    assert_eq!(page.status, 200);
+    // The account's language (English) wins over the browser's.
+    assert!(
+        page.body
+            .contains(&as_html(i18n::text(Language::En, "sessions-title")))
+    );
+    assert_eq!(page.body.matches("class=\"card\"").count(), 2);
+    assert!(page.body.contains("id=\"session-current\""));
+    let ended = desk.post("/account/sessions/end-others", &[]).await;
+    assert_eq!(
+        (ended.status, ended.location()),
+        (303, "/account/sessions?ended=1")
+    );
+    assert_eq!(
+        phone.get("/cases").await.status,
+        303,
+        "the other session ended"
+    );
+    assert_eq!(desk.get("/cases").await.status, 200);
+    app.stop().await;
+}
+
 on_both_engines!(
     admins_run_people_organisations_keys_and_settings_from_their_pages,
+    a_treasurer_sets_up_a_second_factor_on_the_pages_before_anything_else,
+    idle_page_sessions_end_after_their_roles_limit,
+    people_see_and_end_their_sessions_on_the_page,
     the_bank_pages_import_record_confirm_and_reconcile_in_the_readers_language,
     a_forgotten_password_is_reset_from_the_sign_in_page_and_the_emailed_link,
     people_change_their_own_password_from_the_page_in_their_language,

@@ -9,9 +9,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, Json};
-use super::extractor::{AuthUser, ClientIp};
+use axum::http::HeaderMap;
+use axum::http::header::USER_AGENT;
+
+use super::extractor::{AuthUser, ClientIp, Enrolling};
 use super::openapi::{BadRequest, Invalid, TooLarge, TooManyRequests, Unauthorized};
 use crate::domain::Role;
+use crate::identity::sessions::Origin;
+use crate::identity::users::User;
 use crate::identity::{invitations, reset, sign_in, tokens};
 use crate::state::AppState;
 
@@ -203,7 +208,7 @@ struct Credentials {
 }
 
 #[derive(Serialize, ToSchema)]
-struct SignedIn {
+pub(super) struct SignedIn {
     /// Send it as `Authorization: Bearer TOKEN`.
     token: String,
     expires_at: DateTime<Utc>,
@@ -211,13 +216,45 @@ struct SignedIn {
 }
 
 #[derive(Serialize, ToSchema)]
-struct SignedInUser {
+pub(super) struct SignedInUser {
     id: String,
     roles: Vec<Role>,
     org_id: Option<String>,
 }
 
-/// Signs in with an email and a password and answers a token.
+pub(super) fn signed_in(user: User, issued: tokens::Issued) -> SignedIn {
+    SignedIn {
+        token: issued.token,
+        expires_at: issued.expires_at,
+        user: SignedInUser {
+            id: user.id,
+            roles: user.roles.iter().collect(),
+            org_id: user.org_id,
+        },
+    }
+}
+
+/// The account has a second factor: no token yet.
+#[derive(Serialize, ToSchema)]
+struct SecondFactorRequired {
+    /// Always true.
+    second_factor_required: bool,
+    /// Send it with a code to POST /api/v1/auth/second-factor within five minutes; it
+    /// works once and opens nothing else.
+    challenge: String,
+}
+
+/// What a right password answers: a token, or (with a second factor) a challenge.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+enum LoginAnswer {
+    SignedIn(SignedIn),
+    SecondFactorRequired(SecondFactorRequired),
+}
+
+/// Signs in with an email and a password and answers a token; for an account with a
+/// second factor, `{"second_factor_required": true, "challenge": ...}` instead, and
+/// POST /api/v1/auth/second-factor gives the token.
 /// Every failure answers the same 401 after the same work (see `identity::sign_in`).
 #[utoipa::path(
     post,
@@ -225,7 +262,7 @@ struct SignedInUser {
     tag = "auth",
     request_body = Credentials,
     responses(
-        (status = 200, body = SignedIn),
+        (status = 200, body = LoginAnswer),
         BadRequest,
         Unauthorized,
         TooLarge,
@@ -236,29 +273,33 @@ struct SignedInUser {
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     Json(body): Json<Credentials>,
-) -> Result<Json<SignedIn>, ApiError> {
-    let (user, issued) = sign_in::sign_in(
+) -> Result<Json<LoginAnswer>, ApiError> {
+    let origin = Origin::new(headers.get(USER_AGENT).and_then(|v| v.to_str().ok()), &ip);
+    let answer = match sign_in::sign_in(
         &state.db,
         &state.config,
         state.clock.now(),
         &body.email,
         body.password,
-        &ip,
+        &origin,
     )
-    .await?;
-    Ok(Json(SignedIn {
-        token: issued.token,
-        expires_at: issued.expires_at,
-        user: SignedInUser {
-            id: user.id,
-            roles: user.roles.iter().collect(),
-            org_id: user.org_id,
-        },
-    }))
+    .await?
+    {
+        sign_in::SignedIn::Session(user, issued) => LoginAnswer::SignedIn(signed_in(*user, issued)),
+        sign_in::SignedIn::SecondFactor { challenge } => {
+            LoginAnswer::SecondFactorRequired(SecondFactorRequired {
+                second_factor_required: true,
+                challenge,
+            })
+        }
+    };
+    Ok(Json(answer))
 }
 
-/// Signs out: revokes the token the request came with; other sessions of the user stay.
+/// Signs out: revokes the token the request came with and ends its session; other
+/// sessions of the user stay.
 #[utoipa::path(
     post,
     path = "/api/v1/auth/logout",
@@ -266,7 +307,10 @@ async fn login(
     security(("bearer" = [])),
     responses((status = 204, description = "Signed out"), Unauthorized),
 )]
-async fn logout(State(state): State<AppState>, auth: AuthUser) -> Result<StatusCode, ApiError> {
+async fn logout(
+    State(state): State<AppState>,
+    Enrolling(auth): Enrolling,
+) -> Result<StatusCode, ApiError> {
     tokens::revoke(&state.db, state.clock.now(), &auth.jti, auth.expires_at).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -21,6 +21,9 @@ pub enum ApiError {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
+    /// A treasurer or admin who must set up a second factor first.
+    #[error("{0}")]
+    EnrolmentRequired(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -56,7 +59,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::EnrolmentRequired(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -75,6 +78,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::EnrolmentRequired(_) => "second_factor_enrolment_required",
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::Conflict(_) => "conflict",
@@ -98,7 +102,7 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// What went wrong, for programs: `bad_request`, `unauthorized`, `forbidden`,
-    /// `not_found`, `method_not_allowed`, `conflict`, `payload_too_large`,
+    /// `second_factor_enrolment_required`, `not_found`, `method_not_allowed`, `conflict`, `payload_too_large`,
     /// `too_many_requests`, `invalid_field`, `unavailable` or `internal`.
     #[schema(value_type = String, example = "invalid_field")]
     pub code: &'static str,
@@ -203,6 +207,32 @@ impl From<crate::identity::invitations::InvitationError> for ApiError {
                 message: e.to_string(),
             },
             InvitationError::Identity(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::identity::second_factor::FactorError> for ApiError {
+    fn from(e: crate::identity::second_factor::FactorError) -> Self {
+        use crate::identity::second_factor::FactorError;
+        match e {
+            FactorError::AlreadyEnrolled => ApiError::Conflict(e.to_string()),
+            FactorError::NotStarted => ApiError::Conflict(
+                "no second factor is being set up: start with POST /api/v1/auth/totp".into(),
+            ),
+            FactorError::WrongCode => ApiError::Unprocessable {
+                field: "code".into(),
+                message: e.to_string(),
+            },
+            FactorError::BadChallenge => ApiError::Unprocessable {
+                field: "challenge".into(),
+                message: e.to_string(),
+            },
+            FactorError::Throttled { retry_after_secs } => ApiError::TooManyRequests {
+                message: e.to_string(),
+                retry_after_secs,
+            },
+            FactorError::Sealed => ApiError::Unavailable(e.to_string()),
+            FactorError::Identity(e) => e.into(),
         }
     }
 }

@@ -16,6 +16,7 @@ use axum::http::request::Parts;
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::error::ApiError;
+use crate::config::{Config, SecondFactor};
 use crate::domain::{Role, Roles};
 use crate::identity::tokens;
 use crate::state::AppState;
@@ -30,9 +31,16 @@ pub struct AuthUser {
     pub language: crate::domain::Language,
     /// How pages name the user: their display name, else their email.
     pub label: String,
-    /// The token's id and expiry, for signing out.
+    /// The token's id (its session's id) and expiry, for signing out.
     pub jti: String,
     pub expires_at: DateTime<Utc>,
+    /// When the session was last seen before this request (the pages' idle check).
+    pub last_seen: DateTime<Utc>,
+    /// The user has a confirmed second factor.
+    pub enrolled: bool,
+    /// A treasurer or admin without a second factor while one is required: the session
+    /// opens nothing but enrolment and signing out ([`Enrolling`]).
+    pub must_enrol: bool,
 }
 
 impl AuthUser {
@@ -83,13 +91,22 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
     Ok(token.trim())
 }
 
-/// The user a token belongs to, if the token is valid, unexpired and unrevoked and the
-/// user is active. The JSON API reads the token from `Authorization`, the web pages from
-/// their session cookie; both come here.
+/// Whether a user holding `roles` must enrol a second factor before anything else.
+pub fn must_enrol(config: &Config, roles: &Roles, enrolled: bool) -> bool {
+    config.second_factor == SecondFactor::Required
+        && !enrolled
+        && (roles.contains(Role::Treasurer) || roles.contains(Role::Admin))
+}
+
+/// The user a token belongs to, if the token is valid, unexpired and unrevoked, its
+/// session not ended, and the user is active. The JSON API reads the token from
+/// `Authorization`, the web pages from their session cookie; both come here. The session's
+/// use is recorded in memory ([`crate::identity::sessions::Activity`]), not written.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, ApiError> {
-    let (claims, user) = tokens::verify(&state.db, &state.config, state.clock.now(), token).await?;
-    let user = user
-        .filter(|u| u.active)
+    let now = state.clock.now();
+    let (claims, found) = tokens::verify(&state.db, &state.config, now, token).await?;
+    let (user, standing) = found
+        .filter(|(u, _)| u.active)
         .ok_or_else(|| ApiError::Unauthorized("this account is not active: ask an admin".into()))?;
     if user
         .tokens_not_before
@@ -99,7 +116,16 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, Api
             "this session began before the account was reactivated: sign in again".into(),
         ));
     }
+    let stored = standing.session_last_seen.unwrap_or(now);
+    let last_seen = state
+        .activity
+        .last_seen(&claims.jti)
+        .map_or(stored, |seen| seen.max(stored));
+    state.activity.touch(&claims.jti, now);
     Ok(AuthUser {
+        must_enrol: must_enrol(&state.config, &user.roles, standing.enrolled),
+        enrolled: standing.enrolled,
+        last_seen,
         language: user.language.parse().unwrap_or_default(),
         label: user.display_name.unwrap_or(user.email),
         id: user.id,
@@ -113,11 +139,32 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<AuthUser, Api
     })
 }
 
+/// What a treasurer or admin who must enrol is told on every other route.
+pub const ENROL_FIRST: &str = "treasurers and admins set up a second factor before anything else: \
+     POST /api/v1/auth/totp, then POST /api/v1/auth/totp/confirm with a code from your app \
+     (on the pages: /account/second-factor)";
+
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        authenticate(state, bearer(parts)?).await
+        let user = authenticate(state, bearer(parts)?).await?;
+        if user.must_enrol {
+            return Err(ApiError::EnrolmentRequired(ENROL_FIRST.into()));
+        }
+        Ok(user)
+    }
+}
+
+/// A signed-in user, enrolled or not: for the routes a treasurer or admin who must still
+/// set up a second factor may use (enrolment, signing out).
+pub struct Enrolling(pub AuthUser);
+
+impl FromRequestParts<AppState> for Enrolling {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(Enrolling(authenticate(state, bearer(parts)?).await?))
     }
 }
 
@@ -207,6 +254,9 @@ mod tests {
             label: "u@example.org".into(),
             jti: "j".into(),
             expires_at: Utc::now(),
+            last_seen: Utc::now(),
+            enrolled: false,
+            must_enrol: false,
         }
     }
 

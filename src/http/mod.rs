@@ -67,6 +67,7 @@ mod policy;
 mod reports;
 mod requests;
 pub mod server;
+mod sessions;
 
 pub(crate) use bank::read_statement;
 pub(crate) use funding::{
@@ -134,6 +135,7 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(health::router())
         .merge(audit::router())
         .merge(auth::router())
+        .merge(sessions::router())
         .merge(orgs::router())
         .merge(users::router())
         .merge(admin::router())

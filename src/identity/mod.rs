@@ -7,6 +7,8 @@ pub mod keys;
 pub mod orgs;
 pub mod password;
 pub mod reset;
+pub mod second_factor;
+pub mod sessions;
 pub mod sign_in;
 pub mod throttle;
 pub mod tokens;

@@ -4,6 +4,8 @@
 
 use chrono::{DateTime, Utc};
 
+use super::second_factor;
+use super::sessions::Origin;
 use super::throttle::{self, Verdict};
 use super::tokens::{self, Issued};
 use super::users::{self, User};
@@ -35,7 +37,17 @@ impl From<crate::store::StoreError> for SignInError {
     }
 }
 
-/// Checks the password and issues a token.
+/// What a right password gives.
+pub enum SignedIn {
+    /// A session: the account has no second factor.
+    Session(Box<User>, Issued),
+    /// The account has a second factor: this challenge and a code give the session
+    /// ([`second_factor::complete`]).
+    SecondFactor { challenge: String },
+}
+
+/// Checks the password and issues a token, or a challenge for the second factor when the
+/// account has one.
 ///
 /// Every failure (unknown email, wrong password, deactivated account) does the same
 /// work (one argon2 verification), records the same failure and waits the same delay,
@@ -46,9 +58,9 @@ pub async fn sign_in(
     now: DateTime<Utc>,
     email: &str,
     given_password: String,
-    client_ip: &str,
-) -> Result<(User, Issued), SignInError> {
-    let scopes = throttle::scopes(config, email, client_ip);
+    origin: &Origin,
+) -> Result<SignedIn, SignInError> {
+    let scopes = throttle::scopes(config, email, &origin.address);
     let (attempt, failures) = match throttle::admit(db, config, now, &scopes).await? {
         Verdict::Refused { retry_after_secs } => {
             return Err(SignInError::Throttled { retry_after_secs });
@@ -73,8 +85,12 @@ pub async fn sign_in(
         }
     };
     throttle::succeeded(db, &attempt, &scopes[0]).await?;
-    let issued = tokens::issue(db, config, now, &user).await?;
-    Ok((user, issued))
+    if second_factor::enrolled(db, &user.id).await? {
+        let challenge = second_factor::challenge(db, now, &user.id, origin).await?;
+        return Ok(SignedIn::SecondFactor { challenge });
+    }
+    let issued = tokens::issue_session(db, config, now, &user, origin).await?;
+    Ok(SignedIn::Session(Box::new(user), issued))
 }
 
 /// Changes user `user_id`'s own password after checking the current one.

@@ -16,7 +16,8 @@ use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use super::users::{self, User};
+use super::sessions::{self, Origin};
+use super::users::{self, TokenStanding, User};
 use super::{IdentityError, keys};
 use crate::config::Config;
 use crate::domain::Role;
@@ -67,12 +68,25 @@ pub enum TokenError {
     Store(#[from] StoreError),
 }
 
-/// Signs a token for `user` with the newest key.
+/// Signs a token for `user` with the newest key, as a session of an unknown origin (the
+/// CLI, tests).
 pub async fn issue(
     db: &Db,
     config: &Config,
     now: DateTime<Utc>,
     user: &User,
+) -> Result<Issued, IdentityError> {
+    issue_session(db, config, now, user, &Origin::unknown()).await
+}
+
+/// Signs a token for `user` with the newest key and stores its session (id = the token's
+/// `jti`), which the token needs to be accepted.
+pub async fn issue_session(
+    db: &Db,
+    config: &Config,
+    now: DateTime<Utc>,
+    user: &User,
+    origin: &Origin,
 ) -> Result<Issued, IdentityError> {
     let key = keys::current(db, config, now).await?;
     let expires_at = now + Duration::hours(i64::from(config.token_hours));
@@ -92,6 +106,9 @@ pub async fn issue(
         &EncodingKey::from_secret(key.secret_bytes()),
     )
     .map_err(|e| IdentityError::Hash(format!("cannot sign the token: {e}")))?;
+    write_tx!(db, |tx| -> Result<(), StoreError> async {
+        sessions::create(tx, &claims.jti, &user.id, origin, now, expires_at).await
+    })?;
     Ok(Issued {
         token,
         expires_at,
@@ -100,16 +117,16 @@ pub async fn issue(
 }
 
 /// Checks the signature (with the key the header names), that the key may verify sessions
-/// and is not retired, the lifetime and expiry against `now`, and the revocation list, and
-/// answers the claims with the user they name (`None` when no user has that id). The
-/// revocation list, the key's retirement and the user are read in one query: every request
-/// is checked this way, so that is one round trip instead of three.
+/// and is not retired, the lifetime and expiry against `now`, the revocation list and the
+/// session, and answers the claims with the user they name (`None` when no user has that
+/// id) and where the token stands (its session's last-seen time, whether the user has a
+/// second factor). All of that is read in one query: every request is checked this way.
 pub async fn verify(
     db: &Db,
     config: &Config,
     now: DateTime<Utc>,
     token: &str,
-) -> Result<(Claims, Option<User>), TokenError> {
+) -> Result<(Claims, Option<(User, TokenStanding)>), TokenError> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
     if header.alg != Algorithm::HS256 {
         return Err(TokenError::Invalid);
@@ -144,13 +161,15 @@ pub async fn verify(
     }
     match users::find_with_revocation(db, &claims.sub, &claims.jti, &kid).await? {
         Some((_, standing)) if standing.key_retired => Err(TokenError::KeyRetired),
-        Some((_, standing)) if standing.revoked => Err(TokenError::Revoked),
-        Some((user, _)) => Ok((claims, Some(user))),
+        Some((_, standing)) if standing.revoked || standing.session_last_seen.is_none() => {
+            Err(TokenError::Revoked)
+        }
+        Some((user, standing)) => Ok((claims, Some((user, standing)))),
         None => Ok((claims, None)),
     }
 }
 
-/// Signs a token out before it expires. Rows of tokens that have expired anyway are
+/// Signs a token out before it expires, ending its session. Rows of tokens that have expired anyway are
 /// removed on the way: an expired token is refused without them.
 pub async fn revoke(
     db: &Db,
@@ -164,6 +183,14 @@ pub async fn revoke(
             .execute(c)
             .await
             .map(|_| ()))?;
+        crate::on_tx!(tx, c => sqlx::query(
+            "UPDATE sessions SET ended_at = $1 WHERE id = $2 AND ended_at IS NULL"
+        )
+        .bind(now)
+        .bind(jti)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
         crate::on_tx!(tx, c => sqlx::query(
             "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING"
         )

@@ -205,6 +205,11 @@ pub struct TokenStanding {
     pub revoked: bool,
     /// The key that signed it was retired (`passage keys retire`).
     pub key_retired: bool,
+    /// When its session was last seen by the database; `None` when it has no session, or
+    /// the session ended.
+    pub session_last_seen: Option<DateTime<Utc>>,
+    /// The user has a confirmed second factor.
+    pub enrolled: bool,
 }
 
 /// The user with this id (`None` when there is none), whether the token `jti` was signed
@@ -221,11 +226,17 @@ pub async fn find_with_revocation(
         user: UserRow,
         revoked: bool,
         key_retired: bool,
+        session_last_seen: Option<DateTime<Utc>>,
+        enrolled: bool,
     }
     let sql = format!(
         "SELECT {COLUMNS}, EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $2) AS revoked,
                 EXISTS (SELECT 1 FROM signing_keys WHERE kid = $3 AND retired_at IS NOT NULL)
-                    AS key_retired
+                    AS key_retired,
+                (SELECT s.last_seen FROM sessions s
+                 WHERE s.id = $2 AND s.user_id = $1 AND s.ended_at IS NULL) AS session_last_seen,
+                EXISTS (SELECT 1 FROM second_factors f
+                        WHERE f.user_id = $1 AND f.confirmed_at IS NOT NULL) AS enrolled
          FROM {FROM} WHERE u.id = $1 ORDER BY r.role"
     );
     let rows: Vec<Row> = on_db!(db, p => sqlx::query_as(&sql)
@@ -237,6 +248,8 @@ pub async fn find_with_revocation(
     let Some(standing) = rows.first().map(|r| TokenStanding {
         revoked: r.revoked,
         key_retired: r.key_retired,
+        session_last_seen: r.session_last_seen,
+        enrolled: r.enrolled,
     }) else {
         return Ok(None);
     };

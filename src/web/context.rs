@@ -43,8 +43,18 @@ impl Context {
         i18n::text(self.language, key)
     }
 
-    /// The signed-in user, or a refusal that sends the reader to the sign-in page.
+    /// The signed-in user, or a refusal that sends the reader to the sign-in page (or, for
+    /// a treasurer or admin who must set up a second factor, to its page).
     pub fn user(&self) -> Result<&AuthUser, PageError> {
+        let user = self.user.as_ref().ok_or(PageError::SignIn)?;
+        if user.must_enrol {
+            return Err(PageError::Enrol);
+        }
+        Ok(user)
+    }
+
+    /// The signed-in user, enrolled or not: the second factor's own pages.
+    pub fn user_enrolling(&self) -> Result<&AuthUser, PageError> {
         self.user.as_ref().ok_or(PageError::SignIn)
     }
 
@@ -91,11 +101,16 @@ impl FromRequestParts<AppState> for Context {
 pub enum PageError {
     /// Not signed in, or the session ended: go to the sign-in page and come back.
     SignIn,
+    /// A treasurer or admin without a second factor while one is required: set it up.
+    Enrol,
     Refused(StatusCode),
 }
 
 impl From<ApiError> for PageError {
     fn from(e: ApiError) -> Self {
+        if matches!(e, ApiError::EnrolmentRequired(_)) {
+            return PageError::Enrol;
+        }
         match e.status() {
             StatusCode::UNAUTHORIZED => PageError::SignIn,
             status => {
@@ -138,6 +153,7 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let status = match &self {
             PageError::SignIn => StatusCode::UNAUTHORIZED,
+            PageError::Enrol => StatusCode::FORBIDDEN,
             PageError::Refused(status) => *status,
         };
         let mut response = status.into_response();
@@ -191,6 +207,10 @@ pub async fn middleware(
     let mut session_ended = false;
     if let Some(token) = jar.get(SESSION_COOKIE).map(|c| c.value().to_string()) {
         match authenticate(&state, &token).await {
+            Ok(found) if idle_too_long(&state, &found) => {
+                end_idle(&state, &found).await;
+                set_cookies.push(expired(SESSION_COOKIE, secure));
+            }
             Ok(found) => user = Some(found),
             Err(_) => {
                 session_ended = true;
@@ -278,6 +298,31 @@ pub async fn middleware(
         HeaderValue::from_static("Cookie, Accept-Language"),
     );
     response
+}
+
+/// Whether a page session was idle longer than its roles allow (`PASSAGE_IDLE_MINUTES`; a
+/// person with several roles gets the shortest).
+fn idle_too_long(state: &AppState, user: &AuthUser) -> bool {
+    let limit =
+        chrono::Duration::minutes(i64::from(state.config.idle_minutes.for_roles(&user.roles)));
+    state.clock.now() - user.last_seen > limit
+}
+
+/// Ends an idle session, so its token opens nothing anywhere any more (the API included).
+async fn end_idle(state: &AppState, user: &AuthUser) {
+    let ended = crate::identity::sessions::end(
+        &state.db,
+        state.clock.now(),
+        &crate::audit::Actor(format!("user:{}", user.id)),
+        &user.id,
+        Some(&user.jti),
+        None,
+        crate::identity::sessions::Ending::Idle,
+    )
+    .await;
+    if let Err(e) = ended {
+        tracing::warn!(error = %e, "could not end an idle session; it is refused on the pages anyway");
+    }
 }
 
 pub fn expired(name: &'static str, secure: bool) -> Cookie<'static> {

@@ -3,6 +3,7 @@
 //! as the JSON API; nothing here decides anything about money.
 
 mod admin;
+mod account;
 mod assets;
 mod bank;
 mod caseworker;
@@ -32,7 +33,20 @@ pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/", get(session::home))
         .route("/signin", get(session::form).post(session::submit))
+        .route(
+            "/signin/code",
+            get(session::code_form).post(session::code_submit),
+        )
         .route("/signout", post(session::sign_out))
+        .route("/account/second-factor", get(account::factor))
+        .route("/account/second-factor/start", post(account::factor_start))
+        .route(
+            "/account/second-factor/confirm",
+            post(account::factor_confirm),
+        )
+        .route("/account/sessions", get(account::list))
+        .route("/account/sessions/end-others", post(account::end_others))
+        .route("/account/sessions/{id}/end", post(account::end_one))
         .route("/language", post(session::switch_language))
         .route("/places", get(places::suggest))
         .route("/password", get(password::form).post(password::submit))

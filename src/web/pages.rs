@@ -47,6 +47,28 @@ impl Context {
             return Vec::new();
         };
         let mut items: Vec<(&'static str, &'static str)> = Vec::new();
+        if user.must_enrol {
+            // Nothing else opens until the second factor is set up.
+            items.push(("/account/second-factor", "nav-second-factor"));
+        } else {
+            self.nav_items(user, &mut items);
+        }
+        let path = self.here.split('?').next().unwrap_or("/");
+        items
+            .into_iter()
+            .map(|(href, key)| NavItem {
+                href,
+                label: self.t(key),
+                current: path == href || path.starts_with(&format!("{href}/")),
+            })
+            .collect()
+    }
+
+    fn nav_items(
+        &self,
+        user: &crate::http::extractor::AuthUser,
+        items: &mut Vec<(&'static str, &'static str)>,
+    ) {
         if user.has(Role::Caseworker) {
             items.push(("/cases", "nav-cases"));
             items.push(("/reimbursements", "nav-reimbursements"));
@@ -76,17 +98,10 @@ impl Context {
                 ("/admin/settings", "nav-admin-settings"),
             ]);
         }
-        // Everyone signed in changes their own password here.
+        // Everyone signed in changes their own password here, and sees their sessions
+        // and second factor.
         items.push(("/password", "nav-password"));
-        let path = self.here.split('?').next().unwrap_or("/");
-        items
-            .into_iter()
-            .map(|(href, key)| NavItem {
-                href,
-                label: self.t(key),
-                current: path == href || path.starts_with(&format!("{href}/")),
-            })
-            .collect()
+        items.push(("/account/sessions", "nav-sessions"));
     }
 
     pub fn province(&self, code: &str) -> String {
@@ -169,6 +184,7 @@ pub fn failure(c: &Context, failure: PageError) -> Response {
             let back = c.here.clone();
             return see_other(&format!("/signin?next={}", urlencode(&back)));
         }
+        PageError::Enrol => return see_other("/account/second-factor"),
         PageError::Refused(status) => status,
     };
     let key = match status {

@@ -4,7 +4,8 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::header::USER_AGENT;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
@@ -13,10 +14,13 @@ use super::context::{
     set_cookie,
 };
 use super::forms::Submitted;
-use super::pages::{render, render_with};
+use super::pages::{render, render_with, urlencode};
 use crate::domain::{Language, Role};
 use crate::http::extractor::ClientIp;
-use crate::identity::sign_in::{SignInError, sign_in};
+use crate::identity::second_factor::{self, FactorError};
+use crate::identity::sessions::Origin;
+use crate::identity::sign_in::{SignInError, SignedIn, sign_in};
+use crate::identity::tokens::Issued;
 use crate::identity::{tokens, users};
 use crate::state::AppState;
 
@@ -67,29 +71,47 @@ pub async fn form(c: Context, Query(q): Query<Next>) -> Result<Response, PageErr
     })
 }
 
+/// The session cookie for a token just issued, and on to `next` (a treasurer or admin who
+/// must set up a second factor goes there first: the pages send them).
+fn session_started(state: &AppState, c: &Context, issued: Issued, next: &str) -> Response {
+    let lifetime = (issued.expires_at - state.clock.now()).num_seconds();
+    let mut response = see_other(next);
+    set_cookie(
+        &mut response,
+        &c.cookie(SESSION_COOKIE, issued.token, lifetime),
+    );
+    set_cookie(&mut response, &expired(CHALLENGE_COOKIE, c.secure));
+    response
+}
+
 pub async fn submit(
     State(state): State<AppState>,
     c: Context,
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     form: Submitted,
 ) -> Result<Response, PageError> {
     let next = safe_return(form.get("next")).to_string();
+    let origin = Origin::new(headers.get(USER_AGENT).and_then(|v| v.to_str().ok()), &ip);
     let outcome = sign_in(
         &state.db,
         &state.config,
         state.clock.now(),
         form.get("email"),
         form.get("password").to_string(),
-        &ip,
+        &origin,
     )
     .await;
     let (status, error) = match outcome {
-        Ok((_, issued)) => {
-            let lifetime = (issued.expires_at - state.clock.now()).num_seconds();
-            let mut response = see_other(&next);
+        Ok(SignedIn::Session(_, issued)) => {
+            return Ok(session_started(&state, &c, issued, &next));
+        }
+        Ok(SignedIn::SecondFactor { challenge }) => {
+            let mut response = see_other(&format!("/signin/code?next={}", urlencode(&next)));
+            let lifetime = second_factor::CHALLENGE_LIFETIME.num_seconds();
             set_cookie(
                 &mut response,
-                &c.cookie(SESSION_COOKIE, issued.token, lifetime),
+                &c.cookie(CHALLENGE_COOKIE, challenge, lifetime),
             );
             return Ok(response);
         }
@@ -125,6 +147,7 @@ pub async fn sign_out(
     _: Submitted,
 ) -> Result<Response, PageError> {
     if let Some(user) = &c.user {
+        state.activity.touch(&user.jti, state.clock.now());
         tokens::revoke(&state.db, state.clock.now(), &user.jti, user.expires_at)
             .await
             .map_err(crate::http::error::ApiError::from)?;
@@ -158,4 +181,79 @@ pub async fn switch_language(
     );
     set_cookie(&mut response, &cookie);
     Ok(response)
+}
+
+/// The cookie that carries the second step's challenge between the two pages of signing
+/// in: HttpOnly, five minutes, used up by the code page.
+pub const CHALLENGE_COOKIE: &str = "passage_challenge";
+
+#[derive(Template)]
+#[template(path = "signin_code.html")]
+struct CodePage<'a> {
+    c: &'a Context,
+    title: String,
+    next: String,
+    error: Option<String>,
+}
+
+/// The second step of signing in: a code from the app, or a recovery code.
+pub async fn code_form(c: Context, Query(q): Query<Next>) -> Result<Response, PageError> {
+    let next = safe_return(q.next.as_deref().unwrap_or("/")).to_string();
+    if c.user.is_some() {
+        return Ok(see_other(&next));
+    }
+    render(&CodePage {
+        title: c.t("signin-code-title"),
+        c: &c,
+        next,
+        error: None,
+    })
+}
+
+pub async fn code_submit(
+    State(state): State<AppState>,
+    c: Context,
+    ClientIp(ip): ClientIp,
+    jar: axum_extra::extract::cookie::CookieJar,
+    form: Submitted,
+) -> Result<Response, PageError> {
+    let next = safe_return(form.get("next")).to_string();
+    let Some(challenge) = jar.get(CHALLENGE_COOKIE).map(|k| k.value().to_string()) else {
+        return Ok(see_other(&format!("/signin?next={}", urlencode(&next))));
+    };
+    let outcome = second_factor::complete(
+        &state.db,
+        &state.config,
+        state.clock.now(),
+        &challenge,
+        form.get("code"),
+        &ip,
+    )
+    .await;
+    let (status, error) = match outcome {
+        Ok((_, issued)) => return Ok(session_started(&state, &c, issued, &next)),
+        Err(FactorError::BadChallenge) => {
+            let mut response = see_other(&format!("/signin?next={}", urlencode(&next)));
+            set_cookie(&mut response, &expired(CHALLENGE_COOKIE, c.secure));
+            return Ok(response);
+        }
+        Err(FactorError::WrongCode) => (StatusCode::UNPROCESSABLE_ENTITY, c.t("signin-code-wrong")),
+        Err(FactorError::Throttled { retry_after_secs }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            c.t_with(
+                "signin-throttled",
+                &[("minutes", retry_after_secs.div_ceil(60).to_string())],
+            ),
+        ),
+        Err(e) => return Err(crate::http::error::ApiError::from(e).into()),
+    };
+    render_with(
+        status,
+        &CodePage {
+            title: c.t("signin-code-title"),
+            c: &c,
+            next,
+            error: Some(error),
+        },
+    )
 }

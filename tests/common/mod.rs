@@ -173,6 +173,8 @@ pub fn test_config_with(database_url: &str, extra: &[(&str, &str)]) -> Config {
             "PASSAGE_BIND" => Some("127.0.0.1:0".into()),
             "PASSAGE_LOG" => Some("warn".into()),
             "PASSAGE_LOGIN_FAILURE_DELAY_MS" => Some("0".into()),
+            // Only the tests about the second factor require it (they set `required`).
+            "PASSAGE_SECOND_FACTOR" => Some("optional".into()),
             _ => None,
         }
     })
@@ -193,6 +195,8 @@ pub struct TestApp {
     pub mail_dir: tempfile::TempDir,
     /// The running app's group writer, to read what it did.
     pub grouped: passage::state::Grouped,
+    /// The running app's record of sessions' last-seen times, to write it out by hand.
+    pub activity: Arc<passage::identity::sessions::Activity>,
     running: Running,
 }
 
@@ -214,9 +218,11 @@ impl TestApp {
         let config = Arc::new(test_config_with(&db.url, &settings));
         let state = AppState::new(db.db.clone(), Arc::new(clock.clone()), config.clone());
         let grouped = state.grouped.clone();
+        let activity = state.activity.clone();
         let running = Running::start(state).await.expect("the app starts");
         TestApp {
             grouped,
+            activity,
             base: format!("http://{}", running.addr),
             http: reqwest::Client::new(),
             clock,

@@ -656,6 +656,11 @@ audit-action-user-password_reset_requested = Password reset link asked for
 audit-action-user-password_reset = Password reset
 audit-action-user-invited = User invited
 audit-action-user-invitation_accepted = Invitation accepted
+audit-action-user-second_factor_enrolled = Second factor set up
+audit-action-user-second_factor_reset = Second factor reset by an admin
+audit-action-user-second_factor_failed = Wrong second-factor code
+audit-action-user-recovery_code_used = Recovery code used
+audit-action-session-end = Session ended
 audit-action-donation-import = Donations imported from a file
 audit-action-org-payment = Organisation's payment set
 audit-action-vendor-add = Vendor account added
@@ -1098,3 +1103,49 @@ bank-outstanding-payment_not_cleared = Payment not cleared yet
 bank-outstanding-deposit_in_transit = Deposit in transit
 bank-outstanding-bounce_in_transit = Returned payment in transit
 bank-outstanding-booked_later = Recorded after this day
+# The second step of signing in (/signin/code)
+signin-code-title = Your code
+signin-code-intro = Your account has a second factor. Type the 6 digits your authenticator app shows now.
+signin-code-label = Code
+signin-code-hint = 6 digits from the app, or one of your recovery codes (XXXX-XXXX-XXXX-XXXX) if you lost your phone.
+signin-code-submit = Sign in
+signin-code-wrong = This code does not work. Type the 6 digits the app shows now (each code works once), or a recovery code.
+signin-code-restart = Start again from the password
+
+# Setting up a second factor (/account/second-factor)
+nav-second-factor = Second factor
+factor-title = Second factor
+factor-intro = A code from an app on your phone (Aegis, FreeOTP, Google Authenticator, 1Password…) on top of your password: a stolen password alone then opens nothing.
+factor-required = Treasurers and admins set up a second factor before anything else. It takes two minutes.
+factor-start = Set up a second factor
+factor-step-scan = Scan this code with your authenticator app, or type the key below into it.
+factor-secret-label = The key, to type by hand:
+factor-codes-title = Your recovery codes
+factor-codes-intro = Write these ten codes down and keep them away from your phone: each one signs you in once if you lose it. They are shown only now.
+factor-step-code = Then type the 6 digits the app shows
+factor-confirm = Confirm
+factor-wrong-code = This code does not work. Check that the app shows Passage and type the 6 digits it shows now.
+factor-done = Your second factor is set up. From now on, signing in asks for a code from your app.
+factor-enrolled = Your account has a second factor: signing in asks for a code from your app.
+factor-codes-left = { $n ->
+    [one] You have 1 recovery code left.
+   *[other] You have { $n } recovery codes left.
+}
+factor-lost = Lost your phone and your recovery codes? Ask an admin to reset your second factor, then set up a new one.
+factor-continue = Continue
+
+# One's sessions (/account/sessions)
+nav-sessions = Sessions
+sessions-title = Your sessions
+sessions-intro = Where your account is signed in. End a session you do not recognise, then change your password.
+sessions-this-one = this one
+sessions-seen = Began { $began } ago, last seen { $seen } ago
+sessions-address = From { $address }
+sessions-end = End this session
+sessions-end-this = Sign out here
+sessions-end-others = End all other sessions
+sessions-ended = { $n ->
+    [one] 1 session ended.
+   *[other] { $n } sessions ended.
+}
+sessions-to-factor = Your second factor and recovery codes

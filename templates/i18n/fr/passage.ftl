@@ -656,6 +656,11 @@ audit-action-user-password_reset_requested = Lien de réinitialisation demandé
 audit-action-user-password_reset = Mot de passe réinitialisé
 audit-action-user-invited = Utilisateur invité
 audit-action-user-invitation_accepted = Invitation acceptée
+audit-action-user-second_factor_enrolled = Deuxième facteur configuré
+audit-action-user-second_factor_reset = Deuxième facteur réinitialisé par un·e admin
+audit-action-user-second_factor_failed = Code du deuxième facteur erroné
+audit-action-user-recovery_code_used = Code de secours utilisé
+audit-action-session-end = Session terminée
 audit-action-donation-import = Dons importés d'un fichier
 audit-action-org-payment = Paiement de l'organisme réglé
 audit-action-vendor-add = Compte fournisseur ajouté
@@ -1098,3 +1103,49 @@ bank-outstanding-payment_not_cleared = Paiement pas encore encaissé
 bank-outstanding-deposit_in_transit = Dépôt en circulation
 bank-outstanding-bounce_in_transit = Paiement retourné en circulation
 bank-outstanding-booked_later = Inscrit après ce jour
+# La deuxième étape de la connexion (/signin/code)
+signin-code-title = Votre code
+signin-code-intro = Votre compte a un deuxième facteur. Tapez les 6 chiffres que votre application d’authentification affiche maintenant.
+signin-code-label = Code
+signin-code-hint = 6 chiffres de l’application, ou l’un de vos codes de secours (XXXX-XXXX-XXXX-XXXX) si vous avez perdu votre téléphone.
+signin-code-submit = Se connecter
+signin-code-wrong = Ce code ne fonctionne pas. Tapez les 6 chiffres que l’application affiche maintenant (chaque code ne sert qu’une fois), ou un code de secours.
+signin-code-restart = Recommencer depuis le mot de passe
+
+# Configurer un deuxième facteur (/account/second-factor)
+nav-second-factor = Deuxième facteur
+factor-title = Deuxième facteur
+factor-intro = Un code d’une application sur votre téléphone (Aegis, FreeOTP, Google Authenticator, 1Password…) en plus de votre mot de passe : un mot de passe volé seul n’ouvre alors rien.
+factor-required = Les trésorier·ères et les admins configurent un deuxième facteur avant toute autre chose. Cela prend deux minutes.
+factor-start = Configurer un deuxième facteur
+factor-step-scan = Scannez ce code avec votre application d’authentification, ou tapez-y la clé ci-dessous.
+factor-secret-label = La clé, à taper à la main :
+factor-codes-title = Vos codes de secours
+factor-codes-intro = Notez ces dix codes et gardez-les loin de votre téléphone : chacun vous connecte une fois si vous le perdez. Ils ne sont affichés que maintenant.
+factor-step-code = Puis tapez les 6 chiffres qu’affiche l’application
+factor-confirm = Confirmer
+factor-wrong-code = Ce code ne fonctionne pas. Vérifiez que l’application affiche Passage et tapez les 6 chiffres qu’elle affiche maintenant.
+factor-done = Votre deuxième facteur est configuré. Désormais, la connexion demande un code de votre application.
+factor-enrolled = Votre compte a un deuxième facteur : la connexion demande un code de votre application.
+factor-codes-left = { $n ->
+    [one] Il vous reste 1 code de secours.
+   *[other] Il vous reste { $n } codes de secours.
+}
+factor-lost = Téléphone et codes de secours perdus ? Demandez à un·e admin de réinitialiser votre deuxième facteur, puis configurez-en un nouveau.
+factor-continue = Continuer
+
+# Ses sessions (/account/sessions)
+nav-sessions = Sessions
+sessions-title = Vos sessions
+sessions-intro = Là où votre compte est connecté. Terminez une session que vous ne reconnaissez pas, puis changez votre mot de passe.
+sessions-this-one = celle-ci
+sessions-seen = Ouverte il y a { $began }, vue il y a { $seen }
+sessions-address = Depuis { $address }
+sessions-end = Terminer cette session
+sessions-end-this = Se déconnecter ici
+sessions-end-others = Terminer toutes les autres sessions
+sessions-ended = { $n ->
+    [one] 1 session terminée.
+   *[other] { $n } sessions terminées.
+}
+sessions-to-factor = Votre deuxième facteur et vos codes de secours
