@@ -2216,6 +2216,8 @@ const PAGE_MATRIX: &[Page] = &[
         &[("on_call", "true")],
     ),
     ("POST", "/admin/users/{user}/active", &[("active", "true")]),
+    ("POST", "/admin/users/{user}/sessions/end", &[]),
+    ("POST", "/admin/users/{user}/second-factor/reset", &[]),
     ("GET", "/admin/orgs", &[]),
     (
         "POST",

@@ -1868,3 +1868,110 @@ async fn a_second_factor_in_french() {
 async fn a_second_factor_in_english() {
     second_factor(Language::En).await;
 }
+
+/// The newest password-reset link (its path and query) the real SMTP server received for
+/// `to`, once the app's mail worker has delivered it.
+async fn reset_link(sink: &common::smtp::SmtpSink, to: &str) -> String {
+    for _ in 0..300 {
+        let found = sink
+            .received()
+            .into_iter()
+            .map(|raw| common::smtp::parse(&raw))
+            .filter(|m| m["headers"]["To"].as_str() == Some(to))
+            .filter_map(|m| m["text"].as_str().map(String::from))
+            .filter_map(|text| {
+                let start = text.find("/reset?token=")?;
+                Some(text[start..].split_whitespace().next()?.to_string())
+            })
+            .next_back();
+        if let Some(link) = found {
+            return link;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no reset link reached {to}");
+}
+
+/// A caseworker who forgot their password at night asks for a link from the sign-in page
+/// on their phone, sets a new password from the email the real SMTP server received, and
+/// signs in with it; the session still open on another device has ended.
+async fn forgotten_password(language: Language) {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let sink = common::smtp::SmtpSink::start(common::smtp::free_port()).await;
+    let app = TestApp::spawn_with(
+        TestDb::sqlite().await,
+        &[
+            ("PASSAGE_SMTP_URL", &sink.url()),
+            ("PASSAGE_MAIL_INTERVAL_SECS", "1"),
+        ],
+    )
+    .await;
+    let t = |key: &str| i18n::text(language, key);
+    let lang = language.as_str();
+    let org = app.seed_org("Refuge A").await;
+    let email = format!("night.{lang}@example.org");
+    let id = app.seed_user(&email, "caseworker", Some(&org)).await;
+    passage::on_db!(&app.db.db, p => sqlx::query("UPDATE users SET language = $1 WHERE id = $2")
+        .bind(lang).bind(&id).execute(p).await)
+    .expect("the caseworker reads their language");
+
+    // Signed in on the office computer, then the phone forgets the password.
+    let desk = driver.browser(language).await;
+    sign_in(&desk, &app, &email, common::PASSWORD).await;
+    wait_for_path(&desk, |p| p == "/cases").await;
+    let phone = driver.browser(language).await;
+    open(&phone, &app, "/signin").await;
+    click(&phone, "#forgot").await;
+    wait_for_path(&phone, |p| p == "/reset").await;
+    fill(&phone, "email", &email).await;
+    submit(&phone, "form[action='/reset'] button").await;
+    expect_text(&phone, "#reset-sent", &t("reset-sent")).await;
+    screenshot(&phone, language, "reset-sent").await;
+
+    let link = reset_link(&sink, &email).await;
+    phone
+        .goto(&app.url(&link))
+        .await
+        .expect("the reset link opens");
+    let phrase = "lantern harbour quietly orbit";
+    fill(&phone, "new", phrase).await;
+    fill(&phone, "again", phrase).await;
+    screenshot(&phone, language, "reset-choose").await;
+    submit(&phone, "form[action='/reset/confirm'] button").await;
+    expect_text(&phone, "#reset-done", &t("reset-done")).await;
+    sign_in(&phone, &app, &email, phrase).await;
+    wait_for_path(&phone, |p| p == "/cases").await;
+    expect_text(&phone, "h1", &t("cases-title")).await;
+
+    // The office computer's session ended with the reset: its next page is the sign-in.
+    desk.goto(&app.url("/cases"))
+        .await
+        .expect("the desk's next page");
+    wait_for_path(&desk, |p| p == "/signin").await;
+    // The old password opens nothing any more.
+    fill(&desk, "email", &email).await;
+    fill(&desk, "password", common::PASSWORD).await;
+    click(&desk, "form[action='/signin'] button[type=submit]").await;
+    desk.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#signin-error"))
+        .await
+        .expect("the old password is refused");
+    assert_eq!(path(&desk).await, "/signin");
+    desk.close().await.expect("the browser closes");
+    phone.close().await.expect("the browser closes");
+    sink.stop().await;
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forgotten_password_is_reset_from_the_emailed_link_in_french() {
+    forgotten_password(Language::Fr).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forgotten_password_is_reset_from_the_emailed_link_in_english() {
+    forgotten_password(Language::En).await;
+}

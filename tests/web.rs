@@ -1757,8 +1757,95 @@ async fn people_see_and_end_their_sessions_on_the_page(t: TestDb) {
     app.stop().await;
 }
 
+/// An admin ends every session of a person and resets their second factor from the
+/// person's page, as the API's `DELETE /api/v1/users/{id}/sessions` and `POST
+/// /api/v1/users/{id}/second-factor/reset` do.
+async fn an_admin_ends_a_persons_sessions_and_resets_their_second_factor_from_the_page(t: TestDb) {
+    let app = TestApp::spawn(t).await;
+    let org = app.seed_org("Shelter A").await;
+    let cw = app
+        .seed_user("cw@example.org", "caseworker", Some(&org))
+        .await;
+    app.seed_user("admin@example.org", "admin", None).await;
+    let mut phone = Visitor::new(&app, "fr");
+    phone.sign_in("cw@example.org", common::PASSWORD).await;
+    assert_eq!(phone.get("/cases").await.status, 200);
+    // The caseworker set up a second factor (optional for them).
+    let token = app.login("cw@example.org").await;
+    let started: serde_json::Value = app
+        .post("/api/v1/auth/totp", Some(&token))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(started["secret"].is_string(), "{started}");
+    let enrolled = |db: passage::store::Db, id: String| async move {
+        let n: i64 = passage::on_db!(&db, p => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM second_factors WHERE user_id = $1")
+            .bind(id).fetch_one(p).await)
+        .unwrap();
+        n
+    };
+    assert_eq!(enrolled(app.db.db.clone(), cw.clone()).await, 1);
+
+    let mut admin = Visitor::new(&app, "fr");
+    admin.sign_in("admin@example.org", common::PASSWORD).await;
+    let page = admin.get(&format!("/admin/users/{cw}")).await;
+    assert_eq!(page.status, 200);
+    for id in ["end-sessions", "reset-second-factor"] {
+        assert!(page.body.contains(&format!("id=\"{id}\"")), "{id}");
+    }
+    assert!(
+        page.body
+            .contains(&as_html(i18n::text(Language::En, "admin-end-sessions")))
+    );
+    let ended = admin
+        .post(&format!("/admin/users/{cw}/sessions/end"), &[])
+        .await;
+    assert_eq!(
+        ended.location(),
+        format!("/admin/users/{cw}?done=sessions"),
+        "{}",
+        ended.body
+    );
+    let told = admin.get(ended.location()).await;
+    assert!(told.body.contains(&as_html(i18n::text(
+        Language::En,
+        "admin-user-done-sessions"
+    ))));
+    assert_eq!(
+        phone.get("/cases").await.status,
+        303,
+        "the caseworker's open page is signed out"
+    );
+    let r = app.get("/api/v1/cases", Some(&token)).send().await.unwrap();
+    assert_eq!(r.status(), 401, "and so is their API token");
+
+    let reset = admin
+        .post(&format!("/admin/users/{cw}/second-factor/reset"), &[])
+        .await;
+    assert_eq!(
+        reset.location(),
+        format!("/admin/users/{cw}?done=second-factor")
+    );
+    assert_eq!(enrolled(app.db.db.clone(), cw.clone()).await, 0);
+    // A caseworker has no admin page.
+    phone.sign_in("cw@example.org", common::PASSWORD).await;
+    assert_eq!(
+        phone
+            .post(&format!("/admin/users/{cw}/sessions/end"), &[])
+            .await
+            .status,
+        403
+    );
+    app.stop().await;
+}
+
 on_both_engines!(
     admins_run_people_organisations_keys_and_settings_from_their_pages,
+    an_admin_ends_a_persons_sessions_and_resets_their_second_factor_from_the_page,
     a_treasurer_sets_up_a_second_factor_on_the_pages_before_anything_else,
     idle_page_sessions_end_after_their_roles_limit,
     people_see_and_end_their_sessions_on_the_page,

@@ -39,6 +39,11 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{id}/language", post(set_language))
         .route("/admin/users/{id}/on-call", post(set_on_call))
         .route("/admin/users/{id}/active", post(set_active))
+        .route(
+            "/admin/users/{id}/second-factor/reset",
+            post(reset_second_factor),
+        )
+        .route("/admin/users/{id}/sessions/end", post(end_sessions))
         .route("/admin/orgs", get(orgs_page).post(add_org))
         .route("/admin/orgs/{id}", get(org_page).post(update_org))
         .route("/admin/keys", get(keys_page))
@@ -354,8 +359,11 @@ async fn user_page_with(
         invitation: invitation_words(c, waiting.get(&user.id)),
         error,
         done: done.and_then(|d| {
-            matches!(d.as_str(), "roles" | "language" | "on-call" | "active")
-                .then(|| c.t(&format!("admin-user-done-{d}")))
+            matches!(
+                d.as_str(),
+                "roles" | "language" | "on-call" | "active" | "second-factor" | "sessions"
+            )
+            .then(|| c.t(&format!("admin-user-done-{d}")))
         }),
         user,
         c,
@@ -521,6 +529,52 @@ async fn set_active(
     .map(|_| ())
     .map_err(ApiError::from);
     after_change(&state, &c, &id, outcome, "active").await
+}
+
+/// Takes a person's second factor away (a lost phone, no recovery code left), as
+/// `POST /api/v1/users/{id}/second-factor/reset` does: they set up a new one on their next
+/// sign-in.
+async fn reset_second_factor(
+    State(state): State<AppState>,
+    c: Context,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let user = admin(&c)?;
+    let id = page_id(&id)?;
+    let outcome = crate::identity::second_factor::reset(
+        &state.db,
+        state.clock.now(),
+        &user.staff().actor(),
+        &id,
+    )
+    .await
+    .map(|_| ())
+    .map_err(ApiError::from);
+    after_change(&state, &c, &id, outcome, "second-factor").await
+}
+
+/// Ends every session of a person at once (a lost phone, a shared computer), as
+/// `DELETE /api/v1/users/{id}/sessions` does.
+async fn end_sessions(
+    State(state): State<AppState>,
+    c: Context,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let user = admin(&c)?;
+    let id = page_id(&id)?;
+    let outcome = crate::identity::sessions::end(
+        &state.db,
+        state.clock.now(),
+        &user.staff().actor(),
+        &id,
+        None,
+        None,
+        crate::identity::sessions::Ending::ByAdmin,
+    )
+    .await
+    .map(|_| ())
+    .map_err(ApiError::from);
+    after_change(&state, &c, &id, outcome, "sessions").await
 }
 
 /// An organisation on the organisations page, with its caseworkers.

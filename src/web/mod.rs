@@ -2,8 +2,8 @@
 //! night. The pages call the same parsing and the same lifecycle, funding and policy steps
 //! as the JSON API; nothing here decides anything about money.
 
-mod admin;
 mod account;
+mod admin;
 mod assets;
 mod bank;
 mod caseworker;
