@@ -18,7 +18,7 @@ use passage::{audit, ledger, reports};
 /// trafficking. Every command reads the same configuration (PASSAGE_* variables, or a
 /// TOML file named by PASSAGE_CONFIG); see README.md.
 #[derive(Parser)]
-#[command(name = "passage", version, about, long_about = None, after_help = settings_help())]
+#[command(name = "passage", version = version_line(), about, long_about = None, after_help = settings_help())]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -183,6 +183,18 @@ enum LedgerCommand {
     /// Compare every cached balance with the balance derived from the transfers; exit 1
     /// on any difference.
     Check,
+}
+
+/// `passage --version`: the release and the schema version it migrates a database to.
+fn version_line() -> &'static str {
+    static LINE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "{} (schema version {})",
+            env!("CARGO_PKG_VERSION"),
+            passage::store::schema_version()
+        )
+    });
+    &LINE
 }
 
 fn settings_help() -> String {
