@@ -49,6 +49,15 @@ pub struct Config {
     pub report_min_cell: u32,
     /// How long the link in a donor's report email opens the report.
     pub donor_link_days: u32,
+    /// The age public key (`age1...`) backups are encrypted to; the server never holds
+    /// the key that opens them.
+    pub backup_recipient: Option<String>,
+    /// Where the sweeper puts scheduled backups; unset means no scheduled backups.
+    pub backup_dir: Option<std::path::PathBuf>,
+    pub backup_every_hours: u32,
+    /// How many scheduled backups are kept: older ones are deleted, which bounds how long
+    /// a purged note survives in a backup.
+    pub backup_keep: u32,
 }
 
 /// Below this, a report's cell identifies people whatever the configuration says
@@ -129,6 +138,22 @@ const SETTINGS: &[Setting] = &[
     Setting {
         name: "PASSAGE_JWT_SECRET",
         default: "",
+    },
+    Setting {
+        name: "PASSAGE_BACKUP_RECIPIENT",
+        default: "",
+    },
+    Setting {
+        name: "PASSAGE_BACKUP_DIR",
+        default: "",
+    },
+    Setting {
+        name: "PASSAGE_BACKUP_EVERY_HOURS",
+        default: "24",
+    },
+    Setting {
+        name: "PASSAGE_BACKUP_KEEP",
+        default: "7",
     },
     Setting {
         name: "PASSAGE_JWT_KEY_FILE",
@@ -255,7 +280,33 @@ impl Config {
                 &mail_from,
             ));
         }
+        let backup_recipient = Some(value("PASSAGE_BACKUP_RECIPIENT"))
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty());
+        if let Some(r) = &backup_recipient
+            && r.parse::<age::x25519::Recipient>().is_err()
+        {
+            return Err(invalid(
+                "PASSAGE_BACKUP_RECIPIENT",
+                "an age public key such as age1... (`age-keygen -y KEYFILE` prints it)",
+                r,
+            ));
+        }
+        let backup_dir = Some(value("PASSAGE_BACKUP_DIR"))
+            .filter(|d| !d.trim().is_empty())
+            .map(std::path::PathBuf::from);
+        if backup_dir.is_some() && backup_recipient.is_none() {
+            return Err(invalid(
+                "PASSAGE_BACKUP_RECIPIENT",
+                "an age public key (age1...) when PASSAGE_BACKUP_DIR is set: backups are always encrypted",
+                "",
+            ));
+        }
         Ok(Config {
+            backup_recipient,
+            backup_dir,
+            backup_every_hours: number(&value, "PASSAGE_BACKUP_EVERY_HOURS", 1, 24 * 31)?,
+            backup_keep: number(&value, "PASSAGE_BACKUP_KEEP", 1, 366)?,
             smtp_url: smtp_url(&value)?,
             mail_dir: mail_dir.into(),
             mail_from,

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod approval;
 pub mod audit;
+pub mod backup;
 pub mod cases;
 pub mod clock;
 pub mod config;

@@ -81,6 +81,32 @@ enum Command {
         #[command(subcommand)]
         command: ReportsCommand,
     },
+    /// Take a consistent copy of the database while servers run, encrypted to
+    /// PASSAGE_BACKUP_RECIPIENT (an age public key). SQLite: VACUUM INTO; PostgreSQL:
+    /// pg_dump --format=custom. The plain copy lives in a private temporary folder only
+    /// while it is encrypted.
+    Backup {
+        /// The encrypted backup to write (mode 0600); it appears only once complete.
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// Put a backup back: decrypt it into a temporary copy, migrate it, check its audit
+    /// chain and its ledger, and only then move it into place. Refuses a database in use,
+    /// and an existing one without --replace.
+    Restore {
+        /// The encrypted backup (from `passage backup`).
+        #[arg(long)]
+        input: PathBuf,
+        /// The age identity file holding the secret key (AGE-SECRET-KEY-1...).
+        #[arg(long)]
+        identity: PathBuf,
+        /// Where to restore: sqlite://PATH or postgres://.../DATABASE.
+        #[arg(long)]
+        database_url: String,
+        /// Overwrite an existing database (never one in use).
+        #[arg(long)]
+        replace: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -424,8 +450,47 @@ async fn run(command: Command, mut config: Config) -> Result<(), Failure> {
         // The demo never lands in the database a real fund would use by default.
         config.database_url = DEMO_DATABASE_URL.into();
     }
+    match command {
+        Command::Backup { output } => {
+            let recipient = passage::backup::recipient(config.backup_recipient.as_deref())?;
+            let size = passage::backup::backup(&config.database_url, &recipient, &output).await?;
+            println!(
+                "backed up {} to {} ({size} bytes, encrypted to {})",
+                passage::store::redact_url(&config.database_url),
+                output.display(),
+                recipient
+            );
+            Ok(())
+        }
+        Command::Restore {
+            input,
+            identity,
+            database_url,
+            replace,
+        } => {
+            let r = passage::backup::restore(&input, &identity, &database_url, replace).await?;
+            let last = r
+                .last_event_at
+                .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_else(|| "none".to_string());
+            println!(
+                "restored {} into {}: audit chain ok ({} events, head {}), last event at {last}, ledger ok, schema version {}",
+                input.display(),
+                passage::store::redact_url(&database_url),
+                r.events,
+                r.head,
+                r.schema_version
+            );
+            Ok(())
+        }
+        command => run_on_database(command, config).await,
+    }
+}
+
+async fn run_on_database(command: Command, config: Config) -> Result<(), Failure> {
     let db = open(&config).await?;
     let result = match command {
+        Command::Backup { .. } | Command::Restore { .. } => Ok(()),
         Command::Serve => {
             let state = AppState::new(db.clone(), Arc::new(SystemClock), Arc::new(config));
             app::serve(state, app::shutdown_signal())
