@@ -216,6 +216,7 @@ pub async fn sweep_once(state: &AppState) -> Result<usize, String> {
             tracing::info!(path = %path.display(), removed = done.removed, "took a scheduled backup");
         }
     }
+    crate::metrics::sweeper_ran(state.clock.now());
     Ok(requests + others)
 }
 

@@ -58,6 +58,8 @@ pub struct Config {
     /// How many scheduled backups are kept: older ones are deleted, which bounds how long
     /// a purged note survives in a backup.
     pub backup_keep: u32,
+    /// The bearer token `GET /metrics` asks for; unset means /metrics is not served.
+    pub metrics_token: Option<Secret>,
 }
 
 /// Below this, a report's cell identifies people whatever the configuration says
@@ -137,6 +139,10 @@ const SETTINGS: &[Setting] = &[
     },
     Setting {
         name: "PASSAGE_JWT_SECRET",
+        default: "",
+    },
+    Setting {
+        name: "PASSAGE_METRICS_TOKEN",
         default: "",
     },
     Setting {
@@ -302,7 +308,20 @@ impl Config {
                 "",
             ));
         }
+        let metrics_token = Some(value("PASSAGE_METRICS_TOKEN"))
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty());
+        if let Some(t) = &metrics_token
+            && t.len() < 24
+        {
+            return Err(invalid(
+                "PASSAGE_METRICS_TOKEN",
+                "at least 24 characters (e.g. `openssl rand -hex 24`)",
+                "(not shown)",
+            ));
+        }
         Ok(Config {
+            metrics_token: metrics_token.map(Secret),
             backup_recipient,
             backup_dir,
             backup_every_hours: number(&value, "PASSAGE_BACKUP_EVERY_HOURS", 1, 24 * 31)?,

@@ -19,6 +19,7 @@ pub mod identity;
 pub mod ledger;
 pub mod links;
 pub mod mail;
+pub mod metrics;
 pub mod reports;
 pub mod state;
 pub mod store;

@@ -575,6 +575,35 @@ impl Db {
         Ok(())
     }
 
+    /// Each pool's connections: (name, connected, idle, most allowed).
+    pub fn pool_use(&self) -> Vec<(&'static str, u32, usize, u32)> {
+        let one = |name, p: &sqlx::Pool<_>| -> (&'static str, u32, usize, u32) {
+            (
+                name,
+                p.size(),
+                p.num_idle(),
+                p.options().get_max_connections(),
+            )
+        };
+        match self {
+            Db::Sqlite(p) => vec![
+                (
+                    "write",
+                    p.write.size(),
+                    p.write.num_idle(),
+                    p.write.options().get_max_connections(),
+                ),
+                (
+                    "read",
+                    p.read.size(),
+                    p.read.num_idle(),
+                    p.read.options().get_max_connections(),
+                ),
+            ],
+            Db::Postgres(p) => vec![one("postgres", p)],
+        }
+    }
+
     /// Answers whether the database takes a query now.
     pub async fn ping(&self) -> Result<(), StoreError> {
         on_db!(self, p => sqlx::query("SELECT 1").execute(p).await.map(|_| ()))?;
