@@ -162,7 +162,8 @@ pub async fn serve(state: AppState, shutdown: impl Future<Output = ()>) -> Resul
 /// then any other hold the ledger still has past its time, then the purge of the free text
 /// of requests closed longer than the retention period (and of the bodies of mail sent
 /// as long ago), then the monthly and
-/// quarterly report drafts and the reminders to seal them. Public so tests can drive
+/// quarterly report drafts and the reminders to seal them, and last the scheduled backup
+/// when one is due (`PASSAGE_BACKUP_DIR`). Public so tests can drive
 /// it with their own clock instead of waiting for the schedule.
 pub async fn sweep_once(state: &AppState) -> Result<usize, String> {
     let now = state.clock.now();
@@ -212,6 +213,24 @@ pub async fn sweep_once(state: &AppState) -> Result<usize, String> {
     if reminded > 0 {
         tracing::info!(reminded, "reminded treasurers of reports to seal");
     }
+    if let Some(dir) = &state.config.backup_dir {
+        let recipient = crate::backup::recipient(state.config.backup_recipient.as_deref())
+            .map_err(|e| e.to_string())?;
+        let done = crate::backup::scheduled(
+            &state.config.database_url,
+            &recipient,
+            dir,
+            chrono::Duration::hours(i64::from(state.config.backup_every_hours)),
+            state.config.backup_keep as usize,
+            now,
+        )
+        .await
+        .map_err(|e| format!("the scheduled backup failed: {e}"))?;
+        if let Some(path) = &done.made {
+            tracing::info!(path = %path.display(), removed = done.removed, "took a scheduled backup");
+        }
+    }
+    crate::metrics::sweeper_ran(state.clock.now());
     Ok(requests + others)
 }
 

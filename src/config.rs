@@ -57,6 +57,17 @@ pub struct Config {
     pub totp_key: Option<Secret>,
     /// How long a page session may stay idle, per role (`PASSAGE_IDLE_MINUTES`).
     pub idle_minutes: IdleMinutes,
+    /// The age public key (`age1...`) backups are encrypted to; the server never holds
+    /// the key that opens them.
+    pub backup_recipient: Option<String>,
+    /// Where the sweeper puts scheduled backups; unset means no scheduled backups.
+    pub backup_dir: Option<std::path::PathBuf>,
+    pub backup_every_hours: u32,
+    /// How many scheduled backups are kept: older ones are deleted, which bounds how long
+    /// a purged note survives in a backup.
+    pub backup_keep: u32,
+    /// The bearer token `GET /metrics` asks for; unset means /metrics is not served.
+    pub metrics_token: Option<Secret>,
 }
 
 /// `PASSAGE_SECOND_FACTOR`: `required` (the default) or `optional`.
@@ -176,6 +187,26 @@ const SETTINGS: &[Setting] = &[
     Setting {
         name: "PASSAGE_JWT_SECRET",
         default: "",
+    },
+    Setting {
+        name: "PASSAGE_METRICS_TOKEN",
+        default: "",
+    },
+    Setting {
+        name: "PASSAGE_BACKUP_RECIPIENT",
+        default: "",
+    },
+    Setting {
+        name: "PASSAGE_BACKUP_DIR",
+        default: "",
+    },
+    Setting {
+        name: "PASSAGE_BACKUP_EVERY_HOURS",
+        default: "24",
+    },
+    Setting {
+        name: "PASSAGE_BACKUP_KEEP",
+        default: "7",
     },
     Setting {
         name: "PASSAGE_JWT_KEY_FILE",
@@ -318,7 +349,46 @@ impl Config {
                 &mail_from,
             ));
         }
+        let backup_recipient = Some(value("PASSAGE_BACKUP_RECIPIENT"))
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty());
+        if let Some(r) = &backup_recipient
+            && r.parse::<age::x25519::Recipient>().is_err()
+        {
+            return Err(invalid(
+                "PASSAGE_BACKUP_RECIPIENT",
+                "an age public key such as age1... (`age-keygen -y KEYFILE` prints it)",
+                r,
+            ));
+        }
+        let backup_dir = Some(value("PASSAGE_BACKUP_DIR"))
+            .filter(|d| !d.trim().is_empty())
+            .map(std::path::PathBuf::from);
+        if backup_dir.is_some() && backup_recipient.is_none() {
+            return Err(invalid(
+                "PASSAGE_BACKUP_RECIPIENT",
+                "an age public key (age1...) when PASSAGE_BACKUP_DIR is set: backups are always encrypted",
+                "",
+            ));
+        }
+        let metrics_token = Some(value("PASSAGE_METRICS_TOKEN"))
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty());
+        if let Some(t) = &metrics_token
+            && t.len() < 24
+        {
+            return Err(invalid(
+                "PASSAGE_METRICS_TOKEN",
+                "at least 24 characters (e.g. `openssl rand -hex 24`)",
+                "(not shown)",
+            ));
+        }
         Ok(Config {
+            metrics_token: metrics_token.map(Secret),
+            backup_recipient,
+            backup_dir,
+            backup_every_hours: number(&value, "PASSAGE_BACKUP_EVERY_HOURS", 1, 24 * 31)?,
+            backup_keep: number(&value, "PASSAGE_BACKUP_KEEP", 1, 366)?,
             smtp_url: smtp_url(&value)?,
             mail_dir: mail_dir.into(),
             mail_from,

@@ -4,6 +4,7 @@
 pub mod app;
 pub mod approval;
 pub mod audit;
+pub mod backup;
 pub mod cases;
 pub mod clock;
 pub mod config;
@@ -18,6 +19,7 @@ pub mod identity;
 pub mod ledger;
 pub mod links;
 pub mod mail;
+pub mod metrics;
 pub mod reports;
 pub mod state;
 pub mod store;

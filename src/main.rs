@@ -18,7 +18,7 @@ use passage::{audit, ledger, reports};
 /// trafficking. Every command reads the same configuration (PASSAGE_* variables, or a
 /// TOML file named by PASSAGE_CONFIG); see README.md.
 #[derive(Parser)]
-#[command(name = "passage", version, about, long_about = None, after_help = settings_help())]
+#[command(name = "passage", version = version_line(), about, long_about = None, after_help = settings_help())]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -80,6 +80,32 @@ enum Command {
     Reports {
         #[command(subcommand)]
         command: ReportsCommand,
+    },
+    /// Take a consistent copy of the database while servers run, encrypted to
+    /// PASSAGE_BACKUP_RECIPIENT (an age public key). SQLite: VACUUM INTO; PostgreSQL:
+    /// pg_dump --format=custom. The plain copy lives in a private temporary folder only
+    /// while it is encrypted.
+    Backup {
+        /// The encrypted backup to write (mode 0600); it appears only once complete.
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// Put a backup back: decrypt it into a temporary copy, migrate it, check its audit
+    /// chain and its ledger, and only then move it into place. Refuses a database in use,
+    /// and an existing one without --replace.
+    Restore {
+        /// The encrypted backup (from `passage backup`).
+        #[arg(long)]
+        input: PathBuf,
+        /// The age identity file holding the secret key (AGE-SECRET-KEY-1...).
+        #[arg(long)]
+        identity: PathBuf,
+        /// Where to restore: sqlite://PATH or postgres://.../DATABASE.
+        #[arg(long)]
+        database_url: String,
+        /// Overwrite an existing database (never one in use).
+        #[arg(long)]
+        replace: bool,
     },
 }
 
@@ -190,6 +216,18 @@ enum LedgerCommand {
     /// Compare every cached balance with the balance derived from the transfers; exit 1
     /// on any difference.
     Check,
+}
+
+/// `passage --version`: the release and the schema version it migrates a database to.
+fn version_line() -> &'static str {
+    static LINE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "{} (schema version {})",
+            env!("CARGO_PKG_VERSION"),
+            passage::store::schema_version()
+        )
+    });
+    &LINE
 }
 
 fn settings_help() -> String {
@@ -488,8 +526,47 @@ async fn run(command: Command, mut config: Config) -> Result<(), Failure> {
         // The demo never lands in the database a real fund would use by default.
         config.database_url = DEMO_DATABASE_URL.into();
     }
+    match command {
+        Command::Backup { output } => {
+            let recipient = passage::backup::recipient(config.backup_recipient.as_deref())?;
+            let size = passage::backup::backup(&config.database_url, &recipient, &output).await?;
+            println!(
+                "backed up {} to {} ({size} bytes, encrypted to {})",
+                passage::store::redact_url(&config.database_url),
+                output.display(),
+                recipient
+            );
+            Ok(())
+        }
+        Command::Restore {
+            input,
+            identity,
+            database_url,
+            replace,
+        } => {
+            let r = passage::backup::restore(&input, &identity, &database_url, replace).await?;
+            let last = r
+                .last_event_at
+                .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .unwrap_or_else(|| "none".to_string());
+            println!(
+                "restored {} into {}: audit chain ok ({} events, head {}), last event at {last}, ledger ok, schema version {}",
+                input.display(),
+                passage::store::redact_url(&database_url),
+                r.events,
+                r.head,
+                r.schema_version
+            );
+            Ok(())
+        }
+        command => run_on_database(command, config).await,
+    }
+}
+
+async fn run_on_database(command: Command, config: Config) -> Result<(), Failure> {
     let db = open(&config).await?;
     let result = match command {
+        Command::Backup { .. } | Command::Restore { .. } => Ok(()),
         Command::Serve => {
             let state = AppState::new(db.clone(), Arc::new(SystemClock), Arc::new(config));
             app::serve(state, app::shutdown_signal())

@@ -60,6 +60,7 @@ mod fields;
 mod funding;
 mod health;
 mod ledger;
+mod metrics;
 pub mod openapi;
 mod orgs;
 mod payouts;
@@ -158,6 +159,7 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
     let (routes, _) = api().split_for_parts();
     routes
         .merge(pages)
+        .route("/metrics", axum::routing::get(metrics::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(
@@ -180,6 +182,7 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
                 .layer(axum::middleware::map_response(close_after_refused_body))
                 .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
                 .layer(DefaultBodyLimit::max(body_limit))
+                .layer(axum::middleware::from_fn(metrics::record))
                 .layer(axum::middleware::from_fn(
                     move |req: Request<Body>, next: axum::middleware::Next| {
                         refuse_announced_oversize(body_limit, req, next)

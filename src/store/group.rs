@@ -190,6 +190,7 @@ async fn write_batches<T, E, I>(
             Batch::Committed { results, written } => {
                 guarded = results.iter().any(Result::is_err);
                 counts.commits.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::observe_batch(entries.len(), began.elapsed().as_secs_f64());
                 counts
                     .jobs_together
                     .fetch_add(entries.len() as u64, Ordering::Relaxed);

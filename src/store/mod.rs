@@ -128,6 +128,17 @@ pub enum StoreError {
     Connect { url: String, source: sqlx::Error },
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(
+        "the database was migrated by a newer release of Passage (it has schema version \
+         {found}, this binary knows up to {known}): run that release or a newer one, or restore \
+         a backup made by this release"
+    )]
+    TooNew { found: i64, known: i64 },
+    #[error(
+        "the database has migration {found}, which this release of Passage does not know (it \
+         knows up to {known}): it was migrated by another build; run that build"
+    )]
+    UnknownMigration { found: i64, known: i64 },
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
     #[error("the writer has stopped (the server is shutting down): try again in a moment")]
@@ -327,6 +338,24 @@ async fn sqlite_turn(pool: &SqlitePool) -> Result<OwnedMutexGuard<()>, StoreErro
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// The schema version this binary migrates a database to: its latest migration's number
+/// (the same on both engines; numbers have gaps, so it is not a count).
+pub fn schema_version() -> i64 {
+    SQLITE_MIGRATIONS
+        .iter()
+        .chain(POSTGRES_MIGRATIONS.iter())
+        .map(|m| m.version)
+        .max()
+        .unwrap_or(0)
+}
+
+fn known_migration(version: i64) -> bool {
+    SQLITE_MIGRATIONS
+        .iter()
+        .chain(POSTGRES_MIGRATIONS.iter())
+        .any(|m| m.version == version)
+}
+
 /// The URL with any password replaced, fit for a log line or an error message.
 pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
@@ -434,12 +463,49 @@ impl Db {
         }
     }
 
+    /// Applies the migrations this binary embeds, after refusing a database that holds a
+    /// migration this binary does not know: one made by a later release (or another
+    /// build), whose schema this code cannot be trusted to read or write.
     pub async fn migrate(&self) -> Result<(), StoreError> {
+        let known = schema_version();
+        for found in self.applied_migrations().await? {
+            if !known_migration(found) {
+                return Err(if found > known {
+                    StoreError::TooNew { found, known }
+                } else {
+                    StoreError::UnknownMigration { found, known }
+                });
+            }
+        }
         match self {
             Db::Sqlite(p) => SQLITE_MIGRATIONS.run(&p.write).await?,
             Db::Postgres(p) => POSTGRES_MIGRATIONS.run(p).await?,
         }
         Ok(())
+    }
+
+    /// The versions of the migrations applied to this database (none on a new one).
+    pub async fn applied_migrations(&self) -> Result<Vec<i64>, StoreError> {
+        let exists: bool = match self {
+            Db::Sqlite(p) => sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')",
+            )
+            .fetch_one(&p.write)
+            .await?,
+            Db::Postgres(p) => {
+                sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+                    .fetch_one(p)
+                    .await?
+            }
+        };
+        if !exists {
+            return Ok(Vec::new());
+        }
+        Ok(on_db!(self, p => sqlx::query_scalar(
+            "SELECT version FROM _sqlx_migrations ORDER BY version"
+        )
+        .fetch_all(p)
+        .await)?)
     }
 
     /// Starts a transaction that will write. On SQLite it waits for this process's turn
@@ -534,6 +600,35 @@ impl Db {
             }
         }
         Ok(())
+    }
+
+    /// Each pool's connections: (name, connected, idle, most allowed).
+    pub fn pool_use(&self) -> Vec<(&'static str, u32, usize, u32)> {
+        let one = |name, p: &sqlx::Pool<_>| -> (&'static str, u32, usize, u32) {
+            (
+                name,
+                p.size(),
+                p.num_idle(),
+                p.options().get_max_connections(),
+            )
+        };
+        match self {
+            Db::Sqlite(p) => vec![
+                (
+                    "write",
+                    p.write.size(),
+                    p.write.num_idle(),
+                    p.write.options().get_max_connections(),
+                ),
+                (
+                    "read",
+                    p.read.size(),
+                    p.read.num_idle(),
+                    p.read.options().get_max_connections(),
+                ),
+            ],
+            Db::Postgres(p) => vec![one("postgres", p)],
+        }
     }
 
     /// Answers whether the database takes a query now.
