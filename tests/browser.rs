@@ -1914,7 +1914,7 @@ async fn forgotten_password(language: Language) {
     let email = format!("night.{lang}@example.org");
     let id = app.seed_user(&email, "caseworker", Some(&org)).await;
     passage::on_db!(&app.db.db, p => sqlx::query("UPDATE users SET language = $1 WHERE id = $2")
-        .bind(lang).bind(&id).execute(p).await)
+        .bind(lang).bind(&id).execute(p).await.map(|_| ()))
     .expect("the caseworker reads their language");
 
     // Signed in on the office computer, then the phone forgets the password.
