@@ -203,6 +203,18 @@ pub async fn confirm(
             &json!({}),
         )
         .await?;
+        // Every session of the account ends with the reset, by its row: `tokens_not_before`
+        // alone counts in whole seconds and would spare one begun in the reset's second.
+        super::sessions::end_in(
+            tx,
+            now,
+            &Actor(format!("user:{user_id}")),
+            &user_id,
+            None,
+            None,
+            super::sessions::Ending::PasswordReset,
+        )
+        .await?;
         Ok(())
     })
 }

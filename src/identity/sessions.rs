@@ -186,6 +186,9 @@ pub enum Ending {
     ByAdmin,
     /// Nothing happened on the pages for longer than `PASSAGE_IDLE_MINUTES`.
     Idle,
+    /// The account's password was reset from an emailed link: whoever held a session
+    /// may be the reason it was reset.
+    PasswordReset,
 }
 
 impl Ending {
@@ -194,6 +197,7 @@ impl Ending {
             Ending::ByUser => "by_user",
             Ending::ByAdmin => "by_admin",
             Ending::Idle => "idle",
+            Ending::PasswordReset => "password_reset",
         }
     }
 }
@@ -210,32 +214,46 @@ pub async fn end(
     why: Ending,
 ) -> Result<u64, IdentityError> {
     write_tx!(db, |tx| -> Result<u64, IdentityError> async {
-        let ended = on_tx!(tx, c => sqlx::query(
-            "UPDATE sessions SET ended_at = $1
-             WHERE user_id = $2 AND ended_at IS NULL AND expires_at > $1
-               AND ($3 IS NULL OR id = $3) AND ($4 IS NULL OR id <> $4)"
-        )
-        .bind(now)
-        .bind(user_id)
-        .bind(only)
-        .bind(keep)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))
-        .map_err(StoreError::from)?;
-        if ended > 0 {
-            audit::append(
-                tx,
-                now,
-                actor,
-                "session.end",
-                &format!("user:{user_id}"),
-                &json!({"sessions": ended, "why": why.as_str()}),
-            )
-            .await?;
-        }
-        Ok(ended)
+        end_in(tx, now, actor, user_id, only, keep, why).await
     })
+}
+
+/// [`end`] inside a transaction of the caller's, so that ending the sessions commits with
+/// what ends them (a password reset).
+pub async fn end_in(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    actor: &Actor,
+    user_id: &str,
+    only: Option<&str>,
+    keep: Option<&str>,
+    why: Ending,
+) -> Result<u64, IdentityError> {
+    let ended = on_tx!(tx, c => sqlx::query(
+        "UPDATE sessions SET ended_at = $1
+         WHERE user_id = $2 AND ended_at IS NULL AND expires_at > $1
+           AND ($3 IS NULL OR id = $3) AND ($4 IS NULL OR id <> $4)"
+    )
+    .bind(now)
+    .bind(user_id)
+    .bind(only)
+    .bind(keep)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))
+    .map_err(StoreError::from)?;
+    if ended > 0 {
+        audit::append(
+            tx,
+            now,
+            actor,
+            "session.end",
+            &format!("user:{user_id}"),
+            &json!({"sessions": ended, "why": why.as_str()}),
+        )
+        .await?;
+    }
+    Ok(ended)
 }
 
 /// The last moments sessions were seen on this instance, not yet written out.
