@@ -2153,6 +2153,8 @@ async fn a_forgotten_password_is_reset_once_from_the_emailed_link(t: TestDb) {
             "user.create",
             "user.password_reset_requested",
             "user.password_reset",
+            // The reset ended the session signed in before it.
+            "session.end",
             "user.password_reset_requested"
         ]
     );
