@@ -1820,7 +1820,11 @@ async fn an_admin_ends_a_persons_sessions_and_resets_their_second_factor_from_th
         303,
         "the caseworker's open page is signed out"
     );
-    let r = app.get("/api/v1/cases", Some(&token)).send().await.unwrap();
+    let r = app
+        .get("/api/v1/requests", Some(&token))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401, "and so is their API token");
 
     let reset = admin
