@@ -1525,9 +1525,10 @@ async fn each_donors_email_draws_its_bars_in_a_browser_at_600_px() {
     sink.stop().await;
 }
 
-/// The newest invitation link (its path and query) that the real SMTP server received for
-/// `to`, once the app's mail worker has delivered it.
-async fn invitation_link(sink: &common::smtp::SmtpSink, to: &str) -> String {
+/// The newest link to `path` (its path and query, e.g. `/invitation?token=...`) that the
+/// real SMTP server received for `to`, once the app's mail worker has delivered it.
+async fn mailed_link(sink: &common::smtp::SmtpSink, to: &str, path: &str) -> String {
+    let marker = format!("{path}?token=");
     for _ in 0..300 {
         let found = sink
             .received()
@@ -1536,7 +1537,7 @@ async fn invitation_link(sink: &common::smtp::SmtpSink, to: &str) -> String {
             .filter(|m| m["headers"]["To"].as_str() == Some(to))
             .filter_map(|m| m["text"].as_str().map(String::from))
             .filter_map(|text| {
-                let start = text.find("/invitation?token=")?;
+                let start = text.find(&marker)?;
                 Some(text[start..].split_whitespace().next()?.to_string())
             })
             .next_back();
@@ -1545,7 +1546,7 @@ async fn invitation_link(sink: &common::smtp::SmtpSink, to: &str) -> String {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("no invitation reached {to}");
+    panic!("no {path} link reached {to}");
 }
 
 /// Ticks the box `id`.
@@ -1644,7 +1645,7 @@ async fn admin_pages(language: Language) {
         (&worker, "/cases", "harbour lantern quietly orbit"),
         (&keeper, "/queue", "meadow compass slowly drift"),
     ] {
-        let link = invitation_link(&sink, email).await;
+        let link = mailed_link(&sink, email, "/invitation").await;
         let invitee = driver.browser(language).await;
         invitee
             .goto(&app.url(&link))
@@ -1869,29 +1870,6 @@ async fn a_second_factor_in_english() {
     second_factor(Language::En).await;
 }
 
-/// The newest password-reset link (its path and query) the real SMTP server received for
-/// `to`, once the app's mail worker has delivered it.
-async fn reset_link(sink: &common::smtp::SmtpSink, to: &str) -> String {
-    for _ in 0..300 {
-        let found = sink
-            .received()
-            .into_iter()
-            .map(|raw| common::smtp::parse(&raw))
-            .filter(|m| m["headers"]["To"].as_str() == Some(to))
-            .filter_map(|m| m["text"].as_str().map(String::from))
-            .filter_map(|text| {
-                let start = text.find("/reset?token=")?;
-                Some(text[start..].split_whitespace().next()?.to_string())
-            })
-            .next_back();
-        if let Some(link) = found {
-            return link;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("no reset link reached {to}");
-}
-
 /// A caseworker who forgot their password at night asks for a link from the sign-in page
 /// on their phone, sets a new password from the email the real SMTP server received, and
 /// signs in with it; the session still open on another device has ended.
@@ -1930,7 +1908,7 @@ async fn forgotten_password(language: Language) {
     expect_text(&phone, "#reset-sent", &t("reset-sent")).await;
     screenshot(&phone, language, "reset-sent").await;
 
-    let link = reset_link(&sink, &email).await;
+    let link = mailed_link(&sink, &email, "/reset").await;
     phone
         .goto(&app.url(&link))
         .await
