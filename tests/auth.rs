@@ -2630,6 +2630,26 @@ async fn reset_and_invitation_tokens_are_bound_to_their_purpose(t: TestDb) {
     let (status, body) = accept_invitation(&app, &invitation, phrase).await;
     assert_eq!(status, 204, "{body}");
     assert_eq!(login_status(&app, "tr@example.org", phrase).await, 200);
+    // A password set by one link uses up the account's other links of either kind: the
+    // reset link the invitee asked for before accepting sets nothing now.
+    let (_, text) = resets
+        .iter()
+        .find(|(to, _)| to == "tr@example.org")
+        .expect("the invitee's reset link");
+    let (status, body) = confirm_reset(&app, &token_in(text), "meadow compass slowly drift").await;
+    assert_eq!(
+        (status, &body["error"]["field"]),
+        (422, &json!("token")),
+        "{body}"
+    );
+    assert_eq!(login_status(&app, "tr@example.org", phrase).await, 200);
+    // And the other account's reset link still works for its own account.
+    let (_, text) = resets
+        .iter()
+        .find(|(to, _)| to == "other@example.org")
+        .expect("the other account's reset link");
+    let (status, body) = confirm_reset(&app, &token_in(text), "meadow compass slowly drift").await;
+    assert_eq!(status, 204, "{body}");
     app.stop().await;
 }
 
