@@ -4,6 +4,7 @@
 pub mod common_passwords;
 pub mod invitations;
 pub mod keys;
+pub mod links;
 pub mod orgs;
 pub mod password;
 pub mod reset;

@@ -13,6 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+use super::links::{self, Link};
 use super::throttle::{self, Scope, Verdict};
 use super::{IdentityError, password, users};
 use crate::audit::{self, Actor};
@@ -158,42 +159,9 @@ pub async fn confirm(
     // Hashed before the transaction: it is slow.
     let password_hash = password::hash(new_password).await?;
     write_tx!(db, |tx| -> Result<(), ResetError> async {
-        let user_id: Option<String> = on_tx!(tx, c => sqlx::query_scalar(
-            "UPDATE password_resets SET used_at = $2
-             WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2
-             RETURNING user_id"
-        )
-        .bind(&hash)
-        .bind(now)
-        .fetch_optional(c)
-        .await)
-        .map_err(StoreError::from)?;
-        let Some(user_id) = user_id else {
-            return Err(ResetError::BadToken);
-        };
-        let changed = on_tx!(tx, c => sqlx::query(
-            "UPDATE users SET password_hash = $1, tokens_not_before = $2
-             WHERE id = $3 AND active"
-        )
-        .bind(&password_hash)
-        .bind(now)
-        .bind(&user_id)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))
-        .map_err(StoreError::from)?;
-        if changed == 0 {
-            return Err(ResetError::BadToken);
-        }
-        on_tx!(tx, c => sqlx::query(
-            "UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL"
-        )
-        .bind(&user_id)
-        .bind(now)
-        .execute(c)
-        .await
-        .map(|_| ()))
-        .map_err(StoreError::from)?;
+        let user_id = links::set_password(tx, now, Link::PasswordReset, &hash, &password_hash)
+            .await?
+            .ok_or(ResetError::BadToken)?;
         audit::append(
             tx,
             now,
