@@ -12,7 +12,7 @@ use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 use common::smtp::{SmtpSink, free_port};
-use common::{TestApp, TestDb, night, test_config_with};
+use common::{TestApp, TestDb, night, test_config_with, wait_until};
 use passage::app::{AppState, Running, sweep_once};
 use passage::clock::ManualClock;
 use passage::mail;
@@ -344,8 +344,15 @@ async fn two_instances_race_on_approvals_receipts_and_expiries(t: TestDb) {
             _ => panic!("a late cancel answered {s}: {r}"),
         }
     }
-    // The instances' own sweepers run every second: give them a round.
-    tokio::time::sleep(StdDuration::from_millis(1500)).await;
+    // The sweeps above expired every hold whose time had passed; the instances' own
+    // sweepers (every second) may still be finishing a round: wait for the books to show
+    // no hold left, with a deadline, instead of guessing how long a round takes.
+    let db = a.db.db.clone();
+    wait_until("every hold to be expired or settled", async || {
+        let books = common::books::check(&db).await;
+        books.approved == 0 && books.held == 0
+    })
+    .await;
     let books = common::books::check(&a.db.db).await;
     assert_eq!(books.approved, 0, "no hold outlives its time");
     assert_eq!(books.held, 0);

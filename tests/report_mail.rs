@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::time::Duration as StdDuration;
-
 use chrono::Duration;
 use common::TestDb;
 use common::fund::Fund;
@@ -15,20 +13,15 @@ use common::smtp::{SmtpSink, free_port, parse};
 use passage::clock::Clock;
 use serde_json::{Value, json};
 
-async fn wait_for(sink: &SmtpSink, count: usize) -> Vec<Value> {
-    for _ in 0..200 {
-        let got = sink.received();
-        if got.len() >= count {
-            // A moment more: nothing else must arrive.
-            tokio::time::sleep(StdDuration::from_millis(300)).await;
-            return sink.received().iter().map(|m| parse(m)).collect();
-        }
-        tokio::time::sleep(StdDuration::from_millis(100)).await;
-    }
-    panic!(
-        "{count} messages did not arrive: {} did",
-        sink.received().len()
-    );
+/// Waits until the outbox has nothing left to send and the SMTP server holds `count`
+/// messages: every mail leaves through the outbox, so once it is empty nothing else can
+/// arrive, and the count is final (waiting on that, never on a guessed time).
+async fn wait_for(db: &passage::store::Db, sink: &SmtpSink, count: usize) -> Vec<Value> {
+    common::wait_until(&format!("{count} messages to be sent"), async || {
+        passage::mail::pending_count(db).await.unwrap() == 0 && sink.received().len() >= count
+    })
+    .await;
+    sink.received().iter().map(|m| parse(m)).collect()
 }
 
 fn link(text: &str, marker: &str) -> String {
@@ -104,7 +97,7 @@ async fn each_donor_gets_the_report_once_in_their_language_and_can_unsubscribe(t
         json!({"queued": 0, "already_queued": 3, "unsubscribed": 0})
     );
 
-    let mails = wait_for(&sink, 3).await;
+    let mails = wait_for(&f.app.db.db, &sink, 3).await;
     assert_eq!(mails.len(), 3, "one email per donor, never two");
     let (_, report) = f.get(&format!("/api/v1/reports/{id}"), &f.treasurer).await;
     let hash = report["hash"].as_str().unwrap();
@@ -241,7 +234,7 @@ async fn each_donor_gets_the_report_once_in_their_language_and_can_unsubscribe(t
         sent,
         json!({"queued": 2, "already_queued": 0, "unsubscribed": 1})
     );
-    let mails = wait_for(&sink, 5).await;
+    let mails = wait_for(&f.app.db.db, &sink, 5).await;
     assert_eq!(mails.len(), 5);
     f.app.stop().await;
     sink.stop().await;
@@ -1012,7 +1005,7 @@ async fn anyone_checks_a_report_with_sha256sum_of_the_file_its_page_offers(t: Te
         )
         .await;
     assert_eq!(s, 202);
-    let mails = wait_for(&sink, 3).await;
+    let mails = wait_for(&f.app.db.db, &sink, 3).await;
     let anne = mails
         .iter()
         .find(|m| m["headers"]["To"].as_str().unwrap().contains("anne@"))

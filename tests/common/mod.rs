@@ -24,6 +24,20 @@ use passage::identity::{orgs, tokens, users};
 use passage::store::Db;
 use sqlx::Connection;
 
+/// Waits until `done` holds, checking every 100 ms, and fails the test after 60 s: a
+/// test waits for the condition it needs, never for a guessed time, and the deadline is
+/// far enough that a machine busy with other work does not trip it.
+pub async fn wait_until(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("waited 60 s for {what}");
+}
+
 /// The server the PostgreSQL tests create their databases on.
 pub fn postgres_admin_url() -> String {
     std::env::var("PASSAGE_TEST_POSTGRES_URL")
