@@ -40,11 +40,12 @@ impl Contention for IdempotencyError {
     }
 }
 
-/// An answer as the HTTP edge serialised it: its status and its JSON body.
+/// An answer as the HTTP edge serialised it: its status and its JSON body, as the text
+/// that is stored and sent (serialised once, and sent again as it was stored).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stored {
     pub status: u16,
-    pub body: serde_json::Value,
+    pub body: String,
 }
 
 /// An input that comes with its caller's key: who sent it, the key, and the hash of the
@@ -109,7 +110,7 @@ pub async fn remember(
             user_id,
             key,
             hash,
-            response,
+            response: &response.to_string(),
             request_id,
         }],
     )
@@ -121,7 +122,8 @@ pub struct Answer<'a> {
     pub user_id: &'a str,
     pub key: &'a str,
     pub hash: &'a str,
-    pub response: &'a serde_json::Value,
+    /// The answer's JSON text.
+    pub response: &'a str,
     /// The request the answer speaks of, if any: its stored answers are rewritten when
     /// its free text is purged (see [`forget_purged`]).
     pub request_id: Option<&'a str>,
@@ -149,7 +151,7 @@ pub async fn remember_many(
                 .push_bind(route)
                 .push_bind(a.hash)
                 .push_bind(i64::from(status))
-                .push_bind(a.response.to_string())
+                .push_bind(a.response)
                 .push_bind(now)
                 .push_bind(a.request_id);
         });
@@ -190,7 +192,7 @@ pub async fn stored_many(
         .map(|(user_id, key, hash, status, response)| {
             let stored = Stored {
                 status: u16::try_from(status).unwrap_or(200),
-                body: serde_json::from_str(&response).unwrap_or(serde_json::Value::Null),
+                body: response,
             };
             ((user_id, key), (hash, stored))
         })

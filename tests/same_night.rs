@@ -7,17 +7,20 @@ use common::smtp::{SmtpSink, free_port};
 
 use chrono::Duration;
 use common::{TestApp, TestDb, wait_until};
-use passage::approval::lifecycle::{NewRequest, Notice};
+use passage::approval::lifecycle::{self, NewRequest, Notice, RequestView};
 use passage::approval::submit::{self, Submission};
 use passage::approval::{FlowError, FundState, Proposal, decide};
 use passage::audit::Actor;
 use passage::cases::Staff;
 use passage::clock::Clock;
 use passage::domain::case_code::CaseCode;
-use passage::domain::request::{Category, HotelStay};
+use passage::domain::note::Note;
+use passage::domain::place::Place;
+use passage::domain::request::{Category, HotelStay, Reason, Trip};
 use passage::domain::{Money, RequestStatus};
 use passage::domain::{OrgType, Province};
 use passage::identity::orgs;
+use passage::store::StoreError;
 use serde_json::{Value, json};
 
 struct Coalition {
@@ -205,6 +208,37 @@ impl Coalition {
         );
         f
     }
+}
+
+/// The request `id` as a read of its stored row shows it (the view every GET starts from).
+async fn read_back(c: &Coalition, id: &str) -> RequestView {
+    let db = &c.app.db.db;
+    let dual_above = passage::approval::versions::in_force(db, c.app.clock.now())
+        .await
+        .unwrap()
+        .policy
+        .dual_approval_above();
+    passage::read_tx!(db, |tx| -> Result<Option<RequestView>, StoreError> async {
+        lifecycle::view_of(tx, id, dual_above).await
+    })
+    .unwrap()
+    .expect("the request is stored")
+}
+
+/// A submission's answer is the request as it was written: the same view, field for
+/// field, as a read of its row (the writer builds it from what it wrote, without reading
+/// it back), including the figures the decision read, which the API does not show.
+fn same_as_stored(answer: &RequestView, read: &RequestView, context: &str) {
+    assert_eq!(
+        serde_json::to_value(answer).unwrap(),
+        serde_json::to_value(read).unwrap(),
+        "{context}"
+    );
+    assert_eq!(
+        (answer.decided_window_cents, answer.decided_open_cents),
+        (read.decided_window_cents, read.decided_open_cents),
+        "{context}"
+    );
 }
 
 fn hotel(code: &str, nights: i64, rate: &str) -> Value {
@@ -748,6 +782,26 @@ async fn a_retry_with_the_same_key_never_makes_a_second_hold(t: TestDb) {
     assert_eq!((s1, s2), (201, 201));
     assert_eq!(first, again);
     assert_eq!(c.fund().await["held"], "378.00");
+    let stored = read_back(&c, first["id"].as_str().unwrap()).await;
+    assert_eq!(first, serde_json::to_value(&stored).unwrap());
+    // Retries are sent the text stored with the first answer, byte for byte, as JSON.
+    let tap = || {
+        c.app
+            .post("/api/v1/requests", Some(c.mtl.as_str()))
+            .header("Idempotency-Key", "tap-1")
+            .json(&body)
+            .send()
+    };
+    let (one, two) = (tap().await.unwrap(), tap().await.unwrap());
+    assert_eq!(
+        one.headers()["content-type"],
+        "application/json",
+        "{:?}",
+        one.headers()
+    );
+    let (one, two) = (one.text().await.unwrap(), two.text().await.unwrap());
+    assert_eq!(one, two);
+    assert_eq!(serde_json::from_str::<Value>(&one).unwrap(), first);
     let (s, conflict) = c
         .post_keyed(
             "/api/v1/requests",
@@ -774,6 +828,12 @@ async fn a_retry_with_the_same_key_never_makes_a_second_hold(t: TestDb) {
             ),
         )
         .await;
+    let stored = read_back(&c, flight["id"].as_str().unwrap()).await;
+    assert_eq!(flight, serde_json::to_value(&stored).unwrap());
+    assert_eq!(
+        flight["trip"]["destination"]["city"], "Winnipeg",
+        "{flight}"
+    );
     let approve = format!(
         "/api/v1/requests/{}/approve",
         flight["id"].as_str().unwrap()
@@ -856,7 +916,7 @@ async fn bad_input_is_refused_by_field_and_writes_nothing(t: TestDb) {
     let (s, answer) = c
         .send(
             c.app
-                .post("/api/v1/requests", Some(&c.mtl))
+                .post("/api/v1/requests", Some(c.mtl.as_str()))
                 .header("Idempotency-Key", "x")
                 .header("content-type", "application/json")
                 .body("{not json"),
@@ -1867,7 +1927,24 @@ async fn the_one_path_decides_random_batches_as_the_model_does(t: TestDb) {
         Category::PocketMoney,
         Category::Interpreter,
         Category::Hotel,
+        Category::Bus,
     ];
+    let place = |city: &str, province: Option<&str>, country: Option<&str>| {
+        Place::parse(city, province, country).unwrap()
+    };
+    let trips = [
+        Trip {
+            origin: place("Montréal", Some("QC"), None),
+            destination: place("Halifax", Some("NS"), None),
+            reason: Reason::Shelter,
+        },
+        Trip {
+            origin: place("Montréal", Some("QC"), None),
+            destination: place("Paris", None, Some("FR")),
+            reason: Reason::Family,
+        },
+    ];
+    let travel_date = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
 
     let mut rng = rand::rngs::StdRng::seed_from_u64(16);
     let mut approvals = 0;
@@ -1886,14 +1963,19 @@ async fn the_one_path_decides_random_batches_as_the_model_does(t: TestDb) {
                 let cents = amounts[rng.gen_range(0..amounts.len())];
                 (Money::from_cents(cents).unwrap(), None)
             };
+            let trip = category
+                .is_travel()
+                .then(|| (trips[rng.gen_range(0..trips.len())].clone(), travel_date));
             let new = NewRequest {
                 case_code: CaseCode::parse(case.0).unwrap(),
                 category,
                 amount,
                 needed_by: "2026-11-30".into(),
                 urgent: rng.gen_bool(0.3),
-                note: None,
-                trip: None,
+                note: rng
+                    .gen_bool(0.5)
+                    .then(|| Note::parse("waits at the station with two bags").unwrap()),
+                trip,
                 hotel,
             };
             batch.push((
@@ -1951,6 +2033,12 @@ async fn the_one_path_decides_random_batches_as_the_model_does(t: TestDb) {
             })
             .count();
         assert_eq!(waiting, urgent_pending, "round {round}");
+        for (i, answer) in decided.answers.iter().enumerate() {
+            if let Ok(view) = answer {
+                let read = read_back(&c, &view.id).await;
+                same_as_stored(view, &read, &format!("round {round}, request {i}"));
+            }
+        }
 
         let fund = passage::ledger::fund_balance(db).await.unwrap();
         assert_eq!(fund.available, model.available, "round {round}");

@@ -597,30 +597,32 @@ pub(super) async fn case_windows_cents(
     Ok(rows.into_iter().collect())
 }
 
-/// Requests as the API shows them, in the order of `ids`, in one statement.
-pub(super) async fn views_of_many(
+/// The names a new request's view shows: its requester's (their display name, or their
+/// email) and its case's organisation's, read in one statement for a whole batch, in the
+/// batch's transaction (so as they are when it commits, as a view read back would show).
+async fn names_of(
     tx: &mut Tx,
-    ids: &[String],
-    dual_above: Money,
-) -> Result<Vec<RequestView>, StoreError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut rows: std::collections::HashMap<String, Row> = on_tx!(tx, c => {
-        let mut select = sqlx::QueryBuilder::new(format!("{SELECT_ROW} WHERE r.id IN "));
-        crate::store::push_list(&mut select, ids);
-        select.build_query_as::<Row>().fetch_all(c).await
-    })?
-    .into_iter()
-    .map(|row| (row.id.clone(), row))
-    .collect();
-    ids.iter()
-        .map(|id| {
-            rows.remove(id)
-                .map(|row| row.view(dual_above))
-                .ok_or(StoreError::Sqlx(sqlx::Error::RowNotFound))
-        })
-        .collect()
+    rows: &[RequestRow<'_>],
+) -> Result<std::collections::HashMap<(bool, String), String>, StoreError> {
+    let mut users: Vec<&str> = rows.iter().map(|r| r.requested_by).collect();
+    let mut orgs: Vec<&str> = rows.iter().map(|r| r.case.org_id.as_str()).collect();
+    users.sort_unstable();
+    users.dedup();
+    orgs.sort_unstable();
+    orgs.dedup();
+    let found: Vec<(bool, String, String)> = on_tx!(tx, c => {
+        let mut select = sqlx::QueryBuilder::new(
+            "SELECT TRUE, id, COALESCE(display_name, email) FROM users WHERE id IN ",
+        );
+        crate::store::push_list(&mut select, users.iter().copied());
+        select.push(" UNION ALL SELECT FALSE, id, name FROM orgs WHERE id IN ");
+        crate::store::push_list(&mut select, orgs.iter().copied());
+        select.build_query_as().fetch_all(c).await
+    })?;
+    Ok(found
+        .into_iter()
+        .map(|(user, id, name)| ((user, id), name))
+        .collect())
 }
 
 /// Places a hold for an approval; `None` when the fund cannot cover it.
@@ -652,7 +654,8 @@ pub(super) struct RequestRow<'a> {
     pub amount: Money,
     pub decision: &'a Decision,
     pub policy_version: i64,
-    pub hold_id: Option<String>,
+    /// The hold placed for an approval, and when it expires (as the ledger stored it).
+    pub hold: Option<(String, Option<DateTime<Utc>>)>,
     /// The operation reserve that answered for an approval, when one did.
     pub reserve_id: Option<String>,
     /// What the decision read: the case's window and the money open to the request.
@@ -678,17 +681,96 @@ impl RequestRow<'_> {
                 "urgent": self.new.urgent}),
         }
     }
+
+    /// The row as [`insert_requests`] stores it, in the shape a read of it gives (see
+    /// [`SELECT_ROW`]): a new request has no approvals, question, decider or spending yet,
+    /// and is neither reviewed nor flagged. The names, which live in other tables, are
+    /// left for the caller.
+    fn stored(&self) -> Row {
+        let new = self.new;
+        let (trip, travel_date) = match &new.trip {
+            Some((t, d)) => (Some(t), Some(d.to_string())),
+            None => (None, None),
+        };
+        let status = self.status();
+        Row {
+            id: self.id.to_string(),
+            case_code: self.case.code.clone(),
+            org_id: self.case.org_id.clone(),
+            requested_by: self.requested_by.to_string(),
+            category: new.category.as_str().to_string(),
+            amount: self.amount.cents(),
+            needed_by: new.needed_by.clone(),
+            urgent: new.urgent,
+            note: new.note.as_ref().map(|n| n.as_str().to_string()),
+            scope: trip.map(|t| t.scope().as_str().to_string()),
+            nights: new.hotel.map(|h| i64::from(h.nights())),
+            status,
+            rule: self.decision.rule().to_string(),
+            decision_reason: self.decision.why().map(str::to_string),
+            policy_version: self.policy_version,
+            automatic: status == RequestStatus::Approved,
+            hold_id: self.hold.as_ref().map(|(id, _)| id.clone()),
+            spent: None,
+            created_at: self.now,
+            decided_at: (status != RequestStatus::Pending).then_some(self.now),
+            approvals: 0,
+            hold_expires_at: self.hold.as_ref().and_then(|(_, at)| *at),
+            reviewed_at: None,
+            flagged: false,
+            requested_by_treasurer: self.by_treasurer,
+            requester_org: None,
+            requester_name: None,
+            org_name: None,
+            origin_city: trip.map(|t| t.origin.city().to_string()),
+            origin_province: trip.and_then(|t| t.origin.province()).map(str::to_string),
+            origin_country: trip
+                .and_then(|t| t.origin.country())
+                .map(|c| c.as_str().to_string()),
+            destination_city: trip.map(|t| t.destination.city().to_string()),
+            destination_province: trip
+                .and_then(|t| t.destination.province())
+                .map(str::to_string),
+            destination_country: trip
+                .and_then(|t| t.destination.country())
+                .map(|c| c.as_str().to_string()),
+            travel_date,
+            trip_reason: trip.map(|t| t.reason.as_str().to_string()),
+            nightly_rate: new.hotel.map(|h| h.nightly_rate().cents()),
+            party_size: new.hotel.map(|h| i64::from(h.party_size())),
+            decided_window_cents: Some(self.window_cents),
+            decided_open_cents: Some(self.open_cents),
+            decline_code: None,
+            decided_by: None,
+            decider_name: None,
+            decider_email: None,
+            question: None,
+            asked_by: None,
+            asker_name: None,
+            asked_at: None,
+            answer: None,
+            answered_at: None,
+        }
+    }
 }
 
-/// Writes new requests in one statement. A declined request is closed at once: the purge
-/// of its note and cities counts from its decision.
+/// Writes new requests in one statement and answers each one's view, in their order. A
+/// declined request is closed at once: the purge of its note and cities counts from its
+/// decision.
+///
+/// The views are built from the rows as written, not read back: a new request's row holds
+/// nothing the batch did not just put there (a read of it would give the same view, which
+/// `the_one_path_decides_random_batches_as_the_model_does` in tests/same_night.rs checks
+/// on both engines); only the requesters' and organisations' names are read.
 pub(super) async fn insert_requests(
     tx: &mut Tx,
     rows: &[RequestRow<'_>],
-) -> Result<(), StoreError> {
+    dual_above: Money,
+) -> Result<Vec<RequestView>, StoreError> {
     if rows.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
+    let stored: Vec<Row> = rows.iter().map(RequestRow::stored).collect();
     on_tx!(tx, c => {
         let mut insert = sqlx::QueryBuilder::new(
             "INSERT INTO requests (id, case_code, org_id, requested_by, category, amount, needed_by,
@@ -698,51 +780,53 @@ pub(super) async fn insert_requests(
                 hold_id, created_at, decided_at, closed_at, requested_by_treasurer, reserve_id,
                 decided_window_cents, decided_open_cents) ",
         );
-        insert.push_values(rows, |mut b, row| {
-            let new = row.new;
-            let (trip, travel_date) = match &new.trip {
-                Some((t, d)) => (Some(t), Some(d.to_string())),
-                None => (None, None),
-            };
-            let status = row.status();
-            b.push_bind(row.id)
-                .push_bind(&row.case.code)
-                .push_bind(&row.case.org_id)
-                .push_bind(row.requested_by)
-                .push_bind(new.category.as_str())
-                .push_bind(row.amount.cents())
-                .push_bind(&new.needed_by)
-                .push_bind(new.urgent)
-                .push_bind(new.note.as_ref().map(|n| n.as_str().to_string()))
-                .push_bind(trip.map(|t| t.origin.city().to_string()))
-                .push_bind(trip.and_then(|t| t.origin.province()))
-                .push_bind(trip.and_then(|t| t.origin.country()).map(|c| c.as_str().to_string()))
-                .push_bind(trip.map(|t| t.destination.city().to_string()))
-                .push_bind(trip.and_then(|t| t.destination.province()))
-                .push_bind(trip.and_then(|t| t.destination.country()).map(|c| c.as_str().to_string()))
-                .push_bind(travel_date)
-                .push_bind(trip.map(|t| t.reason.as_str()))
-                .push_bind(trip.map(|t| t.scope().as_str()))
-                .push_bind(new.hotel.map(|h| i64::from(h.nights())))
-                .push_bind(new.hotel.map(|h| h.nightly_rate().cents()))
-                .push_bind(new.hotel.map(|h| i64::from(h.party_size())))
-                .push_bind(status)
-                .push_bind(row.decision.rule().to_string())
-                .push_bind(row.decision.why().map(str::to_string))
-                .push_bind(row.policy_version)
-                .push_bind(status == RequestStatus::Approved)
-                .push_bind(row.hold_id.clone())
-                .push_bind(row.now)
-                .push_bind((status != RequestStatus::Pending).then_some(row.now))
-                .push_bind((status == RequestStatus::Declined).then_some(row.now))
-                .push_bind(row.by_treasurer)
-                .push_bind(row.reserve_id.clone())
-                .push_bind(row.window_cents)
-                .push_bind(row.open_cents);
+        insert.push_values(rows.iter().zip(&stored), |mut b, (row, r)| {
+            b.push_bind(&r.id)
+                .push_bind(&r.case_code)
+                .push_bind(&r.org_id)
+                .push_bind(&r.requested_by)
+                .push_bind(&r.category)
+                .push_bind(r.amount)
+                .push_bind(&r.needed_by)
+                .push_bind(r.urgent)
+                .push_bind(&r.note)
+                .push_bind(&r.origin_city)
+                .push_bind(&r.origin_province)
+                .push_bind(&r.origin_country)
+                .push_bind(&r.destination_city)
+                .push_bind(&r.destination_province)
+                .push_bind(&r.destination_country)
+                .push_bind(&r.travel_date)
+                .push_bind(&r.trip_reason)
+                .push_bind(&r.scope)
+                .push_bind(r.nights)
+                .push_bind(r.nightly_rate)
+                .push_bind(r.party_size)
+                .push_bind(r.status)
+                .push_bind(&r.rule)
+                .push_bind(&r.decision_reason)
+                .push_bind(r.policy_version)
+                .push_bind(r.automatic)
+                .push_bind(&r.hold_id)
+                .push_bind(r.created_at)
+                .push_bind(r.decided_at)
+                .push_bind((r.status == RequestStatus::Declined).then_some(row.now))
+                .push_bind(r.requested_by_treasurer)
+                .push_bind(&row.reserve_id)
+                .push_bind(r.decided_window_cents)
+                .push_bind(r.decided_open_cents);
         });
         insert.build().execute(c).await.map(|_| ())
     })?;
-    Ok(())
+    let names = names_of(tx, rows).await?;
+    Ok(stored
+        .into_iter()
+        .map(|mut r| {
+            r.requester_name = names.get(&(true, r.requested_by.clone())).cloned();
+            r.org_name = names.get(&(false, r.org_id.clone())).cloned();
+            r.view(dual_above)
+        })
+        .collect())
 }
 
 /// A request as the API shows it, without any access check (for notifications).

@@ -275,7 +275,7 @@ pub async fn submit(
             r.as_str()
         ))
     })?;
-    let mut hold_ids = placed.into_iter().map(|t| t.id);
+    let mut placed = placed.into_iter().map(|t| (t.id, t.expires_at));
     let rows: Vec<RequestRow> = made
         .iter()
         .map(|m| RequestRow {
@@ -287,14 +287,15 @@ pub async fn submit(
             amount: m.amount,
             decision: &m.step.decision,
             policy_version: policy.version,
-            hold_id: approved(&m).then(|| hold_ids.next()).flatten(),
+            hold: approved(&m).then(|| placed.next()).flatten(),
             reserve_id: m.step.reserve.clone(),
             window_cents: m.window,
             open_cents: m.step.open_cents,
             now,
         })
         .collect();
-    lifecycle::insert_requests(tx, &rows).await?;
+    let dual_above = policy.policy.dual_approval_above();
+    let views = lifecycle::insert_requests(tx, &rows, dual_above).await?;
 
     let draws: Vec<(&str, &Attribution)> = made
         .iter()
@@ -315,8 +316,6 @@ pub async fn submit(
     }
     audit::append_many(tx, now, &events).await?;
 
-    let ids: Vec<String> = made.iter().map(|m| m.id.clone()).collect();
-    let views = lifecycle::views_of_many(tx, &ids, policy.policy.dual_approval_above()).await?;
     for (m, view) in made.iter().zip(views) {
         if matches!(m.step.decision, Decision::Pending { .. }) && m.submission.new.urgent {
             notices.push(Notice::Waiting {

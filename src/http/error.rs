@@ -490,3 +490,21 @@ impl<T: serde::Serialize> IntoResponse for Json<T> {
         axum::Json(self.0).into_response()
     }
 }
+
+/// A JSON body serialised already (a stored answer), sent as it is with the header
+/// [`Json`] sends.
+#[derive(Debug, Clone)]
+pub struct JsonText(pub String);
+
+impl IntoResponse for JsonText {
+    fn into_response(self) -> Response {
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            self.0,
+        )
+            .into_response()
+    }
+}

@@ -17,7 +17,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::cases::parse_code;
-use super::error::{ApiError, Json, Path, Query};
+use super::error::{ApiError, Json, JsonText, Path, Query};
 use super::extractor::{Authorized, Caseworker, CaseworkerOrTreasurer, Treasurer};
 use super::fields::{self, invalid};
 use super::openapi::{
@@ -487,7 +487,7 @@ async fn submit(
     auth: Authorized<Caseworker>,
     headers: HeaderMap,
     Json(body): Json<Value>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, JsonText), ApiError> {
     fields::object(&body)?;
     let new = parse_request(&body, state.clock.now().date_naive())?;
     let key = super::idempotency_key(&headers)?;
@@ -515,7 +515,7 @@ pub(crate) async fn submit_grouped(
     key: String,
     body: &Value,
     new: NewRequest,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, JsonText), ApiError> {
     let submission = Arc::new(Keyed {
         user_id: staff.user_id.clone(),
         key,
@@ -541,7 +541,7 @@ pub(crate) async fn submit_grouped(
     let stored = state.grouped.run_with(job, Some(submission)).await?;
     Ok((
         StatusCode::from_u16(stored.status).unwrap_or(CREATED),
-        Json(stored.body),
+        JsonText(stored.body),
     ))
 }
 
@@ -584,21 +584,29 @@ pub(crate) async fn decide_submissions(
     }
     let inputs: Vec<&Submission> = fresh.iter().map(|(_, s)| &s.input).collect();
     let decided = submit::submit(tx, now, &inputs).await?;
-    let bodies: Vec<Option<Value>> = decided
+    // Each view is serialised once: the text stored under its key is the one sent.
+    let bodies: Vec<Option<String>> = decided
         .answers
         .iter()
-        .map(|a| a.as_ref().ok().map(|view| json!(view)))
+        .map(|a| {
+            a.as_ref().ok().map(|view| {
+                serde_json::to_string(view)
+                    .expect("a request's view holds only strings, numbers and flags")
+            })
+        })
         .collect();
     let remembered: Vec<crate::idempotency::Answer> = fresh
         .iter()
+        .zip(&decided.answers)
         .zip(&bodies)
-        .filter_map(|((_, s), body)| {
-            body.as_ref().map(|response| crate::idempotency::Answer {
+        .filter_map(|(((_, s), answer), body)| {
+            let (view, response) = (answer.as_ref().ok()?, body.as_deref()?);
+            Some(crate::idempotency::Answer {
                 user_id: &s.user_id,
                 key: &s.key,
                 hash: &s.hash,
                 response,
-                request_id: response.get("id").and_then(Value::as_str),
+                request_id: Some(view.id.as_str()),
             })
         })
         .collect();
@@ -607,7 +615,7 @@ pub(crate) async fn decide_submissions(
     for (((slot, _), answer), body) in fresh.iter().zip(decided.answers).zip(bodies) {
         answers[*slot] = Some(answer.map(|_| Stored {
             status: CREATED.as_u16(),
-            body: body.unwrap_or(Value::Null),
+            body: body.unwrap_or_default(),
         }));
     }
     Ok(answers)

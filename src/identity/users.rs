@@ -239,7 +239,9 @@ pub async fn find_with_revocation(
                         WHERE f.user_id = $1 AND f.confirmed_at IS NOT NULL) AS enrolled
          FROM {FROM} WHERE u.id = $1 ORDER BY r.role"
     );
-    let rows: Vec<Row> = on_db!(db, p => sqlx::query_as(&sql)
+    // A read on the readers' pool: every request makes it, and on SQLite it then never
+    // takes a connection the writers need.
+    let rows: Vec<Row> = crate::on_read!(db, p => sqlx::query_as(&sql)
         .bind(id)
         .bind(jti)
         .bind(kid)

@@ -103,6 +103,23 @@ macro_rules! read_tx {
     }};
 }
 
+/// Like [`on_db!`], for a statement that only reads: straight from the readers' pool on
+/// SQLite (read-only connections, which never wait for the writers' pool or their turn)
+/// and from the one pool on PostgreSQL. A single statement reads one snapshot of what was
+/// committed when it began. A statement that writes fails here on SQLite.
+#[macro_export]
+macro_rules! on_read {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite(pools) => {
+                let $pool = &pools.read;
+                $body
+            }
+            $crate::store::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
 /// Like [`on_tx!`], for a statement outside any transaction, straight from the pool (the
 /// writers' pool on SQLite).
 #[macro_export]

@@ -458,13 +458,14 @@ async fn ask(
     let mut body = form.as_json(&names, &["nights", "party_size"]);
     body["case_code"] = json!(code.as_str());
     body["urgent"] = json!(form.has("urgent"));
-    let outcome: Result<(StatusCode, crate::http::error::Json<Value>), ApiError> = async {
+    let outcome: Result<(StatusCode, crate::http::error::JsonText), ApiError> = async {
         let new = parse_request(&body, state.clock.now().date_naive())?;
         submit_grouped(&state, user.staff(), key.clone(), &body, new).await
     }
     .await;
     match outcome {
-        Ok((_, crate::http::error::Json(view))) => {
+        Ok((_, crate::http::error::JsonText(view))) => {
+            let view: Value = serde_json::from_str(&view).unwrap_or_default();
             let id = view["id"].as_str().unwrap_or_default();
             Ok(see_other(&format!("/requests/{}", urlencode(id))))
         }
