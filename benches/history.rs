@@ -13,8 +13,8 @@
 //!    on PASSAGE_BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres).
 //!    Rows go in by thousands per statement in large transactions, with the two per-row
 //!    triggers (the audit head, the case days) set aside and their result written once.
-//! 2. Times, with `/usr/bin/time -v` (wall time, peak memory), the release binary's
-//!    `ledger check`, `audit verify` and `export` in each format on it.
+//! 2. Times the release binary's `ledger check`, `audit verify` and `export` in each
+//!    format on it: wall time, peak resident memory and its anonymous part (see [`timed`]).
 //!
 //! Settings: HISTORY_TRANSFERS (default 5000000, even; the other counts scale with it),
 //! HISTORY_ENGINES (default `sqlite,postgres`), HISTORY_MEASURE (0 only generates).
@@ -120,7 +120,7 @@ impl Inserts {
 
     /// Starts the next row (its values are written into the returned string).
     fn row(&mut self) -> &mut String {
-        if self.rows % ROWS == 0 {
+        if self.rows.is_multiple_of(ROWS) {
             self.sql.push_str(";\n");
             self.sql.push_str(self.head);
             self.sql.push_str(" VALUES ");
@@ -512,37 +512,42 @@ async fn generate(db: &Db, size: Size) {
     );
 }
 
-/// Runs a command under `/usr/bin/time -v`: its wall time and maximum RSS (KiB).
-fn timed(cmd: &mut Command) -> (f64, u64) {
-    let mut timed = Command::new("/usr/bin/time");
-    timed.arg("-v").arg(cmd.get_program()).args(cmd.get_args());
-    for (k, v) in cmd.get_envs() {
-        match v {
-            Some(v) => timed.env(k, v),
-            None => timed.env_remove(k),
-        };
-    }
-    timed.stdout(std::process::Stdio::null());
+/// Runs a command and reads, from `/proc` every 20 ms while it runs, its peak resident
+/// memory (`VmHWM`, what `/usr/bin/time -v` calls maximum RSS) and the peak of its
+/// anonymous part (`RssAnon`: the heap, without the pages of the SQLite file it reads
+/// through its memory map, which the kernel counts in the RSS but can drop at will).
+/// Wall time, peak RSS and peak anonymous RSS, in seconds and KiB.
+fn timed(cmd: &mut Command) -> (f64, u64, u64) {
     let started = Instant::now();
-    let out = timed
-        .output()
-        .expect("/usr/bin/time runs (apt-get install time)");
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the release binary runs");
+    let status_of = format!("/proc/{}/status", child.id());
+    let field = |status: &str, name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let (mut hwm, mut anon) = (0, 0);
+    let status = loop {
+        if let Ok(status) = std::fs::read_to_string(&status_of) {
+            hwm = hwm.max(field(&status, "VmHWM:"));
+            anon = anon.max(field(&status, "RssAnon:"));
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     let wall = started.elapsed().as_secs_f64();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "{:?} failed: {stderr}",
-        cmd.get_args()
-    );
-    let rss = stderr
-        .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("Maximum resident set size (kbytes): ")
-        })
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    (wall, rss)
+    let mut stderr = String::new();
+    let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr);
+    assert!(status.success(), "{:?} failed: {stderr}", cmd.get_args());
+    (wall, hwm, anon)
 }
 
 fn measure(engine: &str, url: &str, dir: &Path) {
@@ -558,12 +563,12 @@ fn measure(engine: &str, url: &str, dir: &Path) {
         ("ledger check", vec!["ledger", "check"]),
         ("audit verify", vec!["audit", "verify"]),
     ] {
-        let (s, kb) = timed(&mut passage(&args));
-        rows.push((what.to_string(), s, kb, 0));
+        let (s, kb, anon) = timed(&mut passage(&args));
+        rows.push((what.to_string(), s, kb, anon, 0));
     }
     for format in ["hledger", "beancount", "csv"] {
         let out = dir.join(format!("export.{format}"));
-        let (s, kb) = timed(&mut passage(&[
+        let (s, kb, anon) = timed(&mut passage(&[
             "export",
             "--format",
             format,
@@ -572,12 +577,13 @@ fn measure(engine: &str, url: &str, dir: &Path) {
         ]));
         let bytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
         let _ = std::fs::remove_file(&out);
-        rows.push((format!("export --format {format}"), s, kb, bytes));
+        rows.push((format!("export --format {format}"), s, kb, anon, bytes));
     }
-    for (what, s, kb, bytes) in rows {
+    for (what, s, kb, anon, bytes) in rows {
         println!(
-            "| {engine} | passage {what} | {s:.1} | {} |{}",
+            "| {engine} | passage {what} | {s:.1} | {} | {} |{}",
             kb / 1024,
+            anon / 1024,
             if bytes > 0 {
                 format!(" {} MiB written", bytes / (1 << 20))
             } else {
@@ -680,8 +686,8 @@ fn main() {
         size.donations,
         Utc::now().format("%Y-%m-%d")
     );
-    println!("| engine | command | seconds | peak RSS MiB | |");
-    println!("|---|---|---|---|---|");
+    println!("| engine | command | seconds | peak RSS MiB | of it anonymous (heap) MiB | |");
+    println!("|---|---|---|---|---|---|");
     for (engine, url) in measured {
         measure(engine, &url, &dir);
     }
