@@ -24,7 +24,11 @@
 //! PASSAGE_BENCH_SERVER_LOG (a log filter added to the server's, whose log is then shown,
 //! e.g. `passage::store::group=debug` for each batch), PASSAGE_BENCH_BINARY (the server
 //! binary to run instead of this build's, e.g. an earlier release's, to compare before and
-//! after a change in one sitting).
+//! after a change in one sitting), PASSAGE_BENCH_HISTORY_SQLITE (a SQLite file, such as
+//! the ten years `cargo bench --bench history` makes: a copy of it is benched too, right
+//! after the empty database, its rows labelled "SQLite, history") and
+//! PASSAGE_BENCH_HISTORY_POSTGRES (the same on PostgreSQL: the name of a database on
+//! PASSAGE_BENCH_POSTGRES_URL, copied as a template, e.g. `passage_history_5000000`).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
@@ -731,6 +735,17 @@ async fn main() {
     if let Some(m) = bench_engine("SQLite", &format!("sqlite://{file}"), &dir).await {
         mixed.push(("SQLite", m));
     }
+    if let Ok(history) = std::env::var("PASSAGE_BENCH_HISTORY_SQLITE") {
+        // A copy: the bench adds staff, cases and requests, the history stays as made.
+        let copy = format!("{dir}/load-history.db");
+        std::fs::copy(&history, &copy).expect("PASSAGE_BENCH_HISTORY_SQLITE can be copied");
+        if let Some(m) = bench_engine("SQLite, history", &format!("sqlite://{copy}"), &dir).await {
+            mixed.push(("SQLite, history", m));
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{copy}{suffix}"));
+        }
+    }
 
     let admin_url = std::env::var("PASSAGE_BENCH_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
@@ -758,6 +773,21 @@ async fn main() {
         .execute(&mut admin)
         .await
         .unwrap();
+    if let Ok(history) = std::env::var("PASSAGE_BENCH_HISTORY_POSTGRES") {
+        let copy = format!("{name}_history");
+        sqlx::query(&format!("CREATE DATABASE {copy} TEMPLATE {history}"))
+            .execute(&mut admin)
+            .await
+            .expect("PASSAGE_BENCH_HISTORY_POSTGRES names a database no one is connected to");
+        url.set_path(&copy);
+        if let Some(m) = bench_engine("PostgreSQL, history", url.as_str(), &dir).await {
+            mixed.push(("PostgreSQL, history", m));
+        }
+        sqlx::query(&format!("DROP DATABASE {copy} WITH (FORCE)"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    }
     if !mixed.is_empty() {
         print_mixed_header();
     }

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::progress::Progress;
 use crate::store::{Db, StoreError, Tx};
 use crate::{on_db, on_tx};
 
@@ -326,11 +327,22 @@ pub struct BrokenLink {
 /// Recomputes the whole chain from the stored events, one at a time (memory does not
 /// grow with the chain), and names the first event where it breaks.
 pub async fn verify(db: &Db) -> Result<Verification, StoreError> {
+    verify_with_progress(db, &Progress::hidden()).await
+}
+
+/// [`verify`], telling `progress` how many events there are and each one checked (the
+/// `passage audit verify` command shows it on a terminal).
+pub async fn verify_with_progress(
+    db: &Db,
+    progress: &Progress,
+) -> Result<Verification, StoreError> {
     let (head_seq, head_hash): (i64, String) = on_db!(db, p => sqlx::query_as(
         "SELECT seq, hash FROM audit_head WHERE id = 1"
     )
     .fetch_one(p)
     .await)?;
+    progress.step("recomputing each event's hash");
+    progress.set_total(u64::try_from(head_seq).unwrap_or(0));
 
     let mut expected_seq = 1_i64;
     let mut prev = GENESIS_HASH.to_string();
@@ -386,8 +398,10 @@ pub async fn verify(db: &Db) -> Result<Verification, StoreError> {
             }
             prev = event.hash.clone();
             expected_seq += 1;
+            progress.advance(1);
         }
     });
+    progress.finish();
     let events = expected_seq - 1;
 
     if broken.is_none() && events < head_seq {

@@ -20,6 +20,7 @@ pub mod ledger;
 pub mod links;
 pub mod mail;
 pub mod metrics;
+pub mod progress;
 pub mod reports;
 pub mod state;
 pub mod store;

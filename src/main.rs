@@ -11,6 +11,7 @@ use passage::config::Config;
 use passage::domain::{Email, Language, OrgType, Province, Roles};
 use passage::export::{Export, Format};
 use passage::identity::{keys, orgs, users};
+use passage::progress::{Progress, Unit};
 use passage::store::{Db, StoreError};
 use passage::{audit, ledger, reports};
 
@@ -481,14 +482,20 @@ async fn export(db: &Db, format: Format, output: Option<&Path>) -> Result<(), Fa
         )),
         None => Box::new(tokio::io::stdout()),
     };
+    // How much is written so far, on a terminal: the export's own work is left as it is.
+    let progress = Progress::terminal("export", Unit::Bytes);
+    progress.step(format.as_str());
     let written = async {
         while let Some(chunk) = receiver.recv().await {
-            sink.write_all(chunk?.as_bytes()).await?;
+            let chunk = chunk?;
+            sink.write_all(chunk.as_bytes()).await?;
+            progress.advance(chunk.len() as u64);
         }
         sink.flush().await?;
         Ok::<_, Failure>(())
     }
     .await;
+    drop(progress);
     // Dropping the receiver stops the writer at its next chunk when writing failed.
     drop(receiver);
     let summary = writer
@@ -581,7 +588,9 @@ async fn run_on_database(command: Command, config: Config) -> Result<(), Failure
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
-            let v = audit::verify(&db).await?;
+            let progress = Progress::terminal("audit verify", Unit::Count("events"));
+            let v = audit::verify_with_progress(&db, &progress).await?;
+            drop(progress);
             match v.broken {
                 None => {
                     println!("audit chain ok: {} events, head {}", v.events, v.head);
@@ -775,7 +784,9 @@ async fn run_on_database(command: Command, config: Config) -> Result<(), Failure
         Command::Ledger {
             command: LedgerCommand::Check,
         } => {
-            let check = ledger::check(&db).await?;
+            let progress = Progress::terminal("ledger check", Unit::Count(""));
+            let check = ledger::check_with_progress(&db, &progress).await?;
+            drop(progress);
             for a in &check.accounts {
                 println!(
                     "{:<12} debits pending {:>12} posted {:>12}  credits pending {:>12} posted {:>12}",

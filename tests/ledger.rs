@@ -366,7 +366,47 @@ async fn the_database_itself_refuses_to_rewrite_transfers(t: TestDb) {
     assert_balanced(db).await;
 }
 
+/// Case days are compared by the engine, which sends back only the differing days, and at
+/// most a hundred are named: a ledger check on years of history stays in bounded memory
+/// however many totals were corrupted.
+async fn the_ledger_check_names_a_hundred_wrong_case_days_and_says_there_are_more(t: TestDb) {
+    let db = &t.db;
+    run(db, donation("d1", 10_000)).await;
+    assert_balanced(db).await;
+    let mut sql = String::from(
+        "INSERT INTO orgs (id, name, type, province, created_at)
+         VALUES ('org-x', 'Organisation X', 'shelter', 'QC', '2026-01-01T00:00:00+00:00');
+         INSERT INTO cases (code, org_id, province, status, opened_at) VALUES ",
+    );
+    let codes: Vec<String> = (0..150).map(|i| format!("QC-TEST-{i:05}")).collect();
+    let rows: Vec<String> = codes
+        .iter()
+        .map(|c| format!("('{c}', 'org-x', 'QC', 'open', '2026-01-01T00:00:00+00:00')"))
+        .collect();
+    sql.push_str(&rows.join(","));
+    sql.push_str(";\nINSERT INTO case_days (case_code, day, cents) VALUES ");
+    let rows: Vec<String> = codes
+        .iter()
+        .map(|c| format!("('{c}', '2026-01-02', 700)"))
+        .collect();
+    sql.push_str(&rows.join(","));
+    passage::on_db!(db, p => sqlx::raw_sql(&sql).execute(p).await.map(|_| ())).unwrap();
+    let check = ledger::check(db).await.unwrap();
+    assert!(!check.ok);
+    assert_eq!(check.problems.len(), 101, "{:?}", check.problems);
+    assert_eq!(
+        check.problems[0],
+        "case QC-TEST-00000: cached total 700 on 2026-01-02 but its requests give 0"
+    );
+    assert!(
+        check.problems[100].starts_with("and more case days whose cached total differs"),
+        "{}",
+        check.problems[100]
+    );
+}
+
 on_both_engines!(
+    the_ledger_check_names_a_hundred_wrong_case_days_and_says_there_are_more,
     a_receipt_settles_a_hold_and_releases_the_rest,
     a_hold_cannot_be_posted_for_more_than_it_holds,
     the_fund_never_goes_below_zero_counting_holds,

@@ -1,9 +1,8 @@
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
 use super::figures::{self, Figures};
 use crate::domain::states::{LineStatus, RequestStatus, TransferKind};
+use crate::progress::Progress;
 use crate::store::{Db, StoreError};
 use crate::{on_db, on_tx};
 
@@ -39,6 +38,14 @@ pub struct LedgerCheck {
 /// [`Figures::problems`]; no account the fund owes on may be in credit, and the payout
 /// lines marked paid must be what the payout transfers paid.
 pub async fn check(db: &Db) -> Result<LedgerCheck, StoreError> {
+    check_with_progress(db, &Progress::hidden()).await
+}
+
+/// [`check`], naming each of its steps to `progress` as it starts (the `passage ledger
+/// check` command shows them on a terminal). Each step is one statement the engine
+/// answers with a few rows, so memory stays the same whatever the size of the ledger.
+pub async fn check_with_progress(db: &Db, progress: &Progress) -> Result<LedgerCheck, StoreError> {
+    progress.step("deriving each account's totals from the transfers (1 of 4)");
     // A hold counts as pending until a transfer resolves it; posted amounts come from
     // single transfers and posts. CAST keeps PostgreSQL's SUM(bigint) an integer.
     let (pending, posted) = (
@@ -105,6 +112,7 @@ pub async fn check(db: &Db) -> Result<LedgerCheck, StoreError> {
         }),
         0,
     );
+    progress.step("comparing the payouts with their lines (2 of 4)");
     let mut tx = db.begin_snapshot().await?;
     let paid_out = super::paid_out(&mut tx).await?;
     let lines_paid: i64 = on_tx!(&mut tx, c => sqlx::query_scalar(
@@ -131,6 +139,7 @@ pub async fn check(db: &Db) -> Result<LedgerCheck, StoreError> {
     if sum(|a| a.debits_pending) != sum(|a| a.credits_pending) {
         problems.push("pending debits and credits do not balance".into());
     }
+    progress.step("looking for holds resolved twice (3 of 4)");
     let resolved_twice: Vec<String> = on_db!(db, p => sqlx::query_scalar(
         "SELECT pending_id FROM transfers WHERE pending_id IS NOT NULL
          GROUP BY pending_id HAVING COUNT(*) > 1",
@@ -140,7 +149,9 @@ pub async fn check(db: &Db) -> Result<LedgerCheck, StoreError> {
     for id in resolved_twice {
         problems.push(format!("hold {id} was resolved more than once"));
     }
+    progress.step("comparing each case's daily totals with its requests (4 of 4)");
     problems.extend(case_day_problems(db).await?);
+    progress.finish();
     Ok(LedgerCheck {
         ok: problems.is_empty(),
         accounts,
@@ -149,42 +160,46 @@ pub async fn check(db: &Db) -> Result<LedgerCheck, StoreError> {
     })
 }
 
+/// At most this many differing case days are named; past it, one line says there are more.
+const CASE_DAYS_SHOWN: usize = 100;
+
 /// Each case's cached per-day totals (migration 0014_case_days, kept by triggers) beside
-/// the totals its requests give; a day missing on one side counts as zero.
+/// the totals its requests give; a day missing on one side counts as zero. The engine
+/// compares them in one statement (one snapshot) and sends back only the days that differ,
+/// so memory does not grow with the history.
 async fn case_day_problems(db: &Db) -> Result<Vec<String>, StoreError> {
     let day_decided = match db.engine() {
         crate::store::Engine::Sqlite => "substr(decided_at, 1, 10)",
         crate::store::Engine::Postgres => "CAST((decided_at AT TIME ZONE 'UTC')::date AS TEXT)",
     };
-    let derived_sql = format!(
-        "SELECT case_code, {day_decided}, CAST(SUM(COALESCE(spent, amount)) AS BIGINT)
-         FROM requests WHERE status IN {uses_money} AND decided_at IS NOT NULL
-         GROUP BY case_code, {day_decided}",
+    let sql = format!(
+        "SELECT case_code, day, CAST(SUM(cached) AS BIGINT), CAST(SUM(derived) AS BIGINT)
+         FROM (SELECT case_code, CAST(day AS TEXT) AS day, cents AS cached, 0 AS derived
+               FROM case_days
+               UNION ALL
+               SELECT case_code, {day_decided}, 0, COALESCE(spent, amount)
+               FROM requests WHERE status IN {uses_money} AND decided_at IS NOT NULL) both_sides
+         GROUP BY case_code, day
+         HAVING SUM(cached) <> SUM(derived)
+         ORDER BY case_code, day
+         LIMIT {}",
+        CASE_DAYS_SHOWN + 1,
         uses_money = RequestStatus::sql_list(&[RequestStatus::Approved, RequestStatus::Settled]),
     );
-    // One snapshot for both reads: a request written between them on a live database
-    // would otherwise show as a difference.
-    let mut tx = db.begin_snapshot().await?;
-    let derived: Vec<(String, String, i64)> =
-        on_tx!(&mut tx, c => sqlx::query_as(&derived_sql).fetch_all(c).await)?;
-    let cached: Vec<(String, String, i64)> = on_tx!(&mut tx, c => sqlx::query_as(
-        "SELECT case_code, CAST(day AS TEXT), cents FROM case_days"
-    )
-    .fetch_all(c)
-    .await)?;
-    tx.rollback().await?;
-    let mut totals: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
-    for (case, day, cents) in cached {
-        totals.entry((case, day)).or_default().0 = cents;
-    }
-    for (case, day, cents) in derived {
-        totals.entry((case, day)).or_default().1 = cents;
-    }
-    Ok(totals
+    let differ: Vec<(String, String, i64, i64)> =
+        on_db!(db, p => sqlx::query_as(&sql).fetch_all(p).await)?;
+    let more = differ.len() > CASE_DAYS_SHOWN;
+    let mut problems: Vec<String> = differ
         .into_iter()
-        .filter(|(_, (cached, derived))| cached != derived)
-        .map(|((case, day), (cached, derived))| {
+        .take(CASE_DAYS_SHOWN)
+        .map(|(case, day, cached, derived)| {
             format!("case {case}: cached total {cached} on {day} but its requests give {derived}")
         })
-        .collect())
+        .collect();
+    if more {
+        problems.push(format!(
+            "and more case days whose cached total differs from their requests (only the first {CASE_DAYS_SHOWN} are named)"
+        ));
+    }
+    Ok(problems)
 }

@@ -21,7 +21,7 @@ mod check;
 pub mod figures;
 mod sweep;
 
-pub use check::{AccountCheck, LedgerCheck, check};
+pub use check::{AccountCheck, LedgerCheck, check, check_with_progress};
 pub use figures::Figures;
 pub use sweep::sweep_expired;
 
