@@ -1223,7 +1223,11 @@ async fn the_donors_page_shows_the_last_check_and_catches_an_edit_within_minutes
     f.app.clock.advance(Duration::seconds(270));
     let due = f.app.clock.now();
     let (_, page) = f.get("/api/v1/donor/report", &token).await;
-    assert_eq!(checked_at(&page), first, "a visit does not wait for the check");
+    assert_eq!(
+        checked_at(&page),
+        first,
+        "a visit does not wait for the check"
+    );
     let deadline = std::time::Instant::now() + StdDuration::from_secs(30);
     let caught = loop {
         let (_, page) = f.get("/api/v1/donor/report", &token).await;
@@ -1243,11 +1247,10 @@ async fn the_donors_page_shows_the_last_check_and_catches_an_edit_within_minutes
         "{html}"
     );
     assert!(
-        html.contains(&passage::web::i18n::text(
-            passage::domain::Language::En,
-            "donor-not-verified"
-        )
-        .replace('\'', "&#39;")),
+        html.contains(
+            &passage::web::i18n::text(passage::domain::Language::En, "donor-not-verified")
+                .replace('\'', "&#39;")
+        ),
         "{html}"
     );
     f.app.stop().await;

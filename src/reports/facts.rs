@@ -340,7 +340,8 @@ impl BookBuilder {
 /// The disbursements of `[$2, $3)`, one row each, with the case, category, province,
 /// nights and scope of the request a receipt settles (none for a transfer made straight
 /// through the ledger).
-const SPENDING: &str = "SELECT t.id, t.amount, r.case_code, r.category, k.province, r.nights, r.scope
+const SPENDING: &str =
+    "SELECT t.id, t.amount, r.case_code, r.category, k.province, r.nights, r.scope
      FROM transfers t
      LEFT JOIN requests r ON t.kind = $5 AND r.hold_id = t.pending_id
      LEFT JOIN cases k ON k.code = r.case_code
@@ -395,7 +396,10 @@ async fn gifts_in(tx: &mut Tx, window: Window) -> Result<Gifts, StoreError> {
     })
 }
 
-async fn holds_at(tx: &mut Tx, cutoff: DateTime<Utc>) -> Result<Vec<(i64, Option<String>)>, StoreError> {
+async fn holds_at(
+    tx: &mut Tx,
+    cutoff: DateTime<Utc>,
+) -> Result<Vec<(i64, Option<String>)>, StoreError> {
     let mut holds: Vec<(i64, Option<String>)> = on_tx!(tx, c => sqlx::query_as(
         "SELECT h.amount, r.case_code FROM transfers h
          LEFT JOIN requests r ON r.hold_id = h.id
@@ -471,7 +475,9 @@ pub async fn read_grouped(
     others: &[Window],
 ) -> Result<(Book, Grouped, Vec<Grouped>), StoreError> {
     let micro = chrono::Duration::microseconds(1);
-    let windows: Vec<Window> = std::iter::once(current).chain(others.iter().copied()).collect();
+    let windows: Vec<Window> = std::iter::once(current)
+        .chain(others.iter().copied())
+        .collect();
     // The edges of the stretches of time that lie wholly inside or outside each window.
     let mut edges: Vec<DateTime<Utc>> = windows
         .iter()

@@ -1078,8 +1078,8 @@ fn decisions_of(decided: &Decided, k: usize) -> Option<Decisions> {
     // on both sides.
     let at_once = decided.count - decided.treasurer_count;
     let safe = |n: usize| n == 0 || n >= k;
-    let at_once_percent =
-        (safe(by_treasurer) && safe(decided.at_once_cases) && decided.cases > 0).then(|| {
+    let at_once_percent = (safe(by_treasurer) && safe(decided.at_once_cases) && decided.cases > 0)
+        .then(|| {
             let share = Decimal::from(at_once as i64) * Decimal::ONE_HUNDRED
                 / Decimal::from(decided.count as i64);
             share
@@ -1124,7 +1124,9 @@ pub struct Compared<'a> {
 fn book_of(facts: &Facts, priors: &[Prior]) -> (Book, Grouped, Vec<Grouped>) {
     let mut book = BookBuilder::default();
     let mut by_transfer: HashMap<&str, u32> = HashMap::new();
-    let mut windows: Vec<(Vec<u32>, Vec<(i64, Option<u32>)>)> = Vec::new();
+    // Each window's entries, and its holds (amount, case).
+    type Holds = Vec<(i64, Option<u32>)>;
+    let mut windows: Vec<(Vec<u32>, Holds)> = Vec::new();
     for f in std::iter::once(facts).chain(priors.iter().map(|p| &p.facts)) {
         let mut items = Vec::with_capacity(f.items.len());
         for item in &f.items {
@@ -1205,7 +1207,12 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
 
 /// Builds the summary of `facts` (its spending in `book`) against the previous reports
 /// `priors`: what [`build`] does, on groups of transfers.
-pub fn build_grouped(ctx: &Context, book: &Book, facts: &Grouped, priors: &[Compared<'_>]) -> Built {
+pub fn build_grouped(
+    ctx: &Context,
+    book: &Book,
+    facts: &Grouped,
+    priors: &[Compared<'_>],
+) -> Built {
     let k = ctx.k;
     // A period whose spending concerns fewer than k cases cannot publish it: its total,
     // or its total minus what no case accounts for, would be their spending.
@@ -1213,7 +1220,13 @@ pub fn build_grouped(ctx: &Context, book: &Book, facts: &Grouped, priors: &[Comp
     let ids: Vec<u32> = facts.items.iter().map(|e| universe.add(book, *e)).collect();
     let prior_ids: Vec<Vec<u32>> = priors
         .iter()
-        .map(|p| p.facts.items.iter().map(|e| universe.add(book, *e)).collect())
+        .map(|p| {
+            p.facts
+                .items
+                .iter()
+                .map(|e| universe.add(book, *e))
+                .collect()
+        })
         .collect();
     let spenders = cases_in(&ids, &universe);
     let few = spenders > 0 && spenders < k;
@@ -1287,7 +1300,10 @@ pub fn build_grouped(ctx: &Context, book: &Book, facts: &Grouped, priors: &[Comp
         counted: false,
     });
 
-    tracing::debug!(ms = started.elapsed().as_millis() as u64, "suppressed money cells");
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        "suppressed money cells"
+    );
     // Trips: counted by scope, against their total and the previous reports' trips.
     let travel_ids: Vec<u32> = entries(book, &facts.items, &ids)
         .filter(|(i, _)| scope_of(book, i).is_some())
@@ -1315,7 +1331,14 @@ pub fn build_grouped(ctx: &Context, book: &Book, facts: &Grouped, priors: &[Comp
         if matches!(prior.summary.trips.total, Some(Count::Exactly(_))) {
             trip_fixed.push((format!("{}.trips", prior.id), prior_trips));
         }
-        trip_fixed.extend(published_sets("scope", book, prior, pids, Field::Trips, one));
+        trip_fixed.extend(published_sets(
+            "scope",
+            book,
+            prior,
+            pids,
+            Field::Trips,
+            one,
+        ));
     }
     let trips = suppress::suppress(&Input {
         k,
@@ -1511,9 +1534,15 @@ pub fn build_grouped(ctx: &Context, book: &Book, facts: &Grouped, priors: &[Comp
     {
         summary.opening_balance = None;
     }
-    tracing::debug!(ms = started.elapsed().as_millis() as u64, "suppressed trips and holds");
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        "suppressed trips and holds"
+    );
     let count_residual = protect_counts(&mut summary, book, facts, priors, k);
-    tracing::debug!(ms = started.elapsed().as_millis() as u64, "protected case counts");
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        "protected case counts"
+    );
     unpin_counts(&mut summary, k);
     warnings.extend(count_residual.into_iter().map(|r| {
         format!("case counts ({r}) give the count of fewer than {k} cases together and are published all the same")

@@ -221,8 +221,8 @@ impl Sum {
 
     /// Adds (or, `negate`, subtracts) atom `a`'s reduced vector.
     fn add_atom(&mut self, span: &Span, a: usize, negate: bool) {
-        let (plus, minus): (fn(u64, u64) -> u64, fn(u64, u64) -> u64) =
-            if negate { (sub, add) } else { (add, sub) };
+        type Op = fn(u64, u64) -> u64;
+        let (plus, minus): (Op, Op) = if negate { (sub, add) } else { (add, sub) };
         self.set(a, plus(self.values[a], 1));
         if let Some(r) = span.pivot_row[a] {
             for (i, x) in &span.rows[r] {
@@ -727,8 +727,7 @@ pub fn suppress(input: &Input) -> Outcome {
                 .filter(|(_, (owner, _))| !matches!(owner, Owner::Fixed(_)))
                 .filter(|(s, _)| atoms_found.iter().any(|a| span.atom_has(*a, *s)))
                 .min_by_key(|(s, (owner, items))| {
-                    let n = *set_cases[*s]
-                        .get_or_insert_with(|| cases_of(items, &input.item_case));
+                    let n = *set_cases[*s].get_or_insert_with(|| cases_of(items, &input.item_case));
                     let (order, key) = match owner {
                         Owner::Cell(d, i) => (*d, dims[*d].cells[*i].key.clone()),
                         Owner::Other(d) => (*d, String::from("~other")),

@@ -155,7 +155,10 @@ async fn report(
             "donor-checked-at",
             &[
                 ("time", report.checked_at.format("%H:%M").to_string()),
-                ("day", i18n::date(c.language, report.checked_at.date_naive())),
+                (
+                    "day",
+                    i18n::date(c.language, report.checked_at.date_naive()),
+                ),
             ],
         ),
         superseded: report.superseded_by.is_some(),
