@@ -59,7 +59,8 @@ async fn generate(path: &Path, transfers: usize) {
              INSERT INTO users (id, email, language, org_id, password_hash, active, created_at)
                  VALUES ('cw', 'cw@example.org', 'en', 'org', 'x', TRUE, '{0}');
              INSERT INTO user_roles (user_id, role) VALUES ('cw', 'caseworker');
-             INSERT INTO policies (version, document, created_by, created_at) VALUES (1, '{{}}', 'bench', '{0}');
+             INSERT INTO policies (version, document, created_by, created_at)
+                 SELECT 1, '{{}}', 'bench', '{0}' WHERE NOT EXISTS (SELECT 1 FROM policies WHERE version = 1);
              INSERT INTO donors (id, name, email, language, created_at) VALUES ('donor', 'Bench donor', 'donor@example.org', 'en', '{0}');
              COMMIT;",
             ts(start)
@@ -183,8 +184,19 @@ async fn generate(path: &Path, transfers: usize) {
     db.close().await;
 }
 
-/// Runs a command under `/usr/bin/time -v`: its wall time and maximum RSS.
-fn timed(cmd: &mut Command, stdout: Option<&Path>) -> (f64, u64) {
+/// What `/usr/bin/time -v` measured of a command.
+struct Timed {
+    /// Wall time, seconds.
+    wall: f64,
+    /// User and system CPU time, seconds: what the command cost the machine, whatever
+    /// else was running on it.
+    cpu: f64,
+    /// Maximum resident set, KiB.
+    rss: u64,
+}
+
+/// Runs a command under `/usr/bin/time -v`: its wall time, CPU time and maximum RSS.
+fn timed(cmd: &mut Command, stdout: Option<&Path>) -> Timed {
     let mut timed = Command::new("/usr/bin/time");
     timed.arg("-v").arg(cmd.get_program()).args(cmd.get_args());
     for (k, v) in cmd.get_envs() {
@@ -205,15 +217,20 @@ fn timed(cmd: &mut Command, stdout: Option<&Path>) -> (f64, u64) {
     let wall = started.elapsed().as_secs_f64();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let rss = stderr
-        .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("Maximum resident set size (kbytes): ")
-        })
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0);
-    (wall, rss)
+    let field = |name: &str| -> Option<&str> {
+        stderr
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(name))
+            .map(str::trim)
+    };
+    let seconds = |name: &str| -> f64 { field(name).and_then(|v| v.parse().ok()).unwrap_or(0.0) };
+    Timed {
+        wall,
+        cpu: seconds("User time (seconds): ") + seconds("System time (seconds): "),
+        rss: field("Maximum resident set size (kbytes): ")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0),
+    }
 }
 
 fn main() {
@@ -245,18 +262,18 @@ fn main() {
         cmd
     };
     let summary = dir.join("summary.json");
-    let (report_s, report_kb) = timed(
+    let report = timed(
         &mut passage(&["reports", "preview", "2025-01-01", "2025-12-31"]),
         Some(&summary),
     );
     let journal = dir.join("passage.journal");
     let journal_arg = journal.display().to_string();
-    let (export_s, export_kb) = timed(
+    let export = timed(
         &mut passage(&["export", "--format", "hledger", "--output", &journal_arg]),
         None,
     );
     let balances = dir.join("hledger-bal.txt");
-    let (hledger_s, hledger_kb) = timed(
+    let hledger = timed(
         Command::new("hledger").args([
             "-f",
             &journal_arg,
@@ -286,17 +303,21 @@ fn main() {
         "hledger's expenses and the report's spending"
     );
     println!("transfers: {transfers} (SQLite, release build)");
+    let line = |what: &str, t: &Timed| {
+        println!(
+            "{what:<38} {:>7.2} s wall, {:>7.2} s CPU, peak RSS {} MiB",
+            t.wall,
+            t.cpu,
+            t.rss / 1024
+        )
+    };
+    line("passage reports preview (the year):", &report);
+    line("passage export --format hledger:", &export);
+    line("hledger bal -N --flat (the year):", &hledger);
     println!(
-        "passage reports preview (the year): {report_s:.2} s, peak RSS {} MiB",
-        report_kb / 1024
-    );
-    println!(
-        "passage export --format hledger:    {export_s:.2} s, peak RSS {} MiB",
-        export_kb / 1024
-    );
-    println!(
-        "hledger bal -N --flat (the year):   {hledger_s:.2} s, peak RSS {} MiB",
-        hledger_kb / 1024
+        "hledger bal / passage reports preview: {:.0} times the wall time, {:.0} times the CPU time",
+        hledger.wall / report.wall.max(0.001),
+        hledger.cpu / report.cpu.max(0.001)
     );
     println!("spent, by both: {disbursed}");
 }

@@ -40,6 +40,7 @@ impl AppState {
             clock,
             config,
             activity: Arc::default(),
+            checks: Arc::default(),
         }
     }
 }

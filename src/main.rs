@@ -289,8 +289,14 @@ fn main() -> ExitCode {
     }
 }
 
-async fn open(config: &Config) -> Result<Db, Failure> {
-    let db = Db::connect(&config.database_url, config.db_max_connections).await?;
+/// Opens the database: through SQLite's memory map for a server (`mapped`), without it
+/// for a command that reads through the file once (see [`Db::connect_unmapped`]).
+async fn open(config: &Config, mapped: bool) -> Result<Db, Failure> {
+    let db = if mapped {
+        Db::connect(&config.database_url, config.db_max_connections).await?
+    } else {
+        Db::connect_unmapped(&config.database_url, config.db_max_connections).await?
+    };
     db.migrate().await?;
     Ok(db)
 }
@@ -571,7 +577,7 @@ async fn run(command: Command, mut config: Config) -> Result<(), Failure> {
 }
 
 async fn run_on_database(command: Command, config: Config) -> Result<(), Failure> {
-    let db = open(&config).await?;
+    let db = open(&config, matches!(command, Command::Serve | Command::Demo)).await?;
     let result = match command {
         Command::Backup { .. } | Command::Restore { .. } => Ok(()),
         Command::Serve => {

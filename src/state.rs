@@ -26,4 +26,7 @@ pub struct AppState {
     /// When sessions were last seen on this instance, written out once a minute (see
     /// [`crate::identity::sessions`]).
     pub activity: Arc<crate::identity::sessions::Activity>,
+    /// The last verification of each sealed report, for the donors' pages (see
+    /// [`crate::reports::checks`]).
+    pub checks: Arc<crate::reports::checks::Checks>,
 }

@@ -1149,7 +1149,108 @@ async fn anyone_checks_a_report_with_sha256sum_of_the_file_its_page_offers(t: Te
     sink.stop().await;
 }
 
+/// The donor's page shows the last check of the books and when it ran, without checking
+/// them on each visit; a direct edit of the database (no audit event) is caught by the
+/// check that a visit starts once the last one is a few minutes old.
+async fn the_donors_page_shows_the_last_check_and_catches_an_edit_within_minutes(t: TestDb) {
+    let mut f = Fund::new(t).await;
+    let (id, _) = sealed_november(&mut f).await;
+    let (s, _) = f
+        .post(
+            &format!("/api/v1/reports/{id}/send"),
+            &f.treasurer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 202);
+    let (token, _) = links_of(&f, "bob@").await;
+    let first = f.app.clock.now();
+    let (s, page) = f.get("/api/v1/donor/report", &token).await;
+    assert_eq!(s, 200, "{page}");
+    assert_eq!(page["verified"], true, "{page}");
+    let checked_at = |page: &Value| {
+        chrono::DateTime::parse_from_rfc3339(page["checked_at"].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    assert_eq!(checked_at(&page), first);
+    let (_, html) = donor_page(&f, &token).await;
+    assert!(
+        html.contains(&format!("Checked at {} UTC", first.format("%H:%M"))),
+        "{html}"
+    );
+
+    // Someone edits the books behind Passage's back (past the append-only triggers): no
+    // audit event says so.
+    match &f.app.db.db {
+        passage::store::Db::Sqlite(p) => {
+            sqlx::query("DROP TRIGGER transfers_refuse_update")
+                .execute(p)
+                .await
+                .unwrap();
+            sqlx::query("UPDATE transfers SET amount = amount + 1 WHERE kind = 'post'")
+                .execute(p)
+                .await
+                .unwrap();
+        }
+        passage::store::Db::Postgres(p) => {
+            sqlx::query("ALTER TABLE transfers DISABLE TRIGGER transfers_append_only")
+                .execute(p)
+                .await
+                .unwrap();
+            sqlx::query("UPDATE transfers SET amount = amount + 1 WHERE kind = 'post'")
+                .execute(p)
+                .await
+                .unwrap();
+        }
+    }
+    // Half a minute on, the page still shows the last check (no check of the books per
+    // visit).
+    f.app.clock.advance(Duration::seconds(30));
+    let (_, page) = f.get("/api/v1/donor/report", &token).await;
+    assert_eq!(page["verified"], true, "{page}");
+    assert_eq!(checked_at(&page), first);
+
+    // Once the last check is five minutes old, a visit starts the next one in the
+    // background; the pages after it show what it found, and when.
+    f.app.clock.advance(Duration::seconds(270));
+    let due = f.app.clock.now();
+    let (_, page) = f.get("/api/v1/donor/report", &token).await;
+    assert_eq!(
+        checked_at(&page),
+        first,
+        "a visit does not wait for the check"
+    );
+    let deadline = std::time::Instant::now() + StdDuration::from_secs(30);
+    let caught = loop {
+        let (_, page) = f.get("/api/v1/donor/report", &token).await;
+        if page["verified"] == false {
+            break page;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the edit was not caught: {page}"
+        );
+        tokio::time::sleep(StdDuration::from_millis(50)).await;
+    };
+    assert_eq!(checked_at(&caught), due);
+    let (_, html) = donor_page(&f, &token).await;
+    assert!(
+        html.contains(&format!("Checked at {} UTC", due.format("%H:%M"))),
+        "{html}"
+    );
+    assert!(
+        html.contains(
+            &passage::web::i18n::text(passage::domain::Language::En, "donor-not-verified")
+                .replace('\'', "&#39;")
+        ),
+        "{html}"
+    );
+    f.app.stop().await;
+}
+
 on_both_engines!(
+    the_donors_page_shows_the_last_check_and_catches_an_edit_within_minutes,
     anyone_checks_a_report_with_sha256sum_of_the_file_its_page_offers,
     the_unsubscribe_link_of_a_report_email_opens_a_page_in_the_donors_language,
     each_donor_gets_the_report_once_in_their_language_and_can_unsubscribe,

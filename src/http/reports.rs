@@ -395,8 +395,11 @@ pub(crate) struct DonorReport {
     pub gifts: Vec<Gift>,
     #[schema(value_type = Figure)]
     pub gifts_total: String,
-    /// The summary recomputed now from the ledger still hashes to `hash`.
+    /// The report still matched the fund's books at its last check (`checked_at`): the
+    /// ledger entries of its window still have the digest sealed with it, and its stored
+    /// bytes still hash to `hash`. Checks run again in the background every few minutes.
     pub verified: bool,
+    pub checked_at: chrono::DateTime<chrono::Utc>,
     /// The display name of the treasurer who froze the report, and when.
     pub frozen_by: Option<String>,
     pub frozen_at: Option<chrono::DateTime<chrono::Utc>>,
@@ -520,7 +523,9 @@ pub(crate) async fn donor_report_for(
     .await;
     tx.rollback().await.map_err(ApiError::from)?;
     let (row, donor_name, language, gifts, signed) = found?;
-    let verification = lifecycle::verify(&state.db, &report_id)
+    let checked = state
+        .checks
+        .last(&state.db, &state.clock, &report_id)
         .await
         .map_err(ApiError::from)?;
     Ok(DonorReport {
@@ -534,7 +539,8 @@ pub(crate) async fn donor_report_for(
         donor_name,
         gifts_total: format_cents(gifts.iter().map(|g| g.amount).sum()),
         gifts,
-        verified: verification.matches,
+        verified: checked.matches,
+        checked_at: checked.at,
         frozen_by: signed.frozen_by,
         frozen_at: signed.frozen_at,
         cosigned_by: signed.cosigned_by,

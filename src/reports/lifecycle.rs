@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use super::digest;
 use super::facts::{self, Window};
-use super::summary::{self, Built, Context, Prior, Summary};
+use super::summary::{self, Built, Compared, Context, Summary};
 use super::{Period, chain_start, next_start_day};
 use crate::approval::FlowError;
 use crate::approval::error::invalid;
@@ -366,20 +366,16 @@ async fn overlapping_frozen(tx: &mut Tx, row: &Row) -> Result<Vec<Row>, FlowErro
     Ok(out)
 }
 
-async fn priors(tx: &mut Tx, rows: Vec<Row>) -> Result<Vec<Prior>, FlowError> {
-    let mut out = Vec::new();
-    for row in rows {
-        let window = row.window()?;
-        let summary = row.stored_summary().ok_or_else(|| {
-            FlowError::Conflict(format!("report {} has no readable summary", row.id))
-        })?;
-        out.push(Prior {
-            id: row.id.clone(),
-            facts: facts::read(tx, window).await?,
-            summary,
-        });
-    }
-    Ok(out)
+/// The summaries of the reports this one is compared with, and their windows.
+fn priors(rows: &[Row]) -> Result<Vec<(Window, Summary)>, FlowError> {
+    rows.iter()
+        .map(|row| {
+            let summary = row.stored_summary().ok_or_else(|| {
+                FlowError::Conflict(format!("report {} has no readable summary", row.id))
+            })?;
+            Ok((row.window()?, summary))
+        })
+        .collect()
 }
 
 /// The hash the audit event `seq` has now (the genesis hash for 0).
@@ -407,8 +403,27 @@ async fn compute(
 ) -> Result<Built, FlowError> {
     let window = row.window()?;
     let (period_start, period_end) = row.period()?;
-    let facts = facts::read(tx, window).await?;
-    let priors = priors(tx, compared).await?;
+    let priors = priors(&compared)?;
+    let windows: Vec<Window> = priors.iter().map(|(w, _)| *w).collect();
+    let reading = std::time::Instant::now();
+    let (book, facts, prior_facts) = facts::read_grouped(tx, window, &windows).await?;
+    tracing::debug!(
+        report = %row.id,
+        disbursements = book.entries.len(),
+        cases = book.cases.len(),
+        ms = reading.elapsed().as_millis() as u64,
+        "read the report's facts"
+    );
+    let compared: Vec<Compared<'_>> = compared
+        .iter()
+        .zip(&priors)
+        .zip(&prior_facts)
+        .map(|((row, (_, summary)), facts)| Compared {
+            id: &row.id,
+            facts,
+            summary,
+        })
+        .collect();
     let ctx = Context {
         period_start,
         period_end,
@@ -419,7 +434,10 @@ async fn compute(
             None => audit_head_at(tx, window.cutoff).await?,
         },
     };
-    Ok(summary::build(&ctx, &facts, &priors))
+    let building = std::time::Instant::now();
+    let built = summary::build_grouped(&ctx, &book, &facts, &compared);
+    tracing::debug!(report = %row.id, ms = building.elapsed().as_millis() as u64, "built the report's summary");
+    Ok(built)
 }
 
 #[derive(Debug, Clone)]

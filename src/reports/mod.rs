@@ -22,6 +22,7 @@
 //! between two; `period_start` and `period_end` are the days a report is labelled with.
 
 pub mod annual;
+pub mod checks;
 pub mod digest;
 pub mod donor;
 pub mod facts;

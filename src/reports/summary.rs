@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::facts::{Facts, Item};
+use super::facts::{Book, BookBuilder, Decided, Entry, Facts, Grouped};
 use super::suppress::{self, Cell, Dimension, Input};
 use crate::domain::money::format_cents;
 use crate::domain::province::PROVINCES;
@@ -503,57 +503,65 @@ impl CountAt {
     }
 }
 
-/// Items numbered across this window and the previous reports' windows, so that one
-/// transfer is one item everywhere.
+/// Groups of transfers (see [`Entry`]) numbered across this window and the previous
+/// reports' windows, in the order they are first met, so that one group is one item
+/// everywhere.
 struct Universe {
-    index: HashMap<String, u32>,
+    local: Vec<u32>,
     case: Vec<Option<u32>>,
-    cases: HashMap<String, u32>,
 }
 
 impl Universe {
-    fn new() -> Universe {
+    fn new(book: &Book) -> Universe {
         Universe {
-            index: HashMap::new(),
+            local: vec![u32::MAX; book.entries.len()],
             case: Vec::new(),
-            cases: HashMap::new(),
         }
     }
 
-    fn add(&mut self, item: &Item) -> u32 {
-        if let Some(i) = self.index.get(&item.transfer_id) {
-            return *i;
+    fn add(&mut self, book: &Book, entry: u32) -> u32 {
+        let slot = &mut self.local[entry as usize];
+        if *slot != u32::MAX {
+            return *slot;
         }
-        let case = item.case_code.as_ref().map(|c| {
-            let n = self.cases.len() as u32;
-            *self.cases.entry(c.clone()).or_insert(n)
-        });
         let i = self.case.len() as u32;
-        self.case.push(case);
-        self.index.insert(item.transfer_id.clone(), i);
+        *slot = i;
+        self.case.push(book.entries[entry as usize].case);
         i
     }
 }
 
-type Key = fn(&Item) -> Option<String>;
+type Key = fn(&Book, &Entry) -> Option<u32>;
 
-fn category_of(item: &Item) -> Option<String> {
-    item.case_code.as_ref()?;
-    item.category.clone()
+fn category_of(_: &Book, item: &Entry) -> Option<u32> {
+    item.case?;
+    item.category.map(u32::from)
 }
 
-fn province_of(item: &Item) -> Option<String> {
-    item.case_code.as_ref()?;
-    item.province.clone()
+fn province_of(_: &Book, item: &Entry) -> Option<u32> {
+    item.case?;
+    item.province.map(u32::from)
 }
 
-fn scope_of(item: &Item) -> Option<String> {
-    item.case_code.as_ref()?;
-    let category = item.category.as_deref()?;
+fn scope_of(book: &Book, item: &Entry) -> Option<u32> {
+    item.case?;
+    let category = book.names[usize::from(item.category?)].as_str();
     if !TRAVEL.contains(&category) {
         return None;
     }
-    item.scope.clone()
+    item.scope.map(u32::from)
+}
+
+/// The entry a window's item is, with its number in the universe.
+fn entries<'b>(
+    book: &'b Book,
+    items: &'b [u32],
+    ids: &'b [u32],
+) -> impl Iterator<Item = (&'b Entry, u32)> + 'b {
+    items
+        .iter()
+        .zip(ids)
+        .map(|(e, id)| (&book.entries[*e as usize], *id))
 }
 
 fn order_of(dimension: &str) -> Vec<String> {
@@ -567,22 +575,27 @@ fn order_of(dimension: &str) -> Vec<String> {
     }
 }
 
-/// One dimension's cells over `items` (already numbered in `universe`).
+/// One dimension's cells over a window's `items` (numbered `ids` in the universe).
 fn cells(
-    items: &[Item],
+    book: &Book,
+    items: &[u32],
     ids: &[u32],
     key: Key,
-    weight: fn(&Item) -> i64,
+    weight: fn(&Entry) -> i64,
     dimension: &str,
 ) -> Vec<Cell> {
-    let mut by_key: BTreeMap<String, (Vec<u32>, i64)> = BTreeMap::new();
-    for (item, id) in items.iter().zip(ids) {
-        if let Some(k) = key(item) {
+    let mut by_key: HashMap<u32, (Vec<u32>, i64)> = HashMap::new();
+    for (item, id) in entries(book, items, ids) {
+        if let Some(k) = key(book, item) {
             let e = by_key.entry(k).or_default();
-            e.0.push(*id);
+            e.0.push(id);
             e.1 += weight(item);
         }
     }
+    let mut by_key: BTreeMap<String, (Vec<u32>, i64)> = by_key
+        .into_iter()
+        .map(|(k, v)| (book.names[k as usize].clone(), v))
+        .collect();
     let mut out = Vec::new();
     for k in order_of(dimension) {
         if let Some((mut ids, w)) = by_key.remove(&k) {
@@ -611,13 +624,14 @@ fn cells(
 /// The sets a previous report published in one dimension, read back from its summary.
 fn published_sets(
     name: &str,
-    prior: &Prior,
+    book: &Book,
+    prior: &Compared<'_>,
     ids: &[u32],
     field: Field,
-    weight: fn(&Item) -> i64,
+    weight: fn(&Entry) -> i64,
 ) -> Vec<(String, Vec<u32>)> {
-    let section = field.published(&prior.summary);
-    let prior_cells = cells(&prior.facts.items, ids, field.key(), weight, name);
+    let section = field.published(prior.summary);
+    let prior_cells = cells(book, &prior.facts.items, ids, field.key(), weight, name);
     let field = field.name();
     let by_key: HashMap<&str, &Cell> = prior_cells.iter().map(|c| (c.key.as_str(), c)).collect();
     let mut out = Vec::new();
@@ -640,11 +654,13 @@ fn published_sets(
 }
 
 fn cases_in(items: &[u32], universe: &Universe) -> usize {
-    items
+    let mut cases: Vec<u32> = items
         .iter()
         .filter_map(|i| universe.case[*i as usize])
-        .collect::<BTreeSet<_>>()
-        .len()
+        .collect();
+    cases.sort_unstable();
+    cases.dedup();
+    cases.len()
 }
 
 /// A dimension as published, before it takes its field's shape: each cell's key, cases
@@ -745,27 +761,22 @@ fn section<V>(
 /// numbering: a hold is known by its case and amount (the n-th such hold of a report is
 /// the n-th of another), which merges only holds of equal amounts, so a difference the
 /// numbering hides is one the amounts hide too. Also the case of each hold.
-fn hold_universe(facts: &Facts, priors: &[Prior]) -> (Vec<Vec<u32>>, Vec<Option<u32>>) {
-    let mut index: HashMap<(i64, Option<String>, usize), u32> = HashMap::new();
-    let mut cases: HashMap<String, u32> = HashMap::new();
+fn hold_universe(facts: &Grouped, priors: &[Compared<'_>]) -> (Vec<Vec<u32>>, Vec<Option<u32>>) {
+    let mut index: HashMap<(i64, Option<u32>, usize), u32> = HashMap::new();
     let mut item_case: Vec<Option<u32>> = Vec::new();
     let mut sets = Vec::new();
     for holds in std::iter::once(&facts.holds).chain(priors.iter().map(|p| &p.facts.holds)) {
-        let mut seen: HashMap<(i64, Option<String>), usize> = HashMap::new();
+        let mut seen: HashMap<(i64, Option<u32>), usize> = HashMap::new();
         let mut set = Vec::new();
         for (amount, case) in holds {
-            let n = seen.entry((*amount, case.clone())).or_default();
+            let n = seen.entry((*amount, *case)).or_default();
             *n += 1;
-            let key = (*amount, case.clone(), *n);
+            let key = (*amount, *case, *n);
             let id = match index.get(&key) {
                 Some(id) => *id,
                 None => {
                     let id = item_case.len() as u32;
-                    let c = case.as_ref().map(|c| {
-                        let next = cases.len() as u32;
-                        *cases.entry(c.clone()).or_insert(next)
-                    });
-                    item_case.push(c);
+                    item_case.push(*case);
                     index.insert(key, id);
                     id
                 }
@@ -806,32 +817,35 @@ fn withhold_spending(summary: &mut Summary, k: usize) {
     });
 }
 
-/// The case counts a summary publishes as numbers: where each is and the cases it counts.
-fn count_sets(summary: &Summary, facts: &Facts) -> Vec<(CountAt, BTreeSet<String>)> {
+/// The case counts a summary publishes as numbers: where each is and the cases it counts
+/// (by their numbers in `book`, which sort as their codes do).
+fn count_sets(summary: &Summary, book: &Book, facts: &Grouped) -> Vec<(CountAt, BTreeSet<u32>)> {
     let mut out = Vec::new();
     let numeric = |at: CountAt| at.get(summary).and_then(Count::exactly).is_some();
-    let cases_where = |f: &dyn Fn(&Item) -> bool| -> BTreeSet<String> {
+    let cases_where = |f: &dyn Fn(&Entry) -> bool| -> BTreeSet<u32> {
         facts
             .items
             .iter()
+            .map(|e| &book.entries[*e as usize])
             .filter(|i| f(i))
-            .filter_map(|i| i.case_code.clone())
+            .filter_map(|i| i.case)
             .collect()
     };
     if numeric(CountAt::CasesHelped) {
         out.push((CountAt::CasesHelped, cases_where(&|_| true)));
     }
     if numeric(CountAt::HoldsOutstanding) {
-        let set = facts.holds.iter().filter_map(|(_, c)| c.clone()).collect();
+        let set = facts.holds.iter().filter_map(|(_, c)| *c).collect();
         out.push((CountAt::HoldsOutstanding, set));
     }
     for field in Field::ALL {
         let key = field.key();
         let section = field.published(summary);
+        let name = |item: &Entry| key(book, item).map(|k| book.names[k as usize].as_str());
         for (i, (k, _)) in section.cells.iter().enumerate() {
             let at = CountAt::Cell(field, i);
             if numeric(at) {
-                out.push((at, cases_where(&|item| key(item).as_deref() == Some(*k))));
+                out.push((at, cases_where(&|item| name(item) == Some(*k))));
             }
         }
         if let Some((members, _)) = section.other
@@ -839,7 +853,7 @@ fn count_sets(summary: &Summary, facts: &Facts) -> Vec<(CountAt, BTreeSet<String
         {
             out.push((
                 CountAt::Other(field),
-                cases_where(&|item| key(item).is_some_and(|k| members.contains(&k))),
+                cases_where(&|item| name(item).is_some_and(|k| members.iter().any(|m| m == k))),
             ));
         }
     }
@@ -850,14 +864,20 @@ fn count_sets(summary: &Summary, facts: &Facts) -> Vec<(CountAt, BTreeSet<String
 /// Hides case counts (shown as `>=k`) until no combination of this report's counts and
 /// the other reports' gives the count of fewer than k cases. Returns what the other
 /// reports' counts give away alone.
-fn protect_counts(summary: &mut Summary, facts: &Facts, priors: &[Prior], k: usize) -> Vec<String> {
-    let mut numbering: HashMap<String, u32> = HashMap::new();
-    let mut number = |set: &BTreeSet<String>| -> Vec<u32> {
+fn protect_counts(
+    summary: &mut Summary,
+    book: &Book,
+    facts: &Grouped,
+    priors: &[Compared<'_>],
+    k: usize,
+) -> Vec<String> {
+    let mut numbering: HashMap<u32, u32> = HashMap::new();
+    let mut number = |set: &BTreeSet<u32>| -> Vec<u32> {
         let mut v: Vec<u32> = set
             .iter()
             .map(|c| {
                 let next = numbering.len() as u32;
-                *numbering.entry(c.clone()).or_insert(next)
+                *numbering.entry(*c).or_insert(next)
             })
             .collect();
         v.sort_unstable();
@@ -865,11 +885,11 @@ fn protect_counts(summary: &mut Summary, facts: &Facts, priors: &[Prior], k: usi
     };
     let mut fixed = Vec::new();
     for prior in priors {
-        for (at, set) in count_sets(&prior.summary, &prior.facts) {
+        for (at, set) in count_sets(prior.summary, book, prior.facts) {
             fixed.push((format!("{}{}", prior.id, at.pointer()), number(&set)));
         }
     }
-    let mut mine: Vec<(CountAt, String, Vec<u32>)> = count_sets(summary, facts)
+    let mut mine: Vec<(CountAt, String, Vec<u32>)> = count_sets(summary, book, facts)
         .iter()
         .map(|(at, set)| (*at, at.pointer(), number(set)))
         .collect();
@@ -1031,7 +1051,7 @@ fn unpin_counts(summary: &mut Summary, k: usize) {
 }
 
 /// The months the closing balance lasts at the window's rate of spending, to a tenth.
-fn runway_months(facts: &Facts) -> Option<String> {
+fn runway_months(facts: &Grouped) -> Option<String> {
     if facts.disbursed <= 0 || facts.closing <= 0 {
         return None;
     }
@@ -1049,49 +1069,39 @@ fn runway_months(facts: &Facts) -> Option<String> {
 }
 
 /// How the window's decisions were taken (see [`Decisions`]); `None` when there was none.
-fn decisions_of(facts: &Facts, k: usize) -> Option<Decisions> {
-    if facts.decisions.is_empty() {
+fn decisions_of(decided: &Decided, k: usize) -> Option<Decisions> {
+    if decided.count == 0 {
         return None;
     }
-    let cases = |d: &[(String, i64)]| d.iter().map(|(c, _)| c.clone()).collect::<BTreeSet<_>>();
-    let by_treasurer = cases(&facts.treasurer_decisions);
-    let all = cases(&facts.decisions);
+    let by_treasurer = decided.treasurer_cases;
     // The cases the rules answered for at once: a case with requests of both kinds counts
     // on both sides.
-    let mut at_once: Vec<(String, i64)> = facts.decisions.clone();
-    for d in &facts.treasurer_decisions {
-        if let Some(i) = at_once.iter().position(|x| x == d) {
-            at_once.remove(i);
-        }
-    }
-    let at_once_cases = cases(&at_once);
+    let at_once = decided.count - decided.treasurer_count;
     let safe = |n: usize| n == 0 || n >= k;
-    let at_once_percent =
-        (safe(by_treasurer.len()) && safe(at_once_cases.len()) && !all.is_empty()).then(|| {
-            let share = Decimal::from(at_once.len() as i64) * Decimal::ONE_HUNDRED
-                / Decimal::from(facts.decisions.len() as i64);
+    let at_once_percent = (safe(by_treasurer) && safe(decided.at_once_cases) && decided.cases > 0)
+        .then(|| {
+            let share = Decimal::from(at_once as i64) * Decimal::ONE_HUNDRED
+                / Decimal::from(decided.count as i64);
             share
                 .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
                 .to_string()
         });
-    let by_treasurer_median_seconds = if facts.treasurer_decisions.is_empty() {
+    let by_treasurer_median_seconds = if decided.treasurer_count == 0 {
         None
-    } else if by_treasurer.len() >= k {
-        Some(Count::Exactly(median(
-            facts.treasurer_decisions.iter().map(|(_, s)| *s).collect(),
-        )))
+    } else if by_treasurer >= k {
+        Some(Count::Exactly(median(&decided.treasurer_seconds)))
     } else {
         Some(small(k))
     };
     Some(Decisions {
         at_once_percent,
-        by_treasurer_cases: count(by_treasurer.len(), k),
+        by_treasurer_cases: count(by_treasurer, k),
         by_treasurer_median_seconds,
     })
 }
 
-fn median(mut seconds: Vec<i64>) -> i64 {
-    seconds.sort_unstable();
+/// The median of sorted seconds.
+fn median(seconds: &[i64]) -> i64 {
     let n = seconds.len();
     if n % 2 == 1 {
         seconds[n / 2]
@@ -1101,34 +1111,136 @@ fn median(mut seconds: Vec<i64>) -> i64 {
     }
 }
 
+/// A report this one is compared with, its facts read with the spending grouped (see
+/// [`super::facts::read_grouped`]).
+pub struct Compared<'a> {
+    pub id: &'a str,
+    pub facts: &'a Grouped,
+    pub summary: &'a Summary,
+}
+
+/// [`Facts`] as a [`Book`] of single transfers (one transfer in two windows is one item),
+/// kept in the order given.
+fn book_of(facts: &Facts, priors: &[Prior]) -> (Book, Grouped, Vec<Grouped>) {
+    let mut book = BookBuilder::default();
+    let mut by_transfer: HashMap<&str, u32> = HashMap::new();
+    // Each window's entries, and its holds (amount, case).
+    type Holds = Vec<(i64, Option<u32>)>;
+    let mut windows: Vec<(Vec<u32>, Holds)> = Vec::new();
+    for f in std::iter::once(facts).chain(priors.iter().map(|p| &p.facts)) {
+        let mut items = Vec::with_capacity(f.items.len());
+        for item in &f.items {
+            let id = match by_transfer.get(item.transfer_id.as_str()) {
+                Some(id) => *id,
+                None => {
+                    let entry = Entry {
+                        case: item.case_code.as_deref().map(|c| book.case(c)),
+                        category: item.category.as_deref().map(|c| book.name(c)),
+                        province: item.province.as_deref().map(|c| book.name(c)),
+                        scope: item.scope.as_deref().map(|c| book.name(c)),
+                        amount: item.amount,
+                        transfers: 1,
+                        nights: item.nights.unwrap_or(0),
+                    };
+                    let id = book.add(&item.transfer_id, entry);
+                    by_transfer.insert(&item.transfer_id, id);
+                    id
+                }
+            };
+            items.push(id);
+        }
+        let holds = (f.holds.iter())
+            .map(|(amount, case)| (*amount, case.as_deref().map(|c| book.case(c))))
+            .collect();
+        windows.push((items, holds));
+    }
+    // Decisions: a treasurer's are among all of them; the others are what is left.
+    let mut decided: Vec<(u32, i64, bool)> = Vec::new();
+    let mut at_once: Vec<&(String, i64)> = facts.decisions.iter().collect();
+    for d in &facts.treasurer_decisions {
+        if let Some(i) = at_once.iter().position(|x| *x == d) {
+            at_once.remove(i);
+        }
+        decided.push((book.case(&d.0), d.1, true));
+    }
+    for d in at_once {
+        decided.push((book.case(&d.0), d.1, false));
+    }
+    let (book, renumber) = book.finish();
+    let mut grouped: Vec<Grouped> = windows
+        .into_iter()
+        .zip(std::iter::once(facts).chain(priors.iter().map(|p| &p.facts)))
+        .map(|((items, holds), f)| Grouped {
+            window: f.window,
+            opening: f.opening,
+            closing: f.closing,
+            received: f.received,
+            disbursed: f.disbursed,
+            gifts: f.gifts.clone(),
+            items,
+            holds: holds
+                .into_iter()
+                .map(|(a, c): (i64, Option<u32>)| (a, c.map(|c| renumber[c as usize])))
+                .collect(),
+            decided: None,
+        })
+        .collect();
+    grouped[0].decided = Some(Decided::of(&decided));
+    let current = grouped.remove(0);
+    (book, current, grouped)
+}
+
 /// Builds the summary of `facts` against the previous reports `priors`.
 pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
+    let (book, current, others) = book_of(facts, priors);
+    let compared: Vec<Compared<'_>> = priors
+        .iter()
+        .zip(&others)
+        .map(|(p, g)| Compared {
+            id: &p.id,
+            facts: g,
+            summary: &p.summary,
+        })
+        .collect();
+    build_grouped(ctx, &book, &current, &compared)
+}
+
+/// Builds the summary of `facts` (its spending in `book`) against the previous reports
+/// `priors`: what [`build`] does, on groups of transfers.
+pub fn build_grouped(
+    ctx: &Context,
+    book: &Book,
+    facts: &Grouped,
+    priors: &[Compared<'_>],
+) -> Built {
     let k = ctx.k;
     // A period whose spending concerns fewer than k cases cannot publish it: its total,
     // or its total minus what no case accounts for, would be their spending.
-    let spenders: BTreeSet<&str> = facts
-        .items
-        .iter()
-        .filter_map(|i| i.case_code.as_deref())
-        .collect();
-    let few = !spenders.is_empty() && spenders.len() < k;
-    let mut universe = Universe::new();
-    let ids: Vec<u32> = facts.items.iter().map(|i| universe.add(i)).collect();
+    let mut universe = Universe::new(book);
+    let ids: Vec<u32> = facts.items.iter().map(|e| universe.add(book, *e)).collect();
     let prior_ids: Vec<Vec<u32>> = priors
         .iter()
-        .map(|p| p.facts.items.iter().map(|i| universe.add(i)).collect())
+        .map(|p| {
+            p.facts
+                .items
+                .iter()
+                .map(|e| universe.add(book, *e))
+                .collect()
+        })
         .collect();
-    let amount = |i: &Item| i.amount;
-    let one = |_: &Item| 1_i64;
+    let spenders = cases_in(&ids, &universe);
+    let few = spenders > 0 && spenders < k;
+    let amount = |i: &Entry| i.amount;
+    let one = |i: &Entry| i64::from(i.transfers);
 
     // Money: by category and by province, against the totals and the previous reports.
     let by_category = Dimension {
         name: "category".into(),
-        cells: cells(&facts.items, &ids, category_of, amount, "category"),
+        cells: cells(book, &facts.items, &ids, category_of, amount, "category"),
     };
     let by_province = Dimension {
         name: "province".into(),
-        cells: cells(&facts.items, &ids, province_of, amount, "province"),
+        cells: cells(book, &facts.items, &ids, province_of, amount, "province"),
     };
     // The dominance rule: a cell of fewer than k cases that weighs more than 10/11 of
     // the spending cases account for is pinned by that total (minus what no case accounts
@@ -1144,12 +1256,9 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
     let mut all: Vec<u32> = ids.clone();
     all.sort_unstable();
     all.dedup();
-    let unassigned: Vec<u32> = facts
-        .items
-        .iter()
-        .zip(&ids)
-        .filter(|(i, _)| i.case_code.is_none())
-        .map(|(_, id)| *id)
+    let unassigned: Vec<u32> = entries(book, &facts.items, &ids)
+        .filter(|(i, _)| i.case.is_none())
+        .map(|(_, id)| id)
         .collect();
     let mut fixed = vec![
         ("disbursed".to_string(), all.clone()),
@@ -1159,18 +1268,15 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
         let mut everything = pids.clone();
         everything.sort_unstable();
         everything.dedup();
-        let none: Vec<u32> = prior
-            .facts
-            .items
-            .iter()
-            .zip(pids)
-            .filter(|(i, _)| i.case_code.is_none())
-            .map(|(_, id)| *id)
+        let none: Vec<u32> = entries(book, &prior.facts.items, pids)
+            .filter(|(i, _)| i.case.is_none())
+            .map(|(_, id)| id)
             .collect();
         fixed.push((format!("{}.disbursed", prior.id), everything));
         fixed.push((format!("{}.unassigned", prior.id), none));
         fixed.extend(published_sets(
             "category",
+            book,
             prior,
             pids,
             Field::ByCategory,
@@ -1178,12 +1284,14 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
         ));
         fixed.extend(published_sets(
             "province",
+            book,
             prior,
             pids,
             Field::ByProvince,
             amount,
         ));
     }
+    let started = std::time::Instant::now();
     let money = suppress::suppress(&Input {
         k,
         item_case: universe.case.clone(),
@@ -1192,37 +1300,45 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
         counted: false,
     });
 
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        "suppressed money cells"
+    );
     // Trips: counted by scope, against their total and the previous reports' trips.
-    let travel_ids: Vec<u32> = facts
-        .items
-        .iter()
-        .zip(&ids)
-        .filter(|(i, _)| scope_of(i).is_some())
-        .map(|(_, id)| *id)
+    let travel_ids: Vec<u32> = entries(book, &facts.items, &ids)
+        .filter(|(i, _)| scope_of(book, i).is_some())
+        .map(|(_, id)| id)
         .collect();
+    let travel_trips: i64 = entries(book, &facts.items, &ids)
+        .filter(|(i, _)| scope_of(book, i).is_some())
+        .map(|(i, _)| i64::from(i.transfers))
+        .sum();
     let trip_cases = cases_in(&travel_ids, &universe);
     let by_scope = Dimension {
         name: "scope".into(),
-        cells: cells(&facts.items, &ids, scope_of, one, "scope"),
+        cells: cells(book, &facts.items, &ids, scope_of, one, "scope"),
     };
     let mut trip_fixed = Vec::new();
     if trip_cases >= k {
         trip_fixed.push(("trips".to_string(), travel_ids.clone()));
     }
     for (prior, pids) in priors.iter().zip(&prior_ids) {
-        let prior_trips: Vec<u32> = prior
-            .facts
-            .items
-            .iter()
-            .zip(pids)
-            .filter(|(i, _)| scope_of(i).is_some())
-            .map(|(_, id)| *id)
+        let prior_trips: Vec<u32> = entries(book, &prior.facts.items, pids)
+            .filter(|(i, _)| scope_of(book, i).is_some())
+            .map(|(_, id)| id)
             .collect();
         // Only a total shown as a number is a set the reader knows (`>=k` bounds nothing).
         if matches!(prior.summary.trips.total, Some(Count::Exactly(_))) {
             trip_fixed.push((format!("{}.trips", prior.id), prior_trips));
         }
-        trip_fixed.extend(published_sets("scope", prior, pids, Field::Trips, one));
+        trip_fixed.extend(published_sets(
+            "scope",
+            book,
+            prior,
+            pids,
+            Field::Trips,
+            one,
+        ));
     }
     let trips = suppress::suppress(&Input {
         k,
@@ -1261,7 +1377,7 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
         &trips_value,
     )
     .trips(if trip_cases >= k {
-        count(travel_ids.len(), 0)
+        count(usize::try_from(travel_trips).unwrap_or(usize::MAX), 0)
     } else {
         count(trip_cases, k)
     });
@@ -1281,11 +1397,13 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
         .iter()
         .any(|c| c.key == "hotel" && !money.suppressed[0].contains("hotel"));
     let hotel_nights = if hotel_shown {
-        let nights: i64 = facts
-            .items
-            .iter()
-            .filter(|i| i.case_code.is_some() && i.category.as_deref() == Some("hotel"))
-            .filter_map(|i| i.nights)
+        let nights: i64 = entries(book, &facts.items, &ids)
+            .map(|(i, _)| i)
+            .filter(|i| {
+                i.case.is_some()
+                    && i.category.map(|c| book.names[usize::from(c)].as_str()) == Some("hotel")
+            })
+            .map(|i| i.nights)
             .sum();
         Count::Exactly(nights)
     } else if by_category.cells.iter().any(|c| c.key == "hotel") {
@@ -1294,30 +1412,20 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
         Count::Exactly(0)
     };
 
-    let helped: BTreeSet<&str> = facts
-        .items
-        .iter()
-        .filter_map(|i| i.case_code.as_deref())
-        .collect();
-    let decided_cases: BTreeSet<&str> = facts.decisions.iter().map(|(c, _)| c.as_str()).collect();
-    let median_decision = if facts.decisions.is_empty() {
+    let no_decisions = Decided::default();
+    let decided = facts.decided.as_ref().unwrap_or(&no_decisions);
+    let median_decision = if decided.count == 0 {
         None
-    } else if decided_cases.len() >= k {
-        Some(Count::Exactly(median(
-            facts.decisions.iter().map(|(_, s)| *s).collect(),
-        )))
+    } else if decided.cases >= k {
+        Some(Count::Exactly(median(&decided.seconds)))
     } else {
         Some(small(k))
     };
-    let decisions = decisions_of(facts, k);
+    let decisions = decisions_of(decided, k);
     // Holds outstanding are a stock: this report's against the other reports' (the same
     // hold, by case and amount, is one variable in all of them).
     let (hold_sets, hold_item_case) = hold_universe(facts, priors);
-    let hold_cases: BTreeSet<&str> = facts
-        .holds
-        .iter()
-        .filter_map(|(_, c)| c.as_deref())
-        .collect();
+    let hold_cases: BTreeSet<u32> = facts.holds.iter().filter_map(|(_, c)| *c).collect();
     let hold_total: i64 = facts.holds.iter().map(|(a, _)| a).sum();
     let mut hold_fixed: Vec<(String, Vec<u32>)> = Vec::new();
     for (prior, set) in priors.iter().zip(&hold_sets[1..]) {
@@ -1368,7 +1476,7 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
         cutoff: crate::audit::canonical_time(facts.window.cutoff),
         min_cell: k as u64,
         supersedes: ctx.supersedes.clone(),
-        compared_with: priors.iter().map(|p| p.id.clone()).collect(),
+        compared_with: priors.iter().map(|p| p.id.to_string()).collect(),
         audit_head: AuditHead {
             seq: ctx.audit_head.0,
             hash: ctx.audit_head.1.clone(),
@@ -1383,11 +1491,9 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
         in_kind: format_cents(facts.gifts.in_kind),
         disbursed: Some(format_cents(facts.disbursed)),
         unassigned: Some(format_cents(
-            facts
-                .items
-                .iter()
-                .filter(|i| i.case_code.is_none())
-                .map(|i| i.amount)
+            entries(book, &facts.items, &ids)
+                .filter(|(i, _)| i.case.is_none())
+                .map(|(i, _)| i.amount)
                 .sum(),
         )),
         by_category: category,
@@ -1396,7 +1502,7 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
         trips: scope,
         median_decision_seconds: median_decision,
         decisions,
-        cases_helped: count(helped.len(), k),
+        cases_helped: count(spenders, k),
         holds_outstanding: holds,
         closing_balance: Some(format_cents(facts.closing)),
         runway_months: runway_months(facts),
@@ -1428,7 +1534,15 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
     {
         summary.opening_balance = None;
     }
-    let count_residual = protect_counts(&mut summary, facts, priors, k);
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        "suppressed trips and holds"
+    );
+    let count_residual = protect_counts(&mut summary, book, facts, priors, k);
+    tracing::debug!(
+        ms = started.elapsed().as_millis() as u64,
+        "protected case counts"
+    );
     unpin_counts(&mut summary, k);
     warnings.extend(count_residual.into_iter().map(|r| {
         format!("case counts ({r}) give the count of fewer than {k} cases together and are published all the same")

@@ -150,11 +150,13 @@ impl Basis {
 }
 
 fn cases_of(items: &[u32], item_case: &[Option<u32>]) -> usize {
-    items
+    let mut cases: Vec<u32> = items
         .iter()
         .filter_map(|i| item_case[*i as usize])
-        .collect::<BTreeSet<_>>()
-        .len()
+        .collect();
+    cases.sort_unstable();
+    cases.dedup();
+    cases.len()
 }
 
 fn union(sets: &[&[u32]]) -> Vec<u32> {
@@ -169,15 +171,70 @@ fn union(sets: &[&[u32]]) -> Vec<u32> {
 /// the search stops and says so in its answer (treated as a leak: hide more).
 const MAX_UNIONS: usize = 200_000;
 
+/// No atom: an item no published set holds.
+const NO_ATOM: u32 = u32::MAX;
+
 /// What a list of published sets lets anyone compute: its atoms (items that belong to
 /// exactly the same published sets) and the span of the sets over the atoms.
+///
+/// The span is kept as the basis in reduced echelon form (one row per independent set,
+/// 1 at its pivot atom and 0 at every other pivot): an atom's unit vector reduced by it
+/// is the unit vector itself, less the row of which the atom is the pivot. A union of
+/// atoms is in the span exactly when the sum of its atoms' reduced vectors is zero. The
+/// rows are a few dozen at most, so this is kept in (sets × atoms), never (atoms × atoms).
 pub struct Span {
     words: usize,
     signature: Vec<u64>,
     atoms: Vec<Vec<u32>>,
-    /// Each atom's unit vector reduced by the basis: a union of atoms is in the span
-    /// exactly when the sum of its atoms' reduced vectors is zero.
-    reduced: Vec<Vec<u64>>,
+    /// The atom of each item ([`NO_ATOM`] when no published set holds it).
+    atom_of: Vec<u32>,
+    /// The basis's rows, each as its entries that are not zero.
+    rows: Vec<Vec<(u32, u64)>>,
+    /// The row whose pivot each atom is, if any.
+    pivot_row: Vec<Option<usize>>,
+}
+
+/// The running sum of reduced vectors over a union of atoms, with how many of its
+/// entries are not zero (so that "is it zero?" costs nothing).
+struct Sum {
+    values: Vec<u64>,
+    nonzero: usize,
+}
+
+impl Sum {
+    fn new(width: usize) -> Sum {
+        Sum {
+            values: vec![0; width],
+            nonzero: 0,
+        }
+    }
+
+    fn set(&mut self, i: usize, value: u64) {
+        let was = self.values[i] != 0;
+        self.values[i] = value;
+        match (was, value != 0) {
+            (false, true) => self.nonzero += 1,
+            (true, false) => self.nonzero -= 1,
+            _ => {}
+        }
+    }
+
+    /// Adds (or, `negate`, subtracts) atom `a`'s reduced vector.
+    fn add_atom(&mut self, span: &Span, a: usize, negate: bool) {
+        type Op = fn(u64, u64) -> u64;
+        let (plus, minus): (Op, Op) = if negate { (sub, add) } else { (add, sub) };
+        self.set(a, plus(self.values[a], 1));
+        if let Some(r) = span.pivot_row[a] {
+            for (i, x) in &span.rows[r] {
+                let i = *i as usize;
+                self.set(i, minus(self.values[i], *x));
+            }
+        }
+    }
+
+    fn is_zero(&self) -> bool {
+        self.nonzero == 0
+    }
 }
 
 impl Span {
@@ -190,6 +247,7 @@ impl Span {
             }
         }
         let mut atoms: Vec<Vec<u32>> = Vec::new();
+        let mut atom_of = vec![NO_ATOM; n_items];
         let mut index: HashMap<&[u64], usize> = HashMap::new();
         for item in 0..n_items {
             let sig = &signature[item * words..(item + 1) * words];
@@ -201,12 +259,16 @@ impl Span {
                 atoms.len() - 1
             });
             atoms[a].push(item as u32);
+            atom_of[item] = a as u32;
         }
+        drop(index);
         let mut span = Span {
             words,
             signature,
             atoms,
-            reduced: Vec::new(),
+            atom_of,
+            rows: Vec::new(),
+            pivot_row: Vec::new(),
         };
         let mut basis = Basis::default();
         for s in 0..published.len() {
@@ -215,13 +277,16 @@ impl Span {
                 .collect();
             basis.insert(row);
         }
-        span.reduced = (0..span.atoms.len())
-            .map(|a| {
-                let mut e = vec![0_u64; span.atoms.len()];
-                e[a] = 1;
-                basis.reduce(e)
-            })
-            .collect();
+        span.pivot_row = vec![None; span.atoms.len()];
+        for (r, (pivot, row)) in basis.rows.into_iter().enumerate() {
+            span.pivot_row[pivot] = Some(r);
+            span.rows.push(
+                (row.iter().enumerate())
+                    .filter(|(_, x)| **x != 0)
+                    .map(|(i, x)| (i as u32, *x))
+                    .collect(),
+            );
+        }
         span
     }
 
@@ -233,29 +298,21 @@ impl Span {
     /// Whether the sum over `items` can be computed: they are a union of atoms whose
     /// vector lies in the span.
     pub fn computes(&self, items: &[u32]) -> bool {
-        let mut of_atom: HashMap<u32, usize> = HashMap::new();
-        for (a, atom) in self.atoms.iter().enumerate() {
-            for i in atom {
-                of_atom.insert(*i, a);
-            }
-        }
-        let mut count: HashMap<usize, usize> = HashMap::new();
+        let mut count: HashMap<u32, usize> = HashMap::new();
         for i in items {
-            match of_atom.get(i) {
-                Some(a) => *count.entry(*a).or_default() += 1,
-                None => return false,
+            match self.atom_of.get(*i as usize) {
+                Some(a) if *a != NO_ATOM => *count.entry(*a).or_default() += 1,
+                _ => return false,
             }
         }
-        let mut sum = vec![0_u64; self.atoms.len()];
+        let mut sum = Sum::new(self.atoms.len());
         for (a, n) in count {
-            if n != self.atoms[a].len() {
+            if n != self.atoms[a as usize].len() {
                 return false;
             }
-            for (x, r) in sum.iter_mut().zip(&self.reduced[a]) {
-                *x = add(*x, *r);
-            }
+            sum.add_atom(self, a as usize, false);
         }
-        sum.iter().all(|x| *x == 0)
+        sum.is_zero()
     }
 
     pub fn atom_items(&self, a: usize) -> &[u32] {
@@ -272,18 +329,28 @@ impl Span {
         item_case: &[Option<u32>],
         found: &mut dyn FnMut(&[usize]) -> bool,
     ) {
+        // Only atoms of fewer than k cases can be in a union of fewer than k cases: the
+        // cases of the others are never needed.
         let cases: Vec<BTreeSet<u32>> = self
             .atoms
             .iter()
-            .map(|a| a.iter().filter_map(|i| item_case[*i as usize]).collect())
+            .map(|a| {
+                let mut set = BTreeSet::new();
+                for c in a.iter().filter_map(|i| item_case[*i as usize]) {
+                    set.insert(c);
+                    if set.len() >= k {
+                        break;
+                    }
+                }
+                set
+            })
             .collect();
         let candidates: Vec<usize> = (0..self.atoms.len())
             .filter(|a| !cases[*a].is_empty() && cases[*a].len() < k)
             .collect();
-        let width = self.atoms.len();
         let mut looked = 0_usize;
         let mut chosen: Vec<usize> = Vec::new();
-        let mut sum = vec![0_u64; width];
+        let mut sum = Sum::new(self.atoms.len());
         // Depth-first over unions of candidate atoms with fewer than k cases.
         #[allow(clippy::too_many_arguments)]
         fn walk(
@@ -294,7 +361,7 @@ impl Span {
             from: usize,
             union_cases: &BTreeSet<u32>,
             chosen: &mut Vec<usize>,
-            sum: &mut Vec<u64>,
+            sum: &mut Sum,
             looked: &mut usize,
             found: &mut dyn FnMut(&[usize]) -> bool,
         ) -> bool {
@@ -309,11 +376,9 @@ impl Span {
                 if *looked > MAX_UNIONS {
                     return true;
                 }
-                for (x, r) in sum.iter_mut().zip(&span.reduced[a]) {
-                    *x = add(*x, *r);
-                }
+                sum.add_atom(span, a, false);
                 chosen.push(a);
-                let stop = (sum.iter().all(|x| *x == 0) && found(chosen))
+                let stop = (sum.is_zero() && found(chosen))
                     || walk(
                         span,
                         k,
@@ -327,9 +392,7 @@ impl Span {
                         found,
                     );
                 chosen.pop();
-                for (x, r) in sum.iter_mut().zip(&span.reduced[a]) {
-                    *x = sub(*x, *r);
-                }
+                sum.add_atom(span, a, true);
                 if stop {
                     return true;
                 }
@@ -654,6 +717,8 @@ pub fn suppress(input: &Input) -> Outcome {
             .collect();
         let span = Span::new(input.item_case.len(), &sets);
         let mut remedy: Option<Owner> = None;
+        // The cases of each published set, counted when first needed.
+        let mut set_cases: Vec<Option<usize>> = vec![None; published.len()];
         span.small_unions(k, &input.item_case, &mut |atoms_found: &[usize]| {
             // The smallest of this report's published sets that touches the small set.
             let candidate = published
@@ -661,8 +726,8 @@ pub fn suppress(input: &Input) -> Outcome {
                 .enumerate()
                 .filter(|(_, (owner, _))| !matches!(owner, Owner::Fixed(_)))
                 .filter(|(s, _)| atoms_found.iter().any(|a| span.atom_has(*a, *s)))
-                .min_by_key(|(_, (owner, items))| {
-                    let n = cases_of(items, &input.item_case);
+                .min_by_key(|(s, (owner, items))| {
+                    let n = *set_cases[*s].get_or_insert_with(|| cases_of(items, &input.item_case));
                     let (order, key) = match owner {
                         Owner::Cell(d, i) => (*d, dims[*d].cells[*i].key.clone()),
                         Owner::Other(d) => (*d, String::from("~other")),

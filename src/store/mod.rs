@@ -414,7 +414,24 @@ const STATEMENT_CACHE: usize = 2048;
 const MMAP_BYTES: u64 = 1 << 30;
 
 impl Db {
+    /// Connects for a server: SQLite reads through a memory map (see [`MMAP_BYTES`]).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Db, StoreError> {
+        Db::connect_with_map(url, max_connections, MMAP_BYTES).await
+    }
+
+    /// Connects without the memory map, for a command that reads once through much of
+    /// the file (a report, an export): mapped pages count in its resident memory, up to
+    /// the whole file, while the page cache it reads through instead stays small (SQLite's
+    /// default, 2 MiB). PostgreSQL is the same either way.
+    pub async fn connect_unmapped(url: &str, max_connections: u32) -> Result<Db, StoreError> {
+        Db::connect_with_map(url, max_connections, 0).await
+    }
+
+    async fn connect_with_map(
+        url: &str,
+        max_connections: u32,
+        mmap_bytes: u64,
+    ) -> Result<Db, StoreError> {
         let connect_err = |source| StoreError::Connect {
             url: redact_url(url),
             source,
@@ -431,7 +448,7 @@ impl Db {
                 // and in the write-ahead log, rather than left in free space: what the
                 // purge removes does not stay readable in the file (see [`Db::scrub`]).
                 .pragma("secure_delete", "ON")
-                .pragma("mmap_size", MMAP_BYTES.to_string())
+                .pragma("mmap_size", mmap_bytes.to_string())
                 .statement_cache_capacity(STATEMENT_CACHE);
             let write = SqlitePoolOptions::new()
                 .max_connections(max_connections)

@@ -46,6 +46,8 @@ struct ReportPage<'a> {
     c: &'a Context,
     title: String,
     verified: bool,
+    /// "Checked at 14:05 UTC on 5 December 2026": when the books were last checked.
+    checked: String,
     superseded: bool,
     hash: String,
     gifts: Vec<String>,
@@ -149,6 +151,16 @@ async fn report(
             ],
         ),
         verified: report.verified,
+        checked: c.t_with(
+            "donor-checked-at",
+            &[
+                ("time", report.checked_at.format("%H:%M").to_string()),
+                (
+                    "day",
+                    i18n::date(c.language, report.checked_at.date_naive()),
+                ),
+            ],
+        ),
         superseded: report.superseded_by.is_some(),
         hash: report.hash.clone(),
         gifts: report

@@ -431,7 +431,8 @@ error-receipt_amount = At most the amount approved: ask a new request for the di
 
 donor-title = A report of the Passage fund
 donor-title-period = What the fund did, { $start } to { $end }
-donor-verified = Checked just now: these figures still match the sealed report and the fund's books.
+donor-verified = These figures still match the sealed report and the fund's books.
+donor-checked-at = Checked at { $time } UTC on { $day }; checked again every few minutes.
 donor-not-verified = These figures no longer match the fund's books: the fund has been told to look into it.
 donor-superseded = A correction replaces this report; your email of the correction has its link.
 donor-your-gifts = Your gifts in this period

@@ -431,7 +431,8 @@ error-receipt_amount = Au plus le montant approuvé : faites une nouvelle demand
 
 donor-title = Un rapport du fonds Passage
 donor-title-period = Ce que le fonds a permis, du { $start } au { $end }
-donor-verified = Vérifié à l'instant : ces chiffres correspondent toujours au rapport scellé et aux livres du fonds.
+donor-verified = Ces chiffres correspondent toujours au rapport scellé et aux livres du fonds.
+donor-checked-at = Vérifié à { $time } UTC le { $day } ; vérifié de nouveau toutes les quelques minutes.
 donor-not-verified = Ces chiffres ne correspondent plus aux livres du fonds : le fonds a été prévenu pour examen.
 donor-superseded = Une correction remplace ce rapport ; le courriel de la correction en donne le lien.
 donor-your-gifts = Vos dons pendant cette période
