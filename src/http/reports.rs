@@ -29,7 +29,7 @@ use crate::reports::summary::Summary;
 use crate::reports::{Period, ReportView, Verification};
 use crate::state::AppState;
 use crate::store::StoreError;
-use crate::write_tx;
+use crate::{read_tx, write_tx};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -97,8 +97,12 @@ async fn create_report(
     let now = state.clock.now();
     let new = parse_new_report(&body, now, state.config.report_min_cell)?;
     let actor = auth.staff().actor();
-    let view = write_tx!(&state.db, |tx| -> Result<ReportView, FlowError> async {
+    let id = write_tx!(&state.db, |tx| -> Result<String, FlowError> async {
         lifecycle::create(tx, now, &actor, &new).await
+    })?;
+    // The figures are computed in a read snapshot, after the short write.
+    let view = read_tx!(&state.db, |tx| -> Result<ReportView, FlowError> async {
+        lifecycle::view(tx, &id).await
     })?;
     Ok((StatusCode::CREATED, Json(view)))
 }

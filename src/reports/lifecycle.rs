@@ -448,13 +448,18 @@ pub struct NewReport {
     pub min_cell: u32,
 }
 
-/// Drafts a report and returns it with its figures as of now.
+/// Drafts a report and answers its id. A draft stores no figures (they are computed
+/// whenever it is viewed, by [`view`]), so this only writes its row and `report.draft`:
+/// the caller's write transaction stays short, and the figures are read afterwards in a
+/// read snapshot. Computing them here, inside the write transaction, held the writer
+/// for as long as the suppression check took: minutes on ten years of history, with
+/// every same-night submission waiting behind the scheduler's monthly draft.
 pub async fn create(
     tx: &mut Tx,
     now: DateTime<Utc>,
     actor: &Actor,
     new: &NewReport,
-) -> Result<ReportView, FlowError> {
+) -> Result<String, FlowError> {
     if let Some(old) = &new.supersedes {
         let old = load(tx, old).await?.ok_or_else(|| {
             invalid(
@@ -535,7 +540,7 @@ pub async fn create(
                 "min_cell": new.min_cell, "supersedes": new.supersedes}),
     )
     .await?;
-    view(tx, &id).await
+    Ok(id)
 }
 
 /// One report with its figures: a draft's computed now, a frozen one's as stored.

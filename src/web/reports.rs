@@ -149,16 +149,16 @@ async fn draft(
     let body = form.as_json(&["period_start", "period_end"], &[]);
     let now = state.clock.now();
     let actor = user.staff().actor();
-    let outcome: Result<ReportView, ApiError> = async {
+    let outcome: Result<String, ApiError> = async {
         let new = parse_new_report(&body, now, state.config.report_min_cell)?;
-        let view = write_tx!(&state.db, |tx| -> Result<ReportView, FlowError> async {
+        let id = write_tx!(&state.db, |tx| -> Result<String, FlowError> async {
             lifecycle::create(tx, now, &actor, &new).await
         })?;
-        Ok(view)
+        Ok(id)
     }
     .await;
     match outcome {
-        Ok(view) => Ok(see_other(&format!("/reports/{}", view.id))),
+        Ok(id) => Ok(see_other(&format!("/reports/{id}"))),
         // The period does not continue the chain: said under its first day.
         Err(ApiError::Conflict(_)) => {
             let next = lifecycle::next_in_chain(&state.db).await?;
