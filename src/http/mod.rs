@@ -150,6 +150,11 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(reports::router())
 }
 
+/// The router of the separate `/metrics` listener (`PASSAGE_METRICS_BIND`).
+pub fn metrics_router(state: AppState) -> Router {
+    metrics::listener_router(state)
+}
+
 /// The API's routes with `pages` (the web pages, which the caller builds: the pages use
 /// the API's parsing and errors, so the API does not name them), behind the middleware
 /// every request goes through.
