@@ -105,9 +105,11 @@ impl Running {
             })?;
         let addr = listener.local_addr()?;
         let metrics_listener = match state.config.metrics_bind {
-            Some(at) => Some(TcpListener::bind(at).await.map_err(|source| {
-                ServeError::MetricsBind { addr: at, source }
-            })?),
+            Some(at) => Some(
+                TcpListener::bind(at)
+                    .await
+                    .map_err(|source| ServeError::MetricsBind { addr: at, source })?,
+            ),
             None => None,
         };
         let (stop, stopped) = watch::channel(false);

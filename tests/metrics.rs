@@ -87,7 +87,6 @@ async fn metrics_for_whoever_is_on_call(t: TestDb) {
     }
 }
 
-
 /// `PASSAGE_METRICS_BIND`: `/metrics` on a listener of its own, open there without a token
 /// (only what can reach that address scrapes it), and no longer on the main port, with or
 /// without the token; the separate listener serves nothing else.
@@ -143,7 +142,14 @@ async fn metrics_listener_with_a_token_asks_for_it(t: TestDb) {
     let url = format!("http://{at}/metrics");
     let res = f.app.http.get(&url).send().await.unwrap();
     assert_eq!(res.status().as_u16(), 401);
-    let res = f.app.http.get(&url).bearer_auth(TOKEN).send().await.unwrap();
+    let res = f
+        .app
+        .http
+        .get(&url)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status().as_u16(), 200);
     assert_eq!(scrape(&f, Some(TOKEN)).await.0, 404);
 }

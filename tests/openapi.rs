@@ -45,6 +45,7 @@ const OPERATIONS: &[&str] = &[
     "PUT /api/v1/users/{id}/roles",
     "PUT /api/v1/users/{id}/on-call",
     "POST /api/v1/cases",
+    "GET /api/v1/cases",
     "GET /api/v1/cases/{code}",
     "POST /api/v1/cases/{code}/share",
     "POST /api/v1/cases/{code}/unshare",
@@ -884,6 +885,18 @@ async fn real_answers_match_their_documented_schemas(t: TestDb) {
     )
     .await;
     call("GET", "/api/v1/requests", vec![], cw.clone(), None, None).await;
+    let (s, _) = call("GET", "/api/v1/cases", vec![], cw.clone(), None, None).await;
+    assert_eq!(s, 200);
+    let (s, _) = call(
+        "GET",
+        "/api/v1/cases?limit=1",
+        vec![],
+        tr.clone(),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
     let (s, _) = call(
         "GET",
         "/api/v1/requests?status=pending",
