@@ -972,7 +972,7 @@ async fn real_answers_match_their_documented_schemas(t: TestDb) {
     let (s, _) = call(
         "POST",
         "/api/v1/requests/{id}/review",
-        id(&review[0]),
+        id(&review["items"][0]),
         tr.clone(),
         None,
         Some(json!({"flag": true, "reason": "second stay this week"})),
@@ -989,11 +989,14 @@ async fn real_answers_match_their_documented_schemas(t: TestDb) {
     )
     .await;
     assert_eq!(s, 200);
-    assert_eq!(flagged[0]["reason"], "second stay this week", "{flagged}");
+    assert_eq!(
+        flagged["items"][0]["reason"], "second stay this week",
+        "{flagged}"
+    );
     let (s, cleared) = call(
         "POST",
         "/api/v1/requests/{id}/unflag",
-        id(&review[0]),
+        id(&review["items"][0]),
         tr.clone(),
         None,
         None,

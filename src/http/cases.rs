@@ -164,8 +164,6 @@ async fn list(
         status: query
             .status
             .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
             .map(str::parse::<CaseStatus>)
             .transpose()
             .map_err(|e| {

@@ -30,13 +30,27 @@ impl<T> From<Page<T>> for Paged<T> {
 /// `after` and `limit` as a client sent them: a cursor this list gave, and from 1 to
 /// [`crate::domain::page::MAX_LIMIT`] items (50 when left out).
 pub fn page_request(after: Option<&str>, limit: Option<&str>) -> Result<PageRequest, ApiError> {
+    not_empty("after", after)?;
+    not_empty("limit", limit)?;
     PageRequest::parse(after, None, limit).map_err(|(field, e)| invalid(field, e))
+}
+
+/// A query parameter sent empty (`?to=`) is refused: leave it out instead. (The pages'
+/// forms send empty fields; they leave them out before asking.)
+pub fn not_empty(field: &str, raw: Option<&str>) -> Result<(), ApiError> {
+    match raw {
+        Some(v) if v.trim().is_empty() => Err(invalid(
+            field,
+            "is empty: leave the parameter out, or give it a value",
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// A `from`/`to` day of a list's filter (`YYYY-MM-DD`).
 pub fn day(field: &str, raw: Option<&str>) -> Result<Option<NaiveDate>, ApiError> {
+    not_empty(field, raw)?;
     raw.map(str::trim)
-        .filter(|d| !d.is_empty())
         .map(|d| {
             NaiveDate::parse_from_str(d, "%Y-%m-%d")
                 .map_err(|_| invalid(field, "is not a day: write it as YYYY-MM-DD"))
@@ -46,8 +60,8 @@ pub fn day(field: &str, raw: Option<&str>) -> Result<Option<NaiveDate>, ApiError
 
 /// A case code, or its beginning, to search for.
 pub fn case_code(raw: Option<&str>) -> Result<Option<String>, ApiError> {
+    not_empty("case_code", raw)?;
     raw.map(str::trim)
-        .filter(|c| !c.is_empty())
         .map(|c| {
             crate::domain::page::code_prefix(c).ok_or_else(|| {
                 invalid(
@@ -73,4 +87,9 @@ impl PageQuery {
     pub fn request(&self) -> Result<PageRequest, ApiError> {
         page_request(self.after.as_deref(), self.limit.as_deref())
     }
+}
+
+/// What a page's form sent, with its empty fields left out.
+pub fn given(raw: Option<&str>) -> Option<&str> {
+    raw.filter(|v| !v.trim().is_empty())
 }

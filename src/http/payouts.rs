@@ -380,8 +380,6 @@ async fn list(
     let status = query
         .status
         .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
         .map(str::parse::<PayoutStatus>)
         .transpose()
         .map_err(|e| {

@@ -147,8 +147,6 @@ async fn list_reports(
     let status = query
         .status
         .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
         .map(str::parse::<ReportStatus>)
         .transpose()
         .map_err(|e| {

@@ -661,7 +661,6 @@ async fn list(
     let status = query
         .status
         .as_deref()
-        .filter(|s| !s.trim().is_empty())
         .map(str::parse::<RequestStatus>)
         .transpose()
         .map_err(|e| {

@@ -29,6 +29,7 @@ use crate::domain::request::{Category, Reason};
 use crate::domain::{CaseStatus, RequestStatus};
 use crate::domain::{Province, Role};
 use crate::http::error::ApiError;
+use crate::http::paging::given;
 use crate::http::{idempotent, parse_receipt, parse_request, submit_grouped};
 use crate::state::AppState;
 use crate::write_tx;
@@ -149,10 +150,10 @@ async fn my_cases(
             .map(|s| s.trim().parse::<CaseStatus>())
             .transpose()
             .map_err(|e| crate::http::fields::invalid("status", e))?,
-        code: crate::http::paging::case_code(q.case_code.as_deref())?,
+        code: crate::http::paging::case_code(given(q.case_code.as_deref()))?,
         org: None,
-        from: crate::http::paging::day("from", q.from.as_deref())?,
-        to: crate::http::paging::day("to", q.to.as_deref())?,
+        from: crate::http::paging::day("from", given(q.from.as_deref()))?,
+        to: crate::http::paging::day("to", given(q.to.as_deref()))?,
     };
     let listed = cases::page(&state.db, Some(&org), &filter, &request).await?;
     let pager = Pager::of(

@@ -29,6 +29,7 @@ use crate::domain::note::Note;
 use crate::domain::request::Category;
 use crate::funding::{self, DonationLine, DonorLine};
 use crate::http::error::ApiError;
+use crate::http::paging::given;
 use crate::http::{idempotent, parse_donation, parse_donor};
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -179,9 +180,9 @@ async fn queue(
             .map(str::trim)
             .filter(|o| !o.is_empty())
             .map(String::from),
-        case_code: crate::http::paging::case_code(q.case_code.as_deref())?,
-        from: crate::http::paging::day("from", q.from.as_deref())?,
-        to: crate::http::paging::day("to", q.to.as_deref())?,
+        case_code: crate::http::paging::case_code(given(q.case_code.as_deref()))?,
+        from: crate::http::paging::day("from", given(q.from.as_deref()))?,
+        to: crate::http::paging::day("to", given(q.to.as_deref()))?,
         // Urgent first, then the longest wait first.
         queue_order: true,
     };
