@@ -511,6 +511,7 @@ async fn list_pages_have_older_and_newer_links(t: TestDb) {
         codes.push(code);
         f.app.clock.advance(Duration::seconds(1));
     }
+    let code_re = regex::Regex::new(r#"href="/cases/([^"/?]+)""#).unwrap();
     for (language, older, newer) in [
         ("en", "Older →", "← Newer"),
         ("fr", "Plus anciens →", "← Plus récents"),
@@ -574,7 +575,6 @@ async fn list_pages_have_older_and_newer_links(t: TestDb) {
         w.speak(language).await;
         let mut page = w.get("/cases?limit=2").await;
         assert_eq!(page.status, 200, "{}", page.body);
-        let code_re = regex::Regex::new(r#"href="/cases/([^"/?]+)""#).unwrap();
         let codes_on = |body: &str| -> Vec<String> {
             code_re
                 .captures_iter(body)

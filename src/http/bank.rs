@@ -208,7 +208,7 @@ async fn import(
     tag = "bank",
     security(("bearer" = [])),
     params(PageQuery),
-    responses((status = 200, body = Paged<StatementSummary>), Unauthorized, Forbidden, Invalid),
+    responses((status = 200, body = Paged<StatementSummary>), BadRequest, Unauthorized, Forbidden, Invalid),
 )]
 async fn list(
     State(state): State<AppState>,

@@ -114,7 +114,7 @@ async fn update(
     tag = "orgs",
     security(("bearer" = [])),
     params(PageQuery),
-    responses((status = 200, body = Paged<Org>), Unauthorized, Forbidden, Invalid),
+    responses((status = 200, body = Paged<Org>), BadRequest, Unauthorized, Forbidden, Invalid),
 )]
 async fn list(
     State(state): State<AppState>,

@@ -369,7 +369,7 @@ async fn prepare(
     tag = "payouts",
     security(("bearer" = [])),
     params(PayoutsQuery),
-    responses((status = 200, body = Paged<PayoutView>), Unauthorized, Forbidden, Invalid),
+    responses((status = 200, body = Paged<PayoutView>), BadRequest, Unauthorized, Forbidden, Invalid),
 )]
 async fn list(
     State(state): State<AppState>,

@@ -136,7 +136,7 @@ pub(crate) fn parse_new_report(
     tag = "reports",
     security(("bearer" = [])),
     params(ReportsQuery),
-    responses((status = 200, body = Paged<ReportView>), Unauthorized, Forbidden, Invalid),
+    responses((status = 200, body = Paged<ReportView>), BadRequest, Unauthorized, Forbidden, Invalid),
 )]
 async fn list_reports(
     State(state): State<AppState>,

@@ -1101,7 +1101,7 @@ async fn cancel(
     tag = "requests",
     security(("bearer" = [])),
     params(PageQuery),
-    responses((status = 200, body = Paged<RequestView>), Unauthorized, Forbidden, Invalid),
+    responses((status = 200, body = Paged<RequestView>), BadRequest, Unauthorized, Forbidden, Invalid),
 )]
 async fn awaiting_review(
     State(state): State<AppState>,
@@ -1164,7 +1164,7 @@ async fn review(
     tag = "requests",
     security(("bearer" = [])),
     params(PageQuery),
-    responses((status = 200, body = Paged<Flagged>), Unauthorized, Forbidden, Invalid),
+    responses((status = 200, body = Paged<Flagged>), BadRequest, Unauthorized, Forbidden, Invalid),
 )]
 async fn flagged(
     State(state): State<AppState>,

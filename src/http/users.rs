@@ -314,7 +314,7 @@ struct Waiting {
     tag = "users",
     security(("bearer" = [])),
     params(UsersQuery),
-    responses((status = 200, body = Paged<Listed>), Unauthorized, Forbidden, Invalid),
+    responses((status = 200, body = Paged<Listed>), BadRequest, Unauthorized, Forbidden, Invalid),
 )]
 async fn list(
     State(state): State<AppState>,

@@ -55,6 +55,8 @@ struct HomePage<'a> {
     pager: Pager,
 }
 
+// The form's fields as typed, its errors and the page of statements asked for.
+#[allow(clippy::too_many_arguments)]
 async fn home_page(
     state: &AppState,
     c: &Context,
