@@ -52,6 +52,11 @@ pub enum ServeError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot listen on {addr} (PASSAGE_METRICS_BIND): {source}")]
+    MetricsBind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("the server stopped: {0}")]
     Io(#[from] std::io::Error),
     #[error("cannot prepare the signing keys: {0}")]
@@ -65,6 +70,9 @@ pub enum ServeError {
 /// A running server: its address, and a way to stop it and wait until it has stopped.
 pub struct Running {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served alone, when `PASSAGE_METRICS_BIND` is set.
+    pub metrics_addr: Option<SocketAddr>,
+    metrics_server: Option<JoinHandle<Result<(), std::io::Error>>>,
     stop: watch::Sender<bool>,
     server: JoinHandle<Result<(), std::io::Error>>,
     sweeper: JoinHandle<()>,
@@ -97,7 +105,30 @@ impl Running {
                 source,
             })?;
         let addr = listener.local_addr()?;
+        let metrics_listener = match state.config.metrics_bind {
+            Some(at) => Some(
+                TcpListener::bind(at)
+                    .await
+                    .map_err(|source| ServeError::MetricsBind { addr: at, source })?,
+            ),
+            None => None,
+        };
         let (stop, stopped) = watch::channel(false);
+        let metrics_addr = match &metrics_listener {
+            Some(l) => Some(l.local_addr()?),
+            None => None,
+        };
+        let metrics_server = metrics_listener.map(|listener| {
+            let mut stopped_metrics = stopped.clone();
+            tokio::spawn(crate::http::server::serve(
+                listener,
+                crate::http::metrics_router(state.clone()),
+                Duration::from_secs(state.config.header_timeout_secs),
+                async move {
+                    let _ = stopped_metrics.wait_for(|s| *s).await;
+                },
+            ))
+        });
         let sweeper = tokio::spawn(sweep_holds(state.clone(), stopped.clone()));
         let mailer = tokio::spawn(deliver_mail(state.clone(), outbox_mailer, stopped.clone()));
         let last_seen = tokio::spawn(write_last_seen(state.clone(), stopped.clone()));
@@ -115,6 +146,8 @@ impl Running {
         ));
         Ok(Running {
             addr,
+            metrics_addr,
+            metrics_server,
             stop,
             server,
             sweeper,
@@ -129,6 +162,9 @@ impl Running {
         let _ = self.stop.send(true);
         let _ = self.sweeper.await;
         let _ = self.mailer.await;
+        if let Some(metrics) = self.metrics_server {
+            let _ = metrics.await;
+        }
         let served = match self.server.await {
             Ok(result) => result.map_err(ServeError::from),
             Err(join) => Err(ServeError::Io(std::io::Error::other(join))),
@@ -146,6 +182,9 @@ impl Running {
 pub async fn serve(state: AppState, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
     let running = Running::start(state.clone()).await?;
     tracing::info!(addr = %running.addr, "Passage is listening");
+    if let Some(at) = running.metrics_addr {
+        tracing::info!(addr = %at, "/metrics is served on its own listener (PASSAGE_METRICS_BIND)");
+    }
     match identity::users::any_active_admin(&state.db).await {
         Ok(true) => {}
         Ok(false) => tracing::warn!(

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::audit::{self, Actor};
 use crate::domain::case_code::CaseCode;
+use crate::domain::page::{Cursor, Page, PageRequest};
 use crate::domain::{CaseStatus, Province, RequestStatus};
 use crate::on_tx;
 use crate::store::{StoreError, Tx};
@@ -397,36 +398,78 @@ pub async fn set_open(
 }
 
 /// A line of a caseworker's list of cases.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, utoipa::ToSchema)]
 pub struct CaseLine {
     pub code: String,
     pub province: String,
     pub status: CaseStatus,
     pub opened_at: DateTime<Utc>,
+    /// How many requests the case has.
     pub requests: i64,
     /// Requests still waiting for a treasurer or holding money.
     pub active: i64,
 }
 
-/// The cases an organisation works on (its own and those shared with it), open ones
-/// first, newest first.
-pub async fn of_org(db: &crate::store::Db, org_id: &str) -> Result<Vec<CaseLine>, StoreError> {
+/// What a list of cases is narrowed to: each part optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CaseFilter {
+    pub status: Option<CaseStatus>,
+    /// Codes beginning with this (see [`crate::domain::page::code_prefix`]).
+    pub code: Option<String>,
+    /// One organisation's own cases (a treasurer's filter).
+    pub org: Option<String>,
+    /// Opened on or after this day, on or before that one (UTC).
+    pub from: Option<chrono::NaiveDate>,
+    pub to: Option<chrono::NaiveDate>,
+}
+
+/// One page of the cases an organisation works on (its own and those shared with it;
+/// every case when `visible_org` is `None`, for a treasurer), newest first.
+pub async fn page(
+    db: &crate::store::Db,
+    visible_org: Option<&str>,
+    filter: &CaseFilter,
+    page: &PageRequest,
+) -> Result<Page<CaseLine>, StoreError> {
+    let (cursor, _) = page.bound();
+    let (keyset, order) =
+        crate::domain::page::keyset_sql(page, false, "0", "c.opened_at", "c.code", 10);
+    let (from, to) = crate::domain::page::day_bounds(filter.from, filter.to);
     let sql = format!(
         "SELECT c.code, c.province, c.status, c.opened_at,
             (SELECT COUNT(*) FROM requests r WHERE r.case_code = c.code) AS requests,
             (SELECT COUNT(*) FROM requests r WHERE r.case_code = c.code
                 AND r.status IN ($2, $3)) AS active
          FROM cases c
-         WHERE {}
-         ORDER BY c.status DESC, c.opened_at DESC LIMIT 300",
+         WHERE ($1 IS NULL OR {})
+           AND ($4 IS NULL OR c.status = $4) AND ($5 IS NULL OR c.code LIKE $5)
+           AND ($6 IS NULL OR c.org_id = $6)
+           AND ($7 IS NULL OR c.opened_at >= $7) AND ($8 IS NULL OR c.opened_at < $8)
+           AND {keyset}
+         ORDER BY {order} LIMIT $9",
         visible_sql("c.code", "c.org_id", "$1")
     );
-    Ok(crate::on_db!(db, p => sqlx::query_as(&sql)
-    .bind(org_id)
-    .bind(RequestStatus::Pending)
-    .bind(RequestStatus::Approved)
-    .fetch_all(p)
-    .await)?)
+    let like = filter.code.as_ref().map(|c| format!("{c}%"));
+    let rows: Vec<CaseLine> = crate::on_db!(db, p => sqlx::query_as(&sql)
+        .bind(visible_org)
+        .bind(RequestStatus::Pending)
+        .bind(RequestStatus::Approved)
+        .bind(filter.status)
+        .bind(&like)
+        .bind(&filter.org)
+        .bind(from)
+        .bind(to)
+        .bind(page.fetch())
+        .bind(cursor.map(|c| c.rank))
+        .bind(cursor.map(|c| c.at))
+        .bind(cursor.map(|c| c.id.clone()))
+        .fetch_all(p)
+        .await)?;
+    Ok(Page::from_rows(rows, page, |l| Cursor {
+        rank: 0,
+        at: l.opened_at,
+        id: l.code.clone(),
+    }))
 }
 
 #[cfg(test)]

@@ -66,8 +66,13 @@ pub struct Config {
     /// How many scheduled backups are kept: older ones are deleted, which bounds how long
     /// a purged note survives in a backup.
     pub backup_keep: u32,
-    /// The bearer token `GET /metrics` asks for; unset means /metrics is not served.
+    /// The bearer token `GET /metrics` asks for; unset means /metrics is not served on the
+    /// main port.
     pub metrics_token: Option<Secret>,
+    /// A separate listener for `GET /metrics` alone (`PASSAGE_METRICS_BIND`, e.g.
+    /// `127.0.0.1:9898`); when set, the main port does not serve /metrics, and this one asks
+    /// for the token only if `PASSAGE_METRICS_TOKEN` is set too.
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 /// `PASSAGE_SECOND_FACTOR`: `required` (the default) or `optional`.
@@ -190,6 +195,10 @@ const SETTINGS: &[Setting] = &[
     },
     Setting {
         name: "PASSAGE_METRICS_TOKEN",
+        default: "",
+    },
+    Setting {
+        name: "PASSAGE_METRICS_BIND",
         default: "",
     },
     Setting {
@@ -383,8 +392,29 @@ impl Config {
                 "(not shown)",
             ));
         }
+        let metrics_bind = Some(value("PASSAGE_METRICS_BIND"))
+            .map(|b| b.trim().to_string())
+            .filter(|b| !b.is_empty())
+            .map(|b| {
+                b.parse::<SocketAddr>().map_err(|_| {
+                    invalid(
+                        "PASSAGE_METRICS_BIND",
+                        "an address and port such as 127.0.0.1:9898",
+                        &b,
+                    )
+                })
+            })
+            .transpose()?;
+        if metrics_bind.is_some_and(|m| m == bind && bind.port() != 0) {
+            return Err(invalid(
+                "PASSAGE_METRICS_BIND",
+                "an address other than PASSAGE_BIND's",
+                &bind.to_string(),
+            ));
+        }
         Ok(Config {
             metrics_token: metrics_token.map(Secret),
+            metrics_bind,
             backup_recipient,
             backup_dir,
             backup_every_hours: number(&value, "PASSAGE_BACKUP_EVERY_HOURS", 1, 24 * 31)?,

@@ -235,6 +235,12 @@ const MATRIX: &[Route] = &[
     },
     Route {
         method: "GET",
+        path: "/api/v1/cases",
+        body: None,
+        expect: [Anon, Allowed, Allowed, Deny],
+    },
+    Route {
+        method: "GET",
         path: "/api/v1/cases/{case}",
         body: None,
         expect: [Anon, Allowed, Allowed, Deny],
@@ -1840,7 +1846,7 @@ async fn admins_create_organisations_and_users_with_checked_fields(t: TestDb) {
         "{text}"
     );
     let users: Value = serde_json::from_str(&text).unwrap();
-    let cw = users
+    let cw = users["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -2425,7 +2431,7 @@ async fn an_invitee_sets_their_own_password_once_from_the_emailed_link(t: TestDb
         .json()
         .await
         .unwrap();
-    let listed = listed
+    let listed = listed["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -2467,7 +2473,7 @@ async fn an_invitee_sets_their_own_password_once_from_the_emailed_link(t: TestDb
         .json()
         .await
         .unwrap();
-    let accepted = listed
+    let accepted = listed["items"]
         .as_array()
         .unwrap()
         .iter()

@@ -370,7 +370,8 @@ async fn a_question_and_its_answer_put_the_request_back_in_its_first_place(t: Te
     n.app.clock.advance(Duration::minutes(5));
     let second = n.flight("700.00", false).await;
     let queue = |list: &Value| -> Vec<String> {
-        list.as_array()
+        list["items"]
+            .as_array()
             .unwrap()
             .iter()
             .map(|r| r["id"].as_str().unwrap().to_string())

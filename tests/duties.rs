@@ -235,7 +235,7 @@ async fn nobody_moves_money_for_their_own_request_by_any_route(t: TestDb) {
     );
     let (s, review) = f.get("/api/v1/review", &f.treasurer).await;
     assert_eq!(s, 200, "{review}");
-    let listed: Vec<&Value> = review
+    let listed: Vec<&Value> = review["items"]
         .as_array()
         .unwrap()
         .iter()

@@ -368,7 +368,8 @@ async fn sql_metacharacters_and_odd_unicode_in_every_text_field(t: TestDb) {
     assert_eq!(r.status(), 200);
     let orgs = n.get("/api/v1/orgs", &n.treasurer).await;
     assert!(
-        orgs.as_array()
+        orgs["items"]
+            .as_array()
             .unwrap()
             .iter()
             .any(|o| o["id"] == json!(n.org))

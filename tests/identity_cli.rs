@@ -118,7 +118,7 @@ async fn the_first_admin_and_an_organisation_are_made_with_the_cli() {
         .json()
         .await
         .unwrap();
-    let cw = users
+    let cw = users["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -146,8 +146,8 @@ async fn the_first_admin_and_an_organisation_are_made_with_the_cli() {
         .unwrap();
     assert_eq!(
         orgs,
-        json!([{"id": org, "name": "Shelter A", "type": "shelter", "province": "QC",
-                "created_at": orgs[0]["created_at"]}])
+        json!({"items": [{"id": org, "name": "Shelter A", "type": "shelter", "province": "QC",
+                "created_at": orgs["items"][0]["created_at"]}], "next": null})
     );
     let out = passage(&app.db.url)
         .args(["audit", "verify"])

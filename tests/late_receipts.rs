@@ -224,7 +224,7 @@ async fn a_late_receipt_is_approved_by_another_treasurer_and_settles(t: TestDb) 
         .get("/api/v1/requests?status=receipt_pending", &f.treasurer)
         .await;
     assert_eq!(s, 200);
-    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "{list}");
     // Nothing moved yet.
     assert_eq!(
         passage::ledger::fund_balance(&f.app.db.db).await.unwrap(),

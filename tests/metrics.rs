@@ -87,4 +87,75 @@ async fn metrics_for_whoever_is_on_call(t: TestDb) {
     }
 }
 
-on_both_engines!(metrics_for_whoever_is_on_call);
+/// `PASSAGE_METRICS_BIND`: `/metrics` on a listener of its own, open there without a token
+/// (only what can reach that address scrapes it), and no longer on the main port, with or
+/// without the token; the separate listener serves nothing else.
+async fn metrics_on_their_own_listener(t: TestDb) {
+    let f = Fund::with(t, &[("PASSAGE_METRICS_BIND", "127.0.0.1:0")]).await;
+    let at = f.app.metrics_addr().expect("a metrics listener");
+    assert_ne!(at.to_string(), f.app.base.trim_start_matches("http://"));
+    let (s, _) = f.get("/api/v1/orgs", &f.treasurer).await;
+    assert_eq!(s, 200);
+    let res = f
+        .app
+        .http
+        .get(format!("http://{at}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let text = res.text().await.unwrap();
+    for family in [
+        "passage_http_request_duration_seconds_bucket",
+        "passage_requests_pending 0",
+        "passage_db_pool_connections",
+    ] {
+        assert!(text.contains(family), "{family} is missing:\n{text}");
+    }
+    // The main port does not serve it, whoever asks.
+    let (s, body) = scrape(&f, None).await;
+    assert_eq!(s, 404, "{body}");
+    assert!(body.contains("PASSAGE_METRICS_BIND"), "{body}");
+    // The separate listener serves nothing but /metrics.
+    let res = f
+        .app
+        .http
+        .get(format!("http://{at}/api/v1/orgs"))
+        .bearer_auth(&f.treasurer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 404);
+}
+
+/// Both settings: the separate listener asks for the token too.
+async fn metrics_listener_with_a_token_asks_for_it(t: TestDb) {
+    let f = Fund::with(
+        t,
+        &[
+            ("PASSAGE_METRICS_BIND", "127.0.0.1:0"),
+            ("PASSAGE_METRICS_TOKEN", TOKEN),
+        ],
+    )
+    .await;
+    let at = f.app.metrics_addr().expect("a metrics listener");
+    let url = format!("http://{at}/metrics");
+    let res = f.app.http.get(&url).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+    let res = f
+        .app
+        .http
+        .get(&url)
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(scrape(&f, Some(TOKEN)).await.0, 404);
+}
+
+on_both_engines!(
+    metrics_for_whoever_is_on_call,
+    metrics_on_their_own_listener,
+    metrics_listener_with_a_token_asks_for_it
+);

@@ -45,6 +45,7 @@ const OPERATIONS: &[&str] = &[
     "PUT /api/v1/users/{id}/roles",
     "PUT /api/v1/users/{id}/on-call",
     "POST /api/v1/cases",
+    "GET /api/v1/cases",
     "GET /api/v1/cases/{code}",
     "POST /api/v1/cases/{code}/share",
     "POST /api/v1/cases/{code}/unshare",
@@ -884,6 +885,18 @@ async fn real_answers_match_their_documented_schemas(t: TestDb) {
     )
     .await;
     call("GET", "/api/v1/requests", vec![], cw.clone(), None, None).await;
+    let (s, _) = call("GET", "/api/v1/cases", vec![], cw.clone(), None, None).await;
+    assert_eq!(s, 200);
+    let (s, _) = call(
+        "GET",
+        "/api/v1/cases?limit=1",
+        vec![],
+        tr.clone(),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(s, 200);
     let (s, _) = call(
         "GET",
         "/api/v1/requests?status=pending",
@@ -959,7 +972,7 @@ async fn real_answers_match_their_documented_schemas(t: TestDb) {
     let (s, _) = call(
         "POST",
         "/api/v1/requests/{id}/review",
-        id(&review[0]),
+        id(&review["items"][0]),
         tr.clone(),
         None,
         Some(json!({"flag": true, "reason": "second stay this week"})),
@@ -976,11 +989,14 @@ async fn real_answers_match_their_documented_schemas(t: TestDb) {
     )
     .await;
     assert_eq!(s, 200);
-    assert_eq!(flagged[0]["reason"], "second stay this week", "{flagged}");
+    assert_eq!(
+        flagged["items"][0]["reason"], "second stay this week",
+        "{flagged}"
+    );
     let (s, cleared) = call(
         "POST",
         "/api/v1/requests/{id}/unflag",
-        id(&review[0]),
+        id(&review["items"][0]),
         tr.clone(),
         None,
         None,

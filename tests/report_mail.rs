@@ -710,8 +710,9 @@ async fn a_link_emailed_before_links_were_stored_still_opens_after_the_keys_chan
 
 /// The scheduled reports of the list: (schedule, period_start, period_end).
 async fn scheduled(f: &Fund) -> Vec<(String, String, String)> {
-    let (_, list) = f.get("/api/v1/reports", &f.treasurer).await;
-    list.as_array()
+    let (_, list) = f.get("/api/v1/reports?limit=200", &f.treasurer).await;
+    list["items"]
+        .as_array()
         .unwrap()
         .iter()
         .map(|r| {
@@ -784,7 +785,15 @@ async fn the_sweeper_drafts_the_next_report_of_the_chain_once_at_one_cadence_and
     // Once November is frozen, the next draft starts where it ends.
     f.go_to(2027, 1, 11, 9).await;
     let (_, list) = f.get("/api/v1/reports", &f.treasurer).await;
-    let november = list[0]["id"].as_str().unwrap().to_string();
+    let november = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["schedule"] == "monthly" && r["period_start"] == "2026-11-01")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     f.seal(&november).await;
     for _ in 0..2 {
         passage::app::sweep_once(&state).await.unwrap();
@@ -827,7 +836,7 @@ async fn the_sweeper_drafts_the_next_report_of_the_chain_once_at_one_cadence_and
     assert_eq!(s, 200, "{p}");
     assert_eq!(p["status"], "in_force", "{p}");
     let (_, list) = f.get("/api/v1/reports", &f.treasurer).await;
-    let december = list
+    let december = list["items"]
         .as_array()
         .unwrap()
         .iter()

@@ -837,8 +837,8 @@ async fn bad_report_requests_are_refused_by_name(t: TestDb) {
     assert_eq!(draft["cutoff"].as_str().unwrap(), "2026-11-29T23:40:00Z");
     let (s, list) = f.get("/api/v1/reports", &f.treasurer).await;
     assert_eq!(s, 200);
-    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
-    assert!(list[0].get("summary").is_none(), "{list}");
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+    assert!(list["items"][0].get("summary").is_none(), "{list}");
     f.app.stop().await;
 }
 

@@ -297,7 +297,7 @@ async fn the_night_of_two_cities(t: TestDb) {
     assert!(flight["reason"].as_str().is_some_and(|r| !r.is_empty()));
     let (s, pending) = c.get("/api/v1/requests?status=pending", &c.treasurer).await;
     assert_eq!(s, 200);
-    assert_eq!(pending.as_array().unwrap().len(), 1);
+    assert_eq!(pending["items"].as_array().unwrap().len(), 1);
     let id = flight["id"].as_str().unwrap();
     let (s, approved) = c.approve(&c.treasurer, &flight).await;
     assert_eq!(
@@ -398,7 +398,7 @@ async fn the_night_of_two_cities(t: TestDb) {
     // The next day, treasurers review what the rules approved alone; the money stays put.
     let (s, review) = c.get("/api/v1/review", &c.treasurer).await;
     assert_eq!(s, 200);
-    let ids: Vec<&str> = review
+    let ids: Vec<&str> = review["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -426,7 +426,7 @@ async fn the_night_of_two_cities(t: TestDb) {
         .await;
     assert_eq!(s, 409, "a treasurer's approval is not reviewed again");
     let (_, review) = c.get("/api/v1/review", &c.treasurer).await;
-    assert_eq!(review.as_array().unwrap().len(), 1);
+    assert_eq!(review["items"].as_array().unwrap().len(), 1);
 
     let (s, case) = c.get(&format!("/api/v1/cases/{code}"), &c.mtl).await;
     assert_eq!(s, 200);
@@ -699,7 +699,7 @@ async fn requests_decided_together_each_get_their_own_answer(t: TestDb) {
     );
     let (s, list) = c.get("/api/v1/requests", &c.treasurer).await;
     assert_eq!(s, 200, "{list}");
-    assert_eq!(list.as_array().unwrap().len(), 36);
+    assert_eq!(list["items"].as_array().unwrap().len(), 36);
     assert_eq!(c.fund().await["held"], "720.00");
     assert!(passage::ledger::check(&c.app.db.db).await.unwrap().ok);
 }
@@ -924,7 +924,7 @@ async fn bad_input_is_refused_by_field_and_writes_nothing(t: TestDb) {
         .await;
     assert_eq!(s, 400, "{answer}");
     let (_, all) = c.get("/api/v1/requests", &c.treasurer).await;
-    assert_eq!(all.as_array().unwrap().len(), 0, "{all}");
+    assert_eq!(all["items"].as_array().unwrap().len(), 0, "{all}");
     let f = c.fund().await;
     assert_eq!(
         (f["held"].as_str(), f["available"].as_str()),

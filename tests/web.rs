@@ -3028,7 +3028,7 @@ async fn flags_go_through_the_api_as_through_the_pages(t: TestDb) {
     };
     let (s, list) = api(reqwest::Method::GET, "/api/v1/review/flagged".into(), None).await;
     assert_eq!(s, 200, "{list}");
-    let items = list.as_array().expect("a list");
+    let items = list["items"].as_array().expect("a page of flags");
     assert_eq!(items.len(), 1, "{list}");
     assert_eq!(items[0]["request"]["id"], first_id.as_str(), "{list}");
     assert_eq!(items[0]["reason"], "Second bus tonight", "{list}");
@@ -3078,7 +3078,7 @@ async fn flags_go_through_the_api_as_through_the_pages(t: TestDb) {
     let page = treasurer.get("/review/flagged").await;
     assert!(!page.body.contains(&format!("id=\"flagged-{first_id}\"")));
     let (_, list) = api(reqwest::Method::GET, "/api/v1/review/flagged".into(), None).await;
-    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "{list}");
     // An unknown request is 404, a malformed id 422, a caseworker 403.
     let (s, _) = api(
         reqwest::Method::POST,

@@ -20,6 +20,7 @@ use crate::domain::case_code::CaseCode;
 use crate::domain::deciding::{DeclineCode, Excess};
 use crate::domain::money::format_cents;
 use crate::domain::note::Note;
+use crate::domain::page::{self, Cursor, Page, PageRequest};
 use crate::domain::request::{Category, HotelStay, Trip};
 use crate::domain::states::RequestStatus;
 use crate::funding::{payouts, restricted};
@@ -1963,30 +1964,93 @@ async fn expire_one(
     Ok(true)
 }
 
-/// Requests the staff member may see, newest first, optionally of one status.
+/// What a list of requests is narrowed to: each part optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestFilter {
+    pub status: Option<RequestStatus>,
+    /// One organisation's requests (a treasurer's filter; a caseworker's list is always
+    /// their organisation's and the cases shared with it).
+    pub org: Option<String>,
+    /// Case codes beginning with this (upper case, as [`page::code_prefix`] makes it).
+    pub case_code: Option<String>,
+    /// Made on or after this day (UTC).
+    pub from: Option<NaiveDate>,
+    /// Made on or before this day (UTC).
+    pub to: Option<NaiveDate>,
+    /// The treasurers' queue order: urgent first, then the longest wait first (a request
+    /// that came back with its caseworker's answer keeps the place it had when it was
+    /// first asked). Otherwise urgent first, then newest first.
+    pub queue_order: bool,
+}
+
+/// The key of a request in the lists' order: urgent first (rank 1 newest first; in the
+/// queue's order, oldest first, rank 0), then by the time it was made.
+pub fn request_cursor(v: &RequestView, queue_order: bool) -> Cursor {
+    Cursor {
+        rank: if queue_order {
+            i64::from(!v.urgent)
+        } else {
+            i64::from(v.urgent)
+        },
+        at: v.created_at,
+        id: v.id.clone(),
+    }
+}
+
+/// One page of the requests the staff member may see, urgent first, then newest first,
+/// narrowed by `filter`.
 pub async fn list(
     db: &Db,
     staff: &Staff,
-    status: Option<RequestStatus>,
+    filter: &RequestFilter,
+    page: &PageRequest,
     dual_above: Money,
-) -> Result<Vec<RequestView>, StoreError> {
+) -> Result<Page<RequestView>, StoreError> {
     let org = if staff.treasurer {
         None
     } else {
         Some(staff.org_id.clone().unwrap_or_default())
     };
+    let (cursor, _) = page.bound();
+    let rank = if filter.queue_order {
+        "(CASE WHEN r.urgent THEN 0 ELSE 1 END)"
+    } else {
+        "(CASE WHEN r.urgent THEN 1 ELSE 0 END)"
+    };
+    let (keyset, order) =
+        page::keyset_sql(page, filter.queue_order, rank, "r.created_at", "r.id", 8);
+    let (from, to) = page::day_bounds(filter.from, filter.to);
     let sql = format!(
         "{SELECT_ROW}
          WHERE ($1 IS NULL OR r.status = $1) AND ($2 IS NULL OR {})
-         ORDER BY r.urgent DESC, r.created_at DESC LIMIT 500",
+           AND ($3 IS NULL OR r.org_id = $3)
+           AND ($4 IS NULL OR r.case_code LIKE $4)
+           AND ($5 IS NULL OR r.created_at >= $5) AND ($6 IS NULL OR r.created_at < $6)
+           AND {keyset}
+         ORDER BY {order} LIMIT $7",
         cases::visible_sql("r.case_code", "r.org_id", "$2")
     );
-    let rows: Vec<Row> =
-        on_db!(db, p => sqlx::query_as(&sql).bind(status).bind(org).fetch_all(p).await)?;
-    Ok(rows
+    let like = filter.case_code.as_ref().map(|c| format!("{c}%"));
+    let rows: Vec<Row> = on_db!(db, p => sqlx::query_as(&sql)
+        .bind(filter.status)
+        .bind(&org)
+        .bind(&filter.org)
+        .bind(&like)
+        .bind(from)
+        .bind(to)
+        .bind(page.fetch())
+        .bind(cursor.map(|c| c.rank))
+        .bind(cursor.map(|c| c.at))
+        .bind(cursor.map(|c| c.id.clone()))
+        .fetch_all(p)
+        .await)?;
+    let views: Vec<RequestView> = rows
         .into_iter()
         .map(|r| r.view_for(dual_above, staff))
-        .collect())
+        .collect();
+    Ok(Page::from_rows(views, page, |v| {
+        request_cursor(v, filter.queue_order)
+    }))
 }
 
 /// The requests of one case as `staff` may read them, for `GET /api/v1/cases/{code}` and
@@ -2005,14 +2069,39 @@ pub async fn of_case(
         .collect())
 }
 
+/// The key of a row in a list without a rank: its creation time and id.
+fn plain_cursor(at: DateTime<Utc>, id: &str) -> Cursor {
+    Cursor {
+        rank: 0,
+        at,
+        id: id.to_string(),
+    }
+}
+
 /// The next-day review list: automatic approvals no treasurer has looked at yet, oldest
-/// first.
-pub async fn awaiting_review(db: &Db, dual_above: Money) -> Result<Vec<RequestView>, StoreError> {
+/// first, one page of it.
+pub async fn awaiting_review(
+    db: &Db,
+    page: &PageRequest,
+    dual_above: Money,
+) -> Result<Page<RequestView>, StoreError> {
+    let (cursor, _) = page.bound();
+    let (keyset, order) = page::keyset_sql(page, true, "0", "r.created_at", "r.id", 2);
     let sql = format!(
-        "{SELECT_ROW} WHERE r.automatic AND r.reviewed_at IS NULL ORDER BY r.created_at LIMIT 500"
+        "{SELECT_ROW} WHERE r.automatic AND r.reviewed_at IS NULL AND {keyset}
+         ORDER BY {order} LIMIT $1"
     );
-    let rows: Vec<Row> = on_db!(db, p => sqlx::query_as(&sql).fetch_all(p).await)?;
-    Ok(rows.into_iter().map(|r| r.view(dual_above)).collect())
+    let rows: Vec<Row> = on_db!(db, p => sqlx::query_as(&sql)
+        .bind(page.fetch())
+        .bind(cursor.map(|c| c.rank))
+        .bind(cursor.map(|c| c.at))
+        .bind(cursor.map(|c| c.id.clone()))
+        .fetch_all(p)
+        .await)?;
+    let views: Vec<RequestView> = rows.into_iter().map(|r| r.view(dual_above)).collect();
+    Ok(Page::from_rows(views, page, |v| {
+        plain_cursor(v.created_at, &v.id)
+    }))
 }
 
 /// Marks an automatic approval reviewed, or flags it for the treasurers to look into, with
@@ -2079,8 +2168,13 @@ pub struct Flagged {
     pub flagged_at: Option<DateTime<Utc>>,
 }
 
-/// The automatic approvals a treasurer flagged and nobody has cleared, newest flag first.
-pub async fn flagged(db: &Db, dual_above: Money) -> Result<Vec<Flagged>, StoreError> {
+/// The automatic approvals a treasurer flagged and nobody has cleared, newest flag first,
+/// one page of them.
+pub async fn flagged(
+    db: &Db,
+    page: &PageRequest,
+    dual_above: Money,
+) -> Result<Page<Flagged>, StoreError> {
     #[derive(sqlx::FromRow)]
     struct FlagRow {
         #[sqlx(flatten)]
@@ -2089,18 +2183,26 @@ pub async fn flagged(db: &Db, dual_above: Money) -> Result<Vec<Flagged>, StoreEr
         reviewed_by: Option<String>,
         flagger_name: Option<String>,
     }
+    let (cursor, _) = page.bound();
+    let (keyset, order) = page::keyset_sql(page, false, "0", "r.reviewed_at", "r.id", 2);
     let sql = format!(
         "{} , r.flag_reason, r.reviewed_by,
            (SELECT COALESCE(u.display_name, u.email) FROM users u WHERE u.id = r.reviewed_by)
              AS flagger_name
          FROM requests r
-         WHERE r.flagged ORDER BY r.reviewed_at DESC LIMIT 500",
+         WHERE r.flagged AND r.reviewed_at IS NOT NULL AND {keyset} ORDER BY {order} LIMIT $1",
         SELECT_ROW.trim_end_matches("FROM requests r").trim_end()
     );
     let rows: Vec<FlagRow> = crate::read_tx!(db, |tx| -> Result<Vec<FlagRow>, StoreError> async {
-        Ok(on_tx!(tx, c => sqlx::query_as(&sql).fetch_all(c).await)?)
+        Ok(on_tx!(tx, c => sqlx::query_as(&sql)
+            .bind(page.fetch())
+            .bind(cursor.map(|c| c.rank))
+            .bind(cursor.map(|c| c.at))
+            .bind(cursor.map(|c| c.id.clone()))
+            .fetch_all(c)
+            .await)?)
     })?;
-    Ok(rows
+    let items: Vec<Flagged> = rows
         .into_iter()
         .map(|f| Flagged {
             flagged_at: f.row.reviewed_at,
@@ -2111,7 +2213,10 @@ pub async fn flagged(db: &Db, dual_above: Money) -> Result<Vec<Flagged>, StoreEr
                 name: f.flagger_name.unwrap_or_default(),
             }),
         })
-        .collect())
+        .collect();
+    Ok(Page::from_rows(items, page, |f| {
+        plain_cursor(f.flagged_at.unwrap_or(f.view.created_at), &f.view.id)
+    }))
 }
 
 /// Clears a flag once the treasurers have looked into it: the request stays reviewed, the

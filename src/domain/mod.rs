@@ -7,6 +7,7 @@ pub mod gazetteer;
 pub mod identity;
 pub mod money;
 pub mod note;
+pub mod page;
 pub mod place;
 pub mod province;
 pub mod request;

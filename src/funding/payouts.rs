@@ -685,15 +685,36 @@ pub async fn find(tx: &mut Tx, id: &str) -> Result<PayoutView, PayoutError> {
     Ok(view_of(batch, lines))
 }
 
-/// The payout batches, newest first, without their lines.
-pub async fn list(tx: &mut Tx) -> Result<Vec<PayoutView>, PayoutError> {
-    let rows: Vec<PayoutRow> = on_tx!(tx, c => sqlx::query_as(
+/// One page of the payout batches, newest first, without their lines, optionally of one
+/// status.
+pub async fn list(
+    tx: &mut Tx,
+    status: Option<PayoutStatus>,
+    page: &crate::domain::page::PageRequest,
+) -> Result<crate::domain::page::Page<PayoutView>, PayoutError> {
+    let (cursor, _) = page.bound();
+    let (keyset, order) = crate::domain::page::keyset_sql(page, false, "0", "prepared_at", "id", 3);
+    let sql = format!(
         "SELECT id, reference, status, total, up_to, prepared_by, prepared_at, released_by
-         FROM payouts ORDER BY prepared_at DESC, id LIMIT 200",
-    )
-    .fetch_all(c)
-    .await)?;
-    Ok(rows.into_iter().map(|r| view_of(r, Vec::new())).collect())
+         FROM payouts WHERE ($2 IS NULL OR status = $2) AND {keyset}
+         ORDER BY {order} LIMIT $1"
+    );
+    let rows: Vec<PayoutRow> = on_tx!(tx, c => sqlx::query_as(&sql)
+        .bind(page.fetch())
+        .bind(status)
+        .bind(cursor.map(|c| c.rank))
+        .bind(cursor.map(|c| c.at))
+        .bind(cursor.map(|c| c.id.clone()))
+        .fetch_all(c)
+        .await)?;
+    let views: Vec<PayoutView> = rows.into_iter().map(|r| view_of(r, Vec::new())).collect();
+    Ok(crate::domain::page::Page::from_rows(views, page, |v| {
+        crate::domain::page::Cursor {
+            rank: 0,
+            at: v.prepared_at,
+            id: v.id.clone(),
+        }
+    }))
 }
 
 /// A line the batch will hold, before it is written.

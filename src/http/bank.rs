@@ -17,8 +17,10 @@ use super::extractor::{Authorized, Treasurer};
 use super::fields::{self, invalid};
 use super::funding::reader_language;
 use super::openapi::{BadRequest, Conflict, Forbidden, Invalid, NotFound, TooLarge, Unauthorized};
+use super::paging::{PageQuery, Paged};
 use crate::approval::policy::FieldError;
 use crate::domain::Language;
+use crate::domain::page::Page;
 use crate::domain::states::{RecordKind, StatementFormat};
 use crate::funding::bank::{
     self, Action, BankError, Imported, Layout, LineView, Read, Reconciliation, StatementSummary,
@@ -199,22 +201,25 @@ async fn import(
     Ok((StatusCode::CREATED, Json(imported)))
 }
 
-/// The statements imported, newest first (without their lines).
+/// The statements imported, newest first (without their lines), a page at a time.
 #[utoipa::path(
     get,
     path = "/api/v1/bank/statements",
     tag = "bank",
     security(("bearer" = [])),
-    responses((status = 200, body = Vec<StatementSummary>), Unauthorized, Forbidden),
+    params(PageQuery),
+    responses((status = 200, body = Paged<StatementSummary>), BadRequest, Unauthorized, Forbidden, Invalid),
 )]
 async fn list(
     State(state): State<AppState>,
     _: Authorized<Treasurer>,
-) -> Result<Json<Vec<StatementSummary>>, ApiError> {
-    let list = read_tx!(&state.db, |tx| -> Result<Vec<StatementSummary>, BankError> async {
-        Ok(bank::statements(tx).await?)
+    Query(query): Query<PageQuery>,
+) -> Result<Json<Paged<StatementSummary>>, ApiError> {
+    let request = query.request()?;
+    let list = read_tx!(&state.db, |tx| -> Result<Page<StatementSummary>, BankError> async {
+        Ok(bank::statements(tx, &request).await?)
     })?;
-    Ok(Json(list))
+    Ok(Json(list.into()))
 }
 
 /// A statement's lines: each with its signed amount, whether it is matched (and to what),

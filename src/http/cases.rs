@@ -3,27 +3,28 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiError, Json, Path};
+use super::error::{ApiError, Json, Path, Query};
 use super::extractor::{Authorized, Caseworker, CaseworkerOrTreasurer};
 use super::fields::{self, invalid};
 use super::openapi::{BadRequest, Forbidden, Invalid, NotFound, TooLarge, Unauthorized};
+use super::paging::{self, Paged};
 use crate::approval::lifecycle::{self, RequestView};
 use crate::approval::{FlowError, versions};
-use crate::cases::{self, Case, CaseError};
-use crate::domain::Province;
+use crate::cases::{self, Case, CaseError, CaseLine};
 use crate::domain::case_code::CaseCode;
+use crate::domain::{CaseStatus, Province};
 use crate::state::AppState;
 use crate::write_tx;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(open))
+        .routes(routes!(open, list))
         .routes(routes!(show))
         .routes(routes!(share))
         .routes(routes!(unshare))
@@ -111,6 +112,79 @@ async fn open(
         cases::open(tx, now, &staff, province).await
     })?;
     Ok((StatusCode::CREATED, Json(case)))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct CasesQuery {
+    /// Only the cases whose code begins with this (`QC-7K4M`, or a whole code).
+    case_code: Option<String>,
+    /// Only open or only closed cases.
+    #[param(value_type = Option<CaseStatus>, inline)]
+    status: Option<String>,
+    /// Only this organisation's own cases (treasurers; a caseworker sees their
+    /// organisation's and those shared with it whatever this says).
+    org: Option<String>,
+    /// Only the cases opened on or after this day (UTC, `YYYY-MM-DD`).
+    #[param(format = Date)]
+    from: Option<String>,
+    /// Only the cases opened on or before this day (UTC, `YYYY-MM-DD`).
+    #[param(format = Date)]
+    to: Option<String>,
+    /// The `next` of the previous page; left out, the list starts from the newest.
+    after: Option<String>,
+    /// How many cases a page holds: 1 to 200, 50 when left out.
+    limit: Option<String>,
+}
+
+/// Lists cases, newest first, a page at a time: a treasurer sees every case, a caseworker
+/// their organisation's and those shared with it. Search by code (or its beginning).
+#[utoipa::path(
+    get,
+    path = "/api/v1/cases",
+    tag = "cases",
+    security(("bearer" = [])),
+    params(CasesQuery),
+    responses(
+        (status = 200, body = Paged<CaseLine>),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        Invalid,
+    ),
+)]
+async fn list(
+    State(state): State<AppState>,
+    auth: Authorized<CaseworkerOrTreasurer>,
+    Query(query): Query<CasesQuery>,
+) -> Result<Json<Paged<CaseLine>>, ApiError> {
+    let staff = auth.staff();
+    let request = paging::page_request(query.after.as_deref(), query.limit.as_deref())?;
+    let filter = cases::CaseFilter {
+        status: query
+            .status
+            .as_deref()
+            .map(str::parse::<CaseStatus>)
+            .transpose()
+            .map_err(|e| {
+                invalid(
+                    "status",
+                    format!("{:?} is not a status: use one of {}", e.word, e.choices),
+                )
+            })?,
+        code: paging::case_code(query.case_code.as_deref())?,
+        org: query
+            .org
+            .as_deref()
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(String::from),
+        from: paging::day("from", query.from.as_deref())?,
+        to: paging::day("to", query.to.as_deref())?,
+    };
+    let visible = (!staff.treasurer).then(|| staff.org_id.clone().unwrap_or_default());
+    let page = cases::page(&state.db, visible.as_deref(), &filter, &request).await?;
+    Ok(Json(page.into()))
 }
 
 /// Reads a case with its requests. A caseworker reads the notes of their own

@@ -1,7 +1,8 @@
 //! `GET /metrics`: Prometheus's text format for whoever is on call, behind
 //! `Authorization: Bearer $PASSAGE_METRICS_TOKEN` (compared in constant time); without a
-//! token configured it is not served (404). The route-template middleware that feeds it
-//! is [`record`].
+//! token configured it is not served on the main port (404). With `PASSAGE_METRICS_BIND`
+//! it is served on that listener alone ([`listener_router`]), and the main port answers
+//! 404. The route-template middleware that feeds it is [`record`].
 
 use std::time::Instant;
 
@@ -54,26 +55,61 @@ fn same_secret(given: &str, expected: &str) -> bool {
         == 0
 }
 
+/// `/metrics` on the main port: only behind the token, and not at all when a separate
+/// listener (`PASSAGE_METRICS_BIND`) serves it.
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(token) = state.config.metrics_token.as_ref() else {
+    if let Some(bind) = state.config.metrics_bind {
         return (
             StatusCode::NOT_FOUND,
-            "not found: set PASSAGE_METRICS_TOKEN to serve /metrics\n",
+            format!("not found: /metrics is served on PASSAGE_METRICS_BIND ({bind})\n"),
         )
             .into_response();
-    };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if !same_secret(given, token.expose()) {
+    }
+    if state.config.metrics_token.is_none() {
         return (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer")],
-            "send Authorization: Bearer with PASSAGE_METRICS_TOKEN\n",
+            StatusCode::NOT_FOUND,
+            "not found: set PASSAGE_METRICS_TOKEN (or PASSAGE_METRICS_BIND) to serve /metrics\n",
         )
             .into_response();
+    }
+    answer(&state, &headers).await
+}
+
+/// `/metrics` on the separate listener of `PASSAGE_METRICS_BIND`: open to whoever can
+/// reach that address, unless `PASSAGE_METRICS_TOKEN` is set too.
+async fn metrics_on_own_port(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    answer(&state, &headers).await
+}
+
+/// The router of the `PASSAGE_METRICS_BIND` listener: `/metrics` and nothing else.
+pub fn listener_router(state: AppState) -> axum::Router {
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(metrics_on_own_port))
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                "not found: this listener serves /metrics only\n",
+            )
+        })
+        .with_state(state)
+}
+
+/// The token check (when one is configured), then the exposition.
+async fn answer(state: &AppState, headers: &HeaderMap) -> Response {
+    if let Some(token) = state.config.metrics_token.as_ref() {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !same_secret(given, token.expose()) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "send Authorization: Bearer with PASSAGE_METRICS_TOKEN\n",
+            )
+                .into_response();
+        }
     }
     match render(&state.db, state.clock.now()).await {
         Ok(text) => (

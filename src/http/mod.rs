@@ -56,13 +56,14 @@ mod bank;
 mod cases;
 pub mod error;
 pub mod extractor;
-mod fields;
+pub(crate) mod fields;
 mod funding;
 mod health;
 mod ledger;
 mod metrics;
 pub mod openapi;
 mod orgs;
+pub mod paging;
 mod payouts;
 mod policy;
 mod reports;
@@ -148,6 +149,11 @@ fn api() -> OpenApiRouter<AppState> {
         .merge(policy::router())
         .merge(requests::router())
         .merge(reports::router())
+}
+
+/// The router of the separate `/metrics` listener (`PASSAGE_METRICS_BIND`).
+pub fn metrics_router(state: AppState) -> Router {
+    metrics::listener_router(state)
 }
 
 /// The API's routes with `pages` (the web pages, which the caller builds: the pages use

@@ -7,9 +7,10 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiError, Json, Path};
+use super::error::{ApiError, Json, Path, Query};
 use super::extractor::{Admin, AdminOrTreasurer, Authorized};
 use super::openapi::{BadRequest, Conflict, Forbidden, Invalid, NotFound, TooLarge, Unauthorized};
+use super::paging::{PageQuery, Paged};
 use crate::audit::Actor;
 use crate::domain::{OrgType, Province};
 use crate::identity::orgs::{self, NewOrg, Org};
@@ -106,17 +107,19 @@ async fn update(
     Ok(Json(org))
 }
 
-/// Lists the member organisations.
+/// Lists the member organisations, newest first, a page at a time.
 #[utoipa::path(
     get,
     path = "/api/v1/orgs",
     tag = "orgs",
     security(("bearer" = [])),
-    responses((status = 200, body = Vec<Org>), Unauthorized, Forbidden),
+    params(PageQuery),
+    responses((status = 200, body = Paged<Org>), BadRequest, Unauthorized, Forbidden, Invalid),
 )]
 async fn list(
     State(state): State<AppState>,
     _: Authorized<AdminOrTreasurer>,
-) -> Result<Json<Vec<Org>>, ApiError> {
-    Ok(Json(orgs::list(&state.db).await?))
+    Query(query): Query<PageQuery>,
+) -> Result<Json<Paged<Org>>, ApiError> {
+    Ok(Json(orgs::page(&state.db, &query.request()?).await?.into()))
 }

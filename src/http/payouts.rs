@@ -5,20 +5,23 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use serde_json::Value;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiError, Json, Path};
+use super::error::{ApiError, Json, Path, Query};
 use super::extractor::{Authorized, Treasurer};
 use super::fields::{self, invalid};
 use super::openapi::{
     BadRequest, Conflict, Created, Forbidden, IdempotencyKey, Invalid, NotFound, TooLarge,
     Unauthorized,
 };
+use super::paging::{self, Paged};
 use crate::domain::Money;
-use crate::domain::states::{PaymentMethod, PaymentMode};
+use crate::domain::page::Page;
+use crate::domain::states::{PaymentMethod, PaymentMode, PayoutStatus};
 use crate::funding::owed;
 use crate::funding::payouts::{
     self, NewSettings, NewVendor, PaymentSettings, PayoutError, PayoutView, Vendor,
@@ -359,22 +362,48 @@ async fn prepare(
     Ok((StatusCode::CREATED, Json(batch)))
 }
 
-/// The payout batches, newest first (without their lines).
+/// The payout batches, newest first (without their lines), a page at a time.
 #[utoipa::path(
     get,
     path = "/api/v1/payouts",
     tag = "payouts",
     security(("bearer" = [])),
-    responses((status = 200, body = Vec<PayoutView>), Unauthorized, Forbidden),
+    params(PayoutsQuery),
+    responses((status = 200, body = Paged<PayoutView>), BadRequest, Unauthorized, Forbidden, Invalid),
 )]
 async fn list(
     State(state): State<AppState>,
     _: Authorized<Treasurer>,
-) -> Result<Json<Vec<PayoutView>>, ApiError> {
-    let list = read_tx!(&state.db, |tx| -> Result<Vec<PayoutView>, PayoutError> async {
-        payouts::list(tx).await
+    Query(query): Query<PayoutsQuery>,
+) -> Result<Json<Paged<PayoutView>>, ApiError> {
+    let request = paging::page_request(query.after.as_deref(), query.limit.as_deref())?;
+    let status = query
+        .status
+        .as_deref()
+        .map(str::parse::<PayoutStatus>)
+        .transpose()
+        .map_err(|e| {
+            fields::invalid(
+                "status",
+                format!("{:?} is not a status: use one of {}", e.word, e.choices),
+            )
+        })?;
+    let list = read_tx!(&state.db, |tx| -> Result<Page<PayoutView>, PayoutError> async {
+        payouts::list(tx, status, &request).await
     })?;
-    Ok(Json(list))
+    Ok(Json(list.into()))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct PayoutsQuery {
+    /// Only the batches in this status.
+    #[param(value_type = Option<PayoutStatus>, inline)]
+    status: Option<String>,
+    /// The `next` of the previous page; left out, the list starts from the newest.
+    after: Option<String>,
+    /// How many batches a page holds: 1 to 200, 50 when left out.
+    limit: Option<String>,
 }
 
 /// A payout batch with its lines.

@@ -19,9 +19,10 @@ use super::fields::{self, invalid};
 use super::openapi::{
     BadRequest, Conflict, Figure, Forbidden, Invalid, NotFound, TooLarge, Unauthorized,
 };
+use super::paging::{self, Paged};
 use crate::approval::FlowError;
-use crate::domain::ReportSchedule;
 use crate::domain::money::format_cents;
+use crate::domain::{ReportSchedule, ReportStatus};
 use crate::reports::donor::{self, LinkError, Opened, Purpose};
 use crate::reports::lifecycle::{self, NewReport, Sealed};
 use crate::reports::send::{self, Gift, SendOutcome};
@@ -132,19 +133,47 @@ pub(crate) fn parse_new_report(
     })
 }
 
-/// Lists the reports, newest period first, without their figures.
+/// Lists the reports, newest made first, without their figures, a page at a time.
 #[utoipa::path(
     get,
     path = "/api/v1/reports",
     tag = "reports",
     security(("bearer" = [])),
-    responses((status = 200, body = Vec<ReportView>), Unauthorized, Forbidden),
+    params(ReportsQuery),
+    responses((status = 200, body = Paged<ReportView>), BadRequest, Unauthorized, Forbidden, Invalid),
 )]
 async fn list_reports(
     State(state): State<AppState>,
     _: Authorized<Treasurer>,
-) -> Result<Json<Vec<ReportView>>, ApiError> {
-    Ok(Json(lifecycle::list(&state.db).await?))
+    super::error::Query(query): super::error::Query<ReportsQuery>,
+) -> Result<Json<Paged<ReportView>>, ApiError> {
+    let request = paging::page_request(query.after.as_deref(), query.limit.as_deref())?;
+    let status = query
+        .status
+        .as_deref()
+        .map(str::parse::<ReportStatus>)
+        .transpose()
+        .map_err(|e| {
+            fields::invalid(
+                "status",
+                format!("{:?} is not a status: use one of {}", e.word, e.choices),
+            )
+        })?;
+    Ok(Json(
+        lifecycle::list(&state.db, status, &request).await?.into(),
+    ))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ReportsQuery {
+    /// Only the reports in this status.
+    #[param(value_type = Option<ReportStatus>, inline)]
+    status: Option<String>,
+    /// The `next` of the previous page; left out, the list starts from the newest.
+    after: Option<String>,
+    /// How many reports a page holds: 1 to 200, 50 when left out.
+    limit: Option<String>,
 }
 
 /// Reads one report with its figures: a draft's as of now, a frozen one's as sealed.

@@ -24,6 +24,7 @@ use super::openapi::{
     BadRequest, Conflict, Forbidden, IdempotencyKey, Invalid, NotFound, OptionalIdempotencyKey,
     TooLarge, Unauthorized,
 };
+use super::paging::{self, PageQuery, Paged};
 use crate::approval::lifecycle::{
     self, Exchange, Flagged, NewRequest, OriginalAmount, Receipt, RequestView,
 };
@@ -627,9 +628,25 @@ struct ListQuery {
     /// Only the requests in this status.
     #[param(value_type = Option<RequestStatus>, inline)]
     status: Option<String>,
+    /// Only this organisation's requests (treasurers; a caseworker sees their own
+    /// organisation's whatever this says).
+    org: Option<String>,
+    /// Only the requests of cases whose code begins with this (`QC-7K4M`, or a whole code).
+    case_code: Option<String>,
+    /// Only the requests made on or after this day (UTC, `YYYY-MM-DD`).
+    #[param(format = Date)]
+    from: Option<String>,
+    /// Only the requests made on or before this day (UTC, `YYYY-MM-DD`).
+    #[param(format = Date)]
+    to: Option<String>,
+    /// The `next` of the previous page; left out, the list starts from the first.
+    after: Option<String>,
+    /// How many requests a page holds: 1 to 200, 50 when left out.
+    limit: Option<String>,
 }
 
-/// Lists requests, urgent first: a treasurer sees all, a caseworker their organisation's.
+/// Lists requests, urgent first, then newest first, one page at a time: a treasurer sees
+/// all, a caseworker their organisation's (and the cases shared with it).
 #[utoipa::path(
     get,
     path = "/api/v1/requests",
@@ -637,7 +654,7 @@ struct ListQuery {
     security(("bearer" = [])),
     params(ListQuery),
     responses(
-        (status = 200, body = Vec<RequestView>),
+        (status = 200, body = Paged<RequestView>),
         BadRequest,
         Unauthorized,
         Forbidden,
@@ -648,7 +665,7 @@ async fn list(
     State(state): State<AppState>,
     auth: Authorized<CaseworkerOrTreasurer>,
     Query(query): Query<ListQuery>,
-) -> Result<Json<Vec<RequestView>>, ApiError> {
+) -> Result<Json<Paged<RequestView>>, ApiError> {
     let status = query
         .status
         .as_deref()
@@ -660,16 +677,31 @@ async fn list(
                 format!("{:?} is not a status: use one of {}", e.word, e.choices),
             )
         })?;
+    let filter = lifecycle::RequestFilter {
+        status,
+        org: query
+            .org
+            .as_deref()
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(String::from),
+        case_code: paging::case_code(query.case_code.as_deref())?,
+        from: paging::day("from", query.from.as_deref())?,
+        to: paging::day("to", query.to.as_deref())?,
+        queue_order: false,
+    };
+    let page = paging::page_request(query.after.as_deref(), query.limit.as_deref())?;
     let now = state.clock.now();
     let policy = versions::in_force(&state.db, now).await?;
     let views = lifecycle::list(
         &state.db,
         &auth.staff(),
-        status,
+        &filter,
+        &page,
         policy.policy.dual_approval_above(),
     )
     .await?;
-    Ok(Json(views))
+    Ok(Json(views.into()))
 }
 
 fn request_id(raw: &str) -> Result<String, ApiError> {
@@ -1076,16 +1108,20 @@ async fn cancel(
     path = "/api/v1/review",
     tag = "requests",
     security(("bearer" = [])),
-    responses((status = 200, body = Vec<RequestView>), Unauthorized, Forbidden),
+    params(PageQuery),
+    responses((status = 200, body = Paged<RequestView>), BadRequest, Unauthorized, Forbidden, Invalid),
 )]
 async fn awaiting_review(
     State(state): State<AppState>,
     _: Authorized<Treasurer>,
-) -> Result<Json<Vec<RequestView>>, ApiError> {
+    Query(query): Query<PageQuery>,
+) -> Result<Json<Paged<RequestView>>, ApiError> {
+    let page = paging::page_request(query.after.as_deref(), query.limit.as_deref())?;
     let now = state.clock.now();
     let policy = versions::in_force(&state.db, now).await?;
-    let views = lifecycle::awaiting_review(&state.db, policy.policy.dual_approval_above()).await?;
-    Ok(Json(views))
+    let views =
+        lifecycle::awaiting_review(&state.db, &page, policy.policy.dual_approval_above()).await?;
+    Ok(Json(views.into()))
 }
 
 /// Marks an automatic approval as reviewed, flagged or not.
@@ -1135,16 +1171,19 @@ async fn review(
     path = "/api/v1/review/flagged",
     tag = "requests",
     security(("bearer" = [])),
-    responses((status = 200, body = Vec<Flagged>), Unauthorized, Forbidden),
+    params(PageQuery),
+    responses((status = 200, body = Paged<Flagged>), BadRequest, Unauthorized, Forbidden, Invalid),
 )]
 async fn flagged(
     State(state): State<AppState>,
     _: Authorized<Treasurer>,
-) -> Result<Json<Vec<Flagged>>, ApiError> {
+    Query(query): Query<PageQuery>,
+) -> Result<Json<Paged<Flagged>>, ApiError> {
+    let page = paging::page_request(query.after.as_deref(), query.limit.as_deref())?;
     let now = state.clock.now();
     let policy = versions::in_force(&state.db, now).await?;
-    let items = lifecycle::flagged(&state.db, policy.policy.dual_approval_above()).await?;
-    Ok(Json(items))
+    let items = lifecycle::flagged(&state.db, &page, policy.policy.dual_approval_above()).await?;
+    Ok(Json(items.into()))
 }
 
 /// Clears a flag once the treasurers have looked into it (audited as `request.unflag`):

@@ -4,17 +4,18 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::error::{ApiError, Json, Path};
+use super::error::{ApiError, Json, Path, Query};
 use super::extractor::{Admin, AdminOrTreasurer, Authorized};
 use super::fields;
 use super::openapi::{
     BadRequest, Conflict, Created, EmailAddress, Forbidden, Invalid, NotFound, TooLarge,
     Unauthorized,
 };
+use super::paging::{self, Paged};
 use crate::audit::Actor;
 use crate::domain::{Email, Language, Role, Roles};
 use crate::identity::invitations::{self, NewInvitation};
@@ -305,23 +306,31 @@ struct Waiting {
     expires_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// Lists the staff accounts (never a password hash), with the invitations that wait.
+/// Lists the staff accounts (never a password hash), newest first, a page at a time,
+/// with the invitations that wait.
 #[utoipa::path(
     get,
     path = "/api/v1/users",
     tag = "users",
     security(("bearer" = [])),
-    responses((status = 200, body = Vec<Listed>), Unauthorized, Forbidden),
+    params(UsersQuery),
+    responses((status = 200, body = Paged<Listed>), BadRequest, Unauthorized, Forbidden, Invalid),
 )]
 async fn list(
     State(state): State<AppState>,
     _: Authorized<Admin>,
-) -> Result<Json<Vec<Listed>>, ApiError> {
+    Query(query): Query<UsersQuery>,
+) -> Result<Json<Paged<Listed>>, ApiError> {
+    let request = paging::page_request(query.after.as_deref(), query.limit.as_deref())?;
+    let org = query
+        .org
+        .as_deref()
+        .map(str::trim)
+        .filter(|o| !o.is_empty());
     let waiting = invitations::waiting(&state.db, state.clock.now()).await?;
     Ok(Json(
-        users::list(&state.db)
+        users::page(&state.db, org, &request)
             .await?
-            .into_iter()
             .map(|user| Listed {
                 invitation: waiting.get(&user.id).map(|s| Waiting {
                     expires_at: match s {
@@ -331,8 +340,19 @@ async fn list(
                 }),
                 user,
             })
-            .collect(),
+            .into(),
     ))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct UsersQuery {
+    /// Only this organisation's people.
+    org: Option<String>,
+    /// The `next` of the previous page; left out, the list starts from the newest.
+    after: Option<String>,
+    /// How many people a page holds: 1 to 200, 50 when left out.
+    limit: Option<String>,
 }
 
 async fn set_active(

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::{IdentityError, new_id};
 use crate::audit::{self, Actor};
+use crate::domain::page::{Cursor, Page, PageRequest};
 use crate::domain::{OrgType, Province};
 use crate::store::{Db, StoreError, Tx};
 use crate::{on_db, on_tx, write_tx};
@@ -158,6 +159,30 @@ pub async fn find(db: &Db, id: &str) -> Result<Option<Org>, StoreError> {
     .await)?)
 }
 
+/// One page of the organisations, newest first (`GET /api/v1/orgs`, the admin page).
+pub async fn page(db: &Db, page: &PageRequest) -> Result<Page<Org>, StoreError> {
+    let (cursor, _) = page.bound();
+    let (keyset, order) = crate::domain::page::keyset_sql(page, false, "0", "created_at", "id", 2);
+    let sql = format!(
+        "SELECT id, name, type, province, created_at FROM orgs WHERE {keyset}
+         ORDER BY {order} LIMIT $1"
+    );
+    let rows: Vec<Org> = on_db!(db, p => sqlx::query_as::<_, Org>(&sql)
+        .bind(page.fetch())
+        .bind(cursor.map(|c| c.rank))
+        .bind(cursor.map(|c| c.at))
+        .bind(cursor.map(|c| c.id.clone()))
+        .fetch_all(p)
+        .await)?;
+    Ok(Page::from_rows(rows, page, |o| Cursor {
+        rank: 0,
+        at: o.created_at,
+        id: o.id.clone(),
+    }))
+}
+
+/// Every organisation by name, for the pickers of forms (a coalition has hundreds, not
+/// more).
 pub async fn list(db: &Db) -> Result<Vec<Org>, StoreError> {
     Ok(on_db!(db, p => sqlx::query_as::<_, Org>(
         "SELECT id, name, type, province, created_at FROM orgs ORDER BY name, id"

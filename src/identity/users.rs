@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::{IdentityError, new_id, orgs, password};
 use crate::audit::{self, Actor};
+use crate::domain::page::{Cursor, Page, PageRequest};
 use crate::domain::{Email, Language, Password, Role, Roles};
 use crate::store::{Db, StoreError, Tx};
 use crate::{on_db, on_tx, write_tx};
@@ -306,6 +307,38 @@ pub async fn set_password_hash(
         .await?;
         Ok(())
     })
+}
+
+/// One page of the users, newest first, optionally of one organisation
+/// (`GET /api/v1/users`, the admin page).
+pub async fn page(
+    db: &Db,
+    org: Option<&str>,
+    page: &PageRequest,
+) -> Result<Page<User>, StoreError> {
+    let (cursor, _) = page.bound();
+    let (keyset, order) =
+        crate::domain::page::keyset_sql(page, false, "0", "p.created_at", "p.id", 3);
+    let (_, outer) = crate::domain::page::keyset_sql(page, false, "0", "u.created_at", "u.id", 3);
+    let sql = format!(
+        "SELECT {COLUMNS} FROM {FROM}
+         WHERE u.id IN (SELECT p.id FROM users p WHERE ($2 IS NULL OR p.org_id = $2)
+                        AND {keyset} ORDER BY {order} LIMIT $1)
+         ORDER BY {outer}, r.role"
+    );
+    let rows: Vec<UserRow> = on_db!(db, p => sqlx::query_as(&sql)
+        .bind(page.fetch())
+        .bind(org)
+        .bind(cursor.map(|c| c.rank))
+        .bind(cursor.map(|c| c.at))
+        .bind(cursor.map(|c| c.id.clone()))
+        .fetch_all(p)
+        .await)?;
+    Ok(Page::from_rows(fold(rows)?, page, |u| Cursor {
+        rank: 0,
+        at: u.created_at,
+        id: u.id.clone(),
+    }))
 }
 
 pub async fn list(db: &Db) -> Result<Vec<User>, StoreError> {

@@ -619,14 +619,36 @@ pub async fn find(db: &Db, id: &str) -> Result<ReportView, FlowError> {
     result
 }
 
-/// Every report, newest period first, without figures.
-pub async fn list(db: &Db) -> Result<Vec<ReportView>, StoreError> {
-    let sql = format!("{SELECT} ORDER BY period_start DESC, created_at DESC LIMIT 500");
-    let rows: Vec<Row> = on_db!(db, p => sqlx::query_as::<_, Row>(&sql).fetch_all(p).await)?;
-    Ok(rows
+/// One page of the reports, newest made first, without figures, optionally of one status.
+pub async fn list(
+    db: &Db,
+    status: Option<ReportStatus>,
+    page: &crate::domain::page::PageRequest,
+) -> Result<crate::domain::page::Page<ReportView>, StoreError> {
+    let (cursor, _) = page.bound();
+    let (keyset, order) = crate::domain::page::keyset_sql(page, false, "0", "created_at", "id", 3);
+    let sql = format!(
+        "{SELECT} WHERE ($2 IS NULL OR status = $2) AND {keyset} ORDER BY {order} LIMIT $1"
+    );
+    let rows: Vec<Row> = on_db!(db, p => sqlx::query_as::<_, Row>(&sql)
+        .bind(page.fetch())
+        .bind(status)
+        .bind(cursor.map(|c| c.rank))
+        .bind(cursor.map(|c| c.at))
+        .bind(cursor.map(|c| c.id.clone()))
+        .fetch_all(p)
+        .await)?;
+    let views: Vec<ReportView> = rows
         .iter()
         .map(|r| ReportView::of(r, None, Vec::new()))
-        .collect())
+        .collect();
+    Ok(crate::domain::page::Page::from_rows(views, page, |v| {
+        crate::domain::page::Cursor {
+            rank: 0,
+            at: v.created_at,
+            id: v.id.clone(),
+        }
+    }))
 }
 
 /// What `POST /api/v1/reports/{id}/seal` answers.

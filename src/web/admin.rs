@@ -18,6 +18,7 @@ use serde::Deserialize;
 
 use super::context::{Context, PageError, Path, page_id, see_other};
 use super::forms::{FieldErrors, Filled, Submitted, field_errors};
+use super::pager::{PageQuery, Pager};
 use super::pages::{render, render_with};
 use crate::config::{EngineName, KeySource, MailTransport};
 use crate::domain::province::PROVINCES;
@@ -175,11 +176,14 @@ struct UsersPage<'a> {
     form: Filled,
     /// The address just invited.
     invited: Option<String>,
+    pager: Pager,
 }
 
 #[derive(Deserialize, Default)]
 struct InvitedQuery {
     invited: Option<String>,
+    #[serde(flatten)]
+    page: PageQuery,
 }
 
 async fn users_page_with(
@@ -188,9 +192,13 @@ async fn users_page_with(
     form: Option<&Submitted>,
     errors: FieldErrors,
     invited: Option<String>,
+    q: &PageQuery,
 ) -> Result<Response, PageError> {
     admin(c)?;
-    let all = users::list(&state.db).await?;
+    let request = q.request()?;
+    let listed = users::page(&state.db, None, &request).await?;
+    let pager = Pager::of("/admin/users", &[], &listed);
+    let all = listed.items;
     let org_list = orgs::list(&state.db).await?;
     let waiting = invitations::waiting(&state.db, state.clock.now()).await?;
     let org_names: HashMap<&str, &str> = org_list
@@ -232,6 +240,7 @@ async fn users_page_with(
         languages: language_choices(&language),
         form: Filled { values, errors },
         invited: invited.map(|email| c.t_with("admin-invited", &[("email", email)])),
+        pager,
         c,
     };
     let status = if page.form.errors.is_empty() {
@@ -247,7 +256,7 @@ async fn users_page(
     c: Context,
     Query(q): Query<InvitedQuery>,
 ) -> Result<Response, PageError> {
-    users_page_with(&state, &c, None, FieldErrors::default(), q.invited).await
+    users_page_with(&state, &c, None, FieldErrors::default(), q.invited, &q.page).await
 }
 
 /// Invites someone (`POST /api/v1/users/invite`).
@@ -287,11 +296,11 @@ async fn invite(
                 "email".to_string(),
                 c.t("admin-invite-taken"),
             )]));
-            users_page_with(&state, &c, Some(&form), errors, None).await
+            users_page_with(&state, &c, Some(&form), errors, None, &PageQuery::default()).await
         }
         Err(e) => {
             let errors = field_errors(&c, e, "")?;
-            users_page_with(&state, &c, Some(&form), errors, None).await
+            users_page_with(&state, &c, Some(&form), errors, None, &PageQuery::default()).await
         }
     }
 }

@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use super::context::{Context, PageError, Path, page_id, see_other};
 use super::forms::Submitted;
+use super::pager::{PageQuery, Pager};
 use super::pages::{render_with, urlencode};
 use crate::domain::Role;
 use crate::domain::states::{BankLineStatus, RecordKind};
@@ -51,8 +52,11 @@ struct HomePage<'a> {
     errors: Vec<String>,
     statements: Vec<StatementRow>,
     today: String,
+    pager: Pager,
 }
 
+// The form's fields as typed, its errors and the page of statements asked for.
+#[allow(clippy::too_many_arguments)]
 async fn home_page(
     state: &AppState,
     c: &Context,
@@ -61,12 +65,16 @@ async fn home_page(
     format: String,
     layout: String,
     errors: Vec<String>,
+    q: &PageQuery,
 ) -> Result<Response, PageError> {
     c.with_role(Role::Treasurer)?;
-    let list = read_tx!(&state.db, |tx| -> Result<Vec<bank::StatementSummary>, BankError> async {
-        Ok(bank::statements(tx).await?)
+    let request = q.request()?;
+    let list = read_tx!(&state.db, |tx| -> Result<crate::domain::page::Page<bank::StatementSummary>, BankError> async {
+        Ok(bank::statements(tx, &request).await?)
     })
     .map_err(ApiError::from)?;
+    let pager = Pager::of("/bank", &[], &list);
+    let list = list.items;
     let page = HomePage {
         c,
         title: c.t("bank-title"),
@@ -88,11 +96,16 @@ async fn home_page(
             })
             .collect(),
         today: state.clock.now().date_naive().to_string(),
+        pager,
     };
     render_with(status, &page)
 }
 
-async fn home(State(state): State<AppState>, c: Context) -> Result<Response, PageError> {
+async fn home(
+    State(state): State<AppState>,
+    c: Context,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, PageError> {
     home_page(
         &state,
         &c,
@@ -101,6 +114,7 @@ async fn home(State(state): State<AppState>, c: Context) -> Result<Response, Pag
         "csv".into(),
         "generic".into(),
         Vec::new(),
+        &q,
     )
     .await
 }
@@ -134,6 +148,7 @@ async fn upload(
                 format,
                 layout,
                 errors,
+                &PageQuery::default(),
             )
             .await;
         }
@@ -146,6 +161,7 @@ async fn upload(
                 format,
                 layout,
                 vec![message],
+                &PageQuery::default(),
             )
             .await;
         }

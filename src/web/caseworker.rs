@@ -17,17 +17,19 @@ use std::collections::HashMap;
 use super::context::{Context, PageError, Path, page_id, see_other};
 use super::forms::{FieldErrors, Filled, Submitted, field_errors};
 use super::i18n;
+use super::pager::{PageQuery, Pager, Search};
 use super::pages::{render, render_with, urlencode};
 use super::places::{self, Checked};
 use crate::approval::lifecycle::{self, RequestView};
 use crate::approval::{FlowError, RuleId, notify, versions};
 use crate::cases::{self, Case, CaseError, CaseLine};
-use crate::domain::RequestStatus;
 use crate::domain::case_code::CaseCode;
 use crate::domain::province::PROVINCES;
 use crate::domain::request::{Category, Reason};
+use crate::domain::{CaseStatus, RequestStatus};
 use crate::domain::{Province, Role};
 use crate::http::error::ApiError;
+use crate::http::paging::given;
 use crate::http::{idempotent, parse_receipt, parse_request, submit_grouped};
 use crate::state::AppState;
 use crate::write_tx;
@@ -117,12 +119,70 @@ struct CasesPage<'a> {
     cases: Vec<CaseLine>,
     provinces: &'static [&'static str],
     home_province: String,
+    pager: Pager,
+    search: Search,
 }
 
-async fn my_cases(State(state): State<AppState>, c: Context) -> Result<Response, PageError> {
+/// The cases page's search: a code or its beginning, open or closed, the days opened.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct CasesQuery {
+    #[serde(flatten)]
+    page: PageQuery,
+    case_code: Option<String>,
+    status: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+async fn my_cases(
+    State(state): State<AppState>,
+    c: Context,
+    Query(q): Query<CasesQuery>,
+) -> Result<Response, PageError> {
     let user = c.with_role(Role::Caseworker)?;
     let org = user.org_id.clone().unwrap_or_default();
-    let lines = cases::of_org(&state.db, &org).await?;
+    let request = q.page.request()?;
+    let filter = cases::CaseFilter {
+        status: q
+            .status
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| s.trim().parse::<CaseStatus>())
+            .transpose()
+            .map_err(|e| crate::http::fields::invalid("status", e))?,
+        code: crate::http::paging::case_code(given(q.case_code.as_deref()))?,
+        org: None,
+        from: crate::http::paging::day("from", given(q.from.as_deref()))?,
+        to: crate::http::paging::day("to", given(q.to.as_deref()))?,
+    };
+    let listed = cases::page(&state.db, Some(&org), &filter, &request).await?;
+    let pager = Pager::of(
+        "/cases",
+        &[
+            ("case_code", q.case_code.as_deref()),
+            ("status", q.status.as_deref()),
+            ("from", q.from.as_deref()),
+            ("to", q.to.as_deref()),
+        ],
+        &listed,
+    );
+    let lines = listed.items;
+    let search = Search {
+        case_code: q.case_code.clone().unwrap_or_default(),
+        status: q.status.clone().unwrap_or_default(),
+        from: q.from.clone().unwrap_or_default(),
+        to: q.to.clone().unwrap_or_default(),
+        statuses: CaseStatus::ALL
+            .iter()
+            .map(|s| {
+                (
+                    s.as_str().to_string(),
+                    c.t(&format!("case-status-{}", s.as_str())),
+                )
+            })
+            .collect(),
+        ..Search::default()
+    };
     let home_province = home_province(&state, &user.staff())
         .await?
         .unwrap_or_default();
@@ -132,6 +192,8 @@ async fn my_cases(State(state): State<AppState>, c: Context) -> Result<Response,
         cases: lines,
         provinces: PROVINCES,
         home_province,
+        pager,
+        search,
     })
 }
 

@@ -14,6 +14,7 @@ mod donor;
 mod forms;
 pub use crate::i18n;
 mod oversight;
+mod pager;
 mod pages;
 mod password;
 mod payouts;

@@ -15,6 +15,7 @@ use super::caseworker::Line;
 use super::context::{Context, PageError, Path, page_id, see_other};
 use super::forms::Submitted;
 use super::i18n;
+use super::pager::{PageQuery, Pager};
 use super::pages::{render, urlencode};
 use crate::approval::{FlowError, lifecycle, versions};
 use crate::audit;
@@ -78,15 +79,25 @@ struct FlaggedPage<'a> {
     c: &'a Context,
     title: String,
     items: Vec<FlaggedRow>,
+    pager: Pager,
 }
 
 /// The automatic approvals a treasurer flagged, newest flag first, with its reason.
-async fn flagged(State(state): State<AppState>, c: Context) -> Result<Response, PageError> {
+async fn flagged(
+    State(state): State<AppState>,
+    c: Context,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, PageError> {
     c.with_role(Role::Treasurer)?;
     let now = state.clock.now();
     let policy = versions::in_force(&state.db, now).await?;
-    let items = lifecycle::flagged(&state.db, policy.policy.dual_approval_above()).await?;
+    let request = q.request()?;
+    let items =
+        lifecycle::flagged(&state.db, &request, policy.policy.dual_approval_above()).await?;
+    let pager = Pager::of("/review/flagged", &[], &items);
+    let items = items.items;
     render(&FlaggedPage {
+        pager,
         title: c.t("flagged-title"),
         items: items
             .into_iter()

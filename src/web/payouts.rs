@@ -8,7 +8,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use super::context::{Context, PageError, Path, page_id, see_other};
 use super::forms::{FieldErrors, Filled, Submitted, field_errors};
 use super::i18n;
+use super::pager::{PageQuery, Pager};
 use super::pages::{render, render_with};
 use crate::cases::Staff;
 use crate::domain::Role;
@@ -313,19 +314,24 @@ struct BatchesPage<'a> {
     notice: Option<String>,
     up_to_error: Option<String>,
     idempotency_key: String,
+    pager: Pager,
 }
 
 async fn batches_view(
     state: &AppState,
     c: &Context,
+    q: &PageQuery,
     up_to: String,
     notice: Option<String>,
     up_to_error: Option<String>,
 ) -> Result<Response, PageError> {
     c.with_role(Role::Treasurer)?;
-    let list = read_tx!(&state.db, |tx| -> Result<Vec<PayoutView>, PayoutError> async {
-        payouts::list(tx).await
+    let request = q.request()?;
+    let list = read_tx!(&state.db, |tx| -> Result<crate::domain::page::Page<PayoutView>, PayoutError> async {
+        payouts::list(tx, None, &request).await
     })?;
+    let pager = Pager::of("/payouts", &[], &list);
+    let list = list.items;
     let status = if notice.is_some() || up_to_error.is_some() {
         StatusCode::CONFLICT
     } else {
@@ -339,6 +345,7 @@ async fn batches_view(
     render_with(
         status,
         &BatchesPage {
+            pager,
             title: c.t("payouts-title"),
             batches: list
                 .into_iter()
@@ -359,9 +366,13 @@ async fn batches_view(
     )
 }
 
-async fn batches(State(state): State<AppState>, c: Context) -> Result<Response, PageError> {
+async fn batches(
+    State(state): State<AppState>,
+    c: Context,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, PageError> {
     let today = state.clock.now().date_naive().to_string();
-    batches_view(&state, &c, today, None, None).await
+    batches_view(&state, &c, &q, today, None, None).await
 }
 
 /// The last moment of a day, as `up_to` takes it: what the fund came to owe that day is
@@ -385,7 +396,8 @@ async fn prepare(
             Ok(d) => Some(end_of(d)),
             Err(_) => {
                 let error = c.t("error-payout_up_to");
-                return batches_view(&state, &c, typed, None, Some(error)).await;
+                return batches_view(&state, &c, &PageQuery::default(), typed, None, Some(error))
+                    .await;
             }
         }
     };
@@ -414,7 +426,7 @@ async fn prepare(
         }
         Err(ApiError::Conflict(_)) => {
             let notice = c.t("payouts-nothing");
-            batches_view(&state, &c, typed, Some(notice), None).await
+            batches_view(&state, &c, &PageQuery::default(), typed, Some(notice), None).await
         }
         Err(e) => Err(e.into()),
     }

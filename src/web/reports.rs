@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -15,6 +15,7 @@ use chrono::Datelike;
 use super::context::{Context, PageError, Path, page_id, see_other};
 use super::forms::{FieldErrors, Filled, Submitted, field_errors};
 use super::i18n;
+use super::pager::{PageQuery, Pager};
 use super::pages::{ChartLine, chart_lines, render_with};
 use crate::approval::FlowError;
 use crate::domain::{ReportStatus, Role};
@@ -50,6 +51,7 @@ struct ListPage<'a> {
     form: Filled,
     /// Where the next report starts, in words.
     chain: String,
+    pager: Pager,
 }
 
 fn line(c: &Context, r: &ReportView) -> ReportLine {
@@ -65,11 +67,15 @@ fn line(c: &Context, r: &ReportView) -> ReportLine {
 async fn list_page(
     state: &AppState,
     c: &Context,
+    q: &PageQuery,
     values: HashMap<String, String>,
     errors: FieldErrors,
 ) -> Result<Response, PageError> {
     c.with_role(Role::Treasurer)?;
-    let reports = lifecycle::list(&state.db).await?;
+    let request = q.request()?;
+    let reports = lifecycle::list(&state.db, None, &request).await?;
+    let pager = Pager::of("/reports", &[], &reports);
+    let reports = reports.items;
     let next = lifecycle::next_in_chain(&state.db).await?;
     let mut values = values;
     // Where the chain of frozen reports ends, to the end of the last ended month (or to
@@ -97,6 +103,7 @@ async fn list_page(
     render_with(
         status,
         &ListPage {
+            pager,
             title: c.t("reports-title"),
             reports: reports.iter().map(|r| line(c, r)).collect(),
             form: Filled { values, errors },
@@ -136,8 +143,12 @@ fn chain_words(c: &Context, next: &ChainNext, after: &str, first: &str) -> Strin
     }
 }
 
-async fn list(State(state): State<AppState>, c: Context) -> Result<Response, PageError> {
-    list_page(&state, &c, HashMap::new(), FieldErrors::default()).await
+async fn list(
+    State(state): State<AppState>,
+    c: Context,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, PageError> {
+    list_page(&state, &c, &q, HashMap::new(), FieldErrors::default()).await
 }
 
 async fn draft(
@@ -169,11 +180,11 @@ async fn draft(
                 "reports-chain-first-refused",
             );
             let errors = FieldErrors(HashMap::from([("period_start".to_string(), message)]));
-            list_page(&state, &c, form.values(), errors).await
+            list_page(&state, &c, &PageQuery::default(), form.values(), errors).await
         }
         Err(e) => {
             let errors = field_errors(&c, e, "")?;
-            list_page(&state, &c, form.values(), errors).await
+            list_page(&state, &c, &PageQuery::default(), form.values(), errors).await
         }
     }
 }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -19,6 +19,7 @@ use super::context::{Context, PageError, Path, page_id, see_other};
 use super::deciding::Detail;
 use super::forms::{FieldErrors, Filled, Submitted, field_errors, field_message};
 use super::i18n;
+use super::pager::{PageQuery, Pager, Search};
 use super::pages::{render, render_with};
 use crate::approval::versions::{self, HistoryLine, PolicyVersion};
 use crate::approval::{FlowError, RuleId, lifecycle, notify};
@@ -28,6 +29,7 @@ use crate::domain::note::Note;
 use crate::domain::request::Category;
 use crate::funding::{self, DonationLine, DonorLine};
 use crate::http::error::ApiError;
+use crate::http::paging::given;
 use crate::http::{idempotent, parse_donation, parse_donor};
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -66,6 +68,8 @@ struct QueuePage<'a> {
     /// Late receipts waiting for a treasurer, and the holds waiting for their receipts
     /// (`templates/late_receipts.html`).
     late: LateSection,
+    pager: Pager,
+    search: Search,
 }
 
 /// A late receipt on the queue: the request, what the receipt says was paid, and whether
@@ -148,25 +152,60 @@ impl LateSection {
     }
 }
 
-async fn queue(State(state): State<AppState>, c: Context) -> Result<Response, PageError> {
+/// The queue's search: a case code, an organisation, the days the requests were made.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct QueueQuery {
+    #[serde(flatten)]
+    page: PageQuery,
+    case_code: Option<String>,
+    org: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+async fn queue(
+    State(state): State<AppState>,
+    c: Context,
+    Query(q): Query<QueueQuery>,
+) -> Result<Response, PageError> {
     let user = c.with_role(Role::Treasurer)?;
     let now = state.clock.now();
     let policy = versions::in_force(&state.db, now).await?;
-    let pending = lifecycle::list(
+    let request = q.page.request()?;
+    let filter = lifecycle::RequestFilter {
+        status: Some(RequestStatus::Pending),
+        org: q
+            .org
+            .as_deref()
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(String::from),
+        case_code: crate::http::paging::case_code(given(q.case_code.as_deref()))?,
+        from: crate::http::paging::day("from", given(q.from.as_deref()))?,
+        to: crate::http::paging::day("to", given(q.to.as_deref()))?,
+        // Urgent first, then the longest wait first.
+        queue_order: true,
+    };
+    let listed = lifecycle::list(
         &state.db,
         &user.staff(),
-        Some(RequestStatus::Pending),
+        &filter,
+        &request,
         policy.policy.dual_approval_above(),
     )
     .await?;
-    // Urgent first, then the longest wait first: a request that came back with its
-    // caseworker's answer keeps the place it had when it was first asked.
-    let mut pending = pending;
-    pending.sort_by(|a, b| {
-        b.urgent
-            .cmp(&a.urgent)
-            .then(a.created_at.cmp(&b.created_at))
-    });
+    let pager = Pager::of(
+        "/queue",
+        &[
+            ("case_code", q.case_code.as_deref()),
+            ("org", q.org.as_deref()),
+            ("from", q.from.as_deref()),
+            ("to", q.to.as_deref()),
+        ],
+        &listed,
+    );
+    let orgs = crate::identity::orgs::list(&state.db).await?;
+    let mut pending = listed.items;
     let ids: Vec<String> = pending.iter().map(|r| r.id.clone()).collect();
     let (mut approvals, policies) = crate::read_tx!(&state.db, |tx| -> Result<_, crate::approval::FlowError> async {
         let approvals = lifecycle::approvals_of(tx, &ids).await?;
@@ -212,6 +251,15 @@ async fn queue(State(state): State<AppState>, c: Context) -> Result<Response, Pa
             policy.policy.dual_approval_above(),
         )
         .await?,
+        pager,
+        search: Search {
+            case_code: q.case_code.unwrap_or_default(),
+            org: q.org.unwrap_or_default(),
+            from: q.from.unwrap_or_default(),
+            to: q.to.unwrap_or_default(),
+            orgs: orgs.into_iter().map(|o| (o.id, o.name)).collect(),
+            ..Search::default()
+        },
         c: &c,
     })
 }
@@ -255,6 +303,7 @@ struct ReviewPage<'a> {
     requests: Vec<Line>,
     /// A flag refused for its reason, shown under that item's field.
     flag_error: Option<FlagError>,
+    pager: Pager,
 }
 
 /// A flag's reason refused: which item, why, and what was typed.
@@ -264,20 +313,29 @@ pub struct FlagError {
     pub typed: String,
 }
 
-async fn review_list(State(state): State<AppState>, c: Context) -> Result<Response, PageError> {
-    review_page(&state, &c, None).await
+async fn review_list(
+    State(state): State<AppState>,
+    c: Context,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, PageError> {
+    review_page(&state, &c, &q, None).await
 }
 
 async fn review_page(
     state: &AppState,
     c: &Context,
+    q: &PageQuery,
     flag_error: Option<FlagError>,
 ) -> Result<Response, PageError> {
     c.with_role(Role::Treasurer)?;
     let now = state.clock.now();
     let policy = versions::in_force(&state.db, now).await?;
+    let request = q.request()?;
     let waiting =
-        lifecycle::awaiting_review(&state.db, policy.policy.dual_approval_above()).await?;
+        lifecycle::awaiting_review(&state.db, &request, policy.policy.dual_approval_above())
+            .await?;
+    let pager = Pager::of("/review", &[], &waiting);
+    let waiting = waiting.items;
     let status = if flag_error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -289,6 +347,7 @@ async fn review_page(
             title: c.t("review-title"),
             requests: waiting.iter().map(|r| Line::of(c, r, now)).collect(),
             flag_error,
+            pager,
             c,
         },
     )
@@ -317,7 +376,7 @@ async fn review(
                     typed: form.get("reason").to_string(),
                     id,
                 };
-                return review_page(&state, &c, Some(error)).await;
+                return review_page(&state, &c, &PageQuery::default(), Some(error)).await;
             }
         }
     } else {

@@ -322,6 +322,12 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
+    /// Where `/metrics` is served alone, when the test set `PASSAGE_METRICS_BIND`.
+    #[allow(dead_code)]
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.running.metrics_addr
+    }
+
     /// The application's state, for driving its background work (the sweeper) by hand.
     pub fn state(&self) -> AppState {
         AppState::new(

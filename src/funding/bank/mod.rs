@@ -560,11 +560,30 @@ pub struct StatementView {
 const STATEMENT_COLUMNS: &str =
     "id, format, layout, lines, first_on, last_on, imported_by, imported_at";
 
-pub async fn statements(tx: &mut Tx) -> Result<Vec<StatementSummary>, StoreError> {
+/// One page of the statements imported, newest first.
+pub async fn statements(
+    tx: &mut Tx,
+    page: &crate::domain::page::PageRequest,
+) -> Result<crate::domain::page::Page<StatementSummary>, StoreError> {
+    let (cursor, _) = page.bound();
+    let (keyset, order) = crate::domain::page::keyset_sql(page, false, "0", "imported_at", "id", 2);
     let sql = format!(
-        "SELECT {STATEMENT_COLUMNS} FROM bank_statements ORDER BY imported_at DESC, id LIMIT 200"
+        "SELECT {STATEMENT_COLUMNS} FROM bank_statements WHERE {keyset} ORDER BY {order} LIMIT $1"
     );
-    Ok(on_tx!(tx, c => sqlx::query_as(&sql).fetch_all(c).await)?)
+    let rows: Vec<StatementSummary> = on_tx!(tx, c => sqlx::query_as(&sql)
+        .bind(page.fetch())
+        .bind(cursor.map(|c| c.rank))
+        .bind(cursor.map(|c| c.at))
+        .bind(cursor.map(|c| c.id.clone()))
+        .fetch_all(c)
+        .await)?;
+    Ok(crate::domain::page::Page::from_rows(rows, page, |s| {
+        crate::domain::page::Cursor {
+            rank: 0,
+            at: s.imported_at,
+            id: s.id.clone(),
+        }
+    }))
 }
 
 pub async fn statement(tx: &mut Tx, id: &str) -> Result<StatementView, BankError> {

@@ -1156,3 +1156,19 @@ sessions-ended = { $n ->
    *[other] { $n } sessions ended.
 }
 sessions-to-factor = Your second factor and recovery codes
+
+## Lists: paging and filters (every list page)
+pager-label = More of this list
+pager-newer = ← Newer
+pager-older = Older →
+list-filter = Search and filter
+list-case-code = Case code (or its beginning)
+list-status = Status
+list-org = Organisation
+list-from = From (day)
+list-to = To (day)
+list-any = Any
+list-apply = Show
+list-clear = Clear
+case-status-open = open
+case-status-closed = closed

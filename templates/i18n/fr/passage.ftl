@@ -1156,3 +1156,19 @@ sessions-ended = { $n ->
    *[other] { $n } sessions terminées.
 }
 sessions-to-factor = Votre deuxième facteur et vos codes de secours
+
+## Listes : pages et filtres (toutes les pages de liste)
+pager-label = Suite de cette liste
+pager-newer = ← Plus récents
+pager-older = Plus anciens →
+list-filter = Rechercher et filtrer
+list-case-code = Code du dossier (ou son début)
+list-status = Statut
+list-org = Organisme
+list-from = Du (jour)
+list-to = Au (jour)
+list-any = Tous
+list-apply = Afficher
+list-clear = Effacer
+case-status-open = ouvert
+case-status-closed = fermé
