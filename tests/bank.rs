@@ -1208,7 +1208,7 @@ async fn layouts_are_saved_per_bank_and_desjardins_is_read(t: TestDb) {
 
     let db = &f.app.db.db;
     let actions: Vec<String> = passage::on_db!(db, p => sqlx::query_scalar(
-        "SELECT action FROM audit_events WHERE action LIKE 'bank.layout%'"
+        "SELECT action FROM audit_events WHERE action LIKE 'bank.layout%' ORDER BY seq"
     )
     .fetch_all(p)
     .await)
