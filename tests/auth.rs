@@ -531,6 +531,38 @@ const MATRIX: &[Route] = &[
         expect: [Anon, Deny, Allowed, Deny],
     },
     Route {
+        method: "POST",
+        path: "/api/v1/bank/lines/{bank_line}/refuse",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/bank/lines/{bank_line}/unmatch",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "GET",
+        path: "/api/v1/bank/layouts",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "POST",
+        path: "/api/v1/bank/layouts",
+        body: Some(
+            r#"{"name": "MATRIX-{n}", "date": 1, "description": 2, "amount": 3, "date_order": "ymd"}"#,
+        ),
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
+        method: "DELETE",
+        path: "/api/v1/bank/layouts/{bank_layout}",
+        body: None,
+        expect: [Anon, Deny, Allowed, Deny],
+    },
+    Route {
         method: "GET",
         path: "/api/v1/bank/reconciliation?as_of=2026-11-29",
         body: None,
@@ -748,11 +780,13 @@ async fn payout_fixture(app: &TestApp, org: &str, preparer: &str) -> (String, St
 }
 
 /// A bank statement of one line of interest, imported by `importer`: its id and its
-/// line's.
-async fn bank_fixture(app: &TestApp, importer: &str) -> (String, String) {
+/// line's; and a saved layout's id.
+async fn bank_fixture(app: &TestApp, importer: &str) -> (String, String, String) {
     use passage::clock::Clock;
     use passage::domain::states::StatementFormat;
-    use passage::funding::bank::{self, BankError, Imported, Layout, read};
+    use passage::funding::bank::layouts::{self, SavedLayout};
+    use passage::funding::bank::read::DateOrder;
+    use passage::funding::bank::{self, BankError, Imported, Layout, Mapping, read};
     let db = &app.db.db;
     let now = app.clock.now();
     let file = read::read_csv(
@@ -767,7 +801,25 @@ async fn bank_fixture(app: &TestApp, importer: &str) -> (String, String) {
         caseworker: false,
     };
     let imported = passage::write_tx!(db, |tx| -> Result<Imported, BankError> async {
-        bank::import(tx, now, &staff, StatementFormat::Csv, Some(Layout::Generic), &file).await
+        bank::import(tx, now, &staff, StatementFormat::Csv, Some(Layout::Generic.as_str()), &file).await
+    })
+    .unwrap();
+    let layout = layouts::check(
+        "Banque Matrice",
+        Mapping {
+            header: false,
+            date: 1,
+            description: 2,
+            withdrawal: None,
+            deposit: None,
+            amount: Some(3),
+            balance: None,
+            date_order: DateOrder::Dmy,
+        },
+    )
+    .unwrap();
+    let saved = passage::write_tx!(db, |tx| -> Result<SavedLayout, BankError> async {
+        layouts::save(tx, now, &staff, &layout).await
     })
     .unwrap();
     let id = imported.id.expect("a statement");
@@ -778,7 +830,7 @@ async fn bank_fixture(app: &TestApp, importer: &str) -> (String, String) {
     .fetch_one(p)
     .await)
     .unwrap();
-    (id, line)
+    (id, line, saved.id)
 }
 
 async fn every_route_answers_each_role_as_the_matrix_says(t: TestDb) {
@@ -797,7 +849,7 @@ async fn every_route_answers_each_role_as_the_matrix_says(t: TestDb) {
     let fixtures =
         matrix_fixtures(&app, ids[1].as_deref().unwrap(), ids[2].as_deref().unwrap()).await;
     let (payout, line) = payout_fixture(&app, &org, &target).await;
-    let (statement, bank_line) = bank_fixture(&app, &target).await;
+    let (statement, bank_line, bank_layout) = bank_fixture(&app, &target).await;
     let proposal: Value = app
         .http
         .put(app.url("/api/v1/policy"))
@@ -841,6 +893,7 @@ async fn every_route_answers_each_role_as_the_matrix_says(t: TestDb) {
             .replace("{line}", &line)
             .replace("{statement}", &statement)
             .replace("{bank_line}", &bank_line)
+            .replace("{bank_layout}", &bank_layout)
     };
     assert_matrix_covers_the_document(&app).await;
     let mut n = 0;

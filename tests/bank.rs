@@ -8,8 +8,11 @@ mod common;
 
 use chrono::{TimeZone, Utc};
 use common::fund::Fund;
+use common::visitor::Visitor;
 use common::{TestDb, books};
 use passage::clock::Clock;
+use passage::domain::Language;
+use passage::web::i18n;
 use serde_json::{Value, json};
 
 fn cents(v: &Value) -> i64 {
@@ -914,9 +917,559 @@ async fn one_story_from_the_gifts_to_the_bank(t: TestDb) {
     f.app.stop().await;
 }
 
+/// Desjardins' AccèsD download: no header, the caisse, folio and account type, the date
+/// `YYYY/MM/DD`, the transaction's number, the description, a cheque's number, withdrawal,
+/// deposit, four of a loan's columns, and the balance.
+const DESJARDINS_NOVEMBER: &str = "\"815-30000\",\"0123456\",\"EOP\",\"2026/11/30\",00001,\"Dépôt direct /FONDATION EXEMPLE\",,,\"500.00\",,,,,\"500.00\"\n\
+\"815-30000\",\"0123456\",\"EOP\",\"2026/12/01\",00002,\"Frais mensuels /FRAIS\",,\"4.95\",,,,,,\"495.05\"\n";
+
+/// A bank no preset reads: a header, day-first dates, one signed amount.
+const BANQUE_EXEMPLE: &str = "Référence,Date,Libellé,Montant,Solde\n\
+A-1,02/12/2026,VIREMENT INTERAC,25.00,520.05\n\
+A-2,02/12/2026,FRAIS DE SERVICE,-1.50,518.55\n";
+
+/// Desjardins' export is read by its preset; a bank no preset reads is read by a mapping a
+/// treasurer saved (by the API and by the page), which can be deleted; every step audited.
+async fn layouts_are_saved_per_bank_and_desjardins_is_read(t: TestDb) {
+    let mut f = Fund::new(t).await;
+    let foundation = f
+        .donor("Fondation Exemple", "fondation@example.org", "fr")
+        .await;
+    f.give(&foundation, "500.00").await;
+    f.go_to(2026, 12, 2, 12).await;
+
+    // Desjardins: its 14 columns, one account a file.
+    let (s, r) = import(
+        &f,
+        "format=csv&layout=desjardins",
+        DESJARDINS_NOVEMBER,
+        "en",
+    )
+    .await;
+    assert_eq!(s, 201, "{r}");
+    assert_eq!(
+        (&r["lines"], &r["matched"]),
+        (&json!(2), &json!(1)),
+        "the gift is one thing: {r}"
+    );
+    let (s, statement) = f
+        .get(
+            &format!("/api/v1/bank/statements/{}", r["id"].as_str().unwrap()),
+            &f.treasurer,
+        )
+        .await;
+    assert_eq!(s, 200, "{statement}");
+    assert_eq!(statement["layout"], "desjardins", "{statement}");
+    let lines: Vec<(&str, &str, &str, &str)> = statement["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["date"].as_str().unwrap(),
+                l["description"].as_str().unwrap(),
+                l["amount"].as_str().unwrap(),
+                l["balance"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            (
+                "2026-11-30",
+                "Dépôt direct /FONDATION EXEMPLE",
+                "500.00",
+                "500.00"
+            ),
+            ("2026-12-01", "Frais mensuels /FRAIS", "-4.95", "495.05")
+        ]
+    );
+    let mixed = format!(
+        "{DESJARDINS_NOVEMBER}\"815-30000\",\"0123456\",\"ET1\",\"2026/12/01\",00001,\"Intérêts\",,,\"0.40\",,,,,\"1000.40\"\n"
+    );
+    let (s, r) = import(&f, "format=csv&layout=desjardins", &mixed, "fr").await;
+    assert_eq!(s, 422, "{r}");
+    assert_eq!(r["error"]["errors"][0]["field"], "line 3: file", "{r}");
+    assert!(
+        r["error"]["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("un autre compte (815-30000 0123456 ET1)"),
+        "{r}"
+    );
+
+    // A mapping saved for another bank: what is wrong with one is said, by field.
+    let layouts = "/api/v1/bank/layouts";
+    let good = json!({"name": "Banque Exemple", "header": true, "date": 2, "description": 3,
+                      "amount": 4, "balance": 5, "date_order": "dmy"});
+    let with = |k: &str, v: Value| {
+        let mut b = good.clone();
+        b[k] = v;
+        b
+    };
+    for (body, field) in [
+        (with("name", json!("TD")), "name"),
+        (with("name", json!("a/b")), "name"),
+        (with("date", json!(0)), "date"),
+        (with("balance", json!(51)), "balance"),
+        (with("balance", json!(2)), "balance"),
+        (with("withdrawal", json!(6)), "amount"),
+        (with("amount", Value::Null), "withdrawal"),
+        (with("date_order", json!("ydm")), "date_order"),
+        (with("description", Value::Null), "description"),
+        (with("colour", json!("red")), "colour"),
+    ] {
+        let (s, r) = f.post(layouts, &f.treasurer, body.clone()).await;
+        assert_eq!(s, 422, "{body}: {r}");
+        assert_eq!(r["error"]["field"], field, "{body}: {r}");
+    }
+    let (s, saved) = f.post(layouts, &f.treasurer, good.clone()).await;
+    assert_eq!(s, 201, "{saved}");
+    assert_eq!(
+        (&saved["name"], &saved["amount"], &saved["date_order"]),
+        (&json!("Banque Exemple"), &json!(4), &json!("dmy"))
+    );
+    let (s, r) = f
+        .post(
+            layouts,
+            &f.second_treasurer,
+            with("name", json!("banque exemple")),
+        )
+        .await;
+    assert_eq!(s, 409, "one name, whatever its case: {r}");
+    let (s, list) = f.get(layouts, &f.treasurer).await;
+    assert_eq!(s, 200);
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    let (s, r) = f.get(layouts, &f.worker).await;
+    assert_eq!(s, 403, "for treasurers: {r}");
+
+    // Imported by its name (any case); a date written otherwise is said so.
+    let bad = BANQUE_EXEMPLE.replace("02/12/2026,VIREMENT", "12/31/2026,VIREMENT");
+    let (s, r) = import(&f, "format=csv&layout=banque%20exemple", &bad, "en").await;
+    assert_eq!(s, 422, "{r}");
+    assert!(
+        r["error"]["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("DD/MM/YYYY"),
+        "{r}"
+    );
+    let (s, r) = import(
+        &f,
+        "format=csv&layout=banque%20exemple",
+        BANQUE_EXEMPLE,
+        "en",
+    )
+    .await;
+    assert_eq!(s, 201, "{r}");
+    assert_eq!(r["lines"], 2, "{r}");
+    let (_, statement) = f
+        .get(
+            &format!("/api/v1/bank/statements/{}", r["id"].as_str().unwrap()),
+            &f.treasurer,
+        )
+        .await;
+    assert_eq!(statement["layout"], "Banque Exemple", "{statement}");
+    let amounts: Vec<&str> = statement["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["amount"].as_str().unwrap())
+        .collect();
+    assert_eq!(amounts, ["25.00", "-1.50"]);
+    let (s, r) = import(
+        &f,
+        "format=csv&layout=Banque%20Exemple",
+        BANQUE_EXEMPLE,
+        "en",
+    )
+    .await;
+    assert_eq!((s, &r["lines"]), (201, &json!(0)), "nothing twice: {r}");
+
+    // Deleted: its name no longer imports.
+    let id = saved["id"].as_str().unwrap();
+    let delete = |token: &str| {
+        f.app
+            .http
+            .delete(f.app.url(&format!("{layouts}/{id}")))
+            .bearer_auth(token.to_string())
+    };
+    let (s, _) = f.send(delete(&f.worker)).await;
+    assert_eq!(s, 403);
+    let (s, _) = f.send(delete(&f.treasurer)).await;
+    assert_eq!(s, 204);
+    let (s, r) = f.send(delete(&f.treasurer)).await;
+    assert_eq!(s, 404, "{r}");
+    let (s, r) = import(
+        &f,
+        "format=csv&layout=Banque%20Exemple",
+        BANQUE_EXEMPLE,
+        "en",
+    )
+    .await;
+    assert_eq!(s, 422, "{r}");
+    assert_eq!(r["error"]["field"], "layout", "{r}");
+
+    // The same on the page, in French.
+    let mut t1 = Visitor::new(&f.app, "fr");
+    assert_eq!(t1.sign_in("t1@example.org").await.status, 303);
+    t1.speak("fr").await;
+    let home = t1.get("/bank").await;
+    assert_eq!(home.status, 200, "{}", home.body);
+    assert!(home.body.contains("value=\"desjardins\""), "{}", home.body);
+    assert!(
+        home.text()
+            .contains(&i18n::text(Language::Fr, "bank-saved-none"))
+    );
+    let form = |name: &'static str, balance: &'static str| {
+        vec![
+            ("name", name),
+            ("header", "true"),
+            ("date", "2"),
+            ("description", "3"),
+            ("withdrawal", ""),
+            ("deposit", ""),
+            ("amount", "4"),
+            ("balance", balance),
+            ("date_order", "dmy"),
+        ]
+    };
+    let refused = t1.post("/bank/layouts", &form("rbc", "5")).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused
+            .text()
+            .contains(&i18n::text(Language::Fr, "bank-layout-name-preset")),
+        "{}",
+        refused.text()
+    );
+    assert!(
+        refused
+            .body
+            .contains("aria-invalid=\"true\" aria-describedby=\"layout-name-error\"")
+    );
+    let refused = t1.post("/bank/layouts", &form("Caisse Exemple", "4")).await;
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.body.contains("id=\"layout-balance-error\""),
+        "{}",
+        refused.body
+    );
+    assert!(
+        refused.body.contains("value=\"Caisse Exemple\""),
+        "typed kept"
+    );
+    let made = t1.post("/bank/layouts", &form("Caisse Exemple", "5")).await;
+    assert_eq!(made.status, 303, "{}", made.body);
+    let again = t1.post("/bank/layouts", &form("caisse exemple", "5")).await;
+    assert_eq!(again.status, 409);
+    assert!(
+        again
+            .text()
+            .contains(&i18n::text(Language::Fr, "bank-layout-name-taken"))
+    );
+    let home = t1.get("/bank").await;
+    assert!(
+        home.body.contains("<option value=\"Caisse Exemple\""),
+        "{}",
+        home.body
+    );
+    assert!(
+        home.text()
+            .contains("Caisse Exemple · date 2 · description 3"),
+        "{}",
+        home.text()
+    );
+    let file = BANQUE_EXEMPLE
+        .replace("25.00,520.05", "30.00,525.05")
+        .replace("A-2,02/12/2026,FRAIS DE SERVICE,-1.50,518.55\n", "");
+    let imported = t1
+        .post(
+            "/bank",
+            &[
+                ("format", "csv"),
+                ("layout", "Caisse Exemple"),
+                ("file", &file),
+            ],
+        )
+        .await;
+    assert_eq!(imported.status, 303, "{}", imported.body);
+    assert!(imported.location().starts_with("/bank/statements/"));
+    let (_, list) = f.get(layouts, &f.treasurer).await;
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    let gone = t1.post(&format!("/bank/layouts/{id}/delete"), &[]).await;
+    assert_eq!(gone.status, 303, "{}", gone.body);
+    let (_, list) = f.get(layouts, &f.treasurer).await;
+    assert_eq!(list, json!([]));
+    let mut cw = Visitor::new(&f.app, "en");
+    assert_eq!(cw.sign_in("cw@example.org").await.status, 303);
+    assert_eq!(cw.post("/bank/layouts", &form("X", "5")).await.status, 403);
+
+    let db = &f.app.db.db;
+    let actions: Vec<String> = passage::on_db!(db, p => sqlx::query_scalar(
+        "SELECT action FROM audit_events WHERE action LIKE 'bank.layout%' ORDER BY seq"
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap();
+    assert_eq!(
+        actions,
+        [
+            "bank.layout_saved",
+            "bank.layout_deleted",
+            "bank.layout_saved",
+            "bank.layout_deleted"
+        ]
+    );
+    f.app.clock.advance(chrono::Duration::minutes(1));
+    books::check(db).await;
+    f.app.stop().await;
+}
+
+/// A wrong match is undone (not once its day is reconciled, nor a line recorded as what it
+/// is); a proposed fee is refused by a second treasurer, never by the one who proposed
+/// it: nothing is recorded. By the API and by the statement's page; every step audited.
+async fn a_match_is_undone_and_a_proposed_fee_refused(t: TestDb) {
+    let mut f = Fund::new(t).await;
+    let foundation = f
+        .donor("Fondation Exemple", "fondation@example.org", "fr")
+        .await;
+    let friend = f.donor("Ami Exemple", "ami@example.org", "en").await;
+    f.give(&foundation, "500.00").await;
+    f.give(&friend, "80.00").await;
+    f.give(&friend, "80.00").await;
+    f.go_to(2026, 12, 2, 12).await;
+    let (s, first) = import(&f, "format=csv&layout=td", TD_NOVEMBER, "en").await;
+    assert_eq!(s, 201, "{first}");
+    let id = first["id"].as_str().unwrap().to_string();
+    let (_, statement) = f
+        .get(&format!("/api/v1/bank/statements/{id}"), &f.treasurer)
+        .await;
+    let gift = line_of(&statement, "DEPOT DON")[0].clone();
+    let gift_line = gift["id"].as_str().unwrap().to_string();
+    let donation = gift["match_id"].as_str().unwrap().to_string();
+    let transfers: Vec<String> = line_of(&statement, "VIREMENT RECU")
+        .iter()
+        .map(|l| l["id"].as_str().unwrap().to_string())
+        .collect();
+    let candidates: Vec<String> = line_of(&statement, "VIREMENT RECU")[0]["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    let fee = line_of(&statement, "FRAIS MENSUELS")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let interest = line_of(&statement, "INTERETS")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let unmatch = |line: &str| format!("/api/v1/bank/lines/{line}/unmatch");
+
+    // The gift's match undone: unmatched, the gift a candidate again, matched again.
+    let (s, r) = f.post(&unmatch(&gift_line), &f.treasurer, json!({})).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(
+        (&r["status"], &r["matched"], &r["match_id"]),
+        (&json!("unmatched"), &json!(false), &Value::Null),
+        "{r}"
+    );
+    assert_eq!(
+        r["candidates"][0]["id"],
+        donation.as_str(),
+        "free again: {r}"
+    );
+    let (s, r) = f.post(&unmatch(&gift_line), &f.treasurer, json!({})).await;
+    assert_eq!(s, 409, "not matched: {r}");
+    let (s, r) = record(
+        &f,
+        &f.second_treasurer,
+        &gift_line,
+        json!({"match": donation}),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    let (s, r) = record(&f, &f.treasurer, &interest, json!({"kind": "interest"})).await;
+    assert_eq!(s, 200, "{r}");
+    let (s, r) = f.post(&unmatch(&interest), &f.treasurer, json!({})).await;
+    assert_eq!(s, 409, "a transfer was made: {r}");
+    let (s, r) = f
+        .post(
+            "/api/v1/bank/lines/00000000-0000-0000-0000-000000000000/unmatch",
+            &f.treasurer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 404, "{r}");
+
+    // A fee proposed, refused by the second treasurer (never by its proposer): nothing
+    // is recorded, and it can be proposed again.
+    let refuse = format!("/api/v1/bank/lines/{fee}/refuse");
+    let confirm = format!("/api/v1/bank/lines/{fee}/confirm");
+    let (s, r) = f.post(&refuse, &f.treasurer, json!({})).await;
+    assert_eq!(s, 409, "nothing proposed yet: {r}");
+    let (s, r) = record(&f, &f.treasurer, &fee, json!({"kind": "fee"})).await;
+    assert_eq!(s, 200, "{r}");
+    let (s, r) = f.post(&refuse, &f.treasurer, json!({})).await;
+    assert_eq!(s, 403, "the proposer: {r}");
+    let (s, r) = f.post(&refuse, &f.second_treasurer, json!({})).await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(
+        (&r["status"], &r["proposed_by"], &r["recorded_as"]),
+        (&json!("unmatched"), &Value::Null, &Value::Null),
+        "{r}"
+    );
+    assert_eq!(fund(&f).await["fees"], "0.00", "nothing recorded");
+    let (s, r) = f.post(&confirm, &f.treasurer, json!({})).await;
+    assert_eq!(s, 409, "no proposal to confirm: {r}");
+
+    // The page: undo a match, refuse a fee.
+    let mut t1 = Visitor::new(&f.app, "en");
+    assert_eq!(t1.sign_in("t1@example.org").await.status, 303);
+    let mut t2 = Visitor::new(&f.app, "en");
+    assert_eq!(t2.sign_in("t2@example.org").await.status, 303);
+    let page_of = format!("/bank/statements/{id}");
+    let matched = t1
+        .post(
+            &format!("/bank/lines/{}", transfers[0]),
+            &[
+                ("statement", id.as_str()),
+                ("action", "match"),
+                ("target", candidates[1].as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(matched.status, 303, "{}", matched.body);
+    let page = t1.get(&page_of).await;
+    assert!(
+        page.body
+            .contains(&format!("id=\"unmatch-{}\"", transfers[0])),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.text()
+            .contains(&i18n::text(Language::En, "bank-unmatch"))
+    );
+    let undone = t1
+        .post(
+            &format!("/bank/lines/{}", transfers[0]),
+            &[("statement", id.as_str()), ("action", "unmatch")],
+        )
+        .await;
+    assert_eq!(undone.status, 303, "{}", undone.body);
+    let (_, line) = f
+        .get(&format!("/api/v1/bank/statements/{id}"), &f.treasurer)
+        .await;
+    let line = line_of(&line, "VIREMENT RECU")[0].clone();
+    assert_eq!(line["status"], "unmatched", "{line}");
+    let proposed = t1
+        .post(
+            &format!("/bank/lines/{fee}"),
+            &[
+                ("statement", id.as_str()),
+                ("action", "record"),
+                ("kind", "fee"),
+            ],
+        )
+        .await;
+    assert_eq!(proposed.status, 303, "{}", proposed.body);
+    let own = t1.get(&page_of).await;
+    assert!(
+        !own.body.contains(&format!("id=\"refuse-{fee}\"")),
+        "the proposer"
+    );
+    let refused_by_proposer = t1
+        .post(
+            &format!("/bank/lines/{fee}"),
+            &[("statement", id.as_str()), ("action", "refuse")],
+        )
+        .await;
+    assert_eq!(refused_by_proposer.status, 403);
+    assert!(
+        refused_by_proposer
+            .text()
+            .contains(&i18n::text(Language::En, "bank-refused-403"))
+    );
+    t2.speak("fr").await;
+    let other = t2.get(&page_of).await;
+    assert!(
+        other.body.contains(&format!("id=\"refuse-{fee}\"")),
+        "{}",
+        other.body
+    );
+    assert!(
+        other
+            .text()
+            .contains(&i18n::text(Language::Fr, "bank-refuse-fee"))
+    );
+    let refused = t2
+        .post(
+            &format!("/bank/lines/{fee}"),
+            &[("statement", id.as_str()), ("action", "refuse")],
+        )
+        .await;
+    assert_eq!(refused.status, 303, "{}", refused.body);
+    let (_, after) = f
+        .get(&format!("/api/v1/bank/statements/{id}"), &f.treasurer)
+        .await;
+    assert_eq!(line_of(&after, "FRAIS MENSUELS")[0]["status"], "unmatched");
+    assert_eq!(fund(&f).await["fees"], "0.00");
+
+    // The end of November reconciled: its lines' matches are frozen.
+    let (s, r) = record(
+        &f,
+        &f.treasurer,
+        &transfers[0],
+        json!({"match": candidates[0]}),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    let (s, r) = f
+        .post(
+            "/api/v1/bank/reconciliation",
+            &f.treasurer,
+            json!({"as_of": "2026-11-30"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{r}");
+    let (s, r) = f.post(&unmatch(&gift_line), &f.treasurer, json!({})).await;
+    assert_eq!(s, 409, "frozen: {r}");
+    let page = t1.get(&page_of).await;
+    assert!(
+        !page.body.contains(&format!("id=\"unmatch-{gift_line}\"")),
+        "no undo on a frozen day"
+    );
+
+    let db = &f.app.db.db;
+    let actions: Vec<String> = passage::on_db!(db, p => sqlx::query_scalar(
+        "SELECT action FROM audit_events WHERE action IN ('bank.unmatch', 'bank.fee_refused') ORDER BY action"
+    )
+    .fetch_all(p)
+    .await)
+    .unwrap();
+    assert_eq!(
+        actions,
+        [
+            "bank.fee_refused",
+            "bank.fee_refused",
+            "bank.unmatch",
+            "bank.unmatch"
+        ]
+    );
+    f.app.clock.advance(chrono::Duration::minutes(1));
+    books::check(db).await;
+    f.app.stop().await;
+}
+
 on_both_engines!(
     one_story_from_the_gifts_to_the_bank,
     a_statement_is_matched_recorded_and_reconciled,
     payouts_match_and_a_bounce_is_recorded_from_the_statement,
     hostile_statements_are_refused,
+    layouts_are_saved_per_bank_and_desjardins_is_read,
+    a_match_is_undone_and_a_proposed_fee_refused,
 );

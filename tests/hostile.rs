@@ -687,6 +687,9 @@ async fn path_traversal_in_every_path_parameter(t: TestDb) {
         ("GET", "/api/v1/bank/statements/{}", &n.treasurer),
         ("POST", "/api/v1/bank/lines/{}/record", &n.treasurer),
         ("POST", "/api/v1/bank/lines/{}/confirm", &n.treasurer),
+        ("POST", "/api/v1/bank/lines/{}/refuse", &n.treasurer),
+        ("POST", "/api/v1/bank/lines/{}/unmatch", &n.treasurer),
+        ("DELETE", "/api/v1/bank/layouts/{}", &n.treasurer),
     ];
     // The document has no other path parameter.
     let doc = n.get("/api/v1/openapi.json", &n.treasurer).await;

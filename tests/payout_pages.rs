@@ -44,6 +44,62 @@ async fn fund(f: &Fund) -> Value {
     fund
 }
 
+/// Each figure of `GET /api/v1/fund` and the id of the `/fund` page's figure showing it.
+const FUND_PAGE: &[(&str, &str)] = &[
+    ("available", "fund-available"),
+    ("held", "fund-held"),
+    ("spent", "fund-spent"),
+    ("donated", "fund-donated"),
+    ("restricted", "fund-restricted"),
+    ("reserved", "fund-reserved"),
+    ("reserve_floor", "fund-reserve-floor"),
+    ("in_kind", "fund-in-kind"),
+    ("bank", "fund-bank-balance"),
+    ("owed", "fund-bank-owed"),
+    ("to_replenish", "fund-bank-to-replenish"),
+    ("advanced", "fund-bank-advanced"),
+    ("owed_back", "fund-bank-owed-back"),
+    ("paid_out", "fund-bank-paid-out"),
+    ("other_income", "fund-bank-other-income"),
+    ("fees", "fund-bank-fees"),
+];
+
+/// The `/fund` page shows every figure `GET /api/v1/fund` gives, to the cent, in English
+/// and in French (each in its own number format), and both identities in words; the
+/// visitor speaks English again after.
+async fn fund_page_agrees(f: &Fund, v: &mut Visitor) {
+    let figures = fund(f).await;
+    assert_eq!(
+        figures.as_object().unwrap().len() - 1,
+        FUND_PAGE.len(),
+        "every figure but the restricted categories is on the page: {figures}"
+    );
+    for (typed, language) in [("fr", Language::Fr), ("en", Language::En)] {
+        v.speak(typed).await;
+        let page = v.get("/fund").await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        for (key, id) in FUND_PAGE {
+            let shown = i18n::money(language, cents(&figures[*key]));
+            assert!(
+                page.body.contains(&format!("<dd id=\"{id}\">{shown}</dd>")),
+                "{typed}: {key} is {shown} by the API: {}",
+                page.body
+            );
+        }
+        for key in [
+            "fund-bank-title",
+            "fund-bank-identity-bank",
+            "fund-bank-identity-books",
+        ] {
+            assert!(
+                page.text().contains(&i18n::text(language, key)),
+                "{typed}: {key}: {}",
+                page.text()
+            );
+        }
+    }
+}
+
 async fn put(f: &Fund, path: &str, body: Value) -> (u16, Value) {
     f.send(
         f.app
@@ -451,6 +507,59 @@ async fn treasurers_pay_what_is_owed_through_the_pages(t: TestDb) {
     assert_eq!(back.status, 303, "{}", back.body);
     let bounced = fund(&f).await;
     assert_eq!(bounced["owed"], "110.00", "owed again: {bounced}");
+    fund_page_agrees(&f, &mut t1).await;
+
+    // The bank's interest and its fee, from its statement: the page shows them too.
+    let today = f.today();
+    let statement = format!(
+        "date,description,withdrawal,deposit\n{today},FRAIS MENSUELS,4.95,\n{today},INTERETS,,0.12\n"
+    );
+    let (s, imported) = f
+        .send(
+            f.app
+                .post(
+                    "/api/v1/bank/statements?format=csv&layout=generic",
+                    Some(&f.treasurer),
+                )
+                .body(statement),
+        )
+        .await;
+    assert_eq!(s, 201, "{imported}");
+    let (s, statement) = f
+        .get(
+            &format!(
+                "/api/v1/bank/statements/{}",
+                imported["id"].as_str().unwrap()
+            ),
+            &f.treasurer,
+        )
+        .await;
+    assert_eq!(s, 200, "{statement}");
+    for line in statement["lines"].as_array().unwrap() {
+        let record = format!("/api/v1/bank/lines/{}/record", line["id"].as_str().unwrap());
+        if line["description"] == "INTERETS" {
+            let (s, r) = f
+                .post(&record, &f.treasurer, json!({"kind": "interest"}))
+                .await;
+            assert_eq!(s, 200, "{r}");
+        } else {
+            let (s, r) = f.post(&record, &f.treasurer, json!({"kind": "fee"})).await;
+            assert_eq!(s, 200, "{r}");
+            let confirm = format!(
+                "/api/v1/bank/lines/{}/confirm",
+                line["id"].as_str().unwrap()
+            );
+            let (s, r) = f.post(&confirm, &f.second_treasurer, json!({})).await;
+            assert_eq!(s, 200, "{r}");
+        }
+    }
+    let banked = fund(&f).await;
+    assert_eq!(
+        (banked["fees"].as_str(), banked["other_income"].as_str()),
+        (Some("4.95"), Some("0.12")),
+        "{banked}"
+    );
+    fund_page_agrees(&f, &mut t1).await;
 
     // A third batch takes A again, and is cancelled.
     let page = t1.get("/payouts").await;
@@ -614,6 +723,7 @@ async fn an_advance_above_its_level_is_owed_back_until_its_deposit(t: TestDb) {
         "recorded when the deposit comes"
     );
     let mut t1 = signed_in(&f, "t1@example.org").await;
+    fund_page_agrees(&f, &mut t1).await;
     let owed = t1.get("/owed").await;
     assert!(owed.text().contains(&en("owed-back")), "{}", owed.text());
     assert!(owed.text().contains("$1,320.00"), "{}", owed.text());

@@ -471,6 +471,28 @@ closed_set!(
     }
 );
 
+closed_set!(
+    /// How a bank's CSV writes its dates, for a column mapping a treasurer saves: year
+    /// first (`2026-11-30`, `2026/11/30`), month first (`11/30/2026`) or day first
+    /// (`30/11/2026`).
+    DateOrder, "a date order", {
+        Ymd => "ymd",
+        Mdy => "mdy",
+        Dmy => "dmy",
+    }
+);
+
+impl DateOrder {
+    /// How a date in this order is written, to say so in a problem's message.
+    pub fn pattern(self) -> &'static str {
+        match self {
+            DateOrder::Ymd => "YYYY-MM-DD",
+            DateOrder::Mdy => "MM/DD/YYYY",
+            DateOrder::Dmy => "DD/MM/YYYY",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

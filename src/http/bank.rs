@@ -22,11 +22,14 @@ use crate::approval::policy::FieldError;
 use crate::domain::Language;
 use crate::domain::page::Page;
 use crate::domain::states::{RecordKind, StatementFormat};
+use crate::funding::bank::layouts::{self, LayoutProblem, NewLayout, SavedLayout};
+use crate::funding::bank::read::{DateOrder, MAX_COLUMN};
 use crate::funding::bank::{
-    self, Action, BankError, Imported, Layout, LineView, Read, Reconciliation, StatementSummary,
-    StatementView,
+    self, Action, BankError, CsvLayout, Imported, Layout, LineView, Mapping, Read, Reconciliation,
+    StatementSummary, StatementView,
 };
 use crate::state::AppState;
+use crate::store::{Db, StoreError};
 use crate::{read_tx, write_tx};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -35,7 +38,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(show))
         .routes(routes!(record))
         .routes(routes!(confirm))
+        .routes(routes!(refuse))
+        .routes(routes!(unmatch))
         .routes(routes!(reconciliation, reconcile))
+        .routes(routes!(layouts_list, layout_save))
+        .routes(routes!(layout_delete))
 }
 
 impl From<BankError> for ApiError {
@@ -58,7 +65,8 @@ impl From<BankError> for ApiError {
 struct ImportQuery {
     /// `csv` or `ofx` (OFX and QFX, SGML or XML).
     format: Option<String>,
-    /// With `csv`: `generic` (`date,description,withdrawal,deposit,balance`), `rbc` or `td`.
+    /// With `csv`: `generic` (`date,description,withdrawal,deposit,balance`), `rbc`, `td`,
+    /// `desjardins`, or the name of a layout saved with `POST /api/v1/bank/layouts`.
     layout: Option<String>,
 }
 
@@ -76,14 +84,16 @@ fn problem_message(language: Language, p: &bank::LineProblem) -> String {
     }
 }
 
-/// Reads the body as the statement the query names; 422 with every problem by line.
-pub(crate) fn read_statement(
+/// Reads the body as the statement the query names (a CSV layout by a preset's name or a
+/// saved one's); 422 with every problem by line. The layout's name is given back.
+pub(crate) async fn read_statement(
+    db: &Db,
     bytes: &[u8],
     format: Option<&str>,
     layout: Option<&str>,
     today: NaiveDate,
     language: Language,
-) -> Result<(StatementFormat, Option<Layout>, Read), ApiError> {
+) -> Result<(StatementFormat, Option<String>, Read), ApiError> {
     let format: StatementFormat = format
         .ok_or_else(|| {
             invalid(
@@ -102,13 +112,22 @@ pub(crate) fn read_statement(
         })?;
     let (layout, read) = match format {
         StatementFormat::Csv => {
-            let layout = Layout::parse(layout.unwrap_or("generic")).ok_or_else(|| {
+            let name = layout
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .unwrap_or(Layout::Generic.as_str())
+                .to_string();
+            let found = read_tx!(db, |tx| -> Result<Option<CsvLayout>, StoreError> async {
+                layouts::resolve(tx, &name).await
+            })?;
+            let found = found.ok_or_else(|| {
                 invalid("layout", crate::i18n::text(language, "bank-layout-unknown"))
             })?;
-            (Some(layout), bank::read::read_csv(bytes, layout, today))
+            let read = found.read(bytes, today);
+            (Some(found.name().to_string()), read)
         }
         StatementFormat::Ofx => {
-            if layout.is_some() {
+            if layout.is_some_and(|l| !l.trim().is_empty()) {
                 return Err(invalid(
                     "layout",
                     crate::i18n::text(language, "bank-layout-ofx"),
@@ -188,15 +207,17 @@ async fn import(
     let language = reader_language(&headers, &auth);
     let now = state.clock.now();
     let (format, layout, read) = read_statement(
+        &state.db,
         &bytes,
         query.format.as_deref(),
         query.layout.as_deref(),
         now.date_naive(),
         language,
-    )?;
+    )
+    .await?;
     let staff = auth.staff();
     let imported = write_tx!(&state.db, |tx| -> Result<Imported, BankError> async {
-        bank::import(tx, now, &staff, format, layout, &read).await
+        bank::import(tx, now, &staff, format, layout.as_deref(), &read).await
     })?;
     Ok((StatusCode::CREATED, Json(imported)))
 }
@@ -362,6 +383,65 @@ async fn confirm(
     Ok(Json(line))
 }
 
+/// A second treasurer refuses a fee another proposed: the proposal ends, nothing is
+/// recorded, and the line is unmatched again (403 for the one who proposed it).
+#[utoipa::path(
+    post,
+    path = "/api/v1/bank/lines/{id}/refuse",
+    tag = "bank",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = "uuid", description = "The statement line's id")),
+    responses(
+        (status = 200, body = LineView),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+    ),
+)]
+async fn refuse(
+    State(state): State<AppState>,
+    auth: Authorized<Treasurer>,
+    Path(id): Path<String>,
+) -> Result<Json<LineView>, ApiError> {
+    let now = state.clock.now();
+    let staff = auth.staff();
+    let line = write_tx!(&state.db, |tx| -> Result<LineView, BankError> async {
+        bank::refuse(tx, now, &staff, &id).await
+    })?;
+    Ok(Json(line))
+}
+
+/// Undoes a wrong match: the line is unmatched again, and what it was matched to is free
+/// for another line. 409 for a line recorded as what it is (it made a transfer), one not
+/// matched, or one of a day reconciled (frozen).
+#[utoipa::path(
+    post,
+    path = "/api/v1/bank/lines/{id}/unmatch",
+    tag = "bank",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = "uuid", description = "The statement line's id")),
+    responses(
+        (status = 200, body = LineView),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Conflict,
+    ),
+)]
+async fn unmatch(
+    State(state): State<AppState>,
+    auth: Authorized<Treasurer>,
+    Path(id): Path<String>,
+) -> Result<Json<LineView>, ApiError> {
+    let now = state.clock.now();
+    let staff = auth.staff();
+    let line = write_tx!(&state.db, |tx| -> Result<LineView, BankError> async {
+        bank::unmatch(tx, now, &staff, &id).await
+    })?;
+    Ok(Json(line))
+}
+
 /// `GET /api/v1/bank/reconciliation?as_of=DATE`.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -460,4 +540,191 @@ async fn reconcile(
         bank::reconcile(tx, now, &staff, day).await
     })?;
     Ok((StatusCode::CREATED, Json(found)))
+}
+
+// Read field by field by `layout_save`.
+/// The body of `POST /api/v1/bank/layouts`: a bank's CSV columns, counted from 1 as a
+/// spreadsheet shows them (A is 1).
+#[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
+#[expect(
+    dead_code,
+    reason = "a schema only: the handler reads the body field by field"
+)]
+struct LayoutBody {
+    /// What `layout=` will name it by: 1 to 60 letters, digits, spaces, `-`, `_` or `.`;
+    /// not a preset's name.
+    name: String,
+    /// Whether the file's first row is a header (skipped). Defaults to false.
+    header: Option<bool>,
+    #[schema(minimum = 1, maximum = 50)]
+    date: u32,
+    #[schema(minimum = 1, maximum = 50)]
+    description: u32,
+    /// Money out, positive; with `deposit`.
+    #[schema(minimum = 1, maximum = 50)]
+    withdrawal: Option<u32>,
+    /// Money in, positive; with `withdrawal`.
+    #[schema(minimum = 1, maximum = 50)]
+    deposit: Option<u32>,
+    /// Instead of `withdrawal` and `deposit`: one signed amount, deposits positive.
+    #[schema(minimum = 1, maximum = 50)]
+    amount: Option<u32>,
+    /// The account's balance after each line (a reconciliation needs it).
+    #[schema(minimum = 1, maximum = 50)]
+    balance: Option<u32>,
+    /// `ymd` (2026-11-30), `mdy` (11/30/2026) or `dmy` (30/11/2026).
+    date_order: DateOrder,
+}
+
+fn layout_problem(language: Language, p: LayoutProblem) -> ApiError {
+    invalid(p.field, crate::i18n::text(language, p.key))
+}
+
+/// A column number from a JSON body: a whole number from 1 to 50, or absent/null.
+fn column(body: &Value, field: &'static str, language: Language) -> Result<Option<u32>, ApiError> {
+    match fields::optional(body, field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| (1..=MAX_COLUMN).contains(n))
+            .map(Some)
+            .ok_or_else(|| {
+                layout_problem(
+                    language,
+                    LayoutProblem {
+                        field,
+                        key: "bank-mapping-column-range",
+                    },
+                )
+            }),
+    }
+}
+
+/// Reads a layout to save from the API's JSON body, checked.
+fn layout_of(body: &Value, language: Language) -> Result<NewLayout, ApiError> {
+    fields::only_of::<LayoutBody>(body)?;
+    let name = fields::optional_string(body, "name")?.unwrap_or_default();
+    let header = match fields::optional(body, "header") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(invalid("header", "must be true or false")),
+    };
+    let required = |field: &'static str| -> Result<u32, ApiError> {
+        column(body, field, language)?.ok_or_else(|| {
+            layout_problem(
+                language,
+                LayoutProblem {
+                    field,
+                    key: "bank-mapping-required",
+                },
+            )
+        })
+    };
+    let date = required("date")?;
+    let description = required("description")?;
+    let date_order = fields::optional_string(body, "date_order")?
+        .and_then(|o| o.trim().parse::<DateOrder>().ok())
+        .ok_or_else(|| {
+            layout_problem(
+                language,
+                LayoutProblem {
+                    field: "date_order",
+                    key: "bank-mapping-date-order",
+                },
+            )
+        })?;
+    let mapping = Mapping {
+        header,
+        date,
+        description,
+        withdrawal: column(body, "withdrawal", language)?,
+        deposit: column(body, "deposit", language)?,
+        amount: column(body, "amount", language)?,
+        balance: column(body, "balance", language)?,
+        date_order,
+    };
+    layouts::check(name, mapping).map_err(|p| layout_problem(language, p))
+}
+
+/// The column mappings treasurers saved, by name.
+#[utoipa::path(
+    get,
+    path = "/api/v1/bank/layouts",
+    tag = "bank",
+    security(("bearer" = [])),
+    responses((status = 200, body = Vec<SavedLayout>), Unauthorized, Forbidden),
+)]
+async fn layouts_list(
+    State(state): State<AppState>,
+    _: Authorized<Treasurer>,
+) -> Result<Json<Vec<SavedLayout>>, ApiError> {
+    let list = read_tx!(&state.db, |tx| -> Result<Vec<SavedLayout>, BankError> async {
+        Ok(layouts::list(tx).await?)
+    })?;
+    Ok(Json(list))
+}
+
+/// Saves a bank's CSV column mapping under a name, audited: a statement is then imported
+/// with `layout=<name>`. 409 when a saved layout has that name already (any case); 422
+/// for a name that is a preset's, a column outside 1–50 or named twice, or neither a
+/// withdrawal and a deposit column nor one amount column.
+#[utoipa::path(
+    post,
+    path = "/api/v1/bank/layouts",
+    tag = "bank",
+    security(("bearer" = [])),
+    request_body = LayoutBody,
+    responses(
+        (status = 201, body = SavedLayout),
+        BadRequest,
+        Unauthorized,
+        Forbidden,
+        Conflict,
+        TooLarge,
+        Invalid,
+    ),
+)]
+async fn layout_save(
+    State(state): State<AppState>,
+    auth: Authorized<Treasurer>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Result<(StatusCode, Json<SavedLayout>), ApiError> {
+    let language = reader_language(&headers, &auth);
+    let new = layout_of(&body, language)?;
+    let now = state.clock.now();
+    let staff = auth.staff();
+    let saved = write_tx!(&state.db, |tx| -> Result<SavedLayout, BankError> async {
+        layouts::save(tx, now, &staff, &new).await
+    })?;
+    Ok((StatusCode::CREATED, Json(saved)))
+}
+
+/// Deletes a saved layout, audited; the statements imported with it keep its name.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/bank/layouts/{id}",
+    tag = "bank",
+    security(("bearer" = [])),
+    params(("id" = String, Path, format = "uuid", description = "The saved layout's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+    ),
+)]
+async fn layout_delete(
+    State(state): State<AppState>,
+    auth: Authorized<Treasurer>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let now = state.clock.now();
+    let staff = auth.staff();
+    write_tx!(&state.db, |tx| -> Result<(), BankError> async {
+        layouts::delete(tx, now, &staff, &id).await
+    })?;
+    Ok(StatusCode::NO_CONTENT)
 }

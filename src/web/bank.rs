@@ -18,8 +18,10 @@ use super::forms::Submitted;
 use super::pager::{PageQuery, Pager};
 use super::pages::{render_with, urlencode};
 use crate::domain::Role;
-use crate::domain::states::{BankLineStatus, RecordKind};
-use crate::funding::bank::{self, Action, BankError, LineView, Reconciliation};
+use crate::domain::states::{BankLineStatus, RecordKind, StatementFormat};
+use crate::funding::bank::layouts::{self, SavedLayout};
+use crate::funding::bank::read::{DateOrder, MAX_COLUMN};
+use crate::funding::bank::{self, Action, BankError, Layout, LineView, Mapping, Reconciliation};
 use crate::funding::{self, DonorLine};
 use crate::http::error::ApiError;
 use crate::state::AppState;
@@ -28,6 +30,8 @@ use crate::{read_tx, write_tx};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/bank", get(home).post(upload))
+        .route("/bank/layouts", post(layout_save))
+        .route("/bank/layouts/{id}/delete", post(layout_delete))
         .route("/bank/statements/{id}", get(statement))
         .route("/bank/lines/{id}", post(act))
         .route("/bank/reconciliation", get(reconciliation).post(reconcile))
@@ -41,46 +45,191 @@ pub struct StatementRow {
     pub lines: String,
 }
 
+/// A layout the import's select offers: its name, its label, whether it is chosen.
+pub struct LayoutChoice {
+    pub name: String,
+    pub label: String,
+    pub chosen: bool,
+}
+
+/// A saved layout in the list: its id, its name, and its columns in words.
+pub struct SavedRow {
+    pub id: String,
+    pub name: String,
+    pub columns: String,
+}
+
+/// The save-a-layout form as typed, and what is wrong with it.
+#[derive(Default)]
+pub struct LayoutForm {
+    pub name: String,
+    pub header: bool,
+    pub date: String,
+    pub description: String,
+    pub withdrawal: String,
+    pub deposit: String,
+    pub amount: String,
+    pub balance: String,
+    pub date_order: String,
+    pub error: Option<(String, String)>,
+}
+
+impl LayoutForm {
+    /// The message for `field`, if it is the one refused.
+    pub fn error_for(&self, field: &str) -> Option<&str> {
+        self.error
+            .as_ref()
+            .filter(|(f, _)| f == field)
+            .map(|(_, m)| m.as_str())
+    }
+}
+
+/// A column field of the layout form.
+pub struct FieldRow {
+    pub name: &'static str,
+    pub label: String,
+    pub value: String,
+    pub error: Option<String>,
+}
+
+impl LayoutForm {
+    fn fields(&self, c: &Context) -> Vec<FieldRow> {
+        [
+            ("date", &self.date),
+            ("description", &self.description),
+            ("withdrawal", &self.withdrawal),
+            ("deposit", &self.deposit),
+            ("amount", &self.amount),
+            ("balance", &self.balance),
+        ]
+        .into_iter()
+        .map(|(name, value)| FieldRow {
+            name,
+            label: c.t(&format!("bank-field-{name}")),
+            value: value.clone(),
+            error: self.error_for(name).map(str::to_string),
+        })
+        .collect()
+    }
+}
+
 #[derive(Template)]
 #[template(path = "bank.html")]
 struct HomePage<'a> {
+    fields: Vec<FieldRow>,
     c: &'a Context,
     title: String,
     text: String,
-    format: String,
-    layout: String,
+    ofx: bool,
+    layouts: Vec<LayoutChoice>,
+    saved: Vec<SavedRow>,
+    orders: Vec<(String, String)>,
+    form: LayoutForm,
     errors: Vec<String>,
     statements: Vec<StatementRow>,
     today: String,
     pager: Pager,
 }
 
-// The form's fields as typed, its errors and the page of statements asked for.
-#[allow(clippy::too_many_arguments)]
+/// What the import form and the layout form hold when the page is shown.
+struct Typed {
+    text: String,
+    format: String,
+    layout: String,
+    form: LayoutForm,
+}
+
+impl Typed {
+    fn blank() -> Typed {
+        Typed {
+            text: String::new(),
+            format: StatementFormat::Csv.as_str().into(),
+            layout: Layout::Generic.as_str().into(),
+            form: LayoutForm {
+                header: true,
+                ..LayoutForm::default()
+            },
+        }
+    }
+}
+
+fn columns_in_words(c: &Context, l: &SavedLayout) -> String {
+    let mut parts = vec![
+        c.t_with("bank-saved-date", &[("column", l.date.to_string())]),
+        c.t_with(
+            "bank-saved-description",
+            &[("column", l.description.to_string())],
+        ),
+    ];
+    for (key, column) in [
+        ("bank-saved-withdrawal", l.withdrawal),
+        ("bank-saved-deposit", l.deposit),
+        ("bank-saved-amount", l.amount),
+        ("bank-saved-balance", l.balance),
+    ] {
+        if let Some(column) = column {
+            parts.push(c.t_with(key, &[("column", column.to_string())]));
+        }
+    }
+    parts.push(c.t(&format!("bank-order-{}", l.date_order)));
+    parts.push(c.t(if l.header {
+        "bank-saved-header"
+    } else {
+        "bank-saved-no-header"
+    }));
+    parts.join(" · ")
+}
+
 async fn home_page(
     state: &AppState,
     c: &Context,
     status: StatusCode,
-    text: String,
-    format: String,
-    layout: String,
+    typed: Typed,
     errors: Vec<String>,
     q: &PageQuery,
 ) -> Result<Response, PageError> {
     c.with_role(Role::Treasurer)?;
     let request = q.request()?;
-    let list = read_tx!(&state.db, |tx| -> Result<crate::domain::page::Page<bank::StatementSummary>, BankError> async {
-        Ok(bank::statements(tx, &request).await?)
+    let (list, saved) = read_tx!(&state.db, |tx| -> Result<(crate::domain::page::Page<bank::StatementSummary>, Vec<SavedLayout>), BankError> async {
+        Ok((bank::statements(tx, &request).await?, layouts::list(tx).await?))
     })
     .map_err(ApiError::from)?;
     let pager = Pager::of("/bank", &[], &list);
     let list = list.items;
+    let chosen = typed.layout.trim().to_lowercase();
+    let mut choices: Vec<LayoutChoice> = Layout::ALL
+        .iter()
+        .map(|l| LayoutChoice {
+            name: l.as_str().into(),
+            label: c.t(&format!("bank-layout-{}", l.as_str())),
+            chosen: chosen == l.as_str(),
+        })
+        .collect();
+    choices.extend(saved.iter().map(|l| LayoutChoice {
+        chosen: chosen == l.name.to_lowercase(),
+        name: l.name.clone(),
+        label: c.t_with("bank-layout-saved", &[("name", l.name.clone())]),
+    }));
     let page = HomePage {
         c,
         title: c.t("bank-title"),
-        text,
-        format,
-        layout,
+        ofx: typed.format == StatementFormat::Ofx.as_str(),
+        text: typed.text,
+        layouts: choices,
+        saved: saved
+            .iter()
+            .map(|l| SavedRow {
+                id: l.id.clone(),
+                name: l.name.clone(),
+                columns: columns_in_words(c, l),
+            })
+            .collect(),
+        orders: DateOrder::ALL
+            .iter()
+            .map(|o| (o.as_str().to_string(), c.t(&format!("bank-order-{o}"))))
+            .collect(),
+        fields: typed.form.fields(c),
+        form: typed.form,
         errors,
         statements: list
             .into_iter()
@@ -106,17 +255,7 @@ async fn home(
     c: Context,
     Query(q): Query<PageQuery>,
 ) -> Result<Response, PageError> {
-    home_page(
-        &state,
-        &c,
-        StatusCode::OK,
-        String::new(),
-        "csv".into(),
-        "generic".into(),
-        Vec::new(),
-        &q,
-    )
-    .await
+    home_page(&state, &c, StatusCode::OK, Typed::blank(), Vec::new(), &q).await
 }
 
 async fn upload(
@@ -129,13 +268,22 @@ async fn upload(
     let format = form.get("format").to_string();
     let layout = form.get("layout").to_string();
     let now = state.clock.now();
+    let csv = format.parse::<StatementFormat>() == Ok(StatementFormat::Csv);
     let read = crate::http::read_statement(
+        &state.db,
         text.as_bytes(),
         Some(&format),
-        (format == "csv").then_some(layout.as_str()),
+        csv.then_some(layout.as_str()),
         now.date_naive(),
         c.language,
-    );
+    )
+    .await;
+    let typed = Typed {
+        text,
+        format,
+        layout,
+        ..Typed::blank()
+    };
     let (statement_format, statement_layout, read) = match read {
         Ok(found) => found,
         Err(ApiError::InvalidFields { errors, .. }) => {
@@ -144,9 +292,7 @@ async fn upload(
                 &state,
                 &c,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                text,
-                format,
-                layout,
+                typed,
                 errors,
                 &PageQuery::default(),
             )
@@ -157,9 +303,7 @@ async fn upload(
                 &state,
                 &c,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                text,
-                format,
-                layout,
+                typed,
                 vec![message],
                 &PageQuery::default(),
             )
@@ -169,7 +313,7 @@ async fn upload(
     };
     let staff = user.staff();
     let imported = write_tx!(&state.db, |tx| -> Result<bank::Imported, BankError> async {
-        bank::import(tx, now, &staff, statement_format, statement_layout, &read).await
+        bank::import(tx, now, &staff, statement_format, statement_layout.as_deref(), &read).await
     })
     .map_err(ApiError::from)?;
     match imported.id {
@@ -182,6 +326,118 @@ async fn upload(
         ))),
         None => Ok(see_other("/bank")),
     }
+}
+
+/// Saves a layout from the form; the page again, saying what is wrong, else back to it.
+async fn layout_save(
+    State(state): State<AppState>,
+    c: Context,
+    form: Submitted,
+) -> Result<Response, PageError> {
+    let user = c.with_role(Role::Treasurer)?;
+    let mut typed = LayoutForm {
+        name: form.get("name").to_string(),
+        header: form.has("header"),
+        date: form.get("date").to_string(),
+        description: form.get("description").to_string(),
+        withdrawal: form.get("withdrawal").to_string(),
+        deposit: form.get("deposit").to_string(),
+        amount: form.get("amount").to_string(),
+        balance: form.get("balance").to_string(),
+        date_order: form.get("date_order").to_string(),
+        error: None,
+    };
+    let refused = |typed: LayoutForm| Typed {
+        form: typed,
+        ..Typed::blank()
+    };
+    // A column typed: a whole number from 1 to 50; left empty, none.
+    let column = |field: &'static str, text: &str| -> Result<Option<u32>, &'static str> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        text.parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_COLUMN).contains(n))
+            .map(Some)
+            .ok_or(field)
+    };
+    let read = (|| -> Result<Mapping, (&'static str, &'static str)> {
+        let range = |f| (f, "bank-mapping-column-range");
+        let date = column("date", &typed.date)
+            .map_err(range)?
+            .ok_or(("date", "bank-mapping-required"))?;
+        let description = column("description", &typed.description)
+            .map_err(range)?
+            .ok_or(("description", "bank-mapping-required"))?;
+        Ok(Mapping {
+            header: typed.header,
+            date,
+            description,
+            withdrawal: column("withdrawal", &typed.withdrawal).map_err(range)?,
+            deposit: column("deposit", &typed.deposit).map_err(range)?,
+            amount: column("amount", &typed.amount).map_err(range)?,
+            balance: column("balance", &typed.balance).map_err(range)?,
+            date_order: typed
+                .date_order
+                .parse::<DateOrder>()
+                .map_err(|_| ("date_order", "bank-mapping-date-order"))?,
+        })
+    })();
+    let checked =
+        read.and_then(|mapping| layouts::check(&typed.name, mapping).map_err(|p| (p.field, p.key)));
+    let new = match checked {
+        Ok(new) => new,
+        Err((field, key)) => {
+            typed.error = Some((field.to_string(), c.t(key)));
+            return home_page(
+                &state,
+                &c,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                refused(typed),
+                Vec::new(),
+                &PageQuery::default(),
+            )
+            .await;
+        }
+    };
+    let now = state.clock.now();
+    let staff = user.staff();
+    match write_tx!(&state.db, |tx| -> Result<SavedLayout, BankError> async {
+        layouts::save(tx, now, &staff, &new).await
+    }) {
+        Ok(_) => Ok(see_other("/bank#bank-saved-title")),
+        Err(BankError::Conflict(_)) => {
+            typed.error = Some(("name".into(), c.t("bank-layout-name-taken")));
+            home_page(
+                &state,
+                &c,
+                StatusCode::CONFLICT,
+                refused(typed),
+                Vec::new(),
+                &PageQuery::default(),
+            )
+            .await
+        }
+        Err(e) => Err(ApiError::from(e).into()),
+    }
+}
+
+async fn layout_delete(
+    State(state): State<AppState>,
+    c: Context,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let user = c.with_role(Role::Treasurer)?;
+    let id = page_id(&id)?;
+    let now = state.clock.now();
+    let staff = user.staff();
+    write_tx!(&state.db, |tx| -> Result<(), BankError> async {
+        layouts::delete(tx, now, &staff, &id).await
+    })
+    .map_err(ApiError::from)?;
+    Ok(see_other("/bank#bank-saved-title"))
 }
 
 /// A candidate as the page shows it.
@@ -202,8 +458,10 @@ pub struct LineRow {
     pub tied: Option<String>,
     pub open: bool,
     pub proposed: bool,
-    /// A fee the reader proposed: another treasurer confirms it.
+    /// A fee the reader proposed: another treasurer confirms or refuses it.
     pub proposed_by_reader: bool,
+    /// Matched to what was in the books, on a day not reconciled: the match can be undone.
+    pub undoable: bool,
     pub candidates: Vec<CandidateRow>,
 }
 
@@ -228,7 +486,7 @@ struct Added {
     skipped: Option<u64>,
 }
 
-fn line_row(c: &Context, l: LineView, reader: &str) -> LineRow {
+fn line_row(c: &Context, l: LineView, reader: &str, frozen: Option<NaiveDate>) -> LineRow {
     let tied = match (&l.recorded_as, &l.match_kind) {
         (Some(kind), _) => Some(c.t(&format!("bank-kind-{kind}"))),
         (None, Some(kind)) => Some(c.t(&format!("bank-match-{kind}"))),
@@ -245,6 +503,7 @@ fn line_row(c: &Context, l: LineView, reader: &str) -> LineRow {
         open: l.status == BankLineStatus::Unmatched,
         proposed: l.status == BankLineStatus::Proposed,
         proposed_by_reader: l.proposed_by.as_deref() == Some(reader),
+        undoable: l.status == BankLineStatus::Matched && frozen.is_none_or(|until| l.date > until),
         candidates: l
             .candidates
             .into_iter()
@@ -291,7 +550,7 @@ async fn statement_page(
         lines: found
             .lines
             .into_iter()
-            .map(|l| line_row(c, l, &user.id))
+            .map(|l| line_row(c, l, &user.id, found.reconciled_until))
             .collect(),
         donors: funding::donors(&state.db).await?,
         kinds: RecordKind::ALL
@@ -314,7 +573,7 @@ async fn statement(
             "bank-imported",
             &[
                 ("lines", lines.to_string()),
-                ("matched", added.matched.unwrap_or(0).to_string()),
+                ("tied", added.matched.unwrap_or(0).to_string()),
                 ("skipped", added.skipped.unwrap_or(0).to_string()),
             ],
         )
@@ -322,8 +581,8 @@ async fn statement(
     statement_page(&state, &c, &id, StatusCode::OK, notice, None).await
 }
 
-/// One line's action: `match` (with `target`), `record` (with `kind`, `donor_id`, `line`)
-/// or `confirm`; back to the statement's page, saying what went wrong there.
+/// One line's action: `match` (with `target`), `record` (with `kind`, `donor_id`, `line`),
+/// `confirm` or `refuse` (a proposed fee), `unmatch`; back to the statement's page, saying what went wrong there.
 async fn act(
     State(state): State<AppState>,
     c: Context,
@@ -339,6 +598,14 @@ async fn act(
     let result: Result<LineView, ApiError> = match form.get("action") {
         "confirm" => write_tx!(&state.db, |tx| -> Result<LineView, BankError> async {
             bank::confirm(tx, now, &staff, &id).await
+        })
+        .map_err(ApiError::from),
+        "refuse" => write_tx!(&state.db, |tx| -> Result<LineView, BankError> async {
+            bank::refuse(tx, now, &staff, &id).await
+        })
+        .map_err(ApiError::from),
+        "unmatch" => write_tx!(&state.db, |tx| -> Result<LineView, BankError> async {
+            bank::unmatch(tx, now, &staff, &id).await
         })
         .map_err(ApiError::from),
         "match" | "record" => {

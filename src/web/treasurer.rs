@@ -395,8 +395,11 @@ async fn review(
 struct FundPage<'a> {
     c: &'a Context,
     title: String,
-    figures: Vec<(String, String)>,
+    /// (the figure's id on the page, label, amount).
+    figures: Vec<(&'static str, String, String)>,
     runway: String,
+    /// The bank and what the fund owes: (the figure's id on the page, label, amount).
+    bank: Vec<(&'static str, String, String)>,
 }
 
 /// The days the fund lasts at the last 30 days' spending rate.
@@ -432,12 +435,31 @@ async fn fund(State(state): State<AppState>, c: Context) -> Result<Response, Pag
         ("fund-in-kind", f.in_kind),
     ]
     .into_iter()
-    .map(|(key, cents)| (c.t(key), c.money(cents)))
+    .map(|(key, cents)| (key, c.t(key), c.money(cents)))
+    .collect();
+    // The money's way out (issue 18): the two identities DESIGN writes, each figure as
+    // `GET /api/v1/fund` gives it.
+    let owed_back = crate::read_tx!(&state.db, |tx| -> Result<i64, StoreError> async {
+        funding::owed::owed_back_total(tx).await
+    })?;
+    let bank = [
+        ("fund-bank-balance", f.bank),
+        ("fund-bank-owed", f.owed),
+        ("fund-bank-to-replenish", f.to_replenish),
+        ("fund-bank-advanced", f.advanced),
+        ("fund-bank-owed-back", owed_back),
+        ("fund-bank-paid-out", f.paid_out),
+        ("fund-bank-other-income", f.other_income),
+        ("fund-bank-fees", f.fees),
+    ]
+    .into_iter()
+    .map(|(key, cents)| (key, c.t(key), c.money(cents)))
     .collect();
     render(&FundPage {
         title: c.t("fund-title"),
         figures,
         runway,
+        bank,
         c: &c,
     })
 }

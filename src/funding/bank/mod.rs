@@ -15,13 +15,14 @@
 //! - a day reconciled is frozen: its figures are kept, and no line on or before it is
 //!   matched or recorded again.
 
+pub mod layouts;
 pub mod read;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-pub use read::{Layout, LineProblem, Problem, Read};
+pub use read::{CsvLayout, Layout, LineProblem, Mapping, Problem, Read};
 
 use super::payouts::{self, PayoutError};
 use super::{FundingError, NewDonation};
@@ -408,13 +409,14 @@ pub struct Imported {
 }
 
 /// Adds the statement's new lines (in the caller's transaction), matching each that has
-/// one candidate no other new line wants.
+/// one candidate no other new line wants. `layout` is the CSV layout's name (a preset's or
+/// a saved one's), kept with the statement.
 pub async fn import(
     tx: &mut Tx,
     now: DateTime<Utc>,
     staff: &Staff,
     format: StatementFormat,
-    layout: Option<Layout>,
+    layout: Option<&str>,
     read: &Read,
 ) -> Result<Imported, BankError> {
     // One import at a time, on every instance: the fund's row is the lock.
@@ -456,7 +458,7 @@ pub async fn import(
     )
     .bind(&id)
     .bind(format)
-    .bind(layout.map(Layout::as_str))
+    .bind(layout)
     .bind(&read.hash)
     .bind(fresh.len() as i64)
     .bind(first_on.map(|d| d.to_string()))
@@ -521,8 +523,8 @@ pub async fn import(
         &actor,
         "bank.import",
         &format!("bank_statement:{id}"),
-        &json!({"format": format, "layout": layout.map(Layout::as_str), "file_hash": read.hash,
-                "lines": ids.len(), "matched": matched, "skipped": skipped}),
+        &json!({"format": format, "layout": layout, "file_hash": read.hash,
+                "lines": ids.len(), "matched_by_themselves": matched, "skipped": skipped}),
     )
     .await?;
     Ok(Imported {
@@ -555,6 +557,8 @@ pub struct StatementView {
     #[serde(flatten)]
     pub summary: StatementSummary,
     pub lines: Vec<LineView>,
+    /// The last day reconciled: its lines and those before it are frozen.
+    pub reconciled_until: Option<NaiveDate>,
 }
 
 const STATEMENT_COLUMNS: &str =
@@ -606,7 +610,12 @@ pub async fn statement(tx: &mut Tx, id: &str) -> Result<StatementView, BankError
         };
         lines.push(view(row, c));
     }
-    Ok(StatementView { summary, lines })
+    let reconciled_until = frozen_until(tx).await?;
+    Ok(StatementView {
+        summary,
+        lines,
+        reconciled_until,
+    })
 }
 
 /// One line with its candidates.
@@ -1037,6 +1046,94 @@ pub async fn confirm(
     )
     .await?;
     recorded(tx, now, staff, &row, RecordKind::Fee, &transfer, None).await?;
+    line(tx, id).await
+}
+
+/// Undoes a wrong match: the line is unmatched again (and what it was matched to free for
+/// another line), audited. Only a line matched to what was already in the books: a line
+/// recorded as what it is made a transfer, which a match's undoing cannot take back; and
+/// never a line of a day reconciled (frozen).
+pub async fn unmatch(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    staff: &Staff,
+    id: &str,
+) -> Result<LineView, BankError> {
+    let row = open_line(tx, id).await?;
+    match row.status {
+        BankLineStatus::Matched => {}
+        BankLineStatus::Recorded => {
+            return Err(BankError::Conflict(
+                "this line was recorded as what it is, which made a transfer: only a match to what was already in the books can be undone".into(),
+            ));
+        }
+        other => {
+            return Err(BankError::Conflict(format!(
+                "this line is {other}: only a matched line can be unmatched"
+            )));
+        }
+    }
+    on_tx!(tx, c => sqlx::query(
+        "UPDATE bank_lines SET status = $2, match_kind = NULL, match_id = NULL, transfer_id = NULL
+         WHERE id = $1",
+    )
+    .bind(&row.id)
+    .bind(BankLineStatus::Unmatched)
+    .execute(c)
+    .await
+    .map(|_| ()))?;
+    audit::append(
+        tx,
+        now,
+        &staff.actor(),
+        "bank.unmatch",
+        &format!("bank_line:{}", row.id),
+        &json!({"statement": row.statement_id, "amount": row.amount, "kind": row.match_kind,
+                "id": row.match_id}),
+    )
+    .await?;
+    line(tx, id).await
+}
+
+/// A second treasurer refuses a fee another proposed: the proposal ends, nothing is
+/// recorded, and the line is unmatched again (403 for the one who proposed it: a fee is
+/// confirmed or refused by another).
+pub async fn refuse(
+    tx: &mut Tx,
+    now: DateTime<Utc>,
+    staff: &Staff,
+    id: &str,
+) -> Result<LineView, BankError> {
+    let row = open_line(tx, id).await?;
+    if row.status != BankLineStatus::Proposed {
+        return Err(BankError::Conflict(format!(
+            "this line is {}: only a fee proposed by a treasurer can be refused",
+            row.status
+        )));
+    }
+    if row.proposed_by.as_deref() == Some(staff.user_id.as_str()) {
+        return Err(BankError::Forbidden(
+            "you proposed this fee: another treasurer confirms or refuses it".into(),
+        ));
+    }
+    on_tx!(tx, c => sqlx::query(
+        "UPDATE bank_lines SET status = $2, proposed_by = NULL WHERE id = $1",
+    )
+    .bind(&row.id)
+    .bind(BankLineStatus::Unmatched)
+    .execute(c)
+    .await
+    .map(|_| ()))?;
+    audit::append(
+        tx,
+        now,
+        &staff.actor(),
+        "bank.fee_refused",
+        &format!("bank_line:{}", row.id),
+        &json!({"statement": row.statement_id, "amount": row.amount,
+                "proposed_by": row.proposed_by}),
+    )
+    .await?;
     line(tx, id).await
 }
 

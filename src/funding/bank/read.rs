@@ -1,9 +1,9 @@
 //! Reading a bank statement file into lines, or into problems by line (pure: no I/O).
 //!
 //! CSV comes in a layout ([`Layout`]): Passage's own `generic` one (a header row
-//! `date,description,withdrawal,deposit,balance`, ISO dates, positive amounts), or a preset
-//! for what a Canadian bank exports (`rbc`, `td`; docs/bank-statement.md says which columns
-//! each assumes). OFX/QFX (SGML 1.x or XML 2.x) is read by a small reader of its own: each
+//! `date,description,withdrawal,deposit,balance`, ISO dates, positive amounts), a preset
+//! for what a Canadian bank exports (`rbc`, `td`, `desjardins`; docs/bank-statement.md says
+//! which columns each assumes), or a [`Mapping`] a treasurer saved for another bank. OFX/QFX (SGML 1.x or XML 2.x) is read by a small reader of its own: each
 //! `STMTTRN` block's `DTPOSTED`, `TRNAMT`, `FITID`, `NAME` and `MEMO`, and the statement's
 //! `LEDGERBAL`, from which every line's running balance is derived backwards (OFX carries no
 //! balance per line), so that the same transaction read from a CSV file and from an OFX file
@@ -13,6 +13,8 @@
 
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
+
+pub use crate::domain::states::DateOrder;
 
 /// The most lines one statement may hold: a longer one is imported month by month.
 pub const MAX_LINES: usize = 5000;
@@ -34,16 +36,22 @@ pub enum Layout {
     /// TD Canada Trust's EasyWeb "Spreadsheet (.csv)" download: no header row, five columns
     /// `date, description, withdrawal, deposit, balance`, dates `MM/DD/YYYY`.
     Td,
+    /// Desjardins' AccèsD CSV download: no header row, fourteen columns (the caisse, the
+    /// folio, the account's type, the date `YYYY/MM/DD`, the transaction's number, the
+    /// description, a cheque's number, withdrawal, deposit, four of a loan's, balance);
+    /// one account a file.
+    Desjardins,
 }
 
 impl Layout {
-    pub const ALL: [Layout; 3] = [Layout::Generic, Layout::Rbc, Layout::Td];
+    pub const ALL: [Layout; 4] = [Layout::Generic, Layout::Rbc, Layout::Td, Layout::Desjardins];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Layout::Generic => "generic",
             Layout::Rbc => "rbc",
             Layout::Td => "td",
+            Layout::Desjardins => "desjardins",
         }
     }
 
@@ -89,6 +97,9 @@ pub enum Problem {
     NoAmount,
     /// An RBC line in US dollars only.
     NotCad,
+    /// A Desjardins line of another account than the file's first line (its caisse, folio
+    /// and type).
+    OtherAccount(String),
     /// Not an OFX file (no `<OFX>`).
     NotOfx,
     /// A `STMTTRN` block without a field it needs.
@@ -114,6 +125,7 @@ impl Problem {
             Problem::BothAmounts => "both_amounts",
             Problem::NoAmount => "no_amount",
             Problem::NotCad => "not_cad",
+            Problem::OtherAccount(_) => "other_account",
             Problem::NotOfx => "not_ofx",
             Problem::OfxField(_) => "ofx_field",
         }
@@ -141,6 +153,7 @@ impl Problem {
             }
             Problem::DateFuture { today } => vec![("today", today.to_string())],
             Problem::AmountFormat(v) | Problem::AmountNegative(v) => vec![("value", shown(v))],
+            Problem::OtherAccount(account) => vec![("account", account.clone())],
             _ => Vec::new(),
         }
     }
@@ -316,22 +329,30 @@ fn description(parts: &[&str]) -> String {
     clean.chars().take(MAX_DESCRIPTION_CHARS).collect()
 }
 
-/// `M/D/YYYY` or `MM/DD/YYYY`, as RBC and TD write dates.
-fn us_date(typed: &str) -> Option<NaiveDate> {
-    let parts: Vec<&str> = typed.trim().split('/').collect();
-    if parts.len() != 3 || parts[2].len() != 4 || parts[0].len() > 2 || parts[1].len() > 2 {
-        return None;
-    }
-    let n = |p: &str| p.parse::<u32>().ok();
-    NaiveDate::from_ymd_opt(n(parts[2])? as i32, n(parts[0])?, n(parts[1])?)
-}
-
-fn iso_date(typed: &str) -> Option<NaiveDate> {
+/// A date as `order` writes it: year first (`2026-11-30`, `2026/11/30`), month first
+/// (`11/30/2026`, `M/D/YYYY`) or day first (`30/11/2026`).
+fn date_in(order: DateOrder, typed: &str) -> Option<NaiveDate> {
     let typed = typed.trim();
-    if typed.len() != 10 {
+    let separator = if typed.contains('/') { '/' } else { '-' };
+    let parts: Vec<&str> = typed.split(separator).collect();
+    if parts.len() != 3 || parts.iter().any(|p| p.is_empty()) {
         return None;
     }
-    NaiveDate::parse_from_str(typed, "%Y-%m-%d").ok()
+    let (year, month, day) = match order {
+        DateOrder::Ymd => (parts[0], parts[1], parts[2]),
+        DateOrder::Mdy => (parts[2], parts[0], parts[1]),
+        DateOrder::Dmy => (parts[2], parts[1], parts[0]),
+    };
+    if year.len() != 4 || month.len() > 2 || day.len() > 2 {
+        return None;
+    }
+    let n = |p: &str| {
+        p.bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| p.parse::<u32>().ok())
+            .flatten()
+    };
+    NaiveDate::from_ymd_opt(n(year)? as i32, n(month)?, n(day)?)
 }
 
 /// Gives each line the key that tells it apart, counting the same key earlier in the file.
@@ -348,8 +369,200 @@ fn keyed(lines: Vec<StatementLine>) -> Vec<(StatementLine, String)> {
         .collect()
 }
 
-/// Reads a CSV statement in `layout`. `today` is the clock's: no line may be after it.
+/// The highest column number a mapping may name.
+pub const MAX_COLUMN: u32 = 50;
+
+/// Which column of a bank's CSV holds what, each counted from 1 as a spreadsheet shows
+/// them; whether the file begins with a header row; how it writes its dates. A treasurer
+/// saves one per bank whose export no preset reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapping {
+    pub header: bool,
+    pub date: u32,
+    pub description: u32,
+    /// Money out, positive (with `deposit`).
+    pub withdrawal: Option<u32>,
+    /// Money in, positive (with `withdrawal`).
+    pub deposit: Option<u32>,
+    /// Instead of `withdrawal` and `deposit`: one signed amount, deposits positive.
+    pub amount: Option<u32>,
+    /// The account's balance after each line, if the export has it.
+    pub balance: Option<u32>,
+    pub date_order: DateOrder,
+}
+
+/// What is wrong with a mapping: the field, and a code (`column_range`, `column_twice`,
+/// `amounts`) whose message the catalogues hold as `bank-mapping-` and the code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MappingProblem {
+    pub field: &'static str,
+    pub code: &'static str,
+}
+
+impl Mapping {
+    /// Every column between 1 and [`MAX_COLUMN`], none named twice, and either a withdrawal
+    /// and a deposit column or one amount column.
+    pub fn check(&self) -> Result<(), MappingProblem> {
+        let named = [
+            ("date", Some(self.date)),
+            ("description", Some(self.description)),
+            ("withdrawal", self.withdrawal),
+            ("deposit", self.deposit),
+            ("amount", self.amount),
+            ("balance", self.balance),
+        ];
+        let mut seen = Vec::new();
+        for (field, column) in named {
+            let Some(column) = column else { continue };
+            if !(1..=MAX_COLUMN).contains(&column) {
+                return Err(MappingProblem {
+                    field,
+                    code: "column_range",
+                });
+            }
+            if seen.contains(&column) {
+                return Err(MappingProblem {
+                    field,
+                    code: "column_twice",
+                });
+            }
+            seen.push(column);
+        }
+        match (self.withdrawal, self.deposit, self.amount) {
+            (Some(_), Some(_), None) | (None, None, Some(_)) => Ok(()),
+            (_, _, Some(_)) => Err(MappingProblem {
+                field: "amount",
+                code: "amounts",
+            }),
+            (None, _, None) => Err(MappingProblem {
+                field: "withdrawal",
+                code: "amounts",
+            }),
+            (Some(_), None, None) => Err(MappingProblem {
+                field: "deposit",
+                code: "amounts",
+            }),
+        }
+    }
+}
+
+/// How a CSV statement is read: a preset, or a mapping a treasurer saved under a name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CsvLayout {
+    Preset(Layout),
+    Saved { name: String, mapping: Mapping },
+}
+
+impl CsvLayout {
+    /// The name the statement is kept under (`td`, or the saved mapping's).
+    pub fn name(&self) -> &str {
+        match self {
+            CsvLayout::Preset(l) => l.as_str(),
+            CsvLayout::Saved { name, .. } => name,
+        }
+    }
+
+    pub fn read(&self, bytes: &[u8], today: NaiveDate) -> Read {
+        match self {
+            CsvLayout::Preset(l) => read_csv(bytes, *l, today),
+            CsvLayout::Saved { mapping, .. } => read_mapped(bytes, mapping, today),
+        }
+    }
+}
+
+/// Which column (from 0) holds what, once the layout and its header are known.
+struct Columns {
+    date: usize,
+    description: Vec<usize>,
+    withdrawal: Option<usize>,
+    deposit: Option<usize>,
+    /// One signed amount column, and its name in a problem.
+    signed: Option<(usize, &'static str)>,
+    balance: Option<usize>,
+    /// Every line has exactly this many columns (TD's and Passage's own files); else
+    /// a line only needs the columns read.
+    exact: Option<usize>,
+    date_order: DateOrder,
+    /// How the dates are written, to say so.
+    date_shown: &'static str,
+    /// RBC: an empty `CAD$` with a `USD$` beside it is a US-dollar line.
+    usd_beside: bool,
+    /// Columns naming the account (Desjardins): every line's must be the first line's.
+    account: Vec<usize>,
+}
+
+impl Columns {
+    fn of(m: &Mapping, exact: Option<usize>, date_shown: &'static str) -> Columns {
+        let at = |c: u32| c as usize - 1;
+        Columns {
+            date: at(m.date),
+            description: vec![at(m.description)],
+            withdrawal: m.withdrawal.map(at),
+            deposit: m.deposit.map(at),
+            signed: m.amount.map(|c| (at(c), "amount")),
+            balance: m.balance.map(at),
+            exact,
+            date_order: m.date_order,
+            date_shown,
+            usd_beside: false,
+            account: Vec::new(),
+        }
+    }
+}
+
+/// TD Canada Trust's EasyWeb download.
+fn td() -> Columns {
+    let mapping = Mapping {
+        header: false,
+        date: 1,
+        description: 2,
+        withdrawal: Some(3),
+        deposit: Some(4),
+        amount: None,
+        balance: Some(5),
+        date_order: DateOrder::Mdy,
+    };
+    Columns::of(&mapping, Some(5), "MM/DD/YYYY")
+}
+
+/// Desjardins' AccèsD download: no header row, the caisse's transit (1), the folio (2),
+/// the account's type (3, `EOP` for a chequing account), the date (4, `YYYY/MM/DD`), the
+/// transaction's number (5), the description (6), withdrawal (8), deposit (9) and the
+/// balance (14); the columns between are a loan's (interest, capital, advance).
+fn desjardins() -> Columns {
+    let mapping = Mapping {
+        header: false,
+        date: 4,
+        description: 6,
+        withdrawal: Some(8),
+        deposit: Some(9),
+        amount: None,
+        balance: Some(14),
+        date_order: DateOrder::Ymd,
+    };
+    Columns {
+        account: vec![0, 1, 2],
+        ..Columns::of(&mapping, None, "YYYY/MM/DD")
+    }
+}
+
+/// Reads a CSV statement in a preset `layout`. `today` is the clock's: no line may be
+/// after it.
 pub fn read_csv(bytes: &[u8], layout: Layout, today: NaiveDate) -> Read {
+    read_columns(bytes, Some(layout), None, today)
+}
+
+/// Reads a CSV statement by a mapping a treasurer saved.
+pub fn read_mapped(bytes: &[u8], mapping: &Mapping, today: NaiveDate) -> Read {
+    read_columns(bytes, None, Some(mapping), today)
+}
+
+fn read_columns(
+    bytes: &[u8],
+    layout: Option<Layout>,
+    mapping: Option<&Mapping>,
+    today: NaiveDate,
+) -> Read {
     let hash = fingerprint(bytes);
     let text = match text_of(bytes) {
         Ok(t) => t,
@@ -363,29 +576,10 @@ pub fn read_csv(bytes: &[u8], layout: Layout, today: NaiveDate) -> Read {
         .flexible(true)
         .from_reader(text.as_bytes());
     let mut records = reader.records().peekable();
-    // Which column holds what: (date, description parts, withdrawal, deposit, signed, balance).
-    struct Columns {
-        date: usize,
-        description: Vec<usize>,
-        withdrawal: Option<usize>,
-        deposit: Option<usize>,
-        signed: Option<usize>,
-        balance: Option<usize>,
-        width: usize,
-        date_format: &'static str,
-    }
-    let columns = match layout {
-        Layout::Td => Columns {
-            date: 0,
-            description: vec![1],
-            withdrawal: Some(2),
-            deposit: Some(3),
-            signed: None,
-            balance: Some(4),
-            width: 5,
-            date_format: "MM/DD/YYYY",
-        },
-        Layout::Generic | Layout::Rbc => {
+    let columns = match (layout, mapping) {
+        (Some(Layout::Td), _) => td(),
+        (Some(Layout::Desjardins), _) => desjardins(),
+        (Some(layout @ (Layout::Generic | Layout::Rbc)), _) => {
             let header = match records.next() {
                 Some(Ok(h)) => h,
                 _ => return whole(&hash, 1, Problem::Empty),
@@ -415,8 +609,11 @@ pub fn read_csv(bytes: &[u8], layout: Layout, today: NaiveDate) -> Read {
                     deposit: find("deposit"),
                     signed: None,
                     balance: find("balance"),
-                    width: names.len(),
-                    date_format: "YYYY-MM-DD",
+                    exact: Some(names.len()),
+                    date_order: DateOrder::Ymd,
+                    date_shown: "YYYY-MM-DD",
+                    usd_beside: false,
+                    account: Vec::new(),
                 }
             } else {
                 for required in ["transaction date", "description 1", "cad$"] {
@@ -431,14 +628,40 @@ pub fn read_csv(bytes: &[u8], layout: Layout, today: NaiveDate) -> Read {
                     description,
                     withdrawal: None,
                     deposit: None,
-                    signed: find("cad$"),
+                    signed: find("cad$").map(|c| (c, "CAD$")),
                     balance: None,
-                    width: names.len(),
-                    date_format: "M/D/YYYY",
+                    exact: None,
+                    date_order: DateOrder::Mdy,
+                    date_shown: "M/D/YYYY",
+                    usd_beside: true,
+                    account: Vec::new(),
                 }
             }
         }
+        (None, Some(mapping)) => {
+            if mapping.header && !matches!(records.next(), Some(Ok(_))) {
+                return whole(&hash, 1, Problem::Empty);
+            }
+            Columns::of(mapping, None, mapping.date_order.pattern())
+        }
+        (None, None) => return whole(&hash, 1, Problem::Empty),
     };
+    // Every column read, so a line shorter than that is a broken line.
+    let needed = [
+        Some(columns.date),
+        columns.withdrawal,
+        columns.deposit,
+        columns.signed.map(|(c, _)| c),
+        columns.balance,
+    ]
+    .into_iter()
+    .flatten()
+    .chain(columns.description.iter().copied())
+    .chain(columns.account.iter().copied())
+    .max()
+    .unwrap_or(0)
+        + 1;
+    let mut account: Option<Vec<String>> = None;
     let mut lines = Vec::new();
     let mut problems = Vec::new();
     for record in records {
@@ -450,7 +673,7 @@ pub fn read_csv(bytes: &[u8], layout: Layout, today: NaiveDate) -> Read {
                     column: "file",
                     problem: Problem::Malformed {
                         fields: 0,
-                        expected: columns.width,
+                        expected: columns.exact.unwrap_or(needed),
                     },
                 });
                 continue;
@@ -463,28 +686,13 @@ pub fn read_csv(bytes: &[u8], layout: Layout, today: NaiveDate) -> Read {
         if lines.len() + problems.len() >= MAX_LINES {
             return whole(&hash, line, Problem::TooManyLines);
         }
-        // RBC's rows may end with an empty USD$ column left out; anything shorter than the
-        // columns read is a broken line.
-        let needed = [
-            Some(columns.date),
-            columns.withdrawal,
-            columns.deposit,
-            columns.signed,
-            columns.balance,
-        ]
-        .into_iter()
-        .flatten()
-        .chain(columns.description.iter().copied())
-        .max()
-        .unwrap_or(0)
-            + 1;
-        if record.len() < needed || (layout != Layout::Rbc && record.len() != columns.width) {
+        if record.len() < needed || columns.exact.is_some_and(|w| record.len() != w) {
             problems.push(LineProblem {
                 line,
                 column: "file",
                 problem: Problem::Malformed {
                     fields: record.len(),
-                    expected: columns.width,
+                    expected: columns.exact.unwrap_or(needed),
                 },
             });
             continue;
@@ -498,35 +706,38 @@ pub fn read_csv(bytes: &[u8], layout: Layout, today: NaiveDate) -> Read {
                 problem: p,
             })
         };
+        if !columns.account.is_empty() {
+            let this: Vec<String> = columns.account.iter().map(|&i| cell(i).into()).collect();
+            match &account {
+                None => account = Some(this),
+                Some(first) if *first != this => {
+                    problem("file", Problem::OtherAccount(shown(&this.join(" "))));
+                }
+                Some(_) => {}
+            }
+        }
         let date = match cell(columns.date) {
             "" => {
                 problem("date", Problem::Required("date"));
                 None
             }
-            typed => {
-                let parsed = if layout == Layout::Generic {
-                    iso_date(typed)
-                } else {
-                    us_date(typed)
-                };
-                match parsed {
-                    None => {
-                        problem(
-                            "date",
-                            Problem::DateFormat {
-                                value: typed.into(),
-                                expected: columns.date_format,
-                            },
-                        );
-                        None
-                    }
-                    Some(d) if d > today => {
-                        problem("date", Problem::DateFuture { today });
-                        None
-                    }
-                    Some(d) => Some(d),
+            typed => match date_in(columns.date_order, typed) {
+                None => {
+                    problem(
+                        "date",
+                        Problem::DateFormat {
+                            value: typed.into(),
+                            expected: columns.date_shown,
+                        },
+                    );
+                    None
                 }
-            }
+                Some(d) if d > today => {
+                    problem("date", Problem::DateFuture { today });
+                    None
+                }
+                Some(d) => Some(d),
+            },
         };
         let mut unsigned = |column: &'static str, index: Option<usize>| -> Option<i64> {
             let typed = cell(index?);
@@ -546,22 +757,22 @@ pub fn read_csv(bytes: &[u8], layout: Layout, today: NaiveDate) -> Read {
             }
         };
         let amount = match columns.signed {
-            Some(i) => match cell(i) {
+            Some((i, name)) => match cell(i) {
                 "" => {
-                    if record.len() > i + 1 && !cell(i + 1).is_empty() {
-                        problem("CAD$", Problem::NotCad);
+                    if columns.usd_beside && record.len() > i + 1 && !cell(i + 1).is_empty() {
+                        problem(name, Problem::NotCad);
                     } else {
-                        problem("CAD$", Problem::NoAmount);
+                        problem(name, Problem::NoAmount);
                     }
                     None
                 }
                 typed => match statement_cents(typed) {
                     None => {
-                        problem("CAD$", Problem::AmountFormat(typed.into()));
+                        problem(name, Problem::AmountFormat(typed.into()));
                         None
                     }
                     Some(0) => {
-                        problem("CAD$", Problem::NoAmount);
+                        problem(name, Problem::NoAmount);
                         None
                     }
                     Some(c) => Some(c),
@@ -833,6 +1044,102 @@ mod tests {
         assert_eq!(read.lines[0].0.amount, -495);
         assert_eq!(read.lines[1].0.description, "E-TRANSFER DON");
         assert_eq!(read.lines[1].0.line, 3);
+    }
+
+    #[test]
+    fn a_desjardins_file_reads_one_account() {
+        let file = "\"815-30000\",\"0123456\",\"EOP\",\"2026/11/30\",00001,\"D\u{e9}p\u{f4}t /DON\",,,\"500.00\",,,,,\"1500.00\"\n\
+                    \"815-30000\",\"0123456\",\"EOP\",\"2026/12/01\",00002,\"Frais mensuels\",,\"4.95\",,,,,,\"1495.05\"\n";
+        let read = read_csv(file.as_bytes(), Layout::Desjardins, today());
+        assert!(read.problems.is_empty(), "{:?}", read.problems);
+        let got: Vec<(NaiveDate, i64, Option<i64>)> = read
+            .lines
+            .iter()
+            .map(|(l, _)| (l.posted_on, l.amount, l.balance))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+                    50_000,
+                    Some(150_000)
+                ),
+                (
+                    NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+                    -495,
+                    Some(149_505)
+                ),
+            ]
+        );
+        // The same transactions from TD's file are the same ones.
+        let td = read_csv(
+            b"11/30/2026,DEPOT,,500.00,1500.00\n12/01/2026,FRAIS MENSUELS,4.95,,1495.05\n",
+            Layout::Td,
+            today(),
+        );
+        let keys = |r: &Read| r.lines.iter().map(|(_, k)| k.clone()).collect::<Vec<_>>();
+        assert_eq!(keys(&read), keys(&td));
+        let other = format!(
+            "{file}\"815-30000\",\"0123456\",\"ET1\",\"2026/12/01\",00001,\"X\",,,\"1.00\",,,,,\"1.00\"\n"
+        );
+        let read = read_csv(other.as_bytes(), Layout::Desjardins, today());
+        assert_eq!(
+            read.problems
+                .iter()
+                .map(|p| (p.line, p.problem.code()))
+                .collect::<Vec<_>>(),
+            vec![(3, "other_account")]
+        );
+    }
+
+    #[test]
+    fn a_saved_mapping_reads_its_columns() {
+        let mapping = Mapping {
+            header: true,
+            date: 2,
+            description: 3,
+            withdrawal: None,
+            deposit: None,
+            amount: Some(4),
+            balance: Some(5),
+            date_order: DateOrder::Dmy,
+        };
+        let file = "ref,date,what,amount,balance\nA,01/12/2026,FEE,-4.95,95.05\nB,2/12/2026,GIFT,\"1,000.00\",1095.05\nC,13/13/2026,X,1.00,\n";
+        let read = read_mapped(file.as_bytes(), &mapping, today());
+        let got: Vec<(i64, Option<i64>)> = read
+            .lines
+            .iter()
+            .map(|(l, _)| (l.amount, l.balance))
+            .collect();
+        assert_eq!(got, vec![(-495, Some(9_505)), (100_000, Some(109_505))]);
+        assert_eq!(
+            read.problems
+                .iter()
+                .map(|p| (p.line, p.column, p.problem.code()))
+                .collect::<Vec<_>>(),
+            vec![(4, "date", "date_format")]
+        );
+        assert_eq!(
+            read.lines[1].0.posted_on,
+            NaiveDate::from_ymd_opt(2026, 12, 2).unwrap()
+        );
+        let short = read_mapped(b"ref,date\nA,01/12/2026\n", &mapping, today());
+        assert_eq!(short.problems[0].problem.code(), "malformed_line");
+        assert_eq!(
+            date_in(DateOrder::Ymd, "2026/11/30"),
+            NaiveDate::from_ymd_opt(2026, 11, 30)
+        );
+        assert_eq!(
+            date_in(DateOrder::Mdy, "11/30/2026"),
+            NaiveDate::from_ymd_opt(2026, 11, 30)
+        );
+        assert_eq!(
+            date_in(DateOrder::Dmy, "30-11-2026"),
+            NaiveDate::from_ymd_opt(2026, 11, 30)
+        );
+        assert_eq!(date_in(DateOrder::Dmy, "11/30/2026"), None);
+        assert_eq!(date_in(DateOrder::Ymd, "26-11-30"), None);
     }
 
     #[test]
