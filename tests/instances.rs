@@ -255,7 +255,10 @@ async fn two_instances_race_on_approvals_receipts_and_expiries(t: TestDb) {
     // the same moment: exactly one of them wins.
     let (s, list) = {
         let r = http
-            .get(format!("{}/api/v1/requests?status=approved", bases[0]))
+            .get(format!(
+                "{}/api/v1/requests?status=approved&limit=200",
+                bases[0]
+            ))
             .bearer_auth(&tr)
             .send()
             .await
@@ -263,7 +266,8 @@ async fn two_instances_race_on_approvals_receipts_and_expiries(t: TestDb) {
         (r.status().as_u16(), r.json::<Value>().await.unwrap())
     };
     assert_eq!(s, 200, "{list}");
-    let list = list.as_array().unwrap().clone();
+    assert_eq!(list["next"], Value::Null, "one page holds them all");
+    let list = list["items"].as_array().unwrap().clone();
     let (raced, left) = list.split_at(list.len() / 2);
     let mut races = Vec::new();
     for r in raced {
@@ -661,7 +665,10 @@ async fn two_instances_on_one_case_never_deadlock(t: TestDb) {
         .await;
     let (s, list) = {
         let r = http
-            .get(format!("{}/api/v1/requests?status=approved", bases[0]))
+            .get(format!(
+                "{}/api/v1/requests?status=approved&limit=200",
+                bases[0]
+            ))
             .bearer_auth(&late_treasurer)
             .send()
             .await
@@ -669,8 +676,9 @@ async fn two_instances_on_one_case_never_deadlock(t: TestDb) {
         (r.status().as_u16(), r.json::<Value>().await.unwrap())
     };
     assert_eq!(s, 200, "{list}");
+    assert_eq!(list["next"], Value::Null, "one page holds them all");
     let mut late = Vec::new();
-    for (n, r) in list.as_array().unwrap().iter().enumerate() {
+    for (n, r) in list["items"].as_array().unwrap().iter().enumerate() {
         let id = r["id"].as_str().unwrap().to_string();
         let (http, base, t) = (http.clone(), bases[n % 2].clone(), late_treasurer.clone());
         late.push(tokio::spawn(async move {

@@ -511,7 +511,7 @@ async fn the_night(n: &mut Night) -> (Vec<Received>, [String; 4]) {
         .call(reqwest::Method::GET, "/api/v1/reports", T1, Value::Null)
         .await;
     assert_eq!(s, 200, "{list}");
-    let report = list
+    let report = list["items"]
         .as_array()
         .and_then(|l| l.iter().find(|r| r["period_start"] == "2026-11-01"))
         .unwrap_or_else(|| panic!("November is drafted: {list}"))["id"]
