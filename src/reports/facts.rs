@@ -63,6 +63,9 @@ pub struct Facts {
     /// Those of them a treasurer took (the others the rules answered at once, in the
     /// request's own transaction): the case and the seconds from request to decision.
     pub treasurer_decisions: Vec<(String, i64)>,
+    /// The receipts (of this window or an earlier one) that became paid back to whoever
+    /// paid them in the window (`paid_out`).
+    pub paid: Vec<super::paid_out::PaidItem>,
 }
 
 /// The fund's money (what came in as gifts, less what went out as spending) before `at`,
@@ -181,6 +184,7 @@ pub async fn read(tx: &mut Tx, window: Window) -> Result<Facts, StoreError> {
         .map(|(case, asked, decided, _)| (case.clone(), seconds(*asked, *decided)))
         .collect();
     treasurer_decisions.sort();
+    let paid = super::paid_out::read(tx, window).await?;
     Ok(Facts {
         window,
         opening,
@@ -197,5 +201,6 @@ pub async fn read(tx: &mut Tx, window: Window) -> Result<Facts, StoreError> {
         holds,
         decisions,
         treasurer_decisions,
+        paid,
     })
 }

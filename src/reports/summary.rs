@@ -73,6 +73,10 @@ pub struct Summary {
     pub notes: Bilingual,
     #[serde(deserialize_with = "present")]
     pub opening_balance: Option<String>,
+    /// The receipts paid back to organisations in the period (`paid_out`). Absent when
+    /// none was, and from reports frozen before it (their bytes stay as hashed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid_to_organisations: Option<super::paid_out::PaidOut>,
     pub period: Dates,
     #[serde(deserialize_with = "present")]
     pub runway_months: Option<String>,
@@ -509,6 +513,7 @@ struct Universe {
     index: HashMap<String, u32>,
     case: Vec<Option<u32>>,
     cases: HashMap<String, u32>,
+    amount: Vec<i64>,
 }
 
 impl Universe {
@@ -517,6 +522,7 @@ impl Universe {
             index: HashMap::new(),
             case: Vec::new(),
             cases: HashMap::new(),
+            amount: Vec::new(),
         }
     }
 
@@ -530,6 +536,7 @@ impl Universe {
         });
         let i = self.case.len() as u32;
         self.case.push(case);
+        self.amount.push(item.amount);
         self.index.insert(item.transfer_id.clone(), i);
         i
     }
@@ -1184,13 +1191,72 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
             amount,
         ));
     }
+    // The frozen reports' receipts paid back are published sets like their cells.
+    let mut small_hidden: Vec<Vec<u32>> = Vec::new();
+    for (prior, pids) in priors.iter().zip(&prior_ids) {
+        fixed.extend(super::paid_out::prior_sets(prior, &mut |i: &Item| {
+            universe.add(i)
+        }));
+        for field in [Field::ByCategory, Field::ByProvince] {
+            let section = field.published(&prior.summary);
+            let dimension = if field == Field::ByCategory {
+                "category"
+            } else {
+                "province"
+            };
+            for c in cells(&prior.facts.items, pids, field.key(), amount, dimension) {
+                let n = cases_in(&c.items, &universe);
+                let hidden = section
+                    .cells
+                    .iter()
+                    .any(|(key, shown)| *key == c.key && !shown);
+                if hidden && n > 0 && n < k {
+                    small_hidden.push(c.items);
+                }
+            }
+        }
+    }
     let money = suppress::suppress(&Input {
         k,
         item_case: universe.case.clone(),
         dimensions: vec![by_category.clone(), by_province.clone()],
-        fixed,
+        fixed: fixed.clone(),
         counted: false,
     });
+    // Receipts paid back in the period, checked against everything published (`paid_out`).
+    let paid_ids: Vec<u32> = facts.paid.iter().map(|p| universe.add(&p.item)).collect();
+    let mut published = fixed;
+    published.extend(super::paid_out::shown_sets(
+        &[by_category.clone(), by_province.clone()],
+        &money,
+    ));
+    for (d, dim) in [&by_category, &by_province].into_iter().enumerate() {
+        for c in &dim.cells {
+            let n = cases_in(&c.items, &universe);
+            if money.suppressed[d].contains(&c.key) && n > 0 && n < k {
+                small_hidden.push(c.items.clone());
+            }
+        }
+    }
+    for set in published
+        .iter_mut()
+        .map(|(_, s)| s)
+        .chain(small_hidden.iter_mut())
+    {
+        set.sort_unstable();
+        set.dedup();
+    }
+    let paid_to_organisations = super::paid_out::publish(
+        &super::paid_out::Check {
+            k,
+            item_case: &universe.case,
+            item_amount: &universe.amount,
+            published: &published,
+            small: &small_hidden,
+        },
+        &facts.paid,
+        &paid_ids,
+    );
 
     // Trips: counted by scope, against their total and the previous reports' trips.
     let travel_ids: Vec<u32> = facts
@@ -1374,6 +1440,7 @@ pub fn build(ctx: &Context, facts: &Facts, priors: &[Prior]) -> Built {
             hash: ctx.audit_head.1.clone(),
         },
         opening_balance: Some(format_cents(facts.opening)),
+        paid_to_organisations,
         donations: Donations {
             total: format_cents(facts.received),
             unrestricted: format_cents(facts.gifts.unrestricted),
