@@ -182,7 +182,7 @@ pub async fn read(tx: &mut Tx, window: Window) -> Result<Vec<PaidItem>, StoreErr
 /// the fund pays on up to its cut-off (oldest first).
 fn paid_requests(moves: &[Move], window: Window) -> Vec<String> {
     let mut accounts: BTreeMap<String, Account> = BTreeMap::new();
-    for m in moves {
+    for m in moves.iter().filter(|m| m.created_at <= window.cutoff) {
         for (account, debit_side) in [(&m.debit_account_id, true), (&m.credit_account_id, false)] {
             let owed_side = match Holder::of(account) {
                 Some(Holder::OwedToOrg(_) | Holder::OwedToVendor(_)) => true,
