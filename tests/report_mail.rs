@@ -1252,7 +1252,110 @@ async fn the_donors_page_shows_the_last_check_and_catches_an_edit_within_minutes
     f.app.stop().await;
 }
 
+/// Issue 18: the donor's email (both parts, both languages) and web page say what was paid
+/// back to organisations beside what was spent, name the coalition (11 cases) and never
+/// the two shelters of 2 and 3 cases (their receipts are "other organisations together").
+async fn the_donor_email_and_page_say_what_was_paid_back_to_organisations(t: TestDb) {
+    use passage::domain::Language;
+    use passage::web::i18n;
+    let mut f = Fund::new(t).await;
+    let anne = f.donor("Fondation Anne", "anne@example.org", "fr").await;
+    let bob = f.donor("Bob Fund", "bob@example.org", "en").await;
+    f.give(&anne, "25000.00").await;
+    f.give(&bob, "7777.77").await;
+    let maison = f.other_org("Maison Petite", "maison@example.org").await;
+    let refuge = f.other_org("Refuge Discret", "refuge@example.org").await;
+    for _ in 0..6 {
+        f.hotel("QC", 2, "150.00").await;
+    }
+    for _ in 0..5 {
+        f.trip("ON", "bus", "64.50", ("Toronto", "ON"), ("Ottawa", "ON"))
+            .await;
+    }
+    for (worker, stays) in [(&maison, 2), (&refuge, 3)] {
+        f.act_for(worker).await;
+        for _ in 0..stays {
+            f.hotel("QC", 2, "150.00").await;
+        }
+    }
+    f.go_to(2026, 12, 2, 9).await;
+    let november = f.draft("2026-11-01", "2026-11-30").await;
+    f.seal(november["id"].as_str().unwrap()).await;
+    f.go_to(2026, 12, 3, 10).await;
+    f.pay_everything_owed().await;
+    f.go_to(2026, 12, 10, 22).await;
+    for _ in 0..6 {
+        f.hotel("QC", 2, "150.00").await;
+    }
+    for _ in 0..5 {
+        f.trip("ON", "bus", "64.50", ("Toronto", "ON"), ("Ottawa", "ON"))
+            .await;
+    }
+    f.go_to(2027, 1, 2, 9).await;
+    let december = f.draft("2026-12-01", "2026-12-31").await;
+    let id = december["id"].as_str().unwrap().to_string();
+    f.seal(&id).await;
+    let (s, _) = f
+        .post(
+            &format!("/api/v1/reports/{id}/send"),
+            &f.treasurer,
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 202);
+    let mails: Vec<(String, String, String)> = passage::on_db!(&f.app.db.db, p =>
+        sqlx::query_as("SELECT to_addr, body_text, COALESCE(body_html, '') FROM outbox
+            WHERE dedupe_key LIKE $1 ORDER BY to_addr")
+            .bind(format!("report:{id}%"))
+            .fetch_all(p).await)
+    .unwrap();
+    assert_eq!(mails.len(), 2, "{mails:?}");
+    for (to, text, html) in &mails {
+        let language = if to.starts_with("anne@") {
+            Language::Fr
+        } else {
+            Language::En
+        };
+        let label = i18n::text(language, "figure-paid");
+        let others = i18n::text(language, "figure-paid-others");
+        for part in [text, html] {
+            let part = part.replace("&#39;", "'");
+            assert!(part.contains(&label), "{to}: no {label:?} in {part}");
+            assert!(part.contains(&others), "{to}: no {others:?} in {part}");
+            assert!(
+                part.contains(&i18n::money(language, 362_250)),
+                "{to}: {part}"
+            );
+            assert!(
+                part.contains(&i18n::money(language, 212_250)),
+                "{to}: {part}"
+            );
+            assert!(
+                part.contains(&i18n::money(language, 150_000)),
+                "{to}: {part}"
+            );
+            assert!(part.contains("Coalition Exemple"), "{to}: {part}");
+            for small in ["Maison Petite", "Refuge Discret"] {
+                assert!(!part.contains(small), "{to} reads {small}: {part}");
+            }
+        }
+    }
+    // The web version says the same, in the reader's language.
+    let (bob_link, _) = links_of(&f, "bob@").await;
+    let (s, page) = donor_page(&f, &bob_link).await;
+    assert_eq!(s, 200, "{page}");
+    assert!(
+        page.contains(&i18n::text(Language::En, "figure-paid")),
+        "{page}"
+    );
+    assert!(page.contains(&i18n::money(Language::En, 362_250)), "{page}");
+    assert!(page.contains("Coalition Exemple"), "{page}");
+    assert!(!page.contains("Maison Petite") && !page.contains("Refuge Discret"));
+    f.app.stop().await;
+}
+
 on_both_engines!(
+    the_donor_email_and_page_say_what_was_paid_back_to_organisations,
     the_donors_page_shows_the_last_check_and_catches_an_edit_within_minutes,
     anyone_checks_a_report_with_sha256sum_of_the_file_its_page_offers,
     the_unsubscribe_link_of_a_report_email_opens_a_page_in_the_donors_language,

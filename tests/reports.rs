@@ -959,7 +959,95 @@ async fn the_annual_summary_adds_only_what_the_sealed_reports_published(t: TestD
     f.app.stop().await;
 }
 
+/// Issue 18: the receipts paid back to organisations, beside what was spent. November's
+/// receipts (the coalition's 11 cases, a shelter's 2, another's 3) are paid in December;
+/// the December report says how much, names the coalition (11 cases) and never the two
+/// shelters (fewer than 5 cases each: "other organisations together", 5 cases), and no
+/// subtraction with November's figures gives fewer than 5 cases. November, when nothing
+/// was paid yet, has no such figure (summaries keep their shape when it is absent).
+async fn receipts_paid_back_are_published_beside_spending_and_no_small_organisation_is_named(
+    t: TestDb,
+) {
+    let mut f = Fund::new(t).await;
+    let donor = f.donor("Fondation Exemple", "dons@example.org", "fr").await;
+    f.give(&donor, "60000.00").await;
+    let maison = f.other_org("Maison Petite", "maison@example.org").await;
+    let refuge = f.other_org("Refuge Discret", "refuge@example.org").await;
+    for _ in 0..6 {
+        f.hotel("QC", 2, "150.00").await;
+    }
+    for _ in 0..5 {
+        f.trip("ON", "bus", "64.50", ("Toronto", "ON"), ("Ottawa", "ON"))
+            .await;
+    }
+    for (worker, stays) in [(&maison, 2), (&refuge, 3)] {
+        f.act_for(worker).await;
+        for _ in 0..stays {
+            f.hotel("QC", 2, "150.00").await;
+        }
+    }
+    f.go_to(2026, 12, 2, 9).await;
+    let november = f.draft("2026-11-01", "2026-11-30").await;
+    let november = f.seal(november["id"].as_str().unwrap()).await;
+    assert!(
+        november["summary"].get("paid_to_organisations").is_none(),
+        "{}",
+        november["summary"]
+    );
+
+    // December 3: everything owed is paid; then December's own spending, not yet paid.
+    f.go_to(2026, 12, 3, 10).await;
+    let batch = f.pay_everything_owed().await;
+    assert_eq!(batch["total"], "3622.50", "{batch}");
+    f.go_to(2026, 12, 10, 22).await;
+    for _ in 0..6 {
+        f.hotel("QC", 2, "150.00").await;
+    }
+    for _ in 0..5 {
+        f.trip("ON", "bus", "64.50", ("Toronto", "ON"), ("Ottawa", "ON"))
+            .await;
+    }
+    f.go_to(2027, 1, 2, 9).await;
+    let december = f.draft("2026-12-01", "2026-12-31").await;
+    let december = f.seal(december["id"].as_str().unwrap()).await;
+    let s = &december["summary"];
+    let paid = &s["paid_to_organisations"];
+    // November's receipts, paid in December; December's own are still owed.
+    assert_eq!(paid["amount"], "3622.50", "{s}");
+    assert_eq!(
+        paid["amount"], november["summary"]["disbursed"],
+        "all of November was paid back"
+    );
+    assert_ne!(paid["amount"], s["disbursed"]);
+    assert_eq!(
+        paid["organisations"],
+        json!([{"amount": "2122.50", "name": "Coalition Exemple"}]),
+        "{paid}"
+    );
+    assert_eq!(paid["others"], "1500.00", "{paid}");
+    let text = s.to_string();
+    for small in ["Maison Petite", "Refuge Discret"] {
+        assert!(!text.contains(small), "{small} is named: {text}");
+    }
+    // The figures of both reports give nothing of fewer than 5 cases: the others are the
+    // two shelters' 5 cases, and every difference with November is of 5 cases or more.
+    let total = cents(&paid["amount"]).unwrap();
+    let coalition = cents(&paid["organisations"][0]["amount"]).unwrap();
+    let november_hotels = cents(&cell(&november["summary"]["by_category"], "hotel")["amount"]);
+    assert_eq!(total - coalition, 150_000);
+    assert_eq!(november_hotels, Some(330_000));
+    // The report still verifies against the books, and its stored bytes are its hash.
+    let id = december["id"].as_str().unwrap();
+    let (st, v) = f
+        .get(&format!("/api/v1/reports/{id}/verify"), &f.treasurer)
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["matches"], true, "{v}");
+    f.app.stop().await;
+}
+
 on_both_engines!(
+    receipts_paid_back_are_published_beside_spending_and_no_small_organisation_is_named,
     the_annual_summary_adds_only_what_the_sealed_reports_published,
     an_other_cell_never_pins_the_amount_or_the_count_of_what_it_hides,
     three_flights_show_as_fewer_than_five_and_no_subtraction_finds_them,

@@ -46,6 +46,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use passage::reports::facts::{Facts, Gifts, Item, Window};
+use passage::reports::paid_out::PaidItem;
 use passage::reports::summary::{self, Context, Prior};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -74,7 +75,13 @@ struct Spend {
     category: Option<&'static str>,
     nights: Option<i64>,
     scope: Option<&'static str>,
+    /// The day the fund finished paying the receipt back to whoever paid it (issue 18),
+    /// if it has.
+    paid: Option<i64>,
 }
+
+/// The organisations' names: a case's requests are all of its organisation's.
+const ORGS: [&str; 3] = ["Org A", "Org B", "Org C"];
 
 /// A hold: placed on `placed`, resolved (settled or released) on `resolved`, if ever.
 #[derive(Debug, Clone)]
@@ -94,6 +101,8 @@ struct Ledger {
     gifts: Vec<(i64, i64)>,
     /// The first day of each period, and the day after the last one.
     bounds: Vec<i64>,
+    /// Each case's organisation (an index in [`ORGS`]).
+    orgs: Vec<usize>,
 }
 
 fn start_day() -> NaiveDate {
@@ -158,6 +167,7 @@ fn generate(rng: &mut StdRng) -> Ledger {
                 category: Some(category),
                 nights: (category == "hotel").then(|| rng.gen_range(1..5)),
                 scope: travel.then(|| SCOPES[rng.gen_range(0..SCOPES.len())]),
+                paid: None,
             });
         }
     }
@@ -170,11 +180,34 @@ fn generate(rng: &mut StdRng) -> Ledger {
             category: None,
             nights: None,
             scope: None,
+            paid: None,
         });
     }
     let gifts = (0..rng.gen_range(1..6))
         .map(|_| (rng.gen_range(0..days), rng.gen_range(10_000..500_000)))
         .collect();
+    // Payouts (drawn last, so the ledgers above stay those of the seeds before them):
+    // each case belongs to one of up to three organisations; most receipts are paid back,
+    // often in a later period (a batch pays everything up to a day: receipts of one
+    // organisation settled by then are paid together).
+    let n_orgs = rng.gen_range(1..=ORGS.len());
+    let orgs: Vec<usize> = (0..n_cases).map(|_| rng.gen_range(0..n_orgs)).collect();
+    let batches: Vec<(i64, i64)> = (0..rng.gen_range(0..4))
+        .map(|_| {
+            let paid = rng.gen_range(0..days + 2);
+            (rng.gen_range(0..=paid), paid)
+        })
+        .collect();
+    for sp in spends.iter_mut() {
+        if sp.case.is_none() {
+            continue;
+        }
+        sp.paid = batches
+            .iter()
+            .filter(|(up_to, _)| sp.day <= *up_to)
+            .map(|(_, paid)| *paid)
+            .min();
+    }
     Ledger {
         k,
         provinces,
@@ -182,6 +215,7 @@ fn generate(rng: &mut StdRng) -> Ledger {
         holds,
         gifts,
         bounds,
+        orgs,
     }
 }
 
@@ -205,19 +239,34 @@ fn facts(ledger: &Ledger, p: usize) -> Facts {
                 .map(|s| s.amount)
                 .sum::<i64>()
     };
+    let item = |i: usize, s: &Spend| Item {
+        transfer_id: format!("t{i:04}"),
+        amount: s.amount,
+        case_code: s.case.map(|c| format!("C-{c:03}")),
+        category: s.category.map(String::from),
+        province: s.case.map(|c| ledger.provinces[c].to_string()),
+        nights: s.nights,
+        scope: s.scope.map(String::from),
+    };
     let items = ledger
         .spends
         .iter()
         .enumerate()
         .filter(|(_, s)| within(s.day))
-        .map(|(i, s)| Item {
-            transfer_id: format!("t{i:04}"),
-            amount: s.amount,
-            case_code: s.case.map(|c| format!("C-{c:03}")),
-            category: s.category.map(String::from),
-            province: s.case.map(|c| ledger.provinces[c].to_string()),
-            nights: s.nights,
-            scope: s.scope.map(String::from),
+        .map(|(i, s)| item(i, s))
+        .collect();
+    // Receipts paid back in the window, of this period or an earlier one.
+    let paid = ledger
+        .spends
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let case = s.case?;
+            within(s.paid?).then(|| PaidItem {
+                item: item(i, s),
+                org_id: format!("org-{}", ledger.orgs[case]),
+                org_name: ORGS[ledger.orgs[case]].to_string(),
+            })
         })
         .collect();
     let mut holds: Vec<(i64, Option<String>)> = ledger
@@ -254,6 +303,7 @@ fn facts(ledger: &Ledger, p: usize) -> Facts {
         holds,
         decisions: Vec::new(),
         treasurer_decisions: Vec::new(),
+        paid,
     }
 }
 
@@ -476,6 +526,60 @@ fn figures(u: &Universe, report: &Report) -> Vec<Figure> {
             }
             push_money(field.into(), coef, v);
         }
+    }
+    // Receipts paid back in the period, in total and by organisation (named ones, then
+    // the others together).
+    let paid = &s["paid_to_organisations"];
+    let org_of = |sp: &Spend| sp.case.map(|c| ORGS[l.orgs[c]]);
+    let paid_in = |sp: &Spend| sp.case.is_some() && sp.paid.is_some_and(&within);
+    if let Some(v) = cents(&paid["amount"]) {
+        let mut coef = vec![0_i8; u.money_len()];
+        for (i, sp) in l.spends.iter().enumerate() {
+            if paid_in(sp) {
+                coef[i] = 1;
+            }
+        }
+        push_money("paid".into(), coef, v);
+    }
+    let named: Vec<&str> = paid["organisations"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|o| o["name"].as_str()).collect())
+        .unwrap_or_default();
+    for org in &named {
+        let cases: BTreeSet<usize> = l
+            .spends
+            .iter()
+            .filter(|sp| paid_in(sp) && org_of(sp) == Some(org))
+            .filter_map(|sp| sp.case)
+            .collect();
+        assert!(
+            cases.len() >= l.k,
+            "{}: {org} is named with {} case(s)",
+            report.id,
+            cases.len()
+        );
+        let cell = paid["organisations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["name"] == *org)
+            .unwrap();
+        let mut coef = vec![0_i8; u.money_len()];
+        for (i, sp) in l.spends.iter().enumerate() {
+            if paid_in(sp) && org_of(sp) == Some(org) {
+                coef[i] = 1;
+            }
+        }
+        push_money(format!("paid.{org}"), coef, cents(&cell["amount"]).unwrap());
+    }
+    if let Some(v) = cents(&paid["others"]) {
+        let mut coef = vec![0_i8; u.money_len()];
+        for (i, sp) in l.spends.iter().enumerate() {
+            if paid_in(sp) && org_of(sp).is_some_and(|o| !named.contains(&o)) {
+                coef[i] = 1;
+            }
+        }
+        push_money("paid.others".into(), coef, v);
     }
     if let Some(v) = cents(&s["donations"]["total"]) {
         let mut coef = vec![0_i8; u.money_len()];
@@ -807,6 +911,115 @@ fn pinned(u: &Universe, report: &Report, figs: &[Figure]) -> Option<String> {
     None
 }
 
+/// The dominance audit of the receipts paid back, across reports: a report's "paid"
+/// figures hold receipts of earlier periods, so they can bound a cell an earlier report
+/// hid. For every cell of 1 to k−1 cases hidden by this report or one it was built
+/// against, each "paid" figure holding it, minus what anyone subtracts from it (per
+/// period, the largest sum of one dimension's shown cells, or of the unassigned spending,
+/// inside it and missing the cell; or this report's named organisations inside it), is an
+/// upper bound: within 10 % of the cell's amount is a leak.
+fn paid_pinned(u: &Universe, reports: &[Report], i: usize, all: &[Vec<Figure>]) -> Option<String> {
+    let l = u.ledger;
+    let report = &reports[i];
+    let value = |coef: &[i8]| -> i64 {
+        coef.iter()
+            .enumerate()
+            .map(|(v, c)| i64::from(*c) * u.money_value(v))
+            .sum()
+    };
+    let rows = |coef: &[i8]| -> BTreeSet<usize> {
+        coef.iter()
+            .enumerate()
+            .filter(|(_, c)| **c != 0)
+            .map(|(v, _)| v)
+            .collect()
+    };
+    let sums_of = |r: usize, prefix: &str| -> Vec<(BTreeSet<usize>, i64)> {
+        let prefix = format!("{}.{prefix}", reports[r].id);
+        all[r]
+            .iter()
+            .filter(|f| f.measure == Measure::Money && f.name.starts_with(&prefix))
+            .filter(|f| !f.name.ends_with(".other") && f.coef.iter().all(|c| *c == 0 || *c == 1))
+            .map(|f| (rows(&f.coef), value(&f.coef)))
+            .collect()
+    };
+    let paid: Vec<(String, BTreeSet<usize>, i64)> = all[i]
+        .iter()
+        .filter(|f| {
+            f.measure == Measure::Money && f.name.starts_with(&format!("{}.paid", report.id))
+        })
+        .map(|f| (f.name.clone(), rows(&f.coef), value(&f.coef)))
+        .collect();
+    if paid.is_empty() {
+        return None;
+    }
+    let mut with = report.priors.clone();
+    with.push(i);
+    type Key = fn(&Spend, &Ledger) -> Option<&'static str>;
+    let category: Key = |sp, _| sp.case.and(sp.category);
+    let province: Key = |sp, l| sp.case.map(|c| l.provinces[c]);
+    for r in &with {
+        let s = &reports[*r].summary;
+        let (a, b) = (
+            l.bounds[reports[*r].period],
+            l.bounds[reports[*r].period + 1],
+        );
+        for (field, key) in [("by_category", category), ("by_province", province)] {
+            for cell in s[field]["cells"].as_array().unwrap() {
+                if !cell["amount"].is_null() || !cell["cases"].as_str().unwrap().starts_with('<') {
+                    continue;
+                }
+                let k = cell["key"].as_str().unwrap();
+                let small: BTreeSet<usize> = l
+                    .spends
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, sp)| sp.day >= a && sp.day < b && key(sp, l) == Some(k))
+                    .map(|(i, _)| i)
+                    .collect();
+                let x: i64 = small.iter().map(|v| u.money_value(*v)).sum();
+                if x <= 0 {
+                    continue;
+                }
+                for (name, outer, total) in &paid {
+                    if !small.is_subset(outer) {
+                        continue;
+                    }
+                    let inside = |sets: Vec<(BTreeSet<usize>, i64)>| -> i64 {
+                        sets.iter()
+                            .filter(|(set, _)| set.is_subset(outer) && set.is_disjoint(&small))
+                            .map(|(_, v)| *v)
+                            .sum()
+                    };
+                    let mut per_period: BTreeMap<usize, i64> = BTreeMap::new();
+                    for q in &with {
+                        let best = ["by_category.", "by_province."]
+                            .iter()
+                            .map(|d| inside(sums_of(*q, d)))
+                            .max()
+                            .unwrap_or(0)
+                            + inside(sums_of(*q, "unassigned"));
+                        let e = per_period.entry(reports[*q].period).or_default();
+                        *e = (*e).max(best);
+                    }
+                    let known = per_period
+                        .values()
+                        .sum::<i64>()
+                        .max(inside(sums_of(i, "paid.")));
+                    let upper = total - known;
+                    if 10 * upper <= 11 * x {
+                        return Some(format!(
+                            "{name} bounds {}.{field}.{k} ({x} cents) within [0, {upper}] (k = {})",
+                            reports[*r].id, l.k
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -915,19 +1128,34 @@ fn no_combination_of_published_figures_reveals_fewer_than_k_cases() {
     let ledgers = env_u64("PASSAGE_ATTACK_LEDGERS", 250);
     let seed = env_u64("PASSAGE_ATTACK_SEED", 15);
     let mut leaks = Vec::new();
+    // How many reports publish receipts paid back, and name an organisation: the attack
+    // must meet them.
+    let (mut paid_shown, mut named) = (0, 0);
     for n in 0..ledgers {
         let mut rng = StdRng::seed_from_u64(seed.wrapping_mul(1_000_003).wrapping_add(n));
         let mut ledger = generate(&mut rng);
         let reports = publish(&mut ledger, &mut rng);
         let u = Universe { ledger: &ledger };
         let all: Vec<Vec<Figure>> = reports.iter().map(|r| figures(&u, r)).collect();
+        for r in &reports {
+            let paid = &r.summary["paid_to_organisations"];
+            paid_shown += usize::from(!paid["amount"].is_null());
+            named += usize::from(
+                paid["organisations"]
+                    .as_array()
+                    .is_some_and(|a| !a.is_empty()),
+            );
+        }
         // Each report with the reports it was built against: what can be combined.
         for (i, report) in reports.iter().enumerate() {
             let mut figs = all[i].clone();
             for p in &report.priors {
                 figs.extend(all[*p].iter().cloned());
             }
-            if let Some(leak) = attack(&u, &figs, 3).or_else(|| pinned(&u, report, &all[i])) {
+            if let Some(leak) = attack(&u, &figs, 3)
+                .or_else(|| pinned(&u, report, &all[i]))
+                .or_else(|| paid_pinned(&u, &reports, i, &all))
+            {
                 if std::env::var("PASSAGE_ATTACK_DEBUG").is_ok() {
                     for r in &reports {
                         eprintln!(
@@ -954,6 +1182,11 @@ fn no_combination_of_published_figures_reveals_fewer_than_k_cases() {
             leaks.push(format!("ledger {n} (with the annual summary): {leak}"));
         }
     }
+    eprintln!("{paid_shown} reports publish receipts paid back, {named} name an organisation");
+    assert!(
+        ledgers < 50 || (paid_shown > 0 && named > 0),
+        "the ledgers publish no receipts paid back to attack ({paid_shown}, {named})"
+    );
     assert!(
         leaks.is_empty(),
         "{} of {ledgers} ledgers leak; the first ones:\n{}",

@@ -66,6 +66,9 @@ pub struct Facts {
     /// Those of them a treasurer took (the others the rules answered at once, in the
     /// request's own transaction): the case and the seconds from request to decision.
     pub treasurer_decisions: Vec<(String, i64)>,
+    /// The receipts (of this window or an earlier one) that became paid back to whoever
+    /// paid them in the window (`paid_out`).
+    pub paid: Vec<super::paid_out::PaidItem>,
 }
 
 /// The fund's money (what came in as gifts, less what went out as spending) before `at`,
@@ -184,6 +187,7 @@ pub async fn read(tx: &mut Tx, window: Window) -> Result<Facts, StoreError> {
         .map(|(case, asked, decided, _)| (case.clone(), seconds(*asked, *decided)))
         .collect();
     treasurer_decisions.sort();
+    let paid = super::paid_out::read(tx, window).await?;
     Ok(Facts {
         window,
         opening,
@@ -200,6 +204,7 @@ pub async fn read(tx: &mut Tx, window: Window) -> Result<Facts, StoreError> {
         holds,
         decisions,
         treasurer_decisions,
+        paid,
     })
 }
 
@@ -257,6 +262,10 @@ pub struct Grouped {
     pub items: Vec<u32>,
     pub holds: Vec<(i64, Option<u32>)>,
     pub decided: Option<Decided>,
+    /// The receipts that became paid back in the window (`paid_out`), their settlements
+    /// numbered in the book (read for the report itself, and for the reports it is
+    /// compared with that published them).
+    pub paid: Vec<super::paid_out::PaidEntry>,
 }
 
 /// Builds a [`Book`], with the id of each entry's transfer (kept in one string) to order
@@ -268,9 +277,37 @@ pub(crate) struct BookBuilder {
     id_at: Vec<(usize, usize)>,
     cases: HashMap<String, u32>,
     names: HashMap<String, u16>,
+    /// The entries by their transfer's id, for [`BookBuilder::find_or_add`]: the first
+    /// `indexed` entries.
+    by_id: HashMap<String, u32>,
+    indexed: usize,
 }
 
 impl BookBuilder {
+    /// The entry of `item`'s transfer, added when no window read it (a receipt paid back
+    /// in a window that settled before every window compared).
+    pub(crate) fn find_or_add(&mut self, item: &Item) -> u32 {
+        while self.indexed < self.entries.len() {
+            let n = self.indexed as u32;
+            let id = self.id(n).to_string();
+            self.by_id.entry(id).or_insert(n);
+            self.indexed += 1;
+        }
+        if let Some(n) = self.by_id.get(&item.transfer_id) {
+            return *n;
+        }
+        let entry = Entry {
+            case: item.case_code.as_deref().map(|c| self.case(c)),
+            category: item.category.as_deref().map(|c| self.name(c)),
+            province: item.province.as_deref().map(|c| self.name(c)),
+            scope: item.scope.as_deref().map(|c| self.name(c)),
+            amount: item.amount,
+            transfers: 1,
+            nights: item.nights.unwrap_or(0),
+        };
+        self.add(&item.transfer_id, entry)
+    }
+
     pub(crate) fn case(&mut self, code: &str) -> u32 {
         if let Some(n) = self.cases.get(code) {
             return *n;
@@ -468,11 +505,14 @@ impl Decided {
 
 /// Reads, in one snapshot, what a report of `current` needs and what it needs of the
 /// reports of `others` it is compared with, with the spending grouped once for all of them
-/// (see [`Entry`]): each transfer is read once, however many windows hold it.
+/// (see [`Entry`]): each transfer is read once, however many windows hold it. The
+/// receipts paid back (`paid_out`) are read for `current`, and for each of `others` whose
+/// flag in `paid_of` is set (those that published them).
 pub async fn read_grouped(
     tx: &mut Tx,
     current: Window,
     others: &[Window],
+    paid_of: &[bool],
 ) -> Result<(Book, Grouped, Vec<Grouped>), StoreError> {
     let micro = chrono::Duration::microseconds(1);
     let windows: Vec<Window> = std::iter::once(current)
@@ -550,6 +590,19 @@ pub async fn read_grouped(
         } else {
             (0, 0, 0, 0, Gifts::default(), None)
         };
+        let paid = if w == 0 || paid_of.get(w - 1).copied().unwrap_or(false) {
+            super::paid_out::read(tx, *window)
+                .await?
+                .into_iter()
+                .map(|p| super::paid_out::PaidEntry {
+                    entry: book.find_or_add(&p.item),
+                    org_id: p.org_id,
+                    org_name: p.org_name,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         grouped.push(Grouped {
             window: *window,
             opening,
@@ -560,6 +613,7 @@ pub async fn read_grouped(
             items,
             holds: Vec::new(),
             decided,
+            paid,
         });
     }
     let (book, renumber) = book.finish();

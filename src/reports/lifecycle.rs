@@ -406,7 +406,16 @@ async fn compute(
     let priors = priors(&compared)?;
     let windows: Vec<Window> = priors.iter().map(|(w, _)| *w).collect();
     let reading = std::time::Instant::now();
-    let (book, facts, prior_facts) = facts::read_grouped(tx, window, &windows).await?;
+    // A frozen report's receipts paid back are read only when it published them.
+    let paid_of: Vec<bool> = priors
+        .iter()
+        .map(|(_, s)| {
+            s.paid_to_organisations
+                .as_ref()
+                .is_some_and(|p| p.amount.is_some())
+        })
+        .collect();
+    let (book, facts, prior_facts) = facts::read_grouped(tx, window, &windows, &paid_of).await?;
     tracing::debug!(
         report = %row.id,
         disbursements = book.entries.len(),

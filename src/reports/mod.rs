@@ -11,6 +11,8 @@
 //! - `send.rs`: the donor emails through the outbox, one per report and donor, and
 //!   unsubscribing;
 //! - `donor.rs`: the signed links that open one report and one donor's own gifts;
+//! - `paid_out.rs`: the receipts paid back to organisations in a period, each payout
+//!   tied to the receipts it pays, and what of them may be published;
 //! - `digest.rs`: the digest of the ledger entries a frozen report covers, which
 //!   `reports verify` recomputes;
 //! - `schedule.rs`: drafts at the fund's one cadence (a month or a quarter), each from
@@ -27,6 +29,7 @@ pub mod digest;
 pub mod donor;
 pub mod facts;
 pub mod lifecycle;
+pub mod paid_out;
 pub mod schedule;
 pub mod send;
 pub mod summary;

@@ -511,6 +511,17 @@ pub fn figures(language: Language, summary: &Summary) -> Figures {
         ),
         (t("figure-trips"), number(language, summary.trips.total)),
     ];
+    // Receipts paid back to organisations, beside what was spent (`paid_out`).
+    if let Some(paid) = &summary.paid_to_organisations
+        && let Some(at) = rows.iter().position(|(l, _)| *l == t("figure-spent"))
+    {
+        for (i, row) in super::paid_out::rows(language, paid)
+            .into_iter()
+            .enumerate()
+        {
+            rows.insert(at + 1 + i, row);
+        }
+    }
     // Trips by scope, in words; a scope counted with others says so, and the group
     // follows.
     for cell in &summary.trips.cells {

@@ -14,6 +14,7 @@ use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::facts::{Book, BookBuilder, Decided, Entry, Facts, Grouped};
+use super::paid_out::PaidEntry;
 use super::suppress::{self, Cell, Dimension, Input};
 use crate::domain::money::format_cents;
 use crate::domain::province::PROVINCES;
@@ -73,6 +74,10 @@ pub struct Summary {
     pub notes: Bilingual,
     #[serde(deserialize_with = "present")]
     pub opening_balance: Option<String>,
+    /// The receipts paid back to organisations in the period (`paid_out`). Absent when
+    /// none was, and from reports frozen before it (their bytes stay as hashed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paid_to_organisations: Option<super::paid_out::PaidOut>,
     pub period: Dates,
     #[serde(deserialize_with = "present")]
     pub runway_months: Option<String>,
@@ -509,6 +514,7 @@ impl CountAt {
 struct Universe {
     local: Vec<u32>,
     case: Vec<Option<u32>>,
+    amount: Vec<i64>,
 }
 
 impl Universe {
@@ -516,6 +522,7 @@ impl Universe {
         Universe {
             local: vec![u32::MAX; book.entries.len()],
             case: Vec::new(),
+            amount: Vec::new(),
         }
     }
 
@@ -527,6 +534,7 @@ impl Universe {
         let i = self.case.len() as u32;
         *slot = i;
         self.case.push(book.entries[entry as usize].case);
+        self.amount.push(book.entries[entry as usize].amount);
         i
     }
 }
@@ -1154,6 +1162,19 @@ fn book_of(facts: &Facts, priors: &[Prior]) -> (Book, Grouped, Vec<Grouped>) {
             .collect();
         windows.push((items, holds));
     }
+    // The receipts paid back in each window, once every window's spending is numbered.
+    let paid: Vec<Vec<PaidEntry>> = std::iter::once(facts)
+        .chain(priors.iter().map(|p| &p.facts))
+        .map(|f| {
+            (f.paid.iter())
+                .map(|p| PaidEntry {
+                    entry: book.find_or_add(&p.item),
+                    org_id: p.org_id.clone(),
+                    org_name: p.org_name.clone(),
+                })
+                .collect()
+        })
+        .collect();
     // Decisions: a treasurer's are among all of them; the others are what is left.
     let mut decided: Vec<(u32, i64, bool)> = Vec::new();
     let mut at_once: Vec<&(String, i64)> = facts.decisions.iter().collect();
@@ -1169,8 +1190,9 @@ fn book_of(facts: &Facts, priors: &[Prior]) -> (Book, Grouped, Vec<Grouped>) {
     let (book, renumber) = book.finish();
     let mut grouped: Vec<Grouped> = windows
         .into_iter()
+        .zip(paid)
         .zip(std::iter::once(facts).chain(priors.iter().map(|p| &p.facts)))
-        .map(|((items, holds), f)| Grouped {
+        .map(|(((items, holds), paid), f)| Grouped {
             window: f.window,
             opening: f.opening,
             closing: f.closing,
@@ -1183,6 +1205,7 @@ fn book_of(facts: &Facts, priors: &[Prior]) -> (Book, Grouped, Vec<Grouped>) {
                 .map(|(a, c): (i64, Option<u32>)| (a, c.map(|c| renumber[c as usize])))
                 .collect(),
             decided: None,
+            paid,
         })
         .collect();
     grouped[0].decided = Some(Decided::of(&decided));
@@ -1291,14 +1314,89 @@ pub fn build_grouped(
             amount,
         ));
     }
+    // The frozen reports' receipts paid back are published sets like their cells.
+    let mut small_hidden: Vec<Vec<u32>> = Vec::new();
+    for (prior, pids) in priors.iter().zip(&prior_ids) {
+        let paid_ids: Vec<u32> = (prior.facts.paid.iter())
+            .map(|p| universe.add(book, p.entry))
+            .collect();
+        fixed.extend(super::paid_out::prior_sets(
+            prior.id,
+            prior.summary,
+            &prior.facts.paid,
+            &paid_ids,
+        ));
+        for field in [Field::ByCategory, Field::ByProvince] {
+            let section = field.published(prior.summary);
+            let dimension = if field == Field::ByCategory {
+                "category"
+            } else {
+                "province"
+            };
+            let prior_cells = cells(
+                book,
+                &prior.facts.items,
+                pids,
+                field.key(),
+                amount,
+                dimension,
+            );
+            for c in prior_cells {
+                let n = cases_in(&c.items, &universe);
+                let hidden = section
+                    .cells
+                    .iter()
+                    .any(|(key, shown)| *key == c.key && !shown);
+                if hidden && n > 0 && n < k {
+                    small_hidden.push(c.items);
+                }
+            }
+        }
+    }
     let started = std::time::Instant::now();
     let money = suppress::suppress(&Input {
         k,
         item_case: universe.case.clone(),
         dimensions: vec![by_category.clone(), by_province.clone()],
-        fixed,
+        fixed: fixed.clone(),
         counted: false,
     });
+    // Receipts paid back in the period, checked against everything published (`paid_out`).
+    let paid_ids: Vec<u32> = (facts.paid.iter())
+        .map(|p| universe.add(book, p.entry))
+        .collect();
+    let mut published = fixed;
+    published.extend(super::paid_out::shown_sets(
+        &[by_category.clone(), by_province.clone()],
+        &money,
+    ));
+    for (d, dim) in [&by_category, &by_province].into_iter().enumerate() {
+        for c in &dim.cells {
+            let n = cases_in(&c.items, &universe);
+            if money.suppressed[d].contains(&c.key) && n > 0 && n < k {
+                small_hidden.push(c.items.clone());
+            }
+        }
+    }
+    for set in published
+        .iter_mut()
+        .map(|(_, s)| s)
+        .chain(small_hidden.iter_mut())
+    {
+        set.sort_unstable();
+        set.dedup();
+    }
+    let paid_to_organisations = super::paid_out::publish(
+        &super::paid_out::Check {
+            k,
+            item_case: &universe.case,
+            item_amount: &universe.amount,
+            published: &published,
+            small: &small_hidden,
+        },
+        &facts.paid,
+        &paid_ids,
+    );
 
     tracing::debug!(
         ms = started.elapsed().as_millis() as u64,
@@ -1482,6 +1580,7 @@ pub fn build_grouped(
             hash: ctx.audit_head.1.clone(),
         },
         opening_balance: Some(format_cents(facts.opening)),
+        paid_to_organisations,
         donations: Donations {
             total: format_cents(facts.received),
             unrestricted: format_cents(facts.gifts.unrestricted),

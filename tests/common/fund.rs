@@ -228,4 +228,48 @@ impl Fund {
         self.treasurer = self.app.token_for(&self.ids[1]).await;
         self.second_treasurer = self.app.token_for(&self.ids[2]).await;
     }
+
+    /// Another organisation (a shelter in Quebec) with its own caseworker: the
+    /// caseworker's user id, whose token [`Fund::act_for`] puts in `worker`.
+    pub async fn other_org(&self, name: &str, email: &str) -> String {
+        let new =
+            orgs::NewOrg::new(name, OrgType::Shelter, Province::parse("QC").unwrap()).unwrap();
+        let org = orgs::create(&self.app.db.db, self.app.clock.now(), &Actor::cli(), &new)
+            .await
+            .unwrap()
+            .id;
+        self.app.seed_user(email, "caseworker", Some(&org)).await
+    }
+
+    /// The caseworker who asks from now on (until the clock moves).
+    pub async fn act_for(&mut self, user_id: &str) {
+        self.worker = self.app.token_for(user_id).await;
+    }
+
+    /// Pays everything the fund owes (issue 18): one treasurer prepares a batch, the other
+    /// releases it, the first marks it paid. Returns the batch.
+    pub async fn pay_everything_owed(&self) -> Value {
+        let (s, batch) = self
+            .post("/api/v1/payouts", &self.treasurer, json!({}))
+            .await;
+        assert_eq!(s, 201, "{batch}");
+        let id = batch["id"].as_str().unwrap().to_string();
+        let (s, r) = self
+            .post(
+                &format!("/api/v1/payouts/{id}/release"),
+                &self.second_treasurer,
+                json!({}),
+            )
+            .await;
+        assert_eq!(s, 200, "{r}");
+        let (s, paid) = self
+            .post(
+                &format!("/api/v1/payouts/{id}/paid"),
+                &self.treasurer,
+                json!({"reference": "VIREMENT-NOV"}),
+            )
+            .await;
+        assert_eq!(s, 200, "{paid}");
+        paid
+    }
 }
