@@ -219,7 +219,7 @@ fn generate(rng: &mut StdRng) -> Ledger {
     }
 }
 
-/// The facts of period `p` (what `facts::read` reads from a real ledger).
+/// The facts of period `p` (what `facts::read_grouped` reads from a real ledger).
 fn facts(ledger: &Ledger, p: usize) -> Facts {
     let (a, b) = (ledger.bounds[p], ledger.bounds[p + 1]);
     let within = |d: i64| d >= a && d < b;
